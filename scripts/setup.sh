@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what edgecite's demo and tests need, idempotently. Sourced by scripts/demo.sh
+# and scripts/test.sh; exports ORT_DYLIB_PATH.
+#   - ONNX Runtime 1.31.1 from PyPI into .venv (the daemon loads its shared library)
+#   - with `--tests`: Debian packages mbpoll (an independent Modbus client) via apt when root
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+ORT_VERSION="1.31.1"
+
+log() { echo "[setup] $*" >&2; }
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating Python venv at $VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing python3-venv with apt"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        rm -rf "$VENV"; python3 -m venv "$VENV"
+      else
+        log "error: python3 -m venv failed; install python3-venv (apt) and rerun"; exit 1
+      fi
+    fi
+  fi
+  if ! "$VENV/bin/python" -c "import onnxruntime, sys; sys.exit(onnxruntime.__version__ != '$ORT_VERSION')" 2>/dev/null; then
+    log "installing onnxruntime==$ORT_VERSION from PyPI"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "onnxruntime==$ORT_VERSION"
+  fi
+  local lib
+  lib="$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -n1)"
+  if [ -z "$lib" ]; then log "error: libonnxruntime.so not found in $VENV"; exit 1; fi
+  export ORT_DYLIB_PATH="$lib"
+  log "ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
+}
+
+apt_install() { # apt_install COMMAND PACKAGE
+  command -v "$1" >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing $2 with apt"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+  else
+    log "error: '$1' is missing; install the Debian package '$2' (sudo apt-get install $2) and rerun"; exit 1
+  fi
+}
+
+ensure_venv
+if [ "${1:-}" = "--tests" ]; then
+  apt_install mbpoll mbpoll
+fi

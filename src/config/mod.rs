@@ -1,0 +1,622 @@
+//! The site configuration: one TOML file, parsed once at start into typed structs and
+//! validated, so that the rest of the daemon never sees an inconsistent config.
+//!
+//! Every key is documented in `configs/example.toml`. Relative paths are resolved against
+//! the directory of the config file.
+
+mod error;
+
+pub use error::{ConfigError, KeyPath, Location, Seg};
+
+use crate::knowledge::classes::AssetClass;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub site: SiteConfig,
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    #[serde(default)]
+    pub assets: Vec<AssetConfig>,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+    pub simulator: Option<SimulatorConfig>,
+    #[serde(default)]
+    pub inference: InferenceConfig,
+    #[serde(default)]
+    pub diagnose: DiagnoseConfig,
+    /// The file this config was read from (not a TOML key).
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_gateway")]
+    pub gateway: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    #[serde(default)]
+    pub modbus: Vec<ModbusDeviceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusDeviceConfig {
+    pub id: String,
+    pub host: String,
+    #[serde(default = "default_modbus_port")]
+    pub port: u16,
+    #[serde(default = "default_unit")]
+    pub unit: u8,
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default)]
+    pub points: Vec<PointConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterKind {
+    Holding,
+    Input,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataType {
+    U16,
+    I16,
+    U32,
+    I32,
+    F32,
+}
+
+impl DataType {
+    /// Registers the type occupies.
+    pub fn registers(self) -> u16 {
+        match self {
+            DataType::U16 | DataType::I16 => 1,
+            DataType::U32 | DataType::I32 | DataType::F32 => 2,
+        }
+    }
+}
+
+/// Order of the 16-bit words of a 32-bit value. `big` = high word first (ABCD),
+/// `little` = low word first (CDAB). Bytes within a word are always big-endian (Modbus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WordOrder {
+    #[default]
+    Big,
+    Little,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointConfig {
+    pub id: String,
+    pub register: RegisterKind,
+    pub address: u16,
+    #[serde(rename = "type")]
+    pub data_type: DataType,
+    #[serde(default)]
+    pub word_order: WordOrder,
+    #[serde(default = "one")]
+    pub scale: f64,
+    #[serde(default)]
+    pub offset: f64,
+    #[serde(default)]
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub class: AssetClass,
+    /// role name -> `<source id>.<point id>`
+    #[serde(default)]
+    pub roles: BTreeMap<String, String>,
+    /// Evidence older than this is stale and the diagnosis abstains.
+    #[serde(default = "default_stale_after_ms")]
+    pub stale_after_ms: u64,
+    pub vibration: Option<VibrationConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VibrationConfig {
+    pub group: MachineGroup,
+    pub foundation: Foundation,
+    /// Below this motor current (A) the machine is taken as stopped and the vibration
+    /// criterion abstains. Needs the `motor_current` role; unset = no running check.
+    pub min_running_current_a: Option<f64>,
+}
+
+/// ISO 10816-3 machine groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MachineGroup {
+    /// Large machines, rated power above 300 kW.
+    Group1,
+    /// Medium machines, 15 kW to 300 kW.
+    Group2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Foundation {
+    Rigid,
+    Flexible,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+    #[serde(default = "default_retention_hours")]
+    pub sample_retention_hours: f64,
+    #[serde(default = "default_max_samples")]
+    pub max_samples: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: default_store_path(),
+            sample_retention_hours: default_retention_hours(),
+            max_samples: default_max_samples(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_api_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            enabled: true,
+            listen: default_api_listen(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorConfig {
+    #[serde(default = "default_sim_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+    #[serde(default = "one")]
+    pub time_factor: f64,
+    #[serde(default)]
+    pub start_hours: f64,
+    #[serde(default = "one")]
+    pub fault_onset_hours: f64,
+    #[serde(default = "default_ramp_hours")]
+    pub fault_ramp_hours: f64,
+    #[serde(default = "yes")]
+    pub transformer_fault: bool,
+    #[serde(default = "yes")]
+    pub pump_fault: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Path of libonnxruntime.so; if absent, `ORT_DYLIB_PATH`, then standard locations.
+    pub runtime_path: Option<PathBuf>,
+    #[serde(default = "default_models_dir")]
+    pub models_dir: PathBuf,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        InferenceConfig {
+            enabled: true,
+            runtime_path: None,
+            models_dir: default_models_dir(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnoseConfig {
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+    #[serde(default = "three")]
+    pub open_after: u32,
+    #[serde(default = "three")]
+    pub clear_after: u32,
+}
+
+impl Default for DiagnoseConfig {
+    fn default() -> Self {
+        DiagnoseConfig {
+            interval_ms: default_interval_ms(),
+            open_after: 3,
+            clear_after: 3,
+        }
+    }
+}
+
+fn default_gateway() -> String {
+    "gw1".into()
+}
+fn default_modbus_port() -> u16 {
+    502
+}
+fn default_unit() -> u8 {
+    1
+}
+fn default_interval_ms() -> u64 {
+    1000
+}
+fn default_timeout_ms() -> u64 {
+    1000
+}
+fn default_stale_after_ms() -> u64 {
+    10_000
+}
+fn default_store_path() -> PathBuf {
+    "edgecite.db".into()
+}
+fn default_retention_hours() -> f64 {
+    168.0
+}
+fn default_max_samples() -> u64 {
+    5_000_000
+}
+fn default_api_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_sim_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5020))
+}
+fn default_ramp_hours() -> f64 {
+    24.0
+}
+fn default_models_dir() -> PathBuf {
+    "models".into()
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_u64() -> u64 {
+    1
+}
+fn three() -> u32 {
+    3
+}
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    /// Read, parse and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parse and validate config text; `path` names the file in errors and anchors relative
+    /// paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let doc = Doc { file: path, text };
+        let de =
+            toml::de::Deserializer::parse(text).map_err(|e| doc.toml_error(e, KeyPath::root()))?;
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = KeyPath(
+                e.path()
+                    .iter()
+                    .filter_map(|s| match s {
+                        serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                        serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                        serde_path_to_error::Segment::Enum { variant } => {
+                            Some(Seg::Key(variant.clone()))
+                        }
+                        serde_path_to_error::Segment::Unknown => None,
+                    })
+                    .collect(),
+            );
+            doc.toml_error(e.into_inner(), key)
+        })?;
+        config.file = path.to_path_buf();
+        config.validate(&doc)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.store.path = base.join(&config.store.path);
+        config.inference.models_dir = base.join(&config.inference.models_dir);
+        if let Some(p) = &config.inference.runtime_path {
+            config.inference.runtime_path = Some(base.join(p));
+        }
+        Ok(config)
+    }
+
+    /// Cross-field checks that serde cannot express.
+    fn validate(&self, doc: &Doc) -> Result<(), ConfigError> {
+        let root = KeyPath::root();
+        nonempty_id(doc, &root.key("site").key("id"), &self.site.id)?;
+
+        let mut device_ids = HashSet::new();
+        let mut points = HashSet::new();
+        for (d, dev) in self.sources.modbus.iter().enumerate() {
+            let at = root.key("sources").key("modbus").index(d);
+            nonempty_id(doc, &at.key("id"), &dev.id)?;
+            if !device_ids.insert(dev.id.as_str()) {
+                return Err(doc.invalid(at.key("id"), format!("duplicate source id `{}`", dev.id)));
+            }
+            if dev.interval_ms < 10 {
+                return Err(doc.invalid(
+                    at.key("interval_ms"),
+                    format!(
+                        "value {} is too small: expected at least 10 (ms)",
+                        dev.interval_ms
+                    ),
+                ));
+            }
+            if dev.timeout_ms == 0 || dev.timeout_ms > 60_000 {
+                return Err(doc.invalid(
+                    at.key("timeout_ms"),
+                    format!(
+                        "value {} is out of range: expected 1 to 60000 (ms)",
+                        dev.timeout_ms
+                    ),
+                ));
+            }
+            if dev.unit == 0 {
+                return Err(doc.invalid(
+                    at.key("unit"),
+                    "value 0 is the broadcast address: expected a unit id from 1 to 247".into(),
+                ));
+            }
+            for (p, pt) in dev.points.iter().enumerate() {
+                let pat = at.key("points").index(p);
+                nonempty_id(doc, &pat.key("id"), &pt.id)?;
+                let full = format!("{}.{}", dev.id, pt.id);
+                if !points.insert(full.clone()) {
+                    return Err(doc.invalid(pat.key("id"), format!("duplicate point `{full}`")));
+                }
+                let last = pt.address as u32 + pt.data_type.registers() as u32 - 1;
+                if last > u16::MAX as u32 {
+                    return Err(doc.invalid(
+                        pat.key("address"),
+                        format!(
+                            "value {} leaves no room for a {}-register value: expected at most {}",
+                            pt.address,
+                            pt.data_type.registers(),
+                            u16::MAX as u32 + 1 - pt.data_type.registers() as u32
+                        ),
+                    ));
+                }
+                if !pt.scale.is_finite() || pt.scale == 0.0 {
+                    return Err(doc.invalid(
+                        pat.key("scale"),
+                        format!(
+                            "value {} is not usable: expected a finite, non-zero number",
+                            pt.scale
+                        ),
+                    ));
+                }
+            }
+        }
+
+        let mut asset_ids = HashSet::new();
+        for (a, asset) in self.assets.iter().enumerate() {
+            let at = root.key("assets").index(a);
+            nonempty_id(doc, &at.key("id"), &asset.id)?;
+            if !asset_ids.insert(asset.id.as_str()) {
+                return Err(doc.invalid(at.key("id"), format!("duplicate asset id `{}`", asset.id)));
+            }
+            for (role, point) in &asset.roles {
+                let rat = at.key("roles").key(role);
+                if asset.class.role(role).is_none() {
+                    let known: Vec<_> = asset.class.roles().iter().map(|r| r.name).collect();
+                    return Err(doc.invalid(
+                        rat,
+                        format!(
+                            "unknown role `{role}` for asset class `{}`: expected one of {}",
+                            asset.class.as_str(),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                if !points.contains(point) {
+                    return Err(doc.invalid(
+                        rat,
+                        format!(
+                            "value \"{point}\" names no configured point: expected `<source id>.<point id>` of a point under [[sources.modbus]]"
+                        ),
+                    ));
+                }
+            }
+            if asset.class == AssetClass::PumpSkid && asset.vibration.is_none() {
+                return Err(doc.invalid(
+                    at.clone(),
+                    "missing key `vibration` for a pump_skid asset: expected `vibration = { group = \"group1\"|\"group2\", foundation = \"rigid\"|\"flexible\" }` (ISO 10816-3 needs both)".into(),
+                ));
+            }
+        }
+
+        if let Some(sim) = &self.simulator {
+            let at = root.key("simulator");
+            if !(sim.time_factor >= 0.0 && sim.time_factor <= 1.0e6) {
+                return Err(doc.invalid(
+                    at.key("time_factor"),
+                    format!(
+                        "value {} is out of range: expected 0 (frozen) to 1000000",
+                        sim.time_factor
+                    ),
+                ));
+            }
+            if !(sim.fault_ramp_hours > 0.0) {
+                return Err(doc.invalid(
+                    at.key("fault_ramp_hours"),
+                    format!(
+                        "value {} is out of range: expected a positive number of hours",
+                        sim.fault_ramp_hours
+                    ),
+                ));
+            }
+        }
+        let d = &self.diagnose;
+        if d.open_after == 0 || d.clear_after == 0 {
+            let key = if d.open_after == 0 {
+                "open_after"
+            } else {
+                "clear_after"
+            };
+            return Err(doc.invalid(
+                root.key("diagnose").key(key),
+                "value 0 is out of range: expected at least 1 consecutive evaluation".into(),
+            ));
+        }
+        if d.interval_ms < 10 {
+            return Err(doc.invalid(
+                root.key("diagnose").key("interval_ms"),
+                format!(
+                    "value {} is too small: expected at least 10 (ms)",
+                    d.interval_ms
+                ),
+            ));
+        }
+        if !(self.store.sample_retention_hours > 0.0) {
+            return Err(doc.invalid(
+                root.key("store").key("sample_retention_hours"),
+                format!(
+                    "value {} is out of range: expected a positive number of hours",
+                    self.store.sample_retention_hours
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configured unit of a point, `<source>.<point>`.
+    pub fn point_unit(&self, point: &str) -> Option<&str> {
+        let (dev, pt) = point.split_once('.')?;
+        self.sources
+            .modbus
+            .iter()
+            .find(|d| d.id == dev)?
+            .points
+            .iter()
+            .find(|p| p.id == pt)
+            .map(|p| p.unit.as_str())
+    }
+}
+
+fn nonempty_id(doc: &Doc, key: &KeyPath, id: &str) -> Result<(), ConfigError> {
+    let ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(doc.invalid(
+            key.clone(),
+            format!("value \"{id}\" is not a valid id: expected letters, digits, `_` or `-` (no dots or spaces)"),
+        ))
+    }
+}
+
+/// The text being parsed, for locating keys.
+struct Doc<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Doc<'_> {
+    fn toml_error(&self, e: toml::de::Error, key: KeyPath) -> ConfigError {
+        let location = e
+            .span()
+            .map(|s| Location::from_span(self.text, s))
+            .or_else(|| self.locate(&key));
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            location,
+            key,
+            message: e.message().trim().to_string(),
+        }
+    }
+
+    fn invalid(&self, key: KeyPath, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            location: self.locate(&key),
+            key,
+            message,
+        }
+    }
+
+    /// Find the span of the deepest key of `key` that exists in the document.
+    fn locate(&self, key: &KeyPath) -> Option<Location> {
+        use toml::de::{DeTable, DeValue};
+        let root = DeTable::parse(self.text).ok()?;
+        let mut span = None;
+        let mut table: Option<&DeTable> = Some(root.get_ref());
+        let mut array: Option<&toml::de::DeArray> = None;
+        for seg in &key.0 {
+            match seg {
+                Seg::Key(k) => {
+                    let t = table.take()?;
+                    let (kspan, v) = t
+                        .iter()
+                        .find(|(name, _)| name.get_ref() == k)
+                        .map(|(n, v)| (n.span(), v))?;
+                    span = Some(match v.get_ref() {
+                        DeValue::Table(_) | DeValue::Array(_) => kspan,
+                        _ => v.span(),
+                    });
+                    match v.get_ref() {
+                        DeValue::Table(t) => table = Some(t),
+                        DeValue::Array(a) => array = Some(a),
+                        _ => {}
+                    }
+                }
+                Seg::Index(i) => {
+                    let a = array.take()?;
+                    let v = a.get(*i)?;
+                    span = Some(v.span());
+                    if let DeValue::Table(t) = v.get_ref() {
+                        table = Some(t);
+                    }
+                }
+            }
+        }
+        span.map(|s| Location::from_span(self.text, s))
+    }
+}

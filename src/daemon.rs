@@ -1,0 +1,273 @@
+//! Wiring: starts the simulator (if configured), the sources, the API, and runs the loop
+//! that stores samples, feeds the pipeline, evaluates criteria and records findings.
+//! Cancelling the token shuts everything down in order: sources stop, the samples still
+//! in flight are stored, the API stops, the store is closed.
+
+use crate::config::Config;
+use crate::diagnose::tracker::{Tracker, Transition};
+use crate::diagnose::{Assessment, Diagnoser, Outcome};
+use crate::inference::{self, Model};
+use crate::knowledge::Library;
+use crate::pipeline::Pipeline;
+use crate::sample::Sample;
+use crate::simulator::{self, Plant};
+use crate::sinks::api::{self, ApiState};
+use crate::sinks::live::{Live, ModelStatus, SharedLive, SourceHandle};
+use crate::sources::modbus::ModbusSource;
+use crate::store::Store;
+use anyhow::Context;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Models and the reason none could be used, if so.
+pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Option<String>) {
+    if !config.inference.enabled {
+        return (
+            Vec::new(),
+            Vec::new(),
+            Some("inference disabled in config ([inference] enabled = false)".into()),
+        );
+    }
+    if let Err(e) = inference::init_runtime(config.inference.runtime_path.as_deref()) {
+        tracing::error!(error = %e, "ONNX Runtime unavailable; model criteria will abstain");
+        return (
+            Vec::new(),
+            vec![e.to_string()],
+            Some(format!("ONNX Runtime unavailable: {e}")),
+        );
+    }
+    let (models, errors) = inference::load_all(&config.inference.models_dir);
+    let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let unavailable = (models.is_empty()).then(|| match errors.first() {
+        Some(e) => format!("model rejected: {e}"),
+        None => format!(
+            "no model found under {}",
+            config.inference.models_dir.display()
+        ),
+    });
+    (
+        models.into_iter().map(Arc::new).collect(),
+        errors,
+        unavailable,
+    )
+}
+
+/// Run the daemon until `cancel` is triggered.
+pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    let started = crate::time::now_ms();
+    let library = Library::builtin()?;
+    let mut store = Store::open(&config.store.path)?;
+    let reader = Store::open_readonly(&config.store.path)?;
+    tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
+
+    let (models, model_errors, unavailable) = load_models(&config);
+    let diagnoser = Diagnoser::new(&config, &library, &models, unavailable.as_deref())?;
+    for d in &diagnoser.disabled {
+        tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
+    }
+    let mut tracker = Tracker::new(config.diagnose.open_after, config.diagnose.clear_after);
+    for (asset, criterion, code, severity) in store.open_findings()? {
+        tracing::info!(%asset, %criterion, %code, "resuming open finding");
+        tracker.restore(&asset, &criterion, &code, severity, started);
+    }
+
+    let mut tasks = JoinSet::new();
+    // Sources get their own token so they stop first and the loop can drain their samples.
+    let sources_cancel = CancellationToken::new();
+
+    if let Some(sim) = &config.simulator {
+        let listener = simulator::bind(sim.listen).await.with_context(|| {
+            format!(
+                "simulator: cannot listen on {} (key simulator.listen)",
+                sim.listen
+            )
+        })?;
+        let plant = Arc::new(Plant::new(sim.clone()));
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            if let Err(e) = simulator::serve(listener, plant, c).await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+    }
+
+    let (tx, mut rx) = mpsc::channel::<Vec<Sample>>(1024);
+    let mut handles = Vec::new();
+    for dev in &config.sources.modbus {
+        let src = ModbusSource::new(dev.clone());
+        handles.push(SourceHandle {
+            id: src.id().to_string(),
+            kind: "modbus_tcp",
+            endpoint: src.endpoint(),
+            counters: src.counters(),
+        });
+        tasks.spawn(src.run(tx.clone(), sources_cancel.clone()));
+    }
+    drop(tx);
+
+    let mut pipeline = Pipeline::new(&config);
+    let live: SharedLive = Arc::new(RwLock::new(Live {
+        site_id: config.site.id.clone(),
+        site_name: config.site.name.clone(),
+        started_ms: started,
+        sources: handles,
+        models: models
+            .iter()
+            .map(|m| ModelStatus {
+                name: m.manifest.name.clone(),
+                version: m.manifest.version.clone(),
+                provider: m.provider.to_string(),
+                threshold: m.manifest.output.threshold,
+            })
+            .collect(),
+        model_errors,
+        disabled: diagnoser.disabled.clone(),
+        ..Default::default()
+    }));
+    live.write().unwrap().refresh(&pipeline, None, started);
+
+    if config.api.enabled {
+        let listener = tokio::net::TcpListener::bind(config.api.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "api: cannot listen on {} (key api.listen)",
+                    config.api.listen
+                )
+            })?;
+        let state = ApiState {
+            live: live.clone(),
+            store: Arc::new(Mutex::new(reader)),
+        };
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            if let Err(e) = api::serve(listener, state, c).await {
+                tracing::error!(error = %e, "API stopped");
+            }
+        });
+    }
+
+    let mut eval = tokio::time::interval(Duration::from_millis(config.diagnose.interval_ms));
+    eval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    let mut last_status: HashMap<(String, String), String> = HashMap::new();
+    let mut sources_stopping = false;
+    tracing::info!(site = %config.site.id, assets = config.assets.len(), sources = config.sources.modbus.len(),
+        criteria = diagnoser.criteria().count(), "edgecite running");
+
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled(), if !sources_stopping => {
+                tracing::info!("shutting down: stopping sources, storing samples in flight");
+                sources_cancel.cancel();
+                sources_stopping = true;
+            }
+            batch = rx.recv() => {
+                let Some(batch) = batch else { break };
+                tokio::task::block_in_place(|| store.insert_samples(&batch)).context("storing samples")?;
+                pipeline.ingest(&batch);
+            }
+            _ = eval.tick(), if !sources_stopping => {
+                let now = crate::time::now_ms();
+                let assessments = tokio::task::block_in_place(|| {
+                    diagnoser.evaluate(&pipeline, now, &|a, c| tracker.open_code(a, c))
+                });
+                tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now))?;
+                live.write().unwrap_or_else(|p| p.into_inner()).refresh(&pipeline, Some(&assessments), now);
+            }
+            _ = prune.tick(), if !sources_stopping => {
+                let now = crate::time::now_ms();
+                match tokio::task::block_in_place(|| store.prune(now, config.store.sample_retention_hours, config.store.max_samples)) {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "old samples pruned"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "pruning samples failed"),
+                }
+            }
+        }
+    }
+    cancel.cancel();
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r {
+            tracing::error!(error = %e, "task failed during shutdown");
+        }
+    }
+    drop(store);
+    tracing::info!("edgecite stopped; store closed");
+    Ok(())
+}
+
+/// Apply assessments: finding transitions to the store, status changes to the log and the
+/// assessments table.
+fn record(
+    store: &mut Store,
+    tracker: &mut Tracker,
+    assessments: &[Assessment],
+    last_status: &mut HashMap<(String, String), String>,
+    now: i64,
+) -> anyhow::Result<()> {
+    for a in assessments {
+        let cid = a.criterion.id.as_str();
+        let (code, reason, detail) = match &a.outcome {
+            Outcome::Fault(r) => (Some(r.code.as_str()), None, r.evidence.summary.as_str()),
+            Outcome::Normal { evidence, .. } => (None, None, evidence.summary.as_str()),
+            Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.as_str()),
+        };
+        let reason_s = reason.map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        });
+        let key = format!(
+            "{}|{}|{}",
+            a.outcome.status(),
+            code.unwrap_or(""),
+            reason_s.as_deref().unwrap_or("")
+        );
+        if last_status.get(&(a.asset.clone(), cid.to_string())) != Some(&key) {
+            match &a.outcome {
+                Outcome::Abstain { .. } => {
+                    tracing::warn!(asset = %a.asset, criterion = cid, reason = reason_s.as_deref().unwrap_or(""), detail, "diagnosis abstains")
+                }
+                _ => {
+                    tracing::info!(asset = %a.asset, criterion = cid, status = a.outcome.status(), code = code.unwrap_or(""), detail, "assessment changed")
+                }
+            }
+            store.record_assessment(
+                &a.asset,
+                cid,
+                now,
+                a.outcome.status(),
+                code,
+                reason_s.as_deref(),
+                detail,
+            )?;
+            last_status.insert((a.asset.clone(), cid.to_string()), key);
+        }
+        match tracker.observe(&a.asset, cid, &a.outcome, now) {
+            None => {}
+            Some(Transition::Opened(r)) => {
+                let id = store.open_finding(&a.asset, &a.criterion, &r, now)?;
+                tracing::warn!(finding = id, asset = %a.asset, criterion = cid, code = %r.code, severity = r.severity.as_str(), evidence = %r.evidence.summary, "finding opened");
+            }
+            Some(Transition::Changed(r)) => {
+                store.update_finding(&a.asset, cid, &r, now, true)?;
+                tracing::warn!(asset = %a.asset, criterion = cid, code = %r.code, severity = r.severity.as_str(), "finding changed");
+            }
+            Some(Transition::Refreshed(r)) => {
+                store.update_finding(&a.asset, cid, &r, now, false)?
+            }
+            Some(Transition::Cleared(ev)) => {
+                store.clear_finding(&a.asset, cid, &ev, now)?;
+                tracing::info!(asset = %a.asset, criterion = cid, evidence = %ev.summary, "finding cleared");
+            }
+        }
+    }
+    Ok(())
+}

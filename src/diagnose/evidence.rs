@@ -1,0 +1,91 @@
+//! Evidence: the measured values (with time and quality) and derived numbers behind an
+//! outcome, and the gathering of it from the pipeline with staleness and quality checks.
+
+use super::{AbstainReason, Outcome};
+use crate::pipeline::{AssetState, WindowProblem};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceValue {
+    pub role: String,
+    pub point: String,
+    pub value: f64,
+    pub unit: String,
+    pub ts: String,
+    pub ts_ms: i64,
+    pub quality: String,
+}
+
+/// A number computed from the evidence (a ratio, a percentage, a model score).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Derived {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Evidence {
+    pub values: Vec<EvidenceValue>,
+    pub derived: Vec<Derived>,
+    /// One line saying what the evidence shows.
+    pub summary: String,
+}
+
+impl Evidence {
+    pub fn derive(&mut self, name: &str, value: f64, unit: &str) {
+        self.derived.push(Derived {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+        });
+    }
+
+    pub fn value(&self, role: &str) -> Option<f64> {
+        self.values.iter().find(|v| v.role == role).map(|v| v.value)
+    }
+}
+
+/// The latest good value of each role, or the abstention that explains why not.
+pub fn gather(asset: &AssetState, roles: &[&str], now_ms: i64) -> Result<Evidence, Outcome> {
+    let mut ev = Evidence::default();
+    for &role in roles {
+        let problem = match asset.role(role) {
+            None => WindowProblem::NoData,
+            Some(r) => match r.good_window(1, now_ms, asset.stale_after_ms) {
+                Ok(w) => {
+                    let s = w[0];
+                    ev.values.push(EvidenceValue {
+                        role: role.to_string(),
+                        point: s.point.to_string(),
+                        value: s.value.unwrap_or(f64::NAN),
+                        unit: r.unit.clone(),
+                        ts: crate::time::rfc3339(s.ts_ms),
+                        ts_ms: s.ts_ms,
+                        quality: s.quality.as_string(),
+                    });
+                    continue;
+                }
+                Err(p) => p,
+            },
+        };
+        return Err(abstain_for_window(role, problem, ev));
+    }
+    Ok(ev)
+}
+
+/// The abstention for a role whose window cannot be used.
+pub fn abstain_for_window(role: &str, problem: WindowProblem, evidence: Evidence) -> Outcome {
+    let reason = match problem {
+        WindowProblem::NoData => AbstainReason::NoData,
+        WindowProblem::Stale { .. } => AbstainReason::Stale,
+        WindowProblem::BadQuality { .. } => AbstainReason::BadQuality,
+        WindowProblem::TooShort { .. } => AbstainReason::InsufficientData,
+    };
+    Outcome::Abstain {
+        reason,
+        detail: format!("{role}: {problem}"),
+        evidence,
+        citations: Vec::new(),
+    }
+}

@@ -1,0 +1,295 @@
+//! Diagnostics: criteria evaluated against the pipeline's evidence. Each evaluation yields an
+//! [`Outcome`]: a fault with evidence and citations, normal, or an abstention with its reason.
+//! The [`tracker`] turns outcomes into finding transitions with hysteresis.
+
+pub mod duval;
+pub mod evidence;
+pub mod model_score;
+pub mod tracker;
+pub mod vibration;
+
+pub use evidence::{Derived, Evidence, EvidenceValue};
+
+use crate::config::Config;
+use crate::inference::Model;
+use crate::knowledge::classes::AssetClass;
+use crate::knowledge::{Citation, Library, Verification};
+use crate::pipeline::{AssetState, Pipeline};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Text in both product languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Text {
+    pub en: String,
+    pub zh: String,
+}
+
+impl Text {
+    pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Text {
+            en: en.into(),
+            zh: zh.into(),
+        }
+    }
+}
+
+/// What a criterion found: always with evidence and at least one citation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultReport {
+    pub code: String,
+    pub title: Text,
+    pub severity: Severity,
+    pub evidence: Evidence,
+    pub citations: Vec<Citation>,
+    pub recommended_action: Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbstainReason {
+    /// A needed role has no sample yet (or is not bound).
+    NoData,
+    /// The newest evidence is older than the asset's `stale_after_ms`.
+    Stale,
+    /// Evidence of bad quality (comm error, exception, decode error).
+    BadQuality,
+    /// Not enough samples yet for the window the criterion needs.
+    InsufficientData,
+    /// Values below the level where the criterion means anything (e.g. gases below
+    /// typical values for a triangle diagnosis). Counts as "no fault" for clearing.
+    BelowApplicability,
+    /// Inputs outside the criterion's or model's domain of validity.
+    OutOfDomain,
+    /// The machine is not running; vibration zones do not apply.
+    NotRunning,
+    /// The model or its runtime is not available.
+    ModelUnavailable,
+}
+
+impl AbstainReason {
+    /// Whether this abstention is itself evidence that no fault is present (so an open
+    /// finding may clear). All others hold the finding's state: no judgement is possible.
+    pub fn counts_as_normal(self) -> bool {
+        matches!(self, AbstainReason::BelowApplicability)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Fault(FaultReport),
+    Normal {
+        evidence: Evidence,
+        note: Text,
+    },
+    Abstain {
+        reason: AbstainReason,
+        detail: String,
+        evidence: Evidence,
+        citations: Vec<Citation>,
+    },
+}
+
+impl Outcome {
+    /// `fault`, `normal` or `abstain`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Fault(_) => "fault",
+            Outcome::Normal { .. } => "normal",
+            Outcome::Abstain { .. } => "abstain",
+        }
+    }
+
+    pub fn evidence(&self) -> &Evidence {
+        match self {
+            Outcome::Fault(r) => &r.evidence,
+            Outcome::Normal { evidence, .. } | Outcome::Abstain { evidence, .. } => evidence,
+        }
+    }
+}
+
+/// Identity of a criterion as it appears in findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriterionInfo {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub verification: Verification,
+}
+
+pub trait Criterion: Send + Sync {
+    fn info(&self) -> &CriterionInfo;
+    /// Evaluate at `now_ms`. `open_code` is the code of this criterion's open finding on the
+    /// asset, if any, so that thresholds can apply hysteresis.
+    fn evaluate(&self, asset: &AssetState, now_ms: i64, open_code: Option<&str>) -> Outcome;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseError {
+    #[error("criterion `{criterion}` cites passage `{passage}`, which the reference library does not have")]
+    MissingPassage { criterion: String, passage: String },
+}
+
+/// A criterion that is configured but cannot run, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disabled {
+    pub asset: String,
+    pub criterion: String,
+    pub reason: String,
+}
+
+/// One criterion's evaluation for one asset.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    pub asset: String,
+    pub criterion: CriterionInfo,
+    pub outcome: Outcome,
+    pub ts_ms: i64,
+}
+
+/// The criteria of every asset.
+pub struct Diagnoser {
+    assets: Vec<(String, Vec<Box<dyn Criterion>>)>,
+    pub disabled: Vec<Disabled>,
+}
+
+/// Look up a passage or fail with the criterion named.
+pub(crate) fn cite(
+    lib: &Library,
+    criterion: &str,
+    passage: &str,
+) -> Result<Citation, DiagnoseError> {
+    lib.citation(passage)
+        .ok_or_else(|| DiagnoseError::MissingPassage {
+            criterion: criterion.into(),
+            passage: passage.into(),
+        })
+}
+
+impl Diagnoser {
+    /// Build the criteria for every configured asset. `models` are the loaded models; a
+    /// model that failed to load is given in `model_errors` by name so the asset abstains
+    /// with the reason instead of silently losing the criterion.
+    pub fn new(
+        config: &Config,
+        lib: &Library,
+        models: &[Arc<Model>],
+        model_unavailable: Option<&str>,
+    ) -> Result<Self, DiagnoseError> {
+        let mut assets = Vec::new();
+        let mut disabled = Vec::new();
+        for a in &config.assets {
+            let mut criteria: Vec<Box<dyn Criterion>> = Vec::new();
+            let mut missing = |criterion: &str, roles: &[&str]| -> bool {
+                let absent: Vec<&str> = roles
+                    .iter()
+                    .copied()
+                    .filter(|r| !a.roles.contains_key(*r))
+                    .collect();
+                if !absent.is_empty() {
+                    disabled.push(Disabled {
+                        asset: a.id.clone(),
+                        criterion: criterion.to_string(),
+                        reason: format!("roles not bound: {}", absent.join(", ")),
+                    });
+                }
+                !absent.is_empty()
+            };
+            match a.class {
+                AssetClass::Transformer => {
+                    if !missing(duval::ID, &duval::ROLES) {
+                        criteria.push(Box::new(duval::DuvalTriangle1::new(lib)?));
+                    }
+                }
+                AssetClass::PumpSkid => {
+                    if let Some(v) = a.vibration {
+                        if !missing(vibration::ID, &[vibration::ROLE]) {
+                            criteria.push(Box::new(vibration::VibrationZone::new(lib, v)?));
+                        }
+                    }
+                }
+            }
+            for m in models.iter().filter(|m| m.manifest.asset_class == a.class) {
+                let roles: Vec<&str> = m
+                    .manifest
+                    .features
+                    .iter()
+                    .map(|f| f.role.as_str())
+                    .collect();
+                if !missing(&model_score::criterion_id(&m.manifest.name), &roles) {
+                    criteria.push(Box::new(model_score::ModelCriterion::new(m.clone())));
+                }
+            }
+            if let (Some(reason), true) = (
+                model_unavailable,
+                models.iter().all(|m| m.manifest.asset_class != a.class),
+            ) {
+                if a.class == AssetClass::PumpSkid {
+                    criteria.push(Box::new(model_score::Unavailable::new(
+                        "model.pump_anomaly",
+                        reason,
+                    )));
+                }
+            }
+            assets.push((a.id.clone(), criteria));
+        }
+        Ok(Diagnoser { assets, disabled })
+    }
+
+    /// Criteria per asset, for summaries.
+    pub fn criteria(&self) -> impl Iterator<Item = (&str, &CriterionInfo)> {
+        self.assets
+            .iter()
+            .flat_map(|(a, cs)| cs.iter().map(move |c| (a.as_str(), c.info())))
+    }
+
+    /// Evaluate every criterion of every asset.
+    pub fn evaluate(
+        &self,
+        pipeline: &Pipeline,
+        now_ms: i64,
+        open_code: &dyn Fn(&str, &str) -> Option<String>,
+    ) -> Vec<Assessment> {
+        let mut out = Vec::new();
+        for (asset_id, criteria) in &self.assets {
+            let Some(asset) = pipeline.asset(asset_id) else {
+                continue;
+            };
+            for c in criteria {
+                let open = open_code(asset_id, &c.info().id);
+                let outcome = c.evaluate(asset, now_ms, open.as_deref());
+                debug_assert!(
+                    !matches!(&outcome, Outcome::Fault(r) if r.citations.is_empty() || r.evidence.values.is_empty()),
+                    "every fault has evidence and a citation"
+                );
+                out.push(Assessment {
+                    asset: asset_id.clone(),
+                    criterion: c.info().clone(),
+                    outcome,
+                    ts_ms: now_ms,
+                });
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,189 @@
+//! A model's score as evidence: features from the pipeline windows, the score from ONNX
+//! Runtime, a finding when the score reaches the manifest's threshold. Out-of-domain inputs
+//! abstain with no score. Hysteresis: an open finding clears only below 90 % of the
+//! threshold.
+
+use super::evidence::{abstain_for_window, gather};
+use super::{AbstainReason, CriterionInfo, Evidence, FaultReport, Outcome, Severity, Text};
+use crate::inference::{FeatureProblem, Model};
+use crate::knowledge::{Citation, Verification};
+use crate::pipeline::{AssetState, WindowProblem};
+use std::sync::Arc;
+
+pub const CLEAR_FRACTION: f64 = 0.9;
+
+pub fn criterion_id(model_name: &str) -> String {
+    format!("model.{model_name}")
+}
+
+pub struct ModelCriterion {
+    info: CriterionInfo,
+    model: Arc<Model>,
+    citation: Citation,
+}
+
+impl ModelCriterion {
+    pub fn new(model: Arc<Model>) -> Self {
+        let m = &model.manifest;
+        let citation = Citation {
+            reference_id: format!("model:{}@{}", m.name, m.version),
+            title: format!("edgecite model {} {}: {}", m.name, m.version, m.description),
+            edition: m.version.clone(),
+            clause: format!("manifest output `{}`, threshold {}", m.output.name, m.output.threshold),
+            passage_id: format!("model:{}@{}", m.name, m.version),
+            passage_en: format!(
+                "{} Training data: {} ({} rows; {}). Threshold rule: {}",
+                m.citation, m.training.data, m.training.rows, m.training.license, m.output.threshold_rule
+            ),
+            passage_zh: format!(
+                "统计异常模型 {} {}：根据训练数据（{}）学习的正常运行状态，得分越高表示近期测量值偏离正常运行越远；它是异常指标，不是对具体故障的诊断。报警阈值 {}。",
+                m.name, m.version, m.training.data, m.output.threshold
+            ),
+            verification: Verification::Model,
+            edge_convention: format!(
+                "A score >= {} opens a finding; an open finding clears below {:.4} (90 % of the threshold).",
+                m.output.threshold,
+                m.output.threshold * CLEAR_FRACTION
+            ),
+        };
+        ModelCriterion {
+            info: CriterionInfo {
+                id: criterion_id(&m.name),
+                version: m.version.clone(),
+                title: format!("Anomaly model {} {}", m.name, m.version),
+                verification: Verification::Model,
+            },
+            model,
+            citation,
+        }
+    }
+}
+
+impl super::Criterion for ModelCriterion {
+    fn info(&self) -> &CriterionInfo {
+        &self.info
+    }
+
+    fn evaluate(&self, asset: &AssetState, now_ms: i64, open_code: Option<&str>) -> Outcome {
+        let m = &self.model.manifest;
+        let roles: Vec<&str> = m.features.iter().map(|f| f.role.as_str()).collect();
+        let mut ev = match gather(asset, &roles, now_ms) {
+            Ok(ev) => ev,
+            Err(abstain) => return abstain,
+        };
+        let features = match self.model.features(asset, now_ms) {
+            Ok(f) => f,
+            Err(FeatureProblem::Window { role, problem }) => {
+                return abstain_for_window(&role, problem, ev)
+            }
+            Err(FeatureProblem::Unbound { role }) => {
+                return abstain_for_window(&role, WindowProblem::NoData, ev)
+            }
+            Err(p @ FeatureProblem::OutOfDomain { .. }) => {
+                ev.summary = format!("no score: {p}");
+                return Outcome::Abstain {
+                    reason: AbstainReason::OutOfDomain,
+                    detail: ev.summary.clone(),
+                    evidence: ev,
+                    citations: vec![self.citation.clone()],
+                };
+            }
+        };
+        for (spec, v) in m.features.iter().zip(&features.values) {
+            ev.derive(
+                &format!("{} {} of {}", spec.role, statistic_name(spec), spec.window),
+                *v as f64,
+                &spec.unit,
+            );
+        }
+        let score = match self.model.score(&features.values) {
+            Ok(s) => s as f64,
+            Err(e) => return unavailable(e.to_string(), ev),
+        };
+        let threshold = m.output.threshold
+            * if open_code.is_some() {
+                CLEAR_FRACTION
+            } else {
+                1.0
+            };
+        ev.derive("anomaly score", score, "");
+        ev.derive("threshold", threshold, "");
+        ev.summary = format!(
+            "model {} {} scored {score:.3} on the last {} samples (threshold {threshold:.3}{})",
+            m.name,
+            m.version,
+            m.features.first().map(|f| f.window).unwrap_or(0),
+            if open_code.is_some() {
+                ", 90 % while open"
+            } else {
+                ""
+            }
+        );
+        if score < threshold {
+            return Outcome::Normal {
+                evidence: ev,
+                note: Text::new("score below threshold", "得分低于阈值"),
+            };
+        }
+        Outcome::Fault(FaultReport {
+            code: format!("MODEL.{}.HIGH_SCORE", m.name.to_uppercase()),
+            title: Text::new(
+                format!("Unusual operating pattern (anomaly score {score:.2})"),
+                format!("运行状态异常（异常得分 {score:.2}）"),
+            ),
+            severity: Severity::Medium,
+            evidence: ev,
+            citations: vec![self.citation.clone()],
+            recommended_action: Text::new(
+                "Inspect the pump skid: compare vibration, motor current and temperatures with their usual values; check bearings, lubrication and the suction side. The score is an anomaly indicator, not a diagnosis.",
+                "检查泵组：对比振动、电机电流和温度的常见数值；检查轴承、润滑及进口侧。该得分是异常指标，不是诊断结论。",
+            ),
+        })
+    }
+}
+
+fn statistic_name(spec: &crate::inference::FeatureSpec) -> &'static str {
+    match spec.statistic {
+        crate::inference::Statistic::Mean => "mean",
+    }
+}
+
+fn unavailable(detail: String, evidence: Evidence) -> Outcome {
+    Outcome::Abstain {
+        reason: AbstainReason::ModelUnavailable,
+        detail,
+        evidence,
+        citations: Vec::new(),
+    }
+}
+
+/// Stands in for a model that could not be loaded: always abstains with the reason.
+pub struct Unavailable {
+    info: CriterionInfo,
+    reason: String,
+}
+
+impl Unavailable {
+    pub fn new(id: &str, reason: &str) -> Self {
+        Unavailable {
+            info: CriterionInfo {
+                id: id.into(),
+                version: "-".into(),
+                title: format!("Anomaly model ({id}): unavailable"),
+                verification: Verification::Model,
+            },
+            reason: reason.into(),
+        }
+    }
+}
+
+impl super::Criterion for Unavailable {
+    fn info(&self) -> &CriterionInfo {
+        &self.info
+    }
+
+    fn evaluate(&self, asset: &AssetState, now_ms: i64, _open: Option<&str>) -> Outcome {
+        let ev = gather(asset, &[], now_ms).unwrap_or_default();
+        unavailable(self.reason.clone(), ev)
+    }
+}

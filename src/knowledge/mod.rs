@@ -1,0 +1,228 @@
+//! The reference library: the documents criteria cite and the passages (in our own words)
+//! a finding quotes. The built-in library is embedded; a corrupt library is an error that
+//! names the file, the key and the reason.
+
+pub mod classes;
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+const BUILTIN: &str = include_str!("references.toml");
+const BUILTIN_NAME: &str = "src/knowledge/references.toml (built in)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// Two or more independent public sources agree on the clause and numbers.
+    Verified,
+    /// One public source: the clause id comes from secondary sources.
+    Secondary,
+    /// The reference is a statistical model of ours, not a published criterion.
+    Model,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    pub id: String,
+    pub title: String,
+    pub edition: String,
+    pub language: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PassageRecord {
+    id: String,
+    document: String,
+    clause: String,
+    verification: Verification,
+    edge: String,
+    text_en: String,
+    text_zh: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LibraryFile {
+    document: Vec<Document>,
+    passage: Vec<PassageRecord>,
+}
+
+/// What a finding cites: the reference, the clause, the passage and how far it is verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    pub reference_id: String,
+    pub title: String,
+    pub edition: String,
+    pub clause: String,
+    pub passage_id: String,
+    pub passage_en: String,
+    pub passage_zh: String,
+    pub verification: Verification,
+    /// The boundary convention edgecite applies (`<` or `<=`) for the numbers cited.
+    pub edge_convention: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error("{file}: not a valid reference library: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: passage `{passage}`: key `{key}` {problem}")]
+    Invalid {
+        file: String,
+        passage: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Library {
+    documents: HashMap<String, Document>,
+    passages: HashMap<String, PassageRecord>,
+}
+
+impl Library {
+    /// The library embedded in the binary.
+    pub fn builtin() -> Result<Library, KnowledgeError> {
+        Self::parse(BUILTIN_NAME, BUILTIN)
+    }
+
+    /// Parse and validate a library file. `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Library, KnowledgeError> {
+        let raw: LibraryFile = toml::from_str(text).map_err(|e| KnowledgeError::Parse {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
+        let mut documents = HashMap::new();
+        for d in raw.document {
+            if documents.contains_key(&d.id) {
+                return Err(KnowledgeError::Parse {
+                    file: file.into(),
+                    message: format!("duplicate document id `{}`", d.id),
+                });
+            }
+            documents.insert(d.id.clone(), d);
+        }
+        let mut passages = HashMap::new();
+        for p in raw.passage {
+            let invalid = |key, problem: String| KnowledgeError::Invalid {
+                file: file.into(),
+                passage: p.id.clone(),
+                key,
+                problem,
+            };
+            if !documents.contains_key(&p.document) {
+                return Err(invalid(
+                    "document",
+                    format!("= \"{}\" names no [[document]] in the library", p.document),
+                ));
+            }
+            for (key, value) in [
+                ("clause", &p.clause),
+                ("edge", &p.edge),
+                ("text_en", &p.text_en),
+                ("text_zh", &p.text_zh),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(invalid(key, "is empty: every cited passage needs its clause, edge convention and text in en and zh".into()));
+                }
+            }
+            if passages.contains_key(&p.id) {
+                return Err(invalid("id", "is a duplicate".into()));
+            }
+            passages.insert(p.id.clone(), p);
+        }
+        Ok(Library {
+            documents,
+            passages,
+        })
+    }
+
+    /// The citation of a passage, if the library has it.
+    pub fn citation(&self, passage_id: &str) -> Option<Citation> {
+        let p = self.passages.get(passage_id)?;
+        let d = self.documents.get(&p.document)?;
+        Some(Citation {
+            reference_id: d.id.clone(),
+            title: d.title.clone(),
+            edition: d.edition.clone(),
+            clause: p.clause.clone(),
+            passage_id: p.id.clone(),
+            passage_en: p.text_en.clone(),
+            passage_zh: p.text_zh.clone(),
+            verification: p.verification,
+            edge_convention: p.edge.clone(),
+        })
+    }
+
+    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.documents.values()
+    }
+
+    pub fn passage_count(&self) -> usize {
+        self.passages.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_library_is_valid_and_every_passage_resolves() {
+        let lib = Library::builtin().unwrap();
+        assert!(lib.passage_count() >= 7);
+        for id in lib.passages.keys() {
+            let c = lib.citation(id).unwrap();
+            assert!(!c.passage_en.is_empty() && !c.passage_zh.is_empty() && !c.clause.is_empty());
+        }
+    }
+
+    #[test]
+    fn corrupt_libraries_are_named_errors() {
+        let missing_doc = r#"
+document = []
+[[passage]]
+id = "x"
+document = "nope"
+clause = "1"
+verification = "verified"
+edge = "e"
+text_en = "t"
+text_zh = "t"
+"#;
+        let e = Library::parse("lib.toml", missing_doc)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lib.toml")
+                && e.contains("`x`")
+                && e.contains("document")
+                && e.contains("nope"),
+            "{e}"
+        );
+
+        let bad_verification = BUILTIN.replacen(
+            "\nverification = \"verified\"",
+            "\nverification = \"trust-me\"",
+            1,
+        );
+        let e = Library::parse("lib.toml", &bad_verification)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lib.toml") && e.contains("trust-me"), "{e}");
+
+        let empty_text = BUILTIN.replacen("clause = \"Annex B", "clause = \"\" # Annex B", 1);
+        let e = Library::parse("lib.toml", &empty_text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("iec60599.duval-triangle-1")
+                && e.contains("`clause`")
+                && e.contains("empty"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! edgecite: an edge daemon that turns equipment data into inspection findings that cite
+//! their evidence and their references.
+//!
+//! The modules mirror the data path (see ARCHITECTURE.md):
+//! `sources -> pipeline -> inference -> diagnose -> store -> sinks`, with `config` and
+//! `knowledge` underneath and `daemon` wiring them together at the top.
+
+pub mod config;
+pub mod daemon;
+pub mod diagnose;
+pub mod inference;
+pub mod knowledge;
+pub mod pipeline;
+pub mod sample;
+pub mod simulator;
+pub mod sinks;
+pub mod sources;
+pub mod store;
+pub mod time;

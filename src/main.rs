@@ -1,0 +1,221 @@
+//! The `edgecite` binary: command line, logging, signals. Library errors become `anyhow`
+//! here, at the edge.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use edgecite::config::Config;
+use edgecite::diagnose::Diagnoser;
+use edgecite::knowledge::Library;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "edgecite",
+    version,
+    about = "Edge daemon: equipment data to cited inspection findings"
+)]
+struct Cli {
+    /// Log format on stderr (`json` for log collectors; journald takes either).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config and print what it sets up; exits non-zero with the error.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run only the plant simulator of a config's [simulator] section.
+    Simulate {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print the simulator's channels, values and registers as JSON and exit.
+        #[arg(long)]
+        dump: bool,
+    },
+    /// Print the version.
+    Version,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EDGECITE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Version => {
+            println!("edgecite {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Check { config } => check(&config),
+        Command::Run { config } => run(&config),
+        Command::Simulate { config, dump } => simulate(&config, dump),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Cancel the token on SIGTERM or SIGINT.
+async fn cancel_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = name, "signal received; shutting down");
+    cancel.cancel();
+}
+
+fn run(path: &PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    runtime()?.block_on(async move {
+        let cancel = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(cancel.clone()));
+        edgecite::daemon::run(config, cancel).await
+    })
+}
+
+fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let sim = config
+        .simulator
+        .clone()
+        .with_context(|| format!("{}: no [simulator] section to run", path.display()))?;
+    let plant = std::sync::Arc::new(edgecite::simulator::Plant::new(sim.clone()));
+    if dump {
+        println!("{}", serde_json::to_string_pretty(&plant.snapshot())?);
+        return Ok(());
+    }
+    runtime()?.block_on(async move {
+        let cancel = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(cancel.clone()));
+        let listener = edgecite::simulator::bind(sim.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "simulator: cannot listen on {} (key simulator.listen)",
+                    sim.listen
+                )
+            })?;
+        edgecite::simulator::serve(listener, plant, cancel).await?;
+        Ok(())
+    })
+}
+
+fn check(path: &PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let library = Library::builtin()?;
+    let (models, model_errors, unavailable) = edgecite::daemon::load_models(&config);
+    let diagnoser = Diagnoser::new(&config, &library, &models, unavailable.as_deref())?;
+    println!("config {}: OK", path.display());
+    println!("site: {} ({})", config.site.id, config.site.name);
+    let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();
+    println!(
+        "sources: {} modbus device(s), {points} point(s)",
+        config.sources.modbus.len()
+    );
+    for d in &config.sources.modbus {
+        let src = edgecite::sources::modbus::ModbusSource::new(d.clone());
+        println!(
+            "  {:<10} {}  every {} ms, {} point(s) in {} request(s) per cycle",
+            d.id,
+            src.endpoint(),
+            d.interval_ms,
+            d.points.len(),
+            src.requests_per_cycle()
+        );
+    }
+    println!("assets: {}", config.assets.len());
+    for a in &config.assets {
+        println!(
+            "  {:<10} {:<12} {} role(s) bound",
+            a.id,
+            a.class.as_str(),
+            a.roles.len()
+        );
+    }
+    println!("criteria: {}", diagnoser.criteria().count());
+    for (asset, c) in diagnoser.criteria() {
+        println!(
+            "  {asset:<10} {} v{} ({:?})",
+            c.id, c.version, c.verification
+        );
+    }
+    for d in &diagnoser.disabled {
+        println!("  {:<10} {} DISABLED: {}", d.asset, d.criterion, d.reason);
+    }
+    println!("models: {}", models.len());
+    for m in &models {
+        println!(
+            "  {} {} on {} (threshold {})",
+            m.manifest.name, m.manifest.version, m.provider, m.manifest.output.threshold
+        );
+    }
+    for e in &model_errors {
+        println!("  ERROR: {e}");
+    }
+    if let Some(sim) = &config.simulator {
+        println!(
+            "simulator: Modbus TCP on {} (time factor {}, seed {})",
+            sim.listen, sim.time_factor, sim.seed
+        );
+    }
+    println!("store: {}", config.store.path.display());
+    if config.api.enabled {
+        println!("api: http://{}", config.api.listen);
+    }
+    println!(
+        "references: {} document(s), {} passage(s)",
+        library.documents().count(),
+        library.passage_count()
+    );
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! The unit of data that flows from sources through the pipeline: one value of one point.
+
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A point's full id, `<source id>.<point id>`, e.g. `dga1.c2h2`.
+pub type PointId = Arc<str>;
+
+/// How far a value can be trusted. Diagnostics only use `Good` samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    /// Read successfully and decoded to a finite number.
+    Good,
+    /// The device did not answer, or the link failed; the value is absent.
+    CommError,
+    /// The device answered with a Modbus exception code.
+    Exception(u8),
+    /// The registers decoded to a value that is not a finite number (e.g. NaN).
+    DecodeError,
+}
+
+impl Quality {
+    pub fn is_good(self) -> bool {
+        matches!(self, Quality::Good)
+    }
+
+    /// Stable text form used in the store and the API.
+    pub fn as_string(self) -> String {
+        match self {
+            Quality::Good => "good".into(),
+            Quality::CommError => "comm_error".into(),
+            Quality::Exception(code) => format!("exception:{code:02x}"),
+            Quality::DecodeError => "decode_error".into(),
+        }
+    }
+}
+
+/// One value of one point at one time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub point: PointId,
+    /// Unix time in ms of the poll (or of the source's own timestamp).
+    pub ts_ms: i64,
+    /// `None` when quality is not good.
+    pub value: Option<f64>,
+    pub quality: Quality,
+}
+
+impl Sample {
+    pub fn good(point: PointId, ts_ms: i64, value: f64) -> Self {
+        if value.is_finite() {
+            Sample {
+                point,
+                ts_ms,
+                value: Some(value),
+                quality: Quality::Good,
+            }
+        } else {
+            Sample {
+                point,
+                ts_ms,
+                value: None,
+                quality: Quality::DecodeError,
+            }
+        }
+    }
+
+    pub fn bad(point: PointId, ts_ms: i64, quality: Quality) -> Self {
+        Sample {
+            point,
+            ts_ms,
+            value: None,
+            quality,
+        }
+    }
+}

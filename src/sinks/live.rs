@@ -1,0 +1,152 @@
+//! The live view of the plant that the API serves: latest values and the latest assessment
+//! of every criterion, refreshed by the daemon after each evaluation pass.
+
+use crate::diagnose::{AbstainReason, Assessment, CriterionInfo, Disabled, Outcome};
+use crate::pipeline::Pipeline;
+use crate::sources::{SourceCounters, SourceStatus};
+use serde::Serialize;
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveValue {
+    pub role: String,
+    pub label_en: String,
+    pub label_zh: String,
+    pub point: String,
+    pub value: Option<f64>,
+    pub unit: String,
+    pub ts: Option<String>,
+    pub quality: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveAssessment {
+    pub criterion: CriterionInfo,
+    /// `fault`, `normal` or `abstain`.
+    pub status: String,
+    pub code: Option<String>,
+    pub reason: Option<AbstainReason>,
+    pub detail: String,
+    pub ts: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveAsset {
+    pub id: String,
+    pub name: String,
+    pub class: String,
+    pub values: Vec<LiveValue>,
+    pub assessments: Vec<LiveAssessment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub name: String,
+    pub version: String,
+    pub provider: String,
+    pub threshold: f64,
+}
+
+pub struct SourceHandle {
+    pub id: String,
+    pub kind: &'static str,
+    pub endpoint: String,
+    pub counters: Arc<SourceCounters>,
+}
+
+#[derive(Default)]
+pub struct Live {
+    pub site_id: String,
+    pub site_name: String,
+    pub started_ms: i64,
+    pub last_evaluation_ms: i64,
+    pub assets: Vec<LiveAsset>,
+    pub sources: Vec<SourceHandle>,
+    pub models: Vec<ModelStatus>,
+    pub model_errors: Vec<String>,
+    pub disabled: Vec<Disabled>,
+}
+
+pub type SharedLive = Arc<RwLock<Live>>;
+
+impl Live {
+    pub fn source_statuses(&self) -> Vec<SourceStatus> {
+        self.sources
+            .iter()
+            .map(|s| s.counters.snapshot(&s.id, s.kind, &s.endpoint))
+            .collect()
+    }
+
+    /// Refresh values from the pipeline and, if given, assessments from an evaluation pass.
+    pub fn refresh(
+        &mut self,
+        pipeline: &Pipeline,
+        assessments: Option<&[Assessment]>,
+        now_ms: i64,
+    ) {
+        self.assets = pipeline
+            .assets()
+            .iter()
+            .map(|a| {
+                let values = a
+                    .roles
+                    .iter()
+                    .map(|r| {
+                        let def = a.class.role(&r.role);
+                        let latest = r.latest();
+                        LiveValue {
+                            role: r.role.clone(),
+                            label_en: def.map(|d| d.label_en).unwrap_or(&r.role).to_string(),
+                            label_zh: def.map(|d| d.label_zh).unwrap_or(&r.role).to_string(),
+                            point: r.point.to_string(),
+                            value: latest.and_then(|s| s.value),
+                            unit: r.unit.clone(),
+                            ts: latest.map(|s| crate::time::rfc3339(s.ts_ms)),
+                            quality: latest.map(|s| s.quality.as_string()),
+                        }
+                    })
+                    .collect();
+                let previous = self
+                    .assets
+                    .iter()
+                    .find(|p| p.id == a.id)
+                    .map(|p| p.assessments.clone())
+                    .unwrap_or_default();
+                let assessments = match assessments {
+                    Some(all) => all
+                        .iter()
+                        .filter(|x| x.asset == a.id)
+                        .map(live_assessment)
+                        .collect(),
+                    None => previous,
+                };
+                LiveAsset {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    class: a.class.as_str().to_string(),
+                    values,
+                    assessments,
+                }
+            })
+            .collect();
+        if assessments.is_some() {
+            self.last_evaluation_ms = now_ms;
+        }
+    }
+}
+
+pub fn live_assessment(x: &Assessment) -> LiveAssessment {
+    let (code, reason, detail) = match &x.outcome {
+        Outcome::Fault(r) => (Some(r.code.clone()), None, r.evidence.summary.clone()),
+        Outcome::Normal { evidence, .. } => (None, None, evidence.summary.clone()),
+        Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.clone()),
+    };
+    LiveAssessment {
+        criterion: x.criterion.clone(),
+        status: x.outcome.status().to_string(),
+        code,
+        reason,
+        detail,
+        ts: crate::time::rfc3339(x.ts_ms),
+    }
+}

@@ -1,0 +1,588 @@
+//! SQLite store: samples (bounded retention), findings, finding events, assessments.
+//! One file in WAL mode; forward-only migrations keyed on `PRAGMA user_version`.
+//!
+//! Durability: `synchronous = NORMAL` in WAL mode. A committed transaction survives a crash
+//! of the daemon (SIGKILL); on power loss the last transactions before the loss may be
+//! rolled back, never corrupted. Samples are written once per poll batch, so this bounds
+//! what a power cut can take to about one second of samples.
+
+use crate::diagnose::{CriterionInfo, Evidence, FaultReport, Severity, Text};
+use crate::knowledge::{Citation, Verification};
+use crate::sample::Sample;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("{path}: database schema version {found} is newer than this edgecite understands ({known}); refusing to touch it")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("sqlite: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored JSON in {column} is corrupt: {message}")]
+    Json {
+        column: &'static str,
+        message: String,
+    },
+}
+
+/// Forward-only migrations; index + 1 is the schema version it produces.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE points (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE samples (
+    id       INTEGER PRIMARY KEY,
+    point_id INTEGER NOT NULL REFERENCES points(id),
+    ts_ms    INTEGER NOT NULL,
+    value    REAL,
+    quality  TEXT NOT NULL
+);
+CREATE INDEX samples_point_ts ON samples(point_id, ts_ms);
+CREATE INDEX samples_ts ON samples(ts_ms);
+CREATE TABLE findings (
+    id             INTEGER PRIMARY KEY,
+    asset          TEXT NOT NULL,
+    criterion_id   TEXT NOT NULL,
+    criterion_json TEXT NOT NULL,
+    code           TEXT NOT NULL,
+    title_json     TEXT NOT NULL,
+    severity       TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('open', 'cleared')),
+    first_seen_ms  INTEGER NOT NULL,
+    last_seen_ms   INTEGER NOT NULL,
+    cleared_ms     INTEGER,
+    evidence_json  TEXT NOT NULL,
+    citations_json TEXT NOT NULL CHECK (citations_json <> '[]'),
+    action_json    TEXT NOT NULL,
+    verification   TEXT NOT NULL
+);
+CREATE UNIQUE INDEX findings_one_open ON findings(asset, criterion_id) WHERE state = 'open';
+CREATE INDEX findings_state ON findings(state, last_seen_ms);
+CREATE TABLE finding_events (
+    id            INTEGER PRIMARY KEY,
+    finding_id    INTEGER NOT NULL REFERENCES findings(id),
+    ts_ms         INTEGER NOT NULL,
+    kind          TEXT NOT NULL,
+    code          TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    summary       TEXT NOT NULL
+);
+CREATE INDEX finding_events_finding ON finding_events(finding_id, ts_ms);
+CREATE TABLE assessments (
+    id        INTEGER PRIMARY KEY,
+    asset     TEXT NOT NULL,
+    criterion TEXT NOT NULL,
+    ts_ms     INTEGER NOT NULL,
+    status    TEXT NOT NULL,
+    code      TEXT,
+    reason    TEXT,
+    detail    TEXT NOT NULL
+);
+CREATE INDEX assessments_asset ON assessments(asset, criterion, ts_ms);
+"#];
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    point_ids: HashMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingEvent {
+    pub ts: String,
+    pub kind: String,
+    pub code: String,
+    pub severity: String,
+    pub summary: String,
+}
+
+/// A finding as the API returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRecord {
+    pub id: i64,
+    pub asset: String,
+    pub criterion: CriterionInfo,
+    pub code: String,
+    pub title: Text,
+    pub severity: String,
+    pub state: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub cleared_at: Option<String>,
+    pub evidence: Evidence,
+    pub citations: Vec<Citation>,
+    pub recommended_action: Text,
+    pub verification: Verification,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<FindingEvent>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    pub state: Option<String>,
+    pub asset: Option<String>,
+    pub limit: Option<u32>,
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("our types serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    s: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Json {
+        column,
+        message: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate the database for writing.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_err(format!("cannot enable WAL: {e}")))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            point_ids: HashMap::new(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Open an existing database read-only (for the API).
+    pub fn open_readonly(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            point_ids: HashMap::new(),
+        })
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current = self.schema_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: current,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+            tracing::info!(db = %self.path.display(), version = i + 1, "database migrated");
+        }
+        Ok(())
+    }
+
+    fn point_id(
+        tx: &rusqlite::Transaction,
+        cache: &mut HashMap<String, i64>,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(id) = cache.get(name) {
+            return Ok(*id);
+        }
+        tx.execute("INSERT OR IGNORE INTO points(name) VALUES (?1)", [name])?;
+        let id: i64 = tx.query_row("SELECT id FROM points WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })?;
+        cache.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    /// Store a batch of samples in one transaction.
+    pub fn insert_samples(&mut self, samples: &[Sample]) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO samples(point_id, ts_ms, value, quality) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for s in samples {
+                let pid = Self::point_id(&tx, &mut self.point_ids, &s.point)?;
+                stmt.execute(params![pid, s.ts_ms, s.value, s.quality.as_string()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(samples.len())
+    }
+
+    /// Delete samples older than the retention, and the oldest beyond `max_samples`.
+    pub fn prune(
+        &mut self,
+        now_ms: i64,
+        retention_hours: f64,
+        max_samples: u64,
+    ) -> Result<usize, StoreError> {
+        let cutoff = now_ms - (retention_hours * 3_600_000.0) as i64;
+        let mut n = self
+            .conn
+            .execute("DELETE FROM samples WHERE ts_ms < ?1", [cutoff])?;
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?;
+        let excess = count - max_samples as i64;
+        if excess > 0 {
+            n += self.conn.execute(
+                "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?1)",
+                [excess],
+            )?;
+        }
+        Ok(n)
+    }
+
+    pub fn sample_count(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?)
+    }
+
+    /// Samples of one point, oldest first, for history and tests.
+    pub fn samples(
+        &self,
+        point: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, Option<f64>, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.ts_ms, s.value, s.quality FROM samples s JOIN points p ON p.id = s.point_id
+             WHERE p.name = ?1 AND s.ts_ms >= ?2 ORDER BY s.ts_ms LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![point, since_ms, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn open_finding(
+        &mut self,
+        asset: &str,
+        criterion: &CriterionInfo,
+        report: &FaultReport,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO findings(asset, criterion_id, criterion_json, code, title_json, severity, state,
+                first_seen_ms, last_seen_ms, evidence_json, citations_json, action_json, verification)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                asset,
+                criterion.id,
+                json(criterion),
+                report.code,
+                json(&report.title),
+                report.severity.as_str(),
+                now_ms,
+                json(&report.evidence),
+                json(&report.citations),
+                json(&report.recommended_action),
+                json(&criterion.verification).trim_matches('"'),
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        insert_event(
+            &tx,
+            id,
+            now_ms,
+            "opened",
+            &report.code,
+            report.severity.as_str(),
+            &report.evidence.summary,
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Update the open finding of (asset, criterion): new code/severity (`changed`) or new
+    /// evidence (`refreshed`).
+    pub fn update_finding(
+        &mut self,
+        asset: &str,
+        criterion: &str,
+        report: &FaultReport,
+        now_ms: i64,
+        changed: bool,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM findings WHERE asset = ?1 AND criterion_id = ?2 AND state = 'open'",
+                [asset, criterion],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { return Ok(()) };
+        tx.execute(
+            "UPDATE findings SET code = ?2, title_json = ?3, severity = ?4, last_seen_ms = ?5, evidence_json = ?6,
+                citations_json = ?7, action_json = ?8 WHERE id = ?1",
+            params![
+                id,
+                report.code,
+                json(&report.title),
+                report.severity.as_str(),
+                now_ms,
+                json(&report.evidence),
+                json(&report.citations),
+                json(&report.recommended_action)
+            ],
+        )?;
+        if changed {
+            insert_event(
+                &tx,
+                id,
+                now_ms,
+                "changed",
+                &report.code,
+                report.severity.as_str(),
+                &report.evidence.summary,
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn clear_finding(
+        &mut self,
+        asset: &str,
+        criterion: &str,
+        evidence: &Evidence,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let row: Option<(i64, String, String)> = tx
+            .query_row(
+                "SELECT id, code, severity FROM findings WHERE asset = ?1 AND criterion_id = ?2 AND state = 'open'",
+                [asset, criterion],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, code, severity)) = row else {
+            return Ok(());
+        };
+        tx.execute(
+            "UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        insert_event(
+            &tx,
+            id,
+            now_ms,
+            "cleared",
+            &code,
+            &severity,
+            &evidence.summary,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Open findings as (asset, criterion, code, severity), to resume after a restart.
+    pub fn open_findings(&self) -> Result<Vec<(String, String, String, Severity)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT asset, criterion_id, code, severity FROM findings WHERE state = 'open'",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (a, c, code, sev) = row?;
+            let severity = from_json("findings.severity", &format!("\"{sev}\""))?;
+            out.push((a, c, code, severity));
+        }
+        Ok(out)
+    }
+
+    pub fn record_assessment(
+        &mut self,
+        asset: &str,
+        criterion: &str,
+        ts_ms: i64,
+        status: &str,
+        code: Option<&str>,
+        reason: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO assessments(asset, criterion, ts_ms, status, code, reason, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![asset, criterion, ts_ms, status, code, reason, detail],
+        )?;
+        Ok(())
+    }
+
+    pub fn findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {FINDING_COLUMNS} FROM findings
+             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR asset = ?2)
+             ORDER BY state = 'open' DESC,
+                CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
+                last_seen_ms DESC
+             LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(
+            params![filter.state, filter.asset, filter.limit.unwrap_or(500)],
+            raw_finding,
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?.decode()?);
+        }
+        Ok(out)
+    }
+
+    pub fn finding(&self, id: i64) -> Result<Option<FindingRecord>, StoreError> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE id = ?1"),
+                [id],
+                raw_finding,
+            )
+            .optional()?;
+        let Some(raw) = raw else { return Ok(None) };
+        let mut rec = raw.decode()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT ts_ms, kind, code, severity, summary FROM finding_events WHERE finding_id = ?1 ORDER BY ts_ms, id",
+        )?;
+        let events = stmt.query_map([id], |r| {
+            Ok(FindingEvent {
+                ts: crate::time::rfc3339(r.get(0)?),
+                kind: r.get(1)?,
+                code: r.get(2)?,
+                severity: r.get(3)?,
+                summary: r.get(4)?,
+            })
+        })?;
+        rec.events = Some(events.collect::<Result<_, _>>()?);
+        Ok(Some(rec))
+    }
+}
+
+fn insert_event(
+    tx: &rusqlite::Transaction,
+    id: i64,
+    ts: i64,
+    kind: &str,
+    code: &str,
+    severity: &str,
+    summary: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO finding_events(finding_id, ts_ms, kind, code, severity, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, ts, kind, code, severity, summary],
+    )?;
+    Ok(())
+}
+
+const FINDING_COLUMNS: &str =
+    "id, asset, criterion_json, code, title_json, severity, state, first_seen_ms, last_seen_ms,
+    cleared_ms, evidence_json, citations_json, action_json, verification";
+
+struct RawFinding {
+    id: i64,
+    asset: String,
+    criterion: String,
+    code: String,
+    title: String,
+    severity: String,
+    state: String,
+    first: i64,
+    last: i64,
+    cleared: Option<i64>,
+    evidence: String,
+    citations: String,
+    action: String,
+    verification: String,
+}
+
+fn raw_finding(r: &rusqlite::Row) -> rusqlite::Result<RawFinding> {
+    Ok(RawFinding {
+        id: r.get(0)?,
+        asset: r.get(1)?,
+        criterion: r.get(2)?,
+        code: r.get(3)?,
+        title: r.get(4)?,
+        severity: r.get(5)?,
+        state: r.get(6)?,
+        first: r.get(7)?,
+        last: r.get(8)?,
+        cleared: r.get(9)?,
+        evidence: r.get(10)?,
+        citations: r.get(11)?,
+        action: r.get(12)?,
+        verification: r.get(13)?,
+    })
+}
+
+impl RawFinding {
+    fn decode(self) -> Result<FindingRecord, StoreError> {
+        Ok(FindingRecord {
+            id: self.id,
+            asset: self.asset,
+            criterion: from_json("findings.criterion_json", &self.criterion)?,
+            code: self.code,
+            title: from_json("findings.title_json", &self.title)?,
+            severity: self.severity,
+            state: self.state,
+            first_seen: crate::time::rfc3339(self.first),
+            last_seen: crate::time::rfc3339(self.last),
+            cleared_at: self.cleared.map(crate::time::rfc3339),
+            evidence: from_json("findings.evidence_json", &self.evidence)?,
+            citations: from_json("findings.citations_json", &self.citations)?,
+            recommended_action: from_json("findings.action_json", &self.action)?,
+            verification: from_json(
+                "findings.verification",
+                &format!("\"{}\"", self.verification),
+            )?,
+            events: None,
+        })
+    }
+}
