@@ -1,0 +1,207 @@
+//! Shared harness for integration tests: free ports, configs derived from the demo config,
+//! the daemon as a child process, and a minimal HTTP client.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The ONNX Runtime library: `ORT_DYLIB_PATH`, or the one scripts/setup.sh installs.
+pub fn ort_library() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return PathBuf::from(p);
+    }
+    let venv = repo().join(".venv/lib");
+    for py in std::fs::read_dir(&venv).into_iter().flatten().flatten() {
+        let capi = py.path().join("site-packages/onnxruntime/capi");
+        for f in std::fs::read_dir(&capi).into_iter().flatten().flatten() {
+            if f.file_name()
+                .to_string_lossy()
+                .starts_with("libonnxruntime.so.")
+            {
+                return f.path();
+            }
+        }
+    }
+    panic!("ONNX Runtime not found: run the tests through scripts/test.sh, or set ORT_DYLIB_PATH");
+}
+
+/// Ports for one daemon under test.
+pub struct Ports {
+    pub sim: u16,
+    pub api: u16,
+}
+
+impl Ports {
+    pub fn new() -> Self {
+        Ports {
+            sim: free_port(),
+            api: free_port(),
+        }
+    }
+}
+
+/// configs/demo.toml with the given ports, a store in `dir`, absolute paths, and each
+/// `(from, to)` replacement applied (each must match, so a changed demo config fails loudly).
+pub fn demo_config(dir: &Path, ports: &Ports, replacements: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo().join("configs/demo.toml")).unwrap();
+    let models = repo().join("models");
+    let store = dir.join("edgecite.db");
+    let base: Vec<(String, String)> = vec![
+        ("127.0.0.1:5020".into(), format!("127.0.0.1:{}", ports.sim)),
+        ("port = 5020".into(), format!("port = {}", ports.sim)),
+        ("127.0.0.1:8080".into(), format!("127.0.0.1:{}", ports.api)),
+        (
+            "\"../target/demo/edgecite.db\"".into(),
+            format!("{:?}", store.display().to_string()),
+        ),
+        (
+            "\"../models\"".into(),
+            format!("{:?}", models.display().to_string()),
+        ),
+    ];
+    // Caller's replacements first, so they can match the demo text as written.
+    let extra = replacements
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()));
+    for (from, to) in extra.chain(base) {
+        assert!(
+            text.contains(&from),
+            "demo.toml no longer contains {from:?}"
+        );
+        text = text.replace(&from, &to);
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A running `edgecite` child process, killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+    pub api: u16,
+}
+
+impl Daemon {
+    pub fn start(config: &Path, api: u16, env: &[(&str, Option<&str>)]) -> Daemon {
+        let log = config.with_extension("log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgecite"));
+        cmd.args(["run", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        cmd.env("ORT_DYLIB_PATH", ort_library())
+            .env("EDGECITE_LOG", "info");
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let child = cmd.spawn().expect("spawn edgecite");
+        let d = Daemon { child, log, api };
+        d.wait_until("the API answers", Duration::from_secs(30), || {
+            d.get("/healthz").ok()
+        });
+        d
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET a path; returns (status, body as JSON).
+    pub fn get(&self, path: &str) -> Result<(u16, serde_json::Value), String> {
+        http_get(self.api, path)
+    }
+
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self
+            .get(path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log_text()));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Poll `f` every 200 ms until it returns Some, or fail after `limit` with the log.
+    pub fn wait_until<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut f: impl FnMut() -> Option<T>,
+    ) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "gave up waiting for {what} after {limit:?}; daemon log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGTERM and wait; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = self.child.kill();
+                panic!(
+                    "daemon did not stop within 20 s of SIGTERM; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal HTTP/1.0 GET against 127.0.0.1:port.
+pub fn http_get(port: u16, path: &str) -> Result<(u16, serde_json::Value), String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("no header end")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status")?;
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
+    Ok((status, json))
+}
