@@ -24,38 +24,25 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Samples stored per transaction at most, when batches queue up under load.
+const MAX_BATCH: usize = 20_000;
 
 /// Models and the reason none could be used, if so.
 pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Option<String>) {
     if !config.inference.enabled {
-        return (
-            Vec::new(),
-            Vec::new(),
-            Some("inference disabled in config ([inference] enabled = false)".into()),
-        );
+        return (Vec::new(), Vec::new(), Some("inference disabled in config ([inference] enabled = false)".into()));
     }
     if let Err(e) = inference::init_runtime(config.inference.runtime_path.as_deref()) {
         tracing::error!(error = %e, "ONNX Runtime unavailable; model criteria will abstain");
-        return (
-            Vec::new(),
-            vec![e.to_string()],
-            Some(format!("ONNX Runtime unavailable: {e}")),
-        );
+        return (Vec::new(), vec![e.to_string()], Some(format!("ONNX Runtime unavailable: {e}")));
     }
     let (models, errors) = inference::load_all(&config.inference.models_dir);
     let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     let unavailable = (models.is_empty()).then(|| match errors.first() {
         Some(e) => format!("model rejected: {e}"),
-        None => format!(
-            "no model found under {}",
-            config.inference.models_dir.display()
-        ),
+        None => format!("no model found under {}", config.inference.models_dir.display()),
     });
-    (
-        models.into_iter().map(Arc::new).collect(),
-        errors,
-        unavailable,
-    )
+    (models.into_iter().map(Arc::new).collect(), errors, unavailable)
 }
 
 /// Run the daemon until `cancel` is triggered.
@@ -82,12 +69,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let sources_cancel = CancellationToken::new();
 
     if let Some(sim) = &config.simulator {
-        let listener = simulator::bind(sim.listen).await.with_context(|| {
-            format!(
-                "simulator: cannot listen on {} (key simulator.listen)",
-                sim.listen
-            )
-        })?;
+        let listener = simulator::bind(sim.listen)
+            .await
+            .with_context(|| format!("simulator: cannot listen on {} (key simulator.listen)", sim.listen))?;
         let plant = Arc::new(Plant::new(sim.clone()));
         let c = cancel.clone();
         tasks.spawn(async move {
@@ -135,16 +119,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     if config.api.enabled {
         let listener = tokio::net::TcpListener::bind(config.api.listen)
             .await
-            .with_context(|| {
-                format!(
-                    "api: cannot listen on {} (key api.listen)",
-                    config.api.listen
-                )
-            })?;
-        let state = ApiState {
-            live: live.clone(),
-            store: Arc::new(Mutex::new(reader)),
-        };
+            .with_context(|| format!("api: cannot listen on {} (key api.listen)", config.api.listen))?;
+        let state = ApiState { live: live.clone(), store: Arc::new(Mutex::new(reader)) };
         let c = cancel.clone();
         tasks.spawn(async move {
             if let Err(e) = api::serve(listener, state, c).await {
@@ -169,7 +145,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 sources_stopping = true;
             }
             batch = rx.recv() => {
-                let Some(batch) = batch else { break };
+                let Some(mut batch) = batch else { break };
+                // Whatever else is queued goes into the same transaction.
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(more) => batch.extend(more),
+                        Err(_) => break,
+                    }
+                }
                 tokio::task::block_in_place(|| store.insert_samples(&batch)).context("storing samples")?;
                 pipeline.ingest(&batch);
             }
@@ -218,18 +201,9 @@ fn record(
             Outcome::Normal { evidence, .. } => (None, None, evidence.summary.as_str()),
             Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.as_str()),
         };
-        let reason_s = reason.map(|r| {
-            serde_json::to_value(r)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default()
-        });
-        let key = format!(
-            "{}|{}|{}",
-            a.outcome.status(),
-            code.unwrap_or(""),
-            reason_s.as_deref().unwrap_or("")
-        );
+        let reason_s =
+            reason.map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+        let key = format!("{}|{}|{}", a.outcome.status(), code.unwrap_or(""), reason_s.as_deref().unwrap_or(""));
         if last_status.get(&(a.asset.clone(), cid.to_string())) != Some(&key) {
             match &a.outcome {
                 Outcome::Abstain { .. } => {
@@ -239,15 +213,7 @@ fn record(
                     tracing::info!(asset = %a.asset, criterion = cid, status = a.outcome.status(), code = code.unwrap_or(""), detail, "assessment changed")
                 }
             }
-            store.record_assessment(
-                &a.asset,
-                cid,
-                now,
-                a.outcome.status(),
-                code,
-                reason_s.as_deref(),
-                detail,
-            )?;
+            store.record_assessment(&a.asset, cid, now, a.outcome.status(), code, reason_s.as_deref(), detail)?;
             last_status.insert((a.asset.clone(), cid.to_string()), key);
         }
         match tracker.observe(&a.asset, cid, &a.outcome, now) {
@@ -260,9 +226,7 @@ fn record(
                 store.update_finding(&a.asset, cid, &r, now, true)?;
                 tracing::warn!(asset = %a.asset, criterion = cid, code = %r.code, severity = r.severity.as_str(), "finding changed");
             }
-            Some(Transition::Refreshed(r)) => {
-                store.update_finding(&a.asset, cid, &r, now, false)?
-            }
+            Some(Transition::Refreshed(r)) => store.update_finding(&a.asset, cid, &r, now, false)?,
             Some(Transition::Cleared(ev)) => {
                 store.clear_finding(&a.asset, cid, &ev, now)?;
                 tracing::info!(asset = %a.asset, criterion = cid, evidence = %ev.summary, "finding cleared");

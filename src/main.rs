@@ -12,11 +12,7 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(
-    name = "edgecite",
-    version,
-    about = "Edge daemon: equipment data to cited inspection findings"
-)]
+#[command(name = "edgecite", version, about = "Edge daemon: equipment data to cited inspection findings")]
 struct Cli {
     /// Log format on stderr (`json` for log collectors; journald takes either).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -58,9 +54,7 @@ enum Command {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("EDGECITE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
@@ -99,10 +93,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Cancel the token on SIGTERM or SIGINT.
 async fn cancel_on_signal(cancel: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         tracing::error!("cannot install signal handlers");
         return;
     };
@@ -125,10 +116,7 @@ fn run(path: &PathBuf) -> anyhow::Result<()> {
 
 fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let sim = config
-        .simulator
-        .clone()
-        .with_context(|| format!("{}: no [simulator] section to run", path.display()))?;
+    let sim = config.simulator.clone().with_context(|| format!("{}: no [simulator] section to run", path.display()))?;
     let plant = std::sync::Arc::new(edgecite::simulator::Plant::new(sim.clone()));
     if dump {
         println!("{}", serde_json::to_string_pretty(&plant.snapshot())?);
@@ -139,12 +127,7 @@ fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
         tokio::spawn(cancel_on_signal(cancel.clone()));
         let listener = edgecite::simulator::bind(sim.listen)
             .await
-            .with_context(|| {
-                format!(
-                    "simulator: cannot listen on {} (key simulator.listen)",
-                    sim.listen
-                )
-            })?;
+            .with_context(|| format!("simulator: cannot listen on {} (key simulator.listen)", sim.listen))?;
         edgecite::simulator::serve(listener, plant, cancel).await?;
         Ok(())
     })
@@ -158,10 +141,7 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
     println!("config {}: OK", path.display());
     println!("site: {} ({})", config.site.id, config.site.name);
     let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();
-    println!(
-        "sources: {} modbus device(s), {points} point(s)",
-        config.sources.modbus.len()
-    );
+    println!("sources: {} modbus device(s), {points} point(s)", config.sources.modbus.len());
     for d in &config.sources.modbus {
         let src = edgecite::sources::modbus::ModbusSource::new(d.clone());
         println!(
@@ -175,19 +155,11 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
     }
     println!("assets: {}", config.assets.len());
     for a in &config.assets {
-        println!(
-            "  {:<10} {:<12} {} role(s) bound",
-            a.id,
-            a.class.as_str(),
-            a.roles.len()
-        );
+        println!("  {:<10} {:<12} {} role(s) bound", a.id, a.class.as_str(), a.roles.len());
     }
     println!("criteria: {}", diagnoser.criteria().count());
     for (asset, c) in diagnoser.criteria() {
-        println!(
-            "  {asset:<10} {} v{} ({:?})",
-            c.id, c.version, c.verification
-        );
+        println!("  {asset:<10} {} v{} ({:?})", c.id, c.version, c.verification);
     }
     for d in &diagnoser.disabled {
         println!("  {:<10} {} DISABLED: {}", d.asset, d.criterion, d.reason);
@@ -203,19 +175,12 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
         println!("  ERROR: {e}");
     }
     if let Some(sim) = &config.simulator {
-        println!(
-            "simulator: Modbus TCP on {} (time factor {}, seed {})",
-            sim.listen, sim.time_factor, sim.seed
-        );
+        println!("simulator: Modbus TCP on {} (time factor {}, seed {})", sim.listen, sim.time_factor, sim.seed);
     }
     println!("store: {}", config.store.path.display());
     if config.api.enabled {
         println!("api: http://{}", config.api.listen);
     }
-    println!(
-        "references: {} document(s), {} passage(s)",
-        library.documents().count(),
-        library.passage_count()
-    );
+    println!("references: {} document(s), {} passage(s)", library.documents().count(), library.passage_count());
     Ok(())
 }

@@ -34,32 +34,18 @@ impl RoleState {
 
     /// The last `n` samples if they can be used as evidence at `now_ms`: present, the newest
     /// no older than `stale_after_ms`, and all of good quality.
-    pub fn good_window(
-        &self,
-        n: usize,
-        now_ms: i64,
-        stale_after_ms: u64,
-    ) -> Result<Vec<&Sample>, WindowProblem> {
+    pub fn good_window(&self, n: usize, now_ms: i64, stale_after_ms: u64) -> Result<Vec<&Sample>, WindowProblem> {
         let latest = self.latest().ok_or(WindowProblem::NoData)?;
         let age_ms = now_ms - latest.ts_ms;
         if age_ms > stale_after_ms as i64 {
-            return Err(WindowProblem::Stale {
-                age_ms,
-                limit_ms: stale_after_ms,
-            });
+            return Err(WindowProblem::Stale { age_ms, limit_ms: stale_after_ms });
         }
         let w: Vec<&Sample> = self.last(n).collect();
         if let Some(bad) = w.iter().rev().find(|s| !s.quality.is_good()) {
-            return Err(WindowProblem::BadQuality {
-                ts_ms: bad.ts_ms,
-                quality: bad.quality,
-            });
+            return Err(WindowProblem::BadQuality { ts_ms: bad.ts_ms, quality: bad.quality });
         }
         if w.len() < n {
-            return Err(WindowProblem::TooShort {
-                have: w.len(),
-                need: n,
-            });
+            return Err(WindowProblem::TooShort { have: w.len(), need: n });
         }
         Ok(w)
     }
@@ -91,12 +77,7 @@ impl std::fmt::Display for WindowProblem {
                 )
             }
             WindowProblem::BadQuality { ts_ms, quality } => {
-                write!(
-                    f,
-                    "sample at {} has quality {}",
-                    crate::time::rfc3339(*ts_ms),
-                    quality.as_string()
-                )
+                write!(f, "sample at {} has quality {}", crate::time::rfc3339(*ts_ms), quality.as_string())
             }
             WindowProblem::TooShort { have, need } => {
                 write!(f, "{have} of the {need} samples needed so far")
@@ -144,38 +125,23 @@ impl Pipeline {
                     continue;
                 };
                 let point: PointId = PointId::from(point.as_str());
-                routes
-                    .entry(point.clone())
-                    .or_default()
-                    .push((a, roles.len()));
+                routes.entry(point.clone()).or_default().push((a, roles.len()));
                 roles.push(RoleState {
                     role: def.name.to_string(),
-                    unit: config
-                        .point_unit(&point)
-                        .filter(|u| !u.is_empty())
-                        .unwrap_or(def.unit)
-                        .to_string(),
+                    unit: config.point_unit(&point).filter(|u| !u.is_empty()).unwrap_or(def.unit).to_string(),
                     point,
                     window: VecDeque::with_capacity(capacity.min(64)),
                 });
             }
             assets.push(AssetState {
                 id: asset.id.clone(),
-                name: if asset.name.is_empty() {
-                    asset.id.clone()
-                } else {
-                    asset.name.clone()
-                },
+                name: if asset.name.is_empty() { asset.id.clone() } else { asset.name.clone() },
                 class: asset.class,
                 stale_after_ms: asset.stale_after_ms,
                 roles,
             });
         }
-        Pipeline {
-            assets,
-            routes,
-            capacity: capacity.max(1),
-        }
+        Pipeline { assets, routes, capacity: capacity.max(1) }
     }
 
     /// Route samples to the roles bound to their points. Samples of unbound points are
@@ -241,13 +207,7 @@ roles = { vib_velocity_rms = "d.a" }
         let a: PointId = "d.a".into();
         let unbound: PointId = "d.zz".into();
         for i in 0..12 {
-            assert_eq!(
-                p.ingest(&[
-                    Sample::good(a.clone(), i, i as f64),
-                    Sample::good(unbound.clone(), i, 0.0)
-                ]),
-                2
-            );
+            assert_eq!(p.ingest(&[Sample::good(a.clone(), i, i as f64), Sample::good(unbound.clone(), i, 0.0)]), 2);
         }
         for id in ["P1", "P2"] {
             let r = p.asset(id).unwrap().role("vib_velocity_rms").unwrap();
@@ -259,36 +219,16 @@ roles = { vib_velocity_rms = "d.a" }
         }
         let r = p.asset("P1").unwrap().role("vib_velocity_rms").unwrap();
         assert!(r.good_window(5, 11, 1000).is_ok());
-        assert_eq!(
-            r.good_window(6, 11, 1000),
-            Err(WindowProblem::TooShort { have: 5, need: 6 })
-        );
-        assert_eq!(
-            r.good_window(5, 2000, 1000),
-            Err(WindowProblem::Stale {
-                age_ms: 1989,
-                limit_ms: 1000
-            })
-        );
+        assert_eq!(r.good_window(6, 11, 1000), Err(WindowProblem::TooShort { have: 5, need: 6 }));
+        assert_eq!(r.good_window(5, 2000, 1000), Err(WindowProblem::Stale { age_ms: 1989, limit_ms: 1000 }));
         p.ingest(&[Sample::bad(a.clone(), 12, Quality::CommError)]);
         let r = p.asset("P1").unwrap().role("vib_velocity_rms").unwrap();
         assert_eq!(
             r.good_window(3, 12, 1000),
-            Err(WindowProblem::BadQuality {
-                ts_ms: 12,
-                quality: Quality::CommError
-            })
+            Err(WindowProblem::BadQuality { ts_ms: 12, quality: Quality::CommError })
         );
         // Unit falls back to the class's unit when the point has none.
-        assert_eq!(
-            p.asset("P1").unwrap().role("motor_current").unwrap().unit,
-            "A"
-        );
-        assert!(p
-            .asset("P1")
-            .unwrap()
-            .role("motor_current")
-            .unwrap()
-            .is_empty());
+        assert_eq!(p.asset("P1").unwrap().role("motor_current").unwrap().unit, "A");
+        assert!(p.asset("P1").unwrap().role("motor_current").unwrap().is_empty());
     }
 }

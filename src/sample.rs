@@ -50,28 +50,13 @@ pub struct Sample {
 impl Sample {
     pub fn good(point: PointId, ts_ms: i64, value: f64) -> Self {
         if value.is_finite() {
-            Sample {
-                point,
-                ts_ms,
-                value: Some(value),
-                quality: Quality::Good,
-            }
+            Sample { point, ts_ms, value: Some(value), quality: Quality::Good }
         } else {
-            Sample {
-                point,
-                ts_ms,
-                value: None,
-                quality: Quality::DecodeError,
-            }
+            Sample { point, ts_ms, value: None, quality: Quality::DecodeError }
         }
     }
 
     pub fn bad(point: PointId, ts_ms: i64, quality: Quality) -> Self {
-        Sample {
-            point,
-            ts_ms,
-            value: None,
-            quality,
-        }
+        Sample { point, ts_ms, value: None, quality }
     }
 }

@@ -88,145 +88,23 @@ use WordOrder::*;
 /// f32 CDAB (little word order) holding registers and temperatures as i16 x0.1 / u16 x0.01
 /// input registers.
 pub const CHANNELS: &[Channel] = &[
-    ch(
-        1, "h2", Holding, 0, F32, Big, 1.0, "ppm", 35.0, 180.0, 0.015, true,
-    ),
-    ch(
-        1, "ch4", Holding, 2, F32, Big, 1.0, "ppm", 18.0, 420.0, 0.015, true,
-    ),
-    ch(
-        1, "c2h6", Holding, 4, F32, Big, 1.0, "ppm", 12.0, 140.0, 0.015, true,
-    ),
-    ch(
-        1, "c2h4", Holding, 6, F32, Big, 1.0, "ppm", 8.0, 640.0, 0.015, true,
-    ),
-    ch(
-        1, "c2h2", Holding, 8, F32, Big, 1.0, "ppm", 0.4, 1.6, 0.02, true,
-    ),
-    ch(
-        1, "co", Holding, 10, F32, Big, 1.0, "ppm", 260.0, 90.0, 0.01, true,
-    ),
-    ch(
-        1, "co2", Holding, 12, F32, Big, 1.0, "ppm", 2400.0, 900.0, 0.01, true,
-    ),
-    ch(
-        1,
-        "top_oil_temp",
-        Input,
-        0,
-        I16,
-        Big,
-        0.1,
-        "°C",
-        52.0,
-        9.0,
-        0.3,
-        false,
-    ),
-    ch(
-        2,
-        "vib_velocity_rms",
-        Holding,
-        0,
-        F32,
-        Little,
-        1.0,
-        "mm/s",
-        1.1,
-        5.2,
-        0.05,
-        false,
-    ),
-    ch(
-        2,
-        "vib_accel_rms",
-        Holding,
-        2,
-        F32,
-        Little,
-        1.0,
-        "g",
-        0.212604,
-        0.30,
-        0.004740,
-        false,
-    ),
-    ch(
-        2,
-        "vib_accel2_rms",
-        Holding,
-        4,
-        F32,
-        Little,
-        1.0,
-        "g",
-        0.268407,
-        0.18,
-        0.003988,
-        false,
-    ),
-    ch(
-        2,
-        "motor_current",
-        Holding,
-        6,
-        F32,
-        Little,
-        1.0,
-        "A",
-        2.403010,
-        0.5,
-        0.486443,
-        false,
-    ),
-    ch(
-        2, "pressure", Holding, 8, F32, Little, 1.0, "bar", 0.111266, 0.0, 0.253319, false,
-    ),
-    ch(
-        2, "flow", Holding, 10, F32, Little, 1.0, "l/min", 125.237471, 0.0, 1.605241, false,
-    ),
-    ch(
-        2,
-        "bearing_temp",
-        Input,
-        0,
-        I16,
-        Big,
-        0.1,
-        "°C",
-        48.0,
-        35.0,
-        0.3,
-        false,
-    ),
-    ch(
-        2,
-        "motor_temp",
-        Input,
-        1,
-        I16,
-        Big,
-        0.1,
-        "°C",
-        89.472308,
-        8.0,
-        0.667073,
-        false,
-    ),
-    ch(
-        2,
-        "fluid_temp",
-        Input,
-        2,
-        U16,
-        Big,
-        0.01,
-        "°C",
-        28.3,
-        0.0,
-        0.2,
-        false,
-    ),
+    ch(1, "h2", Holding, 0, F32, Big, 1.0, "ppm", 35.0, 180.0, 0.015, true),
+    ch(1, "ch4", Holding, 2, F32, Big, 1.0, "ppm", 18.0, 420.0, 0.015, true),
+    ch(1, "c2h6", Holding, 4, F32, Big, 1.0, "ppm", 12.0, 140.0, 0.015, true),
+    ch(1, "c2h4", Holding, 6, F32, Big, 1.0, "ppm", 8.0, 640.0, 0.015, true),
+    ch(1, "c2h2", Holding, 8, F32, Big, 1.0, "ppm", 0.4, 1.6, 0.02, true),
+    ch(1, "co", Holding, 10, F32, Big, 1.0, "ppm", 260.0, 90.0, 0.01, true),
+    ch(1, "co2", Holding, 12, F32, Big, 1.0, "ppm", 2400.0, 900.0, 0.01, true),
+    ch(1, "top_oil_temp", Input, 0, I16, Big, 0.1, "°C", 52.0, 9.0, 0.3, false),
+    ch(2, "vib_velocity_rms", Holding, 0, F32, Little, 1.0, "mm/s", 1.1, 5.2, 0.05, false),
+    ch(2, "vib_accel_rms", Holding, 2, F32, Little, 1.0, "g", 0.212604, 0.30, 0.004740, false),
+    ch(2, "vib_accel2_rms", Holding, 4, F32, Little, 1.0, "g", 0.268407, 0.18, 0.003988, false),
+    ch(2, "motor_current", Holding, 6, F32, Little, 1.0, "A", 2.403010, 0.5, 0.486443, false),
+    ch(2, "pressure", Holding, 8, F32, Little, 1.0, "bar", 0.111266, 0.0, 0.253319, false),
+    ch(2, "flow", Holding, 10, F32, Little, 1.0, "l/min", 125.237471, 0.0, 1.605241, false),
+    ch(2, "bearing_temp", Input, 0, I16, Big, 0.1, "°C", 48.0, 35.0, 0.3, false),
+    ch(2, "motor_temp", Input, 1, I16, Big, 0.1, "°C", 89.472308, 8.0, 0.667073, false),
+    ch(2, "fluid_temp", Input, 2, U16, Big, 0.01, "°C", 28.3, 0.0, 0.2, false),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -285,21 +163,8 @@ fn gaussian(seed: u64, channel: usize, tick: u64) -> f64 {
 impl Plant {
     pub fn new(cfg: SimulatorConfig) -> Self {
         let onset_s = cfg.fault_onset_hours * 3600.0;
-        let faults = [
-            Fault {
-                enabled: cfg.transformer_fault,
-                onset_s,
-            },
-            Fault {
-                enabled: cfg.pump_fault,
-                onset_s,
-            },
-        ];
-        Plant {
-            cfg,
-            started: Instant::now(),
-            faults: Mutex::new(faults),
-        }
+        let faults = [Fault { enabled: cfg.transformer_fault, onset_s }, Fault { enabled: cfg.pump_fault, onset_s }];
+        Plant { cfg, started: Instant::now(), faults: Mutex::new(faults) }
     }
 
     /// Simulated seconds since the simulator's epoch.
@@ -321,8 +186,7 @@ impl Plant {
     }
 
     pub fn fault_enabled(&self, unit: u8) -> bool {
-        fault_index(unit)
-            .is_some_and(|i| self.faults.lock().unwrap_or_else(|p| p.into_inner())[i].enabled)
+        fault_index(unit).is_some_and(|i| self.faults.lock().unwrap_or_else(|p| p.into_inner())[i].enabled)
     }
 
     /// Switch a unit's fault. Switching on restarts its development now.
@@ -334,12 +198,7 @@ impl Plant {
             faults[i].onset_s = now;
         }
         faults[i].enabled = enabled;
-        tracing::info!(
-            unit,
-            enabled,
-            sim_hours = now / 3600.0,
-            "simulator fault switched"
-        );
+        tracing::info!(unit, enabled, sim_hours = now / 3600.0, "simulator fault switched");
     }
 
     /// The engineering value of channel `idx` at simulated second `t`, quantised to what its
@@ -347,16 +206,14 @@ impl Plant {
     pub fn value(&self, idx: usize, t: f64) -> f64 {
         let c = &CHANNELS[idx];
         let clean = c.base + c.fault_delta * self.severity(c.unit, t);
-        let sigma = if c.relative_noise {
-            c.noise * clean
-        } else {
-            c.noise
-        };
-        let v = (clean + sigma * gaussian(self.cfg.seed, idx, t.max(0.0) as u64)).max(0.0);
+        let sigma = if c.relative_noise { c.noise * clean } else { c.noise };
+        let mut v = clean + sigma * gaussian(self.cfg.seed, idx, t.max(0.0) as u64);
+        if c.relative_noise {
+            // Concentrations cannot be negative; gauge pressures and the like can.
+            v = v.max(0.0);
+        }
         let raw = encode_raw(v / c.scale, c.data_type, c.word_order);
-        crate::sources::modbus::decode::decode_raw(&raw, c.data_type, c.word_order)
-            .unwrap_or(v / c.scale)
-            * c.scale
+        crate::sources::modbus::decode::decode_raw(&raw, c.data_type, c.word_order).unwrap_or(v / c.scale) * c.scale
     }
 
     /// All channels' values now.
@@ -397,13 +254,7 @@ impl Plant {
 
     /// Registers `start..start+count` of one unit and kind, or the exception a device
     /// would answer with.
-    pub fn read(
-        &self,
-        unit: u8,
-        kind: RegisterKind,
-        start: u16,
-        count: u16,
-    ) -> Result<Vec<u16>, ExceptionCode> {
+    pub fn read(&self, unit: u8, kind: RegisterKind, start: u16, count: u16) -> Result<Vec<u16>, ExceptionCode> {
         if fault_index(unit).is_none() {
             return Err(ExceptionCode::GatewayTargetDevice);
         }
@@ -412,17 +263,9 @@ impl Plant {
         }
         let t = self.sim_seconds();
         let mut image: Vec<(u16, u16)> = Vec::new();
-        for (i, c) in CHANNELS
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.unit == unit && c.register == kind)
-        {
+        for (i, c) in CHANNELS.iter().enumerate().filter(|(_, c)| c.unit == unit && c.register == kind) {
             let regs = encode_raw(self.value(i, t) / c.scale, c.data_type, c.word_order);
-            image.extend(
-                regs.into_iter()
-                    .enumerate()
-                    .map(|(k, r)| (c.address + k as u16, r)),
-            );
+            image.extend(regs.into_iter().enumerate().map(|(k, r)| (c.address + k as u16, r)));
         }
         match kind {
             Holding => image.push((FAULT_CONTROL_REGISTER, self.fault_enabled(unit) as u16)),
@@ -434,14 +277,8 @@ impl Plant {
         }
         (0..count)
             .map(|k| {
-                let addr = start
-                    .checked_add(k)
-                    .ok_or(ExceptionCode::IllegalDataAddress)?;
-                image
-                    .iter()
-                    .find(|(a, _)| *a == addr)
-                    .map(|(_, r)| *r)
-                    .ok_or(ExceptionCode::IllegalDataAddress)
+                let addr = start.checked_add(k).ok_or(ExceptionCode::IllegalDataAddress)?;
+                image.iter().find(|(a, _)| *a == addr).map(|(_, r)| *r).ok_or(ExceptionCode::IllegalDataAddress)
             })
             .collect()
     }
@@ -465,18 +302,12 @@ impl Plant {
     fn handle(&self, req: SlaveRequest<'static>) -> Result<Response, ExceptionCode> {
         let unit = req.slave;
         match req.request {
-            Request::ReadHoldingRegisters(a, n) => self
-                .read(unit, Holding, a, n)
-                .map(Response::ReadHoldingRegisters),
-            Request::ReadInputRegisters(a, n) => self
-                .read(unit, Input, a, n)
-                .map(Response::ReadInputRegisters),
-            Request::WriteSingleRegister(a, v) => self
-                .write(unit, a, v)
-                .map(|()| Response::WriteSingleRegister(a, v)),
-            Request::WriteMultipleRegisters(a, vs) if vs.len() == 1 => self
-                .write(unit, a, vs[0])
-                .map(|()| Response::WriteMultipleRegisters(a, 1)),
+            Request::ReadHoldingRegisters(a, n) => self.read(unit, Holding, a, n).map(Response::ReadHoldingRegisters),
+            Request::ReadInputRegisters(a, n) => self.read(unit, Input, a, n).map(Response::ReadInputRegisters),
+            Request::WriteSingleRegister(a, v) => self.write(unit, a, v).map(|()| Response::WriteSingleRegister(a, v)),
+            Request::WriteMultipleRegisters(a, vs) if vs.len() == 1 => {
+                self.write(unit, a, vs[0]).map(|()| Response::WriteMultipleRegisters(a, 1))
+            }
             Request::WriteMultipleRegisters(..) => Err(ExceptionCode::IllegalDataAddress),
             _ => Err(ExceptionCode::IllegalFunction),
         }
@@ -516,11 +347,7 @@ pub async fn serve(
     let service = Service(plant);
     let on_connected = |stream, addr| {
         let service = service.clone();
-        async move {
-            tokio_modbus::server::tcp::accept_tcp_connection(stream, addr, |_| {
-                Ok(Some(service.clone()))
-            })
-        }
+        async move { tokio_modbus::server::tcp::accept_tcp_connection(stream, addr, |_| Ok(Some(service.clone()))) }
     };
     let on_error = |e: std::io::Error| tracing::debug!(error = %e, "simulator connection ended");
     tokio::select! {
@@ -571,29 +398,14 @@ mod tests {
 
     #[test]
     fn registers_decode_to_the_reported_values_and_gaps_are_exceptions() {
-        let p = Plant::new(SimulatorConfig {
-            start_hours: 3.0,
-            ..cfg(0.0)
-        });
+        let p = Plant::new(SimulatorConfig { start_hours: 3.0, ..cfg(0.0) });
         for v in p.snapshot() {
-            let kind = if v.register == "holding" {
-                Holding
-            } else {
-                Input
-            };
-            let regs = p
-                .read(v.unit, kind, v.address, v.registers.len() as u16)
-                .unwrap();
+            let kind = if v.register == "holding" { Holding } else { Input };
+            let regs = p.read(v.unit, kind, v.address, v.registers.len() as u16).unwrap();
             assert_eq!(regs, v.registers, "{}", v.name);
         }
-        assert_eq!(
-            p.read(1, Holding, 14, 1),
-            Err(ExceptionCode::IllegalDataAddress)
-        );
-        assert_eq!(
-            p.read(9, Holding, 0, 1),
-            Err(ExceptionCode::GatewayTargetDevice)
-        );
+        assert_eq!(p.read(1, Holding, 14, 1), Err(ExceptionCode::IllegalDataAddress));
+        assert_eq!(p.read(9, Holding, 0, 1), Err(ExceptionCode::GatewayTargetDevice));
         assert_eq!(p.read(1, Holding, 100, 1), Ok(vec![1]));
         assert_eq!(p.read(1, Input, CLOCK_REGISTER, 2), Ok(vec![0, 10800]));
         assert_eq!(p.write(1, 100, 7), Err(ExceptionCode::IllegalDataValue));

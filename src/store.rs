@@ -19,18 +19,11 @@ pub enum StoreError {
     #[error("{path}: {message}")]
     Open { path: PathBuf, message: String },
     #[error("{path}: database schema version {found} is newer than this edgecite understands ({known}); refusing to touch it")]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        known: i64,
-    },
+    TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("sqlite: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("stored JSON in {column} is corrupt: {message}")]
-    Json {
-        column: &'static str,
-        message: String,
-    },
+    Json { column: &'static str, message: String },
 }
 
 /// Forward-only migrations; index + 1 is the schema version it produces.
@@ -137,75 +130,46 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("our types serialise")
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(
-    column: &'static str,
-    s: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Json {
-        column,
-        message: e.to_string(),
-    })
+fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Json { column, message: e.to_string() })
 }
 
 impl Store {
     /// Open (creating if needed) and migrate the database for writing.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |message: String| StoreError::Open {
-            path: path.to_path_buf(),
-            message,
-        };
+        let open_err = |message: String| StoreError::Open { path: path.to_path_buf(), message };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| open_err(format!("cannot create directory {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| open_err(format!("cannot enable WAL: {e}")))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("cannot enable WAL: {e}")))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            point_ids: HashMap::new(),
-        };
+        let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() };
         store.migrate()?;
         Ok(store)
     }
 
     /// Open an existing database read-only (for the API).
     pub fn open_readonly(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| StoreError::Open { path: path.to_path_buf(), message: e.to_string() })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-            point_ids: HashMap::new(),
-        })
+        Ok(Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() })
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let current = self.schema_version()?;
         let known = MIGRATIONS.len() as i64;
         if current > known {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: current,
-                known,
-            });
+            return Err(StoreError::TooNew { path: self.path.clone(), found: current, known });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = self.conn.transaction()?;
@@ -217,18 +181,12 @@ impl Store {
         Ok(())
     }
 
-    fn point_id(
-        tx: &rusqlite::Transaction,
-        cache: &mut HashMap<String, i64>,
-        name: &str,
-    ) -> Result<i64, StoreError> {
+    fn point_id(tx: &rusqlite::Transaction, cache: &mut HashMap<String, i64>, name: &str) -> Result<i64, StoreError> {
         if let Some(id) = cache.get(name) {
             return Ok(*id);
         }
         tx.execute("INSERT OR IGNORE INTO points(name) VALUES (?1)", [name])?;
-        let id: i64 = tx.query_row("SELECT id FROM points WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })?;
+        let id: i64 = tx.query_row("SELECT id FROM points WHERE name = ?1", [name], |r| r.get(0))?;
         cache.insert(name.to_string(), id);
         Ok(id)
     }
@@ -237,9 +195,8 @@ impl Store {
     pub fn insert_samples(&mut self, samples: &[Sample]) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO samples(point_id, ts_ms, value, quality) VALUES (?1, ?2, ?3, ?4)",
-            )?;
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO samples(point_id, ts_ms, value, quality) VALUES (?1, ?2, ?3, ?4)")?;
             for s in samples {
                 let pid = Self::point_id(&tx, &mut self.point_ids, &s.point)?;
                 stmt.execute(params![pid, s.ts_ms, s.value, s.quality.as_string()])?;
@@ -250,33 +207,21 @@ impl Store {
     }
 
     /// Delete samples older than the retention, and the oldest beyond `max_samples`.
-    pub fn prune(
-        &mut self,
-        now_ms: i64,
-        retention_hours: f64,
-        max_samples: u64,
-    ) -> Result<usize, StoreError> {
+    pub fn prune(&mut self, now_ms: i64, retention_hours: f64, max_samples: u64) -> Result<usize, StoreError> {
         let cutoff = now_ms - (retention_hours * 3_600_000.0) as i64;
-        let mut n = self
-            .conn
-            .execute("DELETE FROM samples WHERE ts_ms < ?1", [cutoff])?;
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?;
+        let mut n = self.conn.execute("DELETE FROM samples WHERE ts_ms < ?1", [cutoff])?;
+        let count: i64 = self.conn.query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?;
         let excess = count - max_samples as i64;
         if excess > 0 {
-            n += self.conn.execute(
-                "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?1)",
-                [excess],
-            )?;
+            n += self
+                .conn
+                .execute("DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?1)", [excess])?;
         }
         Ok(n)
     }
 
     pub fn sample_count(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?)
     }
 
     /// Samples of one point, oldest first, for history and tests.
@@ -290,9 +235,7 @@ impl Store {
             "SELECT s.ts_ms, s.value, s.quality FROM samples s JOIN points p ON p.id = s.point_id
              WHERE p.name = ?1 AND s.ts_ms >= ?2 ORDER BY s.ts_ms LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![point, since_ms, limit], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+        let rows = stmt.query_map(params![point, since_ms, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -323,15 +266,7 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        insert_event(
-            &tx,
-            id,
-            now_ms,
-            "opened",
-            &report.code,
-            report.severity.as_str(),
-            &report.evidence.summary,
-        )?;
+        insert_event(&tx, id, now_ms, "opened", &report.code, report.severity.as_str(), &report.evidence.summary)?;
         tx.commit()?;
         Ok(id)
     }
@@ -370,15 +305,7 @@ impl Store {
             ],
         )?;
         if changed {
-            insert_event(
-                &tx,
-                id,
-                now_ms,
-                "changed",
-                &report.code,
-                report.severity.as_str(),
-                &report.evidence.summary,
-            )?;
+            insert_event(&tx, id, now_ms, "changed", &report.code, report.severity.as_str(), &report.evidence.summary)?;
         }
         tx.commit()?;
         Ok(())
@@ -402,36 +329,18 @@ impl Store {
         let Some((id, code, severity)) = row else {
             return Ok(());
         };
-        tx.execute(
-            "UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1",
-            params![id, now_ms],
-        )?;
-        insert_event(
-            &tx,
-            id,
-            now_ms,
-            "cleared",
-            &code,
-            &severity,
-            &evidence.summary,
-        )?;
+        tx.execute("UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1", params![id, now_ms])?;
+        insert_event(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary)?;
         tx.commit()?;
         Ok(())
     }
 
     /// Open findings as (asset, criterion, code, severity), to resume after a restart.
     pub fn open_findings(&self) -> Result<Vec<(String, String, String, Severity)>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT asset, criterion_id, code, severity FROM findings WHERE state = 'open'",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
+        let mut stmt =
+            self.conn.prepare("SELECT asset, criterion_id, code, severity FROM findings WHERE state = 'open'")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (a, c, code, sev) = row?;
@@ -467,10 +376,7 @@ impl Store {
                 last_seen_ms DESC
              LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(
-            params![filter.state, filter.asset, filter.limit.unwrap_or(500)],
-            raw_finding,
-        )?;
+        let rows = stmt.query_map(params![filter.state, filter.asset, filter.limit.unwrap_or(500)], raw_finding)?;
         let mut out = Vec::new();
         for r in rows {
             out.push(r?.decode()?);
@@ -481,11 +387,7 @@ impl Store {
     pub fn finding(&self, id: i64) -> Result<Option<FindingRecord>, StoreError> {
         let raw = self
             .conn
-            .query_row(
-                &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE id = ?1"),
-                [id],
-                raw_finding,
-            )
+            .query_row(&format!("SELECT {FINDING_COLUMNS} FROM findings WHERE id = ?1"), [id], raw_finding)
             .optional()?;
         let Some(raw) = raw else { return Ok(None) };
         let mut rec = raw.decode()?;
@@ -578,11 +480,118 @@ impl RawFinding {
             evidence: from_json("findings.evidence_json", &self.evidence)?,
             citations: from_json("findings.citations_json", &self.citations)?,
             recommended_action: from_json("findings.action_json", &self.action)?,
-            verification: from_json(
-                "findings.verification",
-                &format!("\"{}\"", self.verification),
-            )?,
+            verification: from_json("findings.verification", &format!("\"{}\"", self.verification))?,
             events: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{Evidence, EvidenceValue};
+    use crate::knowledge::Library;
+    use crate::sample::Quality;
+
+    fn report(code: &str) -> FaultReport {
+        let lib = Library::builtin().unwrap();
+        FaultReport {
+            code: code.into(),
+            title: Text::new("t", "t"),
+            severity: Severity::High,
+            evidence: Evidence {
+                values: vec![EvidenceValue {
+                    role: "ch4".into(),
+                    point: "d.ch4".into(),
+                    value: 1.0,
+                    unit: "ppm".into(),
+                    ts: "x".into(),
+                    ts_ms: 1,
+                    quality: "good".into(),
+                }],
+                derived: vec![],
+                summary: "s".into(),
+            },
+            citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],
+            recommended_action: Text::new("a", "a"),
+        }
+    }
+
+    fn info() -> CriterionInfo {
+        CriterionInfo { id: "c".into(), version: "1".into(), title: "C".into(), verification: Verification::Verified }
+    }
+
+    #[test]
+    fn migrations_run_once_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/dir/e.db");
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        s.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        let e = Store::open(&path).err().unwrap().to_string();
+        assert!(e.contains("e.db") && e.contains("99"), "{e}");
+    }
+
+    #[test]
+    fn findings_open_update_clear_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.db");
+        let mut s = Store::open(&path).unwrap();
+        let id = s.open_finding("T1", &info(), &report("A"), 1000).unwrap();
+        // One open finding per (asset, criterion): a second open is refused by the schema.
+        assert!(s.open_finding("T1", &info(), &report("B"), 1001).is_err());
+        s.update_finding("T1", "c", &report("B"), 2000, true).unwrap();
+        drop(s);
+
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.open_findings().unwrap(), vec![("T1".into(), "c".into(), "B".into(), Severity::High)]);
+        s.clear_finding("T1", "c", &Evidence::default(), 3000).unwrap();
+        let f = s.finding(id).unwrap().unwrap();
+        assert_eq!(f.state, "cleared");
+        assert_eq!(f.code, "B");
+        let kinds: Vec<_> = f.events.unwrap().iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(kinds, ["opened", "changed", "cleared"]);
+        assert!(s.open_findings().unwrap().is_empty());
+        // After clearing, a new episode may open.
+        assert!(s.open_finding("T1", &info(), &report("A"), 4000).is_ok());
+    }
+
+    #[test]
+    fn a_finding_without_citation_cannot_be_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("e.db")).unwrap();
+        let mut r = report("A");
+        r.citations.clear();
+        assert!(s.open_finding("T1", &info(), &r, 1).is_err());
+    }
+
+    #[test]
+    fn samples_are_stored_and_pruned_by_age_and_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("e.db")).unwrap();
+        let p: crate::sample::PointId = "d.x".into();
+        let hour = 3_600_000;
+        let batch: Vec<Sample> = (0..10)
+            .map(|i| {
+                if i == 3 {
+                    Sample::bad(p.clone(), i * hour, Quality::CommError)
+                } else {
+                    Sample::good(p.clone(), i * hour, i as f64)
+                }
+            })
+            .collect();
+        s.insert_samples(&batch).unwrap();
+        assert_eq!(s.samples("d.x", 0, 100).unwrap()[3], (3 * hour, None, "comm_error".to_string()));
+        // Retention of 5.5 h at t = 9 h keeps samples from 3.5 h on: 4..9.
+        assert_eq!(s.prune(9 * hour, 5.5, 1000).unwrap(), 4);
+        assert_eq!(s.sample_count().unwrap(), 6);
+        // A count cap of 2 keeps the newest two.
+        assert_eq!(s.prune(9 * hour, 100.0, 2).unwrap(), 4);
+        let left: Vec<i64> = s.samples("d.x", 0, 100).unwrap().iter().map(|r| r.0).collect();
+        assert_eq!(left, [8 * hour, 9 * hour]);
     }
 }

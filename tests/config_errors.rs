@@ -14,25 +14,14 @@ fn expectation<'a>(text: &'a str, key: &str) -> &'a str {
 #[test]
 fn every_broken_config_is_rejected_with_file_line_key_and_reason() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad_configs");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     assert!(files.len() >= 15, "fixtures missing");
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        let (line, key, want) = (
-            expectation(&text, "line"),
-            expectation(&text, "key"),
-            expectation(&text, "text"),
-        );
-        let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
-            .args(["check", "--config"])
-            .arg(file)
-            .output()
-            .unwrap();
+        let (line, key, want) = (expectation(&text, "line"), expectation(&text, "key"), expectation(&text, "text"));
+        let out = Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["check", "--config"]).arg(file).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         let located = format!("{}:{line}:", file.display());
         let ok = !out.status.success()
@@ -41,35 +30,18 @@ fn every_broken_config_is_rejected_with_file_line_key_and_reason() {
             && err.contains(want)
             && !err.contains("panicked");
         if !ok {
-            failures.push(format!(
-                "{}\n  want {located} key `{key}` text {want:?}\n  got: {err}",
-                file.display()
-            ));
+            failures.push(format!("{}\n  want {located} key `{key}` text {want:?}\n  got: {err}", file.display()));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} fixtures wrong:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} fixtures wrong:\n{}", failures.len(), files.len(), failures.join("\n"));
 }
 
 #[test]
 fn shipped_configs_are_valid() {
     for name in ["configs/demo.toml", "configs/example.toml"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
-        let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
-            .args(["check", "--config"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["check", "--config"]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains(": OK"));
     }
 }
@@ -82,8 +54,5 @@ fn a_missing_file_is_named() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("/nonexistent/edgecite.toml") && err.contains("cannot read"),
-        "{err}"
-    );
+    assert!(err.contains("/nonexistent/edgecite.toml") && err.contains("cannot read"), "{err}");
 }

@@ -9,49 +9,26 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const FAST: &[(&str, &str)] = &[
-    (
-        "interval_ms = 1000\ntimeout_ms = 500\npoints",
-        "interval_ms = 250\ntimeout_ms = 500\npoints",
-    ),
-    (
-        "[diagnose]\ninterval_ms = 1000",
-        "[diagnose]\ninterval_ms = 250",
-    ),
+    ("interval_ms = 1000\ntimeout_ms = 500\npoints", "interval_ms = 250\ntimeout_ms = 500\npoints"),
+    ("[diagnose]\ninterval_ms = 1000", "[diagnose]\ninterval_ms = 250"),
 ];
 
 fn open_by_code(d: &Daemon) -> BTreeMap<String, Value> {
     let list = d.json("/api/v1/findings?state=open");
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["code"].as_str().unwrap().to_string(), f.clone()))
-        .collect()
+    list.as_array().unwrap().iter().map(|f| (f["code"].as_str().unwrap().to_string(), f.clone())).collect()
 }
 
 fn set_fault(port: u16, unit: u8, on: bool) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use tokio_modbus::prelude::*;
-        let mut ctx = tcp::connect_slave(([127, 0, 0, 1], port).into(), Slave(unit))
-            .await
-            .unwrap();
-        ctx.write_single_register(edgecite::simulator::FAULT_CONTROL_REGISTER, on as u16)
-            .await
-            .unwrap()
-            .unwrap();
+        let mut ctx = tcp::connect_slave(([127, 0, 0, 1], port).into(), Slave(unit)).await.unwrap();
+        ctx.write_single_register(edgecite::simulator::FAULT_CONTROL_REGISTER, on as u16).await.unwrap().unwrap();
     });
 }
 
 fn citation_ids(f: &Value) -> Vec<String> {
-    f["citations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["reference_id"].as_str().unwrap().to_string())
-        .collect()
+    f["citations"].as_array().unwrap().iter().map(|c| c["reference_id"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -63,23 +40,15 @@ fn findings_open_with_evidence_and_citations_then_clear_when_faults_stop() {
     let config = demo_config(dir.path(), &ports, &fast);
     let mut d = Daemon::start(&config, ports.api, &[]);
 
-    let open = d.wait_until(
-        "DGA, vibration and model findings to open",
-        Duration::from_secs(120),
-        || {
-            let open = open_by_code(&d);
-            let have = |p: &str| open.keys().any(|k| k.starts_with(p));
-            (have("DGA.DUVAL1.") && have("VIB.ISO10816_3.ZONE_") && have("MODEL.PUMP_ANOMALY."))
-                .then_some(open)
-        },
-    );
+    let open = d.wait_until("DGA, vibration and model findings to open", Duration::from_secs(120), || {
+        let open = open_by_code(&d);
+        let have = |p: &str| open.keys().any(|k| k.starts_with(p));
+        (have("DGA.DUVAL1.") && have("VIB.ISO10816_3.ZONE_") && have("MODEL.PUMP_ANOMALY.")).then_some(open)
+    });
 
     for (code, f) in &open {
         assert_eq!(f["state"], "open");
-        assert!(
-            !f["citations"].as_array().unwrap().is_empty(),
-            "{code} has no citation"
-        );
+        assert!(!f["citations"].as_array().unwrap().is_empty(), "{code} has no citation");
         let values = f["evidence"]["values"].as_array().unwrap();
         assert!(!values.is_empty(), "{code} has no evidence values");
         for v in values {
@@ -93,55 +62,28 @@ fn findings_open_with_evidence_and_citations_then_clear_when_faults_stop() {
     }
     // The simulated transformer fault is thermal: the triangle must say T2 or T3.
     let (dga_code, dga) = open.iter().find(|(k, _)| k.starts_with("DGA.")).unwrap();
-    assert!(
-        dga_code == "DGA.DUVAL1.T3" || dga_code == "DGA.DUVAL1.T2",
-        "{dga_code}"
-    );
+    assert!(dga_code == "DGA.DUVAL1.T3" || dga_code == "DGA.DUVAL1.T2", "{dga_code}");
     assert_eq!(dga["asset"], "T1");
-    assert_eq!(
-        citation_ids(dga),
-        ["iec60599-2022", "iec60599-2022", "dlt722-2014"]
-    );
-    assert!(dga["citations"][0]["clause"]
-        .as_str()
-        .unwrap()
-        .contains("Annex B"));
+    assert_eq!(citation_ids(dga), ["iec60599-2022", "iec60599-2022", "dlt722-2014"]);
+    assert!(dga["citations"][0]["clause"].as_str().unwrap().contains("Annex B"));
     assert_eq!(dga["citations"][0]["verification"], "verified");
     assert_eq!(dga["citations"][2]["verification"], "secondary");
-    assert!(dga["citations"][0]["edge_convention"]
-        .as_str()
-        .unwrap()
-        .contains(">="));
-    let roles: Vec<&str> = dga["evidence"]["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["role"].as_str().unwrap())
-        .collect();
+    assert!(dga["citations"][0]["edge_convention"].as_str().unwrap().contains(">="));
+    let roles: Vec<&str> =
+        dga["evidence"]["values"].as_array().unwrap().iter().map(|v| v["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["ch4", "c2h4", "c2h2"]);
 
     let (_, vib) = open.iter().find(|(k, _)| k.starts_with("VIB.")).unwrap();
     assert_eq!(vib["asset"], "P1");
     assert_eq!(citation_ids(vib), ["iso10816-3-2009"]);
-    assert!(vib["citations"][0]["clause"]
-        .as_str()
-        .unwrap()
-        .contains("group 2"));
+    assert!(vib["citations"][0]["clause"].as_str().unwrap().contains("group 2"));
     assert!(vib["evidence"]["values"][0]["value"].as_f64().unwrap() >= 2.8 * 0.95);
 
     let (_, model) = open.iter().find(|(k, _)| k.starts_with("MODEL.")).unwrap();
     assert_eq!(citation_ids(model), ["model:pump_anomaly@2.0.0"]);
     assert_eq!(model["citations"][0]["verification"], "model");
-    assert!(model["citations"][0]["passage_en"]
-        .as_str()
-        .unwrap()
-        .contains("SKAB"));
-    let score = model["evidence"]["derived"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == "anomaly score")
-        .unwrap();
+    assert!(model["citations"][0]["passage_en"].as_str().unwrap().contains("SKAB"));
+    let score = model["evidence"]["derived"].as_array().unwrap().iter().find(|x| x["name"] == "anomaly score").unwrap();
     assert!(score["value"].as_f64().unwrap() >= 14.86 * 0.9);
 
     // Detail carries the event history.
@@ -151,35 +93,20 @@ fn findings_open_with_evidence_and_citations_then_clear_when_faults_stop() {
 
     // Assets show live values and which criteria are in fault.
     let assets = d.json("/api/v1/assets");
-    let p1 = assets
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "P1")
-        .unwrap();
+    let p1 = assets.as_array().unwrap().iter().find(|a| a["id"] == "P1").unwrap();
     assert!(p1["open_findings"].as_u64().unwrap() >= 2);
-    assert!(p1["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|v| v["value"].is_number()));
+    assert!(p1["values"].as_array().unwrap().iter().all(|v| v["value"].is_number()));
 
     // Switch both faults off through the simulator's control registers: everything clears.
     set_fault(ports.sim, 1, false);
     set_fault(ports.sim, 2, false);
-    d.wait_until("every finding to clear", Duration::from_secs(120), || {
-        open_by_code(&d).is_empty().then_some(())
-    });
+    d.wait_until("every finding to clear", Duration::from_secs(120), || open_by_code(&d).is_empty().then_some(()));
     let cleared = d.json("/api/v1/findings?state=cleared");
     for f in cleared.as_array().unwrap() {
         assert!(f["cleared_at"].is_string());
         let detail = d.json(&format!("/api/v1/findings/{}", f["id"]));
-        let kinds: Vec<&str> = detail["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap())
-            .collect();
+        let kinds: Vec<&str> =
+            detail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds.first(), Some(&"opened"));
         assert_eq!(kinds.last(), Some(&"cleared"));
     }
@@ -206,68 +133,33 @@ fn dead_device_and_missing_runtime_make_the_daemon_abstain_with_reasons() {
     let mut fast: Vec<(&str, &str)> = FAST.to_vec();
     // The pump's device points at a port nobody listens on; the runtime path is wrong.
     fast.push(("port = 5020\nunit = 2", &dead_port));
-    fast.push((
-        "[inference]\n",
-        "[inference]\nruntime_path = \"/nonexistent/libonnxruntime.so\"\n",
-    ));
+    fast.push(("[inference]\n", "[inference]\nruntime_path = \"/nonexistent/libonnxruntime.so\"\n"));
     let config = demo_config(dir.path(), &ports, &fast);
     let d = Daemon::start(&config, ports.api, &[("ORT_DYLIB_PATH", None)]);
 
     let p1 = d.wait_until("P1 to abstain on bad data", Duration::from_secs(60), || {
         let p1 = d.json("/api/v1/assets/P1");
         (p1["assessments"].as_array()?.iter().any(|a| {
-            a["criterion"]["id"] == "iso10816_3.zone"
-                && a["status"] == "abstain"
-                && a["reason"] == "bad_quality"
+            a["criterion"]["id"] == "iso10816_3.zone" && a["status"] == "abstain" && a["reason"] == "bad_quality"
         }))
         .then_some(p1)
     });
-    let model = p1["assessments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["criterion"]["id"] == "model.pump_anomaly")
-        .unwrap();
+    let model =
+        p1["assessments"].as_array().unwrap().iter().find(|a| a["criterion"]["id"] == "model.pump_anomaly").unwrap();
     assert_eq!(model["status"], "abstain");
     assert_eq!(model["reason"], "model_unavailable");
-    assert!(
-        model["detail"]
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/libonnxruntime.so"),
-        "{model}"
-    );
-    let vib = p1["assessments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["criterion"]["id"] == "iso10816_3.zone")
-        .unwrap();
-    assert!(
-        vib["detail"].as_str().unwrap().contains("comm_error"),
-        "{vib}"
-    );
-    assert!(p1["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|v| v["quality"] == "comm_error" && v["value"].is_null()));
+    assert!(model["detail"].as_str().unwrap().contains("/nonexistent/libonnxruntime.so"), "{model}");
+    let vib = p1["assessments"].as_array().unwrap().iter().find(|a| a["criterion"]["id"] == "iso10816_3.zone").unwrap();
+    assert!(vib["detail"].as_str().unwrap().contains("comm_error"), "{vib}");
+    assert!(p1["values"].as_array().unwrap().iter().all(|v| v["quality"] == "comm_error" && v["value"].is_null()));
 
     let (status, health) = d.get("/healthz").unwrap();
     assert_eq!(status, 200);
     assert_eq!(health["status"], "degraded");
-    let pump = health["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "pump1")
-        .unwrap();
+    let pump = health["sources"].as_array().unwrap().iter().find(|s| s["id"] == "pump1").unwrap();
     assert_eq!(pump["connected"], false);
     assert!(pump["errors"].as_u64().unwrap() > 0);
-    assert!(health["model_errors"][0]
-        .as_str()
-        .unwrap()
-        .contains("looked in"));
+    assert!(health["model_errors"][0].as_str().unwrap().contains("looked in"));
     // No finding may open on evidence that cannot be trusted.
     assert!(open_by_code(&d).keys().all(|k| k.starts_with("DGA.")));
 

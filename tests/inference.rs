@@ -48,10 +48,7 @@ fn scores_match_the_training_scripts_onnxruntime() {
         let features: Vec<f32> = cols[..n].iter().map(|v| *v as f32).collect();
         let want = cols[n];
         let got = model.score(&features).unwrap() as f64;
-        assert!(
-            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
-            "row {rows}: rust {got} vs python {want}"
-        );
+        assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "row {rows}: rust {got} vs python {want}");
         batch.extend(features);
         expected.push(want);
         rows += 1;
@@ -69,18 +66,11 @@ fn a_model_that_does_not_match_its_manifest_hash_is_rejected() {
     init();
     let dir = broken_copy(|m| m, Some(b"not the model"));
     match Model::load(dir.path()) {
-        Err(InferenceError::Hash {
-            file,
-            expected,
-            actual,
-        }) => {
+        Err(InferenceError::Hash { file, expected, actual }) => {
             assert!(file.ends_with("model.onnx"));
             assert_ne!(expected, actual);
             let msg = Model::load(dir.path()).unwrap_err().to_string();
-            assert!(
-                msg.contains("model.onnx") && msg.contains("sha256"),
-                "{msg}"
-            );
+            assert!(msg.contains("model.onnx") && msg.contains("sha256"), "{msg}");
         }
         other => panic!("expected a hash error, got {other:?}"),
     }
@@ -91,45 +81,24 @@ fn garbage_with_a_matching_hash_is_rejected_by_the_runtime_not_a_panic() {
     init();
     let garbage = b"\x08\x07garbage that is not a protobuf model";
     let sha = sha256_hex(garbage);
-    let dir = broken_copy(
-        |m| replace_line(&m, "sha256 = ", &format!("sha256 = \"{sha}\"")),
-        Some(garbage),
-    );
+    let dir = broken_copy(|m| replace_line(&m, "sha256 = ", &format!("sha256 = \"{sha}\"")), Some(garbage));
     let err = Model::load(dir.path()).unwrap_err().to_string();
-    assert!(
-        err.contains("model.onnx") && err.contains("rejected"),
-        "{err}"
-    );
+    assert!(err.contains("model.onnx") && err.contains("rejected"), "{err}");
 }
 
 #[test]
 fn manifest_errors_name_the_file_and_key() {
     init();
     let cases: Vec<(Box<dyn Fn(String) -> String>, &str)> = vec![
-        (
-            Box::new(|m| replace_line(&m, "shape = ", "shape = [-1, 5]")),
-            "input.shape",
-        ),
-        (
-            Box::new(|m| replace_line(&m, "dtype = ", "dtype = \"f64\"")),
-            "input.dtype",
-        ),
-        (
-            Box::new(|m| m.replacen("role = \"vib_accel_rms\"", "role = \"vib_acel_rms\"", 1)),
-            "features[0].role",
-        ),
+        (Box::new(|m| replace_line(&m, "shape = ", "shape = [-1, 5]")), "input.shape"),
+        (Box::new(|m| replace_line(&m, "dtype = ", "dtype = \"f64\"")), "input.dtype"),
+        (Box::new(|m| m.replacen("role = \"vib_accel_rms\"", "role = \"vib_acel_rms\"", 1)), "features[0].role"),
         (
             Box::new(|m| m.replacen("name = \"anomaly_score\"", "name = \"score\"", 1)),
             "output `score` is not in the model",
         ),
-        (
-            Box::new(|m| replace_line(&m, "threshold = ", "threshold = \"high\"")),
-            "threshold",
-        ),
-        (
-            Box::new(|m| format!("surprise = 1\n{m}")),
-            "unknown field `surprise`",
-        ),
+        (Box::new(|m| replace_line(&m, "threshold = ", "threshold = \"high\"")), "threshold"),
+        (Box::new(|m| format!("surprise = 1\n{m}")), "unknown field `surprise`"),
     ];
     for (edit, want) in cases {
         let dir = broken_copy(edit, None);
@@ -154,17 +123,12 @@ fn one_broken_model_does_not_stop_the_others() {
 
 #[test]
 fn a_missing_runtime_names_every_place_looked() {
-    let candidates =
-        inference::runtime_candidates(Some(Path::new("/opt/vendor/libonnxruntime.so")));
+    let candidates = inference::runtime_candidates(Some(Path::new("/opt/vendor/libonnxruntime.so")));
     assert_eq!(candidates[0], Path::new("/opt/vendor/libonnxruntime.so"));
-    let e = InferenceError::RuntimeNotFound {
-        looked: candidates.iter().map(|p| p.display().to_string()).collect(),
-    }
-    .to_string();
+    let e = InferenceError::RuntimeNotFound { looked: candidates.iter().map(|p| p.display().to_string()).collect() }
+        .to_string();
     assert!(
-        e.contains("/opt/vendor/libonnxruntime.so")
-            && e.contains("ORT_DYLIB_PATH")
-            && e.contains("runtime_path"),
+        e.contains("/opt/vendor/libonnxruntime.so") && e.contains("ORT_DYLIB_PATH") && e.contains("runtime_path"),
         "{e}"
     );
 }

@@ -55,7 +55,7 @@ ROLES = [
     ("vib_accel2_rms", "Accelerometer2RMS", "g"),
     ("motor_current", "Current", "A"),
     ("pressure", "Pressure", "bar"),
-    ("motor_temp", "Temperature", "degC"),
+    ("motor_temp", "Temperature", "°C"),
     ("flow", "Volume Flow RateRMS", "l/min"),
 ]
 N_FEAT = len(ROLES)

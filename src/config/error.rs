@@ -67,42 +67,21 @@ impl Location {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let column = text[line_start..start].chars().count() + 1;
-        let line_end = text[start..]
-            .find('\n')
-            .map(|i| start + i)
-            .unwrap_or(text.len());
-        let line_text = text[line_start..line_end]
-            .trim_end_matches('\r')
-            .to_string();
-        let width = text[start..span.end.clamp(start, line_end)]
-            .chars()
-            .count()
-            .max(1);
-        Location {
-            line,
-            column,
-            line_text,
-            width,
-        }
+        let line_end = text[start..].find('\n').map(|i| start + i).unwrap_or(text.len());
+        let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
+        let width = text[start..span.end.clamp(start, line_end)].chars().count().max(1);
+        Location { line, column, line_text, width }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read config file: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
 
     /// The file is not valid TOML, or a value has the wrong type or an unknown key.
     #[error("{}", render(file, location.as_ref(), key, message))]
-    Invalid {
-        file: PathBuf,
-        location: Option<Location>,
-        key: KeyPath,
-        message: String,
-    },
+    Invalid { file: PathBuf, location: Option<Location>, key: KeyPath, message: String },
 }
 
 impl ConfigError {
@@ -116,9 +95,7 @@ impl ConfigError {
     /// The 1-based line the error points at, when known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ConfigError::Invalid {
-                location: Some(l), ..
-            } => Some(l.line),
+            ConfigError::Invalid { location: Some(l), .. } => Some(l.line),
             _ => None,
         }
     }
@@ -126,14 +103,7 @@ impl ConfigError {
 
 fn render(file: &PathBuf, loc: Option<&Location>, key: &KeyPath, message: &str) -> String {
     let mut out = match loc {
-        Some(l) => format!(
-            "{}:{}:{}: {}: {}",
-            file.display(),
-            l.line,
-            l.column,
-            key,
-            message
-        ),
+        Some(l) => format!("{}:{}:{}: {}: {}", file.display(), l.line, l.column, key, message),
         None => format!("{}: {}: {}", file.display(), key, message),
     };
     if let Some(l) = loc {

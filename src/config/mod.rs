@@ -200,10 +200,7 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig {
-            enabled: true,
-            listen: default_api_listen(),
-        }
+        ApiConfig { enabled: true, listen: default_api_listen() }
     }
 }
 
@@ -241,11 +238,7 @@ pub struct InferenceConfig {
 
 impl Default for InferenceConfig {
     fn default() -> Self {
-        InferenceConfig {
-            enabled: true,
-            runtime_path: None,
-            models_dir: default_models_dir(),
-        }
+        InferenceConfig { enabled: true, runtime_path: None, models_dir: default_models_dir() }
     }
 }
 
@@ -262,11 +255,7 @@ pub struct DiagnoseConfig {
 
 impl Default for DiagnoseConfig {
     fn default() -> Self {
-        DiagnoseConfig {
-            interval_ms: default_interval_ms(),
-            open_after: 3,
-            clear_after: 3,
-        }
+        DiagnoseConfig { interval_ms: default_interval_ms(), open_after: 3, clear_after: 3 }
     }
 }
 
@@ -325,10 +314,8 @@ fn yes() -> bool {
 impl Config {
     /// Read, parse and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Self::parse(path, &text)
     }
 
@@ -336,8 +323,7 @@ impl Config {
     /// paths.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let doc = Doc { file: path, text };
-        let de =
-            toml::de::Deserializer::parse(text).map_err(|e| doc.toml_error(e, KeyPath::root()))?;
+        let de = toml::de::Deserializer::parse(text).map_err(|e| doc.toml_error(e, KeyPath::root()))?;
         let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = KeyPath(
                 e.path()
@@ -345,9 +331,7 @@ impl Config {
                     .filter_map(|s| match s {
                         serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
                         serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
-                        serde_path_to_error::Segment::Enum { variant } => {
-                            Some(Seg::Key(variant.clone()))
-                        }
+                        serde_path_to_error::Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
                         serde_path_to_error::Segment::Unknown => None,
                     })
                     .collect(),
@@ -381,19 +365,13 @@ impl Config {
             if dev.interval_ms < 10 {
                 return Err(doc.invalid(
                     at.key("interval_ms"),
-                    format!(
-                        "value {} is too small: expected at least 10 (ms)",
-                        dev.interval_ms
-                    ),
+                    format!("value {} is too small: expected at least 10 (ms)", dev.interval_ms),
                 ));
             }
             if dev.timeout_ms == 0 || dev.timeout_ms > 60_000 {
                 return Err(doc.invalid(
                     at.key("timeout_ms"),
-                    format!(
-                        "value {} is out of range: expected 1 to 60000 (ms)",
-                        dev.timeout_ms
-                    ),
+                    format!("value {} is out of range: expected 1 to 60000 (ms)", dev.timeout_ms),
                 ));
             }
             if dev.unit == 0 {
@@ -424,10 +402,7 @@ impl Config {
                 if !pt.scale.is_finite() || pt.scale == 0.0 {
                     return Err(doc.invalid(
                         pat.key("scale"),
-                        format!(
-                            "value {} is not usable: expected a finite, non-zero number",
-                            pt.scale
-                        ),
+                        format!("value {} is not usable: expected a finite, non-zero number", pt.scale),
                     ));
                 }
             }
@@ -475,29 +450,19 @@ impl Config {
             if !(sim.time_factor >= 0.0 && sim.time_factor <= 1.0e6) {
                 return Err(doc.invalid(
                     at.key("time_factor"),
-                    format!(
-                        "value {} is out of range: expected 0 (frozen) to 1000000",
-                        sim.time_factor
-                    ),
+                    format!("value {} is out of range: expected 0 (frozen) to 1000000", sim.time_factor),
                 ));
             }
             if !(sim.fault_ramp_hours > 0.0) {
                 return Err(doc.invalid(
                     at.key("fault_ramp_hours"),
-                    format!(
-                        "value {} is out of range: expected a positive number of hours",
-                        sim.fault_ramp_hours
-                    ),
+                    format!("value {} is out of range: expected a positive number of hours", sim.fault_ramp_hours),
                 ));
             }
         }
         let d = &self.diagnose;
         if d.open_after == 0 || d.clear_after == 0 {
-            let key = if d.open_after == 0 {
-                "open_after"
-            } else {
-                "clear_after"
-            };
+            let key = if d.open_after == 0 { "open_after" } else { "clear_after" };
             return Err(doc.invalid(
                 root.key("diagnose").key(key),
                 "value 0 is out of range: expected at least 1 consecutive evaluation".into(),
@@ -506,10 +471,7 @@ impl Config {
         if d.interval_ms < 10 {
             return Err(doc.invalid(
                 root.key("diagnose").key("interval_ms"),
-                format!(
-                    "value {} is too small: expected at least 10 (ms)",
-                    d.interval_ms
-                ),
+                format!("value {} is too small: expected at least 10 (ms)", d.interval_ms),
             ));
         }
         if !(self.store.sample_retention_hours > 0.0) {
@@ -527,22 +489,12 @@ impl Config {
     /// The configured unit of a point, `<source>.<point>`.
     pub fn point_unit(&self, point: &str) -> Option<&str> {
         let (dev, pt) = point.split_once('.')?;
-        self.sources
-            .modbus
-            .iter()
-            .find(|d| d.id == dev)?
-            .points
-            .iter()
-            .find(|p| p.id == pt)
-            .map(|p| p.unit.as_str())
+        self.sources.modbus.iter().find(|d| d.id == dev)?.points.iter().find(|p| p.id == pt).map(|p| p.unit.as_str())
     }
 }
 
 fn nonempty_id(doc: &Doc, key: &KeyPath, id: &str) -> Result<(), ConfigError> {
-    let ok = !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -561,25 +513,12 @@ struct Doc<'a> {
 
 impl Doc<'_> {
     fn toml_error(&self, e: toml::de::Error, key: KeyPath) -> ConfigError {
-        let location = e
-            .span()
-            .map(|s| Location::from_span(self.text, s))
-            .or_else(|| self.locate(&key));
-        ConfigError::Invalid {
-            file: self.file.to_path_buf(),
-            location,
-            key,
-            message: e.message().trim().to_string(),
-        }
+        let location = e.span().map(|s| Location::from_span(self.text, s)).or_else(|| self.locate(&key));
+        ConfigError::Invalid { file: self.file.to_path_buf(), location, key, message: e.message().trim().to_string() }
     }
 
     fn invalid(&self, key: KeyPath, message: String) -> ConfigError {
-        ConfigError::Invalid {
-            file: self.file.to_path_buf(),
-            location: self.locate(&key),
-            key,
-            message,
-        }
+        ConfigError::Invalid { file: self.file.to_path_buf(), location: self.locate(&key), key, message }
     }
 
     /// Find the span of the deepest key of `key` that exists in the document.
@@ -593,10 +532,7 @@ impl Doc<'_> {
             match seg {
                 Seg::Key(k) => {
                     let t = table.take()?;
-                    let (kspan, v) = t
-                        .iter()
-                        .find(|(name, _)| name.get_ref() == k)
-                        .map(|(n, v)| (n.span(), v))?;
+                    let (kspan, v) = t.iter().find(|(name, _)| name.get_ref() == k).map(|(n, v)| (n.span(), v))?;
                     span = Some(match v.get_ref() {
                         DeValue::Table(_) | DeValue::Array(_) => kspan,
                         _ => v.span(),

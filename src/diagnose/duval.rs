@@ -10,9 +10,7 @@
 //! that the criterion abstains with `below_applicability`, citing the typical values.
 
 use super::evidence::gather;
-use super::{
-    cite, AbstainReason, CriterionInfo, DiagnoseError, FaultReport, Outcome, Severity, Text,
-};
+use super::{cite, AbstainReason, CriterionInfo, DiagnoseError, FaultReport, Outcome, Severity, Text};
 use crate::knowledge::{Citation, Library, Verification};
 use crate::pipeline::AssetState;
 
@@ -112,9 +110,7 @@ pub fn zone(pct: [f64; 3]) -> Zone {
         Zone::T3
     } else if c2h4 < 23.0 && c2h2 >= 13.0 {
         Zone::D1
-    } else if (c2h4 >= 23.0 && c2h2 >= 29.0)
-        || ((23.0..40.0).contains(&c2h4) && (13.0..29.0).contains(&c2h2))
-    {
+    } else if (c2h4 >= 23.0 && c2h2 >= 29.0) || ((23.0..40.0).contains(&c2h4) && (13.0..29.0).contains(&c2h2)) {
         Zone::D2
     } else {
         Zone::DT
@@ -137,10 +133,7 @@ impl DuvalTriangle1 {
                 verification: Verification::Verified,
             },
             triangle: cite(lib, ID, "iec60599.duval-triangle-1")?,
-            gate: vec![
-                cite(lib, ID, "iec60599.typical-values")?,
-                cite(lib, ID, "dlt722.ratio-applicability")?,
-            ],
+            gate: vec![cite(lib, ID, "iec60599.typical-values")?, cite(lib, ID, "dlt722.ratio-applicability")?],
         })
     }
 }
@@ -156,11 +149,7 @@ impl super::Criterion for DuvalTriangle1 {
             Err(abstain) => return abstain,
         };
         let gases = [ev.values[0].value, ev.values[1].value, ev.values[2].value];
-        let factor = if open_code.is_some() {
-            CLEAR_FRACTION
-        } else {
-            1.0
-        };
+        let factor = if open_code.is_some() { CLEAR_FRACTION } else { 1.0 };
         let above: Vec<String> = ROLES
             .iter()
             .zip(gases.iter().zip(TYPICAL_PPM))
@@ -195,8 +184,9 @@ impl super::Criterion for DuvalTriangle1 {
         ev.derive("C2H4 %", pct[1], "%");
         ev.derive("C2H2 %", pct[2], "%");
         ev.summary = format!(
-            "{}; triangle point CH4 {:.1} %, C2H4 {:.1} %, C2H2 {:.1} % lies in zone {}",
+            "{}{}; triangle point CH4 {:.1} %, C2H4 {:.1} %, C2H2 {:.1} % lies in zone {}",
             above.join(", "),
+            if factor < 1.0 { " (90 % of the typical values while the finding is open)" } else { "" },
             pct[0],
             pct[1],
             pct[2],
@@ -235,68 +225,28 @@ mod tests {
             ([60.0, 20.0 - e, 3.0], T1, "C2H4 just below 20 is T1"),
             ([60.0, 20.0, 3.0], T2, "C2H4 = 20 is T2"),
             ([60.0, 10.0, 4.0 - e], T1, "C2H2 just below 4 is T1"),
-            (
-                [60.0, 10.0, 4.0],
-                DT,
-                "C2H2 = 4 leaves T1; C2H4 < 23 and C2H2 < 13 is DT",
-            ),
+            ([60.0, 10.0, 4.0], DT, "C2H2 = 4 leaves T1; C2H4 < 23 and C2H2 < 13 is DT"),
             // T2: 20 <= C2H4 < 50, C2H2 < 4
             ([40.0, 50.0 - e, 3.0], T2, "C2H4 just below 50 is T2"),
             ([40.0, 50.0, 3.0], T3, "C2H4 = 50 is T3"),
             ([40.0, 30.0, 4.0 - e], T2, "C2H2 just below 4 is T2"),
-            (
-                [40.0, 30.0, 4.0],
-                DT,
-                "C2H2 = 4 with C2H4 30 is neither T2 nor D2 (C2H2 < 13): DT",
-            ),
+            ([40.0, 30.0, 4.0], DT, "C2H2 = 4 with C2H4 30 is neither T2 nor D2 (C2H2 < 13): DT"),
             // T3: C2H4 >= 50, C2H2 < 15
             ([30.0, 60.0, 15.0 - e], T3, "C2H2 just below 15 is T3"),
-            (
-                [30.0, 60.0, 15.0],
-                DT,
-                "C2H2 = 15 with C2H4 60 and C2H2 < 29 is DT",
-            ),
+            ([30.0, 60.0, 15.0], DT, "C2H2 = 15 with C2H4 60 and C2H2 < 29 is DT"),
             // D1: C2H4 < 23, C2H2 >= 13
-            (
-                [50.0, 23.0 - e, 13.0],
-                D1,
-                "C2H2 = 13 with C2H4 just below 23 is D1",
-            ),
-            (
-                [50.0, 22.0, 13.0 - e],
-                DT,
-                "C2H2 just below 13 (and >= 4) is DT",
-            ),
-            (
-                [40.0, 23.0, 20.0],
-                D2,
-                "C2H4 = 23 with C2H2 in 13..29 is D2",
-            ),
+            ([50.0, 23.0 - e, 13.0], D1, "C2H2 = 13 with C2H4 just below 23 is D1"),
+            ([50.0, 22.0, 13.0 - e], DT, "C2H2 just below 13 (and >= 4) is DT"),
+            ([40.0, 23.0, 20.0], D2, "C2H4 = 23 with C2H2 in 13..29 is D2"),
             // D2: (C2H4 >= 23 and C2H2 >= 29) or (23 <= C2H4 < 40 and 13 <= C2H2 < 29)
             ([20.0, 23.0, 29.0], D2, "C2H4 = 23, C2H2 = 29 is D2"),
             ([20.0, 60.0, 29.0], D2, "C2H4 60, C2H2 = 29 is D2"),
-            (
-                [20.0, 60.0, 29.0 - e],
-                DT,
-                "C2H4 60 with C2H2 just below 29 is DT",
-            ),
-            (
-                [40.0, 40.0 - e, 13.0],
-                D2,
-                "C2H4 just below 40 with C2H2 = 13 is D2",
-            ),
+            ([20.0, 60.0, 29.0 - e], DT, "C2H4 60 with C2H2 just below 29 is DT"),
+            ([40.0, 40.0 - e, 13.0], D2, "C2H4 just below 40 with C2H2 = 13 is D2"),
             ([40.0, 40.0, 13.0], DT, "C2H4 = 40 with C2H2 13 is DT"),
             ([40.0, 30.0, 13.0], D2, "C2H2 = 13 with C2H4 30 is D2"),
-            (
-                [40.0, 30.0, 13.0 - e],
-                DT,
-                "C2H2 just below 13 with C2H4 30 is DT",
-            ),
-            (
-                [20.0, 23.0 - e, 29.0],
-                D1,
-                "C2H4 just below 23 with C2H2 29 is D1",
-            ),
+            ([40.0, 30.0, 13.0 - e], DT, "C2H2 just below 13 with C2H4 30 is DT"),
+            ([20.0, 23.0 - e, 29.0], D1, "C2H4 just below 23 with C2H2 29 is D1"),
         ];
         for (pct, want, why) in cases {
             assert_eq!(zone(*pct), *want, "{why}: {pct:?}");

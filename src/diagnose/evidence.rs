@@ -34,11 +34,9 @@ pub struct Evidence {
 
 impl Evidence {
     pub fn derive(&mut self, name: &str, value: f64, unit: &str) {
-        self.derived.push(Derived {
-            name: name.into(),
-            value,
-            unit: unit.into(),
-        });
+        // Four decimals: enough for every criterion here, and no float noise in the API.
+        let value = (value * 1e4).round() / 1e4;
+        self.derived.push(Derived { name: name.into(), value, unit: unit.into() });
     }
 
     pub fn value(&self, role: &str) -> Option<f64> {
@@ -82,10 +80,5 @@ pub fn abstain_for_window(role: &str, problem: WindowProblem, evidence: Evidence
         WindowProblem::BadQuality { .. } => AbstainReason::BadQuality,
         WindowProblem::TooShort { .. } => AbstainReason::InsufficientData,
     };
-    Outcome::Abstain {
-        reason,
-        detail: format!("{role}: {problem}"),
-        evidence,
-        citations: Vec::new(),
-    }
+    Outcome::Abstain { reason, detail: format!("{role}: {problem}"), evidence, citations: Vec::new() }
 }

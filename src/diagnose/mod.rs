@@ -47,10 +47,7 @@ pub struct Text {
 
 impl Text {
     pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
-        Text {
-            en: en.into(),
-            zh: zh.into(),
-        }
+        Text { en: en.into(), zh: zh.into() }
     }
 }
 
@@ -98,16 +95,8 @@ impl AbstainReason {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Fault(FaultReport),
-    Normal {
-        evidence: Evidence,
-        note: Text,
-    },
-    Abstain {
-        reason: AbstainReason,
-        detail: String,
-        evidence: Evidence,
-        citations: Vec<Citation>,
-    },
+    Normal { evidence: Evidence, note: Text },
+    Abstain { reason: AbstainReason, detail: String, evidence: Evidence, citations: Vec<Citation> },
 }
 
 impl Outcome {
@@ -174,16 +163,9 @@ pub struct Diagnoser {
 }
 
 /// Look up a passage or fail with the criterion named.
-pub(crate) fn cite(
-    lib: &Library,
-    criterion: &str,
-    passage: &str,
-) -> Result<Citation, DiagnoseError> {
+pub(crate) fn cite(lib: &Library, criterion: &str, passage: &str) -> Result<Citation, DiagnoseError> {
     lib.citation(passage)
-        .ok_or_else(|| DiagnoseError::MissingPassage {
-            criterion: criterion.into(),
-            passage: passage.into(),
-        })
+        .ok_or_else(|| DiagnoseError::MissingPassage { criterion: criterion.into(), passage: passage.into() })
 }
 
 impl Diagnoser {
@@ -201,11 +183,7 @@ impl Diagnoser {
         for a in &config.assets {
             let mut criteria: Vec<Box<dyn Criterion>> = Vec::new();
             let mut missing = |criterion: &str, roles: &[&str]| -> bool {
-                let absent: Vec<&str> = roles
-                    .iter()
-                    .copied()
-                    .filter(|r| !a.roles.contains_key(*r))
-                    .collect();
+                let absent: Vec<&str> = roles.iter().copied().filter(|r| !a.roles.contains_key(*r)).collect();
                 if !absent.is_empty() {
                     disabled.push(Disabled {
                         asset: a.id.clone(),
@@ -230,25 +208,15 @@ impl Diagnoser {
                 }
             }
             for m in models.iter().filter(|m| m.manifest.asset_class == a.class) {
-                let roles: Vec<&str> = m
-                    .manifest
-                    .features
-                    .iter()
-                    .map(|f| f.role.as_str())
-                    .collect();
+                let roles: Vec<&str> = m.manifest.features.iter().map(|f| f.role.as_str()).collect();
                 if !missing(&model_score::criterion_id(&m.manifest.name), &roles) {
                     criteria.push(Box::new(model_score::ModelCriterion::new(m.clone())));
                 }
             }
-            if let (Some(reason), true) = (
-                model_unavailable,
-                models.iter().all(|m| m.manifest.asset_class != a.class),
-            ) {
+            if let (Some(reason), true) = (model_unavailable, models.iter().all(|m| m.manifest.asset_class != a.class))
+            {
                 if a.class == AssetClass::PumpSkid {
-                    criteria.push(Box::new(model_score::Unavailable::new(
-                        "model.pump_anomaly",
-                        reason,
-                    )));
+                    criteria.push(Box::new(model_score::Unavailable::new("model.pump_anomaly", reason)));
                 }
             }
             assets.push((a.id.clone(), criteria));
@@ -258,9 +226,7 @@ impl Diagnoser {
 
     /// Criteria per asset, for summaries.
     pub fn criteria(&self) -> impl Iterator<Item = (&str, &CriterionInfo)> {
-        self.assets
-            .iter()
-            .flat_map(|(a, cs)| cs.iter().map(move |c| (a.as_str(), c.info())))
+        self.assets.iter().flat_map(|(a, cs)| cs.iter().map(move |c| (a.as_str(), c.info())))
     }
 
     /// Evaluate every criterion of every asset.
@@ -282,14 +248,136 @@ impl Diagnoser {
                     !matches!(&outcome, Outcome::Fault(r) if r.citations.is_empty() || r.evidence.values.is_empty()),
                     "every fault has evidence and a citation"
                 );
-                out.push(Assessment {
-                    asset: asset_id.clone(),
-                    criterion: c.info().clone(),
-                    outcome,
-                    ts_ms: now_ms,
-                });
+                out.push(Assessment { asset: asset_id.clone(), criterion: c.info().clone(), outcome, ts_ms: now_ms });
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::sample::{Quality, Sample};
+    use std::path::Path;
+
+    const CFG: &str = r#"
+[site]
+id = "t"
+[[sources.modbus]]
+id = "d"
+host = "127.0.0.1"
+points = [
+  { id = "ch4", register = "holding", address = 0, type = "f32", unit = "ppm" },
+  { id = "c2h4", register = "holding", address = 2, type = "f32", unit = "ppm" },
+  { id = "c2h2", register = "holding", address = 4, type = "f32", unit = "ppm" },
+  { id = "v", register = "holding", address = 6, type = "f32", unit = "mm/s" },
+  { id = "i", register = "holding", address = 8, type = "f32", unit = "A" },
+]
+[[assets]]
+id = "T1"
+class = "transformer"
+stale_after_ms = 5000
+roles = { ch4 = "d.ch4", c2h4 = "d.c2h4", c2h2 = "d.c2h2" }
+[[assets]]
+id = "P1"
+class = "pump_skid"
+vibration = { group = "group2", foundation = "rigid", min_running_current_a = 0.5 }
+roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
+"#;
+
+    /// A pipeline holding one sample per (point, value, quality) at `ts`.
+    pub(crate) fn pipeline_with(samples: &[(&str, f64, Quality)], ts: i64) -> Pipeline {
+        let cfg = Config::parse(Path::new("t.toml"), CFG).unwrap();
+        let mut p = Pipeline::new(&cfg);
+        let batch: Vec<Sample> = samples
+            .iter()
+            .map(|(pt, v, q)| {
+                let id: crate::sample::PointId = format!("d.{pt}").into();
+                if q.is_good() {
+                    Sample::good(id, ts, *v)
+                } else {
+                    Sample::bad(id, ts, *q)
+                }
+            })
+            .collect();
+        p.ingest(&batch);
+        p
+    }
+
+    fn eval(c: &dyn Criterion, p: &Pipeline, asset: &str, now: i64, open: Option<&str>) -> Outcome {
+        c.evaluate(p.asset(asset).unwrap(), now, open)
+    }
+
+    fn reason(o: &Outcome) -> Option<AbstainReason> {
+        match o {
+            Outcome::Abstain { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn duval_applies_only_above_typical_values_with_hysteresis() {
+        let lib = Library::builtin().unwrap();
+        let c = duval::DuvalTriangle1::new(&lib).unwrap();
+        let g = Quality::Good;
+        // All at or below typical (CH4 130 is not above 130): abstain, citing the typical values.
+        let p = pipeline_with(&[("ch4", 130.0, g), ("c2h4", 100.0, g), ("c2h2", 1.0, g)], 0);
+        let o = eval(&c, &p, "T1", 0, None);
+        assert_eq!(reason(&o), Some(AbstainReason::BelowApplicability));
+        let Outcome::Abstain { citations, .. } = &o else { unreachable!() };
+        assert_eq!(citations[0].passage_id, "iec60599.typical-values");
+        // While open, 90 % of typical is the limit: CH4 120 > 117 keeps it applicable.
+        let p = pipeline_with(&[("ch4", 120.0, g), ("c2h4", 100.0, g), ("c2h2", 1.0, g)], 0);
+        assert_eq!(reason(&eval(&c, &p, "T1", 0, None)), Some(AbstainReason::BelowApplicability));
+        let Outcome::Fault(r) = eval(&c, &p, "T1", 0, Some("DGA.DUVAL1.T2")) else { panic!("applicable while open") };
+        // 120 / 221 = 54 % CH4, 45 % C2H4, 0.5 % C2H2: T2.
+        assert_eq!(r.code, "DGA.DUVAL1.T2");
+        assert_eq!(r.citations.len(), 3);
+        assert_eq!(r.evidence.values.len(), 3);
+        // Above typical: a diagnosis with the percentages as derived evidence.
+        let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, g), ("c2h2", 2.0, g)], 0);
+        let Outcome::Fault(r) = eval(&c, &p, "T1", 0, None) else { panic!() };
+        assert_eq!(r.code, "DGA.DUVAL1.T3");
+        assert!((r.evidence.derived[1].value - 59.88).abs() < 0.01);
+    }
+
+    #[test]
+    fn stale_or_bad_evidence_abstains() {
+        let lib = Library::builtin().unwrap();
+        let c = duval::DuvalTriangle1::new(&lib).unwrap();
+        let g = Quality::Good;
+        let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, g), ("c2h2", 2.0, g)], 0);
+        assert_eq!(reason(&eval(&c, &p, "T1", 5001, None)), Some(AbstainReason::Stale));
+        let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, Quality::Exception(2)), ("c2h2", 2.0, g)], 0);
+        let o = eval(&c, &p, "T1", 0, None);
+        assert_eq!(reason(&o), Some(AbstainReason::BadQuality));
+        let Outcome::Abstain { detail, .. } = o else { unreachable!() };
+        assert!(detail.contains("c2h4") && detail.contains("exception:02"), "{detail}");
+        let p = pipeline_with(&[("ch4", 400.0, g)], 0);
+        assert_eq!(reason(&eval(&c, &p, "T1", 0, None)), Some(AbstainReason::NoData));
+    }
+
+    #[test]
+    fn vibration_zones_running_check_and_hysteresis() {
+        let lib = Library::builtin().unwrap();
+        let cfg = crate::config::VibrationConfig {
+            group: crate::config::MachineGroup::Group2,
+            foundation: crate::config::Foundation::Rigid,
+            min_running_current_a: Some(0.5),
+        };
+        let c = vibration::VibrationZone::new(&lib, cfg).unwrap();
+        let g = Quality::Good;
+        let at = |v: f64, i: f64| pipeline_with(&[("v", v, g), ("i", i, g)], 0);
+        assert_eq!(eval(&c, &at(2.79, 2.0), "P1", 0, None).status(), "normal");
+        let Outcome::Fault(r) = eval(&c, &at(2.8, 2.0), "P1", 0, None) else { panic!() };
+        assert_eq!((r.code.as_str(), r.severity), ("VIB.ISO10816_3.ZONE_C", Severity::Medium));
+        let Outcome::Fault(r) = eval(&c, &at(4.5, 2.0), "P1", 0, None) else { panic!() };
+        assert_eq!((r.code.as_str(), r.severity), ("VIB.ISO10816_3.ZONE_D", Severity::Critical));
+        // Open: boundaries 5 % lower, so 2.7 (>= 2.66) stays in C.
+        assert_eq!(eval(&c, &at(2.7, 2.0), "P1", 0, Some("VIB.ISO10816_3.ZONE_C")).status(), "fault");
+        assert_eq!(eval(&c, &at(2.65, 2.0), "P1", 0, Some("VIB.ISO10816_3.ZONE_C")).status(), "normal");
+        // Stopped machine: abstain, whatever the vibration.
+        assert_eq!(reason(&eval(&c, &at(9.0, 0.2), "P1", 0, None)), Some(AbstainReason::NotRunning));
     }
 }

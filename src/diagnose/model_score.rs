@@ -73,12 +73,8 @@ impl super::Criterion for ModelCriterion {
         };
         let features = match self.model.features(asset, now_ms) {
             Ok(f) => f,
-            Err(FeatureProblem::Window { role, problem }) => {
-                return abstain_for_window(&role, problem, ev)
-            }
-            Err(FeatureProblem::Unbound { role }) => {
-                return abstain_for_window(&role, WindowProblem::NoData, ev)
-            }
+            Err(FeatureProblem::Window { role, problem }) => return abstain_for_window(&role, problem, ev),
+            Err(FeatureProblem::Unbound { role }) => return abstain_for_window(&role, WindowProblem::NoData, ev),
             Err(p @ FeatureProblem::OutOfDomain { .. }) => {
                 ev.summary = format!("no score: {p}");
                 return Outcome::Abstain {
@@ -90,40 +86,28 @@ impl super::Criterion for ModelCriterion {
             }
         };
         for (spec, v) in m.features.iter().zip(&features.values) {
-            ev.derive(
-                &format!("{} {} of {}", spec.role, statistic_name(spec), spec.window),
-                *v as f64,
-                &spec.unit,
-            );
+            ev.derive(&format!("{} {} of {}", spec.role, statistic_name(spec), spec.window), *v as f64, &spec.unit);
         }
         let score = match self.model.score(&features.values) {
             Ok(s) => s as f64,
             Err(e) => return unavailable(e.to_string(), ev),
         };
-        let threshold = m.output.threshold
-            * if open_code.is_some() {
-                CLEAR_FRACTION
-            } else {
-                1.0
-            };
+        let threshold = m.output.threshold * if open_code.is_some() { CLEAR_FRACTION } else { 1.0 };
         ev.derive("anomaly score", score, "");
-        ev.derive("threshold", threshold, "");
+        ev.derive("threshold", m.output.threshold, "");
+        if open_code.is_some() {
+            ev.derive("clears below", threshold, "");
+        }
         ev.summary = format!(
-            "model {} {} scored {score:.3} on the last {} samples (threshold {threshold:.3}{})",
+            "model {} {} scored {score:.3} on the last {} samples (threshold {}{})",
             m.name,
             m.version,
             m.features.first().map(|f| f.window).unwrap_or(0),
-            if open_code.is_some() {
-                ", 90 % while open"
-            } else {
-                ""
-            }
+            m.output.threshold,
+            if open_code.is_some() { format!("; the open finding clears below {threshold:.3}") } else { String::new() }
         );
         if score < threshold {
-            return Outcome::Normal {
-                evidence: ev,
-                note: Text::new("score below threshold", "得分低于阈值"),
-            };
+            return Outcome::Normal { evidence: ev, note: Text::new("score below threshold", "得分低于阈值") };
         }
         Outcome::Fault(FaultReport {
             code: format!("MODEL.{}.HIGH_SCORE", m.name.to_uppercase()),
@@ -149,12 +133,7 @@ fn statistic_name(spec: &crate::inference::FeatureSpec) -> &'static str {
 }
 
 fn unavailable(detail: String, evidence: Evidence) -> Outcome {
-    Outcome::Abstain {
-        reason: AbstainReason::ModelUnavailable,
-        detail,
-        evidence,
-        citations: Vec::new(),
-    }
+    Outcome::Abstain { reason: AbstainReason::ModelUnavailable, detail, evidence, citations: Vec::new() }
 }
 
 /// Stands in for a model that could not be loaded: always abstains with the reason.

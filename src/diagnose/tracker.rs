@@ -39,50 +39,23 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(open_after: u32, clear_after: u32) -> Self {
-        Tracker {
-            open_after: open_after.max(1),
-            clear_after: clear_after.max(1),
-            tracks: HashMap::new(),
-        }
+        Tracker { open_after: open_after.max(1), clear_after: clear_after.max(1), tracks: HashMap::new() }
     }
 
     /// Resume an open finding loaded from the store at start-up.
-    pub fn restore(
-        &mut self,
-        asset: &str,
-        criterion: &str,
-        code: &str,
-        severity: Severity,
-        now_ms: i64,
-    ) {
-        let t = self
-            .tracks
-            .entry((asset.into(), criterion.into()))
-            .or_default();
+    pub fn restore(&mut self, asset: &str, criterion: &str, code: &str, severity: Severity, now_ms: i64) {
+        let t = self.tracks.entry((asset.into(), criterion.into())).or_default();
         t.open = Some((code.into(), severity));
         t.last_refresh_ms = now_ms;
     }
 
     pub fn open_code(&self, asset: &str, criterion: &str) -> Option<String> {
-        self.tracks
-            .get(&(asset.to_string(), criterion.to_string()))?
-            .open
-            .as_ref()
-            .map(|(c, _)| c.clone())
+        self.tracks.get(&(asset.to_string(), criterion.to_string()))?.open.as_ref().map(|(c, _)| c.clone())
     }
 
-    pub fn observe(
-        &mut self,
-        asset: &str,
-        criterion: &str,
-        outcome: &Outcome,
-        now_ms: i64,
-    ) -> Option<Transition> {
+    pub fn observe(&mut self, asset: &str, criterion: &str, outcome: &Outcome, now_ms: i64) -> Option<Transition> {
         let (open_after, clear_after) = (self.open_after, self.clear_after);
-        let t = self
-            .tracks
-            .entry((asset.into(), criterion.into()))
-            .or_default();
+        let t = self.tracks.entry((asset.into(), criterion.into())).or_default();
         let normal_evidence = match outcome {
             Outcome::Fault(report) => {
                 t.fault_streak += 1;
@@ -118,9 +91,7 @@ impl Tracker {
                 return None;
             }
             Outcome::Normal { evidence, .. } => evidence,
-            Outcome::Abstain {
-                reason, evidence, ..
-            } if reason.counts_as_normal() => evidence,
+            Outcome::Abstain { reason, evidence, .. } if reason.counts_as_normal() => evidence,
             Outcome::Abstain { .. } => {
                 // No judgement possible: hold the state, restart both streaks.
                 t.fault_streak = 0;
@@ -156,18 +127,10 @@ mod tests {
         })
     }
     fn normal() -> Outcome {
-        Outcome::Normal {
-            evidence: Evidence::default(),
-            note: Text::new("", ""),
-        }
+        Outcome::Normal { evidence: Evidence::default(), note: Text::new("", "") }
     }
     fn abstain(reason: AbstainReason) -> Outcome {
-        Outcome::Abstain {
-            reason,
-            detail: String::new(),
-            evidence: Evidence::default(),
-            citations: vec![],
-        }
+        Outcome::Abstain { reason, detail: String::new(), evidence: Evidence::default(), citations: vec![] }
     }
     fn kind(t: &Option<Transition>) -> &'static str {
         match t {
@@ -180,29 +143,15 @@ mod tests {
     }
 
     fn run(tr: &mut Tracker, seq: &[Outcome]) -> Vec<&'static str> {
-        seq.iter()
-            .enumerate()
-            .map(|(i, o)| kind(&tr.observe("A", "c", o, i as i64)))
-            .collect()
+        seq.iter().enumerate().map(|(i, o)| kind(&tr.observe("A", "c", o, i as i64))).collect()
     }
 
     #[test]
     fn opens_after_n_faults_and_clears_after_m_normals() {
         let mut tr = Tracker::new(3, 2);
         let f = fault("X", Severity::High);
-        let seq = [
-            f.clone(),
-            f.clone(),
-            f.clone(),
-            f.clone(),
-            normal(),
-            normal(),
-            normal(),
-        ];
-        assert_eq!(
-            run(&mut tr, &seq),
-            ["-", "-", "open", "-", "-", "clear", "-"]
-        );
+        let seq = [f.clone(), f.clone(), f.clone(), f.clone(), normal(), normal(), normal()];
+        assert_eq!(run(&mut tr, &seq), ["-", "-", "open", "-", "-", "clear", "-"]);
         assert_eq!(tr.open_code("A", "c"), None);
     }
 
@@ -210,9 +159,7 @@ mod tests {
     fn alternating_evidence_never_flaps() {
         let mut tr = Tracker::new(3, 3);
         let f = fault("X", Severity::High);
-        let seq: Vec<Outcome> = (0..20)
-            .map(|i| if i % 2 == 0 { f.clone() } else { normal() })
-            .collect();
+        let seq: Vec<Outcome> = (0..20).map(|i| if i % 2 == 0 { f.clone() } else { normal() }).collect();
         assert!(run(&mut tr, &seq).iter().all(|k| *k == "-"));
     }
 
@@ -234,20 +181,14 @@ mod tests {
             normal(),
             normal(),
         ];
-        assert_eq!(
-            run(&mut tr, &seq),
-            ["-", "-", "-", "open", "-", "-", "-", "-", "-", "-", "clear"]
-        );
+        assert_eq!(run(&mut tr, &seq), ["-", "-", "-", "open", "-", "-", "-", "-", "-", "-", "clear"]);
     }
 
     #[test]
     fn below_applicability_counts_towards_clearing() {
         let mut tr = Tracker::new(1, 2);
         let below = abstain(AbstainReason::BelowApplicability);
-        assert_eq!(
-            run(&mut tr, &[fault("X", Severity::Low), below.clone(), below]),
-            ["open", "-", "clear"]
-        );
+        assert_eq!(run(&mut tr, &[fault("X", Severity::Low), below.clone(), below]), ["open", "-", "clear"]);
     }
 
     #[test]
@@ -256,17 +197,7 @@ mod tests {
         let t2 = fault("T2", Severity::High);
         let t3 = fault("T3", Severity::High);
         assert_eq!(
-            run(
-                &mut tr,
-                &[
-                    t2.clone(),
-                    t2.clone(),
-                    t3.clone(),
-                    t2.clone(),
-                    t3.clone(),
-                    t3.clone()
-                ]
-            ),
+            run(&mut tr, &[t2.clone(), t2.clone(), t3.clone(), t2.clone(), t3.clone(), t3.clone()]),
             ["-", "open", "-", "-", "-", "change"]
         );
         assert_eq!(tr.open_code("A", "c").as_deref(), Some("T3"));

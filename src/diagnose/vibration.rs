@@ -9,9 +9,7 @@
 //! cited as secondary.
 
 use super::evidence::gather;
-use super::{
-    cite, AbstainReason, CriterionInfo, DiagnoseError, FaultReport, Outcome, Severity, Text,
-};
+use super::{cite, AbstainReason, CriterionInfo, DiagnoseError, FaultReport, Outcome, Severity, Text};
 use crate::config::{Foundation, MachineGroup, VibrationConfig};
 use crate::knowledge::{Citation, Library};
 use crate::pipeline::AssetState;
@@ -98,24 +96,15 @@ impl super::Criterion for VibrationZone {
     }
 
     fn evaluate(&self, asset: &AssetState, now_ms: i64, open_code: Option<&str>) -> Outcome {
-        let running_check = self
-            .cfg
-            .min_running_current_a
-            .filter(|_| asset.role("motor_current").is_some());
-        let roles: &[&str] = if running_check.is_some() {
-            &[ROLE, "motor_current"]
-        } else {
-            &[ROLE]
-        };
+        let running_check = self.cfg.min_running_current_a.filter(|_| asset.role("motor_current").is_some());
+        let roles: &[&str] = if running_check.is_some() { &[ROLE, "motor_current"] } else { &[ROLE] };
         let mut ev = match gather(asset, roles, now_ms) {
             Ok(ev) => ev,
             Err(abstain) => return abstain,
         };
         if let (Some(min), Some(current)) = (running_check, ev.value("motor_current")) {
             if current < min {
-                ev.summary = format!(
-                    "motor current {current:.2} A is below {min} A: machine taken as stopped"
-                );
+                ev.summary = format!("motor current {current:.2} A is below {min} A: machine taken as stopped");
                 return Outcome::Abstain {
                     reason: AbstainReason::NotRunning,
                     detail: ev.summary.clone(),
@@ -125,11 +114,7 @@ impl super::Criterion for VibrationZone {
             }
         }
         let v = ev.values[0].value;
-        let bounds = if open_code.is_some() {
-            self.bounds.map(|b| b * HYSTERESIS)
-        } else {
-            self.bounds
-        };
+        let bounds = if open_code.is_some() { self.bounds.map(|b| b * HYSTERESIS) } else { self.bounds };
         let z = zone(v, bounds);
         ev.derive("zone A/B boundary", bounds[0], "mm/s");
         ev.derive("zone B/C boundary", bounds[1], "mm/s");
@@ -210,21 +195,9 @@ mod tests {
     #[test]
     fn only_group2_rigid_is_verified() {
         let lib = Library::builtin().unwrap();
-        for (g, f) in [
-            (Group1, Rigid),
-            (Group1, Flexible),
-            (Group2, Rigid),
-            (Group2, Flexible),
-        ] {
-            let c = VibrationZone::new(
-                &lib,
-                VibrationConfig {
-                    group: g,
-                    foundation: f,
-                    min_running_current_a: None,
-                },
-            )
-            .unwrap();
+        for (g, f) in [(Group1, Rigid), (Group1, Flexible), (Group2, Rigid), (Group2, Flexible)] {
+            let c = VibrationZone::new(&lib, VibrationConfig { group: g, foundation: f, min_running_current_a: None })
+                .unwrap();
             let verified = c.citation.verification == crate::knowledge::Verification::Verified;
             assert_eq!(verified, (g, f) == (Group2, Rigid), "{g:?} {f:?}");
             assert!(c.citation.edge_convention.contains("higher zone"));

@@ -82,10 +82,7 @@ pub struct Training {
 
 impl Manifest {
     pub fn load(file: &Path) -> Result<Manifest, InferenceError> {
-        let err = |message: String| InferenceError::Manifest {
-            file: file.to_path_buf(),
-            message,
-        };
+        let err = |message: String| InferenceError::Manifest { file: file.to_path_buf(), message };
         let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
         let m: Manifest = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         if m.input.dtype != "f32" {
@@ -124,9 +121,7 @@ impl Manifest {
             }
         }
         if !m.output.threshold.is_finite() {
-            return Err(err(
-                "key `output.threshold`: expected a finite number".into()
-            ));
+            return Err(err("key `output.threshold`: expected a finite number".into()));
         }
         Ok(m)
     }

@@ -20,11 +20,7 @@ pub enum InferenceError {
     #[error("{file}: {message}")]
     Manifest { file: PathBuf, message: String },
     #[error("{file}: sha256 is {actual}, but the manifest says {expected}: the model file is not the one the manifest describes")]
-    Hash {
-        file: PathBuf,
-        expected: String,
-        actual: String,
-    },
+    Hash { file: PathBuf, expected: String, actual: String },
     #[error("{file}: {message}")]
     Model { file: PathBuf, message: String },
     #[error("model `{model}`: inference failed: {message}")]
@@ -43,13 +39,9 @@ pub fn runtime_candidates(configured: Option<&Path>) -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         c.push(PathBuf::from(p));
     }
-    for dir in [
-        "/usr/lib/edgecite",
-        "/usr/local/lib",
-        "/usr/lib",
-        "/usr/lib/x86_64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu",
-    ] {
+    for dir in
+        ["/usr/lib/edgecite", "/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+    {
         c.push(Path::new(dir).join("libonnxruntime.so"));
     }
     c
@@ -66,10 +58,7 @@ pub fn init_runtime(configured: Option<&Path>) -> Result<PathBuf, InferenceError
             looked: candidates.iter().map(|p| p.display().to_string()).collect(),
         });
     };
-    let load_err = |message: String| InferenceError::RuntimeLoad {
-        path: path.clone(),
-        message,
-    };
+    let load_err = |message: String| InferenceError::RuntimeLoad { path: path.clone(), message };
     let env = ort::init_from(&path)
         .map_err(|e| load_err(e.to_string()))?
         .with_name("edgecite")
@@ -91,10 +80,7 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model")
-            .field("name", &self.manifest.name)
-            .field("version", &self.manifest.version)
-            .finish()
+        f.debug_struct("Model").field("name", &self.manifest.name).field("version", &self.manifest.version).finish()
     }
 }
 
@@ -109,19 +95,9 @@ pub struct Features {
 /// Why no features (and so no score) can be computed now.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeatureProblem {
-    Unbound {
-        role: String,
-    },
-    Window {
-        role: String,
-        problem: WindowProblem,
-    },
-    OutOfDomain {
-        role: String,
-        value: f64,
-        min: f64,
-        max: f64,
-    },
+    Unbound { role: String },
+    Window { role: String, problem: WindowProblem },
+    OutOfDomain { role: String, value: f64, min: f64, max: f64 },
 }
 
 impl std::fmt::Display for FeatureProblem {
@@ -129,15 +105,9 @@ impl std::fmt::Display for FeatureProblem {
         match self {
             FeatureProblem::Unbound { role } => write!(f, "role `{role}` is not bound to a point"),
             FeatureProblem::Window { role, problem } => write!(f, "{role}: {problem}"),
-            FeatureProblem::OutOfDomain {
-                role,
-                value,
-                min,
-                max,
-            } => write!(
-                f,
-                "{role} = {value:.4} is outside the model's domain of validity [{min}, {max}]"
-            ),
+            FeatureProblem::OutOfDomain { role, value, min, max } => {
+                write!(f, "{role} = {value:.4} is outside the model's domain of validity [{min}, {max}]")
+            }
         }
     }
 }
@@ -147,57 +117,28 @@ impl Model {
     pub fn load(dir: &Path) -> Result<Model, InferenceError> {
         let manifest = Manifest::load(&dir.join("manifest.toml"))?;
         let file = dir.join(&manifest.file);
-        let bytes = std::fs::read(&file).map_err(|e| InferenceError::Model {
-            file: file.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let bytes = std::fs::read(&file)
+            .map_err(|e| InferenceError::Model { file: file.clone(), message: format!("cannot read: {e}") })?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if !actual.eq_ignore_ascii_case(&manifest.sha256) {
-            return Err(InferenceError::Hash {
-                file,
-                expected: manifest.sha256.clone(),
-                actual,
-            });
+            return Err(InferenceError::Hash { file, expected: manifest.sha256.clone(), actual });
         }
         let (_, env) = ENVIRONMENT.get().ok_or_else(|| InferenceError::Model {
             file: file.clone(),
             message: "ONNX Runtime is not loaded (init_runtime was not called or failed)".into(),
         })?;
-        let model_err = |message: String| InferenceError::Model {
-            file: file.clone(),
-            message,
-        };
-        let mut builder =
-            ort::session::Session::builder(env).map_err(|e| model_err(e.to_string()))?;
-        builder = builder
-            .with_intra_threads(1)
-            .map_err(|e| model_err(e.to_string()))?;
+        let model_err = |message: String| InferenceError::Model { file: file.clone(), message };
+        let mut builder = ort::session::Session::builder(env).map_err(|e| model_err(e.to_string()))?;
+        builder = builder.with_intra_threads(1).map_err(|e| model_err(e.to_string()))?;
         let session = builder
             .commit_from_memory(&bytes)
             .map_err(|e| model_err(format!("ONNX Runtime rejected the model: {e}")))?;
-        check_outlet(
-            &session.inputs(),
-            &manifest.input.name,
-            &manifest.input.shape,
-            "input",
-        )
-        .map_err(&model_err)?;
+        check_outlet(&session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
         let out_shape = [manifest.input.shape[0], 1];
-        check_outlet(
-            &session.outputs(),
-            &manifest.output.name,
-            &out_shape,
-            "output",
-        )
-        .map_err(&model_err)?;
+        check_outlet(&session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
         tracing::info!(model = %manifest.name, version = %manifest.version, provider = "cpu",
             file = %file.display(), "model loaded");
-        Ok(Model {
-            manifest,
-            dir: dir.to_path_buf(),
-            provider: "cpu",
-            session: Mutex::new(session),
-        })
+        Ok(Model { manifest, dir: dir.to_path_buf(), provider: "cpu", session: Mutex::new(session) })
     }
 
     /// Features from the asset's windows, as the manifest defines them; domain checked.
@@ -205,17 +146,10 @@ impl Model {
         let mut values = Vec::with_capacity(self.manifest.features.len());
         let mut windows = Vec::with_capacity(self.manifest.features.len());
         for spec in &self.manifest.features {
-            let role = asset
-                .role(&spec.role)
-                .ok_or_else(|| FeatureProblem::Unbound {
-                    role: spec.role.clone(),
-                })?;
+            let role = asset.role(&spec.role).ok_or_else(|| FeatureProblem::Unbound { role: spec.role.clone() })?;
             let w = role
                 .good_window(spec.window, now_ms, asset.stale_after_ms)
-                .map_err(|problem| FeatureProblem::Window {
-                    role: spec.role.clone(),
-                    problem,
-                })?;
+                .map_err(|problem| FeatureProblem::Window { role: spec.role.clone(), problem })?;
             let xs: Vec<f64> = w.iter().filter_map(|s| s.value).collect();
             let v = spec.statistic.apply(&xs);
             if !(v >= spec.valid_min && v <= spec.valid_max) {
@@ -239,19 +173,13 @@ impl Model {
 
     /// Score `rows` feature vectors laid out row after row.
     pub fn score_batch(&self, features: &[f32], rows: usize) -> Result<Vec<f32>, InferenceError> {
-        let run_err = |message: String| InferenceError::Run {
-            model: self.manifest.name.clone(),
-            message,
-        };
+        let run_err = |message: String| InferenceError::Run { model: self.manifest.name.clone(), message };
         let n = self.manifest.features.len();
         if features.len() != rows * n {
-            return Err(run_err(format!(
-                "expected {rows} x {n} features, got {}",
-                features.len()
-            )));
+            return Err(run_err(format!("expected {rows} x {n} features, got {}", features.len())));
         }
-        let tensor = ort::value::Tensor::from_array(([rows, n], features.to_vec()))
-            .map_err(|e| run_err(e.to_string()))?;
+        let tensor =
+            ort::value::Tensor::from_array(([rows, n], features.to_vec())).map_err(|e| run_err(e.to_string()))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session
             .run(ort::inputs![self.manifest.input.name.as_str() => tensor])
@@ -260,45 +188,25 @@ impl Model {
             .try_extract_tensor::<f32>()
             .map_err(|e| run_err(e.to_string()))?;
         if data.len() != rows {
-            return Err(run_err(format!(
-                "expected {rows} scores, got {}",
-                data.len()
-            )));
+            return Err(run_err(format!("expected {rows} scores, got {}", data.len())));
         }
         Ok(data.to_vec())
     }
 }
 
-fn check_outlet(
-    outlets: &[ort::value::Outlet],
-    name: &str,
-    shape: &[i64],
-    what: &str,
-) -> Result<(), String> {
+fn check_outlet(outlets: &[ort::value::Outlet], name: &str, shape: &[i64], what: &str) -> Result<(), String> {
     let names: Vec<&str> = outlets.iter().map(|o| o.name()).collect();
-    let o = outlets.iter().find(|o| o.name() == name).ok_or_else(|| {
-        format!("manifest {what} `{name}` is not in the model; the model's {what}s are {names:?}")
-    })?;
-    let actual: Vec<i64> = o
-        .dtype()
-        .tensor_shape()
-        .map(|s| s.to_vec())
-        .unwrap_or_default();
+    let o = outlets
+        .iter()
+        .find(|o| o.name() == name)
+        .ok_or_else(|| format!("manifest {what} `{name}` is not in the model; the model's {what}s are {names:?}"))?;
+    let actual: Vec<i64> = o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
     if o.dtype().tensor_type() != Some(ort::value::TensorElementType::Float32) {
-        return Err(format!(
-            "model {what} `{name}` has type {:?}; the manifest says f32",
-            o.dtype()
-        ));
+        return Err(format!("model {what} `{name}` has type {:?}; the manifest says f32", o.dtype()));
     }
-    let fits = actual.len() == shape.len()
-        && actual
-            .iter()
-            .zip(shape)
-            .all(|(a, m)| *a == *m || *a < 0 || *m < 0);
+    let fits = actual.len() == shape.len() && actual.iter().zip(shape).all(|(a, m)| *a == *m || *a < 0 || *m < 0);
     if !fits {
-        return Err(format!(
-            "model {what} `{name}` has shape {actual:?}; the manifest says {shape:?}"
-        ));
+        return Err(format!("model {what} `{name}` has shape {actual:?}; the manifest says {shape:?}"));
     }
     Ok(())
 }
@@ -311,11 +219,8 @@ pub fn load_all(models_dir: &Path) -> (Vec<Model>, Vec<InferenceError>) {
     let Ok(entries) = std::fs::read_dir(models_dir) else {
         return (models, errors);
     };
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join("manifest.toml").is_file())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("manifest.toml").is_file()).collect();
     dirs.sort();
     for dir in dirs {
         match Model::load(&dir) {

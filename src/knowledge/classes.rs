@@ -21,18 +21,8 @@ pub struct RoleDef {
     pub label_zh: &'static str,
 }
 
-const fn role(
-    name: &'static str,
-    unit: &'static str,
-    label_en: &'static str,
-    label_zh: &'static str,
-) -> RoleDef {
-    RoleDef {
-        name,
-        unit,
-        label_en,
-        label_zh,
-    }
+const fn role(name: &'static str, unit: &'static str, label_en: &'static str, label_zh: &'static str) -> RoleDef {
+    RoleDef { name, unit, label_en, label_zh }
 }
 
 const TRANSFORMER: &[RoleDef] = &[
@@ -47,24 +37,9 @@ const TRANSFORMER: &[RoleDef] = &[
 ];
 
 const PUMP_SKID: &[RoleDef] = &[
-    role(
-        "vib_velocity_rms",
-        "mm/s",
-        "Vibration velocity RMS",
-        "振动速度有效值",
-    ),
-    role(
-        "vib_accel_rms",
-        "g",
-        "Pump vibration acceleration RMS",
-        "泵振动加速度有效值",
-    ),
-    role(
-        "vib_accel2_rms",
-        "g",
-        "Motor vibration acceleration RMS",
-        "电机振动加速度有效值",
-    ),
+    role("vib_velocity_rms", "mm/s", "Vibration velocity RMS", "振动速度有效值"),
+    role("vib_accel_rms", "g", "Pump vibration acceleration RMS", "泵振动加速度有效值"),
+    role("vib_accel2_rms", "g", "Motor vibration acceleration RMS", "电机振动加速度有效值"),
     role("bearing_temp", "°C", "Bearing temperature", "轴承温度"),
     role("motor_temp", "°C", "Motor body temperature", "电机壳体温度"),
     role("fluid_temp", "°C", "Fluid temperature", "介质温度"),

@@ -69,12 +69,7 @@ pub enum KnowledgeError {
     #[error("{file}: not a valid reference library: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: passage `{passage}`: key `{key}` {problem}")]
-    Invalid {
-        file: String,
-        passage: String,
-        key: &'static str,
-        problem: String,
-    },
+    Invalid { file: String, passage: String, key: &'static str, problem: String },
 }
 
 #[derive(Debug, Clone)]
@@ -91,10 +86,8 @@ impl Library {
 
     /// Parse and validate a library file. `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Library, KnowledgeError> {
-        let raw: LibraryFile = toml::from_str(text).map_err(|e| KnowledgeError::Parse {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
+        let raw: LibraryFile = toml::from_str(text)
+            .map_err(|e| KnowledgeError::Parse { file: file.to_string(), message: e.to_string() })?;
         let mut documents = HashMap::new();
         for d in raw.document {
             if documents.contains_key(&d.id) {
@@ -114,19 +107,16 @@ impl Library {
                 problem,
             };
             if !documents.contains_key(&p.document) {
-                return Err(invalid(
-                    "document",
-                    format!("= \"{}\" names no [[document]] in the library", p.document),
-                ));
+                return Err(invalid("document", format!("= \"{}\" names no [[document]] in the library", p.document)));
             }
-            for (key, value) in [
-                ("clause", &p.clause),
-                ("edge", &p.edge),
-                ("text_en", &p.text_en),
-                ("text_zh", &p.text_zh),
-            ] {
+            for (key, value) in
+                [("clause", &p.clause), ("edge", &p.edge), ("text_en", &p.text_en), ("text_zh", &p.text_zh)]
+            {
                 if value.trim().is_empty() {
-                    return Err(invalid(key, "is empty: every cited passage needs its clause, edge convention and text in en and zh".into()));
+                    return Err(invalid(
+                        key,
+                        "is empty: every cited passage needs its clause, edge convention and text in en and zh".into(),
+                    ));
                 }
             }
             if passages.contains_key(&p.id) {
@@ -134,10 +124,7 @@ impl Library {
             }
             passages.insert(p.id.clone(), p);
         }
-        Ok(Library {
-            documents,
-            passages,
-        })
+        Ok(Library { documents, passages })
     }
 
     /// The citation of a passage, if the library has it.
@@ -193,36 +180,15 @@ edge = "e"
 text_en = "t"
 text_zh = "t"
 "#;
-        let e = Library::parse("lib.toml", missing_doc)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("lib.toml")
-                && e.contains("`x`")
-                && e.contains("document")
-                && e.contains("nope"),
-            "{e}"
-        );
+        let e = Library::parse("lib.toml", missing_doc).unwrap_err().to_string();
+        assert!(e.contains("lib.toml") && e.contains("`x`") && e.contains("document") && e.contains("nope"), "{e}");
 
-        let bad_verification = BUILTIN.replacen(
-            "\nverification = \"verified\"",
-            "\nverification = \"trust-me\"",
-            1,
-        );
-        let e = Library::parse("lib.toml", &bad_verification)
-            .unwrap_err()
-            .to_string();
+        let bad_verification = BUILTIN.replacen("\nverification = \"verified\"", "\nverification = \"trust-me\"", 1);
+        let e = Library::parse("lib.toml", &bad_verification).unwrap_err().to_string();
         assert!(e.contains("lib.toml") && e.contains("trust-me"), "{e}");
 
         let empty_text = BUILTIN.replacen("clause = \"Annex B", "clause = \"\" # Annex B", 1);
-        let e = Library::parse("lib.toml", &empty_text)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("iec60599.duval-triangle-1")
-                && e.contains("`clause`")
-                && e.contains("empty"),
-            "{e}"
-        );
+        let e = Library::parse("lib.toml", &empty_text).unwrap_err().to_string();
+        assert!(e.contains("iec60599.duval-triangle-1") && e.contains("`clause`") && e.contains("empty"), "{e}");
     }
 }

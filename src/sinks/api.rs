@@ -30,21 +30,13 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response()
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
     }
 }
 
@@ -68,9 +60,7 @@ pub async fn serve(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "HTTP API and technician page serving");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await }).await
 }
 
 async fn index() -> impl IntoResponse {
@@ -90,11 +80,7 @@ async fn query_store<T: Send + 'static>(
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
     .map_err(|e| {
         tracing::error!(error = %e, "store query failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_error",
-            e.to_string(),
-        )
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", e.to_string())
     })
 }
 
@@ -120,63 +106,29 @@ fn rank(sev: &str) -> u8 {
 }
 
 fn asset_view(live: LiveAsset, open: &[FindingRecord], include: bool) -> AssetView {
-    let mine: Vec<FindingRecord> = open
-        .iter()
-        .filter(|f| f.asset == live.id)
-        .cloned()
-        .collect();
+    let mine: Vec<FindingRecord> = open.iter().filter(|f| f.asset == live.id).cloned().collect();
     AssetView {
         open_findings: mine.len(),
-        worst_severity: mine
-            .iter()
-            .map(|f| f.severity.clone())
-            .max_by_key(|s| rank(s)),
+        worst_severity: mine.iter().map(|f| f.severity.clone()).max_by_key(|s| rank(s)),
         findings: include.then_some(mine),
         live,
     }
 }
 
 async fn open_findings(state: &ApiState) -> Result<Vec<FindingRecord>, ApiError> {
-    query_store(state, |s| {
-        s.findings(&FindingFilter {
-            state: Some("open".into()),
-            ..Default::default()
-        })
-    })
-    .await
+    query_store(state, |s| s.findings(&FindingFilter { state: Some("open".into()), ..Default::default() })).await
 }
 
 async fn assets(State(state): State<ApiState>) -> ApiResult<Vec<AssetView>> {
     let open = open_findings(&state).await?;
-    let live = state
-        .live
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .assets
-        .clone();
-    Ok(Json(
-        live.into_iter()
-            .map(|a| asset_view(a, &open, false))
-            .collect(),
-    ))
+    let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.clone();
+    Ok(Json(live.into_iter().map(|a| asset_view(a, &open, false)).collect()))
 }
 
 async fn asset(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<AssetView> {
-    let live = state
-        .live
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .assets
-        .iter()
-        .find(|a| a.id == id)
-        .cloned();
-    let live = live.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "asset_not_found",
-            format!("no asset `{id}`"),
-        )
-    })?;
+    let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.iter().find(|a| a.id == id).cloned();
+    let live =
+        live.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "asset_not_found", format!("no asset `{id}`")))?;
     let open = open_findings(&state).await?;
     Ok(Json(asset_view(live, &open, true)))
 }
@@ -198,17 +150,13 @@ async fn findings(
             }
             "asset" => filter.asset = Some(v),
             "limit" => {
-                let n: u32 = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=5000).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "bad_query",
-                            format!("limit=`{v}`: expected a whole number from 1 to 5000"),
-                        )
-                    })?;
+                let n: u32 = v.parse().ok().filter(|n| (1..=5000).contains(n)).ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_query",
+                        format!("limit=`{v}`: expected a whole number from 1 to 5000"),
+                    )
+                })?;
                 filter.limit = Some(n);
             }
             other => {
@@ -220,32 +168,17 @@ async fn findings(
             }
         }
     }
-    Ok(Json(
-        query_store(&state, move |s| s.findings(&filter)).await?,
-    ))
+    Ok(Json(query_store(&state, move |s| s.findings(&filter)).await?))
 }
 
-async fn finding(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> ApiResult<FindingRecord> {
-    let n: i64 = id.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_id",
-            format!("finding id `{id}` is not a number"),
-        )
-    })?;
+async fn finding(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<FindingRecord> {
+    let n: i64 = id
+        .parse()
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id", format!("finding id `{id}` is not a number")))?;
     query_store(&state, move |s| s.finding(n))
         .await?
         .map(Json)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "finding_not_found",
-                format!("no finding {n}"),
-            )
-        })
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "finding_not_found", format!("no finding {n}")))
 }
 
 async fn healthz(State(state): State<ApiState>) -> Response {
@@ -254,11 +187,7 @@ async fn healthz(State(state): State<ApiState>) -> Response {
     let sources = live.source_statuses();
     let now = crate::time::now_ms();
     let store_ok = samples.is_ok();
-    let status = if store_ok && sources.iter().all(|s| s.connected) {
-        "ok"
-    } else {
-        "degraded"
-    };
+    let status = if store_ok && sources.iter().all(|s| s.connected) { "ok" } else { "degraded" };
     let body = json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
@@ -271,10 +200,6 @@ async fn healthz(State(state): State<ApiState>) -> Response {
         "model_errors": live.model_errors,
         "disabled_criteria": live.disabled,
     });
-    let code = if store_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
 }

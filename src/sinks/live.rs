@@ -71,19 +71,11 @@ pub type SharedLive = Arc<RwLock<Live>>;
 
 impl Live {
     pub fn source_statuses(&self) -> Vec<SourceStatus> {
-        self.sources
-            .iter()
-            .map(|s| s.counters.snapshot(&s.id, s.kind, &s.endpoint))
-            .collect()
+        self.sources.iter().map(|s| s.counters.snapshot(&s.id, s.kind, &s.endpoint)).collect()
     }
 
     /// Refresh values from the pipeline and, if given, assessments from an evaluation pass.
-    pub fn refresh(
-        &mut self,
-        pipeline: &Pipeline,
-        assessments: Option<&[Assessment]>,
-        now_ms: i64,
-    ) {
+    pub fn refresh(&mut self, pipeline: &Pipeline, assessments: Option<&[Assessment]>, now_ms: i64) {
         self.assets = pipeline
             .assets()
             .iter()
@@ -106,18 +98,10 @@ impl Live {
                         }
                     })
                     .collect();
-                let previous = self
-                    .assets
-                    .iter()
-                    .find(|p| p.id == a.id)
-                    .map(|p| p.assessments.clone())
-                    .unwrap_or_default();
+                let previous =
+                    self.assets.iter().find(|p| p.id == a.id).map(|p| p.assessments.clone()).unwrap_or_default();
                 let assessments = match assessments {
-                    Some(all) => all
-                        .iter()
-                        .filter(|x| x.asset == a.id)
-                        .map(live_assessment)
-                        .collect(),
+                    Some(all) => all.iter().filter(|x| x.asset == a.id).map(live_assessment).collect(),
                     None => previous,
                 };
                 LiveAsset {

@@ -13,11 +13,7 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The ONNX Runtime library: `ORT_DYLIB_PATH`, or the one scripts/setup.sh installs.
@@ -29,10 +25,7 @@ pub fn ort_library() -> PathBuf {
     for py in std::fs::read_dir(&venv).into_iter().flatten().flatten() {
         let capi = py.path().join("site-packages/onnxruntime/capi");
         for f in std::fs::read_dir(&capi).into_iter().flatten().flatten() {
-            if f.file_name()
-                .to_string_lossy()
-                .starts_with("libonnxruntime.so.")
-            {
+            if f.file_name().to_string_lossy().starts_with("libonnxruntime.so.") {
                 return f.path();
             }
         }
@@ -48,10 +41,7 @@ pub struct Ports {
 
 impl Ports {
     pub fn new() -> Self {
-        Ports {
-            sim: free_port(),
-            api: free_port(),
-        }
+        Ports { sim: free_port(), api: free_port() }
     }
 }
 
@@ -65,24 +55,13 @@ pub fn demo_config(dir: &Path, ports: &Ports, replacements: &[(&str, &str)]) -> 
         ("127.0.0.1:5020".into(), format!("127.0.0.1:{}", ports.sim)),
         ("port = 5020".into(), format!("port = {}", ports.sim)),
         ("127.0.0.1:8080".into(), format!("127.0.0.1:{}", ports.api)),
-        (
-            "\"../target/demo/edgecite.db\"".into(),
-            format!("{:?}", store.display().to_string()),
-        ),
-        (
-            "\"../models\"".into(),
-            format!("{:?}", models.display().to_string()),
-        ),
+        ("\"../target/demo/edgecite.db\"".into(), format!("{:?}", store.display().to_string())),
+        ("\"../models\"".into(), format!("{:?}", models.display().to_string())),
     ];
     // Caller's replacements first, so they can match the demo text as written.
-    let extra = replacements
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()));
+    let extra = replacements.iter().map(|(a, b)| (a.to_string(), b.to_string()));
     for (from, to) in extra.chain(base) {
-        assert!(
-            text.contains(&from),
-            "demo.toml no longer contains {from:?}"
-        );
+        assert!(text.contains(&from), "demo.toml no longer contains {from:?}");
         text = text.replace(&from, &to);
     }
     let path = dir.join("config.toml");
@@ -101,12 +80,8 @@ impl Daemon {
     pub fn start(config: &Path, api: u16, env: &[(&str, Option<&str>)]) -> Daemon {
         let log = config.with_extension("log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgecite"));
-        cmd.args(["run", "--config"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        cmd.env("ORT_DYLIB_PATH", ort_library())
-            .env("EDGECITE_LOG", "info");
+        cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+        cmd.env("ORT_DYLIB_PATH", ort_library()).env("EDGECITE_LOG", "info");
         for (k, v) in env {
             match v {
                 Some(v) => cmd.env(k, v),
@@ -115,9 +90,7 @@ impl Daemon {
         }
         let child = cmd.spawn().expect("spawn edgecite");
         let d = Daemon { child, log, api };
-        d.wait_until("the API answers", Duration::from_secs(30), || {
-            d.get("/healthz").ok()
-        });
+        d.wait_until("the API answers", Duration::from_secs(30), || d.get("/healthz").ok());
         d
     }
 
@@ -131,30 +104,20 @@ impl Daemon {
     }
 
     pub fn json(&self, path: &str) -> serde_json::Value {
-        let (status, body) = self
-            .get(path)
-            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log_text()));
+        let (status, body) = self.get(path).unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log_text()));
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
 
     /// Poll `f` every 200 ms until it returns Some, or fail after `limit` with the log.
-    pub fn wait_until<T>(
-        &self,
-        what: &str,
-        limit: Duration,
-        mut f: impl FnMut() -> Option<T>,
-    ) -> T {
+    pub fn wait_until<T>(&self, what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         let start = Instant::now();
         loop {
             if let Some(v) = f() {
                 return v;
             }
             if start.elapsed() > limit {
-                panic!(
-                    "gave up waiting for {what} after {limit:?}; daemon log:\n{}",
-                    self.log_text()
-                );
+                panic!("gave up waiting for {what} after {limit:?}; daemon log:\n{}", self.log_text());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -171,10 +134,7 @@ impl Daemon {
             }
             if start.elapsed() > Duration::from_secs(20) {
                 let _ = self.child.kill();
-                panic!(
-                    "daemon did not stop within 20 s of SIGTERM; log:\n{}",
-                    self.log_text()
-                );
+                panic!("daemon did not stop within 20 s of SIGTERM; log:\n{}", self.log_text());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -197,11 +157,7 @@ pub fn http_get(port: u16, path: &str) -> Result<(u16, serde_json::Value), Strin
     s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&buf);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("no header end")?;
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("no status")?;
+    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status")?;
     let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
     Ok((status, json))
 }

@@ -5,22 +5,14 @@ use crate::config::{DataType, WordOrder};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
     #[error("{data_type:?} needs {needed} registers, got {got}")]
-    TooFewRegisters {
-        data_type: DataType,
-        needed: usize,
-        got: usize,
-    },
+    TooFewRegisters { data_type: DataType, needed: usize, got: usize },
 }
 
 /// Decode the raw value (before scale and offset).
 pub fn decode_raw(regs: &[u16], data_type: DataType, order: WordOrder) -> Result<f64, DecodeError> {
     let needed = data_type.registers() as usize;
     if regs.len() < needed {
-        return Err(DecodeError::TooFewRegisters {
-            data_type,
-            needed,
-            got: regs.len(),
-        });
+        return Err(DecodeError::TooFewRegisters { data_type, needed, got: regs.len() });
     }
     let u32_of = || -> u32 {
         let (hi, lo) = match order {
@@ -89,7 +81,7 @@ mod tests {
             (&[0xFFFF, 0xFFFE], I32, Big, -2.0),
             (&[0xFFFE, 0xFFFF], I32, Little, -2.0),
             (&[0x8000, 0x0000], I32, Big, -2147483648.0),
-            (&[0x4048, 0xF5C3], F32, Big, 3.14_f32 as f64), // ABCD
+            (&[0x4048, 0xF5C3], F32, Big, 3.14_f32 as f64),    // ABCD
             (&[0xF5C3, 0x4048], F32, Little, 3.14_f32 as f64), // CDAB
             (&[0xC2C8, 0x0000], F32, Big, -100.0),
         ];
@@ -115,14 +107,7 @@ mod tests {
 
     #[test]
     fn short_reads_are_errors_not_panics() {
-        assert_eq!(
-            decode_raw(&[1], F32, Big),
-            Err(DecodeError::TooFewRegisters {
-                data_type: F32,
-                needed: 2,
-                got: 1
-            })
-        );
+        assert_eq!(decode_raw(&[1], F32, Big), Err(DecodeError::TooFewRegisters { data_type: F32, needed: 2, got: 1 }));
         assert!(decode_raw(&[], U16, Big).is_err());
     }
 
@@ -137,13 +122,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            decode_raw(&encode_raw(-5.0, I16, Big), I16, Big).unwrap(),
-            -5.0
-        );
-        assert_eq!(
-            decode_raw(&encode_raw(-70000.0, I32, Little), I32, Little).unwrap(),
-            -70000.0
-        );
+        assert_eq!(decode_raw(&encode_raw(-5.0, I16, Big), I16, Big).unwrap(), -5.0);
+        assert_eq!(decode_raw(&encode_raw(-70000.0, I32, Little), I32, Little).unwrap(), -70000.0);
     }
 }

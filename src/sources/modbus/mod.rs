@@ -32,18 +32,9 @@ enum ReadFailure {
 
 impl ModbusSource {
     pub fn new(cfg: ModbusDeviceConfig) -> Self {
-        let point_ids = cfg
-            .points
-            .iter()
-            .map(|p| PointId::from(format!("{}.{}", cfg.id, p.id)))
-            .collect();
+        let point_ids = cfg.points.iter().map(|p| PointId::from(format!("{}.{}", cfg.id, p.id))).collect();
         let blocks = plan::plan(&cfg.points);
-        ModbusSource {
-            cfg,
-            point_ids,
-            blocks,
-            counters: Arc::new(SourceCounters::default()),
-        }
+        ModbusSource { cfg, point_ids, blocks, counters: Arc::new(SourceCounters::default()) }
     }
 
     pub fn id(&self) -> &str {
@@ -51,10 +42,7 @@ impl ModbusSource {
     }
 
     pub fn endpoint(&self) -> String {
-        format!(
-            "modbus-tcp://{}:{}/{}",
-            self.cfg.host, self.cfg.port, self.cfg.unit
-        )
+        format!("modbus-tcp://{}:{}/{}", self.cfg.host, self.cfg.port, self.cfg.unit)
     }
 
     pub fn counters(&self) -> Arc<SourceCounters> {
@@ -97,11 +85,8 @@ impl ModbusSource {
                                 "modbus connect failed; points marked comm_error, retrying every interval");
                             link_down_logged = true;
                         }
-                        let batch = self
-                            .point_ids
-                            .iter()
-                            .map(|p| Sample::bad(p.clone(), ts, Quality::CommError))
-                            .collect();
+                        let batch =
+                            self.point_ids.iter().map(|p| Sample::bad(p.clone(), ts, Quality::CommError)).collect();
                         if !self.send(&tx, batch).await {
                             break;
                         }
@@ -114,9 +99,7 @@ impl ModbusSource {
             for block in &self.blocks {
                 let c = ctx.as_mut().expect("connected above");
                 let result = if link_failed {
-                    Err(ReadFailure::Link(
-                        "earlier request in this cycle failed".into(),
-                    ))
+                    Err(ReadFailure::Link("earlier request in this cycle failed".into()))
                 } else {
                     self.counters.requests.fetch_add(1, Ordering::Relaxed);
                     read_block(c, block, timeout).await
@@ -178,9 +161,7 @@ impl ModbusSource {
                 .map_err(|e| format!("cannot resolve {}: {e}", self.cfg.host))?
                 .next()
                 .ok_or_else(|| format!("{} resolves to no address", self.cfg.host))?;
-            tokio_modbus::client::tcp::connect_slave(addr, Slave(self.cfg.unit))
-                .await
-                .map_err(|e| e.to_string())
+            tokio_modbus::client::tcp::connect_slave(addr, Slave(self.cfg.unit)).await.map_err(|e| e.to_string())
         };
         tokio::time::timeout(timeout, fut)
             .await
@@ -211,11 +192,7 @@ impl ModbusSource {
     }
 }
 
-async fn read_block(
-    ctx: &mut Context,
-    block: &ReadBlock,
-    timeout: Duration,
-) -> Result<Vec<u16>, ReadFailure> {
+async fn read_block(ctx: &mut Context, block: &ReadBlock, timeout: Duration) -> Result<Vec<u16>, ReadFailure> {
     let fut = async {
         match block.kind {
             RegisterKind::Holding => ctx.read_holding_registers(block.start, block.count).await,
@@ -223,17 +200,12 @@ async fn read_block(
         }
     };
     match tokio::time::timeout(timeout, fut).await {
-        Err(_) => Err(ReadFailure::Link(format!(
-            "no response within {} ms",
-            timeout.as_millis()
-        ))),
+        Err(_) => Err(ReadFailure::Link(format!("no response within {} ms", timeout.as_millis()))),
         Ok(Err(e)) => Err(ReadFailure::Link(e.to_string())),
         Ok(Ok(Err(code))) => Err(ReadFailure::Exception(u8::from(code))),
-        Ok(Ok(Ok(regs))) if regs.len() < block.count as usize => Err(ReadFailure::Link(format!(
-            "short response: {} registers for a request of {}",
-            regs.len(),
-            block.count
-        ))),
+        Ok(Ok(Ok(regs))) if regs.len() < block.count as usize => {
+            Err(ReadFailure::Link(format!("short response: {} registers for a request of {}", regs.len(), block.count)))
+        }
         Ok(Ok(Ok(regs))) => Ok(regs),
     }
 }

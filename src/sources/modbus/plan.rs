@@ -28,21 +28,13 @@ pub fn plan(points: &[PointConfig]) -> Vec<ReadBlock> {
         if let Some(b) = blocks.last_mut() {
             let b_end = b.start as u32 + b.count as u32;
             let new_count = end.max(b_end) - b.start as u32;
-            if b.kind == p.register
-                && p.address as u32 <= b_end
-                && new_count <= MAX_REGISTERS_PER_READ as u32
-            {
+            if b.kind == p.register && p.address as u32 <= b_end && new_count <= MAX_REGISTERS_PER_READ as u32 {
                 b.count = new_count as u16;
                 b.points.push(i);
                 continue;
             }
         }
-        blocks.push(ReadBlock {
-            kind: p.register,
-            start: p.address,
-            count: p.data_type.registers(),
-            points: vec![i],
-        });
+        blocks.push(ReadBlock { kind: p.register, start: p.address, count: p.data_type.registers(), points: vec![i] });
     }
     blocks
 }
@@ -81,33 +73,16 @@ mod tests {
         assert_eq!(
             blocks,
             vec![
-                ReadBlock {
-                    kind: Holding,
-                    start: 0,
-                    count: 5,
-                    points: vec![1, 0, 3]
-                },
-                ReadBlock {
-                    kind: Holding,
-                    start: 10,
-                    count: 1,
-                    points: vec![4]
-                },
-                ReadBlock {
-                    kind: Input,
-                    start: 0,
-                    count: 3,
-                    points: vec![2, 5]
-                },
+                ReadBlock { kind: Holding, start: 0, count: 5, points: vec![1, 0, 3] },
+                ReadBlock { kind: Holding, start: 10, count: 1, points: vec![4] },
+                ReadBlock { kind: Input, start: 0, count: 3, points: vec![2, 5] },
             ]
         );
     }
 
     #[test]
     fn requests_respect_the_protocol_limit() {
-        let pts: Vec<_> = (0..100)
-            .map(|i| pt(RegisterKind::Holding, i * 2, DataType::F32))
-            .collect();
+        let pts: Vec<_> = (0..100).map(|i| pt(RegisterKind::Holding, i * 2, DataType::F32)).collect();
         let blocks = plan(&pts);
         assert!(blocks.iter().all(|b| b.count <= MAX_REGISTERS_PER_READ));
         assert_eq!(blocks.iter().map(|b| b.points.len()).sum::<usize>(), 100);

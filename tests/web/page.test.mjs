@@ -1,0 +1,246 @@
+// End-to-end test of the technician page (web/index.html) in Debian's headless Chromium.
+// Run through tests/web/run.sh, which starts the demo daemon and sets:
+//   EDGECITE_URL        base URL of the daemon, e.g. http://127.0.0.1:18080
+//   EDGECITE_PID        (optional) daemon PID; the last test stops it to check the offline banner
+//   EDGECITE_ARTIFACTS  (optional) where screenshots go (default: <repo>/artifacts/web)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.EDGECITE_URL || 'http://127.0.0.1:18080').replace(/\/$/, '');
+const PID = process.env.EDGECITE_PID ? Number(process.env.EDGECITE_PID) : null;
+const ART = process.env.EDGECITE_ARTIFACTS || path.resolve(HERE, '../../artifacts/web');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+const DGA = 'DGA.DUVAL1.T3';
+const card = (code) => `[data-testid="finding"][data-code="${code}"]`;
+
+let profileDir, context, page;
+const requests = [];
+const pageErrors = [];
+
+before(async () => {
+  fs.mkdirSync(ART, { recursive: true });
+  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgecite-chromium-'));
+  // launchPersistentContext is how Playwright passes a fresh --user-data-dir.
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    locale: 'en-US',
+  });
+  page = context.pages()[0] || (await context.newPage());
+  context.on('request', (r) => requests.push(r.url()));
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(BASE + '/', { waitUntil: 'load' });
+});
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+});
+
+async function shot(name, fullPage = true) {
+  const file = path.join(ART, name);
+  await page.screenshot({ path: file, fullPage });
+  return file;
+}
+
+async function noHorizontalOverflow() {
+  const { sw, iw } = await page.evaluate(() => ({
+    sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
+  assert.ok(sw <= iw, `page is ${sw}px wide in a ${iw}px viewport (horizontal scrolling)`);
+}
+
+test('page is small, self-contained and starts in English for an en browser', async () => {
+  const res = await fetch(BASE + '/');
+  const html = await res.text();
+  assert.equal(res.status, 200);
+  assert.ok(Buffer.byteLength(html) < 30 * 1024, `page is ${Buffer.byteLength(html)} bytes`);
+  assert.doesNotMatch(html, /<(script|link|img|iframe)[^>]+(src|href)=["']?(https?:)?\/\//i,
+    'no external resources');
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  await page.getByTestId('lang').waitFor();
+});
+
+test('open findings appear for the simulated faults (polled, up to 90 s)', async () => {
+  await page.waitForFunction((codes) => {
+    const have = [...document.querySelectorAll('[data-testid="finding"]')].map((e) => e.dataset.code);
+    return have.includes(codes.dga) && have.some((c) => /^VIB\.ISO10816_3\.ZONE_[CD]$/.test(c));
+  }, { dga: DGA }, { timeout: 90_000, polling: 500 });
+
+  const cards = page.getByTestId('finding');
+  const n = await cards.count();
+  assert.ok(n >= 2);
+  // Ranked by severity, each card open, each showing its first citation's reference and clause.
+  const order = { critical: 4, high: 3, medium: 2, low: 1 };
+  const sev = await cards.evaluateAll((els) => els.map((e) => e.dataset.severity));
+  for (let i = 1; i < sev.length; i++) {
+    assert.ok(order[sev[i - 1]] >= order[sev[i]], `cards not ranked by severity: ${sev.join(',')}`);
+  }
+  for (let i = 0; i < n; i++) {
+    const c = cards.nth(i);
+    assert.equal(await c.getAttribute('data-state'), 'open');
+    const ref = (await c.getByTestId('first-ref').innerText()).trim();
+    assert.match(ref, /\S+ · \S+/, `collapsed card shows reference id and clause: "${ref}"`);
+  }
+  assert.match(await page.locator(card(DGA)).getByTestId('first-ref').innerText(), /iec60599-2022/);
+  // Asset cards, one per asset, with live values.
+  for (const id of ['T1', 'P1']) {
+    const a = page.locator(`[data-testid="asset"][data-asset="${id}"]`);
+    await a.waitFor();
+    assert.ok(await a.locator('tr[data-role]').count() >= 5, `asset ${id} shows its values`);
+    assert.ok(await a.getByTestId('assessment').count() >= 1, `asset ${id} shows its criteria`);
+  }
+  await noHorizontalOverflow();
+});
+
+test('the DGA finding expands to evidence and cited references, and stays expanded', async () => {
+  const dga = page.locator(card(DGA));
+  const toggle = dga.getByTestId('expand');
+  assert.ok((await toggle.boundingBox()).height >= 44, 'expand control is a large tap target');
+  await toggle.click();
+  const cit = dga.locator('[data-testid="citation"][data-ref="iec60599-2022"]').first();
+  await cit.waitFor({ timeout: 5_000 });
+  const text = await cit.innerText();
+  assert.match(text, /iec60599-2022/);
+  assert.match(await cit.getByTestId('clause').innerText(), /Clause: \S+/);
+  const badge = cit.getByTestId('verification');
+  assert.ok(await badge.isVisible());
+  assert.match(await badge.innerText(), /verified/);
+  // The DL/T 722 citation is from secondary sources and must be visibly flagged.
+  const sec = dga.locator('[data-testid="verification"][data-verification="secondary"]').first();
+  assert.match(await sec.innerText(), /secondary/);
+  const bg = await sec.evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(bg, 'rgba(0, 0, 0, 0)', 'secondary badge is coloured');
+  // Evidence (values with units) and the recommended action are shown.
+  const details = dga.getByTestId('details');
+  assert.match(await details.innerText(), /ppm/);
+  assert.match(await details.innerText(), /Recommended action/i);
+
+  // Survives re-rendering: wait for two more polls, then it is still open.
+  const updated = async () => page.locator('#updated').innerText();
+  for (let i = 0; i < 2; i++) {
+    const before = await updated();
+    await page.waitForFunction((b) => document.getElementById('updated').textContent !== b,
+      before, { timeout: 10_000, polling: 200 });
+  }
+  assert.equal(await page.locator(card(DGA)).getByTestId('expand').getAttribute('aria-expanded'), 'true');
+  assert.ok(await page.locator(card(DGA)).getByTestId('citation').count() >= 1);
+  await noHorizontalOverflow();
+});
+
+test('a model finding carries a "model" verification badge', async () => {
+  const model = page.locator('[data-testid="finding"][data-code^="MODEL."]').first();
+  await model.waitFor({ timeout: 60_000 });
+  const badge = model.locator('[data-testid="verification"][data-verification="model"]').first();
+  assert.ok(await badge.isVisible());
+  assert.match(await badge.innerText(), /model/i);
+});
+
+test('language toggle switches to Chinese, is remembered, and switches back', async () => {
+  await shot('en.png');
+  const lang = page.getByTestId('lang');
+  assert.ok((await lang.boundingBox()).height >= 44, 'language toggle is a large tap target');
+  await lang.click();
+  await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+  let body = await page.locator('body').innerText();
+  assert.match(body, /未处理的发现/);            // section heading
+  assert.match(body, /氢气 H2/);                 // a value label from the API
+  assert.match(body, /高温过热故障/);            // the DGA finding's zh title
+  assert.doesNotMatch(body, /Open findings/);
+  // Remembered across a reload.
+  await page.reload({ waitUntil: 'load' });
+  await page.locator(card(DGA)).waitFor({ timeout: 10_000 });
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+  // Expanded state survives the reload too (this session).
+  await page.locator(card(DGA)).getByTestId('citation').first().waitFor({ timeout: 5_000 });
+  await noHorizontalOverflow();
+  await shot('zh.png');
+  await page.getByTestId('lang').click();
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
+  body = await page.locator('body').innerText();
+  assert.match(body, /Open findings/);
+  assert.doesNotMatch(body, /未处理的发现/);
+});
+
+test('narrow 360 px phone: no horizontal scrolling', async () => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.waitForTimeout(300); // layout settles; not an assertion
+  await noHorizontalOverflow();
+  await shot('en-360.png');
+  await page.setViewportSize({ width: 390, height: 844 });
+});
+
+test('API text is escaped, abstentions and bad quality are explained (mocked API)', async () => {
+  const p = await context.newPage();
+  p.on('pageerror', (e) => pageErrors.push(String(e)));
+  const evil = '<img src=x onerror="window.__pwned=1">';
+  const json = (body) => ({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+  await p.route('**/healthz', (r) => r.fulfill(json({ status: 'degraded', version: 't', site: { id: 's', name: 'Site ' + evil },
+    uptime_s: 5, sources: [{ id: 'x', connected: false, endpoint: 'e', errors: 3 }], models: [], model_errors: [], disabled_criteria: [] })));
+  await p.route('**/api/v1/assets', (r) => r.fulfill(json([{ id: 'T9', name: 'Tr ' + evil, class: 'transformer',
+    values: [{ role: 'h2', label_en: 'Hydrogen H2', label_zh: '氢气 H2', point: 'a.h2', value: null, unit: 'ppm', ts: null, quality: 'comm_error' }],
+    assessments: [{ criterion: { id: 'iec60599.duval_triangle_1', version: '1', title: 'Duval ' + evil, verification: 'verified' },
+      status: 'abstain', code: null, reason: 'below_applicability', detail: 'no triangle diagnosis: gas levels below typical values', ts: null }],
+    open_findings: 1, worst_severity: 'low' }])));
+  await p.route('**/api/v1/findings?state=open', (r) => r.fulfill(json([{ id: 7, asset: 'T9',
+    criterion: { id: 'c', version: '1', title: evil, verification: 'secondary' }, code: 'X.Y', title: { en: 'Title ' + evil, zh: '标题' },
+    severity: 'low', state: 'open', first_seen: null, last_seen: null, evidence: { values: [], derived: [], summary: evil },
+    citations: [{ reference_id: 'ref-1', title: evil, edition: '1', clause: '§1 ' + evil, passage_en: evil, passage_zh: evil,
+      verification: 'secondary', edge_convention: evil }], recommended_action: { en: evil, zh: evil }, verification: 'secondary' }])));
+  await p.goto(BASE + '/', { waitUntil: 'load' });
+  const f = p.locator(card('X.Y'));
+  await f.waitFor({ timeout: 10_000 });
+  await f.getByTestId('expand').click();
+  await f.getByTestId('citation').waitFor();
+  assert.equal(await p.locator('main img, header img').count(), 0, 'no element injected from API text');
+  assert.equal(await p.evaluate(() => window.__pwned), undefined);
+  assert.ok((await f.innerText()).includes(evil), 'API text shown literally');
+  assert.match(await p.locator('#health').innerText(), /degraded/i);
+  const a = p.locator('[data-testid="asset"][data-asset="T9"]');
+  const at = await a.innerText();
+  assert.match(at, /Below applicability/);
+  assert.match(at, /gas levels below typical values/);
+  assert.match(at, /comm error/);
+  assert.match(await f.getByTestId('verification').first().innerText(), /secondary/);
+  await p.screenshot({ path: path.join(ART, 'mocked.png'), fullPage: true });
+  await p.close();
+});
+
+test('offline banner appears when the daemon stops, and the data stays', { skip: PID ? false : 'EDGECITE_PID not set' }, async () => {
+  const before = await page.getByTestId('finding').count();
+  assert.ok(before >= 2);
+  assert.ok(!(await page.getByTestId('offline').isVisible()), 'no banner while connected');
+  process.kill(PID, 'SIGTERM');
+  const banner = page.getByTestId('offline');
+  await banner.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await banner.innerText(), /Connection lost, data from \d\d:\d\d:\d\d/);
+  assert.match(await page.locator('#health').innerText(), /unreachable/);
+  assert.equal(await page.getByTestId('finding').count(), before, 'findings remain on the page');
+  assert.ok(await page.locator(card(DGA)).isVisible());
+  await shot('offline.png', false);
+  await shot('offline-full.png');
+});
+
+test('no request left localhost, and no script errors', () => {
+  assert.ok(requests.length > 0);
+  const foreign = requests.filter((u) => {
+    if (/^(data|blob|about):/.test(u)) return false;
+    return !LOCAL_HOSTS.has(new URL(u).hostname);
+  });
+  assert.deepEqual(foreign, [], 'requests to non-localhost hosts');
+  assert.deepEqual(pageErrors, [], 'uncaught page errors');
+});
