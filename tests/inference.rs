@@ -155,3 +155,58 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// The model criterion on pipeline windows: outside the model's domain (the SKAB valve1
+/// operating point, flow about 31 l/min) it abstains with no score; inside it scores.
+#[test]
+fn out_of_domain_inputs_abstain_without_a_score() {
+    use edgecite::diagnose::{model_score::ModelCriterion, AbstainReason, Criterion, Outcome};
+    init();
+    let crit = ModelCriterion::new(std::sync::Arc::new(Model::load(&model_dir()).unwrap()));
+    let cfg = edgecite::config::Config::load(&common::repo().join("configs/demo.toml")).unwrap();
+    let p1 = cfg.assets.iter().find(|a| a.id == "P1").unwrap().clone();
+    let run = |values: &[(&str, f64)]| -> Outcome {
+        let mut pipeline = edgecite::pipeline::Pipeline::new(&cfg);
+        for t in 0..10 {
+            let batch: Vec<_> = values
+                .iter()
+                .map(|(role, v)| edgecite::sample::Sample::good(p1.roles[*role].as_str().into(), 1000 + t, *v))
+                .collect();
+            pipeline.ingest(&batch);
+        }
+        crit.evaluate(pipeline.asset("P1").unwrap(), 1010, None)
+    };
+    let healthy = [
+        ("vib_accel_rms", 0.213),
+        ("vib_accel2_rms", 0.268),
+        ("motor_current", 2.4),
+        ("pressure", 0.11),
+        ("motor_temp", 89.5),
+        ("flow", 125.2),
+    ];
+    let score = |o: &Outcome| o.evidence().derived.iter().find(|d| d.name == "anomaly score").map(|d| d.value);
+
+    let normal = run(&healthy);
+    assert_eq!(normal.status(), "normal");
+    assert!(score(&normal).unwrap() < 14.86);
+
+    let mut valve1 = healthy;
+    valve1[5] = ("flow", 31.0);
+    let o = run(&valve1);
+    let Outcome::Abstain { reason, detail, .. } = &o else { panic!("expected abstention, got {o:?}") };
+    assert_eq!(*reason, AbstainReason::OutOfDomain);
+    assert!(detail.contains("flow") && detail.contains("31"), "{detail}");
+    assert_eq!(score(&o), None, "no score outside the domain");
+
+    let fault = [
+        ("vib_accel_rms", 0.35),
+        ("vib_accel2_rms", 0.36),
+        ("motor_current", 2.7),
+        ("pressure", 0.11),
+        ("motor_temp", 95.0),
+        ("flow", 125.0),
+    ];
+    let Outcome::Fault(r) = run(&fault) else { panic!("a developed bearing fault should alert") };
+    assert!(score(&Outcome::Fault(r.clone())).unwrap() > 100.0);
+    assert_eq!(r.citations[0].reference_id, "model:pump_anomaly@2.0.0");
+}
