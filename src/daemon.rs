@@ -201,19 +201,18 @@ fn record(
             Outcome::Normal { evidence, .. } => (None, None, evidence.summary.as_str()),
             Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.as_str()),
         };
-        let reason_s =
-            reason.map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
-        let key = format!("{}|{}|{}", a.outcome.status(), code.unwrap_or(""), reason_s.as_deref().unwrap_or(""));
+        let reason_s = reason.map(|r| r.as_str());
+        let key = format!("{}|{}|{}", a.outcome.status(), code.unwrap_or(""), reason_s.unwrap_or(""));
         if last_status.get(&(a.asset.clone(), cid.to_string())) != Some(&key) {
             match &a.outcome {
                 Outcome::Abstain { .. } => {
-                    tracing::warn!(asset = %a.asset, criterion = cid, reason = reason_s.as_deref().unwrap_or(""), detail, "diagnosis abstains")
+                    tracing::warn!(asset = %a.asset, criterion = cid, reason = reason_s.unwrap_or(""), detail, "diagnosis abstains")
                 }
                 _ => {
                     tracing::info!(asset = %a.asset, criterion = cid, status = a.outcome.status(), code = code.unwrap_or(""), detail, "assessment changed")
                 }
             }
-            store.record_assessment(&a.asset, cid, now, a.outcome.status(), code, reason_s.as_deref(), detail)?;
+            store.record_assessment(&a.asset, cid, now, a.outcome.status(), code, reason_s, detail)?;
             last_status.insert((a.asset.clone(), cid.to_string()), key);
         }
         match tracker.observe(&a.asset, cid, &a.outcome, now) {

@@ -344,7 +344,10 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (a, c, code, sev) = row?;
-            let severity = from_json("findings.severity", &format!("\"{sev}\""))?;
+            let severity = Severity::parse(&sev).ok_or(StoreError::Json {
+                column: "findings.severity",
+                message: format!("unknown severity `{sev}`"),
+            })?;
             out.push((a, c, code, severity));
         }
         Ok(out)

@@ -28,6 +28,10 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub fn parse(s: &str) -> Option<Severity> {
+        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical].into_iter().find(|v| v.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
@@ -85,6 +89,20 @@ pub enum AbstainReason {
 }
 
 impl AbstainReason {
+    /// The stable snake_case name used in the API, the log and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbstainReason::NoData => "no_data",
+            AbstainReason::Stale => "stale",
+            AbstainReason::BadQuality => "bad_quality",
+            AbstainReason::InsufficientData => "insufficient_data",
+            AbstainReason::BelowApplicability => "below_applicability",
+            AbstainReason::OutOfDomain => "out_of_domain",
+            AbstainReason::NotRunning => "not_running",
+            AbstainReason::ModelUnavailable => "model_unavailable",
+        }
+    }
+
     /// Whether this abstention is itself evidence that no fault is present (so an open
     /// finding may clear). All others hold the finding's state: no judgement is possible.
     pub fn counts_as_normal(self) -> bool {
@@ -314,6 +332,21 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
             Outcome::Abstain { reason, .. } => Some(*reason),
             _ => None,
         }
+    }
+
+    #[test]
+    fn names_in_store_and_log_match_the_api() {
+        use AbstainReason::*;
+        for r in
+            [NoData, Stale, BadQuality, InsufficientData, BelowApplicability, OutOfDomain, NotRunning, ModelUnavailable]
+        {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        for s in [Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(Severity::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Severity::parse("urgent"), None);
     }
 
     #[test]
