@@ -3,7 +3,7 @@
 //! Run: `ORT_DYLIB_PATH=... cargo bench --bench hot_paths` (scripts/setup.sh sets it).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use edgecite::config::{DataType, WordOrder};
+use edgecite::config::{ByteOrder, DataType};
 use edgecite::inference::{self, Model};
 use std::hint::black_box;
 use std::path::Path;
@@ -24,7 +24,7 @@ fn decoding(c: &mut Criterion) {
     let regs = [0xF5C3u16, 0x4048];
     c.bench_function("decode f32 CDAB with scale and offset", |b| {
         b.iter(|| {
-            edgecite::sources::modbus::decode::decode(black_box(&regs), DataType::F32, WordOrder::Little, 0.1, 2.0)
+            edgecite::sources::modbus::decode::decode(black_box(&regs), DataType::F32, ByteOrder::CDAB, None, 0.1, 2.0)
                 .unwrap()
         })
     });

@@ -33,7 +33,10 @@ fn main() {
             "[[sources.modbus]]\nid = \"p{d}\"\nhost = \"127.0.0.1\"\nport = {sim}\nunit = 2\ninterval_ms = 10\ntimeout_ms = 1000\npoints = [\n"
         );
         for (i, name) in ["v", "a1", "a2", "i", "p", "q"].iter().enumerate() {
-            cfg += &format!("  {{ id = \"{name}\", register = \"holding\", address = {}, type = \"f32\", word_order = \"little\" }},\n", i * 2);
+            cfg += &format!(
+                "  {{ id = \"{name}\", register = \"holding\", address = {}, type = \"f32\", order = \"CDAB\" }},\n",
+                i * 2
+            );
         }
         cfg += "  { id = \"tb\", register = \"input\", address = 0, type = \"i16\", scale = 0.1 },\n";
         cfg += "  { id = \"tm\", register = \"input\", address = 1, type = \"i16\", scale = 0.1 },\n";

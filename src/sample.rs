@@ -18,6 +18,8 @@ pub enum Quality {
     Exception(u8),
     /// The registers decoded to a value that is not a finite number (e.g. NaN).
     DecodeError,
+    /// The value lies outside the point's configured `valid_min`..`valid_max`.
+    OutOfRange,
 }
 
 impl Quality {
@@ -32,6 +34,7 @@ impl Quality {
             Quality::CommError => "comm_error".into(),
             Quality::Exception(code) => format!("exception:{code:02x}"),
             Quality::DecodeError => "decode_error".into(),
+            Quality::OutOfRange => "out_of_range".into(),
         }
     }
 }

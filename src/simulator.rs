@@ -12,7 +12,7 @@
 //! the fault's development from its onset. The simulated clock (whole seconds) is in input
 //! registers 10-11 (u32, big word order) of both units.
 
-use crate::config::{DataType, RegisterKind, SimulatorConfig, WordOrder};
+use crate::config::{ByteOrder, DataType, RegisterKind, SimulatorConfig};
 use crate::sources::modbus::decode::encode_raw;
 use serde::Serialize;
 use std::future::{ready, Ready};
@@ -37,7 +37,7 @@ pub struct Channel {
     pub register: RegisterKind,
     pub address: u16,
     pub data_type: DataType,
-    pub word_order: WordOrder,
+    pub order: ByteOrder,
     /// Engineering value = raw * scale.
     pub scale: f64,
     pub eng_unit: &'static str,
@@ -55,7 +55,7 @@ const fn ch(
     register: RegisterKind,
     address: u16,
     data_type: DataType,
-    word_order: WordOrder,
+    order: ByteOrder,
     scale: f64,
     eng_unit: &'static str,
     base: f64,
@@ -69,7 +69,7 @@ const fn ch(
         register,
         address,
         data_type,
-        word_order,
+        order,
         scale,
         eng_unit,
         base,
@@ -79,32 +79,32 @@ const fn ch(
     }
 }
 
+use ByteOrder::*;
 use DataType::*;
 use RegisterKind::*;
-use WordOrder::*;
 
-/// The register map. The transformer serves gases as f32 ABCD (big word order) holding
+/// The register map. The transformer serves gases as f32 ABCD (u32, ABCD) holding
 /// registers and top-oil temperature as i16 x0.1 in an input register; the pump serves
 /// f32 CDAB (little word order) holding registers and temperatures as i16 x0.1 / u16 x0.01
 /// input registers.
 pub const CHANNELS: &[Channel] = &[
-    ch(1, "h2", Holding, 0, F32, Big, 1.0, "ppm", 35.0, 180.0, 0.015, true),
-    ch(1, "ch4", Holding, 2, F32, Big, 1.0, "ppm", 18.0, 420.0, 0.015, true),
-    ch(1, "c2h6", Holding, 4, F32, Big, 1.0, "ppm", 12.0, 140.0, 0.015, true),
-    ch(1, "c2h4", Holding, 6, F32, Big, 1.0, "ppm", 8.0, 640.0, 0.015, true),
-    ch(1, "c2h2", Holding, 8, F32, Big, 1.0, "ppm", 0.4, 1.6, 0.02, true),
-    ch(1, "co", Holding, 10, F32, Big, 1.0, "ppm", 260.0, 90.0, 0.01, true),
-    ch(1, "co2", Holding, 12, F32, Big, 1.0, "ppm", 2400.0, 900.0, 0.01, true),
-    ch(1, "top_oil_temp", Input, 0, I16, Big, 0.1, "°C", 52.0, 9.0, 0.3, false),
-    ch(2, "vib_velocity_rms", Holding, 0, F32, Little, 1.0, "mm/s", 1.1, 5.2, 0.05, false),
-    ch(2, "vib_accel_rms", Holding, 2, F32, Little, 1.0, "g", 0.212604, 0.30, 0.004740, false),
-    ch(2, "vib_accel2_rms", Holding, 4, F32, Little, 1.0, "g", 0.268407, 0.18, 0.003988, false),
-    ch(2, "motor_current", Holding, 6, F32, Little, 1.0, "A", 2.403010, 0.5, 0.486443, false),
-    ch(2, "pressure", Holding, 8, F32, Little, 1.0, "bar", 0.111266, 0.0, 0.253319, false),
-    ch(2, "flow", Holding, 10, F32, Little, 1.0, "l/min", 125.237471, 0.0, 1.605241, false),
-    ch(2, "bearing_temp", Input, 0, I16, Big, 0.1, "°C", 48.0, 35.0, 0.3, false),
-    ch(2, "motor_temp", Input, 1, I16, Big, 0.1, "°C", 89.472308, 8.0, 0.667073, false),
-    ch(2, "fluid_temp", Input, 2, U16, Big, 0.01, "°C", 28.3, 0.0, 0.2, false),
+    ch(1, "h2", Holding, 0, F32, ABCD, 1.0, "ppm", 35.0, 180.0, 0.015, true),
+    ch(1, "ch4", Holding, 2, F32, ABCD, 1.0, "ppm", 18.0, 420.0, 0.015, true),
+    ch(1, "c2h6", Holding, 4, F32, ABCD, 1.0, "ppm", 12.0, 140.0, 0.015, true),
+    ch(1, "c2h4", Holding, 6, F32, ABCD, 1.0, "ppm", 8.0, 640.0, 0.015, true),
+    ch(1, "c2h2", Holding, 8, F32, ABCD, 1.0, "ppm", 0.4, 1.6, 0.02, true),
+    ch(1, "co", Holding, 10, F32, ABCD, 1.0, "ppm", 260.0, 90.0, 0.01, true),
+    ch(1, "co2", Holding, 12, F32, ABCD, 1.0, "ppm", 2400.0, 900.0, 0.01, true),
+    ch(1, "top_oil_temp", Input, 0, I16, ABCD, 0.1, "°C", 52.0, 9.0, 0.3, false),
+    ch(2, "vib_velocity_rms", Holding, 0, F32, CDAB, 1.0, "mm/s", 1.1, 5.2, 0.05, false),
+    ch(2, "vib_accel_rms", Holding, 2, F32, CDAB, 1.0, "g", 0.212604, 0.30, 0.004740, false),
+    ch(2, "vib_accel2_rms", Holding, 4, F32, CDAB, 1.0, "g", 0.268407, 0.18, 0.003988, false),
+    ch(2, "motor_current", Holding, 6, F32, CDAB, 1.0, "A", 2.403010, 0.5, 0.486443, false),
+    ch(2, "pressure", Holding, 8, F32, CDAB, 1.0, "bar", 0.111266, 0.0, 0.253319, false),
+    ch(2, "flow", Holding, 10, F32, CDAB, 1.0, "l/min", 125.237471, 0.0, 1.605241, false),
+    ch(2, "bearing_temp", Input, 0, I16, ABCD, 0.1, "°C", 48.0, 35.0, 0.3, false),
+    ch(2, "motor_temp", Input, 1, I16, ABCD, 0.1, "°C", 89.472308, 8.0, 0.667073, false),
+    ch(2, "fluid_temp", Input, 2, U16, ABCD, 0.01, "°C", 28.3, 0.0, 0.2, false),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -129,7 +129,7 @@ pub struct ChannelValue {
     pub register: &'static str,
     pub address: u16,
     pub data_type: &'static str,
-    pub word_order: &'static str,
+    pub order: &'static str,
     pub scale: f64,
     pub eng_unit: &'static str,
     /// The engineering value a client decodes from `registers`.
@@ -212,8 +212,8 @@ impl Plant {
             // Concentrations cannot be negative; gauge pressures and the like can.
             v = v.max(0.0);
         }
-        let raw = encode_raw(v / c.scale, c.data_type, c.word_order);
-        crate::sources::modbus::decode::decode_raw(&raw, c.data_type, c.word_order).unwrap_or(v / c.scale) * c.scale
+        let raw = encode_raw(v / c.scale, c.data_type, c.order);
+        crate::sources::modbus::decode::decode_raw(&raw, c.data_type, c.order, None).unwrap_or(v / c.scale) * c.scale
     }
 
     /// All channels' values now.
@@ -227,26 +227,29 @@ impl Plant {
                 ChannelValue {
                     unit: c.unit,
                     name: c.name,
-                    register: match c.register {
-                        Holding => "holding",
-                        Input => "input",
-                    },
+                    register: c.register.as_str(),
                     address: c.address,
                     data_type: match c.data_type {
+                        Bit => "bit",
                         U16 => "u16",
                         I16 => "i16",
                         U32 => "u32",
                         I32 => "i32",
+                        U64 => "u64",
+                        I64 => "i64",
                         F32 => "f32",
+                        F64 => "f64",
                     },
-                    word_order: match c.word_order {
-                        Big => "big",
-                        Little => "little",
+                    order: match c.order {
+                        ABCD => "ABCD",
+                        BADC => "BADC",
+                        CDAB => "CDAB",
+                        DCBA => "DCBA",
                     },
                     scale: c.scale,
                     eng_unit: c.eng_unit,
                     value,
-                    registers: encode_raw(value / c.scale, c.data_type, c.word_order),
+                    registers: encode_raw(value / c.scale, c.data_type, c.order),
                 }
             })
             .collect()
@@ -264,11 +267,12 @@ impl Plant {
         let t = self.sim_seconds();
         let mut image: Vec<(u16, u16)> = Vec::new();
         for (i, c) in CHANNELS.iter().enumerate().filter(|(_, c)| c.unit == unit && c.register == kind) {
-            let regs = encode_raw(self.value(i, t) / c.scale, c.data_type, c.word_order);
+            let regs = encode_raw(self.value(i, t) / c.scale, c.data_type, c.order);
             image.extend(regs.into_iter().enumerate().map(|(k, r)| (c.address + k as u16, r)));
         }
         match kind {
             Holding => image.push((FAULT_CONTROL_REGISTER, self.fault_enabled(unit) as u16)),
+            Coil | DiscreteInput => return Err(ExceptionCode::IllegalFunction),
             Input => {
                 let secs = t.max(0.0).min(u32::MAX as f64) as u32;
                 image.push((CLOCK_REGISTER, (secs >> 16) as u16));

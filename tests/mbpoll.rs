@@ -67,7 +67,7 @@ fn mbpoll_reads_what_the_simulator_reports() {
         match c["data_type"].as_str().unwrap() {
             "f32" => {
                 let table = if holding { "4:float" } else { "3:float" };
-                let v: f64 = mbpoll(port, unit, table, addr, 1, c["word_order"] == "big")[0].parse().unwrap();
+                let v: f64 = mbpoll(port, unit, table, addr, 1, c["order"] == "ABCD")[0].parse().unwrap();
                 assert!((v - value).abs() <= 1e-5 * value.abs().max(1.0), "{name}: mbpoll {v} vs simulator {value}");
             }
             "i16" | "u16" => {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use edgecite::config::{DataType, ModbusDeviceConfig, PointConfig, RegisterKind, SimulatorConfig, WordOrder};
+use edgecite::config::{DataType, ModbusDeviceConfig, PointConfig, RegisterKind, SimulatorConfig};
 use edgecite::sample::{Quality, Sample};
 use edgecite::simulator::{self, Plant};
 use edgecite::sources::modbus::ModbusSource;
@@ -15,16 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 fn point(id: &str, register: RegisterKind, address: u16, data_type: DataType, scale: f64) -> PointConfig {
-    PointConfig {
-        id: id.into(),
-        register,
-        address,
-        data_type,
-        word_order: WordOrder::Big,
-        scale,
-        offset: 0.0,
-        unit: String::new(),
-    }
+    PointConfig { scale, ..PointConfig::new(id, register, address, data_type) }
 }
 
 async fn start_sim(port: u16) -> (CancellationToken, tokio::task::JoinHandle<std::io::Result<()>>) {
@@ -63,10 +54,6 @@ async fn comm_errors_while_the_device_is_away_then_reconnects_and_exceptions_kee
     let port = common::free_port();
     let (sim_cancel, sim_task) = start_sim(port).await;
     let device = ModbusDeviceConfig {
-        id: "dga1".into(),
-        host: "127.0.0.1".into(),
-        port,
-        unit: 1,
         interval_ms: 50,
         timeout_ms: 300,
         points: vec![
@@ -75,6 +62,7 @@ async fn comm_errors_while_the_device_is_away_then_reconnects_and_exceptions_kee
             // Not in the device's register map: the device answers exception 02.
             point("ghost", RegisterKind::Holding, 50, DataType::U16, 1.0),
         ],
+        ..ModbusDeviceConfig::tcp("dga1", "127.0.0.1", port, 1)
     };
     let src = ModbusSource::new(device);
     assert_eq!(src.requests_per_cycle(), 3);

@@ -57,54 +57,179 @@ pub struct SourcesConfig {
 #[serde(deny_unknown_fields)]
 pub struct ModbusDeviceConfig {
     pub id: String,
+    #[serde(default)]
+    pub transport: Transport,
+    /// Host of a Modbus TCP device or of a serial device server (`rtu_over_tcp`).
+    #[serde(default)]
     pub host: String,
     #[serde(default = "default_modbus_port")]
     pub port: u16,
+    /// Serial line of an RTU device. Devices naming the same path share one bus.
+    pub serial: Option<SerialConfig>,
     #[serde(default = "default_unit")]
     pub unit: u8,
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Most registers one request may read (protocol limit 125; some devices accept fewer).
+    #[serde(default = "default_max_registers")]
+    pub max_registers_per_request: u16,
+    /// Most coils or discrete inputs one request may read (protocol limit 2000).
+    #[serde(default = "default_max_bits")]
+    pub max_bits_per_request: u16,
+    /// Unused registers (or bits) a request may read to join two groups of points.
+    #[serde(default)]
+    pub max_gap: u16,
+    /// First back-off after a timeout; doubles on each further timeout up to `backoff_max_ms`.
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
     #[serde(default)]
     pub points: Vec<PointConfig>,
+}
+
+impl ModbusDeviceConfig {
+    /// A Modbus TCP device with defaults for everything but where it is.
+    pub fn tcp(id: &str, host: &str, port: u16, unit: u8) -> Self {
+        ModbusDeviceConfig {
+            id: id.into(),
+            transport: Transport::Tcp,
+            host: host.into(),
+            port,
+            serial: None,
+            unit,
+            interval_ms: default_interval_ms(),
+            timeout_ms: default_timeout_ms(),
+            max_registers_per_request: default_max_registers(),
+            max_bits_per_request: default_max_bits(),
+            max_gap: 0,
+            backoff_initial_ms: default_backoff_initial_ms(),
+            backoff_max_ms: default_backoff_max_ms(),
+            points: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Modbus TCP (MBAP framing).
+    #[default]
+    Tcp,
+    /// Modbus RTU on a local serial port.
+    Rtu,
+    /// Modbus RTU frames carried over a TCP connection (serial device servers, 4G DTUs).
+    RtuOverTcp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialConfig {
+    pub path: String,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    #[serde(default)]
+    pub parity: Parity,
+    #[serde(default = "default_data_bits")]
+    pub data_bits: u8,
+    #[serde(default = "default_stop_bits")]
+    pub stop_bits: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parity {
+    #[default]
+    None,
+    Even,
+    Odd,
+}
+
+impl SerialConfig {
+    /// Bits on the wire per character: start + data + parity + stop.
+    pub fn bits_per_char(&self) -> u32 {
+        1 + self.data_bits as u32 + (self.parity != Parity::None) as u32 + self.stop_bits as u32
+    }
+
+    /// The silent interval that separates RTU frames: 3.5 character times, and a fixed
+    /// 1750 µs above 19200 baud (Modbus over serial line, 2.5.1.1).
+    pub fn inter_frame_delay(&self) -> std::time::Duration {
+        if self.baud > 19_200 {
+            std::time::Duration::from_micros(1750)
+        } else {
+            std::time::Duration::from_micros((3.5 * self.bits_per_char() as f64 * 1e6 / self.baud as f64).ceil() as u64)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterKind {
+    /// Function 01.
+    Coil,
+    /// Function 02.
+    DiscreteInput,
+    /// Function 03.
     Holding,
+    /// Function 04.
     Input,
+}
+
+impl RegisterKind {
+    pub fn is_bits(self) -> bool {
+        matches!(self, RegisterKind::Coil | RegisterKind::DiscreteInput)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegisterKind::Coil => "coil",
+            RegisterKind::DiscreteInput => "discrete_input",
+            RegisterKind::Holding => "holding",
+            RegisterKind::Input => "input",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DataType {
+    /// A coil or discrete input, or bit `bit` of a register.
+    Bit,
     U16,
     I16,
     U32,
     I32,
+    U64,
+    I64,
     F32,
+    F64,
 }
 
 impl DataType {
-    /// Registers the type occupies.
+    /// Registers (or bits, for coils and discrete inputs) the type occupies.
     pub fn registers(self) -> u16 {
         match self {
-            DataType::U16 | DataType::I16 => 1,
+            DataType::Bit | DataType::U16 | DataType::I16 => 1,
             DataType::U32 | DataType::I32 | DataType::F32 => 2,
+            DataType::U64 | DataType::I64 | DataType::F64 => 4,
         }
     }
 }
 
-/// Order of the 16-bit words of a 32-bit value. `big` = high word first (ABCD),
-/// `little` = low word first (CDAB). Bytes within a word are always big-endian (Modbus).
+/// Order of a value's bytes as they arrive, A most significant. See `sources::modbus::decode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WordOrder {
+pub enum ByteOrder {
+    /// Big-endian: the Modbus default.
     #[default]
-    Big,
-    Little,
+    ABCD,
+    /// Bytes swapped within each word.
+    BADC,
+    /// Words swapped (low word first).
+    CDAB,
+    /// Little-endian.
+    DCBA,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,14 +240,51 @@ pub struct PointConfig {
     pub address: u16,
     #[serde(rename = "type")]
     pub data_type: DataType,
+    /// With `type = "bit"` on a holding or input register: which bit (0 = least significant).
+    pub bit: Option<u8>,
     #[serde(default)]
-    pub word_order: WordOrder,
+    pub order: ByteOrder,
     #[serde(default = "one")]
     pub scale: f64,
     #[serde(default)]
     pub offset: f64,
     #[serde(default)]
     pub unit: String,
+    /// Poll interval of this point; default: the device's.
+    pub interval_ms: Option<u64>,
+    /// Store a new sample only when it differs from the last stored one by more than this...
+    pub deadband_abs: Option<f64>,
+    /// ...or by more than this percentage of it (unchanged values are re-stored every 60 s).
+    pub deadband_pct: Option<f64>,
+    /// Values outside [valid_min, valid_max] get quality `out_of_range`.
+    pub valid_min: Option<f64>,
+    pub valid_max: Option<f64>,
+}
+
+impl PointConfig {
+    /// A point with defaults for everything but its identity and place.
+    pub fn new(id: &str, register: RegisterKind, address: u16, data_type: DataType) -> Self {
+        PointConfig {
+            id: id.into(),
+            register,
+            address,
+            data_type,
+            bit: None,
+            order: ByteOrder::ABCD,
+            scale: 1.0,
+            offset: 0.0,
+            unit: String::new(),
+            interval_ms: None,
+            deadband_abs: None,
+            deadband_pct: None,
+            valid_min: None,
+            valid_max: None,
+        }
+    }
+
+    pub fn interval_ms(&self, device: &ModbusDeviceConfig) -> u64 {
+        self.interval_ms.unwrap_or(device.interval_ms)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -274,6 +436,27 @@ fn default_interval_ms() -> u64 {
 fn default_timeout_ms() -> u64 {
     1000
 }
+fn default_max_registers() -> u16 {
+    125
+}
+fn default_max_bits() -> u16 {
+    2000
+}
+fn default_backoff_initial_ms() -> u64 {
+    1000
+}
+fn default_backoff_max_ms() -> u64 {
+    60_000
+}
+fn default_baud() -> u32 {
+    9600
+}
+fn default_data_bits() -> u8 {
+    8
+}
+fn default_stop_bits() -> u8 {
+    1
+}
 fn default_stale_after_ms() -> u64 {
     10_000
 }
@@ -374,10 +557,82 @@ impl Config {
                     format!("value {} is out of range: expected 1 to 60000 (ms)", dev.timeout_ms),
                 ));
             }
-            if dev.unit == 0 {
+            let unit_max = if dev.transport == Transport::Tcp { 255 } else { 247 };
+            if dev.unit == 0 || dev.unit > unit_max {
                 return Err(doc.invalid(
                     at.key("unit"),
-                    "value 0 is the broadcast address: expected a unit id from 1 to 247".into(),
+                    format!(
+                        "value {} is out of range: expected a unit id from 1 to {unit_max} (0 is broadcast)",
+                        dev.unit
+                    ),
+                ));
+            }
+            match dev.transport {
+                Transport::Tcp | Transport::RtuOverTcp if dev.host.is_empty() => {
+                    return Err(doc.invalid(
+                        at.clone(),
+                        format!("missing key `host`: transport `{:?}` needs a host name or address", dev.transport)
+                            .to_lowercase(),
+                    ));
+                }
+                Transport::Rtu => {
+                    let Some(serial) = &dev.serial else {
+                        return Err(doc.invalid(at.clone(), "missing key `serial`: transport \"rtu\" needs `serial = { path = \"/dev/ttyUSB0\", baud = 9600 }`".into()));
+                    };
+                    let sat = at.key("serial");
+                    if serial.baud < 300 || serial.baud > 4_000_000 {
+                        return Err(doc.invalid(
+                            sat.key("baud"),
+                            format!("value {} is out of range: expected 300 to 4000000", serial.baud),
+                        ));
+                    }
+                    if !(7..=8).contains(&serial.data_bits) {
+                        return Err(doc.invalid(
+                            sat.key("data_bits"),
+                            format!("value {} is not supported: expected 7 or 8", serial.data_bits),
+                        ));
+                    }
+                    if !(1..=2).contains(&serial.stop_bits) {
+                        return Err(doc.invalid(
+                            sat.key("stop_bits"),
+                            format!("value {} is not supported: expected 1 or 2", serial.stop_bits),
+                        ));
+                    }
+                    // Devices on one serial line must agree on its settings.
+                    let clash = self.sources.modbus[..d]
+                        .iter()
+                        .find(|o| o.serial.as_ref().is_some_and(|os| os.path == serial.path && os != serial));
+                    if let Some(other) = clash {
+                        return Err(doc.invalid(sat, format!("serial line {} is also used by source `{}` with different settings: devices on one bus must share baud, parity, data and stop bits", serial.path, other.id)));
+                    }
+                }
+                _ => {}
+            }
+            if dev.max_registers_per_request == 0 || dev.max_registers_per_request > 125 {
+                return Err(doc.invalid(
+                    at.key("max_registers_per_request"),
+                    format!(
+                        "value {} is out of range: expected 1 to 125 (the protocol limit)",
+                        dev.max_registers_per_request
+                    ),
+                ));
+            }
+            if dev.max_bits_per_request == 0 || dev.max_bits_per_request > 2000 {
+                return Err(doc.invalid(
+                    at.key("max_bits_per_request"),
+                    format!(
+                        "value {} is out of range: expected 1 to 2000 (the protocol limit)",
+                        dev.max_bits_per_request
+                    ),
+                ));
+            }
+            if dev.backoff_initial_ms == 0 || dev.backoff_max_ms < dev.backoff_initial_ms {
+                return Err(doc.invalid(
+                    at.key("backoff_max_ms"),
+                    format!(
+                        "backoff_initial_ms {} and backoff_max_ms {}: expected 1 <= initial <= max",
+                        dev.backoff_initial_ms, dev.backoff_max_ms
+                    ),
                 ));
             }
             for (p, pt) in dev.points.iter().enumerate() {
@@ -404,6 +659,59 @@ impl Config {
                         pat.key("scale"),
                         format!("value {} is not usable: expected a finite, non-zero number", pt.scale),
                     ));
+                }
+                match (pt.register.is_bits(), pt.data_type, pt.bit) {
+                    (true, DataType::Bit, None) | (false, DataType::Bit, Some(0..=15)) => {}
+                    (true, DataType::Bit, Some(_)) => {
+                        return Err(doc.invalid(
+                            pat.key("bit"),
+                            format!("a {} is a single bit: remove `bit`", pt.register.as_str()),
+                        ));
+                    }
+                    (true, t, _) => {
+                        return Err(doc.invalid(
+                            pat.key("type"),
+                            format!("value {t:?} does not fit a {}: expected \"bit\"", pt.register.as_str())
+                                .to_lowercase(),
+                        ));
+                    }
+                    (false, DataType::Bit, None) => {
+                        return Err(doc.invalid(
+                            pat.clone(),
+                            "missing key `bit`: type \"bit\" on a register needs the bit number, 0 to 15".into(),
+                        ));
+                    }
+                    (false, DataType::Bit, Some(b)) => {
+                        return Err(doc.invalid(pat.key("bit"), format!("value {b} is out of range: expected 0 to 15")));
+                    }
+                    (false, t, Some(_)) => {
+                        return Err(doc.invalid(
+                            pat.key("bit"),
+                            format!("`bit` applies only to type \"bit\", not {t:?}").to_lowercase(),
+                        ));
+                    }
+                    (false, _, None) => {}
+                }
+                if pt.interval_ms.is_some_and(|i| i < 10) {
+                    return Err(doc.invalid(
+                        pat.key("interval_ms"),
+                        format!("value {} is too small: expected at least 10 (ms)", pt.interval_ms.unwrap_or(0)),
+                    ));
+                }
+                for (key, v) in [("deadband_abs", pt.deadband_abs), ("deadband_pct", pt.deadband_pct)] {
+                    if v.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
+                        return Err(doc.invalid(
+                            pat.key(key),
+                            format!("value {} is not usable: expected a number >= 0", v.unwrap_or(f64::NAN)),
+                        ));
+                    }
+                }
+                if let (Some(lo), Some(hi)) = (pt.valid_min, pt.valid_max) {
+                    if !(lo < hi) {
+                        return Err(
+                            doc.invalid(pat.key("valid_max"), format!("value {hi} must be above valid_min {lo}"))
+                        );
+                    }
                 }
             }
         }

@@ -172,7 +172,10 @@ impl ModbusSource {
         let p = &self.cfg.points[i];
         let off = (p.address - block.start) as usize;
         let slice = regs.get(off..).unwrap_or(&[]);
-        match decode::decode(slice, p.data_type, p.word_order, p.scale, p.offset) {
+        match decode::decode(slice, p.data_type, p.order, p.bit, p.scale, p.offset) {
+            Ok(v) if p.valid_min.is_some_and(|lo| v < lo) || p.valid_max.is_some_and(|hi| v > hi) => {
+                Sample::bad(self.point_ids[i].clone(), ts, Quality::OutOfRange)
+            }
             Ok(v) => Sample::good(self.point_ids[i].clone(), ts, v),
             Err(e) => {
                 tracing::warn!(point = %self.point_ids[i], error = %e, "cannot decode point");
@@ -192,11 +195,19 @@ impl ModbusSource {
     }
 }
 
+fn bits_as_words(bits: Vec<bool>) -> Vec<u16> {
+    bits.into_iter().map(u16::from).collect()
+}
+
 async fn read_block(ctx: &mut Context, block: &ReadBlock, timeout: Duration) -> Result<Vec<u16>, ReadFailure> {
     let fut = async {
         match block.kind {
             RegisterKind::Holding => ctx.read_holding_registers(block.start, block.count).await,
             RegisterKind::Input => ctx.read_input_registers(block.start, block.count).await,
+            RegisterKind::Coil => ctx.read_coils(block.start, block.count).await.map(|r| r.map(bits_as_words)),
+            RegisterKind::DiscreteInput => {
+                ctx.read_discrete_inputs(block.start, block.count).await.map(|r| r.map(bits_as_words))
+            }
         }
     };
     match tokio::time::timeout(timeout, fut).await {

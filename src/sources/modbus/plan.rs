@@ -42,19 +42,10 @@ pub fn plan(points: &[PointConfig]) -> Vec<ReadBlock> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DataType, WordOrder};
+    use crate::config::DataType;
 
     fn pt(kind: RegisterKind, address: u16, t: DataType) -> PointConfig {
-        PointConfig {
-            id: format!("p{address}"),
-            register: kind,
-            address,
-            data_type: t,
-            word_order: WordOrder::Big,
-            scale: 1.0,
-            offset: 0.0,
-            unit: String::new(),
-        }
+        PointConfig::new(&format!("p{address}"), kind, address, t)
     }
 
     #[test]
