@@ -47,8 +47,23 @@ enum Command {
         #[arg(long)]
         dump: bool,
     },
+    /// Modbus tools.
+    Modbus {
+        #[command(subcommand)]
+        command: ModbusCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum ModbusCommand {
+    /// Print the read plan of every Modbus device: requests per cycle, registers read, and
+    /// what one request per point would take.
+    Plan {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -72,6 +87,7 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
         Command::Simulate { config, dump } => simulate(&config, dump),
+        Command::Modbus { command: ModbusCommand::Plan { config } } => modbus_plan(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,6 +147,44 @@ fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
         edgecite::simulator::serve(listener, plant, cancel).await?;
         Ok(())
     })
+}
+
+fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let (mut total, mut naive) = (0, 0);
+    for d in &config.sources.modbus {
+        let src = edgecite::sources::modbus::ModbusSource::new(d.clone());
+        let blocks = edgecite::sources::modbus::plan::plan_device(d);
+        let used: u32 = d.points.iter().map(|p| p.data_type.registers() as u32).sum();
+        let read: u32 = blocks.iter().map(|b| b.count as u32).sum();
+        println!(
+            "{} ({}): {} point(s) in {} request(s) per cycle; {} register(s)/bit(s) read for {} used; one request per point: {}",
+            d.id,
+            src.endpoint(),
+            d.points.len(),
+            blocks.len(),
+            read,
+            used,
+            d.points.len()
+        );
+        for b in &blocks {
+            let names: Vec<&str> = b.points.iter().map(|&i| d.points[i].id.as_str()).collect();
+            println!(
+                "  every {:>6} ms  fc {:02}  {:<14} {:>5}..{:<5} ({:>3})  {}",
+                b.interval_ms,
+                b.kind.function_code(),
+                b.kind.as_str(),
+                b.start,
+                b.start as u32 + b.count as u32 - 1,
+                b.count,
+                names.join(" ")
+            );
+        }
+        total += blocks.len();
+        naive += d.points.len();
+    }
+    println!("total: {total} request(s) per cycle; one request per point: {naive}");
+    Ok(())
 }
 
 fn check(path: &PathBuf) -> anyhow::Result<()> {

@@ -182,6 +182,16 @@ impl RegisterKind {
         matches!(self, RegisterKind::Coil | RegisterKind::DiscreteInput)
     }
 
+    /// The Modbus function code that reads this kind.
+    pub fn function_code(self) -> u8 {
+        match self {
+            RegisterKind::Coil => 1,
+            RegisterKind::DiscreteInput => 2,
+            RegisterKind::Holding => 3,
+            RegisterKind::Input => 4,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RegisterKind::Coil => "coil",

@@ -292,6 +292,29 @@ class Socat:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def pty_line_settings(path: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Line settings for the server pty.
+
+    A pty has no UART: baud, parity etc. change nothing on the wire.  Recent
+    Linux kernels even reject parity != N and bytesize != 8 on a pty with
+    EINVAL, which would kill pymodbus' serial transport.  Try the requested
+    settings and fall back to 8N<stopbits> (same baud) if the pty refuses.
+    """
+    import serial  # pylint: disable=import-outside-toplevel
+
+    wanted = {"baudrate": spec["baud"], "parity": spec["parity"],
+              "bytesize": spec["bytesize"], "stopbits": spec["stopbits"]}
+    try:
+        serial.Serial(path, **wanted).close()
+        return wanted
+    except (serial.SerialException, ValueError, OSError) as exc:
+        fallback = dict(wanted, parity="N", bytesize=8)
+        LOG.warning("pty refuses %s (%s); serving with %s instead (a pty ignores line "
+                    "settings anyway)", wanted, exc, fallback)
+        serial.Serial(path, **fallback).close()
+        return fallback
+
+
 async def run_pymodbus(spec: dict[str, Any], stats: Stats, ready, stop: asyncio.Event) -> None:
     from pymodbus import FramerType  # pylint: disable=import-outside-toplevel
     from pymodbus.server import ModbusSerialServer, ModbusTcpServer  # pylint: disable=import-outside-toplevel
@@ -312,10 +335,9 @@ async def run_pymodbus(spec: dict[str, Any], stats: Stats, ready, stop: asyncio.
     else:
         socat = Socat()
         socat.start()
+        line = pty_line_settings(socat.server, spec)
         server = ModbusSerialServer(
-            devices, framer=FramerType.RTU, port=socat.server,
-            baudrate=spec["baud"], parity=spec["parity"], bytesize=spec["bytesize"],
-            stopbits=spec["stopbits"], trace_pdu=trace_pdu,
+            devices, framer=FramerType.RTU, port=socat.server, trace_pdu=trace_pdu, **line,
         )
     server.context = BoundedContext(server.context, sizes)
     try:

@@ -33,7 +33,7 @@ enum ReadFailure {
 impl ModbusSource {
     pub fn new(cfg: ModbusDeviceConfig) -> Self {
         let point_ids = cfg.points.iter().map(|p| PointId::from(format!("{}.{}", cfg.id, p.id))).collect();
-        let blocks = plan::plan(&cfg.points);
+        let blocks = plan::plan_device(&cfg);
         ModbusSource { cfg, point_ids, blocks, counters: Arc::new(SourceCounters::default()) }
     }
 
