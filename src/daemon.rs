@@ -13,7 +13,6 @@ use crate::sample::Sample;
 use crate::simulator::{self, Plant};
 use crate::sinks::api::{self, ApiState};
 use crate::sinks::live::{Live, ModelStatus, SharedLive, SourceHandle};
-use crate::sources::modbus::ModbusSource;
 use crate::store::Store;
 use anyhow::Context;
 use std::collections::HashMap;
@@ -83,15 +82,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
 
     let (tx, mut rx) = mpsc::channel::<Vec<Sample>>(1024);
     let mut handles = Vec::new();
-    for dev in &config.sources.modbus {
-        let src = ModbusSource::new(dev.clone());
-        handles.push(SourceHandle {
-            id: src.id().to_string(),
-            kind: "modbus_tcp",
-            endpoint: src.endpoint(),
-            counters: src.counters(),
-        });
-        tasks.spawn(src.run(tx.clone(), sources_cancel.clone()));
+    for bus in crate::sources::modbus::buses(&config.sources.modbus) {
+        for h in bus.handles() {
+            handles.push(SourceHandle { id: h.id, kind: "modbus", endpoint: h.endpoint, counters: h.counters });
+        }
+        tasks.spawn(bus.run(tx.clone(), sources_cancel.clone()));
     }
     drop(tx);
 

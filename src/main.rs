@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use edgecite::config::Config;
 use edgecite::diagnose::Diagnoser;
 use edgecite::knowledge::Library;
+use edgecite::sources::modbus::link::{Connector, RealConnector};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -153,14 +154,13 @@ fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let (mut total, mut naive) = (0, 0);
     for d in &config.sources.modbus {
-        let src = edgecite::sources::modbus::ModbusSource::new(d.clone());
         let blocks = edgecite::sources::modbus::plan::plan_device(d);
         let used: u32 = d.points.iter().map(|p| p.data_type.registers() as u32).sum();
         let read: u32 = blocks.iter().map(|b| b.count as u32).sum();
         println!(
             "{} ({}): {} point(s) in {} request(s) per cycle; {} register(s)/bit(s) read for {} used; one request per point: {}",
             d.id,
-            src.endpoint(),
+            format!("{}/{}", RealConnector::of(d).endpoint(), d.unit),
             d.points.len(),
             blocks.len(),
             read,
@@ -197,14 +197,14 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
     let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();
     println!("sources: {} modbus device(s), {points} point(s)", config.sources.modbus.len());
     for d in &config.sources.modbus {
-        let src = edgecite::sources::modbus::ModbusSource::new(d.clone());
         println!(
-            "  {:<10} {}  every {} ms, {} point(s) in {} request(s) per cycle",
+            "  {:<10} {}/{}  every {} ms, {} point(s) in {} request(s) per cycle",
             d.id,
-            src.endpoint(),
+            RealConnector::of(d).endpoint(),
+            d.unit,
             d.interval_ms,
             d.points.len(),
-            src.requests_per_cycle()
+            edgecite::sources::modbus::plan::plan_device(d).len()
         );
     }
     println!("assets: {}", config.assets.len());

@@ -42,6 +42,8 @@ impl Quality {
 /// One value of one point at one time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// The registers (or bits) the value was decoded from, when it came from Modbus.
+    pub raw: Option<Arc<[u16]>>,
     pub point: PointId,
     /// Unix time in ms of the poll (or of the source's own timestamp).
     pub ts_ms: i64,
@@ -53,13 +55,19 @@ pub struct Sample {
 impl Sample {
     pub fn good(point: PointId, ts_ms: i64, value: f64) -> Self {
         if value.is_finite() {
-            Sample { point, ts_ms, value: Some(value), quality: Quality::Good }
+            Sample { point, ts_ms, value: Some(value), quality: Quality::Good, raw: None }
         } else {
-            Sample { point, ts_ms, value: None, quality: Quality::DecodeError }
+            Sample { point, ts_ms, value: None, quality: Quality::DecodeError, raw: None }
         }
     }
 
     pub fn bad(point: PointId, ts_ms: i64, quality: Quality) -> Self {
-        Sample { point, ts_ms, value: None, quality }
+        Sample { point, ts_ms, value: None, quality, raw: None }
+    }
+
+    /// Attach the raw registers the value came from.
+    pub fn with_raw(mut self, raw: &[u16]) -> Self {
+        self.raw = Some(raw.into());
+        self
     }
 }

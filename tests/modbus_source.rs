@@ -7,7 +7,8 @@ mod common;
 use edgecite::config::{DataType, ModbusDeviceConfig, PointConfig, RegisterKind, SimulatorConfig};
 use edgecite::sample::{Quality, Sample};
 use edgecite::simulator::{self, Plant};
-use edgecite::sources::modbus::ModbusSource;
+use edgecite::sources::modbus::link::RealConnector;
+use edgecite::sources::modbus::Bus;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,8 @@ async fn comm_errors_while_the_device_is_away_then_reconnects_and_exceptions_kee
     let (sim_cancel, sim_task) = start_sim(port).await;
     let device = ModbusDeviceConfig {
         interval_ms: 50,
+        backoff_initial_ms: 100,
+        backoff_max_ms: 1000,
         timeout_ms: 300,
         points: vec![
             point("ch4", RegisterKind::Holding, 2, DataType::F32, 1.0),
@@ -64,9 +67,9 @@ async fn comm_errors_while_the_device_is_away_then_reconnects_and_exceptions_kee
         ],
         ..ModbusDeviceConfig::tcp("dga1", "127.0.0.1", port, 1)
     };
-    let src = ModbusSource::new(device);
+    let src = Bus::new(RealConnector::of(&device), vec![device]);
     assert_eq!(src.requests_per_cycle(), 3);
-    let counters = src.counters();
+    let counters = src.handles()[0].counters.clone();
     let (tx, mut rx) = mpsc::channel(16);
     let stop = CancellationToken::new();
     let source = tokio::spawn(src.run(tx, stop.clone()));

@@ -64,6 +64,7 @@ def load_spec(path: str) -> dict[str, Any]:
     port = spec.get("port", 0)
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise SpecError("port must be an int 0..65535")
+    spec["port"] = port
     raw_units = spec.get("units")
     if not isinstance(raw_units, dict) or not raw_units:
         raise SpecError("units must be a non-empty object")
@@ -281,6 +282,15 @@ class Socat:
                 raise RuntimeError("socat did not create the pty links in time")
             time.sleep(0.01)
 
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Stop the peer if socat dies: the bus is gone."""
+        while not stop.is_set():
+            if self.proc and self.proc.poll() is not None:
+                LOG.error("socat exited with %s; stopping", self.proc.returncode)
+                stop.set()
+                return
+            await asyncio.sleep(0.2)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -300,18 +310,28 @@ def pty_line_settings(path: str, spec: dict[str, Any]) -> dict[str, Any]:
     EINVAL, which would kill pymodbus' serial transport.  Try the requested
     settings and fall back to 8N<stopbits> (same baud) if the pty refuses.
     """
+    import termios  # pylint: disable=import-outside-toplevel
+
     import serial  # pylint: disable=import-outside-toplevel
+
+    def probe(settings: dict[str, Any]) -> None:
+        # same calls as pymodbus' SerialTransport (open, then timeout = 0)
+        port = serial.serial_for_url(path, exclusive=True, timeout=3, **settings)
+        try:
+            port.timeout = 0
+        finally:
+            port.close()
 
     wanted = {"baudrate": spec["baud"], "parity": spec["parity"],
               "bytesize": spec["bytesize"], "stopbits": spec["stopbits"]}
     try:
-        serial.Serial(path, **wanted).close()
+        probe(wanted)
         return wanted
-    except (serial.SerialException, ValueError, OSError) as exc:
+    except (serial.SerialException, termios.error, ValueError, OSError) as exc:
         fallback = dict(wanted, parity="N", bytesize=8)
         LOG.warning("pty refuses %s (%s); serving with %s instead (a pty ignores line "
                     "settings anyway)", wanted, exc, fallback)
-        serial.Serial(path, **fallback).close()
+        probe(fallback)
         return fallback
 
 
@@ -350,6 +370,7 @@ async def run_pymodbus(spec: dict[str, Any], stats: Stats, ready, stop: asyncio.
             for _ in range(3):
                 await asyncio.sleep(0)
             ready(f"READY rtu {socat.client}")
+            asyncio.create_task(socat.watch(stop))
         await stop.wait()
     finally:
         await server.shutdown()
@@ -477,10 +498,10 @@ async def amain(spec: dict[str, Any], ready_fd: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     if spec.get("exit_on_stdin_eof"):
         def watch_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read(4096):
+            try:  # raw fd: a daemon thread blocked in sys.stdin would abort exit
+                while os.read(0, 4096):
                     pass
-            except (OSError, ValueError):
+            except OSError:
                 pass
             loop.call_soon_threadsafe(stop.set)
         threading.Thread(target=watch_stdin, daemon=True).start()

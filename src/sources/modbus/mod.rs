@@ -1,222 +1,496 @@
-//! Modbus TCP source: polls one device's points on its interval, decodes them and sends
-//! samples with their poll timestamp and quality. Reconnects after transport errors.
+//! The Modbus acquisition engine. A [`Bus`] is one link (a TCP connection, a serial line, or
+//! a serial device server) and the devices (units) behind it. It polls each device's
+//! planned requests on their intervals, one request at a time, with the inter-frame silence
+//! RTU requires. A device that times out backs off on its own (exponential, capped) and its
+//! points are marked `comm_error`, while the other devices on the bus keep their cycle.
+//! Transport errors re-open the link; exception responses become quality codes.
 
 pub mod decode;
+pub mod link;
 pub mod plan;
 
-use crate::config::{ModbusDeviceConfig, RegisterKind};
+use crate::config::{ModbusDeviceConfig, Transport};
 use crate::sample::{PointId, Quality, Sample};
 use crate::sources::SourceCounters;
+use link::{Connector, Link, ReadError, RealConnector};
 use plan::ReadBlock;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_modbus::client::{Context, Reader};
-use tokio_modbus::Slave;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub struct ModbusSource {
+/// Exception responses of one device are logged at most this often.
+const EXCEPTION_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// A device's identity and counters, for status and metrics.
+#[derive(Debug, Clone)]
+pub struct DeviceHandle {
+    pub id: String,
+    pub endpoint: String,
+    pub counters: Arc<SourceCounters>,
+}
+
+struct Device {
     cfg: ModbusDeviceConfig,
     point_ids: Vec<PointId>,
     blocks: Vec<ReadBlock>,
+    due: Vec<Instant>,
+    /// Back-off: until when, and the current step.
+    backoff: Option<(Instant, Duration)>,
     counters: Arc<SourceCounters>,
+    exceptions_logged_at: Option<Instant>,
+    exceptions_unlogged: u64,
 }
 
-enum ReadFailure {
-    /// The device answered with an exception: the link is fine.
-    Exception(u8),
-    /// Timeout or transport error: the link must be re-opened.
-    Link(String),
-}
-
-impl ModbusSource {
-    pub fn new(cfg: ModbusDeviceConfig) -> Self {
+impl Device {
+    fn new(cfg: ModbusDeviceConfig) -> Self {
         let point_ids = cfg.points.iter().map(|p| PointId::from(format!("{}.{}", cfg.id, p.id))).collect();
         let blocks = plan::plan_device(&cfg);
-        ModbusSource { cfg, point_ids, blocks, counters: Arc::new(SourceCounters::default()) }
+        Device {
+            due: vec![Instant::now(); blocks.len()],
+            point_ids,
+            blocks,
+            cfg,
+            backoff: None,
+            counters: Arc::new(SourceCounters::default()),
+            exceptions_logged_at: None,
+            exceptions_unlogged: 0,
+        }
     }
 
-    pub fn id(&self) -> &str {
-        &self.cfg.id
+    fn in_backoff(&self, now: Instant) -> bool {
+        self.backoff.is_some_and(|(until, _)| now < until)
+    }
+
+    /// A timeout: start or double the back-off.
+    fn back_off(&mut self, now: Instant) {
+        let initial = Duration::from_millis(self.cfg.backoff_initial_ms);
+        let max = Duration::from_millis(self.cfg.backoff_max_ms);
+        let step = match self.backoff {
+            None => initial,
+            Some((_, step)) => (step * 2).min(max),
+        };
+        if self.backoff.is_none() {
+            tracing::warn!(device = %self.cfg.id, unit = self.cfg.unit, backoff_ms = step.as_millis() as u64,
+                "device not answering; its points are marked comm_error and it is backed off (other devices keep their cycle)");
+        }
+        self.backoff = Some((now + step, step));
+        self.counters.backoff_ms.store(step.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Any answer (data or exception) ends the back-off.
+    fn answered(&mut self) {
+        if self.backoff.take().is_some() {
+            tracing::info!(device = %self.cfg.id, unit = self.cfg.unit, "device answers again; back-off ended");
+        }
+        self.counters.backoff_ms.store(0, Ordering::Relaxed);
+    }
+
+    fn log_exception(&mut self, block: &ReadBlock, code: u8, now: Instant) {
+        self.exceptions_unlogged += 1;
+        if self.exceptions_logged_at.is_some_and(|t| now.duration_since(t) < EXCEPTION_LOG_EVERY) {
+            return;
+        }
+        tracing::warn!(device = %self.cfg.id, unit = self.cfg.unit, function = block.kind.function_code(),
+            start = block.start, count = block.count, exception = format!("{code:02x}"),
+            meaning = exception_meaning(code), occurrences = self.exceptions_unlogged,
+            "modbus exception response (logged at most once a minute per device)");
+        self.exceptions_logged_at = Some(now);
+        self.exceptions_unlogged = 0;
+    }
+
+    /// Samples for one block's points, all of one quality and no value.
+    fn bad(&self, block: &ReadBlock, ts: i64, quality: Quality, out: &mut Vec<Sample>) {
+        out.extend(block.points.iter().map(|&i| Sample::bad(self.point_ids[i].clone(), ts, quality)));
+    }
+
+    fn decode(&self, block: &ReadBlock, regs: &[u16], ts: i64, out: &mut Vec<Sample>) {
+        for &i in &block.points {
+            let p = &self.cfg.points[i];
+            let off = (p.address - block.start) as usize;
+            let raw = &regs[off.min(regs.len())..(off + p.data_type.registers() as usize).min(regs.len())];
+            let id = self.point_ids[i].clone();
+            let sample = match decode::decode(raw, p.data_type, p.order, p.bit, p.scale, p.offset) {
+                Ok(v) if p.valid_min.is_some_and(|lo| v < lo) || p.valid_max.is_some_and(|hi| v > hi) => {
+                    Sample::bad(id, ts, Quality::OutOfRange)
+                }
+                Ok(v) => Sample::good(id, ts, v),
+                Err(e) => {
+                    tracing::warn!(point = %self.point_ids[i], error = %e, "cannot decode point");
+                    Sample::bad(id, ts, Quality::DecodeError)
+                }
+            };
+            out.push(sample.with_raw(raw));
+        }
+    }
+}
+
+fn exception_meaning(code: u8) -> &'static str {
+    match code {
+        0x01 => "illegal function",
+        0x02 => "illegal data address",
+        0x03 => "illegal data value",
+        0x04 => "server device failure",
+        0x05 => "acknowledge",
+        0x06 => "server device busy",
+        0x0A => "gateway path unavailable",
+        0x0B => "gateway target device failed to respond",
+        _ => "unknown exception code",
+    }
+}
+
+/// One link and the devices behind it, polled by one task.
+pub struct Bus<C: Connector> {
+    connector: C,
+    devices: Vec<Device>,
+}
+
+/// Group devices into buses: RTU devices by serial line, RTU-over-TCP devices by device
+/// server, and every Modbus TCP device on its own connection.
+pub fn buses(devices: &[ModbusDeviceConfig]) -> Vec<Bus<RealConnector>> {
+    let mut groups: Vec<(String, Vec<ModbusDeviceConfig>)> = Vec::new();
+    for d in devices {
+        let key = match d.transport {
+            Transport::Tcp => format!("tcp:{}", d.id),
+            Transport::RtuOverTcp => format!("rtu-over-tcp:{}:{}", d.host, d.port),
+            Transport::Rtu => format!("rtu:{}", d.serial.as_ref().map(|s| s.path.as_str()).unwrap_or("")),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(d.clone()),
+            None => groups.push((key, vec![d.clone()])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| Bus::new(RealConnector::of(&g[0]), g)).collect()
+}
+
+impl<C: Connector> Bus<C> {
+    pub fn new(connector: C, devices: Vec<ModbusDeviceConfig>) -> Self {
+        Bus { connector, devices: devices.into_iter().map(Device::new).collect() }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("modbus-tcp://{}:{}/{}", self.cfg.host, self.cfg.port, self.cfg.unit)
+        self.connector.endpoint()
     }
 
-    pub fn counters(&self) -> Arc<SourceCounters> {
-        self.counters.clone()
+    pub fn handles(&self) -> Vec<DeviceHandle> {
+        let endpoint = self.connector.endpoint();
+        self.devices
+            .iter()
+            .map(|d| DeviceHandle {
+                id: d.cfg.id.clone(),
+                endpoint: format!("{endpoint}/{}", d.cfg.unit),
+                counters: d.counters.clone(),
+            })
+            .collect()
     }
 
-    /// Requests per poll cycle.
+    /// Requests per cycle over all devices (each block once).
     pub fn requests_per_cycle(&self) -> usize {
-        self.blocks.len()
+        self.devices.iter().map(|d| d.blocks.len()).sum()
     }
 
-    /// Poll until cancelled. Samples go to `tx`; if the pipeline is gone the source stops.
-    pub async fn run(self, tx: mpsc::Sender<Vec<Sample>>, cancel: CancellationToken) {
-        let timeout = Duration::from_millis(self.cfg.timeout_ms);
-        let mut ticker = tokio::time::interval(Duration::from_millis(self.cfg.interval_ms));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ctx: Option<Context> = None;
+    fn set_connected(&self, up: bool) {
+        for d in &self.devices {
+            d.counters.connected.store(up as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Poll until cancelled. Samples go to `tx`; if the pipeline is gone the bus stops.
+    pub async fn run(mut self, tx: mpsc::Sender<Vec<Sample>>, cancel: CancellationToken) {
+        let endpoint = self.connector.endpoint();
+        let gap = self.connector.inter_frame_delay();
+        tracing::info!(endpoint = %endpoint, devices = self.devices.len(), requests_per_cycle = self.requests_per_cycle(),
+            "modbus bus started");
+        let mut link: Option<C::Link> = None;
         let mut link_down_logged = false;
-        tracing::info!(source = %self.cfg.id, endpoint = %self.endpoint(), points = self.point_ids.len(),
-            requests_per_cycle = self.blocks.len(), "modbus source started");
+        let mut last_frame = Instant::now();
         loop {
+            let Some(next) = self.devices.iter().flat_map(|d| d.due.iter().copied()).min() else { break };
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = ticker.tick() => {}
+                _ = tokio::time::sleep_until(next) => {}
             }
+            let now = Instant::now();
             let ts = crate::time::now_ms();
-            if ctx.is_none() {
-                match self.connect(timeout).await {
-                    Ok(c) => {
-                        self.counters.connects.fetch_add(1, Ordering::Relaxed);
-                        self.counters.connected.store(1, Ordering::Relaxed);
-                        tracing::info!(source = %self.cfg.id, endpoint = %self.endpoint(), "modbus connected");
-                        link_down_logged = false;
-                        ctx = Some(c);
-                    }
-                    Err(e) => {
-                        self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                        if !link_down_logged {
-                            tracing::warn!(source = %self.cfg.id, endpoint = %self.endpoint(), error = %e,
-                                "modbus connect failed; points marked comm_error, retrying every interval");
-                            link_down_logged = true;
-                        }
-                        let batch =
-                            self.point_ids.iter().map(|p| Sample::bad(p.clone(), ts, Quality::CommError)).collect();
-                        if !self.send(&tx, batch).await {
-                            break;
-                        }
+            let mut batch = Vec::new();
+            for d in 0..self.devices.len() {
+                let due: Vec<usize> =
+                    (0..self.devices[d].blocks.len()).filter(|&b| self.devices[d].due[b] <= now).collect();
+                if due.is_empty() {
+                    continue;
+                }
+                let dev = &mut self.devices[d];
+                for &b in &due {
+                    let interval = Duration::from_millis(dev.blocks[b].interval_ms);
+                    let next_due = dev.due[b] + interval;
+                    dev.due[b] = if next_due <= now { now + interval } else { next_due };
+                }
+                let timeout = Duration::from_millis(dev.cfg.timeout_ms);
+                for &b in &due {
+                    let dev = &mut self.devices[d];
+                    let block = dev.blocks[b].clone();
+                    if dev.in_backoff(Instant::now()) {
+                        SourceCounters::add(&dev.counters.skipped, 1);
+                        dev.bad(&block, ts, Quality::CommError, &mut batch);
                         continue;
                     }
-                }
-            }
-            let mut batch = Vec::with_capacity(self.point_ids.len());
-            let mut link_failed = false;
-            for block in &self.blocks {
-                let c = ctx.as_mut().expect("connected above");
-                let result = if link_failed {
-                    Err(ReadFailure::Link("earlier request in this cycle failed".into()))
-                } else {
-                    self.counters.requests.fetch_add(1, Ordering::Relaxed);
-                    read_block(c, block, timeout).await
-                };
-                match result {
-                    Ok(regs) => {
-                        self.counters.last_success_ms.store(ts, Ordering::Relaxed);
-                        for &i in &block.points {
-                            batch.push(self.decode_point(i, block, &regs, ts));
-                        }
-                    }
-                    Err(fail) => {
-                        let quality = match &fail {
-                            ReadFailure::Exception(code) => Quality::Exception(*code),
-                            ReadFailure::Link(_) => Quality::CommError,
-                        };
-                        if !link_failed {
-                            self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                            match &fail {
-                                ReadFailure::Exception(code) => {
-                                    tracing::warn!(source = %self.cfg.id,
-                                    kind = ?block.kind, start = block.start, count = block.count,
-                                    exception = format!("{code:02x}"), "modbus exception response")
+                    if link.is_none() {
+                        match tokio::time::timeout(timeout, self.connector.connect()).await {
+                            Ok(Ok(l)) => {
+                                link = Some(l);
+                                link_down_logged = false;
+                                for dv in &self.devices {
+                                    SourceCounters::add(&dv.counters.connects, 1);
                                 }
-                                ReadFailure::Link(e) => tracing::warn!(source = %self.cfg.id,
-                                    endpoint = %self.endpoint(), error = %e, "modbus read failed; reconnecting"),
+                                self.set_connected(true);
+                                tracing::info!(endpoint = %endpoint, "modbus link open");
+                            }
+                            result => {
+                                let e = match result {
+                                    Ok(Err(e)) => e,
+                                    _ => format!("connect timed out after {} ms", timeout.as_millis()),
+                                };
+                                if !link_down_logged {
+                                    tracing::warn!(endpoint = %endpoint, error = %e,
+                                        "modbus link cannot be opened; its points are marked comm_error; retrying with back-off");
+                                    link_down_logged = true;
+                                }
+                                let dev = &mut self.devices[d];
+                                SourceCounters::add(&dev.counters.errors, 1);
+                                SourceCounters::add(&dev.counters.transport_errors, 1);
+                                dev.back_off(Instant::now());
+                                dev.bad(&block, ts, Quality::CommError, &mut batch);
+                                continue;
                             }
                         }
-                        if matches!(fail, ReadFailure::Link(_)) {
-                            link_failed = true;
+                    }
+                    let dev = &mut self.devices[d];
+                    let l = link.as_mut().expect("opened above");
+                    if !gap.is_zero() {
+                        tokio::time::sleep_until(last_frame + gap).await;
+                    }
+                    SourceCounters::add(&dev.counters.requests, 1);
+                    let sent = Instant::now();
+                    let result =
+                        tokio::time::timeout(timeout, l.read(dev.cfg.unit, block.kind, block.start, block.count)).await;
+                    last_frame = Instant::now();
+                    match result {
+                        Ok(Ok(regs)) => {
+                            dev.counters.record_latency(last_frame - sent);
+                            dev.counters.last_success_ms.store(ts, Ordering::Relaxed);
+                            dev.answered();
+                            dev.decode(&block, &regs, ts, &mut batch);
                         }
-                        for &i in &block.points {
-                            batch.push(Sample::bad(self.point_ids[i].clone(), ts, quality));
+                        Ok(Err(ReadError::Exception(code))) => {
+                            SourceCounters::add(&dev.counters.errors, 1);
+                            SourceCounters::add(&dev.counters.exceptions, 1);
+                            dev.answered();
+                            dev.log_exception(&block, code, last_frame);
+                            dev.bad(&block, ts, Quality::Exception(code), &mut batch);
+                        }
+                        Ok(Err(ReadError::Link(e))) => {
+                            SourceCounters::add(&dev.counters.errors, 1);
+                            SourceCounters::add(&dev.counters.transport_errors, 1);
+                            tracing::warn!(endpoint = %endpoint, device = %dev.cfg.id, error = %e, "modbus transport error; re-opening the link");
+                            dev.bad(&block, ts, Quality::CommError, &mut batch);
+                            link = None;
+                            self.set_connected(false);
+                        }
+                        Err(_) => {
+                            SourceCounters::add(&dev.counters.errors, 1);
+                            SourceCounters::add(&dev.counters.timeouts, 1);
+                            dev.back_off(last_frame);
+                            dev.bad(&block, ts, Quality::CommError, &mut batch);
+                            if self.connector.inter_frame_delay().is_zero() {
+                                // TCP: a late answer would arrive out of turn; start afresh.
+                                link = None;
+                                self.set_connected(false);
+                            }
                         }
                     }
                 }
             }
-            if link_failed {
-                ctx = None;
-                self.counters.connected.store(0, Ordering::Relaxed);
-            }
-            if !self.send(&tx, batch).await {
+            if !batch.is_empty() && !self.send(&tx, batch).await {
                 break;
             }
         }
-        if let Some(mut c) = ctx {
-            use tokio_modbus::client::Client;
-            let _ = c.disconnect().await;
-        }
-        self.counters.connected.store(0, Ordering::Relaxed);
-        tracing::info!(source = %self.cfg.id, "modbus source stopped");
-    }
-
-    async fn connect(&self, timeout: Duration) -> Result<Context, String> {
-        let target = (self.cfg.host.as_str(), self.cfg.port);
-        let fut = async {
-            let addr = tokio::net::lookup_host(target)
-                .await
-                .map_err(|e| format!("cannot resolve {}: {e}", self.cfg.host))?
-                .next()
-                .ok_or_else(|| format!("{} resolves to no address", self.cfg.host))?;
-            tokio_modbus::client::tcp::connect_slave(addr, Slave(self.cfg.unit)).await.map_err(|e| e.to_string())
-        };
-        tokio::time::timeout(timeout, fut)
-            .await
-            .map_err(|_| format!("connect timed out after {} ms", timeout.as_millis()))?
-    }
-
-    fn decode_point(&self, i: usize, block: &ReadBlock, regs: &[u16], ts: i64) -> Sample {
-        let p = &self.cfg.points[i];
-        let off = (p.address - block.start) as usize;
-        let slice = regs.get(off..).unwrap_or(&[]);
-        match decode::decode(slice, p.data_type, p.order, p.bit, p.scale, p.offset) {
-            Ok(v) if p.valid_min.is_some_and(|lo| v < lo) || p.valid_max.is_some_and(|hi| v > hi) => {
-                Sample::bad(self.point_ids[i].clone(), ts, Quality::OutOfRange)
-            }
-            Ok(v) => Sample::good(self.point_ids[i].clone(), ts, v),
-            Err(e) => {
-                tracing::warn!(point = %self.point_ids[i], error = %e, "cannot decode point");
-                Sample::bad(self.point_ids[i].clone(), ts, Quality::DecodeError)
-            }
-        }
+        self.set_connected(false);
+        tracing::info!(endpoint = %endpoint, "modbus bus stopped");
     }
 
     async fn send(&self, tx: &mpsc::Sender<Vec<Sample>>, batch: Vec<Sample>) -> bool {
-        let n = batch.len() as u64;
-        if tx.send(batch).await.is_err() {
-            self.counters.dropped.fetch_add(n, Ordering::Relaxed);
-            return false;
+        // Count per device for its own counters.
+        let per_device = |id: &str| batch.iter().filter(|s| s.point.split('.').next() == Some(id)).count() as u64;
+        let counts: Vec<u64> = self.devices.iter().map(|d| per_device(&d.cfg.id)).collect();
+        let ok = tx.send(batch).await.is_ok();
+        for (d, n) in self.devices.iter().zip(counts) {
+            SourceCounters::add(if ok { &d.counters.samples } else { &d.counters.dropped }, n);
         }
-        self.counters.samples.fetch_add(n, Ordering::Relaxed);
-        true
+        ok
     }
 }
 
-fn bits_as_words(bits: Vec<bool>) -> Vec<u16> {
-    bits.into_iter().map(u16::from).collect()
-}
+#[cfg(test)]
+mod tests {
+    //! The scheduler on a simulated RS-485 bus in virtual time (tokio's paused clock):
+    //! polls are counted per simulated minute, so nothing depends on the machine's speed.
+    use super::*;
+    use crate::config::{DataType, PointConfig, RegisterKind, SerialConfig};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
 
-async fn read_block(ctx: &mut Context, block: &ReadBlock, timeout: Duration) -> Result<Vec<u16>, ReadFailure> {
-    let fut = async {
-        match block.kind {
-            RegisterKind::Holding => ctx.read_holding_registers(block.start, block.count).await,
-            RegisterKind::Input => ctx.read_input_registers(block.start, block.count).await,
-            RegisterKind::Coil => ctx.read_coils(block.start, block.count).await.map(|r| r.map(bits_as_words)),
-            RegisterKind::DiscreteInput => {
-                ctx.read_discrete_inputs(block.start, block.count).await.map(|r| r.map(bits_as_words))
+    #[derive(Clone, Copy, PartialEq)]
+    enum Unit {
+        Healthy,
+        Silent,
+        Exception(u8),
+        /// The link breaks on every request to this unit.
+        Breaks,
+    }
+
+    #[derive(Clone)]
+    struct MockBus {
+        units: HashMap<u8, Unit>,
+        serial: SerialConfig,
+        connects: Arc<Mutex<u32>>,
+    }
+
+    struct MockLink(MockBus);
+
+    impl Link for MockLink {
+        async fn read(
+            &mut self,
+            unit: u8,
+            _kind: RegisterKind,
+            _start: u16,
+            count: u16,
+        ) -> Result<Vec<u16>, ReadError> {
+            // Request (8 bytes) and response (5 + 2 per register) on the wire.
+            let char_us = 1e6 * self.0.serial.bits_per_char() as f64 / self.0.serial.baud as f64;
+            let wire = Duration::from_micros(((8.0 + 5.0 + 2.0 * count as f64) * char_us) as u64);
+            match self.0.units.get(&unit).copied() {
+                Some(Unit::Healthy) => {
+                    tokio::time::sleep(wire).await;
+                    Ok(vec![unit as u16; count as usize])
+                }
+                Some(Unit::Exception(code)) => {
+                    tokio::time::sleep(wire).await;
+                    Err(ReadError::Exception(code))
+                }
+                Some(Unit::Breaks) => Err(ReadError::Link("connection reset".into())),
+                Some(Unit::Silent) | None => std::future::pending().await,
             }
         }
-    };
-    match tokio::time::timeout(timeout, fut).await {
-        Err(_) => Err(ReadFailure::Link(format!("no response within {} ms", timeout.as_millis()))),
-        Ok(Err(e)) => Err(ReadFailure::Link(e.to_string())),
-        Ok(Ok(Err(code))) => Err(ReadFailure::Exception(u8::from(code))),
-        Ok(Ok(Ok(regs))) if regs.len() < block.count as usize => {
-            Err(ReadFailure::Link(format!("short response: {} registers for a request of {}", regs.len(), block.count)))
+    }
+
+    impl Connector for MockBus {
+        type Link = MockLink;
+        async fn connect(&mut self) -> Result<MockLink, String> {
+            *self.connects.lock().unwrap() += 1;
+            Ok(MockLink(self.clone()))
         }
-        Ok(Ok(Ok(regs))) => Ok(regs),
+        fn endpoint(&self) -> String {
+            "mock-rtu://bus".into()
+        }
+        fn inter_frame_delay(&self) -> Duration {
+            self.serial.inter_frame_delay()
+        }
+    }
+
+    fn device(unit: u8) -> ModbusDeviceConfig {
+        ModbusDeviceConfig {
+            transport: Transport::Rtu,
+            interval_ms: 100,
+            timeout_ms: 90,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 16_000,
+            max_gap: 8,
+            points: vec![
+                PointConfig::new("a", RegisterKind::Holding, 0, DataType::U16),
+                PointConfig::new("b", RegisterKind::Holding, 9, DataType::U16),
+            ],
+            ..ModbusDeviceConfig::tcp(&format!("u{unit}"), "", 0, unit)
+        }
+    }
+
+    /// Run a bus of units 1..=3 for one simulated minute; return each device's counters
+    /// and the samples' qualities per device.
+    async fn minute(units: &[(u8, Unit)]) -> (Vec<Arc<SourceCounters>>, HashMap<String, Vec<Quality>>, u32) {
+        let connects = Arc::new(Mutex::new(0));
+        let mock = MockBus {
+            units: units.iter().copied().collect(),
+            serial: SerialConfig {
+                path: "/dev/mock".into(),
+                baud: 19200,
+                parity: crate::config::Parity::None,
+                data_bits: 8,
+                stop_bits: 1,
+            },
+            connects: connects.clone(),
+        };
+        let bus = Bus::new(mock, units.iter().map(|(u, _)| device(*u)).collect());
+        let counters: Vec<_> = bus.handles().into_iter().map(|h| h.counters).collect();
+        let (tx, mut rx) = mpsc::channel(1024);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(bus.run(tx, cancel.clone()));
+        let collect = tokio::spawn(async move {
+            let mut q: HashMap<String, Vec<Quality>> = HashMap::new();
+            while let Some(batch) = rx.recv().await {
+                for s in batch {
+                    q.entry(s.point.split('.').next().unwrap().to_string()).or_default().push(s.quality);
+                }
+            }
+            q
+        });
+        // End between cycles (polls fall on whole 100 ms steps), so no timer ties with the end.
+        tokio::time::sleep(Duration::from_millis(60_050)).await;
+        cancel.cancel();
+        task.await.unwrap();
+        let q = collect.await.unwrap();
+        let n = *connects.lock().unwrap();
+        (counters, q, n)
+    }
+
+    fn requests(c: &SourceCounters) -> u64 {
+        c.requests.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_slave_does_not_change_the_healthy_slaves_polls_per_minute() {
+        let (healthy, _, _) = minute(&[(1, Unit::Healthy), (2, Unit::Healthy), (3, Unit::Healthy)]).await;
+        let (with_dead, qualities, connects) =
+            minute(&[(1, Unit::Healthy), (2, Unit::Healthy), (3, Unit::Silent)]).await;
+        // One request per device per 100 ms cycle: t = 0, 0.1, ..., 60.0 s is 601.
+        for i in 0..2 {
+            assert_eq!(requests(&healthy[i]), 601, "all healthy, device {i}");
+            assert_eq!(requests(&with_dead[i]), requests(&healthy[i]), "device {i} lost polls to the dead slave");
+            assert!(qualities[&format!("u{}", i + 1)].iter().all(|q| *q == Quality::Good));
+        }
+        // The dead slave is probed at t = 0, 1, 3, 7, 15, 31 s and then every 16 s at most:
+        // a handful of requests, each a timeout; every other cycle is skipped, not sent.
+        let dead = &with_dead[2];
+        assert_eq!(requests(dead), dead.timeouts.load(Ordering::Relaxed));
+        assert!((5..=8).contains(&requests(dead)), "{} probes", requests(dead));
+        assert_eq!(requests(dead) + dead.skipped.load(Ordering::Relaxed), 601);
+        assert!(qualities["u3"].iter().all(|q| *q == Quality::CommError));
+        assert_eq!(dead.backoff_ms.load(Ordering::Relaxed), 16_000);
+        // A silent slave is not a broken link: the serial line stayed open.
+        assert_eq!(connects, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn exceptions_keep_the_link_and_the_cycle_and_broken_links_reopen() {
+        let (c, q, connects) = minute(&[(1, Unit::Healthy), (2, Unit::Exception(2)), (3, Unit::Breaks)]).await;
+        assert_eq!(requests(&c[0]), 601);
+        // An exception is an answer: no back-off, polled every cycle, quality carries the code.
+        assert_eq!(requests(&c[1]), 601);
+        assert_eq!(c[1].exceptions.load(Ordering::Relaxed), 601);
+        assert!(q["u2"].iter().all(|x| *x == Quality::Exception(2)));
+        // A broken link is re-opened before the next request.
+        assert!(c[2].transport_errors.load(Ordering::Relaxed) >= 600);
+        assert!(connects >= 600, "{connects} connects");
+        assert!(q["u3"].iter().all(|x| *x == Quality::CommError));
     }
 }
