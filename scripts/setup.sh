@@ -2,7 +2,7 @@
 # Installs what edgecite's demo and tests need, idempotently. Sourced by scripts/demo.sh
 # and scripts/test.sh; exports ORT_DYLIB_PATH.
 #   - ONNX Runtime 1.31.1 from PyPI into .venv (the daemon loads its shared library)
-#   - with `--tests`: Debian packages mbpoll (an independent Modbus client) via apt when root
+#   - with `--tests`: mbpoll and socat from apt (when root), pymodbus into .venv
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -46,7 +46,17 @@ apt_install() { # apt_install COMMAND PACKAGE
   fi
 }
 
+ensure_test_peers() {
+  # pymodbus (an independent Modbus peer) and socat (pty pairs for RTU) for tests/peers.
+  if ! "$VENV/bin/python" -c "import pymodbus, serial, sys; sys.exit(pymodbus.__version__ != '3.16.1')" 2>/dev/null; then
+    log "installing the Modbus test peer's packages (tests/peers/requirements.txt)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/peers/requirements.txt"
+  fi
+  apt_install socat socat
+}
+
 ensure_venv
 if [ "${1:-}" = "--tests" ]; then
   apt_install mbpoll mbpoll
+  ensure_test_peers
 fi

@@ -1,0 +1,333 @@
+//! The Modbus engine against pymodbus 3.16 (tests/peers/modbus_peer.py), an independent
+//! implementation: every function, type and byte order over TCP and over RTU on a serial
+//! (pty) line; a dead slave on a shared RTU line; and a misbehaving TCP server (wrong
+//! transaction ids, frames cut short, stale answers, garbage).
+
+mod common;
+
+use edgecite::config::{
+    ByteOrder, DataType, ModbusDeviceConfig, Parity, PointConfig, RegisterKind, SerialConfig, Transport,
+};
+use edgecite::sample::{Quality, Sample};
+use edgecite::sources::modbus::decode::encode_raw;
+use edgecite::sources::modbus::link::RealConnector;
+use edgecite::sources::modbus::Bus;
+use edgecite::sources::SourceCounters;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A running peer, stopped (SIGTERM, so it writes its final stats) on drop.
+struct Peer {
+    child: Child,
+    /// `127.0.0.1:port` or the client pty path.
+    address: String,
+    stats: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Peer {
+    fn start(mut spec: Value) -> Peer {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = dir.path().join("stats.json");
+        spec["stats"] = json!(stats);
+        spec["exit_on_stdin_eof"] = json!(true);
+        let spec_path = dir.path().join("spec.json");
+        std::fs::write(&spec_path, spec.to_string()).unwrap();
+        let python = common::repo().join(".venv/bin/python");
+        let mut child = Command::new(&python)
+            .arg(common::repo().join("tests/peers/modbus_peer.py"))
+            .arg(&spec_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}; run the tests through scripts/test.sh", python.display()));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let address =
+            line.split_whitespace().nth(2).unwrap_or_else(|| panic!("peer did not start: {line:?}")).to_string();
+        Peer { child, address, stats: stats, _dir: dir }
+    }
+
+    fn port(&self) -> u16 {
+        self.address.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Stop the peer and return its request counts.
+    fn stop(mut self) -> Value {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        self.child.wait().unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&self.stats).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One value of every type in every byte order, laid out from address 0, plus bits.
+struct Layout {
+    points: Vec<PointConfig>,
+    holding: Vec<u16>,
+    input: Vec<u16>,
+    coils: Vec<u16>,
+    discrete: Vec<u16>,
+    expected: HashMap<String, f64>,
+}
+
+fn layout() -> Layout {
+    use ByteOrder::*;
+    use DataType::*;
+    let values = [
+        (U16, 51234.0),
+        (I16, -1234.0),
+        (U32, 3_000_000_123.0),
+        (I32, -123_456_789.0),
+        (U64, 9_000_000_000_123.0),
+        (I64, -9_000_000_000_123.0),
+        (F32, 3.14159_f32 as f64),
+        (F64, -12345.678901),
+    ];
+    let mut l = Layout {
+        points: vec![],
+        holding: vec![],
+        input: vec![],
+        coils: vec![],
+        discrete: vec![],
+        expected: HashMap::new(),
+    };
+    for (kind, table) in [(RegisterKind::Holding, 0), (RegisterKind::Input, 1)] {
+        for (t, v) in values {
+            for o in [ABCD, BADC, CDAB, DCBA] {
+                let regs = encode_raw(v, t, o);
+                let tab = if table == 0 { &mut l.holding } else { &mut l.input };
+                let id = format!("{}_{:?}_{:?}", kind.as_str(), t, o).to_lowercase();
+                l.points.push(PointConfig { order: o, ..PointConfig::new(&id, kind, tab.len() as u16, t) });
+                tab.extend(regs);
+                l.expected.insert(id, v);
+            }
+        }
+    }
+    // Bits of a holding register, and scale/offset on one more.
+    let addr = l.holding.len() as u16;
+    l.holding.push(0b1010_0000_0000_0101);
+    for (bit, want) in [(0u8, 1.0), (1, 0.0), (2, 1.0), (13, 1.0), (14, 0.0), (15, 1.0)] {
+        let id = format!("hbit{bit}");
+        l.points.push(PointConfig { bit: Some(bit), ..PointConfig::new(&id, RegisterKind::Holding, addr, Bit) });
+        l.expected.insert(id, want);
+    }
+    l.holding.push(1234);
+    let id = "scaled".to_string();
+    l.points.push(PointConfig {
+        scale: 0.1,
+        offset: -20.0,
+        ..PointConfig::new(&id, RegisterKind::Holding, addr + 1, U16)
+    });
+    l.expected.insert(id, 1234.0 * 0.1 - 20.0);
+    for (kind, tab) in [(RegisterKind::Coil, &mut l.coils), (RegisterKind::DiscreteInput, &mut l.discrete)] {
+        for (i, v) in [1u16, 0, 1, 1, 0, 0, 1, 0, 1, 1].into_iter().enumerate() {
+            let id = format!("{}{i}", kind.as_str());
+            l.points.push(PointConfig::new(&id, kind, i as u16, Bit));
+            tab.push(if kind == RegisterKind::Coil { v } else { 1 - v });
+            l.expected.insert(id, tab[i] as f64);
+        }
+    }
+    l
+}
+
+fn unit_tables(l: &Layout) -> Value {
+    json!({"holding": l.holding, "input": l.input, "coils": l.coils, "discrete_inputs": l.discrete})
+}
+
+fn device(id: &str, transport: Transport, unit: u8, points: Vec<PointConfig>) -> ModbusDeviceConfig {
+    ModbusDeviceConfig {
+        transport,
+        interval_ms: 100,
+        timeout_ms: 300,
+        backoff_initial_ms: 200,
+        backoff_max_ms: 2000,
+        points,
+        ..ModbusDeviceConfig::tcp(id, "127.0.0.1", 0, unit)
+    }
+}
+
+struct Running {
+    rx: mpsc::Receiver<Vec<Sample>>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    counters: Vec<Arc<SourceCounters>>,
+}
+
+fn run(devices: Vec<ModbusDeviceConfig>) -> Running {
+    let bus = Bus::new(RealConnector::of(&devices[0]), devices);
+    let counters = bus.handles().into_iter().map(|h| h.counters).collect();
+    let (tx, rx) = mpsc::channel(256);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(bus.run(tx, cancel.clone()));
+    Running { rx, cancel, task, counters }
+}
+
+impl Running {
+    /// Receive batches until `pred` holds for one (at most 60 s without a batch is a failure).
+    async fn until(&mut self, what: &str, mut pred: impl FnMut(&[Sample]) -> bool) -> Vec<Sample> {
+        for _ in 0..2000 {
+            let batch = tokio::time::timeout(Duration::from_secs(60), self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no samples within 60 s waiting for {what}"))
+                .expect("bus alive");
+            if pred(&batch) {
+                return batch;
+            }
+        }
+        panic!("never saw {what}");
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.task.await.unwrap();
+    }
+}
+
+fn check_values(batch: &[Sample], device: &str, l: &Layout) {
+    let mut checked = 0;
+    for s in batch.iter().filter(|s| s.point.starts_with(&format!("{device}."))) {
+        let id = &s.point[device.len() + 1..];
+        let want = l.expected[id];
+        assert_eq!(s.quality, Quality::Good, "{}", s.point);
+        let got = s.value.unwrap();
+        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{}: got {got}, want {want}", s.point);
+        assert!(s.raw.as_ref().is_some_and(|r| !r.is_empty()), "{} has no raw registers", s.point);
+        checked += 1;
+    }
+    assert_eq!(checked, l.points.len(), "every point of {device} decoded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_type_and_byte_order_over_tcp() {
+    let l = layout();
+    let peer = Peer::start(json!({"transport": "tcp", "port": 0, "units": {"1": unit_tables(&l)}}));
+    let mut dev = device("d", Transport::Tcp, 1, l.points.clone());
+    dev.port = peer.port();
+    // Contiguous points: one request per function.
+    assert_eq!(edgecite::sources::modbus::plan::plan_device(&dev).len(), 4);
+    let mut r = run(vec![dev]);
+    let batch = r.until("every point good", |b| b.iter().all(|s| s.quality == Quality::Good)).await;
+    check_values(&batch, "d", &l);
+    assert_eq!(r.counters[0].errors.load(Ordering::Relaxed), 0);
+    r.stop().await;
+    let stats = peer.stop();
+    // One request per function per cycle: equal counts for 01, 02, 03, 04.
+    let per_fc: Vec<u64> = ["1", "2", "3", "4"].iter().map(|f| stats["1"][f].as_u64().unwrap()).collect();
+    assert!(per_fc.iter().all(|&n| n >= 1 && n.abs_diff(per_fc[0]) <= 1), "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtu_line_with_three_slaves_one_dead() {
+    let l = layout();
+    let small: Vec<PointConfig> = l.points.iter().filter(|p| p.register == RegisterKind::Holding).cloned().collect();
+    let peer = Peer::start(json!({
+        "transport": "rtu", "baud": 19200,
+        "units": {"1": unit_tables(&l), "2": {"holding": l.holding}, "3": {"silent": true}}
+    }));
+    let serial =
+        SerialConfig { path: peer.address.clone(), baud: 19200, parity: Parity::None, data_bits: 8, stop_bits: 1 };
+    let devices: Vec<ModbusDeviceConfig> = [(1, l.points.clone()), (2, small.clone()), (3, small)]
+        .into_iter()
+        .map(|(unit, points)| ModbusDeviceConfig {
+            serial: Some(serial.clone()),
+            ..device(&format!("u{unit}"), Transport::Rtu, unit, points)
+        })
+        .collect();
+    let mut r = run(devices);
+    // Run until unit 2 has answered 40 polls: a count of cycles, not a duration.
+    let mut good_u1 = None;
+    let mut polls_u2 = 0;
+    r.until("40 good polls of unit 2", |b| {
+        if b.iter().any(|s| s.point.starts_with("u1."))
+            && b.iter().filter(|s| s.point.starts_with("u1.")).all(|s| s.quality == Quality::Good)
+        {
+            good_u1 = Some(b.to_vec());
+        }
+        if b.iter().any(|s| s.point.starts_with("u2."))
+            && b.iter().filter(|s| s.point.starts_with("u2.")).all(|s| s.quality == Quality::Good)
+        {
+            polls_u2 += 1;
+        }
+        if let Some(dead) = b.iter().find(|s| s.point.starts_with("u3.")) {
+            assert_eq!(dead.quality, Quality::CommError);
+        }
+        polls_u2 >= 40
+    })
+    .await;
+    check_values(good_u1.as_ref().expect("unit 1 answered"), "u1", &l);
+    let c = r.counters.clone();
+    r.stop().await;
+    let stats = peer.stop();
+    let requests = |unit: &str| stats[unit]["3"].as_u64().unwrap_or(0) + stats[unit]["4"].as_u64().unwrap_or(0);
+    // Unit 2 (one function) was polled every cycle; unit 3 only when its back-off let it.
+    let (u2, u3) = (stats["2"]["3"].as_u64().unwrap(), requests("3"));
+    assert!(u2 >= 40, "{stats}");
+    assert!(u3 * 4 < u2, "dead slave polled {u3} times against {u2}: {stats}");
+    assert_eq!(c[2].requests.load(Ordering::Relaxed), c[2].timeouts.load(Ordering::Relaxed));
+    assert!(c[2].skipped.load(Ordering::Relaxed) > 0);
+    assert_eq!(c[0].errors.load(Ordering::Relaxed), 0, "unit 1 saw errors on a shared line");
+    assert_eq!(c[1].errors.load(Ordering::Relaxed), 0, "unit 2 saw errors on a shared line");
+    // The silent slave never made the line look broken.
+    assert_eq!(c[0].connects.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_server_never_hangs_the_source() {
+    for mode in ["wrong_tid", "drop_mid_frame", "stale_then_right", "garbage"] {
+        let holding: Vec<u16> = (0..10).map(|i| 1000 + i).collect();
+        let peer = Peer::start(json!({
+            "transport": "faulty_tcp", "port": 0,
+            "units": {"1": {"holding": holding}},
+            "fault": {"mode": mode, "every": 3, "seed": 7}
+        }));
+        let points = vec![
+            PointConfig::new("a", RegisterKind::Holding, 0, DataType::U16),
+            PointConfig::new("b", RegisterKind::Holding, 9, DataType::U16),
+        ];
+        let mut dev = ModbusDeviceConfig {
+            interval_ms: 20,
+            backoff_initial_ms: 20,
+            backoff_max_ms: 100,
+            max_gap: 8,
+            ..device("f", Transport::Tcp, 1, points)
+        };
+        dev.port = peer.port();
+        let mut r = run(vec![dev]);
+        let mut good = 0;
+        r.until(&format!("30 good polls despite {mode}"), |b| {
+            for s in b.iter().filter(|s| s.quality == Quality::Good) {
+                // A value is never taken from the wrong answer.
+                let want = if s.point.ends_with(".a") { 1000.0 } else { 1009.0 };
+                assert_eq!(s.value, Some(want), "{mode}: {}", s.point);
+            }
+            if b.iter().all(|s| s.quality == Quality::Good) {
+                good += 1;
+            }
+            good >= 30
+        })
+        .await;
+        let c = r.counters[0].clone();
+        r.stop().await;
+        let stats = peer.stop();
+        let faults = stats["faults"].as_u64().unwrap();
+        let noticed = c.transport_errors.load(Ordering::Relaxed) + c.timeouts.load(Ordering::Relaxed);
+        assert!(faults >= 5, "{mode}: {stats}");
+        assert!(noticed >= 1, "{mode}: {faults} faulty answers went unnoticed");
+        assert!(c.connects.load(Ordering::Relaxed) >= 2, "{mode}: the link was never re-opened");
+    }
+}
