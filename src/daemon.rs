@@ -91,6 +91,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     drop(tx);
 
     let mut pipeline = Pipeline::new(&config);
+    let mut deadband = crate::deadband::Deadband::new(&config);
     let live: SharedLive = Arc::new(RwLock::new(Live {
         site_id: config.site.id.clone(),
         site_name: config.site.name.clone(),
@@ -148,7 +149,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                         Err(_) => break,
                     }
                 }
-                tokio::task::block_in_place(|| store.insert_samples(&batch)).context("storing samples")?;
+                let keep = deadband.filter(&batch);
+                tokio::task::block_in_place(|| store.insert_samples(keep)).context("storing samples")?;
                 pipeline.ingest(&batch);
             }
             _ = eval.tick(), if !sources_stopping => {

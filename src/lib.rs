@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod deadband;
 pub mod diagnose;
 pub mod inference;
 pub mod knowledge;

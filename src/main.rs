@@ -48,6 +48,15 @@ enum Command {
         #[arg(long)]
         dump: bool,
     },
+    /// Ask the running daemon (at the config's api.listen) for its status: sources with
+    /// their counters, models, disabled criteria.
+    Status {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print the raw JSON of /healthz.
+        #[arg(long)]
+        json: bool,
+    },
     /// Modbus tools.
     Modbus {
         #[command(subcommand)]
@@ -89,6 +98,7 @@ fn main() -> ExitCode {
         Command::Run { config } => run(&config),
         Command::Simulate { config, dump } => simulate(&config, dump),
         Command::Modbus { command: ModbusCommand::Plan { config } } => modbus_plan(&config),
+        Command::Status { config, json } => status(&config, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,6 +158,68 @@ fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
         edgecite::simulator::serve(listener, plant, cancel).await?;
         Ok(())
     })
+}
+
+/// GET `path` from the daemon's API; returns the JSON body.
+fn api_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))
+        .with_context(|| format!("no edgecite answering at http://{addr} (is the daemon running with this config?)"))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).with_context(|| format!("http://{addr}{path} did not answer JSON"))
+}
+
+fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let h = api_get(config.api.listen, "/healthz")?;
+    if raw {
+        println!("{}", serde_json::to_string_pretty(&h)?);
+        return Ok(());
+    }
+    let s = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+    println!(
+        "edgecite {} at http://{}: {}, up {} s, last evaluation {}, {} samples stored",
+        s(&h["version"]),
+        config.api.listen,
+        s(&h["status"]),
+        h["uptime_s"],
+        s(&h["last_evaluation"]),
+        h["store"]["samples"]
+    );
+    println!(
+        "{:<10} {:<44} {:<5} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>8}  last success",
+        "source", "endpoint", "link", "requests", "timeouts", "transp.", "exception", "skipped", "backoff", "mean us"
+    );
+    for src in h["sources"].as_array().into_iter().flatten() {
+        println!(
+            "{:<10} {:<44} {:<5} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>8}  {}",
+            s(&src["id"]),
+            s(&src["endpoint"]),
+            if src["connected"] == true { "up" } else { "down" },
+            s(&src["requests"]),
+            s(&src["timeouts"]),
+            s(&src["transport_errors"]),
+            s(&src["exceptions"]),
+            s(&src["skipped"]),
+            s(&src["backoff_ms"]),
+            s(&src["latency_mean_us"]),
+            s(&src["last_success"])
+        );
+    }
+    for m in h["models"].as_array().into_iter().flatten() {
+        println!("model {} {} on {}", s(&m["name"]), s(&m["version"]), s(&m["provider"]));
+    }
+    for e in h["model_errors"].as_array().into_iter().flatten() {
+        println!("model error: {}", s(e));
+    }
+    for d in h["disabled_criteria"].as_array().into_iter().flatten() {
+        println!("disabled: {} {}: {}", s(&d["asset"]), s(&d["criterion"]), s(&d["reason"]));
+    }
+    Ok(())
 }
 
 fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {

@@ -27,7 +27,8 @@ pub enum StoreError {
 }
 
 /// Forward-only migrations; index + 1 is the schema version it produces.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE points (
     id   INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
@@ -81,7 +82,12 @@ CREATE TABLE assessments (
     detail    TEXT NOT NULL
 );
 CREATE INDEX assessments_asset ON assessments(asset, criterion, ts_ms);
-"#];
+"#,
+    r#"
+-- v2: the raw registers (or bits) a Modbus sample was decoded from, big-endian u16s.
+ALTER TABLE samples ADD COLUMN raw BLOB;
+"#,
+];
 
 pub struct Store {
     conn: Connection,
@@ -192,18 +198,35 @@ impl Store {
     }
 
     /// Store a batch of samples in one transaction.
-    pub fn insert_samples(&mut self, samples: &[Sample]) -> Result<usize, StoreError> {
+    pub fn insert_samples<'a>(&mut self, samples: impl IntoIterator<Item = &'a Sample>) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
+        let mut n = 0;
         {
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO samples(point_id, ts_ms, value, quality) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO samples(point_id, ts_ms, value, quality, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             for s in samples {
                 let pid = Self::point_id(&tx, &mut self.point_ids, &s.point)?;
-                stmt.execute(params![pid, s.ts_ms, s.value, s.quality.as_string()])?;
+                let raw: Option<Vec<u8>> = s.raw.as_ref().map(|r| r.iter().flat_map(|w| w.to_be_bytes()).collect());
+                stmt.execute(params![pid, s.ts_ms, s.value, s.quality.as_string(), raw])?;
+                n += 1;
             }
         }
         tx.commit()?;
-        Ok(samples.len())
+        Ok(n)
+    }
+
+    /// The raw registers stored with the newest sample of a point.
+    pub fn latest_raw(&self, point: &str) -> Result<Option<Vec<u16>>, StoreError> {
+        let raw: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT s.raw FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = ?1 ORDER BY s.id DESC LIMIT 1",
+                [point],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(raw.flatten().map(|b| b.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()))
     }
 
     /// Delete samples older than the retention, and the oldest beyond `max_samples`.
@@ -561,6 +584,27 @@ mod tests {
         assert!(s.open_findings().unwrap().is_empty());
         // After clearing, a new episode may open.
         assert!(s.open_finding("T1", &info(), &report("A"), 4000).is_ok());
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_forward_keeping_its_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute("INSERT INTO points(name) VALUES ('d.x')", []).unwrap();
+            conn.execute("INSERT INTO samples(point_id, ts_ms, value, quality) VALUES (1, 5, 2.5, 'good')", [])
+                .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.samples("d.x", 0, 10).unwrap(), vec![(5, Some(2.5), "good".to_string())]);
+        assert_eq!(s.latest_raw("d.x").unwrap(), None);
+        let with_raw = Sample::good("d.x".into(), 6, 3.0).with_raw(&[0x1234, 0xABCD]);
+        s.insert_samples([&with_raw]).unwrap();
+        assert_eq!(s.latest_raw("d.x").unwrap(), Some(vec![0x1234, 0xABCD]));
     }
 
     #[test]

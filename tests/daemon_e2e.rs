@@ -160,6 +160,17 @@ fn dead_device_and_missing_runtime_make_the_daemon_abstain_with_reasons() {
     assert_eq!(pump["connected"], false);
     assert!(pump["errors"].as_u64().unwrap() > 0);
     assert!(health["model_errors"][0].as_str().unwrap().contains("looked in"));
+    // `edgecite status` shows the same from the command line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pump_line = text.lines().find(|l| l.starts_with("pump1 ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(pump_line.contains(" down "), "{pump_line}");
+    assert!(text.contains("disabled") || text.contains("model error"), "{text}");
     // No finding may open on evidence that cannot be trusted.
     assert!(open_by_code(&d).keys().all(|k| k.starts_with("DGA.")));
 
