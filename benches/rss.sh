@@ -16,12 +16,13 @@ sed -e "s/127.0.0.1:5020/127.0.0.1:$SIM/; s/port = 5020/port = $SIM/g; s/127.0.0
     configs/demo.toml > "$TMP/demo.toml"
 target/release/edgecite run --config "$TMP/demo.toml" 2>"$TMP/log" & PID=$!
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status; }
+sqlite_mib() { curl -s "http://127.0.0.1:$API/healthz" | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["store"]["sqlite_memory_bytes"]/1048576))' 2>/dev/null || echo "?"; }
 echo "binary: $(stat -c %s target/release/edgecite) bytes (stripped, release; ONNX Runtime not included)"
 declare -A AT
 for ((s = 0; s <= MINUTES * 60; s += 30)); do
   [ "$s" -gt 0 ] && sleep 30
   r=$(rss); AT[$s]=$r
-  echo "t=${s}s RSS=${r} MiB"
+  echo "t=${s}s RSS=${r} MiB (of which SQLite $(sqlite_mib) MiB)"
 done
 end=$((MINUTES * 60))
 echo "RSS minute 2: ${AT[120]:-?} MiB, minute $MINUTES: ${AT[$end]} MiB"

@@ -88,6 +88,14 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. } | Command::Simulate { dump: false, .. }) {
+        // One-shot commands end quietly when their reader goes away (`edgecite check | head`),
+        // as Unix tools do. The daemon keeps Rust's default of ignoring SIGPIPE.
+        // SAFETY: setting a signal disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Version => {

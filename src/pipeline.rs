@@ -6,8 +6,10 @@ use crate::knowledge::classes::AssetClass;
 use crate::sample::{PointId, Quality, Sample};
 use std::collections::{HashMap, VecDeque};
 
-/// Samples kept per role; enough for every window a criterion or model asks for.
-pub const WINDOW_CAPACITY: usize = 600;
+/// Samples kept per role: the largest window a criterion or model may ask for (model
+/// manifests are validated against it). History beyond that is in the store. At 1 Hz the
+/// windows are full after about a minute, after which their memory stays constant.
+pub const WINDOW_CAPACITY: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct RoleState {
@@ -130,7 +132,7 @@ impl Pipeline {
                     role: def.name.to_string(),
                     unit: config.point_unit(&point).filter(|u| !u.is_empty()).unwrap_or(def.unit).to_string(),
                     point,
-                    window: VecDeque::with_capacity(capacity.min(64)),
+                    window: VecDeque::with_capacity(capacity),
                 });
             }
             assets.push(AssetState {

@@ -243,6 +243,12 @@ impl Store {
         Ok(n)
     }
 
+    /// Bytes SQLite holds in this process (page caches, statements), all connections.
+    pub fn sqlite_memory_bytes() -> i64 {
+        // SAFETY: a read of SQLite's global memory counter; no pointers involved.
+        unsafe { rusqlite::ffi::sqlite3_memory_used() }
+    }
+
     pub fn sample_count(&self) -> Result<i64, StoreError> {
         Ok(self.conn.query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?)
     }

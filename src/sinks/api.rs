@@ -194,7 +194,7 @@ async fn healthz(State(state): State<ApiState>) -> Response {
         "site": {"id": live.site_id, "name": live.site_name},
         "uptime_s": (now - live.started_ms) / 1000,
         "last_evaluation": (live.last_evaluation_ms > 0).then(|| crate::time::rfc3339(live.last_evaluation_ms)),
-        "store": {"ok": store_ok, "samples": samples.ok()},
+        "store": {"ok": store_ok, "samples": samples.ok(), "sqlite_memory_bytes": Store::sqlite_memory_bytes()},
         "sources": sources,
         "models": live.models,
         "model_errors": live.model_errors,

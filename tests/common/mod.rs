@@ -2,6 +2,8 @@
 //! the daemon as a child process, and a minimal HTTP client.
 #![allow(dead_code)]
 
+pub mod peer;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
