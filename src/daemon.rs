@@ -48,8 +48,9 @@ pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Option<Str
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
     let started = crate::time::now_ms();
     let library = Library::builtin()?;
-    let mut store = Store::open(&config.store.path)?;
+    let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
     let reader = Store::open_readonly(&config.store.path)?;
+    reader.set_cache_kib(config.store.cache_kib)?;
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     let (models, model_errors, unavailable) = load_models(&config);

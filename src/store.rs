@@ -143,6 +143,17 @@ fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, s: &str) -> R
 impl Store {
     /// Open (creating if needed) and migrate the database for writing.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with_cache(path, 512)
+    }
+
+    /// Limit this connection's page cache to `kib` KiB (SQLite's default is 2 MiB).
+    pub fn set_cache_kib(&self, kib: u32) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "cache_size", -(kib.max(64) as i64))?;
+        Ok(())
+    }
+
+    /// [`Store::open`] with a page cache of `cache_kib` KiB.
+    pub fn open_with_cache(path: &Path, cache_kib: u32) -> Result<Store, StoreError> {
         let open_err = |message: String| StoreError::Open { path: path.to_path_buf(), message };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -154,6 +165,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() };
+        store.set_cache_kib(cache_kib)?;
         store.migrate()?;
         Ok(store)
     }

@@ -101,7 +101,7 @@ fn device(id: &str, transport: Transport, unit: u8, points: Vec<PointConfig>) ->
     ModbusDeviceConfig {
         transport,
         interval_ms: 100,
-        timeout_ms: 300,
+        timeout_ms: 1000,
         backoff_initial_ms: 200,
         backoff_max_ms: 2000,
         points,
@@ -177,6 +177,20 @@ async fn every_function_type_and_byte_order_over_tcp() {
     // One request per function per cycle: equal counts for 01, 02, 03, 04.
     let per_fc: Vec<u64> = ["1", "2", "3", "4"].iter().map(|f| stats["1"][f].as_u64().unwrap()).collect();
     assert!(per_fc.iter().all(|&n| n >= 1 && n.abs_diff(per_fc[0]) <= 1), "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtu_frames_over_tcp_as_serial_device_servers_carry_them() {
+    let l = layout();
+    let peer = Peer::start(json!({"transport": "rtu_over_tcp", "port": 0, "units": {"7": unit_tables(&l)}}));
+    let mut dev = device("dtu", Transport::RtuOverTcp, 7, l.points.clone());
+    dev.port = peer.port();
+    let mut r = run(vec![dev]);
+    let batch = r.until("every point good", |b| b.iter().all(|s| s.quality == Quality::Good)).await;
+    check_values(&batch, "dtu", &l);
+    r.stop().await;
+    let stats = peer.stop();
+    assert!(stats["7"]["3"].as_u64().unwrap() >= 1, "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

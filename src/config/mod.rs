@@ -349,6 +349,9 @@ pub struct StoreConfig {
     pub sample_retention_hours: f64,
     #[serde(default = "default_max_samples")]
     pub max_samples: u64,
+    /// SQLite page cache per connection, KiB: bounds the store's memory.
+    #[serde(default = "default_cache_kib")]
+    pub cache_kib: u32,
 }
 
 impl Default for StoreConfig {
@@ -357,6 +360,7 @@ impl Default for StoreConfig {
             path: default_store_path(),
             sample_retention_hours: default_retention_hours(),
             max_samples: default_max_samples(),
+            cache_kib: default_cache_kib(),
         }
     }
 }
@@ -478,6 +482,9 @@ fn default_retention_hours() -> f64 {
 }
 fn default_max_samples() -> u64 {
     5_000_000
+}
+fn default_cache_kib() -> u32 {
+    512
 }
 fn default_api_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))

@@ -59,8 +59,8 @@ def load_spec(path: str) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise SpecError("spec must be a JSON object")
     transport = spec.get("transport")
-    if transport not in ("tcp", "rtu", "faulty_tcp"):
-        raise SpecError(f"transport must be tcp, rtu or faulty_tcp, not {transport!r}")
+    if transport not in ("tcp", "rtu", "rtu_over_tcp", "faulty_tcp"):
+        raise SpecError(f"transport must be tcp, rtu, rtu_over_tcp or faulty_tcp, not {transport!r}")
     port = spec.get("port", 0)
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise SpecError("port must be an int 0..65535")
@@ -349,9 +349,12 @@ async def run_pymodbus(spec: dict[str, Any], stats: Stats, ready, stop: asyncio.
         devices = [SimDevice(0, simdata=SimData(0, values=[0], datatype=DataType.REGISTERS))]
     trace_pdu = make_trace_pdu(units, stats)
     socat = None
-    if spec["transport"] == "tcp":
+    if spec["transport"] in ("tcp", "rtu_over_tcp"):
+        # rtu_over_tcp: RTU frames (unit, PDU, CRC) on a TCP connection, as serial
+        # device servers and DTUs carry them.
+        framer = FramerType.RTU if spec["transport"] == "rtu_over_tcp" else FramerType.SOCKET
         server = ModbusTcpServer(devices, address=("127.0.0.1", spec["port"]),
-                                 trace_pdu=trace_pdu)
+                                 trace_pdu=trace_pdu, framer=framer)
     else:
         socat = Socat()
         socat.start()
@@ -362,9 +365,9 @@ async def run_pymodbus(spec: dict[str, Any], stats: Stats, ready, stop: asyncio.
     server.context = BoundedContext(server.context, sizes)
     try:
         await server.serve_forever(background=True)
-        if spec["transport"] == "tcp":
+        if spec["transport"] in ("tcp", "rtu_over_tcp"):
             host, port = server.transport.sockets[0].getsockname()[:2]
-            ready(f"READY tcp {host}:{port}")
+            ready(f"READY {spec['transport']} {host}:{port}")
         else:
             # the serial transport registers its reader via call_soon
             for _ in range(3):
