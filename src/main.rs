@@ -74,6 +74,18 @@ enum ModbusCommand {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Write one value to a point marked `writable = true`, then read it back. Opens its own
+    /// connection: on a serial line the daemon holds, stop the daemon first.
+    Write {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// `<source id>.<point id>`
+        #[arg(long)]
+        point: String,
+        /// Engineering value (scale and offset are undone before writing).
+        #[arg(long, allow_negative_numbers = true)]
+        value: f64,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -106,6 +118,9 @@ fn main() -> ExitCode {
         Command::Run { config } => run(&config),
         Command::Simulate { config, dump } => simulate(&config, dump),
         Command::Modbus { command: ModbusCommand::Plan { config } } => modbus_plan(&config),
+        Command::Modbus { command: ModbusCommand::Write { config, point, value } } => {
+            modbus_write(&config, &point, value)
+        }
         Command::Status { config, json } => status(&config, json),
     };
     match result {
@@ -227,6 +242,21 @@ fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
     for d in h["disabled_criteria"].as_array().into_iter().flatten() {
         println!("disabled: {} {}: {}", s(&d["asset"]), s(&d["criterion"]), s(&d["reason"]));
     }
+    Ok(())
+}
+
+fn modbus_write(path: &PathBuf, point: &str, value: f64) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let (dev_id, pt_id) =
+        point.split_once('.').with_context(|| format!("--point `{point}`: expected `<source id>.<point id>`"))?;
+    let device = config.sources.modbus.iter().find(|d| d.id == dev_id).with_context(|| {
+        format!("--point `{point}`: {} has no [[sources.modbus]] with id `{dev_id}`", path.display())
+    })?;
+    let read = runtime()?.block_on(async {
+        let mut connector = RealConnector::of(device);
+        edgecite::sources::modbus::write::write_point(&mut connector, device, pt_id, value).await
+    })?;
+    println!("wrote {value} to {point}; read back {read}");
     Ok(())
 }
 

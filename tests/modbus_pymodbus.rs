@@ -180,6 +180,85 @@ async fn every_function_type_and_byte_order_over_tcp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_reach_only_points_marked_writable() {
+    use edgecite::sources::modbus::write::{write_point, WriteError};
+    let peer = Peer::start(
+        json!({"transport": "tcp", "port": 0, "units": {"1": {"holding": vec![0u16; 10], "coils": vec![0u16; 4]}}}),
+    );
+    let points = vec![
+        PointConfig {
+            writable: true,
+            order: ByteOrder::CDAB,
+            ..PointConfig::new("setpoint", RegisterKind::Holding, 0, DataType::F32)
+        },
+        PointConfig {
+            writable: true,
+            scale: 0.1,
+            valid_max: Some(100.0),
+            ..PointConfig::new("limit", RegisterKind::Holding, 4, DataType::U16)
+        },
+        PointConfig { writable: true, ..PointConfig::new("relay", RegisterKind::Coil, 2, DataType::Bit) },
+        PointConfig::new("locked", RegisterKind::Holding, 5, DataType::U16),
+    ];
+    let mut dev = device("w", Transport::Tcp, 1, points);
+    dev.port = peer.port();
+    let mut c = RealConnector::of(&dev);
+    assert_eq!(write_point(&mut c, &dev, "setpoint", -12.5).await.unwrap(), -12.5);
+    assert!((write_point(&mut c, &dev, "limit", 42.3).await.unwrap() - 42.3).abs() < 1e-9); // 423 x 0.1
+    assert_eq!(write_point(&mut c, &dev, "relay", 1.0).await.unwrap(), 1.0);
+    // Refused before anything is sent.
+    assert!(
+        matches!(write_point(&mut c, &dev, "locked", 1.0).await, Err(WriteError::NotWritable(p)) if p == "w.locked")
+    );
+    let e = write_point(&mut c, &dev, "limit", 150.0).await.unwrap_err().to_string();
+    assert!(e.contains("w.limit") && e.contains("valid range") && e.contains("nothing was written"), "{e}");
+    assert!(matches!(write_point(&mut c, &dev, "nope", 1.0).await, Err(WriteError::UnknownPoint(_))));
+
+    // An independent read through the engine sees what was written.
+    let mut r = run(vec![dev.clone()]);
+    let batch = r.until("good values", |b| b.iter().all(|s| s.quality == Quality::Good)).await;
+    let value = |id: &str| batch.iter().find(|s| &*s.point == id).unwrap().value.unwrap();
+    assert_eq!((value("w.setpoint"), value("w.relay"), value("w.locked")), (-12.5, 1.0, 0.0));
+    assert!((value("w.limit") - 42.3).abs() < 1e-9);
+    r.stop().await;
+    let stats = peer.stop();
+    // One write each: fc 16 (two registers), fc 06 (one), fc 05 (one coil); nothing else.
+    assert_eq!(
+        (stats["1"]["16"].as_u64(), stats["1"]["6"].as_u64(), stats["1"]["5"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{stats}"
+    );
+    assert_eq!(stats["1"]["15"], Value::Null, "{stats}");
+
+    // The command line does the same, with its errors on stderr and a non-zero exit.
+    let dir = tempfile::tempdir().unwrap();
+    let peer = Peer::start(json!({"transport": "tcp", "port": 0, "units": {"1": {"holding": vec![0u16; 10]}}}));
+    let cfg = dir.path().join("w.toml");
+    std::fs::write(&cfg, format!(
+        "[site]\nid = \"t\"\n[[sources.modbus]]\nid = \"w\"\nhost = \"127.0.0.1\"\nport = {}\npoints = [\n  {{ id = \"sp\", register = \"holding\", address = 3, type = \"i16\", writable = true }},\n  {{ id = \"ro\", register = \"holding\", address = 4, type = \"i16\" }},\n]\n",
+        peer.port()
+    )).unwrap();
+    let exe = env!("CARGO_BIN_EXE_edgecite");
+    let ok = std::process::Command::new(exe)
+        .args(["modbus", "write", "--config"])
+        .arg(&cfg)
+        .args(["--point", "w.sp", "--value", "-7"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("read back -7"));
+    let refused = std::process::Command::new(exe)
+        .args(["modbus", "write", "--config"])
+        .arg(&cfg)
+        .args(["--point", "w.ro", "--value", "1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("writable = true"));
+    assert_eq!(peer.stop()["1"]["6"].as_u64(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtu_frames_over_tcp_as_serial_device_servers_carry_them() {
     let l = layout();
     let peer = Peer::start(json!({"transport": "rtu_over_tcp", "port": 0, "units": {"7": unit_tables(&l)}}));

@@ -269,6 +269,9 @@ pub struct PointConfig {
     /// Values outside [valid_min, valid_max] get quality `out_of_range`.
     pub valid_min: Option<f64>,
     pub valid_max: Option<f64>,
+    /// Writes (functions 05/06/15/16) are refused unless this is true. Default false.
+    #[serde(default)]
+    pub writable: bool,
 }
 
 impl PointConfig {
@@ -289,6 +292,7 @@ impl PointConfig {
             deadband_pct: None,
             valid_min: None,
             valid_max: None,
+            writable: false,
         }
     }
 
@@ -722,6 +726,21 @@ impl Config {
                             format!("value {} is not usable: expected a number >= 0", v.unwrap_or(f64::NAN)),
                         ));
                     }
+                }
+                if pt.writable && matches!(pt.register, RegisterKind::Input | RegisterKind::DiscreteInput) {
+                    return Err(doc.invalid(
+                        pat.key("writable"),
+                        format!(
+                            "a {} cannot be written (Modbus has no write function for it): expected writable = false",
+                            pt.register.as_str()
+                        ),
+                    ));
+                }
+                if pt.writable && pt.data_type == DataType::Bit && !pt.register.is_bits() {
+                    return Err(doc.invalid(
+                        pat.key("writable"),
+                        "writing one bit of a register would need a read-modify-write that can race with the device: write a coil or the whole register".into(),
+                    ));
                 }
                 if let (Some(lo), Some(hi)) = (pt.valid_min, pt.valid_max) {
                     if !(lo < hi) {

@@ -28,6 +28,15 @@ pub trait Link: Send {
         start: u16,
         count: u16,
     ) -> impl Future<Output = Result<Vec<u16>, ReadError>> + Send;
+
+    /// Write coils (values 0/1; functions 05/15) or holding registers (06/16) from `start`.
+    fn write(
+        &mut self,
+        unit: u8,
+        kind: RegisterKind,
+        start: u16,
+        values: &[u16],
+    ) -> impl Future<Output = Result<(), ReadError>> + Send;
 }
 
 /// Opens links.
@@ -44,6 +53,26 @@ pub trait Connector: Send + 'static {
 pub struct ModbusLink(Context);
 
 impl Link for ModbusLink {
+    async fn write(&mut self, unit: u8, kind: RegisterKind, start: u16, values: &[u16]) -> Result<(), ReadError> {
+        use tokio_modbus::client::Writer;
+        self.0.set_slave(Slave(unit));
+        let result = match (kind, values) {
+            (RegisterKind::Coil, [v]) => self.0.write_single_coil(start, *v != 0).await,
+            (RegisterKind::Coil, vs) => {
+                let bits: Vec<bool> = vs.iter().map(|v| *v != 0).collect();
+                self.0.write_multiple_coils(start, &bits).await
+            }
+            (RegisterKind::Holding, [v]) => self.0.write_single_register(start, *v).await,
+            (RegisterKind::Holding, vs) => self.0.write_multiple_registers(start, vs).await,
+            (other, _) => return Err(ReadError::Link(format!("{} cannot be written", other.as_str()))),
+        };
+        match result {
+            Err(e) => Err(ReadError::Link(e.to_string())),
+            Ok(Err(code)) => Err(ReadError::Exception(u8::from(code))),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
     async fn read(&mut self, unit: u8, kind: RegisterKind, start: u16, count: u16) -> Result<Vec<u16>, ReadError> {
         self.0.set_slave(Slave(unit));
         let bits = |r: Result<Vec<bool>, _>| r.map(|b: Vec<bool>| b.into_iter().map(u16::from).collect());

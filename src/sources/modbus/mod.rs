@@ -8,6 +8,7 @@
 pub mod decode;
 pub mod link;
 pub mod plan;
+pub mod write;
 
 use crate::config::{ModbusDeviceConfig, Transport};
 use crate::sample::{PointId, Quality, Sample};
@@ -127,7 +128,7 @@ impl Device {
     }
 }
 
-fn exception_meaning(code: u8) -> &'static str {
+pub fn exception_meaning(code: u8) -> &'static str {
     match code {
         0x01 => "illegal function",
         0x02 => "illegal data address",
@@ -382,6 +383,16 @@ mod tests {
                 Some(Unit::Breaks) => Err(ReadError::Link("connection reset".into())),
                 Some(Unit::Silent) | None => std::future::pending().await,
             }
+        }
+
+        async fn write(
+            &mut self,
+            _unit: u8,
+            _kind: RegisterKind,
+            _start: u16,
+            _values: &[u16],
+        ) -> Result<(), ReadError> {
+            Ok(())
         }
     }
 
