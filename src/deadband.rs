@@ -19,7 +19,7 @@ struct Rule {
 #[derive(Debug, Default)]
 pub struct Deadband {
     rules: HashMap<PointId, Rule>,
-    last: HashMap<PointId, (Option<f64>, Quality, i64)>,
+    last: HashMap<PointId, (Option<f64>, Quality, i64, Option<std::sync::Arc<str>>)>,
     /// Samples not stored because they fell inside their deadband.
     pub suppressed: u64,
 }
@@ -42,8 +42,9 @@ impl Deadband {
         let Some(rule) = self.rules.get(&s.point) else { return true };
         let keep = match self.last.get(&s.point) {
             None => true,
-            Some((last_value, last_quality, last_ts)) => {
+            Some((last_value, last_quality, last_ts, last_text)) => {
                 s.quality != *last_quality
+                    || s.text != *last_text
                     || s.ts_ms - last_ts >= MAX_SILENCE_MS
                     || match (s.value, last_value) {
                         (Some(v), Some(l)) => {
@@ -55,7 +56,7 @@ impl Deadband {
             }
         };
         if keep {
-            self.last.insert(s.point.clone(), (s.value, s.quality, s.ts_ms));
+            self.last.insert(s.point.clone(), (s.value, s.quality, s.ts_ms, s.text.clone()));
         } else {
             self.suppressed += 1;
         }

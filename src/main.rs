@@ -265,7 +265,7 @@ fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
     let (mut total, mut naive) = (0, 0);
     for d in &config.sources.modbus {
         let blocks = edgecite::sources::modbus::plan::plan_device(d);
-        let used: u32 = d.points.iter().map(|p| p.data_type.registers() as u32).sum();
+        let used: u32 = d.points.iter().map(|p| p.registers() as u32).sum();
         let read: u32 = blocks.iter().map(|b| b.count as u32).sum();
         println!(
             "{} ({}): {} point(s) in {} request(s) per cycle; {} register(s)/bit(s) read for {} used; one request per point: {}",

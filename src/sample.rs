@@ -44,6 +44,8 @@ impl Quality {
 pub struct Sample {
     /// The registers (or bits) the value was decoded from, when it came from Modbus.
     pub raw: Option<Arc<[u16]>>,
+    /// The value of a text point (e.g. a Modbus string); `value` is then `None`.
+    pub text: Option<Arc<str>>,
     pub point: PointId,
     /// Unix time in ms of the poll (or of the source's own timestamp).
     pub ts_ms: i64,
@@ -55,14 +57,19 @@ pub struct Sample {
 impl Sample {
     pub fn good(point: PointId, ts_ms: i64, value: f64) -> Self {
         if value.is_finite() {
-            Sample { point, ts_ms, value: Some(value), quality: Quality::Good, raw: None }
+            Sample { point, ts_ms, value: Some(value), quality: Quality::Good, raw: None, text: None }
         } else {
-            Sample { point, ts_ms, value: None, quality: Quality::DecodeError, raw: None }
+            Sample::bad(point, ts_ms, Quality::DecodeError)
         }
     }
 
     pub fn bad(point: PointId, ts_ms: i64, quality: Quality) -> Self {
-        Sample { point, ts_ms, value: None, quality, raw: None }
+        Sample { point, ts_ms, value: None, quality, raw: None, text: None }
+    }
+
+    /// A good sample of a text point.
+    pub fn text(point: PointId, ts_ms: i64, text: &str) -> Self {
+        Sample { text: Some(text.into()), ..Sample::bad(point, ts_ms, Quality::Good) }
     }
 
     /// Attach the raw registers the value came from.

@@ -239,6 +239,7 @@ impl Plant {
                         I64 => "i64",
                         F32 => "f32",
                         F64 => "f64",
+                        DataType::String => "string",
                     },
                     order: match c.order {
                         ABCD => "ABCD",

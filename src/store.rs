@@ -87,6 +87,10 @@ CREATE INDEX assessments_asset ON assessments(asset, criterion, ts_ms);
 -- v2: the raw registers (or bits) a Modbus sample was decoded from, big-endian u16s.
 ALTER TABLE samples ADD COLUMN raw BLOB;
 "#,
+    r#"
+-- v3: the value of text points (Modbus strings).
+ALTER TABLE samples ADD COLUMN text TEXT;
+"#,
 ];
 
 pub struct Store {
@@ -215,12 +219,12 @@ impl Store {
         let mut n = 0;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO samples(point_id, ts_ms, value, quality, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO samples(point_id, ts_ms, value, quality, raw, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for s in samples {
                 let pid = Self::point_id(&tx, &mut self.point_ids, &s.point)?;
                 let raw: Option<Vec<u8>> = s.raw.as_ref().map(|r| r.iter().flat_map(|w| w.to_be_bytes()).collect());
-                stmt.execute(params![pid, s.ts_ms, s.value, s.quality.as_string(), raw])?;
+                stmt.execute(params![pid, s.ts_ms, s.value, s.quality.as_string(), raw, s.text.as_deref()])?;
                 n += 1;
             }
         }
@@ -617,7 +621,7 @@ mod tests {
                 .unwrap();
         }
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
         assert_eq!(s.samples("d.x", 0, 10).unwrap(), vec![(5, Some(2.5), "good".to_string())]);
         assert_eq!(s.latest_raw("d.x").unwrap(), None);
         let with_raw = Sample::good("d.x".into(), 6, 3.0).with_raw(&[0x1234, 0xABCD]);

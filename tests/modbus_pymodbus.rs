@@ -31,6 +31,7 @@ struct Layout {
     coils: Vec<u16>,
     discrete: Vec<u16>,
     expected: HashMap<String, f64>,
+    texts: HashMap<String, String>,
 }
 
 fn layout() -> Layout {
@@ -53,6 +54,7 @@ fn layout() -> Layout {
         coils: vec![],
         discrete: vec![],
         expected: HashMap::new(),
+        texts: HashMap::new(),
     };
     for (kind, table) in [(RegisterKind::Holding, 0), (RegisterKind::Input, 1)] {
         for (t, v) in values {
@@ -65,6 +67,17 @@ fn layout() -> Layout {
                 l.expected.insert(id, v);
             }
         }
+    }
+    // Strings: "EDGE-01" in 4 registers (NUL-padded), high byte first and low byte first.
+    for (o, words) in [(ABCD, [0x4544u16, 0x4745, 0x2D30, 0x3100]), (BADC, [0x4445, 0x4547, 0x302D, 0x0031])] {
+        let id = format!("name_{o:?}").to_lowercase();
+        l.points.push(PointConfig {
+            order: o,
+            length: Some(4),
+            ..PointConfig::new(&id, RegisterKind::Holding, l.holding.len() as u16, String)
+        });
+        l.holding.extend(words);
+        l.texts.insert(id, "EDGE-01".into());
     }
     // Bits of a holding register, and scale/offset on one more.
     let addr = l.holding.len() as u16;
@@ -150,8 +163,13 @@ fn check_values(batch: &[Sample], device: &str, l: &Layout) {
     let mut checked = 0;
     for s in batch.iter().filter(|s| s.point.starts_with(&format!("{device}."))) {
         let id = &s.point[device.len() + 1..];
-        let want = l.expected[id];
         assert_eq!(s.quality, Quality::Good, "{}", s.point);
+        if let Some(text) = l.texts.get(id) {
+            assert_eq!(s.text.as_deref(), Some(text.as_str()), "{}", s.point);
+            checked += 1;
+            continue;
+        }
+        let want = l.expected[id];
         let got = s.value.unwrap();
         assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{}: got {got}, want {want}", s.point);
         assert!(s.raw.as_ref().is_some_and(|r| !r.is_empty()), "{} has no raw registers", s.point);

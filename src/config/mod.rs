@@ -215,13 +215,17 @@ pub enum DataType {
     I64,
     F32,
     F64,
+    /// ASCII text, two characters per register, `length` registers (trailing NULs and
+    /// spaces trimmed).
+    String,
 }
 
 impl DataType {
-    /// Registers (or bits, for coils and discrete inputs) the type occupies.
+    /// Registers (or bits, for coils and discrete inputs) the type occupies; for strings
+    /// see [`PointConfig::registers`].
     pub fn registers(self) -> u16 {
         match self {
-            DataType::Bit | DataType::U16 | DataType::I16 => 1,
+            DataType::Bit | DataType::U16 | DataType::I16 | DataType::String => 1,
             DataType::U32 | DataType::I32 | DataType::F32 => 2,
             DataType::U64 | DataType::I64 | DataType::F64 => 4,
         }
@@ -252,6 +256,8 @@ pub struct PointConfig {
     pub data_type: DataType,
     /// With `type = "bit"` on a holding or input register: which bit (0 = least significant).
     pub bit: Option<u8>,
+    /// With `type = "string"`: how many registers (two characters each), 1 to 125.
+    pub length: Option<u16>,
     #[serde(default)]
     pub order: ByteOrder,
     #[serde(default = "one")]
@@ -283,6 +289,7 @@ impl PointConfig {
             address,
             data_type,
             bit: None,
+            length: None,
             order: ByteOrder::ABCD,
             scale: 1.0,
             offset: 0.0,
@@ -293,6 +300,14 @@ impl PointConfig {
             valid_min: None,
             valid_max: None,
             writable: false,
+        }
+    }
+
+    /// Registers (or bits) the point occupies.
+    pub fn registers(&self) -> u16 {
+        match self.data_type {
+            DataType::String => self.length.unwrap_or(1),
+            t => t.registers(),
         }
     }
 
@@ -560,6 +575,7 @@ impl Config {
 
         let mut device_ids = HashSet::new();
         let mut points = HashSet::new();
+        let mut string_points = HashSet::new();
         for (d, dev) in self.sources.modbus.iter().enumerate() {
             let at = root.key("sources").key("modbus").index(d);
             nonempty_id(doc, &at.key("id"), &dev.id)?;
@@ -660,18 +676,44 @@ impl Config {
                 let pat = at.key("points").index(p);
                 nonempty_id(doc, &pat.key("id"), &pt.id)?;
                 let full = format!("{}.{}", dev.id, pt.id);
+                if pt.data_type == DataType::String {
+                    string_points.insert(full.clone());
+                }
                 if !points.insert(full.clone()) {
                     return Err(doc.invalid(pat.key("id"), format!("duplicate point `{full}`")));
                 }
-                let last = pt.address as u32 + pt.data_type.registers() as u32 - 1;
+                match (pt.data_type, pt.length) {
+                    (DataType::String, Some(1..=125)) => {
+                        if !matches!(pt.order, ByteOrder::ABCD | ByteOrder::BADC) || pt.register.is_bits() {
+                            return Err(doc.invalid(pat.key("order"), "a string lives in holding or input registers with order \"ABCD\" (high byte first) or \"BADC\" (low byte first)".into()));
+                        }
+                    }
+                    (DataType::String, None) => {
+                        return Err(doc.invalid(
+                            pat.clone(),
+                            "missing key `length`: type \"string\" needs its length in registers, 1 to 125".into(),
+                        ));
+                    }
+                    (DataType::String, Some(n)) => {
+                        return Err(doc.invalid(
+                            pat.key("length"),
+                            format!("value {n} is out of range: expected 1 to 125 registers"),
+                        ));
+                    }
+                    (_, Some(_)) => {
+                        return Err(doc.invalid(pat.key("length"), "`length` applies only to type \"string\"".into()));
+                    }
+                    (_, None) => {}
+                }
+                let last = pt.address as u32 + pt.registers() as u32 - 1;
                 if last > u16::MAX as u32 {
                     return Err(doc.invalid(
                         pat.key("address"),
                         format!(
                             "value {} leaves no room for a {}-register value: expected at most {}",
                             pt.address,
-                            pt.data_type.registers(),
-                            u16::MAX as u32 + 1 - pt.data_type.registers() as u32
+                            pt.registers(),
+                            u16::MAX as u32 + 1 - pt.registers() as u32
                         ),
                     ));
                 }
@@ -771,6 +813,9 @@ impl Config {
                             known.join(", ")
                         ),
                     ));
+                }
+                if string_points.contains(point) {
+                    return Err(doc.invalid(rat, format!("value \"{point}\" is a string point: criteria need numbers")));
                 }
                 if !points.contains(point) {
                     return Err(doc.invalid(

@@ -14,6 +14,8 @@ pub struct LiveValue {
     pub label_zh: String,
     pub point: String,
     pub value: Option<f64>,
+    /// The value of a text point.
+    pub text: Option<String>,
     pub unit: String,
     pub ts: Option<String>,
     pub quality: Option<String>,
@@ -92,6 +94,7 @@ impl Live {
                             label_zh: def.map(|d| d.label_zh).unwrap_or(&r.role).to_string(),
                             point: r.point.to_string(),
                             value: latest.and_then(|s| s.value),
+                            text: latest.and_then(|s| s.text.as_deref().map(String::from)),
                             unit: r.unit.clone(),
                             ts: latest.map(|s| crate::time::rfc3339(s.ts_ms)),
                             quality: latest.map(|s| s.quality.as_string()),

@@ -61,7 +61,27 @@ pub fn decode_raw(regs: &[u16], data_type: DataType, order: ByteOrder, bit: Opti
         DataType::U64 => u64::from_be_bytes(b[..8].try_into().expect("8 bytes")) as f64,
         DataType::I64 => i64::from_be_bytes(b[..8].try_into().expect("8 bytes")) as f64,
         DataType::F64 => f64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+        DataType::String => f64::NAN, // text: see decode_text
     })
+}
+
+/// ASCII text from registers, two characters each, high byte first (`ABCD`) or low byte
+/// first (`BADC`); ends at the first NUL, trailing spaces trimmed.
+pub fn decode_text(regs: &[u16], order: ByteOrder) -> String {
+    let swap = matches!(order, ByteOrder::BADC | ByteOrder::DCBA);
+    let bytes: Vec<u8> = regs
+        .iter()
+        .flat_map(|w| {
+            let [hi, lo] = w.to_be_bytes();
+            if swap {
+                [lo, hi]
+            } else {
+                [hi, lo]
+            }
+        })
+        .take_while(|b| *b != 0)
+        .collect();
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
 
 /// Decode and apply `value = raw * scale + offset`.
@@ -88,6 +108,7 @@ pub fn encode_raw(value: f64, data_type: DataType, order: ByteOrder) -> Vec<u16>
         DataType::U64 => (value.round().max(0.0) as u64).to_be_bytes().to_vec(),
         DataType::I64 => (value.round() as i64).to_be_bytes().to_vec(),
         DataType::F64 => value.to_be_bytes().to_vec(),
+        DataType::String => return vec![],
     };
     // Lay the big-endian bytes out as ABCD words, then apply the order (its own inverse).
     let abcd: Vec<u16> = be.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
@@ -139,6 +160,15 @@ mod tests {
             let got = decode_raw(regs, *t, *o, None).unwrap();
             assert_eq!(got, *want, "{regs:04x?} as {t:?} {o:?}");
         }
+    }
+
+    #[test]
+    fn text_in_both_byte_orders() {
+        assert_eq!(decode_text(&[0x4544, 0x4745, 0x2D31, 0x0000], ByteOrder::ABCD), "EDGE-1");
+        assert_eq!(decode_text(&[0x4445, 0x4547, 0x312D, 0x2000], ByteOrder::BADC), "EDGE-1");
+        assert_eq!(decode_text(&[0x4142, 0x2020], ByteOrder::ABCD), "AB");
+        assert_eq!(decode_text(&[], ByteOrder::ABCD), "");
+        assert_eq!(decode_text(&[0xFFFE], ByteOrder::ABCD), "\u{FFFD}\u{FFFD}");
     }
 
     #[test]

@@ -111,8 +111,12 @@ impl Device {
         for &i in &block.points {
             let p = &self.cfg.points[i];
             let off = (p.address - block.start) as usize;
-            let raw = &regs[off.min(regs.len())..(off + p.data_type.registers() as usize).min(regs.len())];
+            let raw = &regs[off.min(regs.len())..(off + p.registers() as usize).min(regs.len())];
             let id = self.point_ids[i].clone();
+            if p.data_type == crate::config::DataType::String {
+                out.push(Sample::text(id, ts, &decode::decode_text(raw, p.order)).with_raw(raw));
+                continue;
+            }
             let sample = match decode::decode(raw, p.data_type, p.order, p.bit, p.scale, p.offset) {
                 Ok(v) if p.valid_min.is_some_and(|lo| v < lo) || p.valid_max.is_some_and(|hi| v > hi) => {
                     Sample::bad(id, ts, Quality::OutOfRange)

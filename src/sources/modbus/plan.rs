@@ -57,12 +57,12 @@ pub fn plan_device(device: &ModbusDeviceConfig) -> Vec<ReadBlock> {
 /// Plan reads for `points`, `intervals[i]` being point i's poll interval.
 pub fn plan(points: &[PointConfig], intervals: &[u64], limits: Limits) -> Vec<ReadBlock> {
     let mut order: Vec<usize> = (0..points.len()).collect();
-    order.sort_by_key(|&i| (intervals[i], points[i].register, points[i].address, points[i].data_type.registers()));
+    order.sort_by_key(|&i| (intervals[i], points[i].register, points[i].address, points[i].registers()));
     let mut blocks: Vec<ReadBlock> = Vec::new();
     for i in order {
         let p = &points[i];
         let start = p.address as u32;
-        let end = start + p.data_type.registers() as u32; // exclusive
+        let end = start + p.registers() as u32; // exclusive
         if let Some(b) = blocks.last_mut() {
             let b_end = b.start as u32 + b.count as u32;
             let new_count = end.max(b_end) - b.start as u32;
@@ -80,7 +80,7 @@ pub fn plan(points: &[PointConfig], intervals: &[u64], limits: Limits) -> Vec<Re
             kind: p.register,
             interval_ms: intervals[i],
             start: p.address,
-            count: p.data_type.registers(),
+            count: p.registers(),
             points: vec![i],
         });
     }
@@ -147,18 +147,18 @@ mod tests {
     /// consecutive runs that fit (brute force, for small inputs).
     fn minimum(points: &[PointConfig], limits: Limits) -> usize {
         let mut idx: Vec<usize> = (0..points.len()).collect();
-        idx.sort_by_key(|&i| (points[i].register, points[i].address, points[i].data_type.registers()));
+        idx.sort_by_key(|&i| (points[i].register, points[i].address, points[i].registers()));
         let n = idx.len();
         let fits = |a: usize, b: usize| -> bool {
             // Run idx[a..b] as one request.
             let first = &points[idx[a]];
-            let mut end = first.address as u32 + first.data_type.registers() as u32;
+            let mut end = first.address as u32 + first.registers() as u32;
             for &i in &idx[a + 1..b] {
                 let p = &points[i];
                 if p.register != first.register || p.address as u32 > end + limits.max_gap as u32 {
                     return false;
                 }
-                end = end.max(p.address as u32 + p.data_type.registers() as u32);
+                end = end.max(p.address as u32 + p.registers() as u32);
             }
             end - first.address as u32 <= limits.cap(first.register)
         };
@@ -202,7 +202,7 @@ mod tests {
                     let p = &points[i];
                     seen[i] += 1;
                     prop_assert_eq!(p.register, b.kind);
-                    let (s, e) = (p.address as u32, p.address as u32 + p.data_type.registers() as u32);
+                    let (s, e) = (p.address as u32, p.address as u32 + p.registers() as u32);
                     prop_assert!(s >= b.start as u32 && e <= b.start as u32 + b.count as u32, "point {i} outside {b:?}");
                     prop_assert!(s <= covered_to + max_gap as u32, "a gap over {max_gap} inside {b:?}");
                     covered_to = covered_to.max(e);

@@ -37,6 +37,9 @@ pub fn registers_for(point: &PointConfig, value: f64) -> Result<Vec<u16>, String
             point.valid_max.map(|v| v.to_string()).unwrap_or("+inf".into())
         ));
     }
+    if point.data_type == DataType::String {
+        return Err("cannot be written to a string point (writing text is not supported)".into());
+    }
     let raw = (value - point.offset) / point.scale;
     let (lo, hi) = match point.data_type {
         DataType::Bit => (0.0, 1.0),
@@ -48,6 +51,7 @@ pub fn registers_for(point: &PointConfig, value: f64) -> Result<Vec<u16>, String
         DataType::I64 => (-(2f64.powi(53)), 2f64.powi(53)),
         DataType::F32 => (f32::MIN as f64, f32::MAX as f64),
         DataType::F64 => (f64::MIN, f64::MAX),
+        DataType::String => unreachable!("refused above"),
     };
     let integral = !matches!(point.data_type, DataType::F32 | DataType::F64);
     if raw < lo || raw > hi || (integral && (raw - raw.round()).abs() > 1e-9) {
