@@ -97,7 +97,15 @@ impl Live {
                             text: latest.and_then(|s| s.text.as_deref().map(String::from)),
                             unit: r.unit.clone(),
                             ts: latest.map(|s| crate::time::rfc3339(s.ts_ms)),
-                            quality: latest.map(|s| s.quality.as_string()),
+                            // A value older than the asset's limit is shown as stale, whatever
+                            // the quality it was read with.
+                            quality: latest.map(|s| {
+                                if now_ms - s.ts_ms > a.stale_after_ms as i64 {
+                                    "stale".to_string()
+                                } else {
+                                    s.quality.as_string()
+                                }
+                            }),
                         }
                     })
                     .collect();
@@ -135,5 +143,30 @@ pub fn live_assessment(x: &Assessment) -> LiveAssessment {
         reason,
         detail,
         ts: crate::time::rfc3339(x.ts_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Quality;
+
+    #[test]
+    fn values_older_than_the_assets_limit_show_as_stale() {
+        // T1's stale_after_ms is 5000 in the test config.
+        let p = crate::diagnose::tests::pipeline_with(
+            &[("ch4", 10.0, Quality::Good), ("c2h4", 0.0, Quality::CommError)],
+            0,
+        );
+        let quality = |now: i64, role: &str| {
+            let mut live = Live::default();
+            live.refresh(&p, None, now);
+            let t1 = live.assets.iter().find(|a| a.id == "T1").unwrap().clone();
+            t1.values.iter().find(|v| v.role == role).unwrap().quality.clone()
+        };
+        assert_eq!(quality(5000, "ch4").as_deref(), Some("good"));
+        assert_eq!(quality(5001, "ch4").as_deref(), Some("stale"));
+        assert_eq!(quality(1000, "c2h4").as_deref(), Some("comm_error"));
+        assert_eq!(quality(1000, "c2h2"), None, "no sample yet");
     }
 }
