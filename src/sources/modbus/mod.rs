@@ -220,12 +220,14 @@ impl<C: Connector> Bus<C> {
             let now = Instant::now();
             let ts = crate::time::now_ms();
             let mut batch = Vec::new();
+            let mut produced = vec![0u64; self.devices.len()];
             for d in 0..self.devices.len() {
                 let due: Vec<usize> =
                     (0..self.devices[d].blocks.len()).filter(|&b| self.devices[d].due[b] <= now).collect();
                 if due.is_empty() {
                     continue;
                 }
+                let before = batch.len();
                 let dev = &mut self.devices[d];
                 for &b in &due {
                     let interval = Duration::from_millis(dev.blocks[b].interval_ms);
@@ -316,8 +318,9 @@ impl<C: Connector> Bus<C> {
                         }
                     }
                 }
+                produced[d] = (batch.len() - before) as u64;
             }
-            if !batch.is_empty() && !self.send(&tx, batch).await {
+            if !batch.is_empty() && !self.send(&tx, batch, &produced).await {
                 break;
             }
         }
@@ -325,13 +328,11 @@ impl<C: Connector> Bus<C> {
         tracing::info!(endpoint = %endpoint, "modbus bus stopped");
     }
 
-    async fn send(&self, tx: &mpsc::Sender<Vec<Sample>>, batch: Vec<Sample>) -> bool {
-        // Count per device for its own counters.
-        let per_device = |id: &str| batch.iter().filter(|s| s.point.split('.').next() == Some(id)).count() as u64;
-        let counts: Vec<u64> = self.devices.iter().map(|d| per_device(&d.cfg.id)).collect();
+    /// Hand a round's samples to the pipeline; `produced[d]` of them came from device d.
+    async fn send(&self, tx: &mpsc::Sender<Vec<Sample>>, batch: Vec<Sample>, produced: &[u64]) -> bool {
         let ok = tx.send(batch).await.is_ok();
-        for (d, n) in self.devices.iter().zip(counts) {
-            SourceCounters::add(if ok { &d.counters.samples } else { &d.counters.dropped }, n);
+        for (d, n) in self.devices.iter().zip(produced) {
+            SourceCounters::add(if ok { &d.counters.samples } else { &d.counters.dropped }, *n);
         }
         ok
     }
@@ -491,6 +492,10 @@ mod tests {
         assert_eq!(requests(dead) + dead.skipped.load(Ordering::Relaxed), 601);
         assert!(qualities["u3"].iter().all(|q| *q == Quality::CommError));
         assert_eq!(dead.backoff_ms.load(Ordering::Relaxed), 16_000);
+        // Every poll, answered or skipped, yields one sample per point (two per device).
+        for c in with_dead.iter().chain(&healthy) {
+            assert_eq!(c.samples.load(Ordering::Relaxed), 2 * 601);
+        }
         // A silent slave is not a broken link: the serial line stayed open.
         assert_eq!(connects, 1);
     }
