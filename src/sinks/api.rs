@@ -182,7 +182,7 @@ async fn finding(State(state): State<ApiState>, Path(id): Path<String>) -> ApiRe
 }
 
 async fn healthz(State(state): State<ApiState>) -> Response {
-    let samples = query_store(&state, |s| s.sample_count()).await;
+    let samples = query_store(&state, |s| s.sample_count_estimate()).await;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner());
     let sources = live.source_statuses();
     let now = crate::time::now_ms();
