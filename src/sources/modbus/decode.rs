@@ -17,25 +17,19 @@ pub enum DecodeError {
     NoSuchBit { bit: u8 },
 }
 
-/// The value's bytes, most significant first, from registers in `order`.
-fn bytes_of(regs: &[u16], order: ByteOrder) -> Vec<u8> {
+/// The value's bytes, most significant first, from up to four registers in `order`
+/// (no allocation: this runs for every polled point).
+fn bytes_of(regs: &[u16], order: ByteOrder) -> [u8; 8] {
     let swap_words = matches!(order, ByteOrder::CDAB | ByteOrder::DCBA);
     let swap_bytes = matches!(order, ByteOrder::BADC | ByteOrder::DCBA);
-    let mut words: Vec<u16> = regs.to_vec();
-    if swap_words {
-        words.reverse();
+    let n = regs.len().min(4);
+    let mut out = [0u8; 8];
+    for k in 0..n {
+        let w = if swap_words { regs[n - 1 - k] } else { regs[k] };
+        let [hi, lo] = w.to_be_bytes();
+        (out[2 * k], out[2 * k + 1]) = if swap_bytes { (lo, hi) } else { (hi, lo) };
     }
-    words
-        .iter()
-        .flat_map(|w| {
-            let [hi, lo] = w.to_be_bytes();
-            if swap_bytes {
-                [lo, hi]
-            } else {
-                [hi, lo]
-            }
-        })
-        .collect()
+    out
 }
 
 /// Decode the raw value (before scale and offset). `bit` selects a bit of a register for
@@ -58,9 +52,9 @@ pub fn decode_raw(regs: &[u16], data_type: DataType, order: ByteOrder, bit: Opti
         DataType::U32 => u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
         DataType::I32 => i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
         DataType::F32 => f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
-        DataType::U64 => u64::from_be_bytes(b[..8].try_into().expect("8 bytes")) as f64,
-        DataType::I64 => i64::from_be_bytes(b[..8].try_into().expect("8 bytes")) as f64,
-        DataType::F64 => f64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+        DataType::U64 => u64::from_be_bytes(b) as f64,
+        DataType::I64 => i64::from_be_bytes(b) as f64,
+        DataType::F64 => f64::from_be_bytes(b),
         DataType::String => f64::NAN, // text: see decode_text
     })
 }
@@ -112,7 +106,8 @@ pub fn encode_raw(value: f64, data_type: DataType, order: ByteOrder) -> Vec<u16>
     };
     // Lay the big-endian bytes out as ABCD words, then apply the order (its own inverse).
     let abcd: Vec<u16> = be.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-    bytes_of(&abcd, order).chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()
+    let bytes = bytes_of(&abcd, order);
+    bytes[..be.len()].chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()
 }
 
 #[cfg(test)]
