@@ -58,5 +58,6 @@ ensure_test_peers() {
 ensure_venv
 if [ "${1:-}" = "--tests" ]; then
   apt_install mbpoll mbpoll
+  apt_install systemd-analyze systemd
   ensure_test_peers
 fi

@@ -131,6 +131,19 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut last_status: HashMap<(String, String), String> = HashMap::new();
     let mut sources_stopping = false;
+    let mut notifier = crate::notify::Notifier::from_env();
+    if let Some(w) = notifier.watchdog() {
+        tracing::info!(watchdog_ms = w.as_millis() as u64, "systemd watchdog enabled; pinged from the evaluation loop");
+        if w < Duration::from_millis(config.diagnose.interval_ms * 2) {
+            tracing::warn!(
+                watchdog_ms = w.as_millis() as u64,
+                interval_ms = config.diagnose.interval_ms,
+                "WatchdogSec is shorter than two evaluation intervals; systemd may restart a healthy daemon"
+            );
+        }
+    }
+    notifier.ready(&format!("{} assets, {} sources", config.assets.len(), config.sources.modbus.len()));
+    notifier.ping();
     tracing::info!(site = %config.site.id, assets = config.assets.len(), sources = config.sources.modbus.len(),
         criteria = diagnoser.criteria().count(), "edgecite running");
 
@@ -138,6 +151,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         tokio::select! {
             _ = cancel.cancelled(), if !sources_stopping => {
                 tracing::info!("shutting down: stopping sources, storing samples in flight");
+                notifier.stopping();
                 sources_cancel.cancel();
                 sources_stopping = true;
             }
@@ -161,6 +175,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 });
                 tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now))?;
                 live.write().unwrap_or_else(|p| p.into_inner()).refresh(&pipeline, Some(&assessments), now);
+                // Only a loop that gets this far keeps systemd's watchdog content.
+                notifier.ping();
             }
             _ = prune.tick(), if !sources_stopping => {
                 let now = crate::time::now_ms();

@@ -11,6 +11,7 @@ pub mod deadband;
 pub mod diagnose;
 pub mod inference;
 pub mod knowledge;
+pub mod notify;
 pub mod pipeline;
 pub mod sample;
 pub mod simulator;

@@ -1,0 +1,65 @@
+//! The systemd integration: the daemon speaks the notify protocol (READY, watchdog pings
+//! from its evaluation loop, STOPPING), and the shipped unit passes systemd's own security
+//! review with an exposure of at most 2.0.
+
+mod common;
+
+use common::{demo_config, Daemon, Ports};
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+#[test]
+fn the_daemon_tells_systemd_it_is_ready_alive_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    let path = sock_path.to_str().unwrap();
+    // A 2 s watchdog: pings at most every second, from the 1 s evaluation loop.
+    let mut d = Daemon::start(&config, ports.api, &[("NOTIFY_SOCKET", Some(path)), ("WATCHDOG_USEC", Some("2000000"))]);
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 512];
+    while messages.iter().filter(|m: &&String| m.contains("WATCHDOG=1")).count() < 3 {
+        let n =
+            sock.recv(&mut buf).unwrap_or_else(|e| panic!("no notification ({e}); got {messages:?}\n{}", d.log_text()));
+        messages.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    assert!(messages[0].contains("READY=1") && messages[0].contains("STATUS="), "{messages:?}");
+    assert!(messages[0].contains(&format!("MAINPID={}", d.child.id())));
+    assert!(d.terminate());
+    let mut stopping = false;
+    while let Ok(n) = sock.recv(&mut buf) {
+        if String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1") {
+            stopping = true;
+            break;
+        }
+    }
+    assert!(stopping, "no STOPPING=1 after SIGTERM");
+}
+
+#[test]
+fn the_unit_passes_systemds_security_review() {
+    let unit = common::repo().join("systemd/edgecite.service");
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze is missing: scripts/test.sh installs it (apt package systemd)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("Overall exposure level")).unwrap_or_else(|| panic!("{text}"));
+    let exposure: f64 = line.split(':').nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(exposure <= 2.0, "{line}");
+    // And the settings the product relies on are there.
+    let unit_text = std::fs::read_to_string(&unit).unwrap();
+    for key in [
+        "Type=notify",
+        "WatchdogSec=",
+        "ExecStartPre=/usr/bin/edgecite check",
+        "Restart=on-failure",
+        "StateDirectory=edgecite",
+    ] {
+        assert!(unit_text.contains(key), "unit lacks {key}");
+    }
+}
