@@ -193,6 +193,19 @@ impl Store {
         if current > known {
             return Err(StoreError::TooNew { path: self.path.clone(), found: current, known });
         }
+        if current > 0 && current < known {
+            // Keep a consistent copy of the old schema before changing it.
+            let backup = self.path.with_extension(format!("v{current}.bak"));
+            if backup.exists() {
+                std::fs::remove_file(&backup).map_err(|e| StoreError::Open {
+                    path: backup.clone(),
+                    message: format!("cannot replace an old backup: {e}"),
+                })?;
+            }
+            self.conn.execute("VACUUM INTO ?1", [backup.to_string_lossy()])?;
+            tracing::info!(db = %self.path.display(), backup = %backup.display(), from = current, to = known,
+                "database backed up before migrating");
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
@@ -630,6 +643,13 @@ mod tests {
         }
         let mut s = Store::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        // The old file was copied first, as it was.
+        let backup = Connection::open(dir.path().join("v1.v1.bak")).unwrap();
+        assert_eq!(backup.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+        assert_eq!(backup.query_row("SELECT value FROM samples", [], |r| r.get::<_, f64>(0)).unwrap(), 2.5);
+        // A fresh database has nothing to back up.
+        Store::open(&dir.path().join("fresh.db")).unwrap();
+        assert!(!dir.path().join("fresh.v0.bak").exists());
         assert_eq!(s.samples("d.x", 0, 10).unwrap(), vec![(5, Some(2.5), "good".to_string())]);
         assert_eq!(s.latest_raw("d.x").unwrap(), None);
         let with_raw = Sample::good("d.x".into(), 6, 3.0).with_raw(&[0x1234, 0xABCD]);
