@@ -89,7 +89,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         }
         tasks.spawn(bus.run(tx.clone(), sources_cancel.clone()));
     }
+    for s in &config.sources.i2c {
+        let counters = Arc::new(crate::sources::SourceCounters::default());
+        let endpoint = format!("i2c://{}/0x{:02x}", s.bus, s.address);
+        handles.push(SourceHandle { id: s.id.clone(), kind: "i2c", endpoint, counters: counters.clone() });
+        tasks.spawn(crate::local_hw::run_i2c_sensor(s.clone(), counters, tx.clone(), sources_cancel.clone()));
+    }
     drop(tx);
+    let (mut alarms, alarm_errors) = crate::local_hw::open_alarms(&config.alarm);
 
     let mut pipeline = Pipeline::new(&config);
     let mut deadband = crate::deadband::Deadband::new(&config);
@@ -108,6 +115,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             })
             .collect(),
         model_errors,
+        alarm_errors,
         disabled: diagnoser.disabled.clone(),
         ..Default::default()
     }));
@@ -177,6 +185,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 live.write().unwrap_or_else(|p| p.into_inner()).refresh(&pipeline, Some(&assessments), now);
                 // Only a loop that gets this far keeps systemd's watchdog content.
                 notifier.ping();
+                if let Some(a) = alarms.as_mut() {
+                    for (name, e) in a.apply(tracker.worst_open()) {
+                        tracing::error!(output = %name, error = %e, "cannot switch alarm output");
+                    }
+                    if let Err(e) = a.beat() {
+                        tracing::warn!(error = %e, "cannot toggle heartbeat LED");
+                    }
+                }
             }
             _ = prune.tick(), if !sources_stopping => {
                 let now = crate::time::now_ms();

@@ -11,6 +11,7 @@ pub mod deadband;
 pub mod diagnose;
 pub mod inference;
 pub mod knowledge;
+pub mod local_hw;
 pub mod notify;
 pub mod pipeline;
 pub mod sample;

@@ -134,15 +134,23 @@ fn dead_device_and_missing_runtime_make_the_daemon_abstain_with_reasons() {
     // The pump's device points at a port nobody listens on; the runtime path is wrong.
     fast.push(("port = 5020\nunit = 2", &dead_port));
     fast.push(("[inference]\n", "[inference]\nruntime_path = \"/nonexistent/libonnxruntime.so\"\n"));
+    // Local hardware that is not there: an I2C sensor feeding the bearing temperature, and
+    // an alarm relay on a GPIO chip.
+    fast.push(("bearing_temp = \"pump1.bearing_temp\"", "bearing_temp = \"cabinet.temperature\""));
+    fast.push((
+        "[store]\n",
+        "[[sources.i2c]]\nid = \"cabinet\"\nbus = \"/dev/i2c-nonexistent\"\naddress = 0x48\nsensor = \"tmp102\"\ninterval_ms = 200\n\n[alarm]\noutputs = [{ id = \"relay1\", chip = \"/dev/gpiochip-nonexistent\", line = 17, min_severity = \"high\" }]\n\n[store]\n",
+    ));
     let config = demo_config(dir.path(), &ports, &fast);
     let d = Daemon::start(&config, ports.api, &[("ORT_DYLIB_PATH", None)]);
 
     let p1 = d.wait_until("P1 to abstain on bad data", Duration::from_secs(60), || {
         let p1 = d.json("/api/v1/assets/P1");
-        (p1["assessments"].as_array()?.iter().any(|a| {
+        let abstains = p1["assessments"].as_array()?.iter().any(|a| {
             a["criterion"]["id"] == "iso10816_3.zone" && a["status"] == "abstain" && a["reason"] == "bad_quality"
-        }))
-        .then_some(p1)
+        });
+        let all_bad = p1["values"].as_array()?.iter().all(|v| v["quality"] == "comm_error");
+        (abstains && all_bad).then_some(p1)
     });
     let model =
         p1["assessments"].as_array().unwrap().iter().find(|a| a["criterion"]["id"] == "model.pump_anomaly").unwrap();
@@ -160,6 +168,16 @@ fn dead_device_and_missing_runtime_make_the_daemon_abstain_with_reasons() {
     assert_eq!(pump["connected"], false);
     assert!(pump["errors"].as_u64().unwrap() > 0);
     assert!(health["model_errors"][0].as_str().unwrap().contains("looked in"));
+    let alarm_error = health["alarm_errors"][0].as_str().unwrap();
+    assert!(alarm_error.contains("relay1") && alarm_error.contains("/dev/gpiochip-nonexistent"), "{alarm_error}");
+    let i2c = health["sources"].as_array().unwrap().iter().find(|s| s["id"] == "cabinet").unwrap();
+    assert_eq!((i2c["kind"].as_str(), i2c["connected"].as_bool()), (Some("i2c"), Some(false)));
+    assert!(i2c["transport_errors"].as_u64().unwrap() > 0);
+    let bearing = p1["values"].as_array().unwrap().iter().find(|v| v["role"] == "bearing_temp").unwrap();
+    assert_eq!(
+        (bearing["point"].as_str(), bearing["quality"].as_str()),
+        (Some("cabinet.temperature"), Some("comm_error"))
+    );
     // `edgecite status` shows the same from the command line.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["status", "--config"])

@@ -31,6 +31,9 @@ pub struct Config {
     pub inference: InferenceConfig,
     #[serde(default)]
     pub diagnose: DiagnoseConfig,
+    /// Local alarm outputs (GPIO) driven by open findings.
+    #[serde(default)]
+    pub alarm: AlarmConfig,
     /// The file this config was read from (not a TOML key).
     #[serde(skip)]
     pub file: PathBuf,
@@ -51,6 +54,59 @@ pub struct SiteConfig {
 pub struct SourcesConfig {
     #[serde(default)]
     pub modbus: Vec<ModbusDeviceConfig>,
+    /// Sensors on the gateway's own I2C bus.
+    #[serde(default)]
+    pub i2c: Vec<I2cSensorConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct I2cSensorConfig {
+    pub id: String,
+    /// The bus device, e.g. `/dev/i2c-1`.
+    pub bus: String,
+    /// 7-bit address (TOML takes `0x48`).
+    pub address: u8,
+    pub sensor: I2cSensor,
+    #[serde(default = "default_i2c_interval_ms")]
+    pub interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum I2cSensor {
+    /// TI TMP102 temperature sensor; its point is `<id>.temperature` in °C.
+    Tmp102,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmConfig {
+    #[serde(default)]
+    pub outputs: Vec<AlarmOutputConfig>,
+    /// An LED toggled on every evaluation: it stops blinking when the pipeline stalls.
+    pub heartbeat: Option<GpioLine>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmOutputConfig {
+    pub id: String,
+    pub chip: String,
+    pub line: u32,
+    #[serde(default)]
+    pub active_low: bool,
+    /// The lowest severity of an open finding that switches the output on.
+    pub min_severity: crate::diagnose::Severity,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioLine {
+    pub chip: String,
+    pub line: u32,
+    #[serde(default)]
+    pub active_low: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -469,6 +525,9 @@ fn default_interval_ms() -> u64 {
 fn default_timeout_ms() -> u64 {
     1000
 }
+fn default_i2c_interval_ms() -> u64 {
+    5000
+}
 fn default_max_registers() -> u16 {
     125
 }
@@ -791,6 +850,35 @@ impl Config {
                         );
                     }
                 }
+            }
+        }
+
+        for (i, s) in self.sources.i2c.iter().enumerate() {
+            let at = root.key("sources").key("i2c").index(i);
+            nonempty_id(doc, &at.key("id"), &s.id)?;
+            if !device_ids.insert(s.id.as_str()) {
+                return Err(doc.invalid(at.key("id"), format!("duplicate source id `{}`", s.id)));
+            }
+            if !(0x03..=0x77).contains(&s.address) {
+                return Err(doc.invalid(
+                    at.key("address"),
+                    format!("value 0x{:02x} is not a usable 7-bit I2C address: expected 0x03 to 0x77", s.address),
+                ));
+            }
+            if s.interval_ms < 10 {
+                return Err(doc.invalid(
+                    at.key("interval_ms"),
+                    format!("value {} is too small: expected at least 10 (ms)", s.interval_ms),
+                ));
+            }
+            points.insert(format!("{}.temperature", s.id));
+        }
+        let mut output_ids = HashSet::new();
+        for (i, o) in self.alarm.outputs.iter().enumerate() {
+            let at = root.key("alarm").key("outputs").index(i);
+            nonempty_id(doc, &at.key("id"), &o.id)?;
+            if !output_ids.insert(o.id.as_str()) {
+                return Err(doc.invalid(at.key("id"), format!("duplicate alarm output id `{}`", o.id)));
             }
         }
 

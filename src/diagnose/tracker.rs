@@ -49,6 +49,11 @@ impl Tracker {
         t.last_refresh_ms = now_ms;
     }
 
+    /// The highest severity among open findings.
+    pub fn worst_open(&self) -> Option<Severity> {
+        self.tracks.values().filter_map(|t| t.open.as_ref().map(|(_, s)| *s)).max()
+    }
+
     pub fn open_code(&self, asset: &str, criterion: &str) -> Option<String> {
         self.tracks.get(&(asset.to_string(), criterion.to_string()))?.open.as_ref().map(|(c, _)| c.clone())
     }
@@ -203,6 +208,17 @@ mod tests {
         assert_eq!(tr.open_code("A", "c").as_deref(), Some("T3"));
         assert_eq!(kind(&tr.observe("A", "c", &t3, 5 + REFRESH_MS - 1)), "-");
         assert_eq!(kind(&tr.observe("A", "c", &t3, 5 + REFRESH_MS)), "refresh");
+    }
+
+    #[test]
+    fn worst_open_severity_drives_the_alarms() {
+        let mut tr = Tracker::new(1, 1);
+        assert_eq!(tr.worst_open(), None);
+        tr.observe("A", "c1", &fault("X", Severity::Medium), 0);
+        tr.observe("B", "c2", &fault("Y", Severity::Critical), 0);
+        assert_eq!(tr.worst_open(), Some(Severity::Critical));
+        tr.observe("B", "c2", &normal(), 1);
+        assert_eq!(tr.worst_open(), Some(Severity::Medium));
     }
 
     #[test]

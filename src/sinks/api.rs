@@ -187,7 +187,8 @@ async fn healthz(State(state): State<ApiState>) -> Response {
     let sources = live.source_statuses();
     let now = crate::time::now_ms();
     let store_ok = samples.is_ok();
-    let status = if store_ok && sources.iter().all(|s| s.connected) { "ok" } else { "degraded" };
+    let healthy = store_ok && live.alarm_errors.is_empty() && sources.iter().all(|s| s.connected);
+    let status = if healthy { "ok" } else { "degraded" };
     let body = json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
@@ -198,6 +199,7 @@ async fn healthz(State(state): State<ApiState>) -> Response {
         "sources": sources,
         "models": live.models,
         "model_errors": live.model_errors,
+        "alarm_errors": live.alarm_errors,
         "disabled_criteria": live.disabled,
     });
     let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -66,6 +66,8 @@ pub struct Live {
     pub sources: Vec<SourceHandle>,
     pub models: Vec<ModelStatus>,
     pub model_errors: Vec<String>,
+    /// Alarm outputs that could not be opened.
+    pub alarm_errors: Vec<String>,
     pub disabled: Vec<Disabled>,
 }
 
