@@ -38,7 +38,7 @@ fn every_broken_config_is_rejected_with_file_line_key_and_reason() {
 
 #[test]
 fn shipped_configs_are_valid() {
-    for name in ["configs/demo.toml", "configs/example.toml"] {
+    for name in ["configs/demo.toml", "configs/example.toml", "configs/gateway.toml"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
         let out = Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["check", "--config"]).arg(&path).output().unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));

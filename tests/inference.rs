@@ -125,6 +125,8 @@ fn one_broken_model_does_not_stop_the_others() {
 fn a_missing_runtime_names_every_place_looked() {
     let candidates = inference::runtime_candidates(Some(Path::new("/opt/vendor/libonnxruntime.so")));
     assert_eq!(candidates[0], Path::new("/opt/vendor/libonnxruntime.so"));
+    assert!(candidates.iter().all(|c| !c.as_os_str().is_empty()));
+    assert!(candidates.iter().any(|c| c.starts_with(format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH))));
     let e = InferenceError::RuntimeNotFound { looked: candidates.iter().map(|p| p.display().to_string()).collect() }
         .to_string();
     assert!(

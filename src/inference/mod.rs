@@ -36,12 +36,17 @@ pub fn runtime_candidates(configured: Option<&Path>) -> Vec<PathBuf> {
     if let Some(p) = configured {
         c.push(p.to_path_buf());
     }
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         c.push(PathBuf::from(p));
     }
-    for dir in
-        ["/usr/lib/edgecite", "/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
-    {
+    // Debian's multiarch directory for the architecture this binary was built for.
+    let multiarch = match std::env::consts::ARCH {
+        "x86_64" => "/usr/lib/x86_64-linux-gnu",
+        "aarch64" => "/usr/lib/aarch64-linux-gnu",
+        "arm" => "/usr/lib/arm-linux-gnueabihf",
+        _ => "/usr/lib64",
+    };
+    for dir in ["/usr/lib/edgecite", "/usr/local/lib", "/usr/lib", multiarch] {
         c.push(Path::new(dir).join("libonnxruntime.so"));
     }
     c
