@@ -139,6 +139,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut last_status: HashMap<(String, String), String> = HashMap::new();
     let mut sources_stopping = false;
+    // All sources have ended (or there are none: an API-only gateway). Only a shutdown
+    // request ends the loop; a closed channel alone does not.
+    let mut sources_done = false;
     let mut notifier = crate::notify::Notifier::from_env();
     if let Some(w) = notifier.watchdog() {
         tracing::info!(watchdog_ms = w.as_millis() as u64, "systemd watchdog enabled; pinged from the evaluation loop");
@@ -156,6 +159,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         criteria = diagnoser.criteria().count(), "edgecite running");
 
     loop {
+        if sources_stopping && sources_done {
+            break;
+        }
         tokio::select! {
             _ = cancel.cancelled(), if !sources_stopping => {
                 tracing::info!("shutting down: stopping sources, storing samples in flight");
@@ -163,8 +169,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 sources_cancel.cancel();
                 sources_stopping = true;
             }
-            batch = rx.recv() => {
-                let Some(mut batch) = batch else { break };
+            batch = rx.recv(), if !sources_done => {
+                let Some(mut batch) = batch else {
+                    sources_done = true;
+                    continue;
+                };
                 // Whatever else is queued goes into the same transaction.
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {

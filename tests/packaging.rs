@@ -29,5 +29,8 @@ fn deb_assets_exist_and_match_the_unit() {
     // where the package puts them.
     let gateway = std::fs::read_to_string(root.join("configs/gateway.toml")).unwrap();
     assert!(unit.contains("StateDirectory=edgecite") && gateway.contains("\"/var/lib/edgecite/edgecite.db\""));
-    assert!(dests.iter().any(|d| d.starts_with("usr/share/edgecite/models/pump_anomaly/")) && gateway.contains("/usr/share/edgecite/models"));
+    assert!(
+        dests.iter().any(|d| d.starts_with("usr/share/edgecite/models/pump_anomaly/"))
+            && gateway.contains("/usr/share/edgecite/models")
+    );
 }

@@ -40,6 +40,28 @@ fn the_daemon_tells_systemd_it_is_ready_alive_and_stopping() {
 }
 
 #[test]
+fn the_packaged_default_config_runs_until_stopped() {
+    // No sources, no models: an API-only daemon must keep running (systemd would not
+    // restart one that exits 0).
+    let dir = tempfile::tempdir().unwrap();
+    let api = common::free_port();
+    let text = std::fs::read_to_string(common::repo().join("configs/gateway.toml")).unwrap();
+    let store = dir.path().join("g.db");
+    let text = text
+        .replace("/var/lib/edgecite/edgecite.db", store.to_str().unwrap())
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{api}"));
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut d = Daemon::start(&config, api, &[]);
+    d.wait_until("two evaluations", Duration::from_secs(30), || {
+        let h = d.json("/healthz");
+        (h["uptime_s"].as_i64()? >= 2 && h["last_evaluation"].is_string()).then_some(())
+    });
+    assert!(d.child.try_wait().unwrap().is_none(), "the daemon exited by itself:\n{}", d.log_text());
+    assert!(d.terminate(), "{}", d.log_text());
+}
+
+#[test]
 fn the_unit_passes_systemds_security_review() {
     let unit = common::repo().join("systemd/edgecite.service");
     let out = std::process::Command::new("systemd-analyze")
