@@ -31,6 +31,15 @@ pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Option<Str
     if !config.inference.enabled {
         return (Vec::new(), Vec::new(), Some("inference disabled in config ([inference] enabled = false)".into()));
     }
+    // ONNX Runtime costs about 19 MiB once loaded: load it only when there is a model.
+    let has_models = std::fs::read_dir(&config.inference.models_dir)
+        .map(|d| d.filter_map(|e| e.ok()).any(|e| e.path().join("manifest.toml").is_file()))
+        .unwrap_or(false);
+    if !has_models {
+        let reason = format!("no model found under {}", config.inference.models_dir.display());
+        tracing::info!(models_dir = %config.inference.models_dir.display(), "no models configured; ONNX Runtime not loaded");
+        return (Vec::new(), Vec::new(), Some(reason));
+    }
     if let Err(e) = inference::init_runtime(config.inference.runtime_path.as_deref()) {
         tracing::error!(error = %e, "ONNX Runtime unavailable; model criteria will abstain");
         return (Vec::new(), vec![e.to_string()], Some(format!("ONNX Runtime unavailable: {e}")));
