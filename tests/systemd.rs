@@ -85,3 +85,47 @@ fn the_unit_passes_systemds_security_review() {
         assert!(unit_text.contains(key), "unit lacks {key}");
     }
 }
+
+/// The unit sets MemoryDenyWriteExecute=yes. The kernel's own W^X switch (PR_SET_MDWE,
+/// Linux 6.3+) applies the same restriction: ONNX Runtime must load and score under it.
+#[test]
+fn inference_runs_under_memory_deny_write_execute() {
+    use std::os::unix::process::CommandExt;
+    const PR_SET_MDWE: libc::c_int = 65;
+    const PR_MDWE_REFUSE_EXEC_GAIN: libc::c_ulong = 1;
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"));
+    cmd.args(["run", "--config"]).arg(&config).env("ORT_DYLIB_PATH", common::ort_library()).stderr(log);
+    // SAFETY: prctl between fork and exec, touching no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn under PR_SET_MDWE (needs Linux 6.3 or later)");
+    let started = std::time::Instant::now();
+    let scored = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("daemon died under W^X ({status}):\n{}", std::fs::read_to_string(dir.path().join("log")).unwrap());
+        }
+        let open = common::http_get(ports.api, "/api/v1/findings?state=open").ok().map(|(_, b)| b);
+        if open.is_some_and(|b| {
+            b.as_array().is_some_and(|a| a.iter().any(|f| f["code"].as_str().unwrap_or("").starts_with("MODEL.")))
+        }) {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(scored, "no model finding within 90 s:\n{}", std::fs::read_to_string(dir.path().join("log")).unwrap());
+}
