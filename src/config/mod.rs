@@ -97,7 +97,7 @@ pub struct AlarmOutputConfig {
     #[serde(default)]
     pub active_low: bool,
     /// The lowest severity of an open finding that switches the output on.
-    pub min_severity: crate::diagnose::Severity,
+    pub min_severity: crate::knowledge::Severity,
 }
 
 #[derive(Debug, Clone, Deserialize)]

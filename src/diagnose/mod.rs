@@ -8,6 +8,7 @@ pub mod model_score;
 pub mod tracker;
 pub mod vibration;
 
+pub use crate::knowledge::Severity;
 pub use evidence::{Derived, Evidence, EvidenceValue};
 
 use crate::config::Config;
@@ -17,30 +18,6 @@ use crate::knowledge::{Citation, Library, Verification};
 use crate::pipeline::{AssetState, Pipeline};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn parse(s: &str) -> Option<Severity> {
-        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical].into_iter().find(|v| v.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
 
 /// Text in both product languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
