@@ -10,7 +10,7 @@ for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu armv7-unknown-linux-
   b="target/$t/release/edgecite"; [ "$t" = x86_64-unknown-linux-gnu ] && b=target/release/edgecite
   [ -f "$b" ] && echo "binary $t: $(stat -c %s "$b") bytes"
 done
-TMP="$(mktemp -d)"; PID=""; trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+TMP="$(mktemp -d)"; PID=""; trap 'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi; rm -rf "$TMP"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$1/status; }
 # Idle: the packaged default config (no sources, no models), 20 s after start.

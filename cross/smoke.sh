@@ -28,7 +28,7 @@ cd "$ROOT"
 BIN="target/$TARGET/release/edgecite"
 [ -x "$BIN" ] || bash cross/build.sh "$TARGET"
 $QEMU "$BIN" version
-TMP="$(mktemp -d)"; PID=""; trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+TMP="$(mktemp -d)"; PID=""; trap 'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi; rm -rf "$TMP"' EXIT
 ORT=""
 if [ -n "$WHEEL" ]; then
   DIR="$ROOT/.venv-cross/$TARGET"
