@@ -32,10 +32,8 @@ pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Option<Str
         return (Vec::new(), Vec::new(), Some("inference disabled in config ([inference] enabled = false)".into()));
     }
     // ONNX Runtime costs about 19 MiB once loaded: load it only when there is a model.
-    let has_models = std::fs::read_dir(&config.inference.models_dir)
-        .map(|d| d.filter_map(|e| e.ok()).any(|e| e.path().join("manifest.toml").is_file()))
-        .unwrap_or(false);
-    if !has_models {
+    let dirs = inference::model_dirs(&config.inference.models_dir);
+    if dirs.is_empty() {
         let reason = format!("no model found under {}", config.inference.models_dir.display());
         tracing::info!(models_dir = %config.inference.models_dir.display(), "no models configured; ONNX Runtime not loaded");
         return (Vec::new(), Vec::new(), Some(reason));
@@ -44,7 +42,7 @@ pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Option<Str
         tracing::error!(error = %e, "ONNX Runtime unavailable; model criteria will abstain");
         return (Vec::new(), vec![e.to_string()], Some(format!("ONNX Runtime unavailable: {e}")));
     }
-    let (models, errors) = inference::load_all(&config.inference.models_dir);
+    let (models, errors) = inference::load_dirs(&dirs);
     let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     let unavailable = (models.is_empty()).then(|| match errors.first() {
         Some(e) => format!("model rejected: {e}"),

@@ -93,8 +93,6 @@ impl std::fmt::Debug for Model {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features {
     pub values: Vec<f32>,
-    /// Per feature: samples used, and the time span they cover.
-    pub windows: Vec<(usize, i64, i64)>,
 }
 
 /// Why no features (and so no score) can be computed now.
@@ -149,7 +147,6 @@ impl Model {
     /// Features from the asset's windows, as the manifest defines them; domain checked.
     pub fn features(&self, asset: &AssetState, now_ms: i64) -> Result<Features, FeatureProblem> {
         let mut values = Vec::with_capacity(self.manifest.features.len());
-        let mut windows = Vec::with_capacity(self.manifest.features.len());
         for spec in &self.manifest.features {
             let role = asset.role(&spec.role).ok_or_else(|| FeatureProblem::Unbound { role: spec.role.clone() })?;
             let w = role
@@ -166,9 +163,8 @@ impl Model {
                 });
             }
             values.push(v as f32);
-            windows.push((w.len(), w[0].ts_ms, w[w.len() - 1].ts_ms));
         }
-        Ok(Features { values, windows })
+        Ok(Features { values })
     }
 
     /// Score one feature vector.
@@ -216,19 +212,27 @@ fn check_outlet(outlets: &[ort::value::Outlet], name: &str, shape: &[i64], what:
     Ok(())
 }
 
-/// Load every model under `models_dir` (each sub-directory with a manifest.toml). A model
-/// that fails to load is reported and skipped; the rest run.
-pub fn load_all(models_dir: &Path) -> (Vec<Model>, Vec<InferenceError>) {
-    let mut models = Vec::new();
-    let mut errors = Vec::new();
-    let Ok(entries) = std::fs::read_dir(models_dir) else {
-        return (models, errors);
-    };
+/// The model directories under `models_dir`: each sub-directory with a manifest.toml.
+pub fn model_dirs(models_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(models_dir) else { return Vec::new() };
     let mut dirs: Vec<PathBuf> =
         entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("manifest.toml").is_file()).collect();
     dirs.sort();
+    dirs
+}
+
+/// Load every model under `models_dir` (each sub-directory with a manifest.toml). A model
+/// that fails to load is reported and skipped; the rest run.
+pub fn load_all(models_dir: &Path) -> (Vec<Model>, Vec<InferenceError>) {
+    load_dirs(&model_dirs(models_dir))
+}
+
+/// Load the models in `dirs`; see [`load_all`].
+pub fn load_dirs(dirs: &[PathBuf]) -> (Vec<Model>, Vec<InferenceError>) {
+    let mut models = Vec::new();
+    let mut errors = Vec::new();
     for dir in dirs {
-        match Model::load(&dir) {
+        match Model::load(dir) {
             Ok(m) => models.push(m),
             Err(e) => {
                 tracing::error!(dir = %dir.display(), error = %e, "model rejected; the others still run");

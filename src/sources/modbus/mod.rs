@@ -175,10 +175,6 @@ impl<C: Connector> Bus<C> {
         Bus { connector, devices: devices.into_iter().map(Device::new).collect() }
     }
 
-    pub fn endpoint(&self) -> String {
-        self.connector.endpoint()
-    }
-
     pub fn handles(&self) -> Vec<DeviceHandle> {
         let endpoint = self.connector.endpoint();
         self.devices
