@@ -4,6 +4,7 @@
 //! in flight are stored, the API stops, the store is closed.
 
 use crate::config::Config;
+use crate::diagnose::model_score::UnavailableModel;
 use crate::diagnose::tracker::{Tracker, Transition};
 use crate::diagnose::{Assessment, Diagnoser, Outcome};
 use crate::inference::{self, Model};
@@ -26,29 +27,43 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Samples stored per transaction at most, when batches queue up under load.
 const MAX_BATCH: usize = 20_000;
 
-/// Models and the reason none could be used, if so.
-pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Option<String>) {
+/// Models named by their manifests (which parse without ONNX Runtime), each with the reason
+/// it cannot run. A directory whose manifest does not parse is reported as an error only.
+fn unavailable<'a>(items: impl Iterator<Item = (&'a std::path::Path, String)>) -> Vec<UnavailableModel> {
+    items
+        .filter_map(|(dir, reason)| {
+            let m = inference::Manifest::load(&dir.join("manifest.toml")).ok()?;
+            Some(UnavailableModel {
+                criterion_id: crate::diagnose::model_score::criterion_id(&m.name),
+                asset_class: m.asset_class,
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// The loaded models, the errors to report, and the models that are configured but cannot
+/// run, whose criteria abstain with the reason.
+pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Vec<UnavailableModel>) {
+    let dirs = inference::model_dirs(&config.inference.models_dir);
     if !config.inference.enabled {
-        return (Vec::new(), Vec::new(), Some("inference disabled in config ([inference] enabled = false)".into()));
+        let why = "inference disabled in config ([inference] enabled = false)";
+        return (Vec::new(), Vec::new(), unavailable(dirs.iter().map(|d| (d.as_path(), why.to_string()))));
     }
     // ONNX Runtime costs about 19 MiB once loaded: load it only when there is a model.
-    let dirs = inference::model_dirs(&config.inference.models_dir);
     if dirs.is_empty() {
-        let reason = format!("no model found under {}", config.inference.models_dir.display());
         tracing::info!(models_dir = %config.inference.models_dir.display(), "no models configured; ONNX Runtime not loaded");
-        return (Vec::new(), Vec::new(), Some(reason));
+        return (Vec::new(), Vec::new(), Vec::new());
     }
     if let Err(e) = inference::init_runtime(config.inference.runtime_path.as_deref()) {
         tracing::error!(error = %e, "ONNX Runtime unavailable; model criteria will abstain");
-        return (Vec::new(), vec![e.to_string()], Some(format!("ONNX Runtime unavailable: {e}")));
+        let why = format!("ONNX Runtime unavailable: {e}");
+        return (Vec::new(), vec![e.to_string()], unavailable(dirs.iter().map(|d| (d.as_path(), why.clone()))));
     }
     let (models, errors) = inference::load_dirs(&dirs);
-    let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-    let unavailable = (models.is_empty()).then(|| match errors.first() {
-        Some(e) => format!("model rejected: {e}"),
-        None => format!("no model found under {}", config.inference.models_dir.display()),
-    });
-    (models.into_iter().map(Arc::new).collect(), errors, unavailable)
+    let rejected = unavailable(errors.iter().map(|(d, e)| (d.as_path(), format!("model rejected: {e}"))));
+    let errors = errors.into_iter().map(|(_, e)| e.to_string()).collect();
+    (models.into_iter().map(Arc::new).collect(), errors, rejected)
 }
 
 /// Run the daemon until `cancel` is triggered.
@@ -61,7 +76,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     let (models, model_errors, unavailable) = load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &library, &models, unavailable.as_deref())?;
+    let diagnoser = Diagnoser::new(&config, &library, &models, &unavailable)?;
     for d in &diagnoser.disabled {
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
     }

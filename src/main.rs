@@ -301,7 +301,7 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let library = Library::builtin()?;
     let (models, model_errors, unavailable) = edgecite::daemon::load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &library, &models, unavailable.as_deref())?;
+    let diagnoser = Diagnoser::new(&config, &library, &models, &unavailable)?;
     println!("config {}: OK", path.display());
     println!("site: {} ({})", config.site.id, config.site.name);
     let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();

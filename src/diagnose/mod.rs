@@ -164,14 +164,14 @@ pub(crate) fn cite(lib: &Library, criterion: &str, passage: &str) -> Result<Cita
 }
 
 impl Diagnoser {
-    /// Build the criteria for every configured asset. `models` are the loaded models; a
-    /// model that failed to load is given in `model_errors` by name so the asset abstains
-    /// with the reason instead of silently losing the criterion.
+    /// Build the criteria for every configured asset. `models` are the loaded models;
+    /// `unavailable` those configured but unable to run, whose criteria abstain with the
+    /// reason instead of silently disappearing.
     pub fn new(
         config: &Config,
         lib: &Library,
         models: &[Arc<Model>],
-        model_unavailable: Option<&str>,
+        unavailable: &[model_score::UnavailableModel],
     ) -> Result<Self, DiagnoseError> {
         let mut assets = Vec::new();
         let mut disabled = Vec::new();
@@ -208,11 +208,8 @@ impl Diagnoser {
                     criteria.push(Box::new(model_score::ModelCriterion::new(m.clone())));
                 }
             }
-            if let (Some(reason), true) = (model_unavailable, models.iter().all(|m| m.manifest.asset_class != a.class))
-            {
-                if a.class == AssetClass::PumpSkid {
-                    criteria.push(Box::new(model_score::Unavailable::new("model.pump_anomaly", reason)));
-                }
+            for u in unavailable.iter().filter(|u| u.asset_class == a.class) {
+                criteria.push(Box::new(model_score::Unavailable::new(&u.criterion_id, &u.reason)));
             }
             assets.push((a.id.clone(), criteria));
         }

@@ -136,6 +136,15 @@ fn unavailable(detail: String, evidence: Evidence) -> Outcome {
     Outcome::Abstain { reason: AbstainReason::ModelUnavailable, detail, evidence, citations: Vec::new() }
 }
 
+/// A model that is configured but cannot run, and why: its criterion abstains on the
+/// assets of its class.
+#[derive(Debug, Clone)]
+pub struct UnavailableModel {
+    pub criterion_id: String,
+    pub asset_class: crate::knowledge::classes::AssetClass,
+    pub reason: String,
+}
+
 /// Stands in for a model that could not be loaded: always abstains with the reason.
 pub struct Unavailable {
     info: CriterionInfo,

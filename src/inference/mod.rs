@@ -224,11 +224,12 @@ pub fn model_dirs(models_dir: &Path) -> Vec<PathBuf> {
 /// Load every model under `models_dir` (each sub-directory with a manifest.toml). A model
 /// that fails to load is reported and skipped; the rest run.
 pub fn load_all(models_dir: &Path) -> (Vec<Model>, Vec<InferenceError>) {
-    load_dirs(&model_dirs(models_dir))
+    let (models, errors) = load_dirs(&model_dirs(models_dir));
+    (models, errors.into_iter().map(|(_, e)| e).collect())
 }
 
-/// Load the models in `dirs`; see [`load_all`].
-pub fn load_dirs(dirs: &[PathBuf]) -> (Vec<Model>, Vec<InferenceError>) {
+/// Load the models in `dirs`; the errors name the directory they belong to.
+pub fn load_dirs(dirs: &[PathBuf]) -> (Vec<Model>, Vec<(PathBuf, InferenceError)>) {
     let mut models = Vec::new();
     let mut errors = Vec::new();
     for dir in dirs {
@@ -236,7 +237,7 @@ pub fn load_dirs(dirs: &[PathBuf]) -> (Vec<Model>, Vec<InferenceError>) {
             Ok(m) => models.push(m),
             Err(e) => {
                 tracing::error!(dir = %dir.display(), error = %e, "model rejected; the others still run");
-                errors.push(e);
+                errors.push((dir.clone(), e));
             }
         }
     }
