@@ -1,5 +1,7 @@
 //! SQLite store: samples (bounded retention), findings, finding events, assessments.
 //! One file in WAL mode; forward-only migrations keyed on `PRAGMA user_version`.
+//! A feature's tables and queries live in their own file under `store/` (an `impl Store`
+//! block there); its migration is appended to `MIGRATIONS` here.
 //!
 //! Durability: `synchronous = NORMAL` in WAL mode. A committed transaction survives a crash
 //! of the daemon (SIGKILL); on power loss the last transactions before the loss may be

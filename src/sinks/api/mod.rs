@@ -1,5 +1,9 @@
 //! HTTP API (axum) under `/api/v1`, `/healthz`, and the technician page at `/`.
 //! Every error is JSON: `{"error": {"code": "...", "message": "..."}}`.
+//!
+//! Layout: this file holds the shared pieces (state, `ApiError`, `query_store`) and the core
+//! routes. A feature's routes live in their own file under `sinks/api/` as
+//! `pub(crate) fn routes() -> Router<ApiState>` and are merged in `router` below.
 
 use super::live::{LiveAsset, SharedLive};
 use crate::store::{FindingFilter, FindingRecord, Store};
@@ -14,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-const INDEX_HTML: &str = include_str!("../../web/index.html");
+const INDEX_HTML: &str = include_str!("../../../web/index.html");
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -29,7 +33,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into() }
     }
 }
@@ -40,7 +44,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<Json<T>, ApiError>;
+pub(crate) type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -67,7 +71,7 @@ async fn index() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-cache")], Html(INDEX_HTML))
 }
 
-async fn query_store<T: Send + 'static>(
+pub(crate) async fn query_store<T: Send + 'static>(
     state: &ApiState,
     f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
