@@ -45,25 +45,21 @@ fn unavailable<'a>(items: impl Iterator<Item = (&'a std::path::Path, String)>) -
 /// The loaded models, the errors to report, and the models that are configured but cannot
 /// run, whose criteria abstain with the reason.
 pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Vec<UnavailableModel>) {
-    let dirs = inference::model_dirs(&config.inference.models_dir);
-    if !config.inference.enabled {
-        let why = "inference disabled in config ([inference] enabled = false)";
-        return (Vec::new(), Vec::new(), unavailable(dirs.iter().map(|d| (d.as_path(), why.to_string()))));
-    }
-    // ONNX Runtime costs about 19 MiB once loaded: load it only when there is a model.
-    if dirs.is_empty() {
-        tracing::info!(models_dir = %config.inference.models_dir.display(), "no models configured; ONNX Runtime not loaded");
-        return (Vec::new(), Vec::new(), Vec::new());
-    }
-    if let Err(e) = inference::init_runtime(config.inference.runtime_path.as_deref()) {
-        tracing::error!(error = %e, "ONNX Runtime unavailable; model criteria will abstain");
-        let why = format!("ONNX Runtime unavailable: {e}");
-        return (Vec::new(), vec![e.to_string()], unavailable(dirs.iter().map(|d| (d.as_path(), why.clone()))));
-    }
-    let (models, errors) = inference::load_dirs(&dirs);
-    let rejected = unavailable(errors.iter().map(|(d, e)| (d.as_path(), format!("model rejected: {e}"))));
-    let errors = errors.into_iter().map(|(_, e)| e.to_string()).collect();
-    (models.into_iter().map(Arc::new).collect(), errors, rejected)
+    let l = inference::load_configured(&config.inference);
+    let unavailable = unavailable(l.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
+    (l.models, l.errors, unavailable)
+}
+
+fn model_statuses(models: &[Arc<Model>]) -> Vec<ModelStatus> {
+    models
+        .iter()
+        .map(|m| ModelStatus {
+            name: m.manifest.name.clone(),
+            version: m.manifest.version.clone(),
+            provider: m.provider.to_string(),
+            threshold: m.manifest.output.threshold,
+        })
+        .collect()
 }
 
 /// Run the daemon until `cancel` is triggered.
@@ -75,8 +71,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     reader.set_cache_kib(config.store.cache_kib)?;
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
-    let (models, model_errors, unavailable) = load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &library, &models, &unavailable)?;
+    let loaded = inference::load_configured(&config.inference);
+    let unavailable_models = unavailable(loaded.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
+    let (models, model_errors) = (loaded.models, loaded.errors);
+    let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
+    let mut diagnoser = Diagnoser::new(&config, &library, &models, &unavailable_models)?;
+    let mut reloads = inference::reload::on_sighup(config.inference.clone(), cancel.clone());
     for d in &diagnoser.disabled {
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
     }
@@ -127,16 +127,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         site_name: config.site.name.clone(),
         started_ms: started,
         sources: handles,
-        models: models
-            .iter()
-            .map(|m| ModelStatus {
-                name: m.manifest.name.clone(),
-                version: m.manifest.version.clone(),
-                provider: m.provider.to_string(),
-                threshold: m.manifest.output.threshold,
-            })
-            .collect(),
+        models: model_statuses(&models),
         model_errors,
+        registry: registry.clone(),
         alarm_errors,
         disabled: diagnoser.disabled.clone(),
         ..Default::default()
@@ -223,6 +216,22 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     if let Err(e) = a.beat() {
                         tracing::warn!(error = %e, "cannot toggle heartbeat LED");
                     }
+                }
+            }
+            Some(l) = reloads.recv(), if !sources_stopping => {
+                // Swapped between evaluations; the pipeline and queued samples stay as they are.
+                let unavail = unavailable(l.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
+                match Diagnoser::new(&config, &library, &l.models, &unavail) {
+                    Ok(d) => {
+                        diagnoser = d;
+                        let generation = registry.replace(l.models.clone(), l.rejected);
+                        let mut lv = live.write().unwrap_or_else(|p| p.into_inner());
+                        lv.models = model_statuses(&l.models);
+                        lv.model_errors = l.errors;
+                        lv.disabled = diagnoser.disabled.clone();
+                        tracing::info!(generation, loaded = l.models.len(), rejected = unavail.len(), "models reloaded");
+                    }
+                    Err(e) => tracing::error!(error = %e, "model reload rejected; the running models stay"),
                 }
             }
             _ = prune.tick(), if !sources_stopping => {

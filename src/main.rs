@@ -233,8 +233,29 @@ fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
             s(&src["last_success"])
         );
     }
-    for m in h["models"].as_array().into_iter().flatten() {
-        println!("model {} {} on {}", s(&m["name"]), s(&m["version"]), s(&m["provider"]));
+    let models = api_get(config.api.listen, "/api/v1/models")?;
+    for m in models["models"].as_array().into_iter().flatten() {
+        if m["status"] == "loaded" {
+            let l = &m["latency"];
+            println!(
+                "model {} {} on {}: {} run(s), {} row(s), mean {:.0} us, p99 <= {} us, {} error(s), {} non-finite score(s); roles {}",
+                s(&m["name"]),
+                s(&m["version"]),
+                s(&m["provider"]),
+                l["runs"],
+                l["rows"],
+                l["mean_us"].as_f64().unwrap_or(0.0),
+                l["p99_us"],
+                l["errors"],
+                l["non_finite_scores"],
+                m["input_roles"].as_array().into_iter().flatten().map(s).collect::<Vec<_>>().join(",")
+            );
+        } else {
+            println!("model {} REJECTED: {}", s(&m["name"]), s(&m["error"]));
+        }
+        for f in m["provider_fallbacks"].as_array().into_iter().flatten() {
+            println!("  provider skipped: {}", s(f));
+        }
     }
     for e in h["model_errors"].as_array().into_iter().flatten() {
         println!("model error: {}", s(e));

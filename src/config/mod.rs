@@ -5,6 +5,7 @@
 //! the directory of the config file.
 
 mod error;
+pub mod inference;
 
 pub use error::{ConfigError, KeyPath, Location, Seg};
 
@@ -485,11 +486,14 @@ pub struct InferenceConfig {
     pub runtime_path: Option<PathBuf>,
     #[serde(default = "default_models_dir")]
     pub models_dir: PathBuf,
+    /// Execution providers in order of preference; CPU is always the last resort.
+    #[serde(default)]
+    pub providers: Vec<inference::Provider>,
 }
 
 impl Default for InferenceConfig {
     fn default() -> Self {
-        InferenceConfig { enabled: true, runtime_path: None, models_dir: default_models_dir() }
+        InferenceConfig { enabled: true, runtime_path: None, models_dir: default_models_dir(), providers: Vec::new() }
     }
 }
 
@@ -936,6 +940,9 @@ impl Config {
                     format!("value {} is out of range: expected a positive number of hours", sim.fault_ramp_hours),
                 ));
             }
+        }
+        if let Err((i, why)) = inference::check_providers(&self.inference.providers) {
+            return Err(doc.invalid(root.key("inference").key("providers").index(i), why));
         }
         let d = &self.diagnose;
         if d.open_after == 0 || d.clear_after == 0 {

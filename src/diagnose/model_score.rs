@@ -86,10 +86,19 @@ impl super::Criterion for ModelCriterion {
             }
         };
         for (spec, v) in m.features.iter().zip(&features.values) {
-            ev.derive(&format!("{} {} of {}", spec.role, statistic_name(spec), spec.window), *v as f64, &spec.unit);
+            ev.derive(&spec.label(), *v as f64, &spec.unit);
         }
         let score = match self.model.score(&features.values) {
-            Ok(s) => s as f64,
+            Ok(s) if s.is_finite() => s as f64,
+            Ok(s) => {
+                return unavailable(
+                    format!(
+                        "model {} {} returned {s} for finite inputs; no score, no finding (counted in the model's non_finite_scores)",
+                        m.name, m.version
+                    ),
+                    ev,
+                )
+            }
             Err(e) => return unavailable(e.to_string(), ev),
         };
         let threshold = m.output.threshold * if open_code.is_some() { CLEAR_FRACTION } else { 1.0 };
@@ -123,12 +132,6 @@ impl super::Criterion for ModelCriterion {
                 "检查泵组：对比振动、电机电流和温度的常见数值；检查轴承、润滑及进口侧。该得分是异常指标，不是诊断结论。",
             ),
         })
-    }
-}
-
-fn statistic_name(spec: &crate::inference::FeatureSpec) -> &'static str {
-    match spec.statistic {
-        crate::inference::Statistic::Mean => "mean",
     }
 }
 

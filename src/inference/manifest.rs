@@ -1,5 +1,6 @@
 //! `models/<name>/manifest.toml`: what a model takes, what it returns and where it came from.
 
+pub use super::features::Statistic;
 use super::InferenceError;
 use serde::Deserialize;
 use std::path::Path;
@@ -50,18 +51,29 @@ pub struct FeatureSpec {
     pub unit: String,
     pub valid_min: f64,
     pub valid_max: f64,
+    /// `band_energy` only: the band `[lo, hi)` in Hz.
+    #[serde(default)]
+    pub band_hz: Option<[f64; 2]>,
+    /// `band_energy` only: the role's sample rate in Hz.
+    #[serde(default)]
+    pub sample_rate_hz: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Statistic {
-    Mean,
-}
+impl FeatureSpec {
+    /// The statistic's value over the window `xs`.
+    pub fn compute(&self, xs: &[f64]) -> f64 {
+        let band = match (self.band_hz, self.sample_rate_hz) {
+            (Some([lo, hi]), Some(fs)) => Some((lo, hi, fs)),
+            _ => None,
+        };
+        self.statistic.apply(xs, band)
+    }
 
-impl Statistic {
-    pub fn apply(self, xs: &[f64]) -> f64 {
-        match self {
-            Statistic::Mean => xs.iter().sum::<f64>() / xs.len().max(1) as f64,
+    /// A short name for evidence: `vib_accel_rms mean of 10`.
+    pub fn label(&self) -> String {
+        match self.band_hz {
+            Some([lo, hi]) => format!("{} band energy {lo}-{hi} Hz of {}", self.role, self.window),
+            None => format!("{} {} of {}", self.role, self.statistic.as_str(), self.window),
         }
     }
 }
@@ -111,6 +123,33 @@ impl Manifest {
                     "key `features[{i}]`: valid_min {} must be below valid_max {}",
                     f.valid_min, f.valid_max
                 )));
+            }
+            let band = f.band_hz.is_some() || f.sample_rate_hz.is_some();
+            match (f.statistic, f.band_hz, f.sample_rate_hz) {
+                (Statistic::BandEnergy, Some([lo, hi]), Some(fs)) => {
+                    if !(fs > 0.0 && fs.is_finite()) {
+                        return Err(err(format!(
+                            "key `features[{i}].sample_rate_hz`: value {fs} is out of range: expected a positive number of Hz"
+                        )));
+                    }
+                    if !(lo >= 0.0 && lo < hi) {
+                        return Err(err(format!(
+                            "key `features[{i}].band_hz`: value [{lo}, {hi}] is not a band: expected 0 <= lo < hi"
+                        )));
+                    }
+                }
+                (Statistic::BandEnergy, _, _) => {
+                    return Err(err(format!(
+                        "key `features[{i}]`: statistic \"band_energy\" needs `band_hz = [lo, hi]` and `sample_rate_hz`"
+                    )));
+                }
+                (s, _, _) if band => {
+                    return Err(err(format!(
+                        "key `features[{i}]`: `band_hz`/`sample_rate_hz` apply to \"band_energy\" only, not \"{}\"",
+                        s.as_str()
+                    )));
+                }
+                _ => {}
             }
             if m.asset_class.role(&f.role).is_none() {
                 return Err(err(format!(

@@ -1,11 +1,18 @@
 //! ONNX inference: finds and loads ONNX Runtime, loads models with their manifests
 //! (hash and shapes verified), computes the manifest's features from pipeline windows and
-//! scores them. The runtime's only execution provider used so far is CPU.
+//! scores them on the first execution provider of the configured preference that accepts
+//! the model (CPU last).
 
+pub mod features;
 pub mod manifest;
+pub mod providers;
+pub mod registry;
+pub mod reload;
+pub mod stats;
 
 pub use manifest::{FeatureSpec, Manifest, Statistic};
 
+pub use crate::config::inference::Provider;
 use crate::pipeline::{AssetState, WindowProblem};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -74,12 +81,20 @@ pub fn init_runtime(configured: Option<&Path>) -> Result<PathBuf, InferenceError
     Ok(path)
 }
 
+/// The ONNX Runtime library in use, once loaded.
+pub fn runtime_path() -> Option<PathBuf> {
+    ENVIRONMENT.get().map(|(p, _)| p.clone())
+}
+
 /// A loaded model: its manifest and one reusable session.
 pub struct Model {
     pub manifest: Manifest,
     pub dir: PathBuf,
     /// The execution provider the session runs on.
     pub provider: &'static str,
+    /// The preferred providers that were skipped for this model, each with the reason.
+    pub fallbacks: Vec<String>,
+    pub stats: stats::ModelStats,
     session: Mutex<ort::session::Session>,
 }
 
@@ -116,8 +131,13 @@ impl std::fmt::Display for FeatureProblem {
 }
 
 impl Model {
-    /// Load `dir/manifest.toml` and the model file it names; verify hash, input and output.
+    /// Load `dir/manifest.toml` and the model file it names on CPU; verify hash, input and output.
     pub fn load(dir: &Path) -> Result<Model, InferenceError> {
+        Self::load_with(dir, &[])
+    }
+
+    /// Load a model on the first of `preferred` (then CPU) that registers and accepts it.
+    pub fn load_with(dir: &Path, preferred: &[Provider]) -> Result<Model, InferenceError> {
         let manifest = Manifest::load(&dir.join("manifest.toml"))?;
         let file = dir.join(&manifest.file);
         let bytes = std::fs::read(&file)
@@ -131,40 +151,53 @@ impl Model {
             message: "ONNX Runtime is not loaded (init_runtime was not called or failed)".into(),
         })?;
         let model_err = |message: String| InferenceError::Model { file: file.clone(), message };
-        let mut builder = ort::session::Session::builder(env).map_err(|e| model_err(e.to_string()))?;
-        builder = builder.with_intra_threads(1).map_err(|e| model_err(e.to_string()))?;
-        let session = builder
-            .commit_from_memory(&bytes)
-            .map_err(|e| model_err(format!("ONNX Runtime rejected the model: {e}")))?;
+        let mut fallbacks = Vec::new();
+        let mut chosen = None;
+        for p in providers::preference(preferred) {
+            match session_on(env, &bytes, p) {
+                Ok(s) => {
+                    chosen = Some((p, s));
+                    break;
+                }
+                Err(why) if p == Provider::Cpu => return Err(model_err(why)),
+                Err(why) => {
+                    tracing::warn!(model = %manifest.name, provider = p.as_str(), reason = %why,
+                        "execution provider not used for this model; trying the next one");
+                    fallbacks.push(format!("{p}: {why}"));
+                }
+            }
+        }
+        let (provider, session) = chosen.expect("CPU either succeeds or returns");
         check_outlet(&session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
         let out_shape = [manifest.input.shape[0], 1];
         check_outlet(&session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
-        tracing::info!(model = %manifest.name, version = %manifest.version, provider = "cpu",
-            file = %file.display(), "model loaded");
-        Ok(Model { manifest, dir: dir.to_path_buf(), provider: "cpu", session: Mutex::new(session) })
+        if fallbacks.is_empty() {
+            tracing::info!(model = %manifest.name, version = %manifest.version, provider = provider.as_str(),
+                file = %file.display(), "model loaded");
+        } else {
+            tracing::warn!(model = %manifest.name, version = %manifest.version, provider = provider.as_str(),
+                skipped = %fallbacks.join("; "), file = %file.display(),
+                "model loaded on a fallback execution provider");
+        }
+        Ok(Model {
+            manifest,
+            dir: dir.to_path_buf(),
+            provider: provider.as_str(),
+            fallbacks,
+            stats: Default::default(),
+            session: Mutex::new(session),
+        })
     }
 
     /// Features from the asset's windows, as the manifest defines them; domain checked.
     pub fn features(&self, asset: &AssetState, now_ms: i64) -> Result<Features, FeatureProblem> {
-        let mut values = Vec::with_capacity(self.manifest.features.len());
-        for spec in &self.manifest.features {
+        compute_features(&self.manifest, |spec| {
             let role = asset.role(&spec.role).ok_or_else(|| FeatureProblem::Unbound { role: spec.role.clone() })?;
             let w = role
                 .good_window(spec.window, now_ms, asset.stale_after_ms)
                 .map_err(|problem| FeatureProblem::Window { role: spec.role.clone(), problem })?;
-            let xs: Vec<f64> = w.iter().filter_map(|s| s.value).collect();
-            let v = spec.statistic.apply(&xs);
-            if !(v >= spec.valid_min && v <= spec.valid_max) {
-                return Err(FeatureProblem::OutOfDomain {
-                    role: spec.role.clone(),
-                    value: v,
-                    min: spec.valid_min,
-                    max: spec.valid_max,
-                });
-            }
-            values.push(v as f32);
-        }
-        Ok(Features { values })
+            Ok(w.iter().filter_map(|s| s.value).collect())
+        })
     }
 
     /// Score one feature vector.
@@ -182,17 +215,93 @@ impl Model {
         let tensor =
             ort::value::Tensor::from_array(([rows, n], features.to_vec())).map_err(|e| run_err(e.to_string()))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = session
-            .run(ort::inputs![self.manifest.input.name.as_str() => tensor])
-            .map_err(|e| run_err(e.to_string()))?;
-        let (_, data) = outputs[self.manifest.output.name.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| run_err(e.to_string()))?;
-        if data.len() != rows {
-            return Err(run_err(format!("expected {rows} scores, got {}", data.len())));
+        let started = std::time::Instant::now();
+        let result = (|| {
+            let outputs = session
+                .run(ort::inputs![self.manifest.input.name.as_str() => tensor])
+                .map_err(|e| run_err(e.to_string()))?;
+            let (_, data) = outputs[self.manifest.output.name.as_str()]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| run_err(e.to_string()))?;
+            if data.len() != rows {
+                return Err(run_err(format!("expected {rows} scores, got {}", data.len())));
+            }
+            Ok(data.to_vec())
+        })();
+        match &result {
+            Ok(scores) => {
+                self.stats.record(rows, started.elapsed().as_micros() as u64);
+                let bad = scores.iter().filter(|s| !s.is_finite()).count();
+                if bad > 0 {
+                    self.stats.non_finite(bad);
+                }
+            }
+            Err(_) => self.stats.error(),
         }
-        Ok(data.to_vec())
+        result
     }
+
+    /// The input roles, in input order, without repeats.
+    pub fn roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = Vec::new();
+        for f in &self.manifest.features {
+            if !roles.contains(&f.role) {
+                roles.push(f.role.clone());
+            }
+        }
+        roles
+    }
+}
+
+/// The manifest's features from the windows `window` returns per feature; each value is
+/// checked against the feature's domain of validity (a NaN, undefined, value is outside).
+pub fn compute_features(
+    manifest: &Manifest,
+    mut window: impl FnMut(&FeatureSpec) -> Result<Vec<f64>, FeatureProblem>,
+) -> Result<Features, FeatureProblem> {
+    let mut values = Vec::with_capacity(manifest.features.len());
+    for spec in &manifest.features {
+        let xs = window(spec)?;
+        let v = spec.compute(&xs);
+        if !(v >= spec.valid_min && v <= spec.valid_max) {
+            return Err(FeatureProblem::OutOfDomain {
+                role: spec.role.clone(),
+                value: v,
+                min: spec.valid_min,
+                max: spec.valid_max,
+            });
+        }
+        values.push(v as f32);
+    }
+    Ok(Features { values })
+}
+
+/// A session for `bytes` with provider `p` registered (error: why `p` cannot take the model).
+fn session_on(env: &ort::environment::Environment, bytes: &[u8], p: Provider) -> Result<ort::session::Session, String> {
+    if p != Provider::Cpu {
+        match providers::is_available(p) {
+            Ok(true) => {}
+            Ok(false) => {
+                let have: Vec<&str> = providers::available().iter().map(|p| p.as_str()).collect();
+                return Err(format!(
+                    "not in this ONNX Runtime build (it has: {}); install the vendor's ONNX Runtime with {} and point [inference] runtime_path at it",
+                    have.join(", "),
+                    p.ort_name()
+                ));
+            }
+            Err(e) => return Err(format!("cannot ask ONNX Runtime for its providers: {e}")),
+        }
+    }
+    let mut b = ort::session::Session::builder(env).map_err(|e| e.to_string())?;
+    b = b.with_intra_threads(1).map_err(|e| e.to_string())?;
+    providers::register(p, &mut b).map_err(|e| format!("registration failed: {e}"))?;
+    b.commit_from_memory(bytes).map_err(|e| {
+        if p == Provider::Cpu {
+            format!("ONNX Runtime rejected the model: {e}")
+        } else {
+            format!("registered, but the session could not be created with it: {e}")
+        }
+    })
 }
 
 fn check_outlet(outlets: &[ort::value::Outlet], name: &str, shape: &[i64], what: &str) -> Result<(), String> {
@@ -224,16 +333,16 @@ pub fn model_dirs(models_dir: &Path) -> Vec<PathBuf> {
 /// Load every model under `models_dir` (each sub-directory with a manifest.toml). A model
 /// that fails to load is reported and skipped; the rest run.
 pub fn load_all(models_dir: &Path) -> (Vec<Model>, Vec<InferenceError>) {
-    let (models, errors) = load_dirs(&model_dirs(models_dir));
+    let (models, errors) = load_dirs(&model_dirs(models_dir), &[]);
     (models, errors.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Load the models in `dirs`; the errors name the directory they belong to.
-pub fn load_dirs(dirs: &[PathBuf]) -> (Vec<Model>, Vec<(PathBuf, InferenceError)>) {
+pub fn load_dirs(dirs: &[PathBuf], preferred: &[Provider]) -> (Vec<Model>, Vec<(PathBuf, InferenceError)>) {
     let mut models = Vec::new();
     let mut errors = Vec::new();
     for dir in dirs {
-        match Model::load(dir) {
+        match Model::load_with(dir, preferred) {
             Ok(m) => models.push(m),
             Err(e) => {
                 tracing::error!(dir = %dir.display(), error = %e, "model rejected; the others still run");
@@ -242,4 +351,47 @@ pub fn load_dirs(dirs: &[PathBuf]) -> (Vec<Model>, Vec<(PathBuf, InferenceError)
         }
     }
     (models, errors)
+}
+
+/// What loading the configured models gave.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub models: Vec<std::sync::Arc<Model>>,
+    /// Errors to report (runtime missing, models rejected).
+    pub errors: Vec<String>,
+    pub rejected: Vec<registry::Rejected>,
+    /// Model directories that cannot run, each with the reason (their criteria abstain).
+    pub unavailable: Vec<(PathBuf, String)>,
+}
+
+/// Load the models of an `[inference]` section: runtime first (only when there is a model),
+/// then each model on its preferred execution provider. Never fails as a whole.
+pub fn load_configured(cfg: &crate::config::InferenceConfig) -> Loaded {
+    let dirs = model_dirs(&cfg.models_dir);
+    if !cfg.enabled {
+        let why = "inference disabled in config ([inference] enabled = false)";
+        return Loaded { unavailable: dirs.into_iter().map(|d| (d, why.to_string())).collect(), ..Default::default() };
+    }
+    // ONNX Runtime costs about 19 MiB once loaded: load it only when there is a model.
+    if dirs.is_empty() {
+        tracing::info!(models_dir = %cfg.models_dir.display(), "no models configured; ONNX Runtime not loaded");
+        return Loaded::default();
+    }
+    if let Err(e) = init_runtime(cfg.runtime_path.as_deref()) {
+        tracing::error!(error = %e, "ONNX Runtime unavailable; model criteria will abstain");
+        let why = format!("ONNX Runtime unavailable: {e}");
+        return Loaded {
+            errors: vec![e.to_string()],
+            rejected: dirs.iter().map(|d| registry::Rejected { dir: d.clone(), error: why.clone() }).collect(),
+            unavailable: dirs.into_iter().map(|d| (d, why.clone())).collect(),
+            ..Default::default()
+        };
+    }
+    let (models, errors) = load_dirs(&dirs, &cfg.providers);
+    Loaded {
+        models: models.into_iter().map(std::sync::Arc::new).collect(),
+        errors: errors.iter().map(|(_, e)| e.to_string()).collect(),
+        rejected: errors.iter().map(|(d, e)| registry::Rejected { dir: d.clone(), error: e.to_string() }).collect(),
+        unavailable: errors.into_iter().map(|(d, e)| (d, format!("model rejected: {e}"))).collect(),
+    }
 }

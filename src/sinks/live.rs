@@ -69,6 +69,8 @@ pub struct Live {
     /// Alarm outputs that could not be opened.
     pub alarm_errors: Vec<String>,
     pub disabled: Vec<Disabled>,
+    /// Loaded and rejected models (`GET /api/v1/models`).
+    pub registry: Arc<crate::inference::registry::Registry>,
 }
 
 pub type SharedLive = Arc<RwLock<Live>>;

@@ -5,6 +5,8 @@
 //! routes. A feature's routes live in their own file under `sinks/api/` as
 //! `pub(crate) fn routes() -> Router<ApiState>` and are merged in `router` below.
 
+mod models;
+
 use super::live::{LiveAsset, SharedLive};
 use crate::store::{FindingFilter, FindingRecord, Store};
 use axum::extract::{Path, Query, State};
@@ -54,6 +56,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/assets/{id}", get(asset))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/findings/{id}", get(finding))
+        .merge(models::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(state)
 }

@@ -1,0 +1,113 @@
+//! The models the daemon runs now and the ones it rejected, with why: what
+//! `GET /api/v1/models` and `edgecite status` show. Swapped as a whole on hot reload.
+
+use super::stats::StatsSnapshot;
+use super::{Manifest, Model};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+/// A model directory that could not be loaded.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub dir: PathBuf,
+    pub error: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: RwLock<(Vec<Arc<Model>>, Vec<Rejected>, u64)>,
+}
+
+/// One model as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub version: Option<String>,
+    pub dir: String,
+    /// `loaded` or `rejected`.
+    pub status: &'static str,
+    pub error: Option<String>,
+    /// The execution provider the session runs on (loaded models).
+    pub provider: Option<&'static str>,
+    /// Preferred providers skipped for this model, with the reason.
+    pub provider_fallbacks: Vec<String>,
+    pub asset_class: Option<&'static str>,
+    pub input_roles: Vec<String>,
+    pub threshold: Option<f64>,
+    pub latency: Option<StatsSnapshot>,
+}
+
+impl Registry {
+    pub fn new(models: Vec<Arc<Model>>, rejected: Vec<Rejected>) -> Self {
+        Registry { inner: RwLock::new((models, rejected, 1)) }
+    }
+
+    /// Replace the whole set (hot reload); returns the new generation.
+    pub fn replace(&self, models: Vec<Arc<Model>>, rejected: Vec<Rejected>) -> u64 {
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        g.2 += 1;
+        g.0 = models;
+        g.1 = rejected;
+        g.2
+    }
+
+    pub fn models(&self) -> Vec<Arc<Model>> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).0.clone()
+    }
+
+    /// How many times the set was loaded.
+    pub fn generation(&self) -> u64 {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).2
+    }
+
+    pub fn infos(&self) -> Vec<ModelInfo> {
+        let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<ModelInfo> =
+            g.0.iter()
+                .map(|m| ModelInfo {
+                    name: m.manifest.name.clone(),
+                    version: Some(m.manifest.version.clone()),
+                    dir: m.dir.display().to_string(),
+                    status: "loaded",
+                    error: None,
+                    provider: Some(m.provider),
+                    provider_fallbacks: m.fallbacks.clone(),
+                    asset_class: Some(m.manifest.asset_class.as_str()),
+                    input_roles: m.roles(),
+                    threshold: Some(m.manifest.output.threshold),
+                    latency: Some(m.stats.snapshot()),
+                })
+                .collect();
+        for r in &g.1 {
+            // The manifest may still parse (hash or shape errors): name the model by it.
+            let manifest = Manifest::load(&r.dir.join("manifest.toml")).ok();
+            let dir_name = r.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            out.push(ModelInfo {
+                name: manifest.as_ref().map(|m| m.name.clone()).unwrap_or(dir_name),
+                version: manifest.as_ref().map(|m| m.version.clone()),
+                dir: r.dir.display().to_string(),
+                status: "rejected",
+                error: Some(r.error.clone()),
+                provider: None,
+                provider_fallbacks: Vec::new(),
+                asset_class: manifest.as_ref().map(|m| m.asset_class.as_str()),
+                input_roles: manifest
+                    .as_ref()
+                    .map(|m| {
+                        let mut v: Vec<String> = Vec::new();
+                        for f in &m.features {
+                            if !v.contains(&f.role) {
+                                v.push(f.role.clone());
+                            }
+                        }
+                        v
+                    })
+                    .unwrap_or_default(),
+                threshold: manifest.as_ref().map(|m| m.output.threshold),
+                latency: None,
+            });
+        }
+        out
+    }
+}
