@@ -1,0 +1,117 @@
+"""Window statistics, the same definitions as src/inference/features.rs (see there).
+
+Used by the training scripts and by tests/features_parity.rs, which runs
+
+    python models/train/features.py --csv IN.csv
+
+and compares each printed value with the Rust code on the same windows. IN.csv has one
+window per row (values separated by commas); optional leading columns
+`stat,lo,hi,fs` select the statistic (lo/hi/fs only for band_energy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+import numpy as np
+
+STATISTICS = ("mean", "std", "rms", "peak", "crest_factor", "kurtosis", "slope", "band_energy")
+
+
+def mean(x: np.ndarray) -> float:
+    return float(np.mean(x))
+
+
+def std(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((x - np.mean(x)) ** 2)))
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x * x)))
+
+
+def peak(x: np.ndarray) -> float:
+    return float(np.max(np.abs(x)))
+
+
+def crest_factor(x: np.ndarray) -> float:
+    r = rms(x)
+    return peak(x) / r if r > 0 else math.nan
+
+
+def kurtosis(x: np.ndarray) -> float:
+    d = x - np.mean(x)
+    m2 = float(np.mean(d**2))
+    if m2 <= 0:
+        return math.nan
+    return float(np.mean(d**4)) / (m2 * m2) - 3.0
+
+
+def slope(x: np.ndarray) -> float:
+    n = len(x)
+    if n < 2:
+        return math.nan
+    t = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
+    return float(np.sum(t * (x - np.mean(x))) / np.sum(t * t))
+
+
+def band_energy(x: np.ndarray, lo: float, hi: float, fs: float) -> float:
+    n = len(x)
+    spec = np.fft.rfft(x)
+    power = np.abs(spec) ** 2 / (n * n)
+    k = np.arange(len(spec))
+    double = (k != 0) & ~((n % 2 == 0) & (k == n // 2))
+    power = np.where(double, 2 * power, power)
+    f = k * fs / n
+    return float(np.sum(power[(f >= lo) & (f < hi)]))
+
+
+def compute(stat: str, x, band: tuple[float, float, float] | None = None) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return math.nan
+    if stat == "band_energy":
+        if band is None:
+            return math.nan
+        return band_energy(x, *band)
+    return {
+        "mean": mean,
+        "std": std,
+        "rms": rms,
+        "peak": peak,
+        "crest_factor": crest_factor,
+        "kurtosis": kurtosis,
+        "slope": slope,
+    }[stat](x)
+
+
+def rolling(stat: str, x, window: int, band=None) -> np.ndarray:
+    """The statistic over every window of `window` samples ending at each index (NaN before)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full(len(x), math.nan)
+    for i in range(window - 1, len(x)):
+        out[i] = compute(stat, x[i - window + 1 : i + 1], band)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--csv", required=True)
+    args = ap.parse_args(argv)
+    with open(args.csv) as f:
+        for line in f:
+            cols = line.strip().split(",")
+            if not cols or not cols[0]:
+                continue
+            stat = cols[0]
+            lo, hi, fs = (float(c) if c else None for c in cols[1:4])
+            band = (lo, hi, fs) if stat == "band_energy" else None
+            xs = [float(c) for c in cols[4:]]
+            print(repr(compute(stat, xs, band)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
