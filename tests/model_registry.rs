@@ -1,0 +1,146 @@
+//! Model registry and abstention: a model whose real input shape differs from its manifest
+//! is rejected naming file and shapes; a model that returns NaN never alerts, abstains with
+//! the reason and is counted; missing roles disable the model's criterion with the reason;
+//! bad-quality input and undefined features abstain without a score; band-energy manifest
+//! keys are validated.
+
+mod common;
+
+use edgecite::diagnose::{model_score::ModelCriterion, AbstainReason, Criterion, Outcome};
+use edgecite::inference::{self, Model};
+use edgecite::sample::{Quality, Sample};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn init() {
+    inference::init_runtime(Some(&common::ort_library())).expect("ONNX Runtime loads");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    common::repo().join("tests/fixtures/models").join(name)
+}
+
+const HEALTHY: [(&str, f64); 6] = [
+    ("vib_accel_rms", 0.213),
+    ("vib_accel2_rms", 0.268),
+    ("motor_current", 2.4),
+    ("pressure", 0.11),
+    ("motor_temp", 89.5),
+    ("flow", 125.2),
+];
+
+fn demo() -> edgecite::config::Config {
+    edgecite::config::Config::load(&common::repo().join("configs/demo.toml")).unwrap()
+}
+
+/// Evaluate `crit` on P1 after 10 samples per role; `bad` gives one role a bad last sample.
+fn run(crit: &dyn Criterion, bad: Option<&str>) -> Outcome {
+    let cfg = demo();
+    let p1 = cfg.assets.iter().find(|a| a.id == "P1").unwrap().clone();
+    let mut pipeline = edgecite::pipeline::Pipeline::new(&cfg);
+    for t in 0..10 {
+        let batch: Vec<_> = HEALTHY
+            .iter()
+            .map(|(role, v)| {
+                let point = p1.roles[*role].as_str().into();
+                if t == 9 && bad == Some(*role) {
+                    Sample::bad(point, 1000 + t, Quality::CommError)
+                } else {
+                    Sample::good(point, 1000 + t, *v)
+                }
+            })
+            .collect();
+        pipeline.ingest(&batch);
+    }
+    crit.evaluate(pipeline.asset("P1").unwrap(), 1010, None)
+}
+
+fn score(o: &Outcome) -> Option<f64> {
+    o.evidence().derived.iter().find(|d| d.name == "anomaly score").map(|d| d.value)
+}
+
+#[test]
+fn a_model_whose_input_shape_differs_from_the_manifest_is_rejected() {
+    init();
+    let err = Model::load(&fixture("wrong_shape")).unwrap_err().to_string();
+    assert!(err.contains("wrong_shape/model.onnx"), "{err}");
+    assert!(err.contains("input `features` has shape [-1, 5]; the manifest says [-1, 6]"), "{err}");
+}
+
+#[test]
+fn a_model_returning_nan_abstains_and_is_counted_never_alerts() {
+    init();
+    let model = Arc::new(Model::load(&fixture("nan_score")).unwrap());
+    let crit = ModelCriterion::new(model.clone());
+    for _ in 0..3 {
+        let o = run(&crit, None);
+        let Outcome::Abstain { reason, detail, citations, .. } = &o else { panic!("expected abstention, got {o:?}") };
+        assert_eq!(*reason, AbstainReason::ModelUnavailable);
+        assert!(detail.contains("NaN") && detail.contains("nan_score"), "{detail}");
+        assert!(citations.is_empty());
+        assert_eq!(score(&o), None, "no score recorded");
+    }
+    let s = model.stats.snapshot();
+    assert_eq!((s.runs, s.non_finite_scores, s.errors), (3, 3, 0));
+}
+
+#[test]
+fn bad_quality_input_abstains_without_a_score() {
+    init();
+    let crit = ModelCriterion::new(Arc::new(Model::load(&common::repo().join("models/pump_anomaly")).unwrap()));
+    assert_eq!(run(&crit, None).status(), "normal");
+    let o = run(&crit, Some("motor_temp"));
+    let Outcome::Abstain { reason, detail, .. } = &o else { panic!("expected abstention, got {o:?}") };
+    assert_eq!(*reason, AbstainReason::BadQuality, "{detail}");
+    assert!(detail.contains("motor_temp"), "{detail}");
+    assert_eq!(score(&o), None);
+}
+
+#[test]
+fn a_missing_role_disables_the_model_criterion_with_the_reason() {
+    init();
+    let text = std::fs::read_to_string(common::repo().join("configs/demo.toml")).unwrap();
+    let text = text.replace(", flow = \"pump1.flow\"", "");
+    let cfg = edgecite::config::Config::parse(&common::repo().join("configs/demo.toml"), &text).unwrap();
+    let model = Arc::new(Model::load(&common::repo().join("models/pump_anomaly")).unwrap());
+    let lib = edgecite::knowledge::Library::builtin().unwrap();
+    let d = edgecite::diagnose::Diagnoser::new(&cfg, &lib, &[model], &[]).unwrap();
+    let dis = d.disabled.iter().find(|x| x.criterion == "model.pump_anomaly").expect("disabled");
+    assert_eq!(dis.asset, "P1");
+    assert_eq!(dis.reason, "roles not bound: flow");
+    assert!(!d.criteria().any(|(_, c)| c.id == "model.pump_anomaly"));
+}
+
+fn manifest_error(edit: impl Fn(String) -> String) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let m = std::fs::read_to_string(common::repo().join("models/pump_anomaly/manifest.toml")).unwrap();
+    let path = dir.path().join("manifest.toml");
+    std::fs::write(&path, edit(m)).unwrap();
+    let e = inference::Manifest::load(&path).unwrap_err().to_string();
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    e
+}
+
+#[test]
+fn band_energy_keys_are_validated() {
+    let first = |with: &'static str| {
+        move |m: String| m.replacen("statistic = \"mean\"\nwindow = 10", &format!("{with}\nwindow = 10"), 1)
+    };
+    let e = manifest_error(first("statistic = \"band_energy\""));
+    assert!(e.contains("features[0]") && e.contains("needs `band_hz"), "{e}");
+    let e = manifest_error(first("statistic = \"band_energy\"\nband_hz = [5.0, 2.0]\nsample_rate_hz = 10.0"));
+    assert!(e.contains("features[0].band_hz") && e.contains("[5, 2]"), "{e}");
+    let e = manifest_error(first("statistic = \"band_energy\"\nband_hz = [0.0, 2.0]\nsample_rate_hz = 0.0"));
+    assert!(e.contains("features[0].sample_rate_hz"), "{e}");
+    let e = manifest_error(first("statistic = \"rms\"\nband_hz = [0.0, 2.0]"));
+    assert!(e.contains("apply to \"band_energy\" only, not \"rms\""), "{e}");
+    let e = manifest_error(first("statistic = \"median\""));
+    assert!(e.contains("unknown variant `median`"), "{e}");
+    // A valid band-energy feature parses.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifest.toml");
+    let m = std::fs::read_to_string(common::repo().join("models/pump_anomaly/manifest.toml")).unwrap();
+    std::fs::write(&path, first("statistic = \"band_energy\"\nband_hz = [0.0, 0.2]\nsample_rate_hz = 1.0")(m)).unwrap();
+    let parsed = inference::Manifest::load(&path).unwrap();
+    assert_eq!(parsed.features[0].label(), "vib_accel_rms band energy 0-0.2 Hz of 10");
+}
