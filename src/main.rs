@@ -62,8 +62,36 @@ enum Command {
         #[command(subcommand)]
         command: ModbusCommand,
     },
+    /// Model tools.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Score a CSV through a model as the daemon would and print each row's score and alert.
+    /// Columns: a timestamp column plus one column per role of the model (extra columns are
+    /// ignored; an empty cell is a missing value).
+    Eval {
+        /// Model directory, or the name of a model under the models directory.
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        csv: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Take models_dir, runtime_path and providers from this config's [inference].
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to look for `--model NAME` (default: the config's, else `models`).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +150,9 @@ fn main() -> ExitCode {
             modbus_write(&config, &point, value)
         }
         Command::Status { config, json } => status(&config, json),
+        Command::Model { command: ModelCommand::Eval { model, csv, json, config, models_dir } } => {
+            model_eval(&model, &csv, json, config.as_deref(), models_dir)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -263,6 +294,24 @@ fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
     for d in h["disabled_criteria"].as_array().into_iter().flatten() {
         println!("disabled: {} {}: {}", s(&d["asset"]), s(&d["criterion"]), s(&d["reason"]));
     }
+    Ok(())
+}
+
+fn model_eval(
+    model: &str,
+    csv: &std::path::Path,
+    json: bool,
+    config: Option<&std::path::Path>,
+    models_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut cfg = match config {
+        Some(p) => Config::load(p)?.inference,
+        None => Default::default(),
+    };
+    if let Some(d) = models_dir {
+        cfg.models_dir = d;
+    }
+    edgecite::inference::eval::run(model, csv, json, &cfg)?;
     Ok(())
 }
 

@@ -74,7 +74,9 @@ impl super::Criterion for ModelCriterion {
         let features = match self.model.features(asset, now_ms) {
             Ok(f) => f,
             Err(FeatureProblem::Window { role, problem }) => return abstain_for_window(&role, problem, ev),
-            Err(FeatureProblem::Unbound { role }) => return abstain_for_window(&role, WindowProblem::NoData, ev),
+            Err(FeatureProblem::Unbound { role }) | Err(FeatureProblem::Missing { role }) => {
+                return abstain_for_window(&role, WindowProblem::NoData, ev)
+            }
             Err(p @ FeatureProblem::OutOfDomain { .. }) => {
                 ev.summary = format!("no score: {p}");
                 return Outcome::Abstain {

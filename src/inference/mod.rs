@@ -3,6 +3,7 @@
 //! scores them on the first execution provider of the configured preference that accepts
 //! the model (CPU last).
 
+pub mod eval;
 pub mod features;
 pub mod manifest;
 pub mod providers;
@@ -113,9 +114,23 @@ pub struct Features {
 /// Why no features (and so no score) can be computed now.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeatureProblem {
-    Unbound { role: String },
-    Window { role: String, problem: WindowProblem },
-    OutOfDomain { role: String, value: f64, min: f64, max: f64 },
+    Unbound {
+        role: String,
+    },
+    Window {
+        role: String,
+        problem: WindowProblem,
+    },
+    OutOfDomain {
+        role: String,
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    /// A value in the window is missing or unreadable (CSV evaluation).
+    Missing {
+        role: String,
+    },
 }
 
 impl std::fmt::Display for FeatureProblem {
@@ -123,6 +138,7 @@ impl std::fmt::Display for FeatureProblem {
         match self {
             FeatureProblem::Unbound { role } => write!(f, "role `{role}` is not bound to a point"),
             FeatureProblem::Window { role, problem } => write!(f, "{role}: {problem}"),
+            FeatureProblem::Missing { role } => write!(f, "{role}: a value in the window is missing or bad"),
             FeatureProblem::OutOfDomain { role, value, min, max } => {
                 write!(f, "{role} = {value:.4} is outside the model's domain of validity [{min}, {max}]")
             }
