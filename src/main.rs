@@ -91,6 +91,9 @@ enum ModelCommand {
         /// Where to look for `--model NAME` (default: the config's, else `models`).
         #[arg(long)]
         models_dir: Option<PathBuf>,
+        /// Read a role from a differently named column: `--map temperature=value`.
+        #[arg(long, value_parser = parse_map)]
+        map: Vec<(String, String)>,
     },
 }
 
@@ -150,8 +153,8 @@ fn main() -> ExitCode {
             modbus_write(&config, &point, value)
         }
         Command::Status { config, json } => status(&config, json),
-        Command::Model { command: ModelCommand::Eval { model, csv, json, config, models_dir } } => {
-            model_eval(&model, &csv, json, config.as_deref(), models_dir)
+        Command::Model { command: ModelCommand::Eval { model, csv, json, config, models_dir, map } } => {
+            model_eval(&model, &csv, json, config.as_deref(), models_dir, &map)
         }
     };
     match result {
@@ -303,6 +306,7 @@ fn model_eval(
     json: bool,
     config: Option<&std::path::Path>,
     models_dir: Option<PathBuf>,
+    map: &[(String, String)],
 ) -> anyhow::Result<()> {
     let mut cfg = match config {
         Some(p) => Config::load(p)?.inference,
@@ -311,8 +315,15 @@ fn model_eval(
     if let Some(d) = models_dir {
         cfg.models_dir = d;
     }
-    edgecite::inference::eval::run(model, csv, json, &cfg)?;
+    edgecite::inference::eval::run(model, csv, json, map, &cfg)?;
     Ok(())
+}
+
+fn parse_map(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((r, c)) if !r.is_empty() && !c.is_empty() => Ok((r.to_string(), c.to_string())),
+        _ => Err(format!("`{s}`: expected ROLE=COLUMN")),
+    }
 }
 
 fn modbus_write(path: &PathBuf, point: &str, value: f64) -> anyhow::Result<()> {

@@ -145,3 +145,62 @@ fn bad_csvs_are_rejected_naming_file_line_and_column() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("model `no_such_model` not found"));
 }
+
+/// The shipped NAB model through `edgecite model eval` on the real series reproduces the
+/// training script's evaluation (manifest [evaluation]): Rust features and the Rust ONNX
+/// path agree with the Python that produced REPORT.md, window by window.
+#[test]
+fn machine_temperature_eval_on_nab_reproduces_the_training_report() {
+    let data = common::repo().join("../shared/data/nab");
+    let csv = data.join("machine_temperature_system_failure.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args([
+            "model",
+            "eval",
+            "--model",
+            "machine_temperature",
+            "--map",
+            "temperature=value",
+            "--json",
+            "--models-dir",
+        ])
+        .arg(common::repo().join("models"))
+        .arg("--csv")
+        .arg(&csv)
+        .env("ORT_DYLIB_PATH", common::ort_library())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let windows: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("combined_windows.json")).unwrap()).unwrap();
+    let windows: Vec<(String, String)> = windows["realKnownCause/machine_temperature_system_failure.csv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w[0].as_str().unwrap()[..19].to_string(), w[1].as_str().unwrap()[..19].to_string()))
+        .collect();
+    let train_rows = rows.iter().position(|r| r["timestamp"].as_str().unwrap() >= windows[0].0.as_str()).unwrap();
+    let mut detected = vec![false; windows.len()];
+    let mut fp_rows = 0;
+    for (i, r) in rows.iter().enumerate() {
+        if r["alert"] != true {
+            continue;
+        }
+        let t = r["timestamp"].as_str().unwrap();
+        match windows.iter().position(|(a, b)| t >= a.as_str() && t <= b.as_str()) {
+            Some(w) => detected[w] = true,
+            None if i >= train_rows => fp_rows += 1,
+            None => {}
+        }
+    }
+    let manifest: toml::Table = toml::from_str(
+        &std::fs::read_to_string(common::repo().join("models/machine_temperature/manifest.toml")).unwrap(),
+    )
+    .unwrap();
+    let eval = manifest["evaluation"].as_table().unwrap();
+    assert_eq!(train_rows as i64, manifest["training"]["rows"].as_integer().unwrap());
+    assert_eq!(detected.iter().filter(|d| **d).count() as i64, eval["windows_detected"].as_integer().unwrap());
+    assert_eq!(fp_rows, eval["false_positive_rows"].as_integer().unwrap());
+}

@@ -144,3 +144,27 @@ fn band_energy_keys_are_validated() {
     let parsed = inference::Manifest::load(&path).unwrap();
     assert_eq!(parsed.features[0].label(), "vib_accel_rms band energy 0-0.2 Hz of 10");
 }
+
+/// Every shipped model (each directory under models/ with a parity.csv) scores its parity
+/// vectors as the training script's onnxruntime did.
+#[test]
+fn every_shipped_model_matches_its_parity_fixture() {
+    init();
+    let dirs = inference::model_dirs(&common::repo().join("models"));
+    assert!(dirs.len() >= 2, "{dirs:?}");
+    for dir in dirs {
+        let model = Model::load(&dir).unwrap();
+        let n = model.manifest.features.len();
+        let text = std::fs::read_to_string(dir.join("parity.csv")).unwrap();
+        let mut rows = 0;
+        for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+            let cols: Vec<f64> = line.split(',').map(|c| c.trim().parse().unwrap()).collect();
+            assert_eq!(cols.len(), n + 1);
+            let f: Vec<f32> = cols[..n].iter().map(|v| *v as f32).collect();
+            let got = model.score(&f).unwrap() as f64;
+            assert!((got - cols[n]).abs() <= 1e-4 * cols[n].abs().max(1.0), "{}: {got} vs {}", dir.display(), cols[n]);
+            rows += 1;
+        }
+        assert!(rows >= 20, "{}", dir.display());
+    }
+}

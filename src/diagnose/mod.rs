@@ -201,6 +201,8 @@ impl Diagnoser {
                         }
                     }
                 }
+                // Models only (issue 5's machine_temperature).
+                AssetClass::Machine => {}
             }
             for m in models.iter().filter(|m| m.manifest.asset_class == a.class) {
                 let roles: Vec<&str> = m.manifest.features.iter().map(|f| f.role.as_str()).collect();

@@ -129,11 +129,22 @@ impl super::Criterion for ModelCriterion {
             severity: Severity::Medium,
             evidence: ev,
             citations: vec![self.citation.clone()],
-            recommended_action: Text::new(
-                "Inspect the pump skid: compare vibration, motor current and temperatures with their usual values; check bearings, lubrication and the suction side. The score is an anomaly indicator, not a diagnosis.",
-                "检查泵组：对比振动、电机电流和温度的常见数值；检查轴承、润滑及进口侧。该得分是异常指标，不是诊断结论。",
-            ),
+            recommended_action: action(m.asset_class),
         })
+    }
+}
+
+fn action(class: crate::knowledge::classes::AssetClass) -> Text {
+    use crate::knowledge::classes::AssetClass;
+    match class {
+        AssetClass::Machine => Text::new(
+            "Check the machine: compare the component temperature with its usual level and trend, look for a shutdown, a cooling or load change, or a developing failure. The score is an anomaly indicator, not a diagnosis.",
+            "检查设备：对比部件温度与其常见水平和趋势，排查停机、冷却或负载变化以及正在发展的故障。该得分是异常指标，不是诊断结论。",
+        ),
+        _ => Text::new(
+            "Inspect the pump skid: compare vibration, motor current and temperatures with their usual values; check bearings, lubrication and the suction side. The score is an anomaly indicator, not a diagnosis.",
+            "检查泵组：对比振动、电机电流和温度的常见数值；检查轴承、润滑及进口侧。该得分是异常指标，不是诊断结论。",
+        ),
     }
 }
 

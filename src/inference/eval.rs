@@ -48,6 +48,11 @@ const TIME_COLUMNS: [&str; 5] = ["timestamp", "ts", "time", "datetime", "date"];
 /// Read `file`: a header row with a timestamp column and one column per role of the model
 /// (other columns are ignored); `,` or `;` separated.
 pub fn read_csv(file: &Path, roles: &[String]) -> Result<Table, EvalError> {
+    read_csv_mapped(file, roles, &[])
+}
+
+/// As [`read_csv`], with `(role, column)` pairs naming the column a role is read from.
+pub fn read_csv_mapped(file: &Path, roles: &[String], map: &[(String, String)]) -> Result<Table, EvalError> {
     let text = std::fs::read_to_string(file).map_err(|source| EvalError::Read { file: file.into(), source })?;
     let csv_err = |line: usize, message: String| EvalError::Csv { file: file.into(), line, message };
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
@@ -62,8 +67,9 @@ pub fn read_csv(file: &Path, roles: &[String]) -> Result<Table, EvalError> {
             format!("no timestamp column: expected one named {} (header: {header})", TIME_COLUMNS.join(" or ")),
         )
     })?;
+    let column = |r: &String| map.iter().find(|(role, _)| role == r).map(|(_, c)| c.clone()).unwrap_or(r.clone());
     let mut idx = Vec::new();
-    let missing: Vec<&str> = roles.iter().filter(|r| !names.contains(&r.as_str())).map(|r| r.as_str()).collect();
+    let missing: Vec<String> = roles.iter().map(column).filter(|c| !names.contains(&c.as_str())).collect();
     if !missing.is_empty() {
         return Err(csv_err(
             hline + 1,
@@ -75,7 +81,8 @@ pub fn read_csv(file: &Path, roles: &[String]) -> Result<Table, EvalError> {
         ));
     }
     for r in roles {
-        idx.push(names.iter().position(|n| n == r).unwrap());
+        let c = column(r);
+        idx.push(names.iter().position(|n| *n == c).unwrap());
     }
     let mut table = Table {
         lines: Vec::new(),
@@ -240,12 +247,13 @@ pub fn run(
     name: &str,
     csv: &Path,
     json: bool,
+    map: &[(String, String)],
     cfg: &crate::config::InferenceConfig,
 ) -> Result<Vec<RowResult>, EvalError> {
     let dir = find_model(name, &cfg.models_dir)?;
     super::init_runtime(cfg.runtime_path.as_deref())?;
     let model = Model::load_with(&dir, &cfg.providers)?;
-    let table = read_csv(csv, &model.roles())?;
+    let table = read_csv_mapped(csv, &model.roles(), map)?;
     let rows = evaluate(&model, &table)?;
     print(&model, &rows, json);
     Ok(rows)

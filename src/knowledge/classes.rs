@@ -10,6 +10,9 @@ pub enum AssetClass {
     Transformer,
     /// Pump driven by an electric motor, with vibration and process instruments.
     PumpSkid,
+    /// A machine watched by one temperature of an internal component (no class-specific
+    /// published criteria; models only).
+    Machine,
 }
 
 /// One role of an asset class.
@@ -48,11 +51,14 @@ const PUMP_SKID: &[RoleDef] = &[
     role("pressure", "bar", "Discharge pressure", "出口压力"),
 ];
 
+const MACHINE: &[RoleDef] = &[role("temperature", "", "Internal component temperature", "内部部件温度")];
+
 impl AssetClass {
     pub fn as_str(self) -> &'static str {
         match self {
             AssetClass::Transformer => "transformer",
             AssetClass::PumpSkid => "pump_skid",
+            AssetClass::Machine => "machine",
         }
     }
 
@@ -60,6 +66,7 @@ impl AssetClass {
         match self {
             AssetClass::Transformer => TRANSFORMER,
             AssetClass::PumpSkid => PUMP_SKID,
+            AssetClass::Machine => MACHINE,
         }
     }
 
