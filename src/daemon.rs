@@ -202,6 +202,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             }
             _ = eval.tick(), if !sources_stopping => {
                 let now = crate::time::now_ms();
+                // Models run batched on the blocking pool; the criteria then read their scores.
+                inference::batch::prescore(&registry.models(), &pipeline, now).await;
                 let assessments = tokio::task::block_in_place(|| {
                     diagnoser.evaluate(&pipeline, now, &|a, c| tracker.open_code(a, c))
                 });

@@ -90,7 +90,7 @@ impl super::Criterion for ModelCriterion {
         for (spec, v) in m.features.iter().zip(&features.values) {
             ev.derive(&spec.label(), *v as f64, &spec.unit);
         }
-        let score = match self.model.score(&features.values) {
+        let score = match self.model.score_for(&asset.id, now_ms, &features.values) {
             Ok(s) if s.is_finite() => s as f64,
             Ok(s) => {
                 return unavailable(

@@ -3,6 +3,7 @@
 //! scores them on the first execution provider of the configured preference that accepts
 //! the model (CPU last).
 
+pub mod batch;
 pub mod eval;
 pub mod features;
 pub mod manifest;
@@ -96,6 +97,8 @@ pub struct Model {
     /// The preferred providers that were skipped for this model, each with the reason.
     pub fallbacks: Vec<String>,
     pub stats: stats::ModelStats,
+    /// Scores computed in a batch ahead of the evaluation pass (see `batch`).
+    pub prescored: batch::Prescored,
     session: Mutex<ort::session::Session>,
 }
 
@@ -201,6 +204,7 @@ impl Model {
             provider: provider.as_str(),
             fallbacks,
             stats: Default::default(),
+            prescored: Default::default(),
             session: Mutex::new(session),
         })
     }
@@ -214,6 +218,15 @@ impl Model {
                 .map_err(|problem| FeatureProblem::Window { role: spec.role.clone(), problem })?;
             Ok(w.iter().filter_map(|s| s.value).collect())
         })
+    }
+
+    /// The asset's score for these features: the batched one if it was computed for exactly
+    /// them at `now_ms`, else a run of its own.
+    pub fn score_for(&self, asset: &str, now_ms: i64, features: &[f32]) -> Result<f32, InferenceError> {
+        match self.prescored.take(asset, now_ms, features) {
+            Some(s) => Ok(s),
+            None => self.score(features),
+        }
     }
 
     /// Score one feature vector.
