@@ -88,6 +88,11 @@ pub fn runtime_path() -> Option<PathBuf> {
     ENVIRONMENT.get().map(|(p, _)| p.clone())
 }
 
+/// The ONNX Runtime environment, once loaded (for benchmarks that build bare sessions).
+pub fn environment() -> Option<&'static ort::environment::Environment> {
+    ENVIRONMENT.get().map(|(_, e)| e)
+}
+
 /// A loaded model: its manifest and one reusable session.
 pub struct Model {
     pub manifest: Manifest,
