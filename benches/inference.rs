@@ -165,7 +165,7 @@ fn main() {
                 model.score_batch(&flat, b).unwrap();
             });
             let r = measure(b, k, || {
-                let t = ort::value::Tensor::from_array(([b, n], flat.clone())).unwrap();
+                let t = ort::value::TensorRef::from_array_view(([b, n], &flat[..])).unwrap();
                 let o = bare.run(ort::inputs![inp.as_str() => t]).unwrap();
                 let (_, d) = o[outp.as_str()].try_extract_tensor::<f32>().unwrap();
                 std::hint::black_box(d.len());

@@ -415,6 +415,9 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
             "  {} {} on {} (threshold {})",
             m.manifest.name, m.manifest.version, m.provider, m.manifest.output.threshold
         );
+        for f in &m.fallbacks {
+            println!("    provider skipped: {f}");
+        }
     }
     for e in &model_errors {
         println!("  ERROR: {e}");

@@ -246,8 +246,9 @@ impl Model {
         if features.len() != rows * n {
             return Err(run_err(format!("expected {rows} x {n} features, got {}", features.len())));
         }
+        // A view of the caller's buffer: no copy of the batch.
         let tensor =
-            ort::value::Tensor::from_array(([rows, n], features.to_vec())).map_err(|e| run_err(e.to_string()))?;
+            ort::value::TensorRef::from_array_view(([rows, n], features)).map_err(|e| run_err(e.to_string()))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let started = std::time::Instant::now();
         let result = (|| {
