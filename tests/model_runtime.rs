@@ -21,6 +21,11 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A daemon on the demo plant with models from `models` and the given provider preference;
 /// both Modbus sources poll every 50 ms (load), evaluation every 100 ms.
 fn start(dir: &Path, models: &Path, providers: &str) -> Daemon {
+    start_with(dir, models, &format!("providers = {providers}"))
+}
+
+/// As `start`, with `inference` lines added to the [inference] section.
+fn start_with(dir: &Path, models: &Path, inference: &str) -> Daemon {
     let ports = Ports::new();
     let config = demo_config(
         dir,
@@ -35,7 +40,7 @@ fn start(dir: &Path, models: &Path, providers: &str) -> Daemon {
     assert!(text.contains(&repo_models));
     let text = text.replace(
         &format!("models_dir = {repo_models}"),
-        &format!("models_dir = {:?}\nproviders = {providers}", models.display().to_string()),
+        &format!("models_dir = {:?}\n{inference}", models.display().to_string()),
     );
     std::fs::write(&config, text).unwrap();
     Daemon::start(&config, ports.api, &[])
@@ -159,4 +164,36 @@ fn sighup_reloads_models_under_load_without_losing_a_sample() {
     assert!(d.terminate(), "clean exit");
     let rows = stored(&db);
     assert!(rows >= last, "after a clean stop every sample produced is stored: {rows} < {last}");
+}
+
+#[test]
+fn a_changed_models_directory_is_reloaded_when_watched() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
+    let d = start_with(dir.path(), &models, "watch_ms = 200");
+    assert_eq!(d.json("/api/v1/models")["generation"], 1);
+    // A new model appears: loaded without a signal.
+    let staging = dir.path().join("staging");
+    copy_dir(&common::repo().join("models/pump_anomaly"), &staging);
+    let m = std::fs::read_to_string(staging.join("manifest.toml")).unwrap();
+    std::fs::write(staging.join("manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_c\"")).unwrap();
+    std::fs::rename(&staging, models.join("pump_c")).unwrap();
+    let list = d.wait_until("pump_c loaded by the watcher", Duration::from_secs(30), || {
+        let l = d.json("/api/v1/models");
+        l["models"].as_array().unwrap().iter().any(|m| m["name"] == "pump_c" && m["status"] == "loaded").then_some(l)
+    });
+    let generation = list["generation"].as_u64().unwrap();
+    assert!(generation >= 2);
+    // The model file is then corrupted: reloaded, rejected with the reason, the other runs on.
+    std::fs::write(models.join("pump_c/model.onnx"), b"corrupted").unwrap();
+    d.wait_until("pump_c rejected", Duration::from_secs(30), || {
+        let l = d.json("/api/v1/models");
+        let ok = model(&l, "pump_c")["status"] == "rejected"
+            && model(&l, "pump_c")["error"].as_str().unwrap().contains("sha256")
+            && model(&l, "pump_anomaly")["status"] == "loaded"
+            && l["generation"].as_u64().unwrap() > generation;
+        ok.then_some(())
+    });
+    assert!(d.log_text().contains("models directory changed"));
 }

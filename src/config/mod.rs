@@ -489,11 +489,20 @@ pub struct InferenceConfig {
     /// Execution providers in order of preference; CPU is always the last resort.
     #[serde(default)]
     pub providers: Vec<inference::Provider>,
+    /// Poll the models directory every this many ms and reload on a change (0 = off).
+    #[serde(default)]
+    pub watch_ms: u64,
 }
 
 impl Default for InferenceConfig {
     fn default() -> Self {
-        InferenceConfig { enabled: true, runtime_path: None, models_dir: default_models_dir(), providers: Vec::new() }
+        InferenceConfig {
+            enabled: true,
+            runtime_path: None,
+            models_dir: default_models_dir(),
+            providers: Vec::new(),
+            watch_ms: 0,
+        }
     }
 }
 
@@ -943,6 +952,12 @@ impl Config {
         }
         if let Err((i, why)) = inference::check_providers(&self.inference.providers) {
             return Err(doc.invalid(root.key("inference").key("providers").index(i), why));
+        }
+        if self.inference.watch_ms != 0 && self.inference.watch_ms < 100 {
+            return Err(doc.invalid(
+                root.key("inference").key("watch_ms"),
+                format!("value {} is too small: expected 0 (off) or at least 100 (ms)", self.inference.watch_ms),
+            ));
         }
         let d = &self.diagnose;
         if d.open_after == 0 || d.clear_after == 0 {
