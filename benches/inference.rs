@@ -131,8 +131,9 @@ fn probe_delay(load: Option<(bool, Arc<Model>, usize)>, dur: Duration) -> (f64, 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let iters = if full { 20_000 } else { 50 };
-    let lib = std::env::var("ORT_DYLIB_PATH").expect("set ORT_DYLIB_PATH (source scripts/setup.sh)");
-    inference::init_runtime(Some(Path::new(&lib))).unwrap();
+    // ORT_DYLIB_PATH, else the standard places (inference::runtime_candidates).
+    let lib = inference::init_runtime(None).expect("ONNX Runtime: source scripts/setup.sh (sets ORT_DYLIB_PATH)");
+    let lib = lib.display().to_string();
     let dirs: Vec<PathBuf> = inference::model_dirs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
     println!("inference bench ({}; ORT {lib})", if full { "full" } else { "smoke" });
     for dir in &dirs {
