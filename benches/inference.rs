@@ -104,8 +104,7 @@ fn probe_delay(load: Option<(bool, Arc<Model>, usize)>, dur: Duration) -> (f64, 
                         if inline {
                             m.score_batch(&f, rows).unwrap();
                         } else {
-                            let (m2, f2) = (m.clone(), f.clone());
-                            tokio::task::spawn_blocking(move || m2.score_batch(&f2, rows).unwrap()).await.unwrap();
+                            inference::batch::score_blocking(m.clone(), f.clone(), rows).await.unwrap();
                         }
                         n += 1;
                         tokio::task::yield_now().await;
@@ -232,7 +231,7 @@ fn main() {
             let (p50, p99, max, runs) = probe_delay(Some((inline, model.clone(), rows)), dur);
             println!(
                 "probe while {runs} runs of {rows} rows {}: scheduling delay p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms",
-                if inline { "INLINE on the async workers" } else { "on the blocking pool" }
+                if inline { "INLINE on the async workers".to_string() } else { format!("on the blocking pool ({} at a time)", inference::batch::permits()) }
             );
         }
     }

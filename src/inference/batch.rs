@@ -5,10 +5,30 @@
 //! belong to; the model criterion takes its asset's score from there, and scores on its own
 //! only when the features differ (e.g. a model loaded between prescoring and evaluation).
 
-use super::Model;
+use super::{InferenceError, Model};
 use crate::pipeline::Pipeline;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Session runs allowed at once: one core fewer than the machine has (at least one), so
+/// inference can never take every core from the async runtime.
+pub fn permits() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).saturating_sub(1).max(1)
+}
+
+fn gate() -> &'static tokio::sync::Semaphore {
+    static GATE: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    GATE.get_or_init(|| tokio::sync::Semaphore::new(permits()))
+}
+
+/// Score `rows` feature vectors on the blocking pool, at most `permits()` runs at a time.
+pub async fn score_blocking(model: Arc<Model>, features: Vec<f32>, rows: usize) -> Result<Vec<f32>, InferenceError> {
+    let _permit = gate().acquire().await.expect("the gate is never closed");
+    let name = model.manifest.name.clone();
+    tokio::task::spawn_blocking(move || model.score_batch(&features, rows))
+        .await
+        .unwrap_or_else(|e| Err(InferenceError::Run { model: name, message: format!("inference task failed: {e}") }))
+}
 
 /// Scores computed ahead of an evaluation pass, per asset.
 #[derive(Debug, Default)]
@@ -49,36 +69,23 @@ pub fn collect(models: &[Arc<Model>], pipeline: &Pipeline, now_ms: i64) -> Vec<(
     out
 }
 
-/// Run one batch per model on the blocking pool and keep the scores for the criteria.
-/// Returns the number of rows scored.
+/// Run one batch per model on the blocking pool (gated, see `permits`) and keep the scores
+/// for the criteria. Returns the number of rows scored.
 pub async fn prescore(models: &[Arc<Model>], pipeline: &Pipeline, now_ms: i64) -> usize {
     let batches = collect(models, pipeline, now_ms);
-    let mut handles = Vec::with_capacity(batches.len());
-    for (model, ids, flat) in batches {
-        handles.push(tokio::task::spawn_blocking(move || run_batch(&model, ids, flat, now_ms)));
-    }
     let mut rows = 0;
-    for h in handles {
-        rows += h.await.unwrap_or(0);
+    for (model, ids, flat) in batches {
+        let n = model.manifest.features.len();
+        match score_blocking(model.clone(), flat.clone(), ids.len()).await {
+            Ok(scores) => {
+                rows += scores.len();
+                for ((id, f), s) in ids.into_iter().zip(flat.chunks(n)).zip(scores) {
+                    model.prescored.put(id, now_ms, f.to_vec(), s);
+                }
+            }
+            // The criterion scores on its own, gets the same error, and abstains with it.
+            Err(e) => tracing::warn!(model = %model.manifest.name, error = %e, "batched inference failed"),
+        }
     }
     rows
-}
-
-/// One session call for a batch; each asset's score kept with its features.
-pub fn run_batch(model: &Model, ids: Vec<String>, flat: Vec<f32>, now_ms: i64) -> usize {
-    let n = model.manifest.features.len();
-    match model.score_batch(&flat, ids.len()) {
-        Ok(scores) => {
-            let rows = scores.len();
-            for ((id, f), s) in ids.into_iter().zip(flat.chunks(n)).zip(scores) {
-                model.prescored.put(id, now_ms, f.to_vec(), s);
-            }
-            rows
-        }
-        Err(e) => {
-            // The criterion scores on its own, gets the same error, and abstains with it.
-            tracing::warn!(model = %model.manifest.name, error = %e, "batched inference failed");
-            0
-        }
-    }
 }
