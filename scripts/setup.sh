@@ -55,9 +55,19 @@ ensure_test_peers() {
   apt_install socat socat
 }
 
+ensure_training_packages() {
+  # Issue 5: numpy for the Rust-vs-Python feature and `model eval` tests, and the pinned
+  # training packages for the models' re-train checks (models/train/requirements.txt).
+  if ! "$VENV/bin/python" -c "import numpy, scipy, sklearn, onnx" 2>/dev/null; then
+    log "installing the model training packages (models/train/requirements.txt)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/models/train/requirements.txt"
+  fi
+}
+
 ensure_venv
 if [ "${1:-}" = "--tests" ]; then
   apt_install mbpoll mbpoll
   apt_install systemd-analyze systemd
   ensure_test_peers
+  ensure_training_packages
 fi

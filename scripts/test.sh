@@ -4,6 +4,8 @@
 #      Modbus against pymodbus and mbpoll, broken configs, model parity, systemd,
 #      packaging), benches in test mode
 #   2. tests/web/run.sh: the technician page in headless Chromium against the daemon
+#   2b. models: each training script re-trains in a temp dir and must reproduce the
+#      committed model outputs (--check)
 #   3. cross/build.sh + cross/smoke.sh: the gateway targets, cross-built and run on the
 #      demo under qemu-user
 set -euo pipefail
@@ -14,6 +16,9 @@ stages=0
 cargo test --locked --all-targets
 stages=$((stages + 1))
 bash "$ROOT/tests/web/run.sh"
+stages=$((stages + 1))
+"$ROOT/.venv/bin/python" "$ROOT/models/train/train_pump_anomaly.py" --check
+"$ROOT/.venv/bin/python" "$ROOT/models/train/train_machine_temperature.py" --check
 stages=$((stages + 1))
 for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   bash "$ROOT/cross/build.sh" "$target"
