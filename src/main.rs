@@ -62,6 +62,16 @@ enum Command {
         #[command(subcommand)]
         command: ModbusCommand,
     },
+    /// API users (for the web app and API tokens).
+    User {
+        #[command(subcommand)]
+        command: edgecite::sinks::api::cli::UserCommand,
+    },
+    /// API tokens for scripts and handheld apps.
+    Token {
+        #[command(subcommand)]
+        command: edgecite::sinks::api::cli::TokenCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -122,6 +132,8 @@ fn main() -> ExitCode {
             modbus_write(&config, &point, value)
         }
         Command::Status { config, json } => status(&config, json),
+        Command::User { command } => edgecite::sinks::api::cli::user(command),
+        Command::Token { command } => edgecite::sinks::api::cli::token(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
