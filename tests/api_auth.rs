@@ -204,3 +204,68 @@ fn the_demo_user_is_created_and_plain_http_off_loopback_is_refused() {
     assert!(!out.status.success());
     assert!(err.contains("api.listen") && err.contains("0.0.0.0:8080") && err.contains("allow_plain_http"), "{err}");
 }
+
+#[test]
+fn https_with_the_configured_certificate_and_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) makes the test certificate");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ports = Ports::new();
+    let tls = format!("demo_user = {{ name = \"demo\", password = \"edgecite-demo\", role = \"technician\" }}\ntls = {{ cert = {:?}, key = {:?} }}", cert.display().to_string(), key.display().to_string());
+    let config = demo_config(
+        dir.path(),
+        &ports,
+        &[("demo_user = { name = \"demo\", password = \"edgecite-demo\", role = \"technician\" }", tls.as_str())],
+    );
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("ORT_DYLIB_PATH", common::ort_library())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}", ports.api);
+    let curl = |args: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-s", "--max-time", "5", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let start = std::time::Instant::now();
+    while !curl(&[&format!("{url}/healthz")]).status.success() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            std::fs::read_to_string(dir.path().join("log")).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The certificate verifies against itself as CA; login sets a Secure cookie.
+    let out = curl(&[
+        "-i",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"username":"demo","password":"edgecite-demo"}"#,
+        &format!("{url}/api/v1/auth/login"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let cookie_line =
+        text.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("{text}"));
+    assert!(cookie_line.contains("; Secure") && cookie_line.contains("HttpOnly"), "{cookie_line}");
+    // Plain HTTP to the TLS port gets no API answer.
+    assert!(common::http_get(ports.api, "/healthz").map(|(s, _)| s != 200).unwrap_or(true));
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -362,7 +362,8 @@ pub struct Login {
 /// SameSite=Strict, Secure under TLS). Failed attempts are limited per address and user.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, security(()),
     responses((status = 200, body = Principal), (status = 401, body = super::ErrorBody),
-        (status = 429, body = super::ErrorBody), (status = 400, body = super::ErrorBody)))]
+        (status = 429, body = super::ErrorBody), (status = 400, body = super::ErrorBody),
+        (status = 415, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 async fn login(
     State(state): State<ApiState>,
     conn: Option<Extension<ConnectInfo<SocketAddr>>>,

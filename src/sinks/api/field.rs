@@ -27,7 +27,10 @@ pub(crate) fn routes(state: &ApiState) -> Router<ApiState> {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(acknowledge, notes, add_note, add_photo, photo), components(schemas(AckBody, NoteBody, Note)))]
+#[openapi(
+    paths(acknowledge, notes, add_note, add_photo, photo),
+    components(schemas(AckBody, NoteBody, Note, PhotoBytes))
+)]
 pub(crate) struct Doc;
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -67,18 +70,19 @@ fn check_text(field: &str, text: &str, required: bool) -> Result<(), ApiError> {
 /// Acknowledge a finding (technician). Its open/cleared state is not changed; an
 /// `acknowledged` event is added. A finding is acknowledged once.
 #[utoipa::path(post, path = "/api/v1/findings/{id}/ack", tag = "findings", params(("id" = i64, Path)),
-    request_body(content = AckBody, description = "optional; `{}` is fine"),
+    request_body(content = Option<AckBody>, description = "optional"),
     responses((status = 200, body = FindingView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "already acknowledged", body = ErrorBody)))]
+        (status = 409, description = "already acknowledged", body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn acknowledge(
     State(state): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    body: Option<Json<AckBody>>,
+    body: Option<Json<Option<AckBody>>>,
 ) -> ApiResult<FindingView> {
     let id = parse_id(&id, "finding")?;
-    let comment = body.map(|b| b.0.comment).unwrap_or_default();
+    let comment = body.and_then(|b| b.0).map(|b| b.comment).unwrap_or_default();
     check_text("comment", &comment, false)?;
     let user = p.user.clone();
     let now = crate::time::now_ms();
@@ -139,6 +143,11 @@ async fn add_note(
     note.map(|n| (StatusCode::CREATED, Json(n))).ok_or_else(|| not_found(id))
 }
 
+/// The raw bytes of an image.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PhotoBytes(#[allow(dead_code)] Vec<u8>);
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PhotoQuery {
@@ -150,7 +159,7 @@ pub struct PhotoQuery {
 /// Attach a photo to a finding (technician): the raw image as the body, `Content-Type`
 /// image/jpeg, image/png or image/webp, at most `[api] photo_max_kib`.
 #[utoipa::path(post, path = "/api/v1/findings/{id}/photos", tag = "notes", params(("id" = i64, Path), PhotoQuery),
-    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    request_body(content = PhotoBytes, content_type = "image/jpeg"),
     responses((status = 201, body = Note), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
@@ -183,7 +192,7 @@ async fn add_photo(
 
 /// The photo of a note.
 #[utoipa::path(get, path = "/api/v1/notes/{id}/photo", tag = "notes", params(("id" = i64, Path)),
-    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 400, body = ErrorBody),
+    responses((status = 200, content_type = "image/jpeg", body = PhotoBytes), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn photo(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id, "note")?;

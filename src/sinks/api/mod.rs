@@ -237,6 +237,37 @@ async fn asset(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResu
     Ok(Json(asset_view(live, &open, true)))
 }
 
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the query; parsed by hand for precise errors
+enum StateParam {
+    Open,
+    Cleared,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SeverityParam {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FindingsQuery {
+    state: Option<StateParam>,
+    /// Asset id.
+    asset: Option<String>,
+    severity: Option<SeverityParam>,
+    /// 1 to 5000 (default 500).
+    #[param(minimum = 1, maximum = 5000)]
+    limit: Option<u32>,
+}
+
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 fn bad_query(msg: String) -> ApiError {
@@ -245,12 +276,7 @@ fn bad_query(msg: String) -> ApiError {
 
 /// Findings, open first, then by severity and recency.
 #[utoipa::path(get, path = "/api/v1/findings", tag = "findings",
-    params(
-        ("state" = Option<String>, Query, description = "`open` or `cleared`"),
-        ("asset" = Option<String>, Query, description = "asset id"),
-        ("severity" = Option<String>, Query, description = "`low`, `medium`, `high` or `critical`"),
-        ("limit" = Option<u32>, Query, description = "1 to 5000 (default 500)", minimum = 1, maximum = 5000),
-    ),
+    params(FindingsQuery),
     responses((status = 200, body = Vec<FindingView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn findings(
     State(state): State<ApiState>,
