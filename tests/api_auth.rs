@@ -16,6 +16,29 @@ fn login(port: u16, user: &str, password: &str) -> common::Response {
     http(port, "POST", "/api/v1/auth/login", &[("Content-Type", "application/json")], Some(body.as_bytes())).unwrap()
 }
 
+/// Read `/api/v1/live` until the first complete event.
+fn sse_first_event(port: u16, token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /api/v1/live HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).expect("an event within 10 s");
+        assert!(n > 0, "stream closed: {}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        if let Some(start) = text.find("event: ") {
+            // Chunked transfer: the event ends with a blank line.
+            if let Some(end) = text[start..].find("\n\n") {
+                return text[start..start + end].to_string();
+            }
+        }
+    }
+}
+
 #[test]
 fn roles_tokens_sessions_rate_limit_and_audit() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,6 +188,24 @@ fn roles_tokens_sessions_rate_limit_and_audit() {
     // Secrets are not stored in clear.
     let hash: String = conn.query_row("SELECT pw_hash FROM users WHERE name = 'tom'", [], |r| r.get(0)).unwrap();
     assert!(hash.starts_with("$argon2id$") && !hash.contains("tech-pass-12"));
+
+    // History: a role's trend, downsampled to the buckets asked for.
+    let h = d.json("/api/v1/assets/T1/history?role=h2&points=10");
+    assert_eq!((h["unit"].as_str(), h["point"].as_str()), (Some("ppm"), Some("dga1.h2")), "{h}");
+    let pts = h["points"].as_array().unwrap();
+    assert!(!pts.is_empty() && pts.len() <= 10, "{h}");
+    assert!(pts.iter().all(|p| p["min"].as_f64() <= p["avg"].as_f64() && p["avg"].as_f64() <= p["max"].as_f64()));
+    let total: i64 = pts.iter().map(|p| p["n"].as_i64().unwrap()).sum();
+    assert!(total > pts.len() as i64, "more samples than buckets: downsampled");
+    let r = d.request("GET", "/api/v1/assets/T1/history?role=nope", Some(&tech), None);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (404, Some("role_not_found")));
+
+    // Live values by server-sent events: the first event carries every asset's values.
+    let event = sse_first_event(ports.api, &tech);
+    assert!(event.starts_with("event: assets\ndata: ["), "{event}");
+    let assets: serde_json::Value =
+        serde_json::from_str(event.lines().nth(1).unwrap().strip_prefix("data: ").unwrap()).unwrap();
+    assert!(assets.as_array().unwrap().iter().any(|a| a["id"] == "T1" && a["values"][0]["value"].is_number()));
 
     // Metrics for a viewer-or-better, in the Prometheus text format.
     let r = http(ports.api, "GET", "/metrics", &[("Authorization", &auth)], None).unwrap();
