@@ -207,6 +207,15 @@ fn roles_tokens_sessions_rate_limit_and_audit() {
         serde_json::from_str(event.lines().nth(1).unwrap().strip_prefix("data: ").unwrap()).unwrap();
     assert!(assets.as_array().unwrap().iter().any(|a| a["id"] == "T1" && a["values"][0]["value"].is_number()));
 
+    // Guessing token secrets is rate limited too (one wrong guess was made above).
+    for _ in 0..4 {
+        assert_eq!(d.request("GET", "/api/v1/assets", Some("ect_2_guess"), None).status, 401);
+    }
+    let r = d.request("GET", "/api/v1/assets", Some("ect_2_guess"), None);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (429, Some("rate_limited")), "{}", r.json);
+    // A known token still works (verified before, so no argon2 guess is spent on it).
+    assert_eq!(d.request("GET", "/api/v1/assets", Some(&tech), None).status, 200);
+
     // Metrics for a viewer-or-better, in the Prometheus text format.
     let r = http(ports.api, "GET", "/metrics", &[("Authorization", &auth)], None).unwrap();
     let text = r.json.as_str().unwrap();

@@ -197,7 +197,11 @@ fn unauthenticated(msg: &str) -> ApiError {
 }
 
 /// Who is calling, from a bearer token or the session cookie. `Ok(None)`: no credentials.
-async fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+async fn authenticate(
+    state: &ApiState,
+    headers: &HeaderMap,
+    remote: Option<&str>,
+) -> Result<Option<Principal>, ApiError> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let token = auth
             .to_str()
@@ -223,9 +227,20 @@ async fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Option<Pr
         let digest = sha256(secret);
         let cached = state.auth.verified.lock().unwrap_or_else(|p| p.into_inner()).get(&id) == Some(&digest);
         if !cached {
+            // Guessing token secrets is limited like guessing passwords (and each guess
+            // costs an argon2 verification).
+            let keys = [format!("token-ip:{}", remote.unwrap_or("?"))];
+            if let Some(wait) = state.auth.limited(&keys) {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many unknown API tokens from this address: try again in {wait} s"),
+                ));
+            }
             let (hash, secret) = (row.secret_hash.clone(), secret.to_string());
             let ok = tokio::task::spawn_blocking(move || verify_secret(&hash, &secret)).await.unwrap_or(false);
             if !ok {
+                state.auth.failed(&keys);
                 return Err(unauthenticated("unknown API token"));
             }
             state.auth.verified.lock().unwrap_or_else(|p| p.into_inner()).insert(id, digest);
@@ -281,7 +296,7 @@ pub(crate) async fn guard(State(state): State<ApiState>, mut req: Request, next:
         if path == "/metrics" && state.auth.metrics_auth { Some(Role::Viewer) } else { required_role(&method, &path) };
     let Some(needed) = needed else { return next.run(req).await };
     let remote = remote(req.extensions());
-    let outcome = match authenticate(&state, req.headers()).await {
+    let outcome = match authenticate(&state, req.headers(), remote.as_deref()).await {
         Err(e) => Err((None, e)),
         Ok(None) => Err((
             None,
