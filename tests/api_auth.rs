@@ -314,6 +314,15 @@ fn https_with_the_configured_certificate_and_secure_cookies() {
     let cookie_line =
         text.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("{text}"));
     assert!(cookie_line.contains("; Secure") && cookie_line.contains("HttpOnly"), "{cookie_line}");
+    // `edgecite status` talks TLS too, trusting the configured certificate.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("at https://127.0.0.1:{}", ports.api)) && text.contains("dga1"), "{text}");
     // Plain HTTP to the TLS port gets no API answer.
     assert!(common::http_get(ports.api, "/healthz").map(|(s, _)| s != 200).unwrap_or(true));
     let _ = child.kill();
