@@ -162,7 +162,8 @@ function fieldSection(f){var id=String(f.id),ak=f.acknowledged,sec=h("div",{cls:
    p.then(function(){drafts[id]="";loadDetail(id)},showErr)}},t("addNote"))))}
  return sec}
 function apiErr(j,r){var e=new Error(j&&j.error?j.error.message:"HTTP "+r.status);e.api=true;return e}
-function showErr(e){alert(e&&e.message?e.message:String(e))}
+// Errors of a write are shown in the banner until the next successful poll.
+function showErr(e){st.err={api:true,msg:e&&e.message?e.message:String(e)};render()}
 function send(method,path,body){return fetch(path,{method:method,headers:{"Content-Type":"application/json",Accept:"application/json"},body:JSON.stringify(body)}).then(function(r){
  return r.json().catch(function(){return null}).then(function(j){if(r.status===401){st.auth=false;render()}if(!r.ok)throw apiErr(j,r);return j})})}
 

@@ -349,6 +349,7 @@ test('offline banner appears when the daemon stops, and the data stays', { skip:
 
 test('no request left localhost, and no script errors', () => {
   assert.ok(requests.length > 0);
+  assert.ok(requests.some((u) => u.endsWith('/api/v1/live')), 'live values were streamed (server-sent events)');
   const foreign = requests.filter((u) => {
     if (/^(data|blob|about):/.test(u)) return false;
     return !LOCAL_HOSTS.has(new URL(u).hostname);
