@@ -63,7 +63,10 @@ fn roles_tokens_sessions_rate_limit_and_audit() {
     assert_eq!(r.status, 401);
     // Public: health, the web app, the OpenAPI document.
     assert_eq!(d.request("GET", "/healthz", None, None).status, 200);
-    assert_eq!(d.request("GET", "/", None, None).status, 200);
+    let page = d.request("GET", "/", None, None);
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-security-policy").unwrap().contains("script-src 'self'"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     let doc = d.request("GET", "/api/v1/openapi.json", None, None);
     assert_eq!(doc.status, 200);
     assert!(doc.json["paths"]["/api/v1/findings/{id}/ack"]["post"].is_object(), "{}", doc.json);

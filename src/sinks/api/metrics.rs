@@ -98,6 +98,7 @@ pub(crate) async fn track(State(state): State<ApiState>, req: Request, next: Nex
         }
         response = fixed;
     }
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     let route = route.unwrap_or_else(|| "unmatched".into());
     state.metrics.record(route, method, status.as_u16(), start.elapsed().as_secs_f64());
     response

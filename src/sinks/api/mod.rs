@@ -153,7 +153,18 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn index() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-cache")], Html(webapp::INDEX_HTML))
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache"),
+            // Scripts only from this origin (no inline script); no framing.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        Html(webapp::INDEX_HTML),
+    )
 }
 
 pub(crate) async fn query_store<T: Send + 'static>(
