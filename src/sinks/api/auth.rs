@@ -265,6 +265,10 @@ async fn authenticate(
     Ok(None)
 }
 
+/// POST routes that only compute an answer (they change nothing) and so need only the
+/// viewer role. Add a route here with one line; it is still audited like every POST.
+pub const COMPUTE_ONLY_POSTS: &[&str] = &[];
+
 /// The role a request needs, or None for public paths.
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     let api = path.starts_with("/api/v1/") || path == "/api/v1";
@@ -277,7 +281,9 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     if path.starts_with("/api/v1/admin/") || path == "/api/v1/admin" {
         return Some(Role::Admin);
     }
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || (*method == Method::POST && COMPUTE_ONLY_POSTS.contains(&path))
+    {
         Some(Role::Viewer)
     } else {
         Some(Role::Technician)
