@@ -65,6 +65,11 @@ CREATE TABLE finding_notes (
 CREATE INDEX finding_notes_finding ON finding_notes(finding_id, ts_ms);
 "#;
 
+/// (id, user, label, created, revoked)
+pub type TokenListing = (i64, String, String, String, Option<String>);
+/// (bucket start ms, min, avg, max, samples)
+pub type HistoryBucket = (i64, f64, f64, f64, i64);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
     pub id: i64,
@@ -225,7 +230,7 @@ impl Store {
     }
 
     /// Tokens as (id, user, label, created, revoked).
-    pub fn tokens(&self) -> Result<Vec<(i64, String, String, String, Option<String>)>, StoreError> {
+    pub fn tokens(&self) -> Result<Vec<TokenListing>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT t.id, u.name, t.label, t.created_ms, t.revoked_ms FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
         )?;
@@ -428,7 +433,7 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
         buckets: u32,
-    ) -> Result<Vec<(i64, f64, f64, f64, i64)>, StoreError> {
+    ) -> Result<Vec<HistoryBucket>, StoreError> {
         let width = ((to_ms - from_ms) / buckets.max(1) as i64).max(1);
         let mut stmt = self.conn.prepare_cached(
             "SELECT (s.ts_ms - ?2) / ?4 AS b, min(s.value), avg(s.value), max(s.value), count(s.value)

@@ -60,7 +60,7 @@ pub enum TokenCommand {
     },
 }
 
-fn open(config: &PathBuf) -> anyhow::Result<Store> {
+fn open(config: &std::path::Path) -> anyhow::Result<Store> {
     let c = Config::load(config)?;
     Ok(Store::open(&c.store.path)?)
 }
