@@ -37,9 +37,20 @@ echo "open findings: $n; daemon pid $PID; $(nproc) cores" >&2
 cat >"$TMP/auth.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 LUA
+# While wrk runs, sample how old the pipeline's last evaluation is (interval: 1 s): the
+# pipeline must keep evaluating under API load.
+eval_age() {
+  curl -s --max-time 2 "http://127.0.0.1:$API/healthz" | python3 -c 'import json,sys,datetime
+h=json.load(sys.stdin); t=datetime.datetime.fromisoformat(h["last_evaluation"].replace("Z","+00:00"))
+print(int((datetime.datetime.now(datetime.timezone.utc)-t).total_seconds()*1000))' 2>/dev/null || echo 99999
+}
 for path in /api/v1/findings?state=open /api/v1/assets /api/v1/findings/1 /healthz; do
   echo "== GET $path: 50 connections, 2 threads, ${DUR} s"
+  ( for _ in $(seq $((DUR * 2 - 2))); do sleep 0.5; eval_age; done >"$TMP/ages" ) &
+  SAMPLER=$!
   wrk -t2 -c50 -d"${DUR}s" --latency -s "$TMP/auth.lua" "http://127.0.0.1:$API$path" | sed -n '/Latency Distribution/,/Requests\/sec/p;/Non-2xx/p'
+  wait "$SAMPLER"
+  sort -n "$TMP/ages" | awk '{a[NR]=$1} END {printf "  pipeline: last evaluation at most %d ms old during the run (median %d ms; interval 1000 ms)\n", a[NR], a[int((NR+1)/2)]}'
 done
 ps -o rss=,pcpu= -p "$PID" | awk '{printf "daemon RSS %.1f MiB, CPU %s%% (lifetime average)\n", $1/1024, $2}'
 grep -c "finding opened" "$TMP/log" | sed 's/^/findings opened during the run: /'
