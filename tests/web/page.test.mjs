@@ -231,6 +231,34 @@ test('acknowledge the DGA finding and add a field note; the state shown changes'
   await shot('acknowledged.png');
 });
 
+test('a viewer sees the acknowledgement but no controls to write, and the API refuses writes', async () => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, locale: 'en-US' });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    p.on('request', (r) => requests.push(r.url()));
+    await p.goto(BASE + '/', { waitUntil: 'load' });
+    await p.getByTestId('login-user').fill('viewer1');
+    await p.getByTestId('login-pass').fill('viewer-pass-1');
+    await p.getByTestId('login-submit').click();
+    const dga = p.locator(card(DGA));
+    await dga.waitFor({ timeout: 15_000 });
+    await dga.getByTestId('expand').click();
+    await dga.getByTestId('acked').waitFor({ timeout: 10_000 });
+    assert.equal(await dga.getByTestId('ack').count(), 0, 'no acknowledge button for a viewer');
+    assert.equal(await dga.getByTestId('note-text').count(), 0, 'no note form for a viewer');
+    assert.match(await p.getByTestId('me').textContent(), /viewer1 \(viewer\)/);
+    const id = await dga.getAttribute('data-id');
+    const r = await p.request.post(BASE + `/api/v1/findings/${id}/notes`, { data: { text: 'x' } });
+    assert.equal(r.status(), 403);
+    assert.equal((await r.json()).error.code, 'forbidden');
+    await p.screenshot({ path: path.join(ART, 'viewer.png'), fullPage: false });
+  } finally {
+    await browser.close();
+  }
+});
+
 test('asset trends load from the history API', async () => {
   const t1 = page.locator('[data-testid="asset"][data-asset="T1"]');
   await t1.getByTestId('trends').click();
