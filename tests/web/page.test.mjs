@@ -228,6 +228,16 @@ test('acknowledge the DGA finding and add a field note; the state shown changes'
   const note = page.locator(card(DGA)).getByTestId('note').first();
   await note.waitFor({ timeout: 10_000 });
   assert.match(await note.innerText(), /valve 3 sweating/);
+  // A photo with a caption (a 1x1 PNG), shown back from the API.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+  await page.locator(card(DGA)).getByTestId('note-text').fill('gauge photo');
+  await page.locator(card(DGA)).getByTestId('note-photo').setInputFiles({ name: 'gauge.png', mimeType: 'image/png', buffer: png });
+  await page.locator(card(DGA)).getByTestId('note-add').click();
+  const img = page.locator(card(DGA)).locator('[data-testid="note"] img');
+  await img.waitFor({ timeout: 10_000 });
+  await page.waitForFunction((sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth === 1; },
+    `${card(DGA)} [data-testid="note"] img`, { timeout: 10_000 });
+  assert.match(await img.getAttribute('src'), /^\/api\/v1\/notes\/\d+\/photo$/);
   await shot('acknowledged.png');
 });
 
