@@ -256,6 +256,19 @@ fn the_demo_user_is_created_and_plain_http_off_loopback_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("api.listen") && err.contains("0.0.0.0:8080") && err.contains("allow_plain_http"), "{err}");
+
+    // Allowed explicitly: it serves, with a warning in the log.
+    let p = Ports::new();
+    std::fs::create_dir(dir.path().join("allowed")).unwrap();
+    let allowed = demo_config(&dir.path().join("allowed"), &p, &[]);
+    let text = std::fs::read_to_string(&allowed).unwrap().replace(
+        &format!("listen = \"127.0.0.1:{}\"", p.api),
+        &format!("listen = \"0.0.0.0:{}\"\nallow_plain_http = true", p.api),
+    );
+    std::fs::write(&allowed, text).unwrap();
+    let d = Daemon::start(&allowed, p.api, &[]);
+    assert_eq!(d.get("/api/v1/assets").unwrap().0, 200);
+    assert!(d.log_text().contains("plain HTTP on a non-loopback address"), "{}", d.log_text());
 }
 
 #[test]
