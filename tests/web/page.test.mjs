@@ -264,6 +264,11 @@ test('a viewer sees the acknowledgement but no controls to write, and the API re
     assert.equal(r.status(), 403);
     assert.equal((await r.json()).error.code, 'forbidden');
     await p.screenshot({ path: path.join(ART, 'viewer.png'), fullPage: false });
+    // A viewer can log out; the session then no longer works.
+    await p.locator('#gw summary').click();
+    await p.getByTestId('logout').click();
+    await p.getByTestId('login').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.equal((await p.request.get(BASE + '/api/v1/findings')).status(), 401);
   } finally {
     await browser.close();
   }

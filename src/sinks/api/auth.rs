@@ -282,7 +282,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         return Some(Role::Admin);
     }
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        || (*method == Method::POST && COMPUTE_ONLY_POSTS.contains(&path))
+        || (*method == Method::POST && (COMPUTE_ONLY_POSTS.contains(&path) || path == "/api/v1/auth/logout"))
     {
         Some(Role::Viewer)
     } else {
@@ -538,6 +538,7 @@ mod tests {
         assert_eq!(required_role(&Method::DELETE, "/api/v1/anything/new"), Some(Role::Technician));
         assert_eq!(required_role(&Method::GET, "/api/v1/admin/audit"), Some(Role::Admin));
         assert_eq!(required_role(&Method::POST, "/api/v1/auth/login"), None);
+        assert_eq!(required_role(&Method::POST, "/api/v1/auth/logout"), Some(Role::Viewer), "viewers can log out");
         assert_eq!(required_role(&Method::GET, "/api/v1/openapi.json"), None);
         assert_eq!(required_role(&Method::GET, "/healthz"), None);
         assert_eq!(required_role(&Method::GET, "/"), None);
