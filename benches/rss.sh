@@ -14,6 +14,8 @@ SIM=$(port); API=$(port)
 sed -e "s/127.0.0.1:5020/127.0.0.1:$SIM/; s/port = 5020/port = $SIM/g; s/127.0.0.1:8080/127.0.0.1:$API/" \
     -e "s|\"../target/demo/edgecite.db\"|\"$TMP/edgecite.db\"|; s|\"../models\"|\"$ROOT/models\"|" \
     configs/demo.toml > "$TMP/demo.toml"
+echo "rss-password-1" | target/release/edgecite user add rss --role viewer --password-stdin --config "$TMP/demo.toml" >/dev/null 2>&1
+AUTH="Authorization: Bearer $(target/release/edgecite token create rss --config "$TMP/demo.toml" 2>/dev/null)"
 target/release/edgecite run --config "$TMP/demo.toml" 2>"$TMP/log" & PID=$!
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status; }
 sqlite_mib() { curl -s "http://127.0.0.1:$API/healthz" | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["store"]["sqlite_memory_bytes"]/1048576))' 2>/dev/null || echo "?"; }
@@ -26,5 +28,5 @@ for ((s = 0; s <= MINUTES * 60; s += 30)); do
 done
 end=$((MINUTES * 60))
 echo "RSS minute 2: ${AT[120]:-?} MiB, minute $MINUTES: ${AT[$end]} MiB"
-curl -s "http://127.0.0.1:$API/api/v1/findings?state=open" | python3 -c 'import json,sys; print("open findings:", [f["code"] for f in json.load(sys.stdin)])'
+curl -s -H "$AUTH" "http://127.0.0.1:$API/api/v1/findings?state=open" | python3 -c 'import json,sys; print("open findings:", [f["code"] for f in json.load(sys.stdin)])'
 kill -TERM $PID; wait $PID && echo "clean exit"

@@ -46,12 +46,15 @@ sed -e "s/127.0.0.1:5020/127.0.0.1:$SIM/; s/port = 5020/port = $SIM/g; s/127.0.0
     -e "s|\"../target/demo/edgecite.db\"|\"$TMP/edgecite.db\"|; s|\"../models\"|\"$ROOT/models\"|" configs/demo.toml > "$TMP/demo.toml"
 ORT_DYLIB_PATH="$ORT" $QEMU "$BIN" check --config "$TMP/demo.toml" > "$TMP/check.txt" 2>/dev/null || { cat "$TMP/check.txt"; exit 1; }
 grep -E "^models:|pump_anomaly|ERROR" "$TMP/check.txt" || true
+# The API needs credentials: a viewer token made with the cross-built binary itself.
+echo "smoke-password-1" | $QEMU "$BIN" user add smoke --role viewer --password-stdin --config "$TMP/demo.toml" >/dev/null 2>&1
+AUTH="Authorization: Bearer $($QEMU "$BIN" token create smoke --config "$TMP/demo.toml" 2>/dev/null)"
 START=$(date +%s.%N)
 ORT_DYLIB_PATH="$ORT" $QEMU "$BIN" run --config "$TMP/demo.toml" 2>"$TMP/log" & PID=$!
 want='["DGA.", "VIB.", "MODEL."]'; [ -z "$ORT" ] && want='["DGA.", "VIB."]'
 for i in $(seq 240); do
   sleep 0.5
-  if curl -sf "http://127.0.0.1:$API/api/v1/findings?state=open" > "$TMP/open.json" 2>/dev/null &&
+  if curl -sf -H "$AUTH" "http://127.0.0.1:$API/api/v1/findings?state=open" > "$TMP/open.json" 2>/dev/null &&
      python3 - "$TMP/open.json" "$want" <<'PY'
 import json, sys
 codes = [f["code"] for f in json.load(open(sys.argv[1]))]
@@ -61,11 +64,11 @@ PY
   [ "$i" = 240 ] && { echo "findings did not open within 120 s"; tail -20 "$TMP/log"; exit 1; }
 done
 echo "open findings after $(python3 -c "print(round($(date +%s.%N) - $START, 1))") s under qemu: $(python3 -c 'import json,sys; print([f["code"] for f in json.load(open(sys.argv[1]))])' "$TMP/open.json")"
-curl -s "http://127.0.0.1:$API/api/v1/assets/P1" | python3 -c '
+curl -s -H "$AUTH" "http://127.0.0.1:$API/api/v1/assets/P1" | python3 -c '
 import json, sys
 for a in json.load(sys.stdin)["assessments"]:
     print("  P1", a["criterion"]["id"], a["status"], a.get("reason") or "", (a["detail"] or "")[:90])'
 if [ -z "$ORT" ]; then
-  curl -s "http://127.0.0.1:$API/api/v1/assets/P1" | grep -q '"model_unavailable"' || { echo "model criterion did not abstain"; exit 1; }
+  curl -s -H "$AUTH" "http://127.0.0.1:$API/api/v1/assets/P1" | grep -q '"model_unavailable"' || { echo "model criterion did not abstain"; exit 1; }
 fi
 kill -TERM $PID; wait $PID && echo "smoke test passed: $TARGET under $(echo $QEMU | cut -d' ' -f1)"

@@ -64,8 +64,20 @@ ensure_training_packages() {
   fi
 }
 
+ensure_api_test_tools() {
+  # Issue 7: schemathesis fuzzes the API from its OpenAPI document (tests/api_schemathesis.rs);
+  # openssl makes the HTTPS test's certificate; curl is its TLS client.
+  if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version 4.32.5" ]; then
+    log "installing schemathesis 4.32.5 into .venv"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
+  fi
+  apt_install openssl openssl
+  apt_install curl curl
+}
+
 ensure_venv
 if [ "${1:-}" = "--tests" ]; then
+  ensure_api_test_tools
   apt_install mbpoll mbpoll
   apt_install systemd-analyze systemd
   ensure_test_peers

@@ -12,12 +12,12 @@ use crate::knowledge::Library;
 use crate::pipeline::Pipeline;
 use crate::sample::Sample;
 use crate::simulator::{self, Plant};
-use crate::sinks::api::{self, ApiState};
+use crate::sinks::api;
 use crate::sinks::live::{Live, ModelStatus, SharedLive, SourceHandle};
 use crate::store::Store;
 use anyhow::Context;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -67,8 +67,6 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let started = crate::time::now_ms();
     let library = Library::builtin()?;
     let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
-    let reader = Store::open_readonly(&config.store.path)?;
-    reader.set_cache_kib(config.store.cache_kib)?;
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     let loaded = inference::load_configured(&config.inference);
@@ -137,16 +135,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     live.write().unwrap().refresh(&pipeline, None, started);
 
     if config.api.enabled {
-        let listener = tokio::net::TcpListener::bind(config.api.listen)
-            .await
-            .with_context(|| format!("api: cannot listen on {} (key api.listen)", config.api.listen))?;
-        let state = ApiState { live: live.clone(), store: Arc::new(Mutex::new(reader)) };
-        let c = cancel.clone();
-        tasks.spawn(async move {
-            if let Err(e) = api::serve(listener, state, c).await {
-                tracing::error!(error = %e, "API stopped");
-            }
-        });
+        tasks.spawn(api::spawn(&config.api, &config.store, live.clone(), cancel.clone()).await?);
     }
 
     let mut eval = tokio::time::interval(Duration::from_millis(config.diagnose.interval_ms));

@@ -67,6 +67,16 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// API users (for the web app and API tokens).
+    User {
+        #[command(subcommand)]
+        command: edgecite::sinks::api::cli::UserCommand,
+    },
+    /// API tokens for scripts and handheld apps.
+    Token {
+        #[command(subcommand)]
+        command: edgecite::sinks::api::cli::TokenCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -156,6 +166,8 @@ fn main() -> ExitCode {
         Command::Model { command: ModelCommand::Eval { model, csv, json, config, models_dir, map } } => {
             model_eval(&model, &csv, json, config.as_deref(), models_dir, &map)
         }
+        Command::User { command } => edgecite::sinks::api::cli::user(command),
+        Command::Token { command } => edgecite::sinks::api::cli::token(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -217,30 +229,51 @@ fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
     })
 }
 
-/// GET `path` from the daemon's API; returns the JSON body.
-fn api_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<serde_json::Value> {
+/// GET `path` from the daemon's API (over TLS, trusting the configured certificate, when
+/// `[api] tls` is set); returns the JSON body. Sends `EDGECITE_TOKEN` as a bearer token when
+/// it is set (routes under `/api/v1` need one).
+fn api_get(api: &edgecite::config::ApiConfig, path: &str) -> anyhow::Result<serde_json::Value> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))
-        .with_context(|| format!("no edgecite answering at http://{addr} (is the daemon running with this config?)"))?;
+    let mut addr = api.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let scheme = if api.tls.is_some() { "https" } else { "http" };
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3)).with_context(|| {
+        format!("no edgecite answering at {scheme}://{addr} (is the daemon running with this config?)")
+    })?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let auth = std::env::var("EDGECITE_TOKEN").map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n");
     let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
+    if let Some(tls) = &api.tls {
+        let cfg = edgecite::sinks::api::server::pinned_client_config(&tls.cert)?;
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name)?;
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        tls.write_all(request.as_bytes())?;
+        // The server may close without a TLS close_notify; what was read is kept.
+        let _ = tls.read_to_string(&mut buf);
+    } else {
+        s.write_all(request.as_bytes())?;
+        s.read_to_string(&mut buf)?;
+    }
     let body = buf.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     serde_json::from_str(body).with_context(|| format!("http://{addr}{path} did not answer JSON"))
 }
 
 fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let h = api_get(config.api.listen, "/healthz")?;
+    let h = api_get(&config.api, "/healthz")?;
     if raw {
         println!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(());
     }
     let s = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
     println!(
-        "edgecite {} at http://{}: {}, up {} s, last evaluation {}, {} samples stored",
+        "edgecite {} at {}://{}: {}, up {} s, last evaluation {}, {} samples stored",
         s(&h["version"]),
+        if config.api.tls.is_some() { "https" } else { "http" },
         config.api.listen,
         s(&h["status"]),
         h["uptime_s"],
@@ -267,7 +300,14 @@ fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
             s(&src["last_success"])
         );
     }
-    let models = api_get(config.api.listen, "/api/v1/models")?;
+    let models = api_get(&config.api, "/api/v1/models")?;
+    if let Some(e) = models.get("error") {
+        println!(
+            "models: not shown ({}: {}); set EDGECITE_TOKEN to a viewer token (`edgecite token create USER`)",
+            s(&e["code"]),
+            s(&e["message"])
+        );
+    }
     for m in models["models"].as_array().into_iter().flatten() {
         if m["status"] == "loaded" {
             let l = &m["latency"];
@@ -427,7 +467,7 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
     }
     println!("store: {}", config.store.path.display());
     if config.api.enabled {
-        println!("api: http://{}", config.api.listen);
+        println!("api: {}://{}", if config.api.tls.is_some() { "https" } else { "http" }, config.api.listen);
     }
     println!("references: {} document(s), {} passage(s)", library.documents().count(), library.passage_count());
     Ok(())

@@ -100,6 +100,7 @@ fn absent_providers_fall_back_to_cpu_with_a_warning_in_log_status_and_api() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["status", "--config"])
         .arg(&config)
+        .env("EDGECITE_TOKEN", &d.token)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

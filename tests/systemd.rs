@@ -96,6 +96,8 @@ fn inference_runs_under_memory_deny_write_execute() {
     let dir = tempfile::tempdir().unwrap();
     let ports = Ports::new();
     let config = demo_config(dir.path(), &ports, &[]);
+    let (_, token) = common::user_with_token(&config, "viewer");
+    let auth = format!("Bearer {token}");
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"));
     cmd.args(["run", "--config"]).arg(&config).env("ORT_DYLIB_PATH", common::ort_library()).stderr(log);
@@ -114,7 +116,9 @@ fn inference_runs_under_memory_deny_write_execute() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("daemon died under W^X ({status}):\n{}", std::fs::read_to_string(dir.path().join("log")).unwrap());
         }
-        let open = common::http_get(ports.api, "/api/v1/findings?state=open").ok().map(|(_, b)| b);
+        let open = common::http(ports.api, "GET", "/api/v1/findings?state=open", &[("Authorization", &auth)], None)
+            .ok()
+            .map(|r| r.json);
         if open.is_some_and(|b| {
             b.as_array().is_some_and(|a| a.iter().any(|f| f["code"].as_str().unwrap_or("").starts_with("MODEL.")))
         }) {

@@ -4,8 +4,11 @@
 //! Every key is documented in `configs/example.toml`. Relative paths are resolved against
 //! the directory of the config file.
 
+mod api;
 mod error;
 pub mod inference;
+
+pub use api::{ApiConfig, DemoUser, TlsConfig};
 
 pub use error::{ConfigError, KeyPath, Location, Seg};
 
@@ -443,21 +446,6 @@ impl Default for StoreConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApiConfig {
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default = "default_api_listen")]
-    pub listen: SocketAddr,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig { enabled: true, listen: default_api_listen() }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SimulatorConfig {
     #[serde(default = "default_sim_listen")]
     pub listen: SocketAddr,
@@ -577,9 +565,6 @@ fn default_max_samples() -> u64 {
 fn default_cache_kib() -> u32 {
     512
 }
-fn default_api_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8080))
-}
 fn default_sim_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5020))
 }
@@ -632,6 +617,7 @@ impl Config {
         config.file = path.to_path_buf();
         config.validate(&doc)?;
         let base = path.parent().unwrap_or(Path::new("."));
+        config.api.resolve(base, &doc)?;
         config.store.path = base.join(&config.store.path);
         config.inference.models_dir = base.join(&config.inference.models_dir);
         if let Some(p) = &config.inference.runtime_path {
@@ -644,6 +630,7 @@ impl Config {
     fn validate(&self, doc: &Doc) -> Result<(), ConfigError> {
         let root = KeyPath::root();
         nonempty_id(doc, &root.key("site").key("id"), &self.site.id)?;
+        self.api.validate(doc, &root)?;
 
         let mut device_ids = HashSet::new();
         let mut points = HashSet::new();

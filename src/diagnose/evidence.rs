@@ -5,7 +5,7 @@ use super::{AbstainReason, Outcome};
 use crate::pipeline::{AssetState, WindowProblem};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvidenceValue {
     pub role: String,
     pub point: String,
@@ -17,14 +17,14 @@ pub struct EvidenceValue {
 }
 
 /// A number computed from the evidence (a ratio, a percentage, a model score).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Derived {
     pub name: String,
     pub value: f64,
     pub unit: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
     pub values: Vec<EvidenceValue>,
     pub derived: Vec<Derived>,

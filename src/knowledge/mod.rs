@@ -35,7 +35,7 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verification {
     /// Two or more independent public sources agree on the clause and numbers.
@@ -75,7 +75,7 @@ struct LibraryFile {
 }
 
 /// What a finding cites: the reference, the clause, the passage and how far it is verified.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Citation {
     pub reference_id: String,
     pub title: String,

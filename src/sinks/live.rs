@@ -7,7 +7,7 @@ use crate::sources::{SourceCounters, SourceStatus};
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LiveValue {
     pub role: String,
     pub label_en: String,
@@ -21,7 +21,7 @@ pub struct LiveValue {
     pub quality: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LiveAssessment {
     pub criterion: CriterionInfo,
     /// `fault`, `normal` or `abstain`.
@@ -32,7 +32,7 @@ pub struct LiveAssessment {
     pub ts: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LiveAsset {
     pub id: String,
     pub name: String,

@@ -16,6 +16,8 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub mod auth;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {message}")]
@@ -93,6 +95,7 @@ ALTER TABLE samples ADD COLUMN raw BLOB;
 -- v3: the value of text points (Modbus strings).
 ALTER TABLE samples ADD COLUMN text TEXT;
 "#,
+    auth::MIGRATION,
 ];
 
 pub struct Store {
@@ -101,7 +104,7 @@ pub struct Store {
     point_ids: HashMap<String, i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FindingEvent {
     pub ts: String,
     pub kind: String,
@@ -111,7 +114,7 @@ pub struct FindingEvent {
 }
 
 /// A finding as the API returns it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FindingRecord {
     pub id: i64,
     pub asset: String,
@@ -136,6 +139,7 @@ pub struct FindingFilter {
     pub state: Option<String>,
     pub asset: Option<String>,
     pub limit: Option<u32>,
+    pub severity: Option<String>,
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -441,13 +445,16 @@ impl Store {
     pub fn findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {FINDING_COLUMNS} FROM findings
-             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR asset = ?2)
+             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR asset = ?2) AND (?4 IS NULL OR severity = ?4)
              ORDER BY state = 'open' DESC,
                 CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
                 last_seen_ms DESC
              LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![filter.state, filter.asset, filter.limit.unwrap_or(500)], raw_finding)?;
+        let rows = stmt.query_map(
+            params![filter.state, filter.asset, filter.limit.unwrap_or(500), filter.severity],
+            raw_finding,
+        )?;
         let mut out = Vec::new();
         for r in rows {
             out.push(r?.decode()?);

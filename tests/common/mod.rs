@@ -71,15 +71,51 @@ pub fn demo_config(dir: &Path, ports: &Ports, replacements: &[(&str, &str)]) -> 
     path
 }
 
-/// A running `edgecite` child process, killed on drop.
+/// `edgecite user add NAME --role ROLE --password-stdin` against a config's store.
+pub fn add_user(config: &Path, name: &str, role: &str, password: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["user", "add", name, "--role", role, "--password-stdin", "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "user add {name}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `edgecite token create USER`: the token printed on stdout.
+pub fn create_token(config: &Path, user: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["token", "create", user, "--label", "test", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "token create {user}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A user with `role` and a token for it, in one call: `(user name, token)`.
+pub fn user_with_token(config: &Path, role: &str) -> (String, String) {
+    let name = format!("test-{role}");
+    add_user(config, &name, role, "test-password-123");
+    (name.clone(), create_token(config, &name))
+}
+
+/// A running `edgecite` child process, killed on drop. `token` belongs to an admin created
+/// before the start; `get` and `json` send it.
 pub struct Daemon {
     pub child: Child,
     pub log: PathBuf,
     pub api: u16,
+    pub token: String,
 }
 
 impl Daemon {
     pub fn start(config: &Path, api: u16, env: &[(&str, Option<&str>)]) -> Daemon {
+        let (_, token) = user_with_token(config, "admin");
         let log = config.with_extension("log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgecite"));
         cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
@@ -91,7 +127,7 @@ impl Daemon {
             };
         }
         let child = cmd.spawn().expect("spawn edgecite");
-        let d = Daemon { child, log, api };
+        let d = Daemon { child, log, api, token };
         d.wait_until("the API answers", Duration::from_secs(30), || d.get("/healthz").ok());
         d
     }
@@ -100,9 +136,24 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// GET a path; returns (status, body as JSON).
+    /// GET a path as the admin; returns (status, body as JSON).
     pub fn get(&self, path: &str) -> Result<(u16, serde_json::Value), String> {
-        http_get(self.api, path)
+        http(self.api, "GET", path, &[("Authorization", &format!("Bearer {}", self.token))], None)
+            .map(|r| (r.status, r.json))
+    }
+
+    /// Any request; `token` None sends no credentials.
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Response {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = vec![];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        http(self.api, method, path, &headers, body.map(str::as_bytes))
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log_text()))
     }
 
     pub fn json(&self, path: &str) -> serde_json::Value {
@@ -150,16 +201,56 @@ impl Drop for Daemon {
     }
 }
 
-/// Minimal HTTP/1.0 GET against 127.0.0.1:port.
+/// Minimal HTTP/1.0 GET against 127.0.0.1:port, without credentials.
 pub fn http_get(port: u16, path: &str) -> Result<(u16, serde_json::Value), String> {
+    http(port, "GET", path, &[], None).map(|r| (r.status, r.json))
+}
+
+pub struct Response {
+    pub status: u16,
+    /// Header lines as (lower-case name, value).
+    pub headers: Vec<(String, String)>,
+    pub json: serde_json::Value,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Minimal HTTP/1.0 request against 127.0.0.1:port.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response, String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body.unwrap_or_default());
+    s.write_all(&bytes).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&buf);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("no header end")?;
     let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status")?;
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
-    Ok((status, json))
+    Ok(Response { status, headers, json })
 }

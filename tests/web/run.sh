@@ -95,6 +95,10 @@ for want in "127.0.0.1:$SIM_PORT" "port = $SIM_PORT" "127.0.0.1:$API_PORT" "$TMP
   grep -qF "$want" "$TMP/demo.toml" || { log "config rewrite failed (no \"$want\")"; exit 1; }
 done
 
+# A viewer besides the demo's technician, for the role test.
+echo "viewer-pass-1" | "$BIN" user add viewer1 --role viewer --password-stdin --config "$TMP/demo.toml" >/dev/null 2>&1 \
+  || { log "cannot create the viewer user"; exit 1; }
+
 URL="http://127.0.0.1:$API_PORT"
 log "starting daemon: simulator :$SIM_PORT, API $URL"
 "$BIN" run --config "$TMP/demo.toml" >"$TMP/daemon.log" 2>&1 &

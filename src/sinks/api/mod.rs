@@ -8,6 +8,7 @@
 mod models;
 
 use super::live::{LiveAsset, SharedLive};
+use crate::store::auth::Ack;
 use crate::store::{FindingFilter, FindingRecord, Store};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -18,14 +19,39 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio_util::sync::CancellationToken;
+use utoipa::{OpenApi, ToSchema};
 
-const INDEX_HTML: &str = include_str!("../../../web/index.html");
+pub mod auth;
+pub mod cli;
+mod field;
+pub mod metrics;
+pub mod server;
+mod stream;
+mod webapp;
+
+pub use server::spawn;
 
 #[derive(Clone)]
 pub struct ApiState {
     pub live: SharedLive,
+    /// A writable connection: the API writes acknowledgements, notes, sessions and audit rows.
     pub store: Arc<Mutex<Store>>,
+    pub auth: Arc<auth::AuthState>,
+    pub metrics: Arc<metrics::HttpMetrics>,
+    /// Cancelled at shutdown: ends long-lived responses (server-sent events).
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl ApiState {
+    pub fn new(live: SharedLive, store: Store, cfg: &crate::config::ApiConfig) -> ApiState {
+        ApiState {
+            live,
+            store: Arc::new(Mutex::new(store)),
+            auth: Arc::new(auth::AuthState::new(cfg)),
+            metrics: Arc::new(metrics::HttpMetrics::default()),
+            shutdown: Default::default(),
+        }
+    }
 }
 
 pub struct ApiError {
@@ -46,42 +72,113 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable (`unauthenticated`, `forbidden`, `finding_not_found`, ...).
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+}
+
 pub(crate) type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The OpenAPI document: the core routes here plus one `Doc` per feature file (add yours
+/// with one `.merge(...)` line; see DEVELOPERS.md).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = CoreDoc::openapi();
+    doc.merge(auth::Doc::openapi());
+    doc.merge(field::Doc::openapi());
+    doc.merge(stream::Doc::openapi());
+    doc.merge(metrics::Doc::openapi());
+    doc.merge(models::Doc::openapi());
+    doc
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "edgecite API", description = "Equipment data to cited inspection findings. Credentials: `Authorization: Bearer <token>` (edgecite token create) or the session cookie from POST /api/v1/auth/login. GET needs the viewer role, other methods technician, /api/v1/admin/* admin. Every error is `{\"error\": {\"code\", \"message\"}}`."),
+    paths(assets, asset, findings, finding, healthz),
+    components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack)),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = []))
+)]
+struct CoreDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::SESSION_COOKIE))),
+        );
+    }
+}
+
+async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOC.get_or_init(|| openapi().to_json().expect("the OpenAPI document serialises"));
+    ([(header::CONTENT_TYPE, "application/json")], body.as_str()).into_response()
+}
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/assets", get(assets))
         .route("/api/v1/assets/{id}", get(asset))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/findings/{id}", get(finding))
         .merge(models::routes())
+        .merge(auth::routes())
+        .merge(field::routes(&state))
+        .merge(stream::routes())
+        .merge(metrics::routes())
+        .merge(webapp::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        // Outermost last: metrics and error shaping see every response, auth covers every
+        // route (including those merged above by other features).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: ApiState,
-    cancel: CancellationToken,
-) -> std::io::Result<()> {
-    tracing::info!(listen = %listener.local_addr()?, "HTTP API and technician page serving");
-    axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await }).await
-}
-
 async fn index() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-cache")], Html(INDEX_HTML))
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache"),
+            // Scripts only from this origin (no inline script); no framing.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        Html(webapp::INDEX_HTML),
+    )
 }
 
 pub(crate) async fn query_store<T: Send + 'static>(
     state: &ApiState,
-    f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    f: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
-        let s = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&s)
+        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
@@ -91,7 +188,16 @@ pub(crate) async fn query_store<T: Send + 'static>(
     })
 }
 
-#[derive(Serialize)]
+/// A finding with its acknowledgement, as the API returns it.
+#[derive(Serialize, ToSchema)]
+pub struct FindingView {
+    #[serde(flatten)]
+    pub finding: FindingRecord,
+    /// Set once a technician has acknowledged the finding (its state is unchanged by that).
+    pub acknowledged: Option<Ack>,
+}
+
+#[derive(Serialize, ToSchema)]
 struct AssetView {
     #[serde(flatten)]
     live: LiveAsset,
@@ -126,12 +232,18 @@ async fn open_findings(state: &ApiState) -> Result<Vec<FindingRecord>, ApiError>
     query_store(state, |s| s.findings(&FindingFilter { state: Some("open".into()), ..Default::default() })).await
 }
 
+/// Assets with live values, the latest assessment of each criterion and open findings.
+#[utoipa::path(get, path = "/api/v1/assets", tag = "assets",
+    responses((status = 200, body = Vec<AssetView>), (status = 401, body = ErrorBody)))]
 async fn assets(State(state): State<ApiState>) -> ApiResult<Vec<AssetView>> {
     let open = open_findings(&state).await?;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.clone();
     Ok(Json(live.into_iter().map(|a| asset_view(a, &open, false)).collect()))
 }
 
+/// One asset, with its open findings.
+#[utoipa::path(get, path = "/api/v1/assets/{id}", tag = "assets", params(("id" = String, Path)),
+    responses((status = 200, body = AssetView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn asset(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<AssetView> {
     let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.iter().find(|a| a.id == id).cloned();
     let live =
@@ -140,54 +252,102 @@ async fn asset(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResu
     Ok(Json(asset_view(live, &open, true)))
 }
 
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the query; parsed by hand for precise errors
+enum StateParam {
+    Open,
+    Cleared,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SeverityParam {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FindingsQuery {
+    state: Option<StateParam>,
+    /// Asset id.
+    asset: Option<String>,
+    severity: Option<SeverityParam>,
+    /// 1 to 5000 (default 500).
+    #[param(minimum = 1, maximum = 5000)]
+    limit: Option<u32>,
+}
+
+const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+fn bad_query(msg: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_query", msg)
+}
+
+/// Findings, open first, then by severity and recency.
+#[utoipa::path(get, path = "/api/v1/findings", tag = "findings",
+    params(FindingsQuery),
+    responses((status = 200, body = Vec<FindingView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn findings(
     State(state): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Vec<FindingRecord>> {
+) -> ApiResult<Vec<FindingView>> {
     let mut filter = FindingFilter::default();
     for (k, v) in q {
         match k.as_str() {
             "state" if v == "open" || v == "cleared" => filter.state = Some(v),
-            "state" => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_query",
-                    format!("state=`{v}`: expected `open` or `cleared`"),
-                ))
-            }
+            "state" => return Err(bad_query(format!("state=`{v}`: expected `open` or `cleared`"))),
+            "severity" if SEVERITIES.contains(&v.as_str()) => filter.severity = Some(v),
+            "severity" => return Err(bad_query(format!("severity=`{v}`: expected low, medium, high or critical"))),
             "asset" => filter.asset = Some(v),
             "limit" => {
-                let n: u32 = v.parse().ok().filter(|n| (1..=5000).contains(n)).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "bad_query",
-                        format!("limit=`{v}`: expected a whole number from 1 to 5000"),
-                    )
-                })?;
+                let n: u32 = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=5000).contains(n))
+                    .ok_or_else(|| bad_query(format!("limit=`{v}`: expected a whole number from 1 to 5000")))?;
                 filter.limit = Some(n);
             }
             other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_query",
-                    format!("unknown query parameter `{other}`: expected state, asset or limit"),
-                ))
+                return Err(bad_query(format!(
+                    "unknown query parameter `{other}`: expected state, asset, severity or limit"
+                )))
             }
         }
     }
-    Ok(Json(query_store(&state, move |s| s.findings(&filter)).await?))
+    let (list, mut acks) = query_store(&state, move |s| Ok((s.findings(&filter)?, s.acks()?))).await?;
+    Ok(Json(list.into_iter().map(|f| FindingView { acknowledged: acks.remove(&f.id), finding: f }).collect()))
 }
 
-async fn finding(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<FindingRecord> {
-    let n: i64 = id
-        .parse()
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id", format!("finding id `{id}` is not a number")))?;
-    query_store(&state, move |s| s.finding(n))
+pub(crate) fn parse_id(id: &str, what: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id", format!("{what} id `{id}` is not a number")))
+}
+
+/// One finding with its evidence, citations, event history and acknowledgement.
+#[utoipa::path(get, path = "/api/v1/findings/{id}", tag = "findings", params(("id" = i64, Path)),
+    responses((status = 200, body = FindingView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+async fn finding(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<FindingView> {
+    let n = parse_id(&id, "finding")?;
+    query_store(&state, move |s| Ok(s.finding(n)?.map(|f| (f, s.ack(n)))))
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "finding_not_found", format!("no finding {n}")))
+        .map(|(f, ack)| -> Result<_, ApiError> {
+            let acknowledged =
+                ack.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", e.to_string()))?;
+            Ok(Json(FindingView { finding: f, acknowledged }))
+        })
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "finding_not_found", format!("no finding {n}")))?
 }
 
+/// Liveness and what is degraded (public, for monitoring and `edgecite status`).
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "ok or degraded", body = Object), (status = 503, body = Object)))]
 async fn healthz(State(state): State<ApiState>) -> Response {
     let samples = query_store(&state, |s| s.sample_count_estimate()).await;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner());

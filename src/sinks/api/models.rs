@@ -1,16 +1,25 @@
 //! `GET /api/v1/models`: every configured model, loaded or rejected, with the execution
 //! provider it runs on, the providers skipped and why, its input roles and latency stats.
 
-use super::{ApiResult, ApiState};
+use super::{ApiResult, ApiState, ErrorBody};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(paths(models))]
+pub(crate) struct Doc;
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new().route("/api/v1/models", get(models))
 }
 
+/// Every configured model with its status, execution provider, skipped providers and latency.
+#[utoipa::path(get, path = "/api/v1/models", tag = "models",
+    responses((status = 200, description = "`generation`, `available_providers` and `models` (one object per model)",
+        body = Object), (status = 401, body = ErrorBody)))]
 async fn models(State(state): State<ApiState>) -> ApiResult<Value> {
     let registry = state.live.read().unwrap_or_else(|p| p.into_inner()).registry.clone();
     Ok(Json(json!({

@@ -1,0 +1,161 @@
+//! `[api]`: where the HTTP API and web app listen, TLS, and the auth settings (issue 7).
+
+use super::{Doc, KeyPath};
+use crate::config::ConfigError;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    #[serde(default = "super::yes")]
+    pub enabled: bool,
+    #[serde(default = "default_api_listen")]
+    pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key (PEM).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Allow plain HTTP on a non-loopback address (passwords and sessions then cross the
+    /// network in clear text; a warning is logged at start).
+    #[serde(default)]
+    pub allow_plain_http: bool,
+    /// How long a web session lasts after login.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: f64,
+    /// Failed logins allowed per client address (and per user name) per minute.
+    #[serde(default = "default_login_attempts")]
+    pub login_attempts_per_minute: u32,
+    /// Largest photo accepted with a field note.
+    #[serde(default = "default_photo_max_kib")]
+    pub photo_max_kib: u32,
+    /// Whether `/metrics` needs credentials (a viewer token) like the API.
+    #[serde(default = "super::yes")]
+    pub metrics_auth: bool,
+    /// A user created at start when no user of that name exists (for demos: the password is
+    /// in the config file; a warning is logged).
+    #[serde(default)]
+    pub demo_user: Option<DemoUser>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoUser {
+    pub name: String,
+    pub password: String,
+    #[serde(default = "default_demo_role")]
+    pub role: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            enabled: true,
+            listen: default_api_listen(),
+            tls: None,
+            allow_plain_http: false,
+            session_hours: default_session_hours(),
+            login_attempts_per_minute: default_login_attempts(),
+            photo_max_kib: default_photo_max_kib(),
+            metrics_auth: true,
+            demo_user: None,
+        }
+    }
+}
+
+fn default_api_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_session_hours() -> f64 {
+    12.0
+}
+fn default_login_attempts() -> u32 {
+    5
+}
+fn default_photo_max_kib() -> u32 {
+    2048
+}
+fn default_demo_role() -> String {
+    "technician".into()
+}
+
+pub const ROLES: [&str; 3] = ["viewer", "technician", "admin"];
+
+impl ApiConfig {
+    /// Plain HTTP on an address other than loopback, allowed by `allow_plain_http`.
+    pub fn plain_http_exposed(&self) -> bool {
+        self.tls.is_none() && !self.listen.ip().is_loopback()
+    }
+
+    pub(super) fn validate(&self, doc: &Doc, root: &KeyPath) -> Result<(), ConfigError> {
+        let at = root.key("api");
+        if self.enabled && self.plain_http_exposed() && !self.allow_plain_http {
+            return Err(doc.invalid(
+                at.key("listen"),
+                format!(
+                    "value \"{}\" is not a loopback address and no [api] tls is configured: passwords would cross the network in clear text. Set `tls = {{ cert = \"...\", key = \"...\" }}`, listen on 127.0.0.1, or set `allow_plain_http = true`",
+                    self.listen
+                ),
+            ));
+        }
+        if !(self.session_hours > 0.0 && self.session_hours <= 24.0 * 90.0) {
+            return Err(doc.invalid(
+                at.key("session_hours"),
+                format!(
+                    "value {} is out of range: expected more than 0 and at most 2160 (90 days)",
+                    self.session_hours
+                ),
+            ));
+        }
+        if self.login_attempts_per_minute == 0 {
+            return Err(doc.invalid(
+                at.key("login_attempts_per_minute"),
+                "value 0 would lock everyone out: expected 1 or more".into(),
+            ));
+        }
+        if !(1..=65536).contains(&self.photo_max_kib) {
+            return Err(doc.invalid(
+                at.key("photo_max_kib"),
+                format!("value {} is out of range: expected 1 to 65536 KiB", self.photo_max_kib),
+            ));
+        }
+        if let Some(d) = &self.demo_user {
+            let dat = at.key("demo_user");
+            if !ROLES.contains(&d.role.as_str()) {
+                return Err(doc.invalid(
+                    dat.key("role"),
+                    format!("value \"{}\" is not a role: expected viewer, technician or admin", d.role),
+                ));
+            }
+            super::nonempty_id(doc, &dat.key("name"), &d.name)?;
+            if d.password.chars().count() < 8 {
+                return Err(doc.invalid(dat.key("password"), "too short: expected at least 8 characters".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Anchor relative TLS paths at the config's directory and check the files are readable.
+    pub(super) fn resolve(&mut self, base: &Path, doc: &Doc) -> Result<(), ConfigError> {
+        if let Some(tls) = &mut self.tls {
+            tls.cert = base.join(&tls.cert);
+            tls.key = base.join(&tls.key);
+            for (key, p) in [("cert", &tls.cert), ("key", &tls.key)] {
+                if let Err(e) = std::fs::File::open(p) {
+                    return Err(doc.invalid(
+                        KeyPath::root().key("api").key("tls").key(key),
+                        format!("cannot read {}: {e}", p.display()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! `/metrics` in the Prometheus text format (sources, store, findings, HTTP), and the
+//! outermost middleware that counts HTTP requests and gives every error a JSON body.
+
+use super::{query_store, ApiError, ApiState, ErrorBody};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+use utoipa::OpenApi;
+
+/// Upper bounds of the request duration histogram, seconds.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+pub struct HttpMetrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (route, method, status) -> count
+    requests: BTreeMap<(String, String, u16), u64>,
+    buckets: [u64; BUCKETS.len() + 1],
+    sum_s: f64,
+    count: u64,
+}
+
+impl HttpMetrics {
+    fn record(&self, route: String, method: String, status: u16, secs: f64) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *m.requests.entry((route, method, status)).or_default() += 1;
+        let i = BUCKETS.iter().position(|&b| secs <= b).unwrap_or(BUCKETS.len());
+        m.buckets[i] += 1;
+        m.sum_s += secs;
+        m.count += 1;
+    }
+}
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(metrics))]
+pub(crate) struct Doc;
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        429 => "rate_limited",
+        503 => "unavailable",
+        s if s >= 500 => "internal",
+        _ => "error",
+    }
+}
+
+/// Count the request; turn any error response without a JSON body (axum's own rejections:
+/// bad JSON, wrong content type, body too large, wrong method) into the JSON error shape.
+pub(crate) async fn track(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let method = req.method().to_string();
+    let mut response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() >= 400 && !is_json {
+        let (parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+        let mut message = String::from_utf8_lossy(&text).trim().to_string();
+        if message.is_empty() {
+            message = status.canonical_reason().unwrap_or("error").to_string();
+        }
+        let mut fixed = ApiError::new(status, code_for(status), message).into_response();
+        for (k, v) in parts.headers.iter() {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                fixed.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+        response = fixed;
+    }
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let route = route.unwrap_or_else(|| "unmatched".into());
+    state.metrics.record(route, method, status.as_u16(), start.elapsed().as_secs_f64());
+    response
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Prometheus text exposition: sources, store, findings and HTTP metrics. Needs the viewer
+/// role unless `[api] metrics_auth = false`.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String), (status = 401, body = ErrorBody)))]
+async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let (samples, findings) = query_store(&state, |s| Ok((s.sample_count_estimate()?, s.finding_counts()?))).await?;
+    let mut o = String::with_capacity(8192);
+    let (sources, started, last_eval, open_assets) = {
+        let live = state.live.read().unwrap_or_else(|p| p.into_inner());
+        (live.source_statuses(), live.started_ms, live.last_evaluation_ms, live.assets.len())
+    };
+    let now = crate::time::now_ms();
+    let _ = writeln!(o, "# HELP edgecite_up 1 while the daemon serves.\n# TYPE edgecite_up gauge\nedgecite_up 1");
+    let _ = writeln!(o, "# TYPE edgecite_uptime_seconds gauge\nedgecite_uptime_seconds {}", (now - started) / 1000);
+    let _ = writeln!(
+        o,
+        "# TYPE edgecite_last_evaluation_timestamp_seconds gauge\nedgecite_last_evaluation_timestamp_seconds {}",
+        last_eval as f64 / 1000.0
+    );
+    let _ = writeln!(o, "# TYPE edgecite_assets gauge\nedgecite_assets {open_assets}");
+    type Get = fn(&crate::sources::SourceStatus) -> u64;
+    let counters: [(&str, &str, Get); 9] = [
+        ("requests", "Requests sent to the source.", |s| s.requests),
+        ("samples", "Samples received.", |s| s.samples),
+        ("errors", "Failed requests.", |s| s.errors),
+        ("timeouts", "Requests timed out.", |s| s.timeouts),
+        ("exceptions", "Modbus exception responses.", |s| s.exceptions),
+        ("transport_errors", "Connection or framing errors.", |s| s.transport_errors),
+        ("skipped", "Polls skipped while backing off.", |s| s.skipped),
+        ("connects", "Connections made.", |s| s.connects),
+        ("dropped", "Samples dropped.", |s| s.dropped),
+    ];
+    for (name, help, get) in counters {
+        let _ = writeln!(o, "# HELP edgecite_source_{name}_total {help}\n# TYPE edgecite_source_{name}_total counter");
+        for s in &sources {
+            let _ =
+                writeln!(o, "edgecite_source_{name}_total{{source=\"{}\",kind=\"{}\"}} {}", esc(&s.id), s.kind, get(s));
+        }
+    }
+    let _ = writeln!(o, "# TYPE edgecite_source_connected gauge");
+    for s in &sources {
+        let _ = writeln!(
+            o,
+            "edgecite_source_connected{{source=\"{}\",kind=\"{}\"}} {}",
+            esc(&s.id),
+            s.kind,
+            s.connected as u8
+        );
+    }
+    let _ =
+        writeln!(o, "# HELP edgecite_store_samples Samples stored (estimate).\n# TYPE edgecite_store_samples gauge");
+    let _ = writeln!(o, "edgecite_store_samples {samples}");
+    let _ = writeln!(
+        o,
+        "# TYPE edgecite_sqlite_memory_bytes gauge\nedgecite_sqlite_memory_bytes {}",
+        crate::store::Store::sqlite_memory_bytes()
+    );
+    let _ = writeln!(o, "# HELP edgecite_findings Findings by severity and state.\n# TYPE edgecite_findings gauge");
+    for (sev, st, n, _) in &findings {
+        let _ = writeln!(o, "edgecite_findings{{severity=\"{}\",state=\"{}\"}} {n}", esc(sev), esc(st));
+    }
+    let _ = writeln!(o, "# TYPE edgecite_findings_acknowledged gauge");
+    for (sev, st, _, a) in &findings {
+        let _ = writeln!(o, "edgecite_findings_acknowledged{{severity=\"{}\",state=\"{}\"}} {a}", esc(sev), esc(st));
+    }
+    {
+        let m = state.metrics.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            o,
+            "# HELP edgecite_http_requests_total HTTP requests served.\n# TYPE edgecite_http_requests_total counter"
+        );
+        for ((route, method, status), n) in &m.requests {
+            let _ = writeln!(
+                o,
+                "edgecite_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
+                esc(route),
+                esc(method)
+            );
+        }
+        let _ = writeln!(o, "# TYPE edgecite_http_request_duration_seconds histogram");
+        let mut cum = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cum += m.buckets[i];
+            let _ = writeln!(o, "edgecite_http_request_duration_seconds_bucket{{le=\"{b}\"}} {cum}");
+        }
+        cum += m.buckets[BUCKETS.len()];
+        let _ = writeln!(o, "edgecite_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {cum}");
+        let _ = writeln!(o, "edgecite_http_request_duration_seconds_sum {}", m.sum_s);
+        let _ = writeln!(o, "edgecite_http_request_duration_seconds_count {}", m.count);
+    }
+    let mut r = Response::new(Body::from(o));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    Ok(r)
+}

@@ -1,0 +1,152 @@
+//! Starting the API: bind, open its store connection, create the demo user if configured,
+//! then serve HTTPS (rustls) or, on loopback or when allowed, plain HTTP.
+
+use super::{router, ApiState};
+use crate::config::{ApiConfig, StoreConfig};
+use crate::sinks::live::SharedLive;
+use crate::store::Store;
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A rustls server config from PEM files (certificate chain, private key).
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect::<Result<_, _>>())
+        .with_context(|| format!("{}: not a PEM certificate chain (key api.tls.cert)", cert.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{}: no certificate in the file (key api.tls.cert)", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("{}: not a PEM private key (key api.tls.key)", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("api.tls: the certificate and key do not form a usable pair")?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// Bind the API's address and prepare everything; the returned future serves until
+/// `cancel`. Errors (address in use, bad certificate, store) are returned before serving.
+pub async fn spawn(
+    cfg: &ApiConfig,
+    store_cfg: &StoreConfig,
+    live: SharedLive,
+    cancel: CancellationToken,
+) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .with_context(|| format!("api: cannot listen on {} (key api.listen)", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let mut store = Store::open_with_cache(&store_cfg.path, store_cfg.cache_kib)?;
+    super::auth::ensure_demo_user(&mut store, cfg)?;
+    let tls = cfg.tls.as_ref().map(|t| tls_config(&t.cert, &t.key)).transpose()?;
+    if cfg.plain_http_exposed() {
+        tracing::warn!(listen = %cfg.listen, "plain HTTP on a non-loopback address (api.allow_plain_http = true): passwords and session cookies cross the network unencrypted; configure [api] tls");
+    }
+    let mut state = ApiState::new(live, store, cfg);
+    state.shutdown = cancel.clone();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let listen = cfg.listen;
+    Ok(async move {
+        let result = match tls {
+            Some(tls) => {
+                tracing::info!(listen = %listen, "HTTPS API and web app serving (TLS)");
+                let handle = axum_server::Handle::new();
+                let h = handle.clone();
+                tokio::spawn(async move {
+                    cancel.cancelled().await;
+                    h.graceful_shutdown(Some(Duration::from_secs(5)));
+                });
+                match axum_server::from_tcp_rustls(
+                    listener,
+                    axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
+                ) {
+                    Ok(server) => server.handle(handle).serve(app).await,
+                    Err(e) => Err(e),
+                }
+            }
+            None => {
+                tracing::info!(listen = %listen, "HTTP API and web app serving");
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => axum::serve(l, app).with_graceful_shutdown(async move { cancel.cancelled().await }).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "API stopped");
+        }
+    })
+}
+
+/// A TLS client config for local tools (`edgecite status`) that trusts exactly the
+/// certificate configured in `[api] tls.cert`: the daemon on this host must present it, so
+/// self-signed certificates and certificates for other names work without a CA.
+pub fn pinned_client_config(cert: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let pinned = CertificateDer::pem_file_iter(cert)
+        .and_then(|mut i| i.next().transpose())
+        .ok()
+        .flatten()
+        .with_context(|| format!("{}: no PEM certificate (key api.tls.cert)", cert.display()))?
+        .into_owned();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(Pinned { cert: pinned, provider: provider.clone() });
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+#[derive(Debug)]
+struct Pinned {
+    cert: rustls::pki_types::CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("the server's certificate is not the one in api.tls.cert".into()))
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,346 @@
+//! Auth of the HTTP API against the real daemon: credentials, roles, revocation, sessions,
+//! login rate limit, audit rows in SQLite, acknowledgement and notes.
+
+mod common;
+
+use common::{add_user, create_token, demo_config, http, Daemon, Ports};
+use std::time::Duration;
+
+const FAST: &[(&str, &str)] = &[
+    ("interval_ms = 1000\ntimeout_ms = 500\npoints", "interval_ms = 250\ntimeout_ms = 500\npoints"),
+    ("[diagnose]\ninterval_ms = 1000", "[diagnose]\ninterval_ms = 250"),
+];
+
+fn login(port: u16, user: &str, password: &str) -> common::Response {
+    let body = serde_json::json!({"username": user, "password": password}).to_string();
+    http(port, "POST", "/api/v1/auth/login", &[("Content-Type", "application/json")], Some(body.as_bytes())).unwrap()
+}
+
+/// Read `/api/v1/live` until the first complete event.
+fn sse_first_event(port: u16, token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /api/v1/live HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).expect("an event within 10 s");
+        assert!(n > 0, "stream closed: {}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        if let Some(start) = text.find("event: ") {
+            // Chunked transfer: the event ends with a blank line.
+            if let Some(end) = text[start..].find("\n\n") {
+                return text[start..start + end].to_string();
+            }
+        }
+    }
+}
+
+#[test]
+fn roles_tokens_sessions_rate_limit_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, FAST);
+    add_user(&config, "vera", "viewer", "viewer-pass-1");
+    add_user(&config, "tom", "technician", "tech-pass-12");
+    let viewer = create_token(&config, "vera");
+    let tech = create_token(&config, "tom");
+    let d = Daemon::start(&config, ports.api, &[]);
+
+    // No credentials: 401 with the JSON error shape, on every API route, old and new.
+    for path in ["/api/v1/assets", "/api/v1/findings", "/api/v1/findings/1", "/api/v1/nonexistent", "/metrics"] {
+        let r = d.request("GET", path, None, None);
+        assert_eq!(r.status, 401, "{path}: {}", r.json);
+        assert_eq!(r.json["error"]["code"], "unauthenticated", "{path}");
+    }
+    let r = d.request("POST", "/api/v1/findings/1/ack", None, Some("{}"));
+    assert_eq!(r.status, 401);
+    // A bad token is refused the same way.
+    let r = d.request("GET", "/api/v1/assets", Some("ect_1_not-the-secret"), None);
+    assert_eq!(r.status, 401);
+    // Public: health, the web app, the OpenAPI document.
+    assert_eq!(d.request("GET", "/healthz", None, None).status, 200);
+    let page = d.request("GET", "/", None, None);
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-security-policy").unwrap().contains("script-src 'self'"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    let doc = d.request("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(doc.status, 200);
+    assert!(doc.json["paths"]["/api/v1/findings/{id}/ack"]["post"].is_object(), "{}", doc.json);
+
+    // Wait for a finding to acknowledge.
+    let id = d.wait_until("a finding to open", Duration::from_secs(90), || {
+        let r = d.request("GET", "/api/v1/findings?state=open", Some(&viewer), None);
+        r.json.as_array()?.first()?["id"].as_i64()
+    });
+    let ack_path = format!("/api/v1/findings/{id}/ack");
+    // A viewer reads but cannot acknowledge.
+    assert_eq!(d.request("GET", &format!("/api/v1/findings/{id}"), Some(&viewer), None).status, 200);
+    let r = d.request("POST", &ack_path, Some(&viewer), Some("{}"));
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (403, Some("forbidden")), "{}", r.json);
+    // Nor read the audit log (admin).
+    assert_eq!(d.request("GET", "/api/v1/admin/audit", Some(&tech), None).status, 403);
+    // A technician acknowledges; the state machine is untouched.
+    let r = d.request("POST", &ack_path, Some(&tech), Some(r#"{"comment":"checking the oil sample"}"#));
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["acknowledged"]["by"], "tom");
+    assert_eq!(r.json["state"], "open");
+    assert!(r.json["events"].as_array().unwrap().iter().any(|e| e["kind"] == "acknowledged"));
+    let again = d.request("POST", &ack_path, Some(&tech), Some("{}"));
+    assert_eq!((again.status, again.json["error"]["code"].as_str()), (409, Some("already_acknowledged")));
+    // Notes: text, then a photo within the limit, then one over it.
+    let r =
+        d.request("POST", &format!("/api/v1/findings/{id}/notes"), Some(&tech), Some(r#"{"text":"oil looks dark"}"#));
+    assert_eq!(r.status, 201, "{}", r.json);
+    let photo = vec![0xFFu8, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    let auth = format!("Bearer {tech}");
+    let r = http(
+        ports.api,
+        "POST",
+        &format!("/api/v1/findings/{id}/photos?text=gauge"),
+        &[("Authorization", &auth), ("Content-Type", "image/jpeg")],
+        Some(&photo),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "{}", r.json);
+    let url = r.json["photo_url"].as_str().unwrap().to_string();
+    let big = vec![0u8; 2048 * 1024 + 1];
+    let r = http(
+        ports.api,
+        "POST",
+        &format!("/api/v1/findings/{id}/photos"),
+        &[("Authorization", &auth), ("Content-Type", "image/jpeg")],
+        Some(&big),
+    )
+    .unwrap();
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (413, Some("payload_too_large")), "{}", r.json);
+    let notes = d.request("GET", &format!("/api/v1/findings/{id}/notes"), Some(&viewer), None);
+    assert_eq!(notes.json.as_array().unwrap().len(), 2, "{}", notes.json);
+    assert_eq!(notes.json[0]["by"], "tom");
+    let r = http(ports.api, "GET", &url, &[("Authorization", &auth)], None).unwrap();
+    assert_eq!((r.status, r.header("content-type")), (200, Some("image/jpeg")));
+    // Malformed JSON gets the JSON error shape too.
+    let r = d.request("POST", &format!("/api/v1/findings/{id}/notes"), Some(&tech), Some("{not json"));
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert!(r.json["error"]["code"].is_string(), "{}", r.json);
+
+    // A revoked token stops working at once (the daemon keeps running).
+    let token_id: i64 = viewer.split('_').nth(1).unwrap().parse().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["token", "revoke", &token_id.to_string(), "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = d.request("GET", "/api/v1/assets", Some(&viewer), None);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (401, Some("token_revoked")));
+
+    // Web login: a session cookie with the right attributes; it authenticates; logout ends it.
+    let r = login(ports.api, "tom", "tech-pass-12");
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["role"], "technician");
+    let set = r.header("set-cookie").unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(!set.contains("Secure"), "no Secure flag on plain loopback HTTP: {set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let me = http(ports.api, "GET", "/api/v1/auth/me", &[("Cookie", &cookie)], None).unwrap();
+    assert_eq!((me.status, me.json["user"].as_str()), (200, Some("tom")));
+    let out = http(ports.api, "POST", "/api/v1/auth/logout", &[("Cookie", &cookie)], None).unwrap();
+    assert_eq!(out.status, 204);
+    let me = http(ports.api, "GET", "/api/v1/auth/me", &[("Cookie", &cookie)], None).unwrap();
+    assert_eq!((me.status, me.json["error"]["code"].as_str()), (401, Some("session_expired")));
+
+    // Login rate limit: 5 failures a minute, then 429 even with the right password.
+    for i in 0..5 {
+        let r = login(ports.api, "vera", "wrong-password");
+        assert_eq!((r.status, r.json["error"]["code"].as_str()), (401, Some("bad_credentials")), "attempt {i}");
+    }
+    let r = login(ports.api, "vera", "viewer-pass-1");
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (429, Some("rate_limited")), "{}", r.json);
+    assert!(r.header("retry-after").is_some());
+
+    // The audit log, through the API (admin) and in the SQLite file.
+    let audit = d.json("/api/v1/admin/audit?limit=1000");
+    let rows = audit.as_array().unwrap();
+    let has = |actor: &str, action: &str, status: i64, target_part: &str| {
+        rows.iter().any(|r| {
+            r["actor"] == actor
+                && r["action"] == action
+                && r["status"] == status
+                && r["target"].as_str().unwrap().contains(target_part)
+        })
+    };
+    assert!(has("tom", "POST", 200, &ack_path), "ack audited: {audit}");
+    assert!(has("vera", "POST", 403, &ack_path), "refused ack audited");
+    assert!(has("-", "POST", 401, "/ack"), "anonymous write audited");
+    assert!(has("tom", "POST", 201, "/notes"), "note audited");
+    assert!(has("tom", "LOGIN", 200, "login"), "login audited");
+    assert!(has("vera", "LOGIN", 401, "login") && has("vera", "LOGIN", 429, "login"), "failed logins audited");
+    let conn = rusqlite::Connection::open(dir.path().join("edgecite.db")).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM audit WHERE actor = 'tom' AND action = 'POST' AND status = 200", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = conn.query_row("SELECT count(*) FROM audit WHERE action = 'TOKEN_REVOKE'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    // Secrets are not stored in clear.
+    let hash: String = conn.query_row("SELECT pw_hash FROM users WHERE name = 'tom'", [], |r| r.get(0)).unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("tech-pass-12"));
+
+    // History: a role's trend, downsampled to the buckets asked for.
+    let h = d.json("/api/v1/assets/T1/history?role=h2&points=10");
+    assert_eq!((h["unit"].as_str(), h["point"].as_str()), (Some("ppm"), Some("dga1.h2")), "{h}");
+    let pts = h["points"].as_array().unwrap();
+    assert!(!pts.is_empty() && pts.len() <= 10, "{h}");
+    assert!(pts.iter().all(|p| p["min"].as_f64() <= p["avg"].as_f64() && p["avg"].as_f64() <= p["max"].as_f64()));
+    let total: i64 = pts.iter().map(|p| p["n"].as_i64().unwrap()).sum();
+    assert!(total > pts.len() as i64, "more samples than buckets: downsampled");
+    let r = d.request("GET", "/api/v1/assets/T1/history?role=nope", Some(&tech), None);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (404, Some("role_not_found")));
+
+    // Live values by server-sent events: the first event carries every asset's values.
+    let event = sse_first_event(ports.api, &tech);
+    assert!(event.starts_with("event: assets\ndata: ["), "{event}");
+    let assets: serde_json::Value =
+        serde_json::from_str(event.lines().nth(1).unwrap().strip_prefix("data: ").unwrap()).unwrap();
+    assert!(assets.as_array().unwrap().iter().any(|a| a["id"] == "T1" && a["values"][0]["value"].is_number()));
+
+    // Guessing token secrets is rate limited too (one wrong guess was made above).
+    for _ in 0..4 {
+        assert_eq!(d.request("GET", "/api/v1/assets", Some("ect_2_guess"), None).status, 401);
+    }
+    let r = d.request("GET", "/api/v1/assets", Some("ect_2_guess"), None);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (429, Some("rate_limited")), "{}", r.json);
+    // A known token still works (verified before, so no argon2 guess is spent on it).
+    assert_eq!(d.request("GET", "/api/v1/assets", Some(&tech), None).status, 200);
+
+    // Metrics for a viewer-or-better, in the Prometheus text format.
+    let r = http(ports.api, "GET", "/metrics", &[("Authorization", &auth)], None).unwrap();
+    let text = r.json.as_str().unwrap();
+    assert!(text.contains("edgecite_source_requests_total{source=\"dga1\""), "{text}");
+    assert!(
+        text.contains(
+            "edgecite_http_requests_total{route=\"/api/v1/findings/{id}/ack\",method=\"POST\",status=\"403\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("edgecite_findings_acknowledged{"), "{text}");
+}
+
+#[test]
+fn the_demo_user_is_created_and_plain_http_off_loopback_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    let d = Daemon::start(&config, ports.api, &[]);
+    let r = login(ports.api, "demo", "edgecite-demo");
+    assert_eq!((r.status, r.json["role"].as_str()), (200, Some("technician")), "{}", r.json);
+    assert!(d.log_text().contains("demo user created"));
+    drop(d);
+
+    // Listening on all interfaces without TLS is refused unless allowed.
+    let p = Ports::new();
+    let open = demo_config(dir.path(), &p, &[]);
+    let text = std::fs::read_to_string(&open).unwrap().replace(&format!("127.0.0.1:{}", p.api), "0.0.0.0:8080");
+    std::fs::write(&open, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["check", "--config"])
+        .arg(&open)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("api.listen") && err.contains("0.0.0.0:8080") && err.contains("allow_plain_http"), "{err}");
+
+    // Allowed explicitly: it serves, with a warning in the log.
+    let p = Ports::new();
+    std::fs::create_dir(dir.path().join("allowed")).unwrap();
+    let allowed = demo_config(&dir.path().join("allowed"), &p, &[]);
+    let text = std::fs::read_to_string(&allowed).unwrap().replace(
+        &format!("listen = \"127.0.0.1:{}\"", p.api),
+        &format!("listen = \"0.0.0.0:{}\"\nallow_plain_http = true", p.api),
+    );
+    std::fs::write(&allowed, text).unwrap();
+    let d = Daemon::start(&allowed, p.api, &[]);
+    assert_eq!(d.get("/api/v1/assets").unwrap().0, 200);
+    assert!(d.log_text().contains("plain HTTP on a non-loopback address"), "{}", d.log_text());
+}
+
+#[test]
+fn https_with_the_configured_certificate_and_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) makes the test certificate");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ports = Ports::new();
+    let tls = format!("demo_user = {{ name = \"demo\", password = \"edgecite-demo\", role = \"technician\" }}\ntls = {{ cert = {:?}, key = {:?} }}", cert.display().to_string(), key.display().to_string());
+    let config = demo_config(
+        dir.path(),
+        &ports,
+        &[("demo_user = { name = \"demo\", password = \"edgecite-demo\", role = \"technician\" }", tls.as_str())],
+    );
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("ORT_DYLIB_PATH", common::ort_library())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}", ports.api);
+    let curl = |args: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-s", "--max-time", "5", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let start = std::time::Instant::now();
+    while !curl(&[&format!("{url}/healthz")]).status.success() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            std::fs::read_to_string(dir.path().join("log")).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The certificate verifies against itself as CA; login sets a Secure cookie.
+    let out = curl(&[
+        "-i",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"username":"demo","password":"edgecite-demo"}"#,
+        &format!("{url}/api/v1/auth/login"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let cookie_line =
+        text.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("{text}"));
+    assert!(cookie_line.contains("; Secure") && cookie_line.contains("HttpOnly"), "{cookie_line}");
+    // `edgecite status` talks TLS too, trusting the configured certificate.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("at https://127.0.0.1:{}", ports.api)) && text.contains("dga1"), "{text}");
+    // Plain HTTP to the TLS port gets no API answer.
+    assert!(common::http_get(ports.api, "/healthz").map(|(s, _)| s != 200).unwrap_or(true));
+    let _ = child.kill();
+    let _ = child.wait();
+}
