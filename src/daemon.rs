@@ -143,6 +143,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     }));
     live.write().unwrap().refresh(&pipeline, None, started);
 
+    // MQTT publish sink (store-and-forward outbox + sender task); None when [mqtt] is off.
+    let mut mqtt = crate::sinks::mqtt::MqttSink::start(&config, &mut tasks, cancel.clone()).context("mqtt")?;
+    live.write().unwrap().mqtt = mqtt.as_ref().map(|m| m.status.clone());
+
     if config.api.enabled {
         let listener = tokio::net::TcpListener::bind(config.api.listen)
             .await
@@ -214,6 +218,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 });
                 tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now))?;
                 live.write().unwrap_or_else(|p| p.into_inner()).refresh(&pipeline, Some(&assessments), now);
+                if let Some(m) = mqtt.as_mut() {
+                    if let Err(e) = tokio::task::block_in_place(|| m.after_evaluation(&store, &pipeline, &assessments, now)) {
+                        tracing::error!(error = %e, "MQTT: cannot queue messages in the outbox");
+                    }
+                }
                 // Only a loop that gets this far keeps systemd's watchdog content.
                 notifier.ping();
                 if let Some(a) = alarms.as_mut() {

@@ -69,6 +69,8 @@ pub struct Live {
     /// Alarm outputs that could not be opened.
     pub alarm_errors: Vec<String>,
     pub disabled: Vec<Disabled>,
+    /// The MQTT sink's counters and outbox fill, when `[mqtt]` is on.
+    pub mqtt: Option<Arc<super::mqtt::MqttStatus>>,
 }
 
 pub type SharedLive = Arc<RwLock<Live>>;

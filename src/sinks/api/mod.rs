@@ -5,6 +5,8 @@
 //! routes. A feature's routes live in their own file under `sinks/api/` as
 //! `pub(crate) fn routes() -> Router<ApiState>` and are merged in `router` below.
 
+mod outbox;
+
 use super::live::{LiveAsset, SharedLive};
 use crate::store::{FindingFilter, FindingRecord, Store};
 use axum::extract::{Path, Query, State};
@@ -54,6 +56,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/assets/{id}", get(asset))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/findings/{id}", get(finding))
+        .merge(outbox::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(state)
 }
@@ -205,6 +208,7 @@ async fn healthz(State(state): State<ApiState>) -> Response {
         "model_errors": live.model_errors,
         "alarm_errors": live.alarm_errors,
         "disabled_criteria": live.disabled,
+        "mqtt": live.mqtt.as_ref().map(|m| m.view()),
     });
     let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()

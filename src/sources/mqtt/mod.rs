@@ -1,0 +1,3 @@
+//! MQTT: the shared connection (`client`) and the ingest source (`[[mqtt.subscriptions]]`).
+
+pub mod client;

@@ -1,0 +1,192 @@
+//! A real Mosquitto broker on a free loopback port, and a test subscriber.
+//!
+//! The broker persists sessions (`persistence true`) so the test subscriber's session
+//! (clean session off, QoS 1) survives a broker restart: messages the gateway publishes
+//! right after the broker comes back are queued for the subscriber even if it has not
+//! reconnected yet. Nothing in the tests depends on timing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Broker {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Broker {
+    pub fn start(dir: &Path) -> Broker {
+        let port = super::free_port();
+        let dir = dir.join("mosquitto");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+             max_queued_messages 0\nmax_inflight_messages 0\nlog_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
+            dir.display(),
+            dir.display()
+        );
+        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
+        let mut b = Broker { port, dir, child: None };
+        b.restart();
+        b
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "broker already running");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.dir.join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (apt-get install mosquitto; scripts/setup.sh --tests installs it)");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "mosquitto did not listen on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM (mosquitto saves its persistence file) and wait for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or_else(|e| {
+            panic!("{}: payload is not JSON ({e}): {:?}", self.topic, String::from_utf8_lossy(&self.payload))
+        })
+    }
+}
+
+/// An MQTT 3.1.1 subscriber (rumqttc) with a persistent session, collecting everything on
+/// `filter` in arrival order. It reconnects by itself while the broker is away.
+pub struct Subscriber {
+    pub got: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Subscriber {
+    pub fn start(port: u16, client_id: &str, filter: &str) -> Subscriber {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let subscribed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (g, s, sub, id, filter) =
+            (got.clone(), stop.clone(), subscribed.clone(), client_id.to_string(), filter.to_string());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let mut o = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
+                o.set_clean_session(false).set_keep_alive(Duration::from_secs(5)).set_max_packet_size(1 << 22, 1 << 22);
+                let (client, mut el) = rumqttc::AsyncClient::new(o, 100);
+                let mut net = rumqttc::NetworkOptions::new();
+                net.set_tcp_nodelay(true);
+                el.set_network_options(net);
+                client.subscribe(filter, rumqttc::QoS::AtLeastOnce).await.unwrap();
+                while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                    match tokio::time::timeout(Duration::from_millis(200), el.poll()).await {
+                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)))) => {
+                            sub.store(true, std::sync::atomic::Ordering::Relaxed)
+                        }
+                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => g
+                            .lock()
+                            .unwrap()
+                            .push(Received { topic: p.topic, payload: p.payload.to_vec(), retain: p.retain }),
+                        Ok(Ok(_)) | Err(_) => {}
+                        Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+            });
+        });
+        let start = Instant::now();
+        while !subscribed.load(std::sync::atomic::Ordering::Relaxed) {
+            assert!(start.elapsed() < Duration::from_secs(20), "test subscriber got no SUBACK");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Subscriber { got, stop, thread: Some(thread) }
+    }
+
+    pub fn snapshot(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Poll until `f` is satisfied with the messages so far; panic with `context()` after
+    /// a generous limit.
+    pub fn wait_for(&self, what: &str, limit: Duration, context: impl Fn() -> String, f: impl Fn(&[Received]) -> bool) {
+        let start = Instant::now();
+        loop {
+            if f(&self.got.lock().unwrap()) {
+                return;
+            }
+            if start.elapsed() > limit {
+                let got = self.snapshot();
+                let topics: Vec<_> = got.iter().rev().take(5).map(|r| r.topic.clone()).collect();
+                panic!(
+                    "gave up waiting for {what} after {limit:?}; {} messages, last topics {topics:?}\n{}",
+                    got.len(),
+                    context()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Validate payloads against `schemas/mqtt/{kind}.json` with Python's `jsonschema` (the
+/// independent validator, in `.venv`). `items` are (kind, payload).
+pub fn validate_with_jsonschema(items: &[(String, serde_json::Value)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payloads.json");
+    std::fs::write(&file, serde_json::to_vec(items).unwrap()).unwrap();
+    let python = super::repo().join(".venv/bin/python");
+    let out = Command::new(&python)
+        .arg(super::repo().join("tests/peers/mqtt_schema_check.py"))
+        .arg(super::repo().join("schemas/mqtt"))
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run `source scripts/setup.sh --tests`)", python.display()));
+    assert!(
+        out.status.success(),
+        "schema validation failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
