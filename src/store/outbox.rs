@@ -153,6 +153,16 @@ impl Outbox {
     /// number of telemetry messages dropped to make room. `meta` values (a producer's
     /// cursor) are set in the same transaction, so they move exactly with the messages.
     pub fn enqueue(&mut self, msgs: &[NewMessage], meta: &[(&str, i64)]) -> Result<u64, OutboxError> {
+        self.enqueue_inner(msgs, meta, true)
+    }
+
+    /// Commit without enforcing the quota: for the dropped-telemetry metric, which must not
+    /// itself drop telemetry it does not count. The next `enqueue` enforces the quota again.
+    pub fn enqueue_exempt(&mut self, msgs: &[NewMessage], meta: &[(&str, i64)]) -> Result<(), OutboxError> {
+        self.enqueue_inner(msgs, meta, false).map(|_| ())
+    }
+
+    fn enqueue_inner(&mut self, msgs: &[NewMessage], meta: &[(&str, i64)], enforce: bool) -> Result<u64, OutboxError> {
         if msgs.is_empty() && meta.is_empty() {
             return Ok(0);
         }
@@ -175,7 +185,7 @@ impl Outbox {
         let mut total = self.bytes + added;
         let mut dropped = 0u64;
         let mut freed_rows = 0u64;
-        while total > self.quota_bytes {
+        while enforce && total > self.quota_bytes {
             // Oldest telemetry first, a chunk at a time.
             let victims: Vec<(i64, i64)> = {
                 let mut q = tx
@@ -217,7 +227,7 @@ impl Outbox {
         self.bytes = total;
         self.messages = self.messages + msgs.len() as u64 - freed_rows;
         self.dropped += dropped;
-        if total > self.quota_bytes {
+        if enforce && total > self.quota_bytes {
             tracing::error!(bytes = total, quota = self.quota_bytes, outbox = %self.path.display(),
                 "outbox over its quota with no telemetry left to drop: findings, state and metrics are kept");
         }

@@ -21,9 +21,13 @@ impl Broker {
         let port = super::free_port();
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).unwrap();
+        // `user`: run as whoever runs the tests (as root, mosquitto would otherwise switch
+        // to the `mosquitto` user and could not write its log and persistence file here).
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence true\npersistence_location {}/\n\
              max_queued_messages 0\nmax_inflight_messages 0\nlog_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
+            user.trim(),
             dir.display(),
             dir.display()
         );
@@ -189,4 +193,69 @@ pub fn validate_with_jsonschema(items: &[(String, serde_json::Value)]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// What an outbox file holds: the highest id ever assigned, the ids still queued, the
+/// dropped-telemetry count and the epoch. Read directly from the SQLite file.
+pub struct OutboxFile {
+    pub last_id: i64,
+    pub pending: std::collections::BTreeSet<i64>,
+    pub dropped: i64,
+    pub epoch: i64,
+}
+
+pub fn read_outbox(path: &Path) -> OutboxFile {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let last_id = c
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'", [], |r| r.get(0))
+        .unwrap();
+    let mut q = c.prepare("SELECT id FROM outbox").unwrap();
+    let pending = q.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    let meta = |k: &str| {
+        c.query_row("SELECT COALESCE(MAX(value), 0) FROM outbox_meta WHERE key = ?1", [k], |r| r.get(0)).unwrap()
+    };
+    OutboxFile { last_id, pending, dropped: meta("dropped_telemetry"), epoch: meta("epoch") }
+}
+
+/// The messages with a dedup id, first occurrence of each, in arrival order. Checks that a
+/// repeated dedup id repeats the same message (only `replay` may differ).
+pub fn first_occurrences(got: &[Received]) -> Vec<(i64, serde_json::Value)> {
+    let mut seen: std::collections::HashMap<String, serde_json::Value> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for r in got {
+        let mut v = r.json();
+        let Some(id) = v["dedup_id"].as_str().map(String::from) else { continue };
+        let seq = v["seq"].as_i64().unwrap();
+        let replay = v["replay"].clone();
+        v.as_object_mut().unwrap().remove("replay");
+        match seen.get(&id) {
+            Some(first) => assert_eq!(first, &v, "dedup id {id} reused for a different message"),
+            None => {
+                seen.insert(id, v.clone());
+                v["replay"] = replay;
+                out.push((seq, v));
+            }
+        }
+    }
+    out
+}
+
+/// Everything the outbox accepted arrived: the unique seqs received are exactly the ids
+/// 1..=last_id minus those still queued, and within the live and the replayed messages
+/// the order is the outbox order.
+pub fn assert_complete_and_ordered(got: &[Received], outbox: &OutboxFile) {
+    let firsts = first_occurrences(got);
+    let received: std::collections::BTreeSet<i64> = firsts.iter().map(|(s, _)| *s).collect();
+    let expected: std::collections::BTreeSet<i64> =
+        (1..=outbox.last_id).filter(|i| !outbox.pending.contains(i)).collect();
+    let missing: Vec<_> = expected.difference(&received).collect();
+    let extra: Vec<_> = received.difference(&expected).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, unexpected {extra:?}");
+    for (_, v) in &firsts {
+        assert!(v["dedup_id"].as_str().unwrap().starts_with(&format!("{}-", outbox.epoch)), "{v}");
+    }
+    for replay in [false, true] {
+        let seqs: Vec<i64> = firsts.iter().filter(|(_, v)| v["replay"] == replay).map(|(s, _)| *s).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "replay={replay}: out of order: {seqs:?}");
+    }
 }

@@ -149,8 +149,8 @@ impl Sender {
             retain: false,
             created_ms: now,
         };
-        match o.enqueue(&[msg], &[(REPORTED, total as i64)]) {
-            Ok(_) => tracing::warn!(
+        match o.enqueue_exempt(&[msg], &[(REPORTED, total as i64)]) {
+            Ok(()) => tracing::warn!(
                 dropped = total - reported,
                 total,
                 "outbox dropped telemetry during the outage; metric queued"
@@ -253,7 +253,6 @@ impl Sender {
                     }
                 }
             }
-            let wait_backlog = !backlog_done && tokens < 1.0;
             tokio::select! {
                 ev = conn.poll() => match ev {
                     Ok(Event::Sent(pkid)) => {
@@ -280,7 +279,6 @@ impl Sender {
                 _ = self.wake.notified() => { live_more = true; }
                 _ = flush.tick() => {
                     // Wakes a paced backlog, and picks up rows queued by other writers.
-                    let _ = wait_backlog;
                     live_more = true;
                     self.flush_acks(&mut acked);
                 }
