@@ -117,6 +117,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         handles.push(SourceHandle { id: s.id.clone(), kind: "i2c", endpoint, counters: counters.clone() });
         tasks.spawn(crate::local_hw::run_i2c_sensor(s.clone(), counters, tx.clone(), sources_cancel.clone()));
     }
+    if let Some(counters) = crate::sources::mqtt::spawn(&config, &mut tasks, tx.clone(), sources_cancel.clone())? {
+        let endpoint = format!("mqtt://{}:{}", config.mqtt.host, config.mqtt.port);
+        handles.push(SourceHandle { id: "mqtt".into(), kind: "mqtt", endpoint, counters });
+    }
     drop(tx);
     let (mut alarms, alarm_errors) = crate::local_hw::open_alarms(&config.alarm);
 

@@ -259,3 +259,64 @@ pub fn assert_complete_and_ordered(got: &[Received], outbox: &OutboxFile) {
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "replay={replay}: out of order: {seqs:?}");
     }
 }
+
+/// Publish each (topic, payload) at QoS 1, in order, and wait for every PUBACK.
+pub fn publish_all(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut o = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(5)).set_inflight(1);
+        let (client, mut el) = rumqttc::AsyncClient::new(o, msgs.len() + 10);
+        for (t, p) in msgs {
+            client.publish(t.clone(), rumqttc::QoS::AtLeastOnce, false, p.clone()).await.unwrap();
+        }
+        let mut acked = 0;
+        while acked < msgs.len() {
+            let ev = tokio::time::timeout(Duration::from_secs(30), el.poll()).await.expect("PUBACKs within 30 s");
+            if let rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) = ev.expect("publisher connection") {
+                acked += 1;
+            }
+        }
+        client.disconnect().await.unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(2), el.poll()).await;
+    });
+}
+
+/// Encode Sparkplug B payloads with the independent Python peer (tests/peers/sparkplug_peer.py).
+pub fn sparkplug_encode(spec: serde_json::Value) -> std::collections::HashMap<String, Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_file = dir.path().join("spec.json");
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    let out = Command::new(super::repo().join(".venv/bin/python"))
+        .arg(super::repo().join("tests/peers/sparkplug_peer.py"))
+        .arg("encode")
+        .arg(&spec_file)
+        .arg(dir.path())
+        .output()
+        .expect("python in .venv (source scripts/setup.sh --tests)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    spec.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let f = i["file"].as_str().unwrap().to_string();
+            let bytes = std::fs::read(dir.path().join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// Decode Sparkplug B payloads with the independent Python peer.
+pub fn sparkplug_decode(payloads: &[Vec<u8>]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(super::repo().join(".venv/bin/python"));
+    cmd.arg(super::repo().join("tests/peers/sparkplug_peer.py")).arg("decode");
+    for (i, p) in payloads.iter().enumerate() {
+        let f = dir.path().join(format!("{i}.bin"));
+        std::fs::write(&f, p).unwrap();
+        cmd.arg(f);
+    }
+    let out = cmd.output().expect("python in .venv (source scripts/setup.sh --tests)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}

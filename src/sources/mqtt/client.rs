@@ -29,6 +29,7 @@ pub enum Event {
     /// they were requested.
     Sent(u16),
     PubAck(u16),
+    SubAck,
     Message {
         topic: String,
         payload: Vec<u8>,
@@ -185,6 +186,7 @@ impl Conn {
                 match el.poll().await.map_err(|e| e.to_string())? {
                     E::Incoming(Packet::ConnAck(_)) => Ok(Event::Connected),
                     E::Incoming(Packet::PubAck(a)) => Ok(Event::PubAck(a.pkid)),
+                    E::Incoming(Packet::SubAck(_)) => Ok(Event::SubAck),
                     E::Incoming(Packet::Publish(p)) => {
                         Ok(Event::Message { topic: p.topic, payload: p.payload.to_vec() })
                     }
@@ -199,6 +201,7 @@ impl Conn {
                 match el.poll().await.map_err(|e| e.to_string())? {
                     E::Incoming(Packet::ConnAck(_)) => Ok(Event::Connected),
                     E::Incoming(Packet::PubAck(a)) => Ok(Event::PubAck(a.pkid)),
+                    E::Incoming(Packet::SubAck(_)) => Ok(Event::SubAck),
                     E::Incoming(Packet::Publish(p)) => Ok(Event::Message {
                         topic: String::from_utf8_lossy(&p.topic).into_owned(),
                         payload: p.payload.to_vec(),
