@@ -57,6 +57,22 @@ pub struct MqttConfig {
     pub outbox: OutboxConfig,
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionConfig>,
+    /// Sparkplug B edge node (its own session and outbox; off by default).
+    #[serde(default)]
+    pub sparkplug: SparkplugConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkplugConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Sparkplug group id (required when enabled).
+    #[serde(default)]
+    pub group_id: String,
+    /// Edge node id; default the site's gateway id. Each asset is a device.
+    #[serde(default)]
+    pub edge_node_id: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -269,6 +285,20 @@ impl MqttConfig {
             if t.client_cert.is_some() != t.client_key.is_some() {
                 return Err(doc
                     .invalid(at.key("tls"), "`client_cert` and `client_key` go together: set both or neither".into()));
+            }
+        }
+        if self.sparkplug.enabled {
+            let sat = at.key("sparkplug");
+            for (k, v) in [("group_id", &self.sparkplug.group_id), ("edge_node_id", &self.sparkplug.edge_node_id)] {
+                let required = k == "group_id";
+                if (required && v.is_empty()) || v.contains(['/', '+', '#']) {
+                    return Err(doc.invalid(
+                        sat.key(k),
+                        format!(
+                            "value \"{v}\" is not a Sparkplug id: expected a non-empty name without `/`, `+` or `#`"
+                        ),
+                    ));
+                }
             }
         }
         let mut seen = std::collections::HashSet::new();

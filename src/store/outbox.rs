@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_class ON outbox(class, id);
 CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (name TEXT PRIMARY KEY, alias INTEGER NOT NULL UNIQUE);
 "#;
 
 impl Outbox {
@@ -292,6 +293,23 @@ impl Outbox {
         self.bytes -= freed.min(self.bytes);
         self.messages -= rows.min(self.messages);
         Ok(())
+    }
+
+    /// A stable number for a name (Sparkplug metric aliases): assigned once, kept in the
+    /// file, so it survives restarts.
+    pub fn alias(&mut self, name: &str) -> Result<u64, OutboxError> {
+        let found: Option<i64> = self
+            .conn
+            .query_row("SELECT alias FROM aliases WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?;
+        if let Some(a) = found {
+            return Ok(a as u64);
+        }
+        self.conn
+            .execute("INSERT INTO aliases(name, alias) SELECT ?1, COALESCE(MAX(alias), 0) + 1 FROM aliases", [name])
+            .map_err(self.err())?;
+        self.alias(name)
     }
 
     /// Telemetry dropped by the quota since the outbox was created.

@@ -9,6 +9,7 @@
 
 pub mod payload;
 pub mod sender;
+pub mod sparkplug;
 
 use crate::config::Config;
 use crate::diagnose::Assessment;
@@ -46,6 +47,8 @@ pub struct MqttStatus {
     pub replayed: AtomicU64,
     pub outbox: Mutex<OutboxStats>,
     pub last_error: Mutex<Option<String>>,
+    /// The Sparkplug B session's own counters and outbox, when enabled.
+    pub sparkplug: Option<Arc<MqttStatus>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,6 +65,8 @@ pub struct MqttStatusView {
     pub outbox: OutboxStats,
     /// `bytes / quota_bytes`, 0 to 1 (above 1 only when findings alone exceed the quota).
     pub outbox_fill: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparkplug: Option<Box<MqttStatusView>>,
 }
 
 impl MqttStatus {
@@ -79,6 +84,7 @@ impl MqttStatus {
             last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             outbox_fill: if outbox.quota_bytes > 0 { outbox.bytes as f64 / outbox.quota_bytes as f64 } else { 0.0 },
             outbox,
+            sparkplug: self.sparkplug.as_ref().map(|s| Box::new(s.view())),
         }
     }
 }
@@ -97,6 +103,20 @@ pub struct MqttSink {
     last_telemetry: HashMap<String, (i64, i64)>,
     /// asset -> (time of the last message, content key)
     last_state: HashMap<String, (i64, String)>,
+    spb: Option<SparkplugProducer>,
+}
+
+/// The producer side of the Sparkplug B session.
+struct SparkplugProducer {
+    outbox: Arc<Mutex<Outbox>>,
+    wake: Arc<Notify>,
+    devices: Arc<Mutex<sparkplug::Devices>>,
+    /// Lets the session start once the first evaluation has named every metric.
+    ready: Arc<Notify>,
+    group: String,
+    node: String,
+    started: bool,
+    status: Arc<MqttStatus>,
 }
 
 const FINDING_CURSOR: &str = "finding_event_cursor";
@@ -118,18 +138,74 @@ impl MqttSink {
         let stats = outbox.stats();
         tracing::info!(outbox = %path.display(), queued = stats.messages, bytes = stats.bytes, quota = stats.quota_bytes,
             "MQTT outbox open (synchronous = FULL)");
+        let client_id = m.client_id_for(&config.site.id, &config.site.gateway);
+        let tls = m.tls.as_ref().map(crate::sources::mqtt::client::tls_config).transpose()?;
+        let spb = if m.sparkplug.enabled {
+            let spath = path.with_file_name("sparkplug.db");
+            let so = Arc::new(Mutex::new(Outbox::open(&spath, m.outbox.quota_bytes)?));
+            let sstatus = Arc::new(MqttStatus {
+                broker: format!("{}:{}", m.host, m.port),
+                outbox: Mutex::new(so.lock().unwrap_or_else(|p| p.into_inner()).stats()),
+                ..Default::default()
+            });
+            let node = if m.sparkplug.edge_node_id.is_empty() {
+                config.site.gateway.clone()
+            } else {
+                m.sparkplug.edge_node_id.clone()
+            };
+            let devices = Arc::new(Mutex::new(sparkplug::Devices::new()));
+            let (wake, ready) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+            let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone());
+            // Births and data at QoS 0, as the specification asks.
+            let mut scfg = m.clone();
+            scfg.qos = 0;
+            let s = sender::Sender::new(
+                scfg,
+                String::new(),
+                config.site.id.clone(),
+                config.site.gateway.clone(),
+                tls.clone(),
+                so.clone(),
+                wake.clone(),
+                sstatus.clone(),
+            )
+            .with_protocol(format!("{client_id}-spb"), Box::new(proto));
+            let (r, c) = (ready.clone(), cancel.clone());
+            tasks.spawn(async move {
+                tokio::select! {
+                    _ = r.notified() => s.run(c).await,
+                    _ = c.cancelled() => {}
+                }
+            });
+            tracing::info!(group = %m.sparkplug.group_id, node = %node, outbox = %spath.display(), "Sparkplug B edge node on");
+            Some((
+                SparkplugProducer {
+                    outbox: so,
+                    wake,
+                    devices,
+                    ready,
+                    group: m.sparkplug.group_id.clone(),
+                    node,
+                    started: false,
+                    status: sstatus.clone(),
+                },
+                sstatus,
+            ))
+        } else {
+            None
+        };
         let status = Arc::new(MqttStatus {
             broker: format!("{}:{}", m.host, m.port),
             outbox: Mutex::new(stats),
+            sparkplug: spb.as_ref().map(|(_, s)| s.clone()),
             ..Default::default()
         });
         let outbox = Arc::new(Mutex::new(outbox));
         let wake = Arc::new(Notify::new());
-        let tls = m.tls.as_ref().map(crate::sources::mqtt::client::tls_config).transpose()?;
         let topics = Topics::new(&m.topic_prefix, &config.site.id, &config.site.gateway);
         let s = sender::Sender::new(
             m.clone(),
-            m.client_id_for(&config.site.id, &config.site.gateway),
+            client_id,
             config.site.id.clone(),
             config.site.gateway.clone(),
             tls,
@@ -149,6 +225,7 @@ impl MqttSink {
             state_every_ms: m.state_interval_ms as i64,
             last_telemetry: HashMap::new(),
             last_state: HashMap::new(),
+            spb: spb.map(|(p, _)| p),
         }))
     }
 
@@ -220,6 +297,9 @@ impl MqttSink {
                 }
             }
         }
+        if let Some(sp) = &mut self.spb {
+            sp.after_evaluation(pipeline, assessments, now_ms)?;
+        }
         let cursor = self.outbox.lock().unwrap_or_else(|p| p.into_inner()).meta(FINDING_CURSOR)?;
         let events = store.finding_events_after(cursor, 500)?;
         let new_cursor = events.last().map(|e| e.event_id);
@@ -265,5 +345,60 @@ pub fn print_status(m: &serde_json::Value) {
     );
     if let Some(e) = m["last_error"].as_str() {
         println!("mqtt last error: {e}");
+    }
+}
+
+impl SparkplugProducer {
+    /// Update the devices' current metrics and queue a DDATA per device with what changed.
+    fn after_evaluation(
+        &mut self,
+        pipeline: &Pipeline,
+        assessments: &[Assessment],
+        now_ms: i64,
+    ) -> Result<(), MqttError> {
+        let mut msgs = Vec::new();
+        {
+            let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+            for asset in pipeline.assets() {
+                let mine: Vec<&Assessment> = assessments.iter().filter(|a| a.asset == asset.id).collect();
+                let now = sparkplug::device_metrics(asset, &mine);
+                if let Some(prev) = devices.get(&asset.id) {
+                    let changed: std::collections::BTreeMap<String, sparkplug::Val> = now
+                        .iter()
+                        .filter(|(k, v)| prev.get(*k) != Some(*v))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if !changed.is_empty() {
+                        let change = sparkplug::Change { ts: now_ms, metrics: changed };
+                        msgs.push(NewMessage {
+                            class: MessageClass::Telemetry,
+                            topic: sparkplug::SparkplugProtocol::topic(
+                                &self.group,
+                                "DDATA",
+                                &self.node,
+                                Some(&asset.id),
+                            ),
+                            payload: serde_json::to_vec(&change).expect("json"),
+                            retain: false,
+                            created_ms: now_ms,
+                        });
+                    }
+                }
+                devices.insert(asset.id.clone(), now);
+            }
+        }
+        if !self.started {
+            self.started = true;
+            self.ready.notify_one();
+        }
+        if !msgs.is_empty() {
+            let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+            o.enqueue(&msgs, &[])?;
+            *self.status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
+            drop(o);
+            self.status.enqueued.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+            self.wake.notify_one();
+        }
+        Ok(())
     }
 }

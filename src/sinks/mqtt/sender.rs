@@ -27,6 +27,63 @@ const ACK_BATCH: usize = 512;
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 const REPORTED: &str = "dropped_telemetry_reported";
 
+/// What differs between the JSON sink and Sparkplug B: the will, what a session starts
+/// with, how a queued message is encoded, and commands from the broker.
+pub trait Protocol: Send + 'static {
+    /// Called before every connection attempt.
+    fn will(&mut self) -> Will;
+    /// Publishes at the start of a session; returns how many it made.
+    fn on_connected(&mut self, conn: &Conn) -> usize;
+    /// The bytes to publish for a queued message; `replay` when it is from the backlog.
+    fn encode(&mut self, m: &Message, replay: bool) -> Vec<u8>;
+    /// A message on a subscribed topic; returns how many publishes it made.
+    fn on_message(&mut self, conn: &Conn, topic: &str, payload: &[u8]) -> usize;
+    /// Whether this outbox reports its dropped telemetry as a metric message.
+    fn reports_drops(&self) -> bool;
+}
+
+/// The JSON sink: retained online status with an offline will, envelope with dedup id.
+pub struct JsonProtocol {
+    site: String,
+    gateway: String,
+    topics: Topics,
+    epoch: i64,
+}
+
+impl Protocol for JsonProtocol {
+    fn will(&mut self) -> Will {
+        Will {
+            topic: self.topics.gateway("status"),
+            payload: serde_json::to_vec(&payload::status(&self.site, &self.gateway, false, crate::time::now_ms()))
+                .expect("json"),
+            retain: true,
+        }
+    }
+
+    fn on_connected(&mut self, conn: &Conn) -> usize {
+        let online = payload::status(&self.site, &self.gateway, true, crate::time::now_ms());
+        match conn.try_publish(&self.topics.gateway("status"), 1, true, serde_json::to_vec(&online).expect("json")) {
+            Ok(()) => 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot publish the online status");
+                0
+            }
+        }
+    }
+
+    fn encode(&mut self, m: &Message, replay: bool) -> Vec<u8> {
+        payload::envelope(self.epoch, m.id, replay, &m.payload)
+    }
+
+    fn on_message(&mut self, _: &Conn, _: &str, _: &[u8]) -> usize {
+        0
+    }
+
+    fn reports_drops(&self) -> bool {
+        true
+    }
+}
+
 pub struct Sender {
     cfg: MqttConfig,
     client_id: String,
@@ -37,7 +94,11 @@ pub struct Sender {
     outbox: Arc<Mutex<Outbox>>,
     wake: Arc<Notify>,
     status: Arc<MqttStatus>,
-    epoch: i64,
+    proto: Box<dyn Protocol>,
+}
+
+fn lock(o: &Mutex<Outbox>) -> std::sync::MutexGuard<'_, Outbox> {
+    o.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 enum End {
@@ -58,8 +119,17 @@ impl Sender {
         status: Arc<MqttStatus>,
     ) -> Sender {
         let topics = Topics::new(&cfg.topic_prefix, &site, &gateway);
-        let epoch = outbox.lock().unwrap_or_else(|p| p.into_inner()).epoch();
-        Sender { cfg, client_id, site, gateway, topics, tls, outbox, wake, status, epoch }
+        let epoch = lock(&outbox).epoch();
+        let proto =
+            Box::new(JsonProtocol { site: site.clone(), gateway: gateway.clone(), topics: topics.clone(), epoch });
+        Sender { cfg, client_id, site, gateway, topics, tls, outbox, wake, status, proto }
+    }
+
+    /// The same sender with another protocol (Sparkplug B) and its own client id.
+    pub fn with_protocol(mut self, client_id: String, proto: Box<dyn Protocol>) -> Sender {
+        self.client_id = client_id;
+        self.proto = proto;
+        self
     }
 
     fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
@@ -70,19 +140,14 @@ impl Sender {
         *self.status.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
     }
 
-    pub async fn run(self, cancel: CancellationToken) {
+    pub async fn run(mut self, cancel: CancellationToken) {
         let mut backoff = Backoff::new(&self.cfg);
         let mut announced_down = false;
         loop {
             if cancel.is_cancelled() {
                 return;
             }
-            let will = Will {
-                topic: self.topics.gateway("status"),
-                payload: serde_json::to_vec(&payload::status(&self.site, &self.gateway, false, crate::time::now_ms()))
-                    .expect("json"),
-                retain: true,
-            };
+            let will = self.proto.will();
             let capacity = self.cfg.max_inflight as usize + 16;
             let mut conn = Conn::new(&self.cfg, &self.client_id, Some(will), capacity, self.tls.clone());
             let connected = tokio::select! {
@@ -159,14 +224,13 @@ impl Sender {
         }
     }
 
-    async fn session(&self, conn: &mut Conn, cancel: &CancellationToken) -> End {
-        let online = payload::status(&self.site, &self.gateway, true, crate::time::now_ms());
-        if let Err(e) = conn.try_publish(&self.topics.gateway("status"), 1, true, serde_json::to_vec(&online).unwrap())
-        {
-            tracing::warn!(error = %e, "cannot publish the online status");
+    async fn session(&mut self, conn: &mut Conn, cancel: &CancellationToken) -> End {
+        // The protocol's own publishes are reported as Sent like the others; they map to
+        // no outbox row.
+        let mut waiting: VecDeque<Option<i64>> = VecDeque::new();
+        for _ in 0..self.proto.on_connected(conn) {
+            waiting.push_back(None);
         }
-        // The status publish is reported as Sent like the others; it maps to no outbox row.
-        let mut waiting: VecDeque<Option<i64>> = VecDeque::from([None]);
         let boundary = match tokio::task::block_in_place(|| self.outbox().last_id()) {
             Ok(b) => b,
             Err(e) => {
@@ -174,7 +238,9 @@ impl Sender {
                 return End::Broken;
             }
         };
-        tokio::task::block_in_place(|| self.queue_dropped_metric());
+        if self.proto.reports_drops() {
+            tokio::task::block_in_place(|| self.queue_dropped_metric());
+        }
         let mut backlog_cursor = 0i64;
         let mut backlog_done = false;
         let mut live_cursor = boundary;
@@ -198,8 +264,9 @@ impl Sender {
                 let now = tokio::time::Instant::now();
                 tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
                 last_refill = now;
+                let outbox = self.outbox.clone();
                 let read = |after: i64, until: i64, n: usize| {
-                    tokio::task::block_in_place(|| self.outbox().read(after, until, n))
+                    tokio::task::block_in_place(|| lock(&outbox).read(after, until, n))
                 };
                 let mut batch: Vec<(Message, bool)> = Vec::new();
                 if live_more {
@@ -240,7 +307,7 @@ impl Sender {
                     }
                 }
                 for (m, replay) in batch {
-                    let body = payload::envelope(self.epoch, m.id, replay, &m.payload);
+                    let body = self.proto.encode(&m, replay);
                     if let Err(e) = conn.try_publish(&m.topic, qos, m.retain, body) {
                         // The request queue is sized above the window; this means the
                         // session is going away. The row stays for the next session.
@@ -266,6 +333,11 @@ impl Sender {
                     Ok(Event::PubAck(pkid)) => {
                         if let Some(id) = inflight.remove(&pkid) {
                             acked.push(id);
+                        }
+                    }
+                    Ok(Event::Message { topic, payload }) => {
+                        for _ in 0..self.proto.on_message(conn, &topic, &payload) {
+                            waiting.push_back(None);
                         }
                     }
                     Ok(_) => {}
