@@ -71,7 +71,11 @@ async fn direct(port: u16, n: usize) -> f64 {
     rate
 }
 
-fn sink(dir: &std::path::Path, port: u16, name: &str) -> (MqttSink, tokio_util::sync::CancellationToken, tokio::task::JoinSet<()>) {
+fn sink(
+    dir: &std::path::Path,
+    port: u16,
+    name: &str,
+) -> (MqttSink, tokio_util::sync::CancellationToken, tokio::task::JoinSet<()>) {
     let path = dir.join(format!("{name}.toml"));
     let text = format!(
         "[site]\nid = \"bench\"\ngateway = \"{name}\"\n[store]\npath = \"{name}/edgecite.db\"\n[mqtt]\nenabled = true\nport = {port}\n\

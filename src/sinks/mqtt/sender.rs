@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-const ACK_BATCH: usize = 512;
+const ACK_BATCH: usize = 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 const REPORTED: &str = "dropped_telemetry_reported";
 
@@ -259,7 +259,8 @@ impl Sender {
         let end = loop {
             // Refill the window: live first, then the backlog within its rate.
             let used = waiting.len() + inflight.len();
-            if used < max && (live_more || !backlog_done) {
+            // Refill in chunks (a quarter of the window at least), not one row per PUBACK.
+            if (used == 0 || used <= max - max.div_ceil(4)) && (live_more || !backlog_done) {
                 let mut room = max - used;
                 let now = tokio::time::Instant::now();
                 tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
