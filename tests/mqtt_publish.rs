@@ -112,7 +112,7 @@ fn mqtt5_publishes_and_empties_the_outbox() {
     let sub = Subscriber::start(broker.port, "test-v5", "edgecite/v1/#");
     let ports = Ports::new();
     let config = mqtt_config(dir.path(), &ports, broker.port, "protocol = \"5\"");
-    let daemon = Daemon::start(&config, ports.api, &[]);
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
     sub.wait_for(
         "telemetry over MQTT 5",
         Duration::from_secs(60),
@@ -122,6 +122,11 @@ fn mqtt5_publishes_and_empties_the_outbox() {
     daemon.wait_until("acknowledged messages", Duration::from_secs(30), || {
         let o = daemon.json("/api/v1/outbox");
         (o["acked"].as_u64()? >= 4).then_some(())
+    });
+    // A clean stop sends no will; the sink publishes the offline status itself.
+    assert!(daemon.terminate());
+    sub.wait_for("status online = false after SIGTERM", Duration::from_secs(30), String::new, |got| {
+        got.iter().any(|r| r.topic.ends_with("/_gateway/status") && r.json()["online"] == false)
     });
 }
 

@@ -155,5 +155,13 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
                 })
         },
     );
+    // A clean stop publishes the NDEATH itself (no will on a clean disconnect), with the
+    // bdSeq of the session it ends.
+    let before = count(&sub.snapshot(), "NDEATH");
     assert!(daemon.terminate());
+    sub.wait_for("NDEATH after SIGTERM", LIMIT, || broker.log(), |got| count(got, "NDEATH") > before);
+    let d = decoded(&sub.snapshot());
+    let last_birth = births(&d, nbirth).last().copied().unwrap().clone();
+    let last_death = &d.iter().rev().find(|(t, _)| t.contains("/NDEATH/")).unwrap().1;
+    assert_eq!(bdseq(last_death), bdseq(&last_birth), "{last_death} {last_birth}");
 }

@@ -237,25 +237,16 @@ impl Outbox {
 
     /// Up to `limit` messages with `after < id <= until`, in id order.
     pub fn read(&self, after: i64, until: i64, limit: usize) -> Result<Vec<Message>, OutboxError> {
-        let mut q = self
-            .conn
-            .prepare_cached(
-                "SELECT id, class, topic, payload, retain, created_ms FROM outbox WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
-            )
-            .map_err(self.err())?;
-        let rows = q
-            .query_map(params![after, until, limit as i64], |r| {
-                Ok(Message {
-                    id: r.get(0)?,
-                    class: MessageClass::from_i64(r.get(1)?),
-                    topic: r.get(2)?,
-                    payload: r.get(3)?,
-                    retain: r.get(4)?,
-                    created_ms: r.get(5)?,
-                })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        read_rows(&self.conn, &self.path, after, until, limit)
+    }
+
+    /// A second, read-only connection to the same file, for the sender: in WAL mode its
+    /// reads do not wait for the writer's fsyncs.
+    pub fn reader(&self) -> Result<OutboxReader, OutboxError> {
+        let err = |source| OutboxError::Sqlite { path: self.path.clone(), source };
+        let conn = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        Ok(OutboxReader { conn, path: self.path.clone() })
     }
 
     /// The highest id ever assigned (0 for a new outbox).
@@ -331,6 +322,44 @@ impl Outbox {
             dropped_telemetry: self.dropped,
             oldest_ms,
         }
+    }
+}
+
+fn read_rows(
+    conn: &Connection,
+    path: &Path,
+    after: i64,
+    until: i64,
+    limit: usize,
+) -> Result<Vec<Message>, OutboxError> {
+    let mut q = conn
+        .prepare_cached("SELECT id, class, topic, payload, retain, created_ms FROM outbox WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+            )
+            .map_err(|source| OutboxError::Sqlite { path: path.to_path_buf(), source })?;
+    let rows = q
+        .query_map(params![after, until, limit as i64], |r| {
+            Ok(Message {
+                id: r.get(0)?,
+                class: MessageClass::from_i64(r.get(1)?),
+                topic: r.get(2)?,
+                payload: r.get(3)?,
+                retain: r.get(4)?,
+                created_ms: r.get(5)?,
+            })
+        })
+        .map_err(|source| OutboxError::Sqlite { path: path.to_path_buf(), source })?;
+    rows.collect::<Result<_, _>>().map_err(|source| OutboxError::Sqlite { path: path.to_path_buf(), source })
+}
+
+/// Read-only access to an outbox file (see `Outbox::reader`).
+pub struct OutboxReader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl OutboxReader {
+    pub fn read(&self, after: i64, until: i64, limit: usize) -> Result<Vec<Message>, OutboxError> {
+        read_rows(&self.conn, &self.path, after, until, limit)
     }
 }
 

@@ -40,6 +40,8 @@ pub trait Protocol: Send + 'static {
     fn on_message(&mut self, conn: &Conn, topic: &str, payload: &[u8]) -> usize;
     /// Whether this outbox reports its dropped telemetry as a metric message.
     fn reports_drops(&self) -> bool;
+    /// Before a clean disconnect (the broker does not send the will then): say so.
+    fn on_shutdown(&mut self, conn: &Conn);
 }
 
 /// The JSON sink: retained online status with an offline will, envelope with dedup id.
@@ -81,6 +83,13 @@ impl Protocol for JsonProtocol {
 
     fn reports_drops(&self) -> bool {
         true
+    }
+
+    fn on_shutdown(&mut self, conn: &Conn) {
+        let w = self.will();
+        if let Err(e) = conn.try_publish(&w.topic, 1, true, w.payload) {
+            tracing::warn!(error = %e, "cannot publish the offline status");
+        }
     }
 }
 
@@ -163,6 +172,7 @@ impl Sender {
                     tracing::info!(broker = %self.status.broker, client_id = %self.client_id, "MQTT connected");
                     match self.session(&mut conn, &cancel).await {
                         End::Cancelled => {
+                            self.proto.on_shutdown(&conn);
                             self.status.connected.store(false, Ordering::Relaxed);
                             conn.disconnect().await;
                             tracing::info!("MQTT disconnected");
@@ -241,6 +251,14 @@ impl Sender {
         if self.proto.reports_drops() {
             tokio::task::block_in_place(|| self.queue_dropped_metric());
         }
+        // Reads go through their own connection, so they never wait for a commit's fsync.
+        let reader = match lock(&self.outbox).reader() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox unreadable");
+                return End::Broken;
+            }
+        };
         let mut backlog_cursor = 0i64;
         let mut backlog_done = false;
         let mut live_cursor = boundary;
@@ -265,10 +283,8 @@ impl Sender {
                 let now = tokio::time::Instant::now();
                 tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
                 last_refill = now;
-                let outbox = self.outbox.clone();
-                let read = |after: i64, until: i64, n: usize| {
-                    tokio::task::block_in_place(|| lock(&outbox).read(after, until, n))
-                };
+                let read =
+                    |after: i64, until: i64, n: usize| tokio::task::block_in_place(|| reader.read(after, until, n));
                 let mut batch: Vec<(Message, bool)> = Vec::new();
                 if live_more {
                     match read(live_cursor, i64::MAX, room) {
@@ -353,16 +369,36 @@ impl Sender {
                 _ = flush.tick() => {
                     // Wakes a paced backlog, and picks up rows queued by other writers.
                     live_more = true;
-                    self.flush_acks(&mut acked);
+                    self.flush_acks_background(&mut acked);
                 }
                 _ = cancel.cancelled() => break End::Cancelled,
             }
             if acked.len() >= ACK_BATCH {
-                self.flush_acks(&mut acked);
+                self.flush_acks_background(&mut acked);
             }
         };
         self.flush_acks(&mut acked);
         end
+    }
+
+    /// Delete acknowledged rows on a blocking thread, so the session keeps polling while
+    /// the commit is fsynced. A delete that comes late only risks a duplicate, never a loss.
+    fn flush_acks_background(&self, acked: &mut Vec<i64>) {
+        if acked.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(acked);
+        let (outbox, status) = (self.outbox.clone(), self.status.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut o = lock(&outbox);
+            match o.ack(&ids) {
+                Ok(()) => {
+                    *status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
+                    status.acked.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(error = %e, "outbox: cannot delete acknowledged messages"),
+            }
+        });
     }
 
     fn flush_acks(&self, acked: &mut Vec<i64>) {

@@ -134,6 +134,19 @@ impl SparkplugProtocol {
         }
     }
 
+    fn death(&self, bdseq: u64) -> Payload {
+        Payload {
+            timestamp: Some(crate::time::now_ms() as u64),
+            metrics: vec![Metric {
+                name: Some("bdSeq".into()),
+                datatype: Some(datatype::UINT64),
+                value: Some(Value::LongValue(bdseq)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
     /// NBIRTH and one DBIRTH per device; returns how many were published.
     fn births(&mut self, conn: &Conn) -> usize {
         let now = crate::time::now_ms();
@@ -192,16 +205,7 @@ impl Protocol for SparkplugProtocol {
         }
         drop(o);
         self.bdseq = next;
-        let death = Payload {
-            timestamp: Some(crate::time::now_ms() as u64),
-            metrics: vec![Metric {
-                name: Some("bdSeq".into()),
-                datatype: Some(datatype::UINT64),
-                value: Some(Value::LongValue(next)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let death = self.death(next);
         Will {
             topic: Self::topic(&self.group, "NDEATH", &self.node, None),
             payload: spb::encode(&death),
@@ -256,5 +260,14 @@ impl Protocol for SparkplugProtocol {
 
     fn reports_drops(&self) -> bool {
         false
+    }
+
+    fn on_shutdown(&mut self, conn: &Conn) {
+        // A clean disconnect sends no will: publish the NDEATH of this session ourselves.
+        let death = self.death(self.bdseq);
+        let topic = Self::topic(&self.group, "NDEATH", &self.node, None);
+        if let Err(e) = conn.try_publish(&topic, 1, false, spb::encode(&death)) {
+            tracing::warn!(error = %e, "Sparkplug: cannot publish NDEATH");
+        }
     }
 }
