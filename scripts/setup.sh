@@ -75,9 +75,20 @@ ensure_api_test_tools() {
   apt_install curl curl
 }
 
+ensure_mqtt_peers() {
+  # MQTT tests: Mosquitto (a real broker), jsonschema (payload schemas) and protobuf +
+  # grpcio-tools (an independent Sparkplug B decoder), see tests/peers/mqtt-requirements.txt.
+  apt_install mosquitto mosquitto
+  if ! "$VENV/bin/python" -c "import jsonschema, google.protobuf, grpc_tools" 2>/dev/null; then
+    log "installing the MQTT test peers' packages (tests/peers/mqtt-requirements.txt)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/peers/mqtt-requirements.txt"
+  fi
+}
+
 ensure_venv
 if [ "${1:-}" = "--tests" ]; then
   ensure_api_test_tools
+  ensure_mqtt_peers
   apt_install mbpoll mbpoll
   apt_install systemd-analyze systemd
   ensure_test_peers

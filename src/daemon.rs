@@ -115,6 +115,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         handles.push(SourceHandle { id: s.id.clone(), kind: "i2c", endpoint, counters: counters.clone() });
         tasks.spawn(crate::local_hw::run_i2c_sensor(s.clone(), counters, tx.clone(), sources_cancel.clone()));
     }
+    if let Some(counters) = crate::sources::mqtt::spawn(&config, &mut tasks, tx.clone(), sources_cancel.clone())? {
+        let endpoint = format!("mqtt://{}:{}", config.mqtt.host, config.mqtt.port);
+        handles.push(SourceHandle { id: "mqtt".into(), kind: "mqtt", endpoint, counters });
+    }
     drop(tx);
     let (mut alarms, alarm_errors) = crate::local_hw::open_alarms(&config.alarm);
 
@@ -133,6 +137,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         ..Default::default()
     }));
     live.write().unwrap().refresh(&pipeline, None, started);
+
+    // MQTT publish sink (store-and-forward outbox + sender task); None when [mqtt] is off.
+    let mut mqtt = crate::sinks::mqtt::MqttSink::start(&config, &mut tasks, cancel.clone()).context("mqtt")?;
+    live.write().unwrap().mqtt = mqtt.as_ref().map(|m| m.status.clone());
 
     if config.api.enabled {
         tasks.spawn(api::spawn(&config.api, &config.store, live.clone(), cancel.clone()).await?);
@@ -198,6 +206,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 });
                 tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now))?;
                 live.write().unwrap_or_else(|p| p.into_inner()).refresh(&pipeline, Some(&assessments), now);
+                if let Some(m) = mqtt.as_mut() {
+                    if let Err(e) = tokio::task::block_in_place(|| m.after_evaluation(&store, &pipeline, &assessments, now)) {
+                        tracing::error!(error = %e, "MQTT: cannot queue messages in the outbox");
+                    }
+                }
                 // Only a loop that gets this far keeps systemd's watchdog content.
                 notifier.ping();
                 if let Some(a) = alarms.as_mut() {

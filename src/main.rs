@@ -337,6 +337,7 @@ fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
     for d in h["disabled_criteria"].as_array().into_iter().flatten() {
         println!("disabled: {} {}: {}", s(&d["asset"]), s(&d["criterion"]), s(&d["reason"]));
     }
+    edgecite::sinks::mqtt::print_status(&h["mqtt"]);
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod error;
 pub mod inference;
 
 pub use api::{ApiConfig, DemoUser, TlsConfig};
+pub mod mqtt;
 
 pub use error::{ConfigError, KeyPath, Location, Seg};
 
@@ -38,6 +39,9 @@ pub struct Config {
     /// Local alarm outputs (GPIO) driven by open findings.
     #[serde(default)]
     pub alarm: AlarmConfig,
+    /// MQTT broker, publish sink with outbox, and subscriptions (`config/mqtt.rs`).
+    #[serde(default)]
+    pub mqtt: mqtt::MqttConfig,
     /// The file this config was read from (not a TOML key).
     #[serde(skip)]
     pub file: PathBuf,
@@ -623,6 +627,7 @@ impl Config {
         if let Some(p) = &config.inference.runtime_path {
             config.inference.runtime_path = Some(base.join(p));
         }
+        config.mqtt.resolve_paths(base);
         Ok(config)
     }
 
@@ -873,6 +878,8 @@ impl Config {
             }
             points.insert(format!("{}.temperature", s.id));
         }
+        self.mqtt.validate(doc, &|p| points.contains(p))?;
+        let mqtt_points = |p: &str| self.mqtt.subscriptions.iter().any(|s| mqtt::point_matches(&s.point, p));
         let mut output_ids = HashSet::new();
         for (i, o) in self.alarm.outputs.iter().enumerate() {
             let at = root.key("alarm").key("outputs").index(i);
@@ -905,7 +912,7 @@ impl Config {
                 if string_points.contains(point) {
                     return Err(doc.invalid(rat, format!("value \"{point}\" is a string point: criteria need numbers")));
                 }
-                if !points.contains(point) {
+                if !points.contains(point) && !mqtt_points(point) {
                     return Err(doc.invalid(
                         rat,
                         format!(

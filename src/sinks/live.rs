@@ -71,6 +71,8 @@ pub struct Live {
     pub disabled: Vec<Disabled>,
     /// Loaded and rejected models (`GET /api/v1/models`).
     pub registry: Arc<crate::inference::registry::Registry>,
+    /// The MQTT sink's counters and outbox fill, when `[mqtt]` is on.
+    pub mqtt: Option<Arc<super::mqtt::MqttStatus>>,
 }
 
 pub type SharedLive = Arc<RwLock<Live>>;

@@ -4,3 +4,4 @@
 pub mod alarm;
 pub mod api;
 pub mod live;
+pub mod mqtt;

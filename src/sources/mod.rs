@@ -3,6 +3,7 @@
 
 pub mod local_io;
 pub mod modbus;
+pub mod mqtt;
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

@@ -8,6 +8,9 @@
 //! rolled back, never corrupted. Samples are written once per poll batch, so this bounds
 //! what a power cut can take to about one second of samples.
 
+pub mod mqtt_feed;
+pub mod outbox;
+
 use crate::diagnose::{CriterionInfo, Evidence, FaultReport, Severity, Text};
 use crate::knowledge::{Citation, Verification};
 use crate::sample::Sample;

@@ -2,6 +2,7 @@
 //! the daemon as a child process, and a minimal HTTP client.
 #![allow(dead_code)]
 
+pub mod mosquitto;
 pub mod peer;
 
 use std::io::{Read, Write};

@@ -6,6 +6,7 @@
 //! `pub(crate) fn routes() -> Router<ApiState>` and are merged in `router` below.
 
 mod models;
+mod outbox;
 
 use super::live::{LiveAsset, SharedLive};
 use crate::store::auth::Ack;
@@ -97,6 +98,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(stream::Doc::openapi());
     doc.merge(metrics::Doc::openapi());
     doc.merge(models::Doc::openapi());
+    doc.merge(outbox::Doc::openapi());
     doc
 }
 
@@ -148,6 +150,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(stream::routes())
         .merge(metrics::routes())
         .merge(webapp::routes())
+        .merge(outbox::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         // Outermost last: metrics and error shaping see every response, auth covers every
         // route (including those merged above by other features).
@@ -368,6 +371,7 @@ async fn healthz(State(state): State<ApiState>) -> Response {
         "model_errors": live.model_errors,
         "alarm_errors": live.alarm_errors,
         "disabled_criteria": live.disabled,
+        "mqtt": live.mqtt.as_ref().map(|m| m.view()),
     });
     let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()

@@ -1,0 +1,404 @@
+//! The MQTT publish sink with store-and-forward. The daemon loop hands it each evaluation
+//! pass; it turns that into telemetry, finding and state messages (`payload`), commits them
+//! to the outbox (`store::outbox`) and wakes the sender (`sender`), which publishes them in
+//! order and deletes each only after its PUBACK.
+//!
+//! Per-stream rate limits: telemetry and state are per asset, at most one message per
+//! `telemetry_interval_ms` / `state_interval_ms` (the latest values win; every sample is in
+//! the store anyway); state is sent only when it changes. Findings are never rate limited.
+
+pub mod payload;
+pub mod sender;
+pub mod sparkplug;
+
+use crate::config::Config;
+use crate::diagnose::Assessment;
+use crate::pipeline::Pipeline;
+use crate::store::outbox::{MessageClass, NewMessage, Outbox, OutboxError, OutboxStats};
+use crate::store::{Store, StoreError};
+use payload::Topics;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Client(#[from] crate::sources::mqtt::client::ClientError),
+}
+
+/// Counters and fill level, shared with the API and `edgecite status`.
+#[derive(Default)]
+pub struct MqttStatus {
+    pub broker: String,
+    pub connected: AtomicBool,
+    pub connects: AtomicU64,
+    pub connection_errors: AtomicU64,
+    pub enqueued: AtomicU64,
+    pub sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub replayed: AtomicU64,
+    pub outbox: Mutex<OutboxStats>,
+    pub last_error: Mutex<Option<String>>,
+    /// The Sparkplug B session's own counters and outbox, when enabled.
+    pub sparkplug: Option<Arc<MqttStatus>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MqttStatusView {
+    pub broker: String,
+    pub connected: bool,
+    pub connects: u64,
+    pub connection_errors: u64,
+    pub enqueued: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub replayed: u64,
+    pub last_error: Option<String>,
+    pub outbox: OutboxStats,
+    /// `bytes / quota_bytes`, 0 to 1 (above 1 only when findings alone exceed the quota).
+    pub outbox_fill: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparkplug: Option<Box<MqttStatusView>>,
+}
+
+impl MqttStatus {
+    pub fn view(&self) -> MqttStatusView {
+        let outbox = *self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        MqttStatusView {
+            broker: self.broker.clone(),
+            connected: self.connected.load(Ordering::Relaxed),
+            connects: self.connects.load(Ordering::Relaxed),
+            connection_errors: self.connection_errors.load(Ordering::Relaxed),
+            enqueued: self.enqueued.load(Ordering::Relaxed),
+            sent: self.sent.load(Ordering::Relaxed),
+            acked: self.acked.load(Ordering::Relaxed),
+            replayed: self.replayed.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            outbox_fill: if outbox.quota_bytes > 0 { outbox.bytes as f64 / outbox.quota_bytes as f64 } else { 0.0 },
+            outbox,
+            sparkplug: self.sparkplug.as_ref().map(|s| Box::new(s.view())),
+        }
+    }
+}
+
+/// The producer side, owned by the daemon loop.
+pub struct MqttSink {
+    outbox: Arc<Mutex<Outbox>>,
+    wake: Arc<Notify>,
+    pub status: Arc<MqttStatus>,
+    topics: Topics,
+    site: String,
+    gateway: String,
+    telemetry_every_ms: i64,
+    state_every_ms: i64,
+    /// asset -> (time of the last message, newest sample time it carried)
+    last_telemetry: HashMap<String, (i64, i64)>,
+    /// asset -> (time of the last message, content key)
+    last_state: HashMap<String, (i64, String)>,
+    spb: Option<SparkplugProducer>,
+}
+
+/// The producer side of the Sparkplug B session.
+struct SparkplugProducer {
+    outbox: Arc<Mutex<Outbox>>,
+    wake: Arc<Notify>,
+    devices: Arc<Mutex<sparkplug::Devices>>,
+    /// Lets the session start once the first evaluation has named every metric.
+    ready: Arc<Notify>,
+    group: String,
+    node: String,
+    started: bool,
+    status: Arc<MqttStatus>,
+}
+
+const FINDING_CURSOR: &str = "finding_event_cursor";
+
+impl MqttSink {
+    /// Open the outbox and start the sender task. `None` when `[mqtt] enabled = false`.
+    pub fn start(
+        config: &Config,
+        tasks: &mut tokio::task::JoinSet<()>,
+        cancel: CancellationToken,
+    ) -> Result<Option<MqttSink>, MqttError> {
+        if !config.mqtt.enabled {
+            tracing::info!("MQTT off ([mqtt] enabled = false): nothing is published");
+            return Ok(None);
+        }
+        let m = &config.mqtt;
+        let path = m.outbox_path(&config.store.path);
+        let outbox = Outbox::open(&path, m.outbox.quota_bytes)?;
+        let stats = outbox.stats();
+        tracing::info!(outbox = %path.display(), queued = stats.messages, bytes = stats.bytes, quota = stats.quota_bytes,
+            "MQTT outbox open (synchronous = FULL)");
+        let client_id = m.client_id_for(&config.site.id, &config.site.gateway);
+        let tls = m.tls.as_ref().map(crate::sources::mqtt::client::tls_config).transpose()?;
+        let spb = if m.sparkplug.enabled {
+            let spath = path.with_file_name("sparkplug.db");
+            let so = Arc::new(Mutex::new(Outbox::open(&spath, m.outbox.quota_bytes)?));
+            let sstatus = Arc::new(MqttStatus {
+                broker: format!("{}:{}", m.host, m.port),
+                outbox: Mutex::new(so.lock().unwrap_or_else(|p| p.into_inner()).stats()),
+                ..Default::default()
+            });
+            let node = if m.sparkplug.edge_node_id.is_empty() {
+                config.site.gateway.clone()
+            } else {
+                m.sparkplug.edge_node_id.clone()
+            };
+            let devices = Arc::new(Mutex::new(sparkplug::Devices::new()));
+            let (wake, ready) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+            let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone());
+            // Births and data at QoS 0, as the specification asks.
+            let mut scfg = m.clone();
+            scfg.qos = 0;
+            let s = sender::Sender::new(
+                scfg,
+                String::new(),
+                config.site.id.clone(),
+                config.site.gateway.clone(),
+                tls.clone(),
+                so.clone(),
+                wake.clone(),
+                sstatus.clone(),
+            )
+            .with_protocol(format!("{client_id}-spb"), Box::new(proto));
+            let (r, c) = (ready.clone(), cancel.clone());
+            tasks.spawn(async move {
+                tokio::select! {
+                    _ = r.notified() => s.run(c).await,
+                    _ = c.cancelled() => {}
+                }
+            });
+            tracing::info!(group = %m.sparkplug.group_id, node = %node, outbox = %spath.display(), "Sparkplug B edge node on");
+            Some((
+                SparkplugProducer {
+                    outbox: so,
+                    wake,
+                    devices,
+                    ready,
+                    group: m.sparkplug.group_id.clone(),
+                    node,
+                    started: false,
+                    status: sstatus.clone(),
+                },
+                sstatus,
+            ))
+        } else {
+            None
+        };
+        let status = Arc::new(MqttStatus {
+            broker: format!("{}:{}", m.host, m.port),
+            outbox: Mutex::new(stats),
+            sparkplug: spb.as_ref().map(|(_, s)| s.clone()),
+            ..Default::default()
+        });
+        let outbox = Arc::new(Mutex::new(outbox));
+        let wake = Arc::new(Notify::new());
+        let topics = Topics::new(&m.topic_prefix, &config.site.id, &config.site.gateway);
+        let s = sender::Sender::new(
+            m.clone(),
+            client_id,
+            config.site.id.clone(),
+            config.site.gateway.clone(),
+            tls,
+            outbox.clone(),
+            wake.clone(),
+            status.clone(),
+        );
+        tasks.spawn(s.run(cancel));
+        Ok(Some(MqttSink {
+            outbox,
+            wake,
+            status,
+            topics,
+            site: config.site.id.clone(),
+            gateway: config.site.gateway.clone(),
+            telemetry_every_ms: m.telemetry_interval_ms as i64,
+            state_every_ms: m.state_interval_ms as i64,
+            last_telemetry: HashMap::new(),
+            last_state: HashMap::new(),
+            spb: spb.map(|(p, _)| p),
+        }))
+    }
+
+    /// Commit messages to the outbox (one transaction) and wake the sender. This is the
+    /// point where a message is accepted: once it returns Ok the message survives a crash.
+    pub fn enqueue(&self, msgs: &[NewMessage], meta: &[(&str, i64)]) -> Result<(), MqttError> {
+        let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped = o.enqueue(msgs, meta)?;
+        if dropped > 0 {
+            tracing::warn!(dropped, total = o.dropped_telemetry(), "outbox quota reached: oldest telemetry dropped");
+        }
+        *self.status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
+        drop(o);
+        self.status.enqueued.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// After an evaluation pass (and after `record` stored the finding transitions): queue
+    /// telemetry and state within their rate limits, and every new finding event.
+    pub fn after_evaluation(
+        &mut self,
+        store: &Store,
+        pipeline: &Pipeline,
+        assessments: &[Assessment],
+        now_ms: i64,
+    ) -> Result<(), MqttError> {
+        let mut msgs = Vec::new();
+        let json = |v: &serde_json::Value| serde_json::to_vec(v).expect("json values serialise");
+        for asset in pipeline.assets() {
+            let newest = asset.roles.iter().filter_map(|r| r.latest().map(|s| s.ts_ms)).max();
+            if let Some(newest) = newest {
+                let due = match self.last_telemetry.get(&asset.id) {
+                    Some((sent, carried)) => newest > *carried && now_ms - sent >= self.telemetry_every_ms,
+                    None => true,
+                };
+                if due {
+                    let p = payload::telemetry(&self.site, &self.gateway, asset, now_ms);
+                    msgs.push(NewMessage {
+                        class: MessageClass::Telemetry,
+                        topic: self.topics.asset(&asset.id, "telemetry"),
+                        payload: json(&p),
+                        retain: false,
+                        created_ms: now_ms,
+                    });
+                    self.last_telemetry.insert(asset.id.clone(), (now_ms, newest));
+                }
+            }
+            let mine: Vec<&Assessment> = assessments.iter().filter(|a| a.asset == asset.id).collect();
+            if !mine.is_empty() {
+                let (p, key) = payload::state(&self.site, &self.gateway, asset, &mine, now_ms);
+                let due = match self.last_state.get(&asset.id) {
+                    Some((sent, k)) => *k != key && now_ms - sent >= self.state_every_ms,
+                    None => true,
+                };
+                if due {
+                    msgs.push(NewMessage {
+                        class: MessageClass::State,
+                        topic: self.topics.asset(&asset.id, "state"),
+                        payload: json(&p),
+                        retain: true,
+                        created_ms: now_ms,
+                    });
+                    self.last_state.insert(asset.id.clone(), (now_ms, key));
+                }
+            }
+        }
+        if let Some(sp) = &mut self.spb {
+            sp.after_evaluation(pipeline, assessments, now_ms)?;
+        }
+        let cursor = self.outbox.lock().unwrap_or_else(|p| p.into_inner()).meta(FINDING_CURSOR)?;
+        let events = store.finding_events_after(cursor, 500)?;
+        let new_cursor = events.last().map(|e| e.event_id);
+        for e in &events {
+            msgs.push(NewMessage {
+                class: MessageClass::Finding,
+                topic: self.topics.asset(&e.finding.asset, "finding"),
+                payload: json(&payload::finding(&self.site, &self.gateway, e)),
+                retain: false,
+                created_ms: now_ms,
+            });
+        }
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        match new_cursor {
+            Some(c) => self.enqueue(&msgs, &[(FINDING_CURSOR, c)]),
+            None => self.enqueue(&msgs, &[]),
+        }
+    }
+}
+
+/// `edgecite status`: the MQTT lines, from the `mqtt` key of `/healthz`.
+pub fn print_status(m: &serde_json::Value) {
+    if m.is_null() {
+        println!("mqtt: off");
+        return;
+    }
+    let o = &m["outbox"];
+    println!(
+        "mqtt {} {}: {} connects, {} sent, {} acked, {} replayed; outbox {} messages, {} of {} bytes ({:.1} %), {} telemetry dropped",
+        m["broker"].as_str().unwrap_or(""),
+        if m["connected"] == true { "up" } else { "down" },
+        m["connects"],
+        m["sent"],
+        m["acked"],
+        m["replayed"],
+        o["messages"],
+        o["bytes"],
+        o["quota_bytes"],
+        m["outbox_fill"].as_f64().unwrap_or(0.0) * 100.0,
+        o["dropped_telemetry"],
+    );
+    if let Some(e) = m["last_error"].as_str() {
+        println!("mqtt last error: {e}");
+    }
+}
+
+impl SparkplugProducer {
+    /// Update the devices' current metrics and queue a DDATA per device with what changed.
+    fn after_evaluation(
+        &mut self,
+        pipeline: &Pipeline,
+        assessments: &[Assessment],
+        now_ms: i64,
+    ) -> Result<(), MqttError> {
+        let mut msgs = Vec::new();
+        {
+            let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+            for asset in pipeline.assets() {
+                let mine: Vec<&Assessment> = assessments.iter().filter(|a| a.asset == asset.id).collect();
+                let now = sparkplug::device_metrics(asset, &mine);
+                if let Some(prev) = devices.get(&asset.id) {
+                    let changed: std::collections::BTreeMap<String, sparkplug::Val> = now
+                        .iter()
+                        .filter(|(k, v)| prev.get(*k) != Some(*v))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if !changed.is_empty() {
+                        let change = sparkplug::Change { ts: now_ms, metrics: changed };
+                        msgs.push(NewMessage {
+                            class: MessageClass::Telemetry,
+                            topic: sparkplug::SparkplugProtocol::topic(
+                                &self.group,
+                                "DDATA",
+                                &self.node,
+                                Some(&asset.id),
+                            ),
+                            payload: serde_json::to_vec(&change).expect("json"),
+                            retain: false,
+                            created_ms: now_ms,
+                        });
+                    }
+                }
+                devices.insert(asset.id.clone(), now);
+            }
+        }
+        if !self.started {
+            self.started = true;
+            self.ready.notify_one();
+        }
+        if !msgs.is_empty() {
+            let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+            o.enqueue(&msgs, &[])?;
+            *self.status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
+            drop(o);
+            self.status.enqueued.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,431 @@
+//! The sender: one task that keeps a broker session and drains the outbox.
+//!
+//! Per session: connect (back-off between attempts, doubling up to `reconnect_max_ms`),
+//! publish the retained online status (the will says offline), queue the dropped-telemetry
+//! metric if it changed, then send. Messages already in the outbox when the session
+//! started are the backlog: replayed in id order at most `replay_per_s` per second, with
+//! `replay: true`. Messages queued during the session are live: sent in id order at once.
+//! At most `max_inflight` are unacknowledged. rumqttc reports each PUBLISH it writes
+//! (`Sent(pkid)`, in request order), so packet ids map back to outbox ids; a PUBACK deletes
+//! the row (grouped into one transaction per batch). When the session breaks, rows not yet
+//! acknowledged stay and are replayed in the next one (a consumer may see such a message
+//! twice: the `dedup_id` says so).
+
+use super::payload::{self, Topics};
+use super::MqttStatus;
+use crate::config::mqtt::MqttConfig;
+use crate::sources::mqtt::client::{Backoff, Conn, Event, Will};
+use crate::store::outbox::{Message, MessageClass, NewMessage, Outbox};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+const ACK_BATCH: usize = 1024;
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
+const REPORTED: &str = "dropped_telemetry_reported";
+
+/// What differs between the JSON sink and Sparkplug B: the will, what a session starts
+/// with, how a queued message is encoded, and commands from the broker.
+pub trait Protocol: Send + 'static {
+    /// Called before every connection attempt.
+    fn will(&mut self) -> Will;
+    /// Publishes at the start of a session; returns how many it made.
+    fn on_connected(&mut self, conn: &Conn) -> usize;
+    /// The bytes to publish for a queued message; `replay` when it is from the backlog.
+    fn encode(&mut self, m: &Message, replay: bool) -> Vec<u8>;
+    /// A message on a subscribed topic; returns how many publishes it made.
+    fn on_message(&mut self, conn: &Conn, topic: &str, payload: &[u8]) -> usize;
+    /// Whether this outbox reports its dropped telemetry as a metric message.
+    fn reports_drops(&self) -> bool;
+    /// Before a clean disconnect (the broker does not send the will then): say so.
+    fn on_shutdown(&mut self, conn: &Conn);
+}
+
+/// The JSON sink: retained online status with an offline will, envelope with dedup id.
+pub struct JsonProtocol {
+    site: String,
+    gateway: String,
+    topics: Topics,
+    epoch: i64,
+}
+
+impl Protocol for JsonProtocol {
+    fn will(&mut self) -> Will {
+        Will {
+            topic: self.topics.gateway("status"),
+            payload: serde_json::to_vec(&payload::status(&self.site, &self.gateway, false, crate::time::now_ms()))
+                .expect("json"),
+            retain: true,
+        }
+    }
+
+    fn on_connected(&mut self, conn: &Conn) -> usize {
+        let online = payload::status(&self.site, &self.gateway, true, crate::time::now_ms());
+        match conn.try_publish(&self.topics.gateway("status"), 1, true, serde_json::to_vec(&online).expect("json")) {
+            Ok(()) => 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot publish the online status");
+                0
+            }
+        }
+    }
+
+    fn encode(&mut self, m: &Message, replay: bool) -> Vec<u8> {
+        payload::envelope(self.epoch, m.id, replay, &m.payload)
+    }
+
+    fn on_message(&mut self, _: &Conn, _: &str, _: &[u8]) -> usize {
+        0
+    }
+
+    fn reports_drops(&self) -> bool {
+        true
+    }
+
+    fn on_shutdown(&mut self, conn: &Conn) {
+        let w = self.will();
+        if let Err(e) = conn.try_publish(&w.topic, 1, true, w.payload) {
+            tracing::warn!(error = %e, "cannot publish the offline status");
+        }
+    }
+}
+
+pub struct Sender {
+    cfg: MqttConfig,
+    client_id: String,
+    site: String,
+    gateway: String,
+    topics: Topics,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    outbox: Arc<Mutex<Outbox>>,
+    wake: Arc<Notify>,
+    status: Arc<MqttStatus>,
+    proto: Box<dyn Protocol>,
+}
+
+fn lock(o: &Mutex<Outbox>) -> std::sync::MutexGuard<'_, Outbox> {
+    o.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+enum End {
+    Cancelled,
+    Broken,
+}
+
+impl Sender {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: MqttConfig,
+        client_id: String,
+        site: String,
+        gateway: String,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        outbox: Arc<Mutex<Outbox>>,
+        wake: Arc<Notify>,
+        status: Arc<MqttStatus>,
+    ) -> Sender {
+        let topics = Topics::new(&cfg.topic_prefix, &site, &gateway);
+        let epoch = lock(&outbox).epoch();
+        let proto =
+            Box::new(JsonProtocol { site: site.clone(), gateway: gateway.clone(), topics: topics.clone(), epoch });
+        Sender { cfg, client_id, site, gateway, topics, tls, outbox, wake, status, proto }
+    }
+
+    /// The same sender with another protocol (Sparkplug B) and its own client id.
+    pub fn with_protocol(mut self, client_id: String, proto: Box<dyn Protocol>) -> Sender {
+        self.client_id = client_id;
+        self.proto = proto;
+        self
+    }
+
+    fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note_error(&self, e: String) {
+        *self.status.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut backoff = Backoff::new(&self.cfg);
+        let mut announced_down = false;
+        loop {
+            if cancel.is_cancelled() {
+                return;
+            }
+            let will = self.proto.will();
+            let capacity = self.cfg.max_inflight as usize + 16;
+            let mut conn = Conn::new(&self.cfg, &self.client_id, Some(will), capacity, self.tls.clone());
+            let connected = tokio::select! {
+                r = wait_connack(&mut conn) => r,
+                _ = cancel.cancelled() => return,
+            };
+            match connected {
+                Ok(()) => {
+                    backoff.reset();
+                    announced_down = false;
+                    self.status.connected.store(true, Ordering::Relaxed);
+                    self.status.connects.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(broker = %self.status.broker, client_id = %self.client_id, "MQTT connected");
+                    match self.session(&mut conn, &cancel).await {
+                        End::Cancelled => {
+                            self.proto.on_shutdown(&conn);
+                            self.status.connected.store(false, Ordering::Relaxed);
+                            conn.disconnect().await;
+                            tracing::info!("MQTT disconnected");
+                            return;
+                        }
+                        End::Broken => self.status.connected.store(false, Ordering::Relaxed),
+                    }
+                }
+                Err(e) => {
+                    self.status.connection_errors.fetch_add(1, Ordering::Relaxed);
+                    let delay = backoff.next_delay();
+                    if !announced_down {
+                        tracing::warn!(broker = %self.status.broker, error = %e, retry_ms = delay.as_millis() as u64,
+                            "MQTT broker unreachable; messages stay in the outbox");
+                        announced_down = true;
+                    } else {
+                        tracing::debug!(error = %e, retry_ms = delay.as_millis() as u64, "MQTT connect failed");
+                    }
+                    self.note_error(e);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = cancel.cancelled() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queue the dropped-telemetry metric when the count changed since it was last queued.
+    fn queue_dropped_metric(&self) {
+        let mut o = self.outbox();
+        let total = o.dropped_telemetry();
+        let reported = match o.meta(REPORTED) {
+            Ok(v) => v as u64,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox: cannot read the dropped-telemetry report mark");
+                return;
+            }
+        };
+        if total == reported {
+            return;
+        }
+        let now = crate::time::now_ms();
+        let p = payload::metrics(&self.site, &self.gateway, &o.stats(), total - reported, now);
+        let msg = NewMessage {
+            class: MessageClass::Metrics,
+            topic: self.topics.gateway("metrics"),
+            payload: serde_json::to_vec(&p).expect("json"),
+            retain: false,
+            created_ms: now,
+        };
+        match o.enqueue_exempt(&[msg], &[(REPORTED, total as i64)]) {
+            Ok(()) => tracing::warn!(
+                dropped = total - reported,
+                total,
+                "outbox dropped telemetry during the outage; metric queued"
+            ),
+            Err(e) => tracing::error!(error = %e, "outbox: cannot queue the dropped-telemetry metric"),
+        }
+    }
+
+    async fn session(&mut self, conn: &mut Conn, cancel: &CancellationToken) -> End {
+        // The protocol's own publishes are reported as Sent like the others; they map to
+        // no outbox row.
+        let mut waiting: VecDeque<Option<i64>> = VecDeque::new();
+        for _ in 0..self.proto.on_connected(conn) {
+            waiting.push_back(None);
+        }
+        let boundary = match tokio::task::block_in_place(|| self.outbox().last_id()) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox unreadable");
+                return End::Broken;
+            }
+        };
+        if self.proto.reports_drops() {
+            tokio::task::block_in_place(|| self.queue_dropped_metric());
+        }
+        // Reads go through their own connection, so they never wait for a commit's fsync.
+        let reader = match lock(&self.outbox).reader() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox unreadable");
+                return End::Broken;
+            }
+        };
+        let mut backlog_cursor = 0i64;
+        let mut backlog_done = false;
+        let mut live_cursor = boundary;
+        let mut live_more = true;
+        let mut inflight: HashMap<u16, i64> = HashMap::new();
+        let mut acked: Vec<i64> = Vec::new();
+        let rate = self.cfg.replay_per_s as f64;
+        let mut tokens = rate / 10.0;
+        let mut last_refill = tokio::time::Instant::now();
+        let mut flush = tokio::time::interval(FLUSH_EVERY);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let max = self.cfg.max_inflight as usize;
+        let qos = self.cfg.qos;
+        let mut replayed = 0u64;
+        let started = std::time::Instant::now();
+        let end = loop {
+            // Refill the window: live first, then the backlog within its rate.
+            let used = waiting.len() + inflight.len();
+            // Refill in chunks (a quarter of the window at least), not one row per PUBACK.
+            if (used == 0 || used <= max - max.div_ceil(4)) && (live_more || !backlog_done) {
+                let mut room = max - used;
+                let now = tokio::time::Instant::now();
+                tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
+                last_refill = now;
+                let read =
+                    |after: i64, until: i64, n: usize| tokio::task::block_in_place(|| reader.read(after, until, n));
+                let mut batch: Vec<(Message, bool)> = Vec::new();
+                if live_more {
+                    match read(live_cursor, i64::MAX, room) {
+                        Ok(rows) => {
+                            live_more = rows.len() == room;
+                            if let Some(last) = rows.last() {
+                                live_cursor = last.id;
+                            }
+                            room -= rows.len();
+                            batch.extend(rows.into_iter().map(|m| (m, false)));
+                        }
+                        Err(e) => tracing::error!(error = %e, "outbox read failed"),
+                    }
+                }
+                let allowed = (tokens.floor() as usize).min(room);
+                if !backlog_done && allowed > 0 {
+                    match read(backlog_cursor, boundary, allowed) {
+                        Ok(rows) => {
+                            if rows.len() < allowed {
+                                backlog_done = true;
+                                if boundary > 0 {
+                                    tracing::info!(
+                                        replayed = replayed + rows.len() as u64,
+                                        seconds = started.elapsed().as_secs_f64(),
+                                        "MQTT backlog replayed"
+                                    );
+                                }
+                            }
+                            if let Some(last) = rows.last() {
+                                backlog_cursor = last.id;
+                            }
+                            tokens -= rows.len() as f64;
+                            replayed += rows.len() as u64;
+                            batch.extend(rows.into_iter().map(|m| (m, true)));
+                        }
+                        Err(e) => tracing::error!(error = %e, "outbox read failed"),
+                    }
+                }
+                for (m, replay) in batch {
+                    let body = self.proto.encode(&m, replay);
+                    if let Err(e) = conn.try_publish(&m.topic, qos, m.retain, body) {
+                        // The request queue is sized above the window; this means the
+                        // session is going away. The row stays for the next session.
+                        tracing::warn!(error = %e, "publish request refused");
+                        break;
+                    }
+                    waiting.push_back(Some(m.id));
+                    if replay {
+                        self.status.replayed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            tokio::select! {
+                ev = conn.poll() => match ev {
+                    Ok(Event::Sent(pkid)) => {
+                        self.status.sent.fetch_add(1, Ordering::Relaxed);
+                        match waiting.pop_front() {
+                            Some(Some(id)) if qos == 0 => acked.push(id),
+                            Some(Some(id)) => { inflight.insert(pkid, id); }
+                            _ => {}
+                        }
+                    }
+                    Ok(Event::PubAck(pkid)) => {
+                        if let Some(id) = inflight.remove(&pkid) {
+                            acked.push(id);
+                        }
+                    }
+                    Ok(Event::Message { topic, payload }) => {
+                        for _ in 0..self.proto.on_message(conn, &topic, &payload) {
+                            waiting.push_back(None);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, unacked = inflight.len() + waiting.len(),
+                            "MQTT connection lost; unacknowledged messages stay in the outbox");
+                        self.note_error(e);
+                        break End::Broken;
+                    }
+                },
+                _ = self.wake.notified() => { live_more = true; }
+                _ = flush.tick() => {
+                    // Wakes a paced backlog, and picks up rows queued by other writers.
+                    live_more = true;
+                    self.flush_acks_background(&mut acked);
+                }
+                _ = cancel.cancelled() => break End::Cancelled,
+            }
+            if acked.len() >= ACK_BATCH {
+                self.flush_acks_background(&mut acked);
+            }
+        };
+        self.flush_acks(&mut acked);
+        end
+    }
+
+    /// Delete acknowledged rows on a blocking thread, so the session keeps polling while
+    /// the commit is fsynced. A delete that comes late only risks a duplicate, never a loss.
+    fn flush_acks_background(&self, acked: &mut Vec<i64>) {
+        if acked.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(acked);
+        let (outbox, status) = (self.outbox.clone(), self.status.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut o = lock(&outbox);
+            match o.ack(&ids) {
+                Ok(()) => {
+                    *status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
+                    status.acked.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(error = %e, "outbox: cannot delete acknowledged messages"),
+            }
+        });
+    }
+
+    fn flush_acks(&self, acked: &mut Vec<i64>) {
+        if acked.is_empty() {
+            return;
+        }
+        let n = acked.len() as u64;
+        tokio::task::block_in_place(|| {
+            let mut o = self.outbox();
+            match o.ack(acked) {
+                Ok(()) => {
+                    *self.status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
+                    self.status.acked.fetch_add(n, Ordering::Relaxed);
+                }
+                // The rows stay and are sent again next session: a duplicate, not a loss.
+                Err(e) => tracing::error!(error = %e, "outbox: cannot delete acknowledged messages"),
+            }
+        });
+        acked.clear();
+    }
+}
+
+async fn wait_connack(conn: &mut Conn) -> Result<(), String> {
+    loop {
+        match conn.poll().await? {
+            Event::Connected => return Ok(()),
+            _ => continue,
+        }
+    }
+}

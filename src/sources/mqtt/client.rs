@@ -1,0 +1,265 @@
+//! One MQTT connection over rumqttc, for MQTT 3.1.1 or 5, with TLS through rustls (ring),
+//! TCP_NODELAY and a last will. The ingest source and the publish sink each open their own.
+//! Events of both protocol versions are reduced to the few the daemon acts on.
+//!
+//! A `Conn` is one session attempt: on a connection error the caller drops it and builds a
+//! new one after its back-off, so nothing rumqttc kept in memory is re-sent behind the
+//! caller's back (the publish sink replays from its outbox instead).
+
+use crate::config::mqtt::{MqttConfig, MqttProtocol};
+use rumqttc::v5;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("mqtt.tls: cannot read {path}: {source}")]
+    ReadPem { path: String, source: std::io::Error },
+    #[error("mqtt.tls: {path}: {message}")]
+    Pem { path: String, message: String },
+    #[error("mqtt.tls: {0}")]
+    Tls(String),
+}
+
+/// What the caller learns from the connection.
+#[derive(Debug)]
+pub enum Event {
+    Connected,
+    /// A PUBLISH of ours went on the wire with this packet id (0 for QoS 0), in the order
+    /// they were requested.
+    Sent(u16),
+    PubAck(u16),
+    SubAck,
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+    },
+    Other,
+}
+
+pub struct Will {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+}
+
+enum Client {
+    V4(rumqttc::AsyncClient),
+    V5(v5::AsyncClient),
+}
+
+enum Loop {
+    V4(Box<rumqttc::EventLoop>),
+    V5(Box<v5::EventLoop>),
+}
+
+pub struct Conn {
+    client: Client,
+    eventloop: Loop,
+}
+
+fn qos(q: u8) -> rumqttc::QoS {
+    if q == 0 {
+        rumqttc::QoS::AtMostOnce
+    } else {
+        rumqttc::QoS::AtLeastOnce
+    }
+}
+
+fn qos5(q: u8) -> v5::mqttbytes::QoS {
+    if q == 0 {
+        v5::mqttbytes::QoS::AtMostOnce
+    } else {
+        v5::mqttbytes::QoS::AtLeastOnce
+    }
+}
+
+fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|source| ClientError::ReadPem { path: path.display().to_string(), source })
+}
+
+/// The rustls client config from `[mqtt.tls]`: the CA file as the only trust anchors, and
+/// the client certificate and key when given.
+pub fn tls_config(cfg: &crate::config::mqtt::MqttTlsConfig) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pem_err = |p: &std::path::Path, m: String| ClientError::Pem { path: p.display().to_string(), message: m };
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = read_pem(&cfg.ca)?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&ca)
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem_err(&cfg.ca, format!("not a PEM certificate file: {e}")))?;
+    if certs.is_empty() {
+        return Err(pem_err(&cfg.ca, "no certificate in the file".into()));
+    }
+    for c in certs {
+        roots.add(c).map_err(|e| pem_err(&cfg.ca, format!("unusable CA certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match (&cfg.client_cert, &cfg.client_key) {
+        (Some(cert), Some(key)) => {
+            let pem = read_pem(cert)?;
+            let chain: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| pem_err(cert, format!("not a PEM certificate file: {e}")))?;
+            let key_pem = read_pem(key)?;
+            let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
+                .map_err(|e| pem_err(key, format!("no usable private key: {e}")))?;
+            builder.with_client_auth_cert(chain, key_der).map_err(|e| pem_err(key, e.to_string()))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+impl Conn {
+    /// Prepare a session (no I/O happens until `poll`). `capacity` bounds the requests
+    /// queued towards rumqttc; callers use `try_publish` and keep below it.
+    pub fn new(
+        cfg: &MqttConfig,
+        client_id: &str,
+        will: Option<Will>,
+        capacity: usize,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Conn {
+        let keepalive = Duration::from_secs(cfg.keepalive_s);
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        net.set_connection_timeout(cfg.connect_timeout_s);
+        let transport = match tls {
+            Some(t) => rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(t)),
+            None => rumqttc::Transport::tcp(),
+        };
+        match cfg.protocol {
+            MqttProtocol::V311 => {
+                let mut o = rumqttc::MqttOptions::new(client_id, &cfg.host, cfg.port);
+                o.set_keep_alive(keepalive)
+                    .set_clean_session(true)
+                    .set_inflight(cfg.max_inflight)
+                    .set_max_packet_size(1 << 20, 1 << 20)
+                    .set_transport(transport);
+                if !cfg.username.is_empty() {
+                    o.set_credentials(&cfg.username, &cfg.password);
+                }
+                if let Some(w) = will {
+                    o.set_last_will(rumqttc::LastWill::new(w.topic, w.payload, qos(cfg.qos), w.retain));
+                }
+                let (client, mut el) = rumqttc::AsyncClient::new(o, capacity);
+                el.set_network_options(net);
+                Conn { client: Client::V4(client), eventloop: Loop::V4(Box::new(el)) }
+            }
+            MqttProtocol::V5 => {
+                let mut o = v5::MqttOptions::new(client_id, &cfg.host, cfg.port);
+                o.set_keep_alive(keepalive)
+                    .set_clean_start(true)
+                    .set_outgoing_inflight_upper_limit(cfg.max_inflight)
+                    .set_max_packet_size(Some(1 << 20))
+                    .set_transport(transport)
+                    .set_network_options(net);
+                if !cfg.username.is_empty() {
+                    o.set_credentials(&cfg.username, &cfg.password);
+                }
+                if let Some(w) = will {
+                    o.set_last_will(v5::mqttbytes::v5::LastWill::new(
+                        w.topic,
+                        w.payload,
+                        qos5(cfg.qos),
+                        w.retain,
+                        None,
+                    ));
+                }
+                let (client, el) = v5::AsyncClient::new(o, capacity);
+                Conn { client: Client::V5(client), eventloop: Loop::V5(Box::new(el)) }
+            }
+        }
+    }
+
+    /// The next event; an error ends the session.
+    pub async fn poll(&mut self) -> Result<Event, String> {
+        match &mut self.eventloop {
+            Loop::V4(el) => {
+                use rumqttc::{Event as E, Outgoing, Packet};
+                match el.poll().await.map_err(|e| e.to_string())? {
+                    E::Incoming(Packet::ConnAck(_)) => Ok(Event::Connected),
+                    E::Incoming(Packet::PubAck(a)) => Ok(Event::PubAck(a.pkid)),
+                    E::Incoming(Packet::SubAck(_)) => Ok(Event::SubAck),
+                    E::Incoming(Packet::Publish(p)) => {
+                        Ok(Event::Message { topic: p.topic, payload: p.payload.to_vec() })
+                    }
+                    E::Outgoing(Outgoing::Publish(pkid)) => Ok(Event::Sent(pkid)),
+                    _ => Ok(Event::Other),
+                }
+            }
+            Loop::V5(el) => {
+                use rumqttc::Outgoing;
+                use v5::mqttbytes::v5::Packet;
+                use v5::Event as E;
+                match el.poll().await.map_err(|e| e.to_string())? {
+                    E::Incoming(Packet::ConnAck(_)) => Ok(Event::Connected),
+                    E::Incoming(Packet::PubAck(a)) => Ok(Event::PubAck(a.pkid)),
+                    E::Incoming(Packet::SubAck(_)) => Ok(Event::SubAck),
+                    E::Incoming(Packet::Publish(p)) => Ok(Event::Message {
+                        topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                        payload: p.payload.to_vec(),
+                    }),
+                    E::Outgoing(Outgoing::Publish(pkid)) => Ok(Event::Sent(pkid)),
+                    _ => Ok(Event::Other),
+                }
+            }
+        }
+    }
+
+    pub fn try_publish(&self, topic: &str, q: u8, retain: bool, payload: Vec<u8>) -> Result<(), String> {
+        match &self.client {
+            Client::V4(c) => c.try_publish(topic, qos(q), retain, payload).map_err(|e| e.to_string()),
+            Client::V5(c) => c.try_publish(topic, qos5(q), retain, payload).map_err(|e| e.to_string()),
+        }
+    }
+
+    pub fn try_subscribe(&self, filter: &str, q: u8) -> Result<(), String> {
+        match &self.client {
+            Client::V4(c) => c.try_subscribe(filter, qos(q)).map_err(|e| e.to_string()),
+            Client::V5(c) => c.try_subscribe(filter, qos5(q)).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Send DISCONNECT (a clean disconnect: the broker does not publish the will) and let
+    /// the event loop flush it.
+    pub async fn disconnect(mut self) {
+        let r = match &self.client {
+            Client::V4(c) => c.try_disconnect().map_err(|e| e.to_string()),
+            Client::V5(c) => c.try_disconnect().map_err(|e| e.to_string()),
+        };
+        if r.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), async { while self.poll().await.is_ok() {} }).await;
+        }
+    }
+}
+
+/// Exponential back-off between connection attempts, from `min` doubling up to `max`.
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(cfg: &MqttConfig) -> Backoff {
+        let min = Duration::from_millis(cfg.reconnect_min_ms);
+        Backoff { min, max: Duration::from_millis(cfg.reconnect_max_ms), next: min }
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.min;
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+}

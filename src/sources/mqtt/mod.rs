@@ -1,0 +1,327 @@
+//! MQTT: the shared connection (`client`), Sparkplug B payloads (`sparkplug`), and the
+//! ingest source: `[[mqtt.subscriptions]]` map topic filters (`+`, `#`) to points.
+//!
+//! Payloads: a number as text; JSON with a dotted path to the value and optionally to a
+//! timestamp; Sparkplug B NBIRTH/DBIRTH (names and aliases, values) and NDATA/DDATA.
+//! A malformed payload is counted (`errors` of the `mqtt` source) and logged with its topic
+//! and the reason; it never stops the source and never touches other points. In a
+//! Sparkplug payload each metric stands alone: a bad metric is counted, the good ones of
+//! the same payload are kept.
+
+pub mod client;
+pub mod sparkplug;
+
+use crate::config::mqtt::{MqttConfig, PayloadFormat, SubscriptionConfig};
+use crate::config::Config;
+use crate::sample::{PointId, Sample};
+use crate::sources::SourceCounters;
+use client::{Backoff, Conn, Event};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Which topic levels a filter's wildcards matched, or None when the topic does not match.
+pub fn match_filter(filter: &str, topic: &str) -> Option<Vec<String>> {
+    let mut caps = Vec::new();
+    let mut t = topic.split('/');
+    for f in filter.split('/') {
+        match f {
+            "#" => {
+                caps.push(t.collect::<Vec<_>>().join("/"));
+                return Some(caps);
+            }
+            "+" => caps.push(t.next()?.to_string()),
+            lit => {
+                if t.next()? != lit {
+                    return None;
+                }
+            }
+        }
+    }
+    t.next().is_none().then_some(caps)
+}
+
+/// Why a payload (or one Sparkplug metric) was not used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Malformed {
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+fn bad(kind: &'static str, reason: impl Into<String>) -> Malformed {
+    Malformed { kind, reason: reason.into() }
+}
+
+/// Sparkplug aliases learnt from births, per edge node or device.
+#[derive(Default)]
+pub struct Aliases(HashMap<String, HashMap<u64, String>>);
+
+fn fill(template: &str, caps: &[String], metric: Option<&str>) -> String {
+    let mut p = template.to_string();
+    for (i, c) in caps.iter().enumerate() {
+        p = p.replace(&format!("{{{}}}", i + 1), &sparkplug::sanitise(c));
+    }
+    if let Some(m) = metric {
+        p = p.replace("{metric}", &sparkplug::sanitise(m));
+    }
+    p
+}
+
+fn lookup<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(v, |v, k| match v {
+        serde_json::Value::Array(a) => a.get(k.parse::<usize>().ok()?),
+        _ => v.get(k),
+    })
+}
+
+fn timestamp(v: &serde_json::Value, path: &str) -> Result<i64, Malformed> {
+    let t = lookup(v, path).ok_or_else(|| bad("missing_field", format!("no timestamp at `{path}`")))?;
+    if let Some(ms) = t.as_i64() {
+        return Ok(ms);
+    }
+    if let Some(s) = t.as_str() {
+        if let Ok(t) = humantime::parse_rfc3339(s) {
+            if let Ok(d) = t.duration_since(std::time::UNIX_EPOCH) {
+                return Ok(d.as_millis() as i64);
+            }
+        }
+    }
+    Err(bad("bad_timestamp", format!("timestamp at `{path}` is {t}: expected Unix ms or RFC 3339 UTC text")))
+}
+
+/// Turn one message into samples, and the reasons for whatever could not be used.
+pub fn parse(
+    sub: &SubscriptionConfig,
+    caps: &[String],
+    topic: &str,
+    payload: &[u8],
+    now_ms: i64,
+    aliases: &mut Aliases,
+) -> (Vec<Sample>, Vec<Malformed>) {
+    let one = |r: Result<Sample, Malformed>| match r {
+        Ok(s) => (vec![s], vec![]),
+        Err(m) => (vec![], vec![m]),
+    };
+    match sub.format {
+        PayloadFormat::Number => one((|| {
+            let text = std::str::from_utf8(payload).map_err(|_| bad("not_utf8", "payload is not UTF-8 text"))?;
+            let v: f64 = text
+                .trim()
+                .parse()
+                .map_err(|_| bad("not_a_number", format!("payload {:?} is not a number", truncate(text))))?;
+            if !v.is_finite() {
+                return Err(bad("not_a_number", format!("payload {v} is not finite")));
+            }
+            Ok(Sample::good(PointId::from(fill(&sub.point, caps, None).as_str()), now_ms, v))
+        })()),
+        PayloadFormat::Json => one((|| {
+            let doc: serde_json::Value = serde_json::from_slice(payload)
+                .map_err(|e| bad("invalid_json", format!("payload is not JSON: {e}")))?;
+            let v =
+                lookup(&doc, &sub.value).ok_or_else(|| bad("missing_field", format!("no value at `{}`", sub.value)))?;
+            let v = v.as_f64().ok_or_else(|| {
+                bad("not_a_number", format!("value at `{}` is {}, not a number", sub.value, truncate(&v.to_string())))
+            })?;
+            let ts = if sub.timestamp.is_empty() { now_ms } else { timestamp(&doc, &sub.timestamp)? };
+            Ok(Sample::good(PointId::from(fill(&sub.point, caps, None).as_str()), ts, v))
+        })()),
+        PayloadFormat::SparkplugB => parse_sparkplug(sub, caps, topic, payload, now_ms, aliases),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+fn parse_sparkplug(
+    sub: &SubscriptionConfig,
+    caps: &[String],
+    topic: &str,
+    payload: &[u8],
+    now_ms: i64,
+    aliases: &mut Aliases,
+) -> (Vec<Sample>, Vec<Malformed>) {
+    let Some(t) = sparkplug::parse_topic(topic) else {
+        return (vec![], vec![bad("not_sparkplug_topic", "expected spBv1.0/{group}/{type}/{node}[/{device}]")]);
+    };
+    let birth = matches!(t.kind, "NBIRTH" | "DBIRTH");
+    if !birth && !matches!(t.kind, "NDATA" | "DDATA") {
+        return (vec![], vec![]); // deaths, commands, states: nothing to ingest
+    }
+    let p = match sparkplug::decode(payload) {
+        Ok(p) => p,
+        Err(e) => return (vec![], vec![bad("sparkplug_decode", e)]),
+    };
+    let key = format!("{}/{}/{}", t.group, t.node, t.device.unwrap_or(""));
+    let names = aliases.0.entry(key).or_default();
+    if t.kind == "NBIRTH" || t.kind == "DBIRTH" {
+        names.clear();
+    }
+    let (mut samples, mut errors) = (Vec::new(), Vec::new());
+    for m in &p.metrics {
+        if let (true, Some(name), Some(alias)) = (birth, &m.name, m.alias) {
+            names.insert(alias, name.clone());
+        }
+        let name = match (&m.name, m.alias) {
+            (Some(n), _) => n.clone(),
+            (None, Some(a)) => match names.get(&a) {
+                Some(n) => n.clone(),
+                None => {
+                    errors.push(bad("unknown_alias", format!("metric alias {a} was not in a birth certificate seen")));
+                    continue;
+                }
+            },
+            (None, None) => {
+                errors.push(bad("unnamed_metric", "metric has neither name nor alias"));
+                continue;
+            }
+        };
+        let ts = m.timestamp.or(p.timestamp).map(|t| t as i64).unwrap_or(now_ms);
+        match sparkplug::number(m) {
+            Ok(Some(v)) => {
+                samples.push(Sample::good(PointId::from(fill(&sub.point, caps, Some(&name)).as_str()), ts, v))
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(bad("not_a_number", format!("metric `{name}`: {e}"))),
+        }
+    }
+    (samples, errors)
+}
+
+/// Start the ingest source when `[mqtt]` is on and has subscriptions. Returns its counters.
+pub fn spawn(
+    config: &Config,
+    tasks: &mut tokio::task::JoinSet<()>,
+    tx: mpsc::Sender<Vec<Sample>>,
+    cancel: CancellationToken,
+) -> Result<Option<Arc<SourceCounters>>, client::ClientError> {
+    let m = &config.mqtt;
+    if !m.enabled || m.subscriptions.is_empty() {
+        return Ok(None);
+    }
+    let tls = m.tls.as_ref().map(client::tls_config).transpose()?;
+    let counters = Arc::new(SourceCounters::default());
+    let client_id = format!("{}-in", m.client_id_for(&config.site.id, &config.site.gateway));
+    tasks.spawn(run(m.clone(), client_id, tls, tx, counters.clone(), cancel));
+    Ok(Some(counters))
+}
+
+async fn run(
+    cfg: MqttConfig,
+    client_id: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    tx: mpsc::Sender<Vec<Sample>>,
+    counters: Arc<SourceCounters>,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Backoff::new(&cfg);
+    let mut aliases = Aliases::default();
+    let mut malformed_by_topic: HashMap<String, u64> = HashMap::new();
+    loop {
+        let mut conn = Conn::new(&cfg, &client_id, None, 64, tls.clone());
+        let err = loop {
+            let ev = tokio::select! {
+                ev = conn.poll() => ev,
+                _ = cancel.cancelled() => {
+                    conn.disconnect().await;
+                    return;
+                }
+            };
+            match ev {
+                Ok(Event::Connected) => {
+                    backoff.reset();
+                    SourceCounters::add(&counters.connects, 1);
+                    for s in &cfg.subscriptions {
+                        if let Err(e) = conn.try_subscribe(&s.topic, 1) {
+                            tracing::error!(topic = %s.topic, error = %e, "MQTT ingest: cannot subscribe");
+                        }
+                    }
+                }
+                Ok(Event::SubAck) => {
+                    counters.connected.store(1, Ordering::Relaxed);
+                    tracing::info!(subscriptions = cfg.subscriptions.len(), "MQTT ingest subscribed");
+                }
+                Ok(Event::Message { topic, payload }) => {
+                    SourceCounters::add(&counters.requests, 1);
+                    let now = crate::time::now_ms();
+                    let mut samples = Vec::new();
+                    for s in &cfg.subscriptions {
+                        let Some(caps) = match_filter(&s.topic, &topic) else { continue };
+                        let (mut got, errors) = parse(s, &caps, &topic, &payload, now, &mut aliases);
+                        for e in errors {
+                            SourceCounters::add(&counters.errors, 1);
+                            let n = malformed_by_topic.entry(topic.clone()).or_default();
+                            *n += 1;
+                            // Every malformed payload is counted; the log keeps the first 20
+                            // per topic and then every 1000th, so a flood cannot fill the disk.
+                            if *n <= 20 || *n % 1000 == 0 {
+                                tracing::warn!(topic = %topic, subscription = %s.topic, kind = e.kind, reason = %e.reason,
+                                    count = *n, "MQTT ingest: malformed payload ignored");
+                            }
+                        }
+                        samples.append(&mut got);
+                    }
+                    if !samples.is_empty() {
+                        SourceCounters::add(&counters.samples, samples.len() as u64);
+                        counters.last_success_ms.store(now, Ordering::Relaxed);
+                        if tx.send(samples).await.is_err() {
+                            SourceCounters::add(&counters.dropped, 1);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => break e,
+            }
+        };
+        counters.connected.store(0, Ordering::Relaxed);
+        SourceCounters::add(&counters.transport_errors, 1);
+        let delay = backoff.next_delay();
+        counters.backoff_ms.store(delay.as_millis() as u64, Ordering::Relaxed);
+        tracing::warn!(error = %err, retry_ms = delay.as_millis() as u64, "MQTT ingest: connection lost");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cancel.cancelled() => return,
+        }
+        counters.backoff_ms.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(topic: &str, point: &str, format: PayloadFormat, value: &str, ts: &str) -> SubscriptionConfig {
+        SubscriptionConfig {
+            topic: topic.into(),
+            point: point.into(),
+            format,
+            value: value.into(),
+            timestamp: ts.into(),
+            unit: String::new(),
+        }
+    }
+
+    #[test]
+    fn filters_match_and_capture() {
+        assert_eq!(match_filter("a/+/c", "a/b/c"), Some(vec!["b".to_string()]));
+        assert_eq!(match_filter("a/#", "a/b/c"), Some(vec!["b/c".to_string()]));
+        assert_eq!(match_filter("a/+/c", "a/b/d"), None);
+        assert_eq!(match_filter("a/+", "a/b/c"), None);
+        assert_eq!(match_filter("a/b", "a/b"), Some(vec![]));
+    }
+
+    #[test]
+    fn json_paths_and_timestamps() {
+        let s = sub("x", "j.v", PayloadFormat::Json, "data.0.v", "data.0.ts");
+        let (ok, errs) =
+            parse(&s, &[], "x", br#"{"data":[{"v":2.5,"ts":"2026-01-01T00:00:00Z"}]}"#, 5, &mut Aliases::default());
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!((ok[0].value, ok[0].ts_ms), (Some(2.5), 1_767_225_600_000));
+        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":"hot","ts":1}]}"#, 5, &mut Aliases::default());
+        assert_eq!(errs[0].kind, "not_a_number");
+        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, 5, &mut Aliases::default());
+        assert_eq!(errs[0].kind, "bad_timestamp");
+    }
+}

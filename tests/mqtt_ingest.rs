@@ -1,0 +1,137 @@
+//! MQTT ingest against a real Mosquitto: plain numbers, JSON with a value path and a
+//! timestamp, and Sparkplug B births and data (encoded by the independent Python peer)
+//! become stored samples; each kind of malformed payload is counted, logged with its topic
+//! and reason, and leaves the other points and the daemon alone.
+
+mod common;
+
+use common::mosquitto::{publish_all, sparkplug_encode, Broker};
+use common::{demo_config, Daemon, Ports};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+fn stored(db: &Path) -> BTreeMap<String, Vec<(i64, f64)>> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut q = c
+        .prepare("SELECT p.name, s.ts_ms, s.value FROM samples s JOIN points p ON p.id = s.point_id WHERE s.value IS NOT NULL ORDER BY s.ts_ms")
+        .unwrap();
+    let mut out: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    for r in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))).unwrap() {
+        let (p, t, v) = r.unwrap();
+        out.entry(p).or_default().push((t, v));
+    }
+    out
+}
+
+fn mqtt_source(d: &Daemon) -> Option<serde_json::Value> {
+    let h = d.get("/healthz").ok()?.1;
+    h["sources"].as_array()?.iter().find(|s| s["kind"] == "mqtt").cloned()
+}
+
+#[test]
+fn numbers_json_and_sparkplug_are_ingested_and_malformed_payloads_counted_and_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        r#"
+[mqtt]
+enabled = true
+port = {}
+[[mqtt.subscriptions]]
+topic = "plant/+/temp"
+point = "ext.{{1}}_temp"
+[[mqtt.subscriptions]]
+topic = "plant/json/#"
+point = "js.{{1}}"
+format = "json"
+value = "data.v"
+timestamp = "data.ts"
+[[mqtt.subscriptions]]
+topic = "spBv1.0/G1/+/N1/#"
+point = "spb.{{metric}}"
+format = "sparkplug_b"
+"#,
+        broker.port
+    ));
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    daemon.wait_until("the MQTT ingest subscribed", Duration::from_secs(60), || {
+        (mqtt_source(&daemon)?["connected"] == true).then_some(())
+    });
+
+    let sp = sparkplug_encode(json!([
+        {"file": "birth", "seq": 0, "timestamp": 1_700_000_000_000i64, "metrics": [
+            {"name": "Sensors/Temp", "alias": 1, "datatype": 10, "value": 21.5},
+            {"name": "Count", "alias": 2, "datatype": 3, "value": -3},
+            {"name": "bdSeq", "alias": 3, "datatype": 8, "value": 0}]},
+        {"file": "data", "seq": 1, "timestamp": 1_700_000_001_000i64, "metrics": [
+            {"alias": 1, "datatype": 10, "value": 22.25},
+            {"alias": 2, "datatype": 3, "value": -4}]},
+        {"file": "data_mixed", "seq": 2, "timestamp": 1_700_000_002_000i64, "metrics": [
+            {"alias": 9, "datatype": 10, "value": 1.0},
+            {"alias": 1, "datatype": 12, "value": "hot"},
+            {"alias": 2, "datatype": 3, "value": 7}]},
+    ]));
+    let t = |s: &str| s.to_string();
+    let good_then_bad: Vec<(String, Vec<u8>)> = vec![
+        (t("plant/boiler/temp"), b"81.5".to_vec()),
+        (t("plant/boiler/temp"), b"eighty".to_vec()), // not_a_number
+        (t("plant/pump/temp"), b"40.25".to_vec()),
+        (t("plant/pump/temp"), vec![0xff, 0xfe]), // not_utf8
+        (t("plant/json/line1"), br#"{"data":{"v":3.5,"ts":1700000000123}}"#.to_vec()),
+        (t("plant/json/line1"), br#"{"data":{"v":3.5"#.to_vec()), // invalid_json
+        (t("plant/json/line1"), br#"{"data":{"x":1}}"#.to_vec()), // missing_field
+        (t("plant/json/line1"), br#"{"data":{"v":"high","ts":1}}"#.to_vec()), // not_a_number
+        (t("plant/json/line1"), br#"{"data":{"v":4.5,"ts":"soon"}}"#.to_vec()), // bad_timestamp
+        (t("plant/json/line2"), br#"{"data":{"v":9.75,"ts":"2026-03-01T12:00:00Z"}}"#.to_vec()),
+        (t("spBv1.0/G1/NDATA/N1"), b"\x0a\xff\xff\xff".to_vec()), // sparkplug_decode
+        (t("spBv1.0/G1/NBIRTH/N1"), sp["birth"].clone()),
+        (t("spBv1.0/G1/NDATA/N1"), sp["data"].clone()),
+        (t("spBv1.0/G1/NDATA/N1"), sp["data_mixed"].clone()), // unknown_alias + not_a_number, one good
+        (t("plant/sentinel/temp"), b"1".to_vec()),
+    ];
+    let malformed = 9;
+    publish_all(broker.port, "test-ingest-pub", &good_then_bad);
+    let db = dir.path().join("edgecite.db");
+    daemon.wait_until("the sentinel stored", Duration::from_secs(60), || {
+        stored(&db).contains_key("ext.sentinel_temp").then_some(())
+    });
+    let s = stored(&db);
+    let vals = |p: &str| s.get(p).map(|v| v.iter().map(|x| x.1).collect::<Vec<_>>()).unwrap_or_default();
+    assert_eq!(vals("ext.boiler_temp"), vec![81.5]);
+    assert_eq!(vals("ext.pump_temp"), vec![40.25]);
+    assert_eq!(s["js.line1"], vec![(1_700_000_000_123, 3.5)]);
+    assert_eq!(s["js.line2"], vec![(1_772_366_400_000, 9.75)]);
+    assert_eq!(vals("spb.Sensors_Temp"), vec![21.5, 22.25]);
+    assert_eq!(vals("spb.Count"), vec![-3.0, -4.0, 7.0]);
+    assert_eq!(s["spb.Count"][0].0, 1_700_000_000_000);
+
+    let src = mqtt_source(&daemon).unwrap();
+    assert_eq!(src["errors"], malformed, "{src}");
+    assert_eq!(src["requests"], good_then_bad.len(), "{src}");
+    let log = daemon.log_text();
+    for (topic, kind) in [
+        ("plant/boiler/temp", "not_a_number"),
+        ("plant/pump/temp", "not_utf8"),
+        ("plant/json/line1", "invalid_json"),
+        ("plant/json/line1", "missing_field"),
+        ("plant/json/line1", "not_a_number"),
+        ("plant/json/line1", "bad_timestamp"),
+        ("spBv1.0/G1/NDATA/N1", "sparkplug_decode"),
+        ("spBv1.0/G1/NDATA/N1", "unknown_alias"),
+    ] {
+        assert!(
+            log.lines().any(|l| l.contains("malformed payload")
+                && l.contains(&format!("topic={topic}"))
+                && l.contains(&format!("kind=\"{kind}\""))),
+            "no log line for {topic} {kind}:\n{log}"
+        );
+    }
+    // The daemon is still serving and polling Modbus.
+    assert_eq!(daemon.json("/healthz")["sources"][0]["connected"], true);
+}

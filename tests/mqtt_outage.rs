@@ -1,0 +1,105 @@
+//! Store-and-forward against a real Mosquitto: the broker goes away while data flows and
+//! comes back; the daemon is SIGKILLed during the outage and restarted. Every message the
+//! outbox accepted arrives, in order, duplicated at most in ways the dedup id resolves.
+
+mod common;
+
+use common::mosquitto::{assert_complete_and_ordered, first_occurrences, read_outbox, Broker, Subscriber};
+use common::{demo_config, Daemon, Ports};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// The demo, polled and evaluated every 200 ms so an outage of a few seconds builds a backlog.
+fn fast_config(dir: &Path, ports: &Ports, broker: u16) -> PathBuf {
+    let path = demo_config(dir, ports, &[("interval_ms = 1000", "interval_ms = 200")]);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[mqtt]\nenabled = true\nport = {broker}\nreconnect_min_ms = 100\nreconnect_max_ms = 500\ntelemetry_interval_ms = 200\nstate_interval_ms = 200\n"
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn queued(d: &Daemon) -> Option<(bool, u64, u64)> {
+    let o = d.get("/api/v1/outbox").ok()?.1;
+    Some((o["connected"].as_bool()?, o["outbox"]["messages"].as_u64()?, o["replayed"].as_u64()?))
+}
+
+fn wait_received(sub: &Subscriber, d: &Daemon, n: usize) {
+    sub.wait_for(&format!("{n} messages"), LIMIT, || d.log_text(), |got| first_occurrences(got).len() >= n);
+}
+
+#[test]
+fn broker_outage_loses_nothing_and_replays_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(dir.path());
+    let sub = Subscriber::start(broker.port, "test-outage", "edgecite/v1/#");
+    let ports = Ports::new();
+    let config = fast_config(dir.path(), &ports, broker.port);
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    wait_received(&sub, &daemon, 10);
+
+    broker.stop();
+    daemon.wait_until("a backlog of 40 messages", LIMIT, || {
+        let (up, n, _) = queued(&daemon)?;
+        (!up && n >= 40).then_some(())
+    });
+    broker.restart();
+    daemon.wait_until("the backlog replayed", LIMIT, || {
+        let (up, _, replayed) = queued(&daemon)?;
+        (up && replayed >= 40).then_some(())
+    });
+    let before = first_occurrences(&sub.snapshot()).len();
+    wait_received(&sub, &daemon, before + 5); // live data flows again
+    assert!(daemon.terminate(), "daemon did not stop cleanly:\n{}", daemon.log_text());
+
+    let outbox = read_outbox(&dir.path().join("outbox.db"));
+    assert!(outbox.last_id > 50, "too few messages for the test to mean anything: {}", outbox.last_id);
+    assert_eq!(outbox.dropped, 0);
+    let expected = outbox.last_id as usize - outbox.pending.len();
+    wait_received(&sub, &daemon, expected);
+    let got = sub.snapshot();
+    assert_complete_and_ordered(&got, &outbox);
+    assert!(first_occurrences(&got).iter().filter(|(_, v)| v["replay"] == true).count() >= 40);
+}
+
+#[test]
+fn sigkill_during_an_outage_loses_nothing_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(dir.path());
+    let sub = Subscriber::start(broker.port, "test-crash", "edgecite/v1/#");
+    let ports = Ports::new();
+    let config = fast_config(dir.path(), &ports, broker.port);
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    wait_received(&sub, &daemon, 10);
+
+    broker.stop();
+    daemon.wait_until("a backlog of 40 messages", LIMIT, || {
+        let (up, n, _) = queued(&daemon)?;
+        (!up && n >= 40).then_some(())
+    });
+    daemon.child.kill().unwrap(); // SIGKILL
+    daemon.child.wait().unwrap();
+    let at_kill = read_outbox(&dir.path().join("outbox.db"));
+    assert!(at_kill.pending.len() >= 40, "{} queued at the kill", at_kill.pending.len());
+
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    broker.restart();
+    sub.wait_for(
+        "every message queued before the kill",
+        LIMIT,
+        || daemon.log_text(),
+        |got| {
+            let seqs: std::collections::HashSet<i64> = first_occurrences(got).iter().map(|(s, _)| *s).collect();
+            at_kill.pending.iter().all(|id| seqs.contains(id))
+        },
+    );
+    assert!(daemon.terminate(), "daemon did not stop cleanly:\n{}", daemon.log_text());
+    let outbox = read_outbox(&dir.path().join("outbox.db"));
+    assert_eq!(outbox.epoch, at_kill.epoch);
+    let expected = outbox.last_id as usize - outbox.pending.len();
+    wait_received(&sub, &daemon, expected);
+    assert_complete_and_ordered(&sub.snapshot(), &outbox);
+}

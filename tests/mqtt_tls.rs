@@ -1,0 +1,152 @@
+//! TLS (rustls) with a client certificate, and username/password, against a real Mosquitto
+//! that requires both on its TLS listener. Certificates are made by `openssl` in the test;
+//! wrong credentials keep everything in the outbox and name the reason.
+
+mod common;
+
+use common::mosquitto::Subscriber;
+use common::{demo_config, free_port, Daemon, Ports};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn run(dir: &Path, args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, a server certificate for localhost/127.0.0.1 and a client certificate.
+fn certificates(dir: &Path) {
+    run(
+        dir,
+        &[
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    for (name, ext) in
+        [("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")]
+    {
+        run(
+            dir,
+            &[
+                "openssl",
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        run(
+            dir,
+            &[
+                "openssl",
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn tls_with_client_certificate_and_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    run(d, &["mosquitto_passwd", "-b", "-c", "passwd", "gateway", "s3cret"]);
+    let (plain, tls) = (free_port(), free_port());
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let p = d.display();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!(
+            "per_listener_settings true\nuser {}\nlistener {plain} 127.0.0.1\nallow_anonymous true\n\
+             listener {tls} 127.0.0.1\nallow_anonymous false\npassword_file {p}/passwd\ncafile {p}/ca.pem\n\
+             certfile {p}/server.pem\nkeyfile {p}/server.key\nrequire_certificate true\n",
+            user.trim()
+        ),
+    )
+    .unwrap();
+    let mut broker =
+        Command::new("mosquitto").arg("-c").arg(d.join("mosquitto.conf")).stderr(Stdio::null()).spawn().unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", tls)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sub = Subscriber::start(plain, "test-tls", "edgecite/v1/#");
+
+    let ports = Ports::new();
+    let tls_section = |password: &str| {
+        format!(
+            "\n[mqtt]\nenabled = true\nhost = \"localhost\"\nport = {tls}\nusername = \"gateway\"\npassword = \"{password}\"\n\
+             reconnect_max_ms = 1000\n[mqtt.tls]\nca = \"ca.pem\"\nclient_cert = \"client.pem\"\nclient_key = \"client.key\"\n"
+        )
+    };
+    // Wrong password: refused, the reason is visible, messages wait in the outbox.
+    let wrong = d.join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    for f in ["ca.pem", "client.pem", "client.key"] {
+        std::fs::copy(d.join(f), wrong.join(f)).unwrap();
+    }
+    let config = demo_config(&wrong, &ports, &[]);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&tls_section("wrong"));
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    daemon.wait_until("a refused connection with messages queued", Duration::from_secs(60), || {
+        let o = daemon.json("/api/v1/outbox");
+        let refused = o["last_error"].as_str()?.contains("BadUserNamePassword")
+            || o["last_error"].as_str()?.contains("NotAuthorized");
+        (refused && o["connected"] == false && o["outbox"]["messages"].as_u64()? > 0).then_some(())
+    });
+    assert!(daemon.terminate());
+
+    // Right password: connected over TLS with the client certificate, data flows.
+    let ports = Ports::new();
+    let config = demo_config(d, &ports, &[]);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&tls_section("s3cret"));
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    sub.wait_for(
+        "telemetry sent over TLS",
+        Duration::from_secs(60),
+        || daemon.log_text(),
+        |got| got.iter().any(|r| r.topic.ends_with("/T1/telemetry")),
+    );
+    assert_eq!(daemon.json("/api/v1/outbox")["connected"], true);
+    drop(daemon);
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
