@@ -8,7 +8,6 @@ use crate::diagnose::model_score::UnavailableModel;
 use crate::diagnose::tracker::{Tracker, Transition};
 use crate::diagnose::{Assessment, Diagnoser, Outcome};
 use crate::inference::{self, Model};
-use crate::knowledge::Library;
 use crate::pipeline::Pipeline;
 use crate::sample::Sample;
 use crate::simulator::{self, Plant};
@@ -69,14 +68,14 @@ pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Vec<Unavai
 /// Run the daemon until `cancel` is triggered.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
     let started = crate::time::now_ms();
-    let library = Library::builtin()?;
+    let packs = crate::diagnose::pack::PackSet::load(config.packs.builtin, &config.packs.dirs)?;
     let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
     let reader = Store::open_readonly(&config.store.path)?;
     reader.set_cache_kib(config.store.cache_kib)?;
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     let (models, model_errors, unavailable) = load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &library, &models, &unavailable)?;
+    let diagnoser = Diagnoser::new(&config, &packs, &models, &unavailable)?;
     for d in &diagnoser.disabled {
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
     }

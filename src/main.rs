@@ -5,7 +5,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use edgecite::config::Config;
 use edgecite::diagnose::Diagnoser;
-use edgecite::knowledge::Library;
 use edgecite::sources::modbus::link::{Connector, RealConnector};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -299,9 +298,10 @@ fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
 
 fn check(path: &PathBuf) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let library = Library::builtin()?;
+    let packs = edgecite::diagnose::pack::PackSet::load(config.packs.builtin, &config.packs.dirs)?;
+    let library = &packs.library;
     let (models, model_errors, unavailable) = edgecite::daemon::load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &library, &models, &unavailable)?;
+    let diagnoser = Diagnoser::new(&config, &packs, &models, &unavailable)?;
     println!("config {}: OK", path.display());
     println!("site: {} ({})", config.site.id, config.site.name);
     let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();

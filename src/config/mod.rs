@@ -5,6 +5,7 @@
 //! the directory of the config file.
 
 mod error;
+pub mod packs;
 
 pub use error::{ConfigError, KeyPath, Location, Seg};
 
@@ -34,6 +35,9 @@ pub struct Config {
     /// Local alarm outputs (GPIO) driven by open findings.
     #[serde(default)]
     pub alarm: AlarmConfig,
+    /// Diagnostic packs, reference search, language.
+    #[serde(default)]
+    pub packs: packs::PacksConfig,
     /// The file this config was read from (not a TOML key).
     #[serde(skip)]
     pub file: PathBuf,
@@ -386,6 +390,9 @@ pub struct AssetConfig {
     #[serde(default = "default_stale_after_ms")]
     pub stale_after_ms: u64,
     pub vibration: Option<VibrationConfig>,
+    /// Parameters pack criteria read (age_years, insulation_class, voltage_class, ...).
+    #[serde(default)]
+    pub params: BTreeMap<String, packs::Param>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -621,6 +628,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         config.store.path = base.join(&config.store.path);
         config.inference.models_dir = base.join(&config.inference.models_dir);
+        config.packs.anchor(base);
         if let Some(p) = &config.inference.runtime_path {
             config.inference.runtime_path = Some(base.join(p));
         }
