@@ -61,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: ModbusCommand,
     },
+    /// Diagnose lab DGA results (one sample from flags, or --csv FILE) through the transformer-dga pack.
+    Dga(edgecite::cli::DgaArgs),
     /// Print the version.
     Version,
 }
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
             modbus_write(&config, &point, value)
         }
         Command::Status { config, json } => status(&config, json),
+        Command::Dga(args) => edgecite::cli::dga(&args).and_then(|ok| ok.then_some(()).context("some rows could not be read (see their error lines)")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -247,8 +247,9 @@ impl Compiled {
             return abstain(AbstainReason::OutOfDomain, format!("{input} = {x} is in no band"), ev, cites);
         };
         ev.summary = format!(
-            "{input} {} {unit} is in band {} (edges {}{}{})",
+            "{input} {}{} is in band {} (edges {}{}{})",
             fmt_num(x),
+            if unit.is_empty() { String::new() } else { format!(" {unit}") },
             band.code,
             edges.join(" / "),
             if unit.is_empty() { String::new() } else { format!(" {unit}") },
@@ -391,12 +392,13 @@ impl Compiled {
             let name = l.input.get_ref();
             if let Some(v) = &l.variant {
                 if variant.as_deref() != Some(v.as_str()) {
-                    if variant.is_none() {
-                        skipped.push(format!(
-                            "{} (limit for {v} only; `{}` not set)",
-                            name.to_uppercase(),
-                            d.variant_param.as_deref().unwrap_or("")
-                        ));
+                    let what = format!(
+                        "{} (its limit depends on `{}`, not set)",
+                        name.to_uppercase(),
+                        d.variant_param.as_deref().unwrap_or("")
+                    );
+                    if variant.is_none() && !skipped.contains(&what) {
+                        skipped.push(what);
                     }
                     continue;
                 }
@@ -526,6 +528,10 @@ impl Compiled {
         };
         let (t1, t2, t3) = if low { (&t.t1_low, &t.t2_low, &t.t3_low) } else { (&t.t1_high, &t.t2_high, &t.t3_high) };
         let (mut above90, mut above95, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+        let unreported: Vec<String> = t1.keys().filter(|g| ev.value(g).is_none()).map(|g| g.to_uppercase()).collect();
+        if !unreported.is_empty() {
+            notes.push(format!("not reported, not judged: {}", unreported.join(", ")));
+        }
         for (gas, lim) in t1 {
             let Some(v) = ev.value(gas) else { continue };
             let l1 = lim.get(col);

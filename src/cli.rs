@@ -1,0 +1,183 @@
+//! One-shot commands of the knowledge side: `edgecite dga` (lab DGA results) and
+//! `edgecite ask` / `edgecite refs` (reference library). Binary-edge code: anyhow errors.
+
+use crate::config::packs::Lang;
+use crate::config::Config;
+use crate::diagnose::lab::{self, LabDiagnoser, LabReport, LabSample};
+use crate::diagnose::pack::PackSet;
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Diagnose lab DGA results: one sample from flags, or a CSV file.
+#[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct DgaArgs {
+    /// CSV with columns H2,CH4,C2H6,C2H4,C2H2,CO,CO2 [,O2,N2,age_years,id,date,voltage_class];
+    /// an empty cell means not reported. Rows with the same id form a series (file order).
+    #[arg(long, conflicts_with_all = ["h2", "ch4", "c2h6", "c2h4", "c2h2", "co", "co2"])]
+    pub csv: Option<PathBuf>,
+    /// Print one JSON object per sample.
+    #[arg(long)]
+    pub json: bool,
+    /// Language of the text output.
+    #[arg(long, value_parser = parse_lang, default_value = "en")]
+    pub lang: Lang,
+    /// A config whose [packs] dirs add plant packs (the built-in packs are always there).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub h2: Option<f64>,
+    #[arg(long)]
+    pub ch4: Option<f64>,
+    #[arg(long)]
+    pub c2h6: Option<f64>,
+    #[arg(long)]
+    pub c2h4: Option<f64>,
+    #[arg(long)]
+    pub c2h2: Option<f64>,
+    #[arg(long)]
+    pub co: Option<f64>,
+    #[arg(long)]
+    pub co2: Option<f64>,
+    #[arg(long)]
+    pub o2: Option<f64>,
+    #[arg(long)]
+    pub n2: Option<f64>,
+    #[arg(long)]
+    pub age_years: Option<f64>,
+    /// `ge330kv` or `le220kv` (selects the DL/T 722 C2H2 attention value).
+    #[arg(long)]
+    pub voltage_class: Option<String>,
+}
+
+pub fn parse_lang(s: &str) -> Result<Lang, String> {
+    match s {
+        "en" => Ok(Lang::En),
+        "zh" | "zh-CN" | "zh-cn" => Ok(Lang::Zh),
+        _ => Err(format!("`{s}`: expected en or zh")),
+    }
+}
+
+/// The packs of a config (or the built-in ones).
+pub fn packs(config: Option<&PathBuf>) -> anyhow::Result<(PackSet, Option<Config>)> {
+    match config {
+        Some(p) => {
+            let c = Config::load(p)?;
+            Ok((PackSet::load(c.packs.builtin, &c.packs.dirs)?, Some(c)))
+        }
+        None => Ok((PackSet::builtin()?, None)),
+    }
+}
+
+/// Run `edgecite dga`. Returns whether every row could be read.
+pub fn dga(a: &DgaArgs) -> anyhow::Result<bool> {
+    let (packs, _) = packs(a.config.as_ref())?;
+    let diag = LabDiagnoser::new(&packs)?;
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    let mut all_ok = true;
+    match &a.csv {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+            let rows = lab::parse_csv(&path.display().to_string(), &text)?;
+            let mut good: Vec<(Option<usize>, LabSample)> = Vec::new();
+            let mut errors: Vec<(usize, String)> = Vec::new();
+            for (line, r) in rows {
+                match r {
+                    Ok(s) => good.push((Some(line), s)),
+                    Err(e) => errors.push((line, e)),
+                }
+            }
+            let reports = diag.diagnose_series(good.iter().map(|(l, s)| (*l, s)));
+            // Print in file order, errors in place.
+            let mut ri = reports.into_iter().peekable();
+            let mut ei = errors.into_iter().peekable();
+            loop {
+                let next_r = ri.peek().and_then(|r| r.line);
+                let next_e = ei.peek().map(|e| e.0);
+                match (next_r, next_e) {
+                    (Some(r), Some(e)) if e < r => print_error(&mut out, a, ei.next().unwrap())?,
+                    (Some(_), _) => print_report(&mut out, a, &ri.next().unwrap())?,
+                    (None, Some(_)) => print_error(&mut out, a, ei.next().unwrap())?,
+                    (None, None) => break,
+                }
+                if next_e.is_some() && (next_r.is_none() || next_e < next_r) {
+                    all_ok = false;
+                }
+            }
+        }
+        None => {
+            let s = LabSample {
+                h2: a.h2,
+                ch4: a.ch4,
+                c2h6: a.c2h6,
+                c2h4: a.c2h4,
+                c2h2: a.c2h2,
+                co: a.co,
+                co2: a.co2,
+                o2: a.o2,
+                n2: a.n2,
+                age_years: a.age_years,
+                voltage_class: a.voltage_class.clone(),
+                ..Default::default()
+            };
+            if lab::GASES.iter().all(|g| s.gas(g).is_none()) {
+                anyhow::bail!(
+                    "no gas given: pass --csv FILE or at least one of --h2 --ch4 --c2h6 --c2h4 --c2h2 --co --co2"
+                );
+            }
+            s.validate().map_err(|e| anyhow::anyhow!("--{e}"))?;
+            print_report(&mut out, a, &diag.diagnose(&s, &[], None))?;
+        }
+    }
+    out.flush()?;
+    Ok(all_ok)
+}
+
+fn print_error(out: &mut impl Write, a: &DgaArgs, (line, e): (usize, String)) -> anyhow::Result<()> {
+    if a.json {
+        writeln!(out, "{}", serde_json::json!({"line": line, "error": e}))?;
+    } else {
+        writeln!(out, "line {line}: ERROR: {e}")?;
+    }
+    Ok(())
+}
+
+fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Result<()> {
+    if a.json {
+        serde_json::to_writer(&mut *out, r)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let zh = a.lang == Lang::Zh;
+    let pick = |t: &crate::diagnose::Text| if zh { t.zh.clone() } else { t.en.clone() };
+    let head = match (&r.line, &r.id) {
+        (Some(l), Some(id)) => {
+            format!("line {l} ({id}{})", r.date.as_ref().map(|d| format!(", {d}")).unwrap_or_default())
+        }
+        (Some(l), None) => format!("line {l}"),
+        (None, _) => "sample".to_string(),
+    };
+    writeln!(out, "{head}: {}", pick(&r.overall.summary))?;
+    for m in &r.methods {
+        let what = match m.status {
+            "fault" => format!(
+                "{} [{}] {}",
+                m.code.as_deref().unwrap_or(""),
+                m.severity.map(|s| s.as_str()).unwrap_or(""),
+                m.finding.as_ref().map(&pick).unwrap_or_default()
+            ),
+            "normal" => "normal".to_string(),
+            _ => format!("abstains ({})", m.reason.unwrap_or("")),
+        };
+        writeln!(out, "  {:<28} {what}: {}", m.criterion, m.detail)?;
+        if let Some(act) = m.action.as_ref() {
+            writeln!(out, "  {:<28} {} {}", "", if zh { "建议：" } else { "action:" }, pick(act))?;
+        }
+    }
+    for c in &r.citations {
+        writeln!(out, "  [{}] {}, {} ({:?})", c.passage_id, c.title, c.clause, c.verification)?;
+    }
+    Ok(())
+}
