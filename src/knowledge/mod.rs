@@ -3,6 +3,7 @@
 //! names the file, the key and the reason.
 
 pub mod classes;
+pub mod search;
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
