@@ -181,3 +181,175 @@ fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Res
     }
     Ok(())
 }
+
+/// Search the reference library. No generated text: passages with their citations, or
+/// "no supported answer" with the nearest references.
+#[derive(clap::Args, Debug)]
+pub struct AskArgs {
+    /// The question (English or Chinese).
+    pub query: String,
+    /// Tie the answer to this asset's open findings (needs --config, reads its store).
+    #[arg(long)]
+    pub asset: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Language of the answer (default: the config's [packs] language, else en).
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<Lang>,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub limit: u16,
+    /// Config: its reference database (with imported plant documents) and store.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RefsCommand {
+    /// Import a plant document (Markdown `.md`, plain text, or failure cases `.toml`) into
+    /// the config's reference database. Re-importing an id replaces it.
+    Import {
+        file: PathBuf,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Document id (default: the file name without extension).
+        #[arg(long)]
+        id: Option<String>,
+        /// Title (default: the first `# ` heading, else the id).
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long, default_value = "")]
+        edition: String,
+    },
+    /// Count documents and passages in the config's reference database.
+    Stats {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
+    use crate::sinks::api::ask::{answer, Knowledge};
+    let cfg = a.config.as_ref().map(|p| Config::load(p)).transpose()?;
+    let know = match &cfg {
+        Some(c) => Knowledge::open(&c.packs, false)?,
+        None => Knowledge::open(&crate::config::packs::PacksConfig::default(), true)?,
+    };
+    let lang = a.lang.or(cfg.as_ref().map(|c| c.packs.language)).unwrap_or_default();
+    let findings = match (&a.asset, &cfg) {
+        (None, _) => None,
+        (Some(_), None) => anyhow::bail!("--asset needs --config (the asset's findings are in its store)"),
+        (Some(id), Some(c)) => {
+            if !c.assets.iter().any(|x| &x.id == id) {
+                anyhow::bail!("--asset `{id}`: {} has no [[assets]] with that id", c.file.display());
+            }
+            let store = crate::store::Store::open_readonly(&c.store.path)
+                .with_context(|| format!("store {} (is the daemon set up?)", c.store.path.display()))?;
+            let filter =
+                crate::store::FindingFilter { state: Some("open".into()), asset: Some(id.clone()), limit: None };
+            Some(store.findings(&filter)?)
+        }
+    };
+    let refs = know.refs.lock().unwrap_or_else(|p| p.into_inner());
+    let r = answer(&refs, &a.query, lang, a.limit as usize, findings.as_deref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let zh = lang == Lang::Zh;
+    if let Some(ev) = &r.asset_evidence {
+        println!("{} {}:", if zh { "资产当前证据" } else { "asset evidence" }, a.asset.as_deref().unwrap_or(""));
+        if ev.is_empty() {
+            println!("  {}", if zh { "无未关闭的发现" } else { "no open findings" });
+        }
+        for e in ev {
+            println!("  #{} {} [{}] {}: {}", e.finding_id, e.code, e.severity, e.title, e.summary);
+        }
+    }
+    if !r.supported {
+        println!(
+            "{}: {}",
+            if zh { "无有依据的答案" } else { "NO SUPPORTED ANSWER" },
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+    for h in &r.results {
+        println!(
+            "\n{}[{}] {} {} — {} ({:?}, score {})",
+            if h.nearest {
+                if zh {
+                    "（最接近）"
+                } else {
+                    "(nearest) "
+                }
+            } else {
+                ""
+            },
+            h.passage_id,
+            h.doc_title,
+            h.edition,
+            h.clause,
+            h.verification,
+            h.score
+        );
+        let plain = h.highlight.replace("<mark>", "**").replace("</mark>", "**");
+        let plain = plain
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
+        println!("  {plain}");
+    }
+    Ok(())
+}
+
+pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
+    use crate::knowledge::search::{import_cases, import_text, RefIndex};
+    match cmd {
+        RefsCommand::Import { file, config, id, title, edition } => {
+            let c = Config::load(config)?;
+            let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not UTF-8 text (byte {}): convert it first (PDF: extract the text)",
+                    file.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            let name = file.display().to_string();
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("document").to_string();
+            let id = id.clone().unwrap_or(stem);
+            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            let doc = match ext.as_str() {
+                "toml" => import_cases(&name, &text, &id)?,
+                "md" | "markdown" => import_text(&name, &text, &id, title.as_deref(), edition, true)?,
+                _ => import_text(&name, &text, &id, title.as_deref(), edition, false)?,
+            };
+            // Plant ids must not shadow a built-in document.
+            let packs = PackSet::load(c.packs.builtin, &c.packs.dirs)?;
+            if packs.library.documents().any(|d| d.id == doc.id) {
+                anyhow::bail!("{name}: id `{}` is a built-in reference document: choose another with --id", doc.id);
+            }
+            let mut ix = RefIndex::open(&c.packs.refs_db)?;
+            ix.load_library(&packs.library)?;
+            let n = ix.put_document(&doc, "plant")?;
+            println!(
+                "imported {} ({}, {}): {n} passage(s) into {}",
+                doc.id,
+                doc.title,
+                doc.language,
+                c.packs.refs_db.display()
+            );
+            for p in doc.passages.iter().take(20) {
+                println!("  {}  {}", p.id, p.clause);
+            }
+            Ok(())
+        }
+        RefsCommand::Stats { config } => {
+            let c = Config::load(config)?;
+            let ix = RefIndex::open(&c.packs.refs_db)?;
+            println!("{}: {} passage row(s)", c.packs.refs_db.display(), ix.passage_count()?);
+            Ok(())
+        }
+    }
+}

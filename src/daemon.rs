@@ -68,14 +68,18 @@ pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Vec<Unavai
 /// Run the daemon until `cancel` is triggered.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
     let started = crate::time::now_ms();
-    let packs = crate::diagnose::pack::PackSet::load(config.packs.builtin, &config.packs.dirs)?;
+    let knowledge = Arc::new(
+        api::ask::Knowledge::open(&config.packs, false)
+            .with_context(|| format!("packs and references ([packs] in {})", config.file.display()))?,
+    );
+    let packs = &knowledge.packs;
     let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
     let reader = Store::open_readonly(&config.store.path)?;
     reader.set_cache_kib(config.store.cache_kib)?;
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     let (models, model_errors, unavailable) = load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &packs, &models, &unavailable)?;
+    let diagnoser = Diagnoser::new(&config, packs, &models, &unavailable)?;
     for d in &diagnoser.disabled {
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
     }
@@ -146,7 +150,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         let listener = tokio::net::TcpListener::bind(config.api.listen)
             .await
             .with_context(|| format!("api: cannot listen on {} (key api.listen)", config.api.listen))?;
-        let state = ApiState { live: live.clone(), store: Arc::new(Mutex::new(reader)) };
+        let state = ApiState { live: live.clone(), store: Arc::new(Mutex::new(reader)), knowledge: knowledge.clone() };
         let c = cancel.clone();
         tasks.spawn(async move {
             if let Err(e) = api::serve(listener, state, c).await {

@@ -63,6 +63,13 @@ enum Command {
     },
     /// Diagnose lab DGA results (one sample from flags, or --csv FILE) through the transformer-dga pack.
     Dga(edgecite::cli::DgaArgs),
+    /// Search the reference library (passages with citations, or "no supported answer").
+    Ask(edgecite::cli::AskArgs),
+    /// Reference library: import plant documents and failure cases.
+    Refs {
+        #[command(subcommand)]
+        command: edgecite::cli::RefsCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -123,7 +130,10 @@ fn main() -> ExitCode {
             modbus_write(&config, &point, value)
         }
         Command::Status { config, json } => status(&config, json),
-        Command::Dga(args) => edgecite::cli::dga(&args).and_then(|ok| ok.then_some(()).context("some rows could not be read (see their error lines)")),
+        Command::Ask(args) => edgecite::cli::ask(&args),
+        Command::Refs { command } => edgecite::cli::refs(&command),
+        Command::Dga(args) => edgecite::cli::dga(&args)
+            .and_then(|ok| ok.then_some(()).context("some rows could not be read (see their error lines)")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -628,7 +628,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         config.store.path = base.join(&config.store.path);
         config.inference.models_dir = base.join(&config.inference.models_dir);
-        config.packs.anchor(base);
+        config.packs.anchor(base, &config.store.path);
         if let Some(p) = &config.inference.runtime_path {
             config.inference.runtime_path = Some(base.join(p));
         }

@@ -76,8 +76,9 @@ pub struct PacksConfig {
     /// Directories holding `pack.toml` (or subdirectories that do), relative to the config.
     #[serde(default)]
     pub dirs: Vec<PathBuf>,
-    /// The reference-search database (SQLite), relative to the config.
-    #[serde(default = "default_refs_db")]
+    /// The reference-search database (SQLite), relative to the config. Default: beside the
+    /// store, `<store name>.refs.db`.
+    #[serde(default)]
     pub refs_db: PathBuf,
     /// Language of finding text when a request does not say (`en` or `zh`).
     #[serde(default)]
@@ -88,20 +89,20 @@ fn yes() -> bool {
     true
 }
 
-fn default_refs_db() -> PathBuf {
-    PathBuf::from("edgecite-refs.db")
-}
-
 impl Default for PacksConfig {
     fn default() -> Self {
-        PacksConfig { builtin: true, dirs: Vec::new(), refs_db: default_refs_db(), language: Lang::En }
+        PacksConfig { builtin: true, dirs: Vec::new(), refs_db: PathBuf::new(), language: Lang::En }
     }
 }
 
 impl PacksConfig {
     /// Make paths relative to the config file's directory.
-    pub fn anchor(&mut self, base: &std::path::Path) {
-        self.refs_db = base.join(&self.refs_db);
+    pub fn anchor(&mut self, base: &std::path::Path, store: &std::path::Path) {
+        self.refs_db = if self.refs_db.as_os_str().is_empty() {
+            store.with_extension("refs.db")
+        } else {
+            base.join(&self.refs_db)
+        };
         for d in &mut self.dirs {
             *d = base.join(&*d);
         }

@@ -5,6 +5,9 @@
 //! routes. A feature's routes live in their own file under `sinks/api/` as
 //! `pub(crate) fn routes() -> Router<ApiState>` and are merged in `router` below.
 
+pub mod ask;
+mod dga;
+
 use super::live::{LiveAsset, SharedLive};
 use crate::store::{FindingFilter, FindingRecord, Store};
 use axum::extract::{Path, Query, State};
@@ -24,6 +27,8 @@ const INDEX_HTML: &str = include_str!("../../../web/index.html");
 pub struct ApiState {
     pub live: SharedLive,
     pub store: Arc<Mutex<Store>>,
+    /// Packs, lab DGA and reference search (ask.rs, dga.rs).
+    pub knowledge: ask::SharedKnowledge,
 }
 
 pub struct ApiError {
@@ -54,6 +59,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/assets/{id}", get(asset))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/findings/{id}", get(finding))
+        .merge(ask::routes())
+        .merge(dga::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(state)
 }

@@ -1,0 +1,84 @@
+//! `POST /api/v1/dga`: lab DGA results diagnosed like the online path (the transformer-dga
+//! pack's evaluators). Body: one sample object, or an array of samples (rows with the same
+//! `id` form a series, in order). Gas values in ppm; a missing or null gas is not reported.
+
+use super::{ApiError, ApiState};
+use crate::config::packs::Lang;
+use crate::diagnose::lab::{LabReport, LabSample};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::Value;
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/v1/dga", post(dga))
+}
+
+const MAX_SAMPLES: usize = 10_000;
+
+fn bad(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_sample", message)
+}
+
+fn sample(i: Option<usize>, v: Value) -> Result<LabSample, ApiError> {
+    let at = i.map(|i| format!("samples[{i}]: ")).unwrap_or_default();
+    let s: LabSample = serde_json::from_value(v).map_err(|e| bad(format!("{at}{e}")))?;
+    s.validate().map_err(|e| bad(format!("{at}{e}")))?;
+    if crate::diagnose::lab::GASES.iter().all(|g| s.gas(g).is_none()) {
+        return Err(bad(format!(
+            "{at}no gas reported: expected at least one of h2, ch4, c2h6, c2h4, c2h2, co, co2 (ppm)"
+        )));
+    }
+    Ok(s)
+}
+
+async fn dga(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let lang = super::ask::request_lang(None, &headers, state.knowledge.language)?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("body is not JSON: {e}")))?;
+    let (samples, single) = match v {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_SAMPLES {
+                return Err(bad(format!("{} samples: expected 1 to {MAX_SAMPLES}", items.len())));
+            }
+            let s = items.into_iter().enumerate().map(|(i, x)| sample(Some(i), x)).collect::<Result<Vec<_>, _>>()?;
+            (s, false)
+        }
+        Value::Object(_) => (vec![sample(None, v)?], true),
+        _ => return Err(bad("expected a sample object or an array of samples".into())),
+    };
+    let know = state.knowledge.clone();
+    let reports: Vec<LabReport> =
+        tokio::task::spawn_blocking(move || know.lab.diagnose_series(samples.iter().map(|s| (None, s))))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let mut out: Vec<Value> = reports.iter().map(|r| localise(r, lang)).collect();
+    Ok(Json(if single { out.remove(0) } else { Value::Array(out) }))
+}
+
+/// The report with `lang` chosen for finding titles, actions and the overall summary
+/// (both languages stay available under `*_i18n`).
+fn localise(r: &LabReport, lang: Lang) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    let pick = |t: &Value| t.get(lang.as_str()).cloned().unwrap_or(Value::Null);
+    if let Some(ms) = v.get_mut("methods").and_then(|m| m.as_array_mut()) {
+        for m in ms {
+            for key in ["finding", "action"] {
+                if let Some(t) = m.get(key).cloned() {
+                    m[format!("{key}_i18n")] = t.clone();
+                    m[key] = pick(&t);
+                }
+            }
+        }
+    }
+    if let Some(t) = v.pointer("/overall/summary").cloned() {
+        v["overall"]["summary_i18n"] = t.clone();
+        v["overall"]["summary"] = pick(&t);
+    }
+    v["lang"] = Value::String(lang.as_str().into());
+    v
+}
