@@ -9,6 +9,9 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::PathBuf;
 
+/// Rows diagnosed per parallel window in `edgecite dga --csv`.
+const WINDOW: usize = 4096;
+
 /// Diagnose lab DGA results: one sample from flags, or a CSV file.
 #[derive(clap::Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -89,22 +92,28 @@ pub fn dga(a: &DgaArgs) -> anyhow::Result<bool> {
                     Err(e) => errors.push((line, e)),
                 }
             }
-            let reports = diag.diagnose_series(good.iter().map(|(l, s)| (*l, s)));
-            // Print in file order, errors in place.
-            let mut ri = reports.into_iter().peekable();
+            all_ok = errors.is_empty();
+            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let render = |r: &LabReport| -> Vec<u8> {
+                let mut buf = Vec::with_capacity(4096);
+                // Writing into a Vec cannot fail.
+                let _ = print_report(&mut buf, a, r);
+                buf
+            };
+            // Windows of rows keep memory bounded; errors print in place (file order).
+            let mut histories = std::collections::HashMap::new();
             let mut ei = errors.into_iter().peekable();
-            loop {
-                let next_r = ri.peek().and_then(|r| r.line);
-                let next_e = ei.peek().map(|e| e.0);
-                match (next_r, next_e) {
-                    (Some(r), Some(e)) if e < r => print_error(&mut out, a, ei.next().unwrap())?,
-                    (Some(_), _) => print_report(&mut out, a, &ri.next().unwrap())?,
-                    (None, Some(_)) => print_error(&mut out, a, ei.next().unwrap())?,
-                    (None, None) => break,
+            for window in good.chunks(WINDOW) {
+                let rendered = diag.diagnose_parallel(window, threads, &render, &mut histories);
+                for ((line, _), bytes) in window.iter().zip(rendered) {
+                    while ei.peek().is_some_and(|e| Some(e.0) < *line) {
+                        print_error(&mut out, a, ei.next().unwrap())?;
+                    }
+                    out.write_all(&bytes)?;
                 }
-                if next_e.is_some() && (next_r.is_none() || next_e < next_r) {
-                    all_ok = false;
-                }
+            }
+            for e in ei {
+                print_error(&mut out, a, e)?;
             }
         }
         None => {

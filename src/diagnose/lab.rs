@@ -17,6 +17,9 @@ use std::collections::HashMap;
 pub const PACK: &str = "transformer-dga";
 pub const GASES: [&str; 7] = ["h2", "ch4", "c2h6", "c2h4", "c2h2", "co", "co2"];
 const OPTIONAL_GASES: [&str; 2] = ["o2", "n2"];
+/// Earlier samples kept per transformer in a CSV run (the series methods look back at most
+/// 24 months; 64 samples cover monthly sampling with room).
+const MAX_HISTORY: usize = 64;
 
 /// One lab sample. Gases not reported are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -356,7 +359,9 @@ impl LabDiagnoser {
                     reason: format!("unverified (status U): {}", def.disabled_reason.as_deref().unwrap_or("")),
                 });
             } else if def.kind != Kind::ModelScore {
-                criteria.push(Compiled::new(pack, def, &packs.library)?);
+                let mut c = Compiled::new(pack, def, &packs.library)?;
+                c.strip_passage_texts();
+                criteria.push(c);
             }
         }
         Ok(LabDiagnoser { criteria, disabled })
@@ -393,8 +398,13 @@ impl LabDiagnoser {
         let mut methods = Vec::new();
         let mut cites: Vec<Citation> = Vec::new();
         for c in &self.criteria {
-            let missing: Vec<&str> = c.required_roles().into_iter().filter(|r| sample.gas(r).is_none()).collect();
-            let ev = Evidence { values: values.clone(), derived: Vec::new(), summary: String::new() };
+            let required = c.required_roles();
+            let missing: Vec<&str> = required.iter().copied().filter(|r| sample.gas(r).is_none()).collect();
+            // The evidence of a method is what it reads: its required and optional roles.
+            let optional = c.optional_roles();
+            let used =
+                values.iter().filter(|v| required.contains(&v.role.as_str()) || optional.contains(&v.role.as_str()));
+            let ev = Evidence { values: used.cloned().collect(), derived: Vec::new(), summary: String::new() };
             let outcome = if missing.is_empty() {
                 c.evaluate(ev, &cx)
             } else {
@@ -470,6 +480,71 @@ impl LabDiagnoser {
                 .collect(),
             disabled: self.disabled.clone(),
         }
+    }
+
+    /// Like [`Self::diagnose_series`], on `threads` threads: series (rows of one id) are
+    /// independent, so they are spread over the threads; the outputs of `render` come back
+    /// in input order. `histories` holds the earlier samples of each id (from earlier
+    /// calls, so a file can be processed in windows) and is extended with `rows`.
+    pub fn diagnose_parallel<T: Send>(
+        &self,
+        rows: &[(Option<usize>, LabSample)],
+        threads: usize,
+        render: &(dyn Fn(&LabReport) -> T + Sync),
+        histories: &mut HashMap<String, Vec<LabSample>>,
+    ) -> Vec<T> {
+        // Series per row: rows without an id are their own series.
+        let mut series: HashMap<&str, usize> = HashMap::new();
+        let mut groups: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+        for (i, (_, s)) in rows.iter().enumerate() {
+            match s.id.as_deref() {
+                Some(id) => {
+                    let g = *series.entry(id).or_insert_with(|| {
+                        groups.push((Some(id), Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[g].1.push(i);
+                }
+                None => groups.push((None, vec![i])),
+            }
+        }
+        let threads = threads.clamp(1, 64).min(groups.len().max(1));
+        let earlier: &HashMap<String, Vec<LabSample>> = histories;
+        let chunks: Vec<Vec<(usize, T)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let groups = &groups;
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        for (id, g) in groups.iter().skip(t).step_by(threads) {
+                            let mut hist: Vec<LabSample> =
+                                id.and_then(|id| earlier.get(id)).cloned().unwrap_or_default();
+                            for &i in g {
+                                let (line, s) = &rows[i];
+                                done.push((i, render(&self.diagnose(s, &hist, *line))));
+                                hist.push(s.clone());
+                            }
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("lab worker panicked")).collect()
+        });
+        for (_, s) in rows {
+            if let Some(id) = &s.id {
+                let h = histories.entry(id.clone()).or_default();
+                h.push(s.clone());
+                if h.len() > MAX_HISTORY {
+                    h.drain(..h.len() - MAX_HISTORY);
+                }
+            }
+        }
+        let mut out: Vec<Option<T>> = (0..rows.len()).map(|_| None).collect();
+        for (i, r) in chunks.into_iter().flatten() {
+            out[i] = Some(r);
+        }
+        out.into_iter().map(|r| r.expect("every row diagnosed")).collect()
     }
 
     /// Diagnose samples in order; rows with the same id form a series.

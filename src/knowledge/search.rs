@@ -13,8 +13,10 @@ use std::path::Path;
 
 /// A passage must cover at least this share of the question's terms to support an answer.
 pub const RELEVANCE_FLOOR: f64 = 0.5;
+const COLUMNS: &str =
+    "p.rowid, p.passage_id, p.lang, p.doc_id, d.title, d.edition, p.clause, p.kind, p.verification, p.text";
 /// Candidates fetched per index before scoring.
-const CANDIDATES: usize = 200;
+const CANDIDATES: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -50,6 +52,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS ref_fts_latin USING fts5(
     text, clause, content='ref_passages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS ref_fts_cjk USING fts5(
     text, clause, content='ref_passages', content_rowid='rowid', tokenize='trigram');
+CREATE VIRTUAL TABLE IF NOT EXISTS ref_vocab_latin USING fts5vocab(ref_fts_latin, 'row');
+CREATE VIRTUAL TABLE IF NOT EXISTS ref_vocab_cjk USING fts5vocab(ref_fts_cjk, 'row');
 CREATE TRIGGER IF NOT EXISTS ref_passages_ai AFTER INSERT ON ref_passages BEGIN
     INSERT INTO ref_fts_latin(rowid, text, clause) VALUES (new.rowid, new.text, new.clause);
     INSERT INTO ref_fts_cjk(rowid, text, clause) VALUES (new.rowid, new.text, new.clause);
@@ -123,7 +127,8 @@ const STOP: &[&str] = &[
     "for", "and", "or", "with", "my", "do", "does", "i", "it", "its", "should", "can", "we", "this", "that", "there",
     "about", "from", "by", "as", "if",
 ];
-const CJK_STOP: &[&str] = &["怎么办", "怎么", "什么", "如何", "是否", "哪些", "的", "了", "吗", "呢", "是", "和", "与", "及"];
+const CJK_STOP: &[&str] =
+    &["怎么办", "怎么", "什么", "如何", "是否", "哪些", "的", "了", "吗", "呢", "是", "和", "与", "及"];
 
 pub fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
@@ -212,12 +217,14 @@ impl RefIndex {
 
     /// An index in memory (CLI without a config, tests, benchmarks).
     pub fn in_memory() -> Result<RefIndex, SearchError> {
-        let conn = Connection::open_in_memory().map_err(|source| SearchError::Db { path: ":memory:".into(), source })?;
+        let conn =
+            Connection::open_in_memory().map_err(|source| SearchError::Db { path: ":memory:".into(), source })?;
         Self::init(conn, ":memory:".into())
     }
 
     fn init(conn: Connection, path: String) -> Result<RefIndex, SearchError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|source| SearchError::Db { path: path.clone(), source })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|source| SearchError::Db { path: path.clone(), source })?;
         conn.execute_batch(SCHEMA).map_err(|source| SearchError::Db { path: path.clone(), source })?;
         Ok(RefIndex { conn, path })
     }
@@ -231,8 +238,11 @@ impl RefIndex {
         let path = self.path.clone();
         let e = |source| SearchError::Db { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
-        tx.execute("DELETE FROM ref_passages WHERE doc_id IN (SELECT id FROM ref_documents WHERE source = 'builtin')", [])
-            .map_err(e)?;
+        tx.execute(
+            "DELETE FROM ref_passages WHERE doc_id IN (SELECT id FROM ref_documents WHERE source = 'builtin')",
+            [],
+        )
+        .map_err(e)?;
         tx.execute("DELETE FROM ref_documents WHERE source = 'builtin'", []).map_err(e)?;
         for d in lib.documents() {
             tx.execute(
@@ -260,11 +270,7 @@ impl RefIndex {
 
     /// Add (or replace) one document with its passages; `source` is `builtin` or `plant`.
     #[allow(clippy::too_many_arguments)]
-    pub fn put_document(
-        &mut self,
-        doc: &ImportedDoc,
-        source: &str,
-    ) -> Result<usize, SearchError> {
+    pub fn put_document(&mut self, doc: &ImportedDoc, source: &str) -> Result<usize, SearchError> {
         let path = self.path.clone();
         let e = |source| SearchError::Db { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
@@ -279,7 +285,8 @@ impl RefIndex {
                 .prepare("INSERT INTO ref_passages (passage_id, lang, doc_id, clause, kind, verification, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .map_err(e)?;
             for p in &doc.passages {
-                ins.execute(params![p.id, doc.language, doc.id, p.clause, p.kind, doc.verification.as_str(), p.text]).map_err(e)?;
+                ins.execute(params![p.id, doc.language, doc.id, p.clause, p.kind, doc.verification.as_str(), p.text])
+                    .map_err(e)?;
             }
         }
         tx.commit().map_err(e)?;
@@ -292,12 +299,11 @@ impl RefIndex {
 
     /// Whether a passage id is stored (in any language).
     pub fn has_passage(&self, passage_id: &str) -> Result<bool, SearchError> {
-        self.db(
-            self.conn
-                .query_row("SELECT 1 FROM ref_passages WHERE passage_id = ?1 LIMIT 1", [passage_id], |_| Ok(()))
-                .optional(),
-        )
-        .map(|o| o.is_some())
+        self.db(self
+            .conn
+            .query_row("SELECT 1 FROM ref_passages WHERE passage_id = ?1 LIMIT 1", [passage_id], |_| Ok(()))
+            .optional())
+            .map(|o| o.is_some())
     }
 
     /// Search. `lang` prefers passages in that language (the other language's copy of the
@@ -311,12 +317,19 @@ impl RefIndex {
                 results: Vec::new(),
             });
         }
-        // Candidates from both indexes and the LIKE fallback.
-        let mut cand: Vec<(i64, f64)> = Vec::new();
-        let words: Vec<String> = ts.iter().filter_map(|t| match t { Term::Word(w) => Some(w.clone()), _ => None }).collect();
+        // Candidates from both indexes and the LIKE fallback, each with its row.
+        let mut cand: Vec<(i64, f64, Hit)> = Vec::new();
+        const COLS: &str = COLUMNS;
+        let words: Vec<String> = ts
+            .iter()
+            .filter_map(|t| match t {
+                Term::Word(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect();
         if !words.is_empty() {
-            let m = words.iter().map(|w| format!("\"{}\"*", w.replace('"', ""))).collect::<Vec<_>>().join(" OR ");
-            self.collect(&mut cand, "SELECT rowid, bm25(ref_fts_latin) FROM ref_fts_latin WHERE ref_fts_latin MATCH ?1 ORDER BY rank LIMIT ?2", &m)?;
+            let q: Vec<String> = words.iter().map(|w| format!("\"{}\"*", w.replace('"', ""))).collect();
+            self.two_pass(&mut cand, "ref_fts_latin", &q, limit)?;
         }
         let mut tri: Vec<String> = Vec::new();
         let mut short: Vec<String> = Vec::new();
@@ -330,77 +343,55 @@ impl RefIndex {
             }
         }
         if !tri.is_empty() {
-            let m = tri.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" OR ");
-            self.collect(&mut cand, "SELECT rowid, bm25(ref_fts_cjk) FROM ref_fts_cjk WHERE ref_fts_cjk MATCH ?1 ORDER BY rank LIMIT ?2", &m)?;
+            let q: Vec<String> = tri.iter().map(|w| format!("\"{w}\"")).collect();
+            self.two_pass(&mut cand, "ref_fts_cjk", &q, limit)?;
         }
         for s in &short {
+            // Trigrams cannot match 1-2 characters: scan (Chinese rows only) with LIKE.
             let like = format!("%{}%", s.replace('%', "").replace('_', ""));
-            let mut st = self.db(self.conn.prepare_cached("SELECT rowid FROM ref_passages WHERE text LIKE ?1 OR clause LIKE ?1 LIMIT ?2"))?;
-            let rows = self.db(st.query_map(params![like, CANDIDATES as i64], |r| r.get::<_, i64>(0)))?;
-            for r in rows {
-                cand.push((self.db(r)?, 0.0));
-            }
+            let sql = format!("SELECT {COLS}, 0.0 FROM ref_passages p JOIN ref_documents d ON d.id = p.doc_id WHERE p.lang = 'zh' AND (p.text LIKE ?1 OR p.clause LIKE ?1) LIMIT ?2");
+            self.collect(&mut cand, &sql, &like)?;
         }
-        // Score each candidate by coverage of the terms.
         cand.sort_by_key(|c| c.0);
-        cand.dedup_by(|a, b| {
-            if a.0 == b.0 {
-                b.1 = b.1.min(a.1);
-                true
-            } else {
-                false
-            }
-        });
-        let mut hits: Vec<Hit> = Vec::new();
-        let mut st = self.db(self.conn.prepare_cached(
-            "SELECT p.passage_id, p.lang, p.doc_id, d.title, d.edition, p.clause, p.kind, p.verification, p.text
-             FROM ref_passages p JOIN ref_documents d ON d.id = p.doc_id WHERE p.rowid = ?1",
-        ))?;
-        for (rowid, bm) in cand {
-            let h = self.db(st.query_row([rowid], |r| {
-                Ok(Hit {
-                    passage_id: r.get(0)?,
-                    lang: r.get(1)?,
-                    doc_id: r.get(2)?,
-                    doc_title: r.get(3)?,
-                    edition: r.get(4)?,
-                    clause: r.get(5)?,
-                    kind: r.get(6)?,
-                    verification: RefVerification::parse(&r.get::<_, String>(7)?),
-                    text: r.get(8)?,
-                    highlight: String::new(),
-                    score: 0.0,
-                    nearest: false,
-                })
-            }))?;
+        cand.dedup_by_key(|c| c.0);
+        let mut hits: Vec<(Hit, Vec<(usize, usize)>)> = Vec::new();
+        for (_, bm, mut h) in cand {
             let (cov, ranges) = coverage(&ts, &h.text, &h.clause);
             if cov <= 0.0 {
                 continue;
             }
-            let mut h = h;
-            h.score = cov + 0.01 * (-bm).clamp(0.0, 10.0) / 10.0 + if boost.contains(&h.passage_id) { 0.25 } else { 0.0 };
+            h.score =
+                cov + 0.01 * (-bm).clamp(0.0, 10.0) / 10.0 + if boost.contains(&h.passage_id) { 0.25 } else { 0.0 };
             h.score = (h.score * 1000.0).round() / 1000.0;
-            h.highlight = highlight(&h.text, &ranges);
-            hits.push(h);
+            hits.push((h, ranges));
         }
         // One language per passage: the asked one when both match, with the better score.
-        let mut by_id: std::collections::HashMap<String, Hit> = std::collections::HashMap::new();
-        for h in hits {
+        let mut by_id: std::collections::HashMap<String, (Hit, Vec<(usize, usize)>)> = std::collections::HashMap::new();
+        for (h, r) in hits {
             match by_id.get_mut(&h.passage_id) {
                 None => {
-                    by_id.insert(h.passage_id.clone(), h);
+                    by_id.insert(h.passage_id.clone(), (h, r));
                 }
                 Some(have) => {
-                    let best = have.score.max(h.score);
-                    if h.lang == lang && have.lang != lang {
-                        *have = h;
+                    let best = have.0.score.max(h.score);
+                    if h.lang == lang && have.0.lang != lang {
+                        *have = (h, r);
                     }
-                    have.score = best;
+                    have.0.score = best;
                 }
             }
         }
-        let mut hits: Vec<Hit> = by_id.into_values().collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.passage_id.cmp(&b.passage_id)));
+        let mut ranked: Vec<(Hit, Vec<(usize, usize)>)> = by_id.into_values().collect();
+        ranked.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then_with(|| a.0.passage_id.cmp(&b.0.passage_id)));
+        ranked.truncate(limit);
+        // Highlight only what is returned.
+        let mut hits: Vec<Hit> = ranked
+            .into_iter()
+            .map(|(mut h, r)| {
+                h.highlight = highlight(&h.text, &r);
+                h
+            })
+            .collect();
         hits.truncate(limit);
         let best = hits.first().map(|h| h.score).unwrap_or(0.0);
         if hits.is_empty() {
@@ -428,9 +419,70 @@ impl RefIndex {
         Ok(SearchResult { supported: true, reason: None, results: hits })
     }
 
-    fn collect(&self, cand: &mut Vec<(i64, f64)>, sql: &str, m: &str) -> Result<(), SearchError> {
+    /// Candidates holding every query piece first (cheap, unranked); only when those are
+    /// too few, the pieces OR-ed and ranked by BM25 (the costly query on common terms).
+    fn two_pass(
+        &self,
+        cand: &mut Vec<(i64, f64, Hit)>,
+        table: &str,
+        q: &[String],
+        limit: usize,
+    ) -> Result<(), SearchError> {
+        let base = format!(
+            "SELECT {COLUMNS}, bm25({table}) FROM {table} f JOIN ref_passages p ON p.rowid = f.rowid JOIN ref_documents d ON d.id = p.doc_id WHERE {table} MATCH ?1"
+        );
+        let before = cand.len();
+        self.collect(cand, &format!("{base} LIMIT ?2"), &q.join(" AND "))?;
+        if cand.len() - before >= limit * 2 {
+            return Ok(());
+        }
+        // Terms in more than a fifth of the rows do not tell passages apart and make the
+        // ranked OR query slow: leave them out of it (coverage still counts them).
+        let vocab = if table == "ref_fts_latin" { "ref_vocab_latin" } else { "ref_vocab_cjk" };
+        let rows: f64 =
+            self.db(self.conn.query_row("SELECT count(*) FROM ref_passages", [], |r| r.get::<_, i64>(0)))? as f64;
+        let mut st = self.db(self.conn.prepare_cached(&format!("SELECT doc FROM {vocab} WHERE term = ?1")))?;
+        let mut rare = Vec::new();
+        for piece in q {
+            let term = piece.trim_end_matches('*').trim_matches('"').to_lowercase();
+            let df: i64 = self.db(st.query_row([&term], |r| r.get(0)).optional())?.unwrap_or(0);
+            if (df as f64) <= rows * 0.2 {
+                rare.push(piece.clone());
+            }
+        }
+        let at = cand.len();
+        if !rare.is_empty() {
+            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &rare.join(" OR "))?;
+        }
+        if cand.len() == at && rare.len() < q.len() {
+            // Only common terms are shared: the nearest passages come from those.
+            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &q.join(" OR "))?;
+        }
+        Ok(())
+    }
+
+    fn collect(&self, cand: &mut Vec<(i64, f64, Hit)>, sql: &str, m: &str) -> Result<(), SearchError> {
         let mut st = self.db(self.conn.prepare_cached(sql))?;
-        let rows = self.db(st.query_map(params![m, CANDIDATES as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))))?;
+        let rows = self.db(st.query_map(params![m, CANDIDATES as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, f64>(10)?,
+                Hit {
+                    passage_id: r.get(1)?,
+                    lang: r.get(2)?,
+                    doc_id: r.get(3)?,
+                    doc_title: r.get(4)?,
+                    edition: r.get(5)?,
+                    clause: r.get(6)?,
+                    kind: r.get(7)?,
+                    verification: RefVerification::parse(&r.get::<_, String>(8)?),
+                    text: r.get(9)?,
+                    highlight: String::new(),
+                    score: 0.0,
+                    nearest: false,
+                },
+            ))
+        }))?;
         for r in rows {
             cand.push(self.db(r)?);
         }
@@ -616,7 +668,14 @@ const CHUNK: usize = 600;
 
 /// Split Markdown (`#` headings) or plain text (numbered headings like `3.2 Title`, or
 /// paragraphs) into sections with anchors and passages.
-pub fn import_text(file: &str, text: &str, id: &str, title: Option<&str>, edition: &str, markdown: bool) -> Result<ImportedDoc, SearchError> {
+pub fn import_text(
+    file: &str,
+    text: &str,
+    id: &str,
+    title: Option<&str>,
+    edition: &str,
+    markdown: bool,
+) -> Result<ImportedDoc, SearchError> {
     let err = |m: String| SearchError::Import { file: file.to_string(), message: m };
     if text.trim().is_empty() {
         return Err(err("empty document: nothing to import".into()));
@@ -645,8 +704,12 @@ pub fn import_text(file: &str, text: &str, id: &str, title: Option<&str>, editio
             // "3", "3.2", "3.2.1" followed by a title, on its own short line.
             let num: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
             let rest = t[num.len()..].trim();
-            (!num.is_empty() && num.chars().next().unwrap().is_ascii_digit() && !rest.is_empty() && t.chars().count() <= 80 && !rest.ends_with(['.', '。']))
-                .then(|| (num.trim_end_matches('.').split('.').count(), t.to_string()))
+            (!num.is_empty()
+                && num.chars().next().unwrap().is_ascii_digit()
+                && !rest.is_empty()
+                && t.chars().count() <= 80
+                && !rest.ends_with(['.', '。']))
+            .then(|| (num.trim_end_matches('.').split('.').count(), t.to_string()))
         };
         if let Some((level, h)) = heading {
             flush_para(&mut para, &mut current);
@@ -775,14 +838,22 @@ pub fn import_cases(file: &str, text: &str, id: &str) -> Result<ImportedDoc, Sea
     for c in &f.case {
         for (k, v) in [("symptoms", &c.symptoms), ("cause", &c.cause), ("action", &c.action)] {
             if v.trim().is_empty() {
-                return Err(SearchError::Import { file: file.into(), message: format!("case `{}`: `{k}` is empty", c.id) });
+                return Err(SearchError::Import {
+                    file: file.into(),
+                    message: format!("case `{}`: `{k}` is empty", c.id),
+                });
             }
         }
         let zh = detect_language(&c.symptoms) == "zh";
         let (s, ca, a) = if zh { ("症状", "原因", "处理") } else { ("Symptoms", "Cause", "Action taken") };
         passages.push(ImportedPassage {
             id: format!("{id}#{}", slug(&c.id)),
-            clause: format!("case {} ({}{})", c.id, c.asset_class, if c.date.is_empty() { String::new() } else { format!(", {}", c.date) }),
+            clause: format!(
+                "case {} ({}{})",
+                c.id,
+                c.asset_class,
+                if c.date.is_empty() { String::new() } else { format!(", {}", c.date) }
+            ),
             kind: "case".into(),
             text: format!("{s}: {} {ca}: {} {a}: {}", c.symptoms.trim(), c.cause.trim(), c.action.trim()),
         });

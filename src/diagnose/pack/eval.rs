@@ -86,6 +86,23 @@ impl Compiled {
         })
     }
 
+    /// Drop the passage texts from the resolved citations (ids, titles and clauses stay):
+    /// the lab reports cite passages by id, and cloning texts per row dominated their cost.
+    pub fn strip_passage_texts(&mut self) {
+        let strip = |v: &mut Vec<Citation>| {
+            for c in v {
+                c.passage_en = String::new();
+                c.passage_zh = String::new();
+                c.edge_convention = String::new();
+            }
+        };
+        strip(&mut self.cites);
+        strip(&mut self.gate_cites);
+        self.region_cites.iter_mut().for_each(strip);
+        self.variant_cites.iter_mut().for_each(strip);
+        self.children.iter_mut().for_each(|c| c.strip_passage_texts());
+    }
+
     /// Roles that must be present for this criterion to run.
     pub fn required_roles(&self) -> Vec<&str> {
         let mut r: Vec<&str> = self.def.inputs.iter().map(|s| s.get_ref().as_str()).collect();
