@@ -379,4 +379,29 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
         // Stopped machine: abstain, whatever the vibration.
         assert_eq!(reason(&eval(c, &at(9.0, 0.2), "P1", 0, None)), Some(AbstainReason::NotRunning));
     }
+
+    /// criteria.md's status column: V2 verified, V1 shown as secondary, U disabled with the
+    /// reason; a variant parameter that matches no variant disables with the value named.
+    #[test]
+    fn status_column_is_honoured() {
+        let text = CFG.replace(
+            "vibration = { group = \"group2\", foundation = \"rigid\", min_running_current_a = 0.5 }",
+            "vibration = { group = \"group1\", foundation = \"rigid\" }",
+        ) + "[[assets]]\nid = \"M1\"\nclass = \"motor\"\nparams = { insulation_class = \"C\" }\nroles = { winding_temp = \"d.v\" }\n";
+        let cfg = Config::parse(Path::new("t.toml"), &text).unwrap();
+        let packs = pack::PackSet::builtin().unwrap();
+        let d = Diagnoser::new(&cfg, &packs, &[], &[]).unwrap();
+        let v =
+            |asset: &str, id: &str| d.criteria().find(|(a, c)| *a == asset && c.id == id).map(|(_, c)| c.verification);
+        assert_eq!(v("T1", "iec60599.duval_triangle_1"), Some(Verification::Verified));
+        assert_eq!(v("P1", "iso10816_3.zone"), Some(Verification::Secondary), "group 1 rigid is V1");
+        let off = |asset: &str, id: &str| {
+            d.disabled.iter().find(|x| x.asset == asset && x.criterion == id).map(|x| x.reason.clone())
+        };
+        assert!(off("T1", "dlt722.absolute_rate").unwrap().starts_with("unverified (status U): "));
+        assert!(off("M1", "bearing.temperature").unwrap().contains("unverified"));
+        let why = off("M1", "iec60085.winding_class").unwrap();
+        assert!(why.contains("`insulation_class` = `C`") && why.contains("B, F, H"), "{why}");
+        assert!(off("T1", "dlt722.three_ratio").unwrap().contains("roles not bound: h2, c2h6"));
+    }
 }

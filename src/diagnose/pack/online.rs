@@ -97,9 +97,23 @@ pub fn build(
             continue;
         }
         if let (Some(vp), false) = (&def.variant_param, def.variant.is_empty()) {
-            if !params.contains_key(vp) {
-                disabled.push(disable(format!("asset parameter `{vp}` not set: it selects the criterion's variant")));
-                continue;
+            let keys: Vec<&str> = def.variant.iter().map(|v| v.key.as_str()).collect();
+            match params.get(vp).map(|p| p.as_key()) {
+                None => {
+                    disabled.push(disable(format!(
+                        "asset parameter `{vp}` not set: it selects the criterion's variant ({})",
+                        keys.join(", ")
+                    )));
+                    continue;
+                }
+                Some(k) if !keys.contains(&k.as_str()) => {
+                    disabled.push(disable(format!(
+                        "asset parameter `{vp}` = `{k}` matches no variant: expected one of {}",
+                        keys.join(", ")
+                    )));
+                    continue;
+                }
+                Some(_) => {}
             }
         }
         let compiled = Compiled::new(pack, def, &packs.library)?;

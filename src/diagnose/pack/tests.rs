@@ -57,6 +57,9 @@ fn shipped_packs_load() {
 #[test]
 fn every_shipped_finding_kind_is_cited() {
     let set = PackSet::builtin().unwrap();
+    // The passages are stored where technicians search them, too.
+    let mut index = crate::knowledge::search::RefIndex::in_memory().unwrap();
+    index.load_library(&set.library).unwrap();
     let mut kinds = 0;
     for (_, c) in set.criteria() {
         if c.status == Status::U {
@@ -112,6 +115,7 @@ fn every_shipped_finding_kind_is_cited() {
             for p in cites {
                 let cit = set.library.citation(&p).unwrap_or_else(|| panic!("{code}: `{p}` not stored"));
                 assert!(!cit.passage_en.is_empty() && !cit.passage_zh.is_empty() && !cit.edge_convention.is_empty());
+                assert!(index.has_passage(&p).unwrap(), "{code}: `{p}` not in the search index");
             }
         }
     }
