@@ -359,5 +359,8 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
         println!("api: http://{}", config.api.listen);
     }
     println!("references: {} document(s), {} passage(s)", library.documents().count(), library.passage_count());
+    for p in &packs.packs {
+        println!("pack: {} {} ({} criteria) from {}", p.id, p.version, p.criteria.len(), p.source);
+    }
     Ok(())
 }
