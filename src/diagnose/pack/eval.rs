@@ -459,13 +459,13 @@ impl Compiled {
                 format!("{name} {} is below {}: the gassing rate is not applied", fmt_num(cur), fmt_num(r.min_value));
             return abstain(AbstainReason::BelowApplicability, ev.summary.clone(), ev, cites);
         }
-        let Some(prev) = cx.history.last() else {
-            return abstain(
-                AbstainReason::InsufficientData,
-                "needs an earlier sample of the same asset".into(),
-                ev,
-                cites,
-            );
+        let Some(prev) = previous(cx, self.def.series_min_days) else {
+            let why = if cx.history.is_empty() {
+                "needs an earlier sample of the same asset".to_string()
+            } else {
+                format!("needs an earlier sample at least {} days older", fmt_num(self.def.series_min_days))
+            };
+            return abstain(AbstainReason::InsufficientData, why, ev, cites);
         };
         let (Some(t1), Some(t2)) = (prev.ts_ms, cx.now_ts) else {
             return abstain(
@@ -564,8 +564,12 @@ impl Compiled {
         }
         // Table 3: change since the previous sample.
         let mut active = Vec::new();
-        match cx.history.last() {
-            None => notes.push("no earlier sample: deltas and rates not judged".to_string()),
+        match previous(cx, d.series_min_days) {
+            None if cx.history.is_empty() => notes.push("no earlier sample: deltas and rates not judged".to_string()),
+            None => notes.push(format!(
+                "no earlier sample at least {} days older: deltas and rates not judged",
+                fmt_num(d.series_min_days)
+            )),
             Some(prev) => {
                 for (gas, lim) in t3 {
                     let (Some(v), Some(p)) = (ev.value(gas), prev.get(gas)) else { continue };
@@ -694,6 +698,19 @@ impl Compiled {
             ev,
             cites,
         )
+    }
+}
+
+/// The sample a series criterion compares with: the latest earlier one at least
+/// `min_days` older (dated samples), or simply the latest one (undated lab rows).
+fn previous<'a>(cx: &EvalCtx<'a>, min_days: f64) -> Option<&'a Snapshot> {
+    let last = cx.history.last()?;
+    match (cx.now_ts, last.ts_ms) {
+        (Some(now), Some(_)) => {
+            let min_ms = (min_days * 86_400_000.0) as i64;
+            cx.history.iter().rev().find(|s| s.ts_ms.is_some_and(|t| now - t >= min_ms))
+        }
+        _ => Some(last),
     }
 }
 

@@ -315,6 +315,10 @@ pub struct CriterionDef {
     pub of: Vec<Spanned<String>>,
     /// The code that no match gives (regions, codes): abstain with this reason.
     pub no_match: Option<String>,
+    /// Series criteria (rate, ieee_status deltas) compare with a dated sample at least this
+    /// many days older; an online monitor's seconds-apart samples say nothing per month.
+    #[serde(default)]
+    pub series_min_days: f64,
 }
 
 fn one() -> String {

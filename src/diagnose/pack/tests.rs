@@ -330,6 +330,14 @@ fn relative_gassing_rate_needs_dated_series() {
     // 40 -> 44 in one month is exactly 10 %/month: at the limit counts.
     assert_eq!(code(&at(44.0, &[snap(0, 40.0)], Some(month))), "DGA.DLT722.RELATIVE_RATE");
     assert_eq!(code(&at(43.9, &[snap(0, 40.0)], Some(month))), "normal");
+    // Online readings seconds apart: the comparison sample must be 7 days older.
+    let day = 86_400_000i64;
+    let o = at(80.0, &[snap(0, 40.0), snap(6 * day, 79.0)], Some(6 * day + 1000));
+    assert_eq!(code(&o), "abstain:insufficient_data");
+    let Outcome::Abstain { detail, .. } = &o else { unreachable!() };
+    assert!(detail.contains("7 days older"), "{detail}");
+    // ... and when there is one, it is used (40 -> 80 in 8 days).
+    assert_eq!(code(&at(80.0, &[snap(0, 40.0), snap(6 * day, 79.0)], Some(8 * day))), "DGA.DLT722.RELATIVE_RATE");
 }
 
 #[test]
