@@ -205,6 +205,8 @@ fn pieces(t: &Term) -> Vec<String> {
 pub struct RefIndex {
     conn: Connection,
     path: String,
+    /// Row count, kept for the term-frequency cut (count(*) is a scan).
+    rows: std::cell::Cell<i64>,
 }
 
 impl RefIndex {
@@ -226,7 +228,14 @@ impl RefIndex {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|source| SearchError::Db { path: path.clone(), source })?;
         conn.execute_batch(SCHEMA).map_err(|source| SearchError::Db { path: path.clone(), source })?;
-        Ok(RefIndex { conn, path })
+        let ix = RefIndex { conn, path, rows: std::cell::Cell::new(0) };
+        ix.recount()?;
+        Ok(ix)
+    }
+
+    fn recount(&self) -> Result<(), SearchError> {
+        self.rows.set(self.passage_count()?);
+        Ok(())
     }
 
     fn db<T>(&self, r: rusqlite::Result<T>) -> Result<T, SearchError> {
@@ -265,7 +274,8 @@ impl RefIndex {
                 ins.execute(params![c.passage_id, "zh", c.reference_id, c.clause, v, c.passage_zh]).map_err(e)?;
             }
         }
-        tx.commit().map_err(e)
+        tx.commit().map_err(e)?;
+        self.recount()
     }
 
     /// Add (or replace) one document with its passages; `source` is `builtin` or `plant`.
@@ -290,6 +300,7 @@ impl RefIndex {
             }
         }
         tx.commit().map_err(e)?;
+        self.recount()?;
         Ok(doc.passages.len())
     }
 
@@ -329,7 +340,7 @@ impl RefIndex {
             .collect();
         if !words.is_empty() {
             let q: Vec<String> = words.iter().map(|w| format!("\"{}\"*", w.replace('"', ""))).collect();
-            self.two_pass(&mut cand, "ref_fts_latin", &q, limit)?;
+            self.candidates(&mut cand, "ref_fts_latin", &q, limit)?;
         }
         let mut tri: Vec<String> = Vec::new();
         let mut short: Vec<String> = Vec::new();
@@ -344,7 +355,7 @@ impl RefIndex {
         }
         if !tri.is_empty() {
             let q: Vec<String> = tri.iter().map(|w| format!("\"{w}\"")).collect();
-            self.two_pass(&mut cand, "ref_fts_cjk", &q, limit)?;
+            self.candidates(&mut cand, "ref_fts_cjk", &q, limit)?;
         }
         for s in &short {
             // Trigrams cannot match 1-2 characters: scan (Chinese rows only) with LIKE.
@@ -419,9 +430,12 @@ impl RefIndex {
         Ok(SearchResult { supported: true, reason: None, results: hits })
     }
 
-    /// Candidates holding every query piece first (cheap, unranked); only when those are
-    /// too few, the pieces OR-ed and ranked by BM25 (the costly query on common terms).
-    fn two_pass(
+    /// Candidates for the query pieces. Pieces found in over a fifth of the rows do not
+    /// tell passages apart and make FTS queries slow, so candidates come from the rarer
+    /// pieces: first rows holding all of them (unranked, cheap), then, if too few, any of
+    /// them ranked by BM25. Only when every piece is common are those used. Coverage
+    /// scoring still counts every term.
+    fn candidates(
         &self,
         cand: &mut Vec<(i64, f64, Hit)>,
         table: &str,
@@ -431,16 +445,8 @@ impl RefIndex {
         let base = format!(
             "SELECT {COLUMNS}, bm25({table}) FROM {table} f JOIN ref_passages p ON p.rowid = f.rowid JOIN ref_documents d ON d.id = p.doc_id WHERE {table} MATCH ?1"
         );
-        let before = cand.len();
-        self.collect(cand, &format!("{base} LIMIT ?2"), &q.join(" AND "))?;
-        if cand.len() - before >= limit * 2 {
-            return Ok(());
-        }
-        // Terms in more than a fifth of the rows do not tell passages apart and make the
-        // ranked OR query slow: leave them out of it (coverage still counts them).
         let vocab = if table == "ref_fts_latin" { "ref_vocab_latin" } else { "ref_vocab_cjk" };
-        let rows: f64 =
-            self.db(self.conn.query_row("SELECT count(*) FROM ref_passages", [], |r| r.get::<_, i64>(0)))? as f64;
+        let rows = self.rows.get() as f64;
         let mut st = self.db(self.conn.prepare_cached(&format!("SELECT doc FROM {vocab} WHERE term = ?1")))?;
         let mut rare = Vec::new();
         for piece in q {
@@ -450,13 +456,15 @@ impl RefIndex {
                 rare.push(piece.clone());
             }
         }
-        let at = cand.len();
-        if !rare.is_empty() {
-            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &rare.join(" OR "))?;
+        let use_: &[String] = if rare.is_empty() { q } else { &rare };
+        let before = cand.len();
+        self.collect(cand, &format!("{base} LIMIT ?2"), &use_.join(" AND "))?;
+        if cand.len() - before < limit * 2 && use_.len() > 1 {
+            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &use_.join(" OR "))?;
         }
-        if cand.len() == at && rare.len() < q.len() {
-            // Only common terms are shared: the nearest passages come from those.
-            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &q.join(" OR "))?;
+        if cand.len() == before && !rare.is_empty() && rare.len() < q.len() {
+            // The rare pieces match nothing: the nearest passages come from the common ones.
+            self.collect(cand, &format!("{base} LIMIT ?2"), &q.join(" OR "))?;
         }
         Ok(())
     }

@@ -486,3 +486,25 @@ fn malformed_packs_are_named_errors() {
     }
     assert!(n >= 12);
 }
+
+/// A pack whose reference file is corrupt or missing fails to load, naming the file.
+#[test]
+fn corrupt_or_missing_reference_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack =
+        "[pack]\nid = \"p\"\nversion = \"1\"\ntitle = { en = \"p\", zh = \"p\" }\nreferences = [\"refs.toml\"]\n";
+    std::fs::write(dir.path().join("pack.toml"), pack).unwrap();
+    let e = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("refs.toml") && e.contains("cannot read"), "{e}");
+    std::fs::write(dir.path().join("refs.toml"), "[[passage]]\nid = \"x\"\ndocument = \"nope\"\n").unwrap();
+    let e = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("refs.toml"), "{e}");
+    // A pack passage may not redefine a built-in one.
+    std::fs::write(
+        dir.path().join("refs.toml"),
+        "[[document]]\nid = \"d\"\ntitle = \"t\"\nedition = \"1\"\nlanguage = \"en\"\n[[passage]]\nid = \"iec60599.typical-values\"\ndocument = \"d\"\nclause = \"c\"\nverification = \"secondary\"\nedge = \"e\"\ntext_en = \"t\"\ntext_zh = \"t\"\n",
+    )
+    .unwrap();
+    let e = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("refs.toml") && e.contains("iec60599.typical-values") && e.contains("already defined"), "{e}");
+}
