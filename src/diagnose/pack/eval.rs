@@ -5,6 +5,7 @@
 use super::{pattern_matches, verification, Band, CriterionDef, Edge, Kind, PackError, Status};
 use crate::diagnose::{AbstainReason, CriterionInfo, Evidence, FaultReport, Outcome, Severity, Text};
 use crate::knowledge::{Citation, Library, Verification};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub use crate::config::packs::Param;
@@ -161,7 +162,7 @@ impl Compiled {
                 ev.derive(&q.name, v, &q.unit);
             }
         }
-        let cites = self.cites.clone();
+        let cites = Cow::Borrowed(self.cites.as_slice());
         match self.def.kind {
             Kind::Bands => self.bands(ev, &vars, cx, cites),
             Kind::Regions => self.regions(ev, &vars, cx, cites),
@@ -214,7 +215,7 @@ impl Compiled {
         Ok(())
     }
 
-    fn bands(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Vec<Citation>) -> Outcome {
+    fn bands(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         let input = d.input.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("");
         if let Some(role) = &d.running_role {
@@ -241,7 +242,7 @@ impl Compiled {
         };
         let bands = match self.variant(cx.params) {
             Ok((b, vc, _)) => {
-                cites.extend(vc.iter().cloned());
+                cites.to_mut().extend(vc.iter().cloned());
                 b
             }
             Err(e) => return abstain(AbstainReason::OutOfDomain, e, ev, cites),
@@ -280,13 +281,19 @@ impl Compiled {
         match band.severity {
             None => Outcome::Normal { evidence: ev, note: title },
             Some(sev) => {
-                cites.extend(self.gate_cites.iter().cloned());
+                cites.to_mut().extend(self.gate_cites.iter().cloned());
                 fault(format!("{}{}", d.code_prefix, band.code), title, sev, band.action.clone(), ev, cites)
             }
         }
     }
 
-    fn regions(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Vec<Citation>) -> Outcome {
+    fn regions(
+        &self,
+        mut ev: Evidence,
+        vars: &[(String, f64)],
+        cx: &EvalCtx,
+        mut cites: Cow<'_, [Citation]>,
+    ) -> Outcome {
         let d = &self.def;
         if let Err(why) = self.gate(&mut ev, vars, cx) {
             ev.summary = why.clone();
@@ -346,14 +353,14 @@ impl Compiled {
         match r.severity {
             None => Outcome::Normal { evidence: ev, note: r.title.clone() },
             Some(sev) => {
-                cites.extend(self.region_cites[ri].iter().cloned());
-                cites.extend(self.gate_cites.iter().cloned());
+                cites.to_mut().extend(self.region_cites[ri].iter().cloned());
+                cites.to_mut().extend(self.gate_cites.iter().cloned());
                 fault(format!("{}{}", d.code_prefix, r.code), r.title.clone(), sev, r.action.clone(), ev, cites)
             }
         }
     }
 
-    fn codes(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Vec<Citation>) -> Outcome {
+    fn codes(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         if let Err(why) = self.gate(&mut ev, vars, cx) {
             ev.summary = why.clone();
@@ -394,13 +401,13 @@ impl Compiled {
         match r.severity {
             None => Outcome::Normal { evidence: ev, note: r.title.clone() },
             Some(sev) => {
-                cites.extend(self.gate_cites.iter().cloned());
+                cites.to_mut().extend(self.gate_cites.iter().cloned());
                 fault(format!("{}{}", d.code_prefix, r.code), r.title.clone(), sev, r.action.clone(), ev, cites)
             }
         }
     }
 
-    fn limits(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, cites: Vec<Citation>) -> Outcome {
+    fn limits(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
         let variant = d.variant_param.as_ref().and_then(|p| cx.params.get(p)).map(|p| p.as_key());
@@ -447,7 +454,7 @@ impl Compiled {
         )
     }
 
-    fn rate(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, cites: Vec<Citation>) -> Outcome {
+    fn rate(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         let r = d.rate.as_ref().expect("validated");
         let name = r.input.get_ref();
@@ -519,7 +526,7 @@ impl Compiled {
         )
     }
 
-    fn ieee(&self, mut ev: Evidence, cx: &EvalCtx, cites: Vec<Citation>) -> Outcome {
+    fn ieee(&self, mut ev: Evidence, cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         let t = d.ieee.as_ref().expect("validated");
         let (Some(o2), Some(n2)) = (ev.value("o2"), ev.value("n2")) else {
@@ -661,7 +668,7 @@ impl Compiled {
         }
     }
 
-    fn combine(&self, mut ev: Evidence, cx: &EvalCtx, cites: Vec<Citation>) -> Outcome {
+    fn combine(&self, mut ev: Evidence, cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         let all = d.kind == Kind::All;
         let mut faults = Vec::new();
@@ -724,10 +731,18 @@ fn fault(
     severity: Severity,
     action: Option<Text>,
     ev: Evidence,
-    mut cites: Vec<Citation>,
+    cites: impl Into<Vec<Citation>>,
 ) -> Outcome {
-    let mut seen = std::collections::HashSet::new();
-    cites.retain(|c| seen.insert(c.passage_id.clone()));
+    let mut cites: Vec<Citation> = cites.into();
+    // Drop repeated passages (a gate may cite what the criterion cites); few, so quadratic.
+    let mut i = 0;
+    while i < cites.len() {
+        if cites[..i].iter().any(|c| c.passage_id == cites[i].passage_id) {
+            cites.remove(i);
+        } else {
+            i += 1;
+        }
+    }
     Outcome::Fault(FaultReport {
         code,
         title,
@@ -738,8 +753,8 @@ fn fault(
     })
 }
 
-fn abstain(reason: AbstainReason, detail: String, evidence: Evidence, citations: Vec<Citation>) -> Outcome {
-    Outcome::Abstain { reason, detail, evidence, citations }
+fn abstain(reason: AbstainReason, detail: String, evidence: Evidence, citations: impl Into<Vec<Citation>>) -> Outcome {
+    Outcome::Abstain { reason, detail, evidence, citations: citations.into() }
 }
 
 pub fn lookup(vars: &[(String, f64)], name: &str) -> Option<f64> {
