@@ -18,7 +18,10 @@ fn terms_split_latin_words_and_cjk_runs() {
         vec![Term::Word("duval".into()), Term::Word("triangle".into()), Term::Word("c2h2".into())]
     );
     assert_eq!(terms("变压器乙炔怎么办"), vec![Term::Cjk("变压器乙炔".into())]);
-    assert_eq!(terms("乙炔 DL/T 722"), vec![Term::Cjk("乙炔".into()), Term::Word("dl".into()), Term::Word("722".into())]);
+    assert_eq!(
+        terms("乙炔 DL/T 722"),
+        vec![Term::Cjk("乙炔".into()), Term::Word("dl".into()), Term::Word("722".into())]
+    );
     assert!(terms("the of ? 的").is_empty());
 }
 
@@ -86,7 +89,10 @@ fn asset_evidence_boosts_cited_passages() {
     let plain = ix.search("zone foundation", "en", 10, &[]).unwrap();
     let boosted = ix.search("zone foundation", "en", 10, &["iso10816-3.group1-flexible".to_string()]).unwrap();
     assert_eq!(boosted.results[0].passage_id, "iso10816-3.group1-flexible");
-    assert!(boosted.results[0].score > plain.results.iter().find(|h| h.passage_id == "iso10816-3.group1-flexible").unwrap().score);
+    assert!(
+        boosted.results[0].score
+            > plain.results.iter().find(|h| h.passage_id == "iso10816-3.group1-flexible").unwrap().score
+    );
 }
 
 #[test]
@@ -113,7 +119,8 @@ fn markdown_and_plain_text_import_with_anchors() {
     ix.load_library(&Library::builtin().unwrap()).unwrap();
     assert!(ix.has_passage("plant-manual#bearings").unwrap());
 
-    let txt = "3 Inspection\nCheck the oil level weekly.\n\n3.1 Oil sampling\nTake oil samples from the bottom valve.\n";
+    let txt =
+        "3 Inspection\nCheck the oil level weekly.\n\n3.1 Oil sampling\nTake oil samples from the bottom valve.\n";
     let d = import_text("proc.txt", txt, "proc", Some("Procedure"), "", false).unwrap();
     let ids: Vec<&str> = d.passages.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["proc#3-inspection", "proc#3-1-oil-sampling"]);
