@@ -359,7 +359,7 @@ impl RefIndex {
         }
         for s in &short {
             // Trigrams cannot match 1-2 characters: scan (Chinese rows only) with LIKE.
-            let like = format!("%{}%", s.replace('%', "").replace('_', ""));
+            let like = format!("%{}%", s.replace(['%', '_'], ""));
             let sql = format!("SELECT {COLS}, 0.0 FROM ref_passages p JOIN ref_documents d ON d.id = p.doc_id WHERE p.lang = 'zh' AND (p.text LIKE ?1 OR p.clause LIKE ?1) LIMIT ?2");
             self.collect(&mut cand, &sql, &like)?;
         }
@@ -724,7 +724,7 @@ pub fn import_text(
             if markdown && level == 1 && doc_title.is_none() {
                 doc_title = Some(h.clone());
             }
-            let done = std::mem::replace(&mut current, (String::new(), String::new(), Vec::new()));
+            let done = std::mem::take(&mut current);
             if !done.2.is_empty() {
                 sections.push(done);
             }

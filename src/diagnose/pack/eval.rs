@@ -36,6 +36,9 @@ pub struct EvalCtx<'a> {
     pub open: Option<&'a str>,
 }
 
+/// A selected band variant: its bands, its own citations and its status.
+type Variant<'a> = (&'a [toml::Spanned<Band>], &'a [Citation], Status);
+
 /// A criterion with its citations resolved, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -130,7 +133,7 @@ impl Compiled {
     }
 
     /// Select the band variant for these params and its status.
-    fn variant<'a>(&'a self, params: &Params) -> Result<(&'a [toml::Spanned<Band>], &'a [Citation], Status), String> {
+    fn variant<'a>(&'a self, params: &Params) -> Result<Variant<'a>, String> {
         let d = &self.def;
         let Some(vp) = &d.variant_param else { return Ok((&d.band, &[], d.status)) };
         let key = params.get(vp).map(|p| p.as_key()).ok_or_else(|| format!("asset parameter `{vp}` is not set"))?;
@@ -817,11 +820,11 @@ pub fn quantities(
 /// The band holding `x`, edges multiplied by `h`.
 pub fn find_band(bands: &[toml::Spanned<Band>], x: f64, h: f64, edge: Edge) -> Option<&Band> {
     bands.iter().map(|b| b.get_ref()).find(|b| {
-        let lo = b.from.map_or(true, |f| match edge {
+        let lo = b.from.is_none_or(|f| match edge {
             Edge::LowerInclusive => x >= f * h,
             Edge::UpperInclusive => x > f * h,
         });
-        let hi = b.to.map_or(true, |t| match edge {
+        let hi = b.to.is_none_or(|t| match edge {
             Edge::LowerInclusive => x < t * h,
             Edge::UpperInclusive => x <= t * h,
         });

@@ -344,6 +344,9 @@ struct PackFile {
     criterion: Vec<Spanned<CriterionDef>>,
 }
 
+/// A pack file to load: its name, its text and its reference files (name, text).
+type Source = (String, String, Vec<(String, String)>);
+
 /// A loaded, validated pack.
 #[derive(Debug, Clone)]
 pub struct Pack {
@@ -397,7 +400,8 @@ impl PackSet {
     pub fn load(builtin: bool, dirs: &[PathBuf]) -> Result<PackSet, PackError> {
         let mut library =
             Library::builtin().map_err(|source| PackError::References { file: "built-in library".into(), source })?;
-        let mut sources: Vec<(String, String, Vec<(String, String)>)> = Vec::new();
+        // (pack file name, its text, its reference files as (name, text))
+        let mut sources: Vec<Source> = Vec::new();
         if builtin {
             for (name, pack, refs) in BUILTIN {
                 sources.push((
@@ -744,7 +748,7 @@ fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, lib: &Library) -> Result<
             if c.digit.is_empty() || c.code.is_empty() {
                 return Err(cx.err(
                     c.class.span(),
-                    format!("{key}"),
+                    key.to_string(),
                     "codes need [[criterion.digit]] and [[criterion.code]]",
                 ));
             }

@@ -72,6 +72,10 @@ fn history(asset: &AssetState, roles: &[&str], now_ts: Option<i64>) -> Vec<Snaps
     out
 }
 
+/// An asset's pack criteria: built, disabled (with the reason), and the model names a pack
+/// criterion took over.
+pub type Built = (Vec<Box<dyn Criterion>>, Vec<Disabled>, Vec<String>);
+
 /// The pack criteria for one asset: built, disabled (with the reason), and the names of the
 /// models a pack criterion took over.
 pub fn build(
@@ -79,7 +83,7 @@ pub fn build(
     asset: &crate::config::AssetConfig,
     models: &[Arc<Model>],
     unavailable: &[UnavailableModel],
-) -> Result<(Vec<Box<dyn Criterion>>, Vec<Disabled>, Vec<String>), super::PackError> {
+) -> Result<Built, super::PackError> {
     let params = asset_params(asset);
     let mut criteria: Vec<Box<dyn Criterion>> = Vec::new();
     let mut disabled = Vec::new();

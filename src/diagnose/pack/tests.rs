@@ -290,7 +290,7 @@ fn ieee_status_levels_deltas_and_rates() {
     assert_eq!(code(&at(&base(250.0), &p, &[], None)), "DGA.IEEE_C57104.STATUS2");
     // Above Table 2 and a delta above Table 3 (H2 +41 > 40): status 3.
     let prev = Snapshot { ts_ms: None, values: base(209.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
-    assert_eq!(code(&at(&base(250.0), &p, &[prev.clone()], None)), "DGA.IEEE_C57104.STATUS3");
+    assert_eq!(code(&at(&base(250.0), &p, std::slice::from_ref(&prev), None)), "DGA.IEEE_C57104.STATUS3");
     let prev40 = Snapshot { ts_ms: None, values: base(210.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
     assert_eq!(code(&at(&base(250.0), &p, &[prev40], None)), "DGA.IEEE_C57104.STATUS2", "+40 is not above 40");
     // Age 1-9 years: H2 Table 1 is 75.
