@@ -8,7 +8,6 @@ use crate::diagnose::model_score::UnavailableModel;
 use crate::diagnose::tracker::{Tracker, Transition};
 use crate::diagnose::{Assessment, Diagnoser, Outcome};
 use crate::inference::{self, Model};
-use crate::knowledge::Library;
 use crate::pipeline::Pipeline;
 use crate::sample::Sample;
 use crate::simulator::{self, Plant};
@@ -65,7 +64,11 @@ fn model_statuses(models: &[Arc<Model>]) -> Vec<ModelStatus> {
 /// Run the daemon until `cancel` is triggered.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
     let started = crate::time::now_ms();
-    let library = Library::builtin()?;
+    let knowledge = Arc::new(
+        api::ask::Knowledge::open(&config.packs, false)
+            .with_context(|| format!("packs and references ([packs] in {})", config.file.display()))?,
+    );
+    let packs = &knowledge.packs;
     let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
@@ -73,7 +76,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let unavailable_models = unavailable(loaded.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
     let (models, model_errors) = (loaded.models, loaded.errors);
     let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
-    let mut diagnoser = Diagnoser::new(&config, &library, &models, &unavailable_models)?;
+    let mut diagnoser = Diagnoser::new(&config, packs, &models, &unavailable_models)?;
     let mut reloads = inference::reload::on_sighup(config.inference.clone(), cancel.clone());
     for d in &diagnoser.disabled {
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
@@ -143,7 +146,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     live.write().unwrap().mqtt = mqtt.as_ref().map(|m| m.status.clone());
 
     if config.api.enabled {
-        tasks.spawn(api::spawn(&config.api, &config.store, live.clone(), cancel.clone()).await?);
+        tasks.spawn(api::spawn(&config.api, &config.store, live.clone(), knowledge.clone(), cancel.clone()).await?);
     }
 
     let mut eval = tokio::time::interval(Duration::from_millis(config.diagnose.interval_ms));
@@ -225,7 +228,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             Some(l) = reloads.recv(), if !sources_stopping => {
                 // Swapped between evaluations; the pipeline and queued samples stay as they are.
                 let unavail = unavailable(l.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
-                match Diagnoser::new(&config, &library, &l.models, &unavail) {
+                match Diagnoser::new(&config, packs, &l.models, &unavail) {
                     Ok(d) => {
                         diagnoser = d;
                         let generation = registry.replace(l.models.clone(), l.rejected);

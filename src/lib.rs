@@ -5,6 +5,7 @@
 //! `sources -> pipeline -> inference -> diagnose -> store -> sinks`, with `config` and
 //! `knowledge` underneath and `daemon` wiring them together at the top.
 
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod deadband;

@@ -5,7 +5,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use edgecite::config::Config;
 use edgecite::diagnose::Diagnoser;
-use edgecite::knowledge::Library;
 use edgecite::sources::modbus::link::{Connector, RealConnector};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -76,6 +75,15 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: edgecite::sinks::api::cli::TokenCommand,
+    },
+    /// Diagnose lab DGA results (one sample from flags, or --csv FILE) through the transformer-dga pack.
+    Dga(edgecite::cli::DgaArgs),
+    /// Search the reference library (passages with citations, or "no supported answer").
+    Ask(edgecite::cli::AskArgs),
+    /// Reference library: import plant documents and failure cases.
+    Refs {
+        #[command(subcommand)]
+        command: edgecite::cli::RefsCommand,
     },
     /// Print the version.
     Version,
@@ -168,6 +176,10 @@ fn main() -> ExitCode {
         }
         Command::User { command } => edgecite::sinks::api::cli::user(command),
         Command::Token { command } => edgecite::sinks::api::cli::token(command),
+        Command::Ask(args) => edgecite::cli::ask(&args),
+        Command::Refs { command } => edgecite::cli::refs(&command),
+        Command::Dga(args) => edgecite::cli::dga(&args)
+            .and_then(|ok| ok.then_some(()).context("some rows could not be read (see their error lines)")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -421,9 +433,10 @@ fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
 
 fn check(path: &PathBuf) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let library = Library::builtin()?;
+    let packs = edgecite::diagnose::pack::PackSet::load(config.packs.builtin, &config.packs.dirs)?;
+    let library = &packs.library;
     let (models, model_errors, unavailable) = edgecite::daemon::load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &library, &models, &unavailable)?;
+    let diagnoser = Diagnoser::new(&config, &packs, &models, &unavailable)?;
     println!("config {}: OK", path.display());
     println!("site: {} ({})", config.site.id, config.site.name);
     let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();
@@ -471,5 +484,8 @@ fn check(path: &PathBuf) -> anyhow::Result<()> {
         println!("api: {}://{}", if config.api.tls.is_some() { "https" } else { "http" }, config.api.listen);
     }
     println!("references: {} document(s), {} passage(s)", library.documents().count(), library.passage_count());
+    for p in &packs.packs {
+        println!("pack: {} {} ({} criteria) from {}", p.id, p.version, p.criteria.len(), p.source);
+    }
     Ok(())
 }

@@ -103,8 +103,8 @@ fn a_missing_role_disables_the_model_criterion_with_the_reason() {
     let text = text.replace(", flow = \"pump1.flow\"", "");
     let cfg = edgecite::config::Config::parse(&common::repo().join("configs/demo.toml"), &text).unwrap();
     let model = Arc::new(Model::load(&common::repo().join("models/pump_anomaly")).unwrap());
-    let lib = edgecite::knowledge::Library::builtin().unwrap();
-    let d = edgecite::diagnose::Diagnoser::new(&cfg, &lib, &[model], &[]).unwrap();
+    let packs = edgecite::diagnose::pack::PackSet::builtin().unwrap();
+    let d = edgecite::diagnose::Diagnoser::new(&cfg, &packs, &[model], &[]).unwrap();
     let dis = d.disabled.iter().find(|x| x.criterion == "model.pump_anomaly").expect("disabled");
     assert_eq!(dis.asset, "P1");
     assert_eq!(dis.reason, "roles not bound: flow");

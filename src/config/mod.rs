@@ -10,6 +10,7 @@ pub mod inference;
 
 pub use api::{ApiConfig, DemoUser, TlsConfig};
 pub mod mqtt;
+pub mod packs;
 
 pub use error::{ConfigError, KeyPath, Location, Seg};
 
@@ -42,6 +43,9 @@ pub struct Config {
     /// MQTT broker, publish sink with outbox, and subscriptions (`config/mqtt.rs`).
     #[serde(default)]
     pub mqtt: mqtt::MqttConfig,
+    /// Diagnostic packs, reference search, language.
+    #[serde(default)]
+    pub packs: packs::PacksConfig,
     /// The file this config was read from (not a TOML key).
     #[serde(skip)]
     pub file: PathBuf,
@@ -394,6 +398,9 @@ pub struct AssetConfig {
     #[serde(default = "default_stale_after_ms")]
     pub stale_after_ms: u64,
     pub vibration: Option<VibrationConfig>,
+    /// Parameters pack criteria read (age_years, insulation_class, voltage_class, ...).
+    #[serde(default)]
+    pub params: BTreeMap<String, packs::Param>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -624,6 +631,7 @@ impl Config {
         config.api.resolve(base, &doc)?;
         config.store.path = base.join(&config.store.path);
         config.inference.models_dir = base.join(&config.inference.models_dir);
+        config.packs.anchor(base, &config.store.path);
         if let Some(p) = &config.inference.runtime_path {
             config.inference.runtime_path = Some(base.join(p));
         }

@@ -1,4 +1,6 @@
-//! Duval Triangle 1 (IEC 60599:2022 Annex B; IEEE C57.104-2019 Table 6) on CH4, C2H4, C2H2.
+//! Duval Triangle 1 (IEC 60599:2022 Annex B; IEEE C57.104-2019 Table 6) on CH4, C2H4, C2H2:
+//! a reference implementation in code. The shipped criterion is declared in the
+//! `transformer-dga` pack; a property test checks that the pack's regions agree with `zone`.
 //!
 //! Edge convention (recorded in the cited passage too): a lower bound is inclusive (>=), an
 //! upper bound exclusive (<); zones are tested in the order PD, T1, T2, T3, D1, D2, and the
@@ -8,11 +10,6 @@
 //! above its IEC 60599 Table A.2 typical value (strictly greater); while a finding is open it
 //! keeps being applied until all three are below 90 % of those values (hysteresis). Below
 //! that the criterion abstains with `below_applicability`, citing the typical values.
-
-use super::evidence::gather;
-use super::{cite, AbstainReason, CriterionInfo, DiagnoseError, FaultReport, Outcome, Severity, Text};
-use crate::knowledge::{Citation, Library, Verification};
-use crate::pipeline::AssetState;
 
 pub const ID: &str = "iec60599.duval_triangle_1";
 pub const ROLES: [&str; 3] = ["ch4", "c2h4", "c2h2"];
@@ -44,48 +41,6 @@ impl Zone {
             Zone::DT => "DT",
         }
     }
-
-    fn describe(self) -> (Text, Severity, Text) {
-        let oil = "Take an oil sample for laboratory DGA to confirm the online reading";
-        let oil_zh = "取油样做实验室色谱分析以确认在线监测结果";
-        match self {
-            Zone::PD => (
-                Text::new("Partial discharges (Duval PD)", "局部放电（Duval PD 区）"),
-                Severity::Medium,
-                Text::new(format!("{oil}; check the trend of H2 and CH4; plan a partial-discharge measurement."), format!("{oil_zh}；关注 H2、CH4 变化趋势；安排局部放电检测。")),
-            ),
-            Zone::T1 => (
-                Text::new("Thermal fault, lowest temperature range (Duval T1)", "低温过热故障（Duval T1 区）"),
-                Severity::Medium,
-                Text::new(format!("{oil}; check loading and cooling; shorten the sampling interval and watch the gassing rate."), format!("{oil_zh}；检查负荷与冷却系统；缩短取样周期，跟踪产气速率。")),
-            ),
-            Zone::T2 => (
-                Text::new("Thermal fault, middle temperature range (Duval T2)", "中温过热故障（Duval T2 区）"),
-                Severity::High,
-                Text::new(format!("{oil}; check loading, cooling and connections; plan an investigation of the hot spot."), format!("{oil_zh}；检查负荷、冷却及连接部位；安排查找过热点。")),
-            ),
-            Zone::T3 => (
-                Text::new("Thermal fault, highest temperature range (Duval T3)", "高温过热故障（Duval T3 区）"),
-                Severity::High,
-                Text::new(format!("{oil}; check for overheated connections, core or circulating currents; consider reducing load and plan an internal inspection."), format!("{oil_zh}；检查连接部位、铁芯及环流过热；考虑降低负荷并安排内部检查。")),
-            ),
-            Zone::D1 => (
-                Text::new("Discharges of low energy (Duval D1)", "低能放电（Duval D1 区）"),
-                Severity::High,
-                Text::new(format!("{oil}; watch C2H2 closely; plan electrical tests."), format!("{oil_zh}；密切关注 C2H2；安排电气试验。")),
-            ),
-            Zone::D2 => (
-                Text::new("Discharges of high energy (Duval D2)", "高能放电（Duval D2 区）"),
-                Severity::Critical,
-                Text::new(format!("{oil} at once; consider taking the transformer out of service; plan electrical tests and an internal inspection."), format!("立即{oil_zh}；考虑停运变压器；安排电气试验及内部检查。")),
-            ),
-            Zone::DT => (
-                Text::new("Mixed thermal and electrical faults (Duval DT)", "过热与放电混合故障（Duval DT 区）"),
-                Severity::High,
-                Text::new(format!("{oil}; compare with other interpretation methods; plan electrical tests."), format!("{oil_zh}；结合其他判断方法分析；安排电气试验。")),
-            ),
-        }
-    }
 }
 
 /// Percentages of CH4, C2H4 and C2H2 in their sum, or `None` if the sum is not positive.
@@ -114,95 +69,6 @@ pub fn zone(pct: [f64; 3]) -> Zone {
         Zone::D2
     } else {
         Zone::DT
-    }
-}
-
-pub struct DuvalTriangle1 {
-    info: CriterionInfo,
-    triangle: Citation,
-    gate: Vec<Citation>,
-}
-
-impl DuvalTriangle1 {
-    pub fn new(lib: &Library) -> Result<Self, DiagnoseError> {
-        Ok(DuvalTriangle1 {
-            info: CriterionInfo {
-                id: ID.into(),
-                version: "1".into(),
-                title: "Duval Triangle 1 (IEC 60599:2022 Annex B)".into(),
-                verification: Verification::Verified,
-            },
-            triangle: cite(lib, ID, "iec60599.duval-triangle-1")?,
-            gate: vec![cite(lib, ID, "iec60599.typical-values")?, cite(lib, ID, "dlt722.ratio-applicability")?],
-        })
-    }
-}
-
-impl super::Criterion for DuvalTriangle1 {
-    fn info(&self) -> &CriterionInfo {
-        &self.info
-    }
-
-    fn evaluate(&self, asset: &AssetState, now_ms: i64, open_code: Option<&str>) -> Outcome {
-        let mut ev = match gather(asset, &ROLES, now_ms) {
-            Ok(ev) => ev,
-            Err(abstain) => return abstain,
-        };
-        let gases = [ev.values[0].value, ev.values[1].value, ev.values[2].value];
-        let factor = if open_code.is_some() { CLEAR_FRACTION } else { 1.0 };
-        let above: Vec<String> = ROLES
-            .iter()
-            .zip(gases.iter().zip(TYPICAL_PPM))
-            .filter(|(_, (g, t))| **g > t * factor)
-            .map(|(r, (g, t))| format!("{} {:.1} ppm > {:.0}", r.to_uppercase(), g, t * factor))
-            .collect();
-        if above.is_empty() {
-            ev.summary = format!(
-                "CH4 {:.1}, C2H4 {:.1}, C2H2 {:.1} ppm: all at or below {} typical values (CH4 130, C2H4 280, C2H2 20 ppm)",
-                gases[0],
-                gases[1],
-                gases[2],
-                if factor < 1.0 { "90 % of the" } else { "the" }
-            );
-            return Outcome::Abstain {
-                reason: AbstainReason::BelowApplicability,
-                detail: format!("no triangle diagnosis: {}", ev.summary),
-                evidence: ev,
-                citations: self.gate.clone(),
-            };
-        }
-        let Some(pct) = percentages(gases[0], gases[1], gases[2]) else {
-            return Outcome::Abstain {
-                reason: AbstainReason::OutOfDomain,
-                detail: "gas values are negative or sum to zero".into(),
-                evidence: ev,
-                citations: Vec::new(),
-            };
-        };
-        let z = zone(pct);
-        ev.derive("CH4 %", pct[0], "%");
-        ev.derive("C2H4 %", pct[1], "%");
-        ev.derive("C2H2 %", pct[2], "%");
-        ev.summary = format!(
-            "{}{}; triangle point CH4 {:.1} %, C2H4 {:.1} %, C2H2 {:.1} % lies in zone {}",
-            above.join(", "),
-            if factor < 1.0 { " (90 % of the typical values while the finding is open)" } else { "" },
-            pct[0],
-            pct[1],
-            pct[2],
-            z.as_str()
-        );
-        let (title, severity, action) = z.describe();
-        let mut citations = vec![self.triangle.clone()];
-        citations.extend(self.gate.iter().cloned());
-        Outcome::Fault(FaultReport {
-            code: format!("DGA.DUVAL1.{}", z.as_str()),
-            title,
-            severity,
-            evidence: ev,
-            citations,
-            recommended_action: action,
-        })
     }
 }
 

@@ -4,7 +4,9 @@
 
 pub mod duval;
 pub mod evidence;
+pub mod lab;
 pub mod model_score;
+pub mod pack;
 pub mod tracker;
 pub mod vibration;
 
@@ -13,8 +15,7 @@ pub use evidence::{Derived, Evidence, EvidenceValue};
 
 use crate::config::Config;
 use crate::inference::Model;
-use crate::knowledge::classes::AssetClass;
-use crate::knowledge::{Citation, Library, Verification};
+use crate::knowledge::{Citation, Verification};
 use crate::pipeline::{AssetState, Pipeline};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -132,6 +133,8 @@ pub trait Criterion: Send + Sync {
 pub enum DiagnoseError {
     #[error("criterion `{criterion}` cites passage `{passage}`, which the reference library does not have")]
     MissingPassage { criterion: String, passage: String },
+    #[error(transparent)]
+    Pack(#[from] pack::PackError),
 }
 
 /// A criterion that is configured but cannot run, and why.
@@ -157,61 +160,41 @@ pub struct Diagnoser {
     pub disabled: Vec<Disabled>,
 }
 
-/// Look up a passage or fail with the criterion named.
-pub(crate) fn cite(lib: &Library, criterion: &str, passage: &str) -> Result<Citation, DiagnoseError> {
-    lib.citation(passage)
-        .ok_or_else(|| DiagnoseError::MissingPassage { criterion: criterion.into(), passage: passage.into() })
-}
-
 impl Diagnoser {
     /// Build the criteria for every configured asset. `models` are the loaded models;
     /// `unavailable` those configured but unable to run, whose criteria abstain with the
     /// reason instead of silently disappearing.
     pub fn new(
         config: &Config,
-        lib: &Library,
+        packs: &pack::PackSet,
         models: &[Arc<Model>],
         unavailable: &[model_score::UnavailableModel],
     ) -> Result<Self, DiagnoseError> {
         let mut assets = Vec::new();
         let mut disabled = Vec::new();
         for a in &config.assets {
-            let mut criteria: Vec<Box<dyn Criterion>> = Vec::new();
-            let mut missing = |criterion: &str, roles: &[&str]| -> bool {
+            let (mut criteria, off, models_used) = pack::online::build(packs, a, models, unavailable)?;
+            disabled.extend(off);
+            // Models no pack criterion names run as before: one criterion per model of the class.
+            for m in
+                models.iter().filter(|m| m.manifest.asset_class == a.class && !models_used.contains(&m.manifest.name))
+            {
+                let roles: Vec<&str> = m.manifest.features.iter().map(|f| f.role.as_str()).collect();
                 let absent: Vec<&str> = roles.iter().copied().filter(|r| !a.roles.contains_key(*r)).collect();
-                if !absent.is_empty() {
+                if absent.is_empty() {
+                    criteria.push(Box::new(model_score::ModelCriterion::new(m.clone())));
+                } else {
                     disabled.push(Disabled {
                         asset: a.id.clone(),
-                        criterion: criterion.to_string(),
+                        criterion: model_score::criterion_id(&m.manifest.name),
                         reason: format!("roles not bound: {}", absent.join(", ")),
                     });
                 }
-                !absent.is_empty()
-            };
-            match a.class {
-                AssetClass::Transformer => {
-                    if !missing(duval::ID, &duval::ROLES) {
-                        criteria.push(Box::new(duval::DuvalTriangle1::new(lib)?));
-                    }
-                }
-                AssetClass::PumpSkid => {
-                    if let Some(v) = a.vibration {
-                        if !missing(vibration::ID, &[vibration::ROLE]) {
-                            criteria.push(Box::new(vibration::VibrationZone::new(lib, v)?));
-                        }
-                    }
-                }
-                // Models only (issue 5's machine_temperature).
-                AssetClass::Machine => {}
-            }
-            for m in models.iter().filter(|m| m.manifest.asset_class == a.class) {
-                let roles: Vec<&str> = m.manifest.features.iter().map(|f| f.role.as_str()).collect();
-                if !missing(&model_score::criterion_id(&m.manifest.name), &roles) {
-                    criteria.push(Box::new(model_score::ModelCriterion::new(m.clone())));
-                }
             }
             for u in unavailable.iter().filter(|u| u.asset_class == a.class) {
-                criteria.push(Box::new(model_score::Unavailable::new(&u.criterion_id, &u.reason)));
+                if !criteria.iter().any(|c| c.info().id == u.criterion_id) {
+                    criteria.push(Box::new(model_score::Unavailable::new(&u.criterion_id, &u.reason)));
+                }
             }
             assets.push((a.id.clone(), criteria));
         }
@@ -325,68 +308,100 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
         assert_eq!(Severity::parse("urgent"), None);
     }
 
+    /// The pack criterion `id` as the Diagnoser builds it for asset `asset` of the test config.
+    pub(crate) fn pack_criterion(asset: &str, id: &str) -> Box<dyn Criterion> {
+        let cfg = Config::parse(Path::new("t.toml"), CFG).unwrap();
+        let packs = pack::PackSet::builtin().unwrap();
+        let a = cfg.assets.iter().find(|a| a.id == asset).unwrap();
+        let (criteria, _, _) = pack::online::build(&packs, a, &[], &[]).unwrap();
+        criteria.into_iter().find(|c| c.info().id == id).unwrap()
+    }
+
     #[test]
     fn duval_applies_only_above_typical_values_with_hysteresis() {
-        let lib = Library::builtin().unwrap();
-        let c = duval::DuvalTriangle1::new(&lib).unwrap();
+        let c = pack_criterion("T1", "iec60599.duval_triangle_1");
+        let c = c.as_ref();
         let g = Quality::Good;
         // All at or below typical (CH4 130 is not above 130): abstain, citing the typical values.
         let p = pipeline_with(&[("ch4", 130.0, g), ("c2h4", 100.0, g), ("c2h2", 1.0, g)], 0);
-        let o = eval(&c, &p, "T1", 0, None);
+        let o = eval(c, &p, "T1", 0, None);
         assert_eq!(reason(&o), Some(AbstainReason::BelowApplicability));
         let Outcome::Abstain { citations, .. } = &o else { unreachable!() };
         assert_eq!(citations[0].passage_id, "iec60599.typical-values");
         // While open, 90 % of typical is the limit: CH4 120 > 117 keeps it applicable.
         let p = pipeline_with(&[("ch4", 120.0, g), ("c2h4", 100.0, g), ("c2h2", 1.0, g)], 0);
-        assert_eq!(reason(&eval(&c, &p, "T1", 0, None)), Some(AbstainReason::BelowApplicability));
-        let Outcome::Fault(r) = eval(&c, &p, "T1", 0, Some("DGA.DUVAL1.T2")) else { panic!("applicable while open") };
+        assert_eq!(reason(&eval(c, &p, "T1", 0, None)), Some(AbstainReason::BelowApplicability));
+        let Outcome::Fault(r) = eval(c, &p, "T1", 0, Some("DGA.DUVAL1.T2")) else { panic!("applicable while open") };
         // 120 / 221 = 54 % CH4, 45 % C2H4, 0.5 % C2H2: T2.
         assert_eq!(r.code, "DGA.DUVAL1.T2");
         assert_eq!(r.citations.len(), 3);
         assert_eq!(r.evidence.values.len(), 3);
         // Above typical: a diagnosis with the percentages as derived evidence.
         let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, g), ("c2h2", 2.0, g)], 0);
-        let Outcome::Fault(r) = eval(&c, &p, "T1", 0, None) else { panic!() };
+        let Outcome::Fault(r) = eval(c, &p, "T1", 0, None) else { panic!() };
         assert_eq!(r.code, "DGA.DUVAL1.T3");
         assert!((r.evidence.derived[1].value - 59.88).abs() < 0.01);
+        assert_eq!(r.severity, Severity::High);
     }
 
     #[test]
     fn stale_or_bad_evidence_abstains() {
-        let lib = Library::builtin().unwrap();
-        let c = duval::DuvalTriangle1::new(&lib).unwrap();
+        let c = pack_criterion("T1", "iec60599.duval_triangle_1");
+        let c = c.as_ref();
         let g = Quality::Good;
         let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, g), ("c2h2", 2.0, g)], 0);
-        assert_eq!(reason(&eval(&c, &p, "T1", 5001, None)), Some(AbstainReason::Stale));
+        assert_eq!(reason(&eval(c, &p, "T1", 5001, None)), Some(AbstainReason::Stale));
         let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, Quality::Exception(2)), ("c2h2", 2.0, g)], 0);
-        let o = eval(&c, &p, "T1", 0, None);
+        let o = eval(c, &p, "T1", 0, None);
         assert_eq!(reason(&o), Some(AbstainReason::BadQuality));
         let Outcome::Abstain { detail, .. } = o else { unreachable!() };
         assert!(detail.contains("c2h4") && detail.contains("exception:02"), "{detail}");
         let p = pipeline_with(&[("ch4", 400.0, g)], 0);
-        assert_eq!(reason(&eval(&c, &p, "T1", 0, None)), Some(AbstainReason::NoData));
+        assert_eq!(reason(&eval(c, &p, "T1", 0, None)), Some(AbstainReason::NoData));
     }
 
     #[test]
     fn vibration_zones_running_check_and_hysteresis() {
-        let lib = Library::builtin().unwrap();
-        let cfg = crate::config::VibrationConfig {
-            group: crate::config::MachineGroup::Group2,
-            foundation: crate::config::Foundation::Rigid,
-            min_running_current_a: Some(0.5),
-        };
-        let c = vibration::VibrationZone::new(&lib, cfg).unwrap();
+        let c = pack_criterion("P1", "iso10816_3.zone");
+        let c = c.as_ref();
+        assert_eq!(c.info().verification, Verification::Verified, "group 2 rigid is V2");
         let g = Quality::Good;
         let at = |v: f64, i: f64| pipeline_with(&[("v", v, g), ("i", i, g)], 0);
-        assert_eq!(eval(&c, &at(2.79, 2.0), "P1", 0, None).status(), "normal");
-        let Outcome::Fault(r) = eval(&c, &at(2.8, 2.0), "P1", 0, None) else { panic!() };
+        assert_eq!(eval(c, &at(2.79, 2.0), "P1", 0, None).status(), "normal");
+        let Outcome::Fault(r) = eval(c, &at(2.8, 2.0), "P1", 0, None) else { panic!() };
         assert_eq!((r.code.as_str(), r.severity), ("VIB.ISO10816_3.ZONE_C", Severity::Medium));
-        let Outcome::Fault(r) = eval(&c, &at(4.5, 2.0), "P1", 0, None) else { panic!() };
+        assert_eq!(r.citations[0].passage_id, "iso10816-3.group2-rigid");
+        let Outcome::Fault(r) = eval(c, &at(4.5, 2.0), "P1", 0, None) else { panic!() };
         assert_eq!((r.code.as_str(), r.severity), ("VIB.ISO10816_3.ZONE_D", Severity::Critical));
         // Open: boundaries 5 % lower, so 2.7 (>= 2.66) stays in C.
-        assert_eq!(eval(&c, &at(2.7, 2.0), "P1", 0, Some("VIB.ISO10816_3.ZONE_C")).status(), "fault");
-        assert_eq!(eval(&c, &at(2.65, 2.0), "P1", 0, Some("VIB.ISO10816_3.ZONE_C")).status(), "normal");
+        assert_eq!(eval(c, &at(2.7, 2.0), "P1", 0, Some("VIB.ISO10816_3.ZONE_C")).status(), "fault");
+        assert_eq!(eval(c, &at(2.65, 2.0), "P1", 0, Some("VIB.ISO10816_3.ZONE_C")).status(), "normal");
         // Stopped machine: abstain, whatever the vibration.
-        assert_eq!(reason(&eval(&c, &at(9.0, 0.2), "P1", 0, None)), Some(AbstainReason::NotRunning));
+        assert_eq!(reason(&eval(c, &at(9.0, 0.2), "P1", 0, None)), Some(AbstainReason::NotRunning));
+    }
+
+    /// criteria.md's status column: V2 verified, V1 shown as secondary, U disabled with the
+    /// reason; a variant parameter that matches no variant disables with the value named.
+    #[test]
+    fn status_column_is_honoured() {
+        let text = CFG.replace(
+            "vibration = { group = \"group2\", foundation = \"rigid\", min_running_current_a = 0.5 }",
+            "vibration = { group = \"group1\", foundation = \"rigid\" }",
+        ) + "[[assets]]\nid = \"M1\"\nclass = \"motor\"\nparams = { insulation_class = \"C\" }\nroles = { winding_temp = \"d.v\" }\n";
+        let cfg = Config::parse(Path::new("t.toml"), &text).unwrap();
+        let packs = pack::PackSet::builtin().unwrap();
+        let d = Diagnoser::new(&cfg, &packs, &[], &[]).unwrap();
+        let v =
+            |asset: &str, id: &str| d.criteria().find(|(a, c)| *a == asset && c.id == id).map(|(_, c)| c.verification);
+        assert_eq!(v("T1", "iec60599.duval_triangle_1"), Some(Verification::Verified));
+        assert_eq!(v("P1", "iso10816_3.zone"), Some(Verification::Secondary), "group 1 rigid is V1");
+        let off = |asset: &str, id: &str| {
+            d.disabled.iter().find(|x| x.asset == asset && x.criterion == id).map(|x| x.reason.clone())
+        };
+        assert!(off("T1", "dlt722.absolute_rate").unwrap().starts_with("unverified (status U): "));
+        assert!(off("M1", "bearing.temperature").unwrap().contains("unverified"));
+        let why = off("M1", "iec60085.winding_class").unwrap();
+        assert!(why.contains("`insulation_class` = `C`") && why.contains("B, F, H"), "{why}");
+        assert!(off("T1", "dlt722.three_ratio").unwrap().contains("roles not bound: h2, c2h6"));
     }
 }

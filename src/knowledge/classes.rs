@@ -13,6 +13,12 @@ pub enum AssetClass {
     /// A machine watched by one temperature of an internal component (no class-specific
     /// published criteria; models only).
     Machine,
+    /// Electric motor or generator (rotating machine) with temperature and supply points.
+    Motor,
+    /// Stationary battery string or cell.
+    Battery,
+    /// A point surveyed by infrared thermography (connector, clamp, bushing ...).
+    IrPoint,
 }
 
 /// One role of an asset class.
@@ -37,6 +43,8 @@ const TRANSFORMER: &[RoleDef] = &[
     role("co", "ppm", "Carbon monoxide CO", "一氧化碳 CO"),
     role("co2", "ppm", "Carbon dioxide CO2", "二氧化碳 CO2"),
     role("top_oil_temp", "°C", "Top-oil temperature", "顶层油温"),
+    role("o2", "ppm", "Oxygen O2", "氧气 O2"),
+    role("n2", "ppm", "Nitrogen N2", "氮气 N2"),
 ];
 
 const PUMP_SKID: &[RoleDef] = &[
@@ -49,6 +57,34 @@ const PUMP_SKID: &[RoleDef] = &[
     role("motor_current", "A", "Motor current", "电机电流"),
     role("flow", "l/min", "Flow rate", "流量"),
     role("pressure", "bar", "Discharge pressure", "出口压力"),
+    role("winding_temp", "°C", "Winding temperature", "绕组温度"),
+    role("coolant_temp", "°C", "Coolant (ambient) temperature", "冷却介质（环境）温度"),
+    role("v_ab", "V", "Line voltage A-B", "线电压 AB"),
+    role("v_bc", "V", "Line voltage B-C", "线电压 BC"),
+    role("v_ca", "V", "Line voltage C-A", "线电压 CA"),
+];
+
+const MOTOR: &[RoleDef] = &[
+    role("vib_velocity_rms", "mm/s", "Vibration velocity RMS", "振动速度有效值"),
+    role("bearing_temp", "°C", "Bearing temperature", "轴承温度"),
+    role("winding_temp", "°C", "Winding temperature", "绕组温度"),
+    role("coolant_temp", "°C", "Coolant (ambient) temperature", "冷却介质（环境）温度"),
+    role("motor_current", "A", "Motor current", "电机电流"),
+    role("v_ab", "V", "Line voltage A-B", "线电压 AB"),
+    role("v_bc", "V", "Line voltage B-C", "线电压 BC"),
+    role("v_ca", "V", "Line voltage C-A", "线电压 CA"),
+];
+
+const BATTERY: &[RoleDef] = &[
+    role("capacity_pct", "%", "Capacity from a discharge test, % of rating", "放电试验容量（额定值的百分比）"),
+    role("ohmic", "mΩ", "Internal ohmic value", "内阻"),
+    role("float_voltage", "V", "Float voltage", "浮充电压"),
+];
+
+const IR_POINT: &[RoleDef] = &[
+    role("hot_spot_temp", "°C", "Hot-spot temperature (T1)", "发热点温度 T1"),
+    role("reference_temp", "°C", "Corresponding normal point temperature (T2)", "正常对应点温度 T2"),
+    role("ambient_temp", "°C", "Ambient reference temperature (T0)", "环境参照体温度 T0"),
 ];
 
 const MACHINE: &[RoleDef] = &[role("temperature", "", "Internal component temperature", "内部部件温度")];
@@ -59,6 +95,9 @@ impl AssetClass {
             AssetClass::Transformer => "transformer",
             AssetClass::PumpSkid => "pump_skid",
             AssetClass::Machine => "machine",
+            AssetClass::Motor => "motor",
+            AssetClass::Battery => "battery",
+            AssetClass::IrPoint => "ir_point",
         }
     }
 
@@ -67,6 +106,9 @@ impl AssetClass {
             AssetClass::Transformer => TRANSFORMER,
             AssetClass::PumpSkid => PUMP_SKID,
             AssetClass::Machine => MACHINE,
+            AssetClass::Motor => MOTOR,
+            AssetClass::Battery => BATTERY,
+            AssetClass::IrPoint => IR_POINT,
         }
     }
 

@@ -3,6 +3,7 @@
 //! names the file, the key and the reason.
 
 pub mod classes;
+pub mod search;
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -150,6 +151,31 @@ impl Library {
             passages.insert(p.id.clone(), p);
         }
         Ok(Library { documents, passages })
+    }
+
+    /// Add another library's documents and passages (a pack's references). A passage id
+    /// already present is an error; a document id already present must be the same document.
+    pub fn merge(&mut self, other: Library) -> Result<(), KnowledgeError> {
+        for (id, d) in other.documents {
+            self.documents.entry(id).or_insert(d);
+        }
+        for (id, p) in other.passages {
+            if self.passages.contains_key(&id) {
+                return Err(KnowledgeError::Invalid {
+                    file: "(merged library)".into(),
+                    passage: id,
+                    key: "id",
+                    problem: "is already defined by another reference file".into(),
+                });
+            }
+            self.passages.insert(id, p);
+        }
+        Ok(())
+    }
+
+    /// Every passage id.
+    pub fn passage_ids(&self) -> impl Iterator<Item = &str> {
+        self.passages.keys().map(|s| s.as_str())
     }
 
     /// The citation of a passage, if the library has it.

@@ -44,7 +44,10 @@ pub struct Ports {
 
 impl Ports {
     pub fn new() -> Self {
-        Ports { sim: free_port(), api: free_port() }
+        // Two quick binds can return the same free port: ask again until they differ.
+        let sim = free_port();
+        let api = std::iter::repeat_with(free_port).find(|p| *p != sim).unwrap();
+        Ports { sim, api }
     }
 }
 

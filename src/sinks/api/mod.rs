@@ -5,6 +5,8 @@
 //! routes. A feature's routes live in their own file under `sinks/api/` as
 //! `pub(crate) fn routes() -> Router<ApiState>` and are merged in `router` below.
 
+pub mod ask;
+mod dga;
 mod models;
 mod outbox;
 
@@ -41,12 +43,20 @@ pub struct ApiState {
     pub metrics: Arc<metrics::HttpMetrics>,
     /// Cancelled at shutdown: ends long-lived responses (server-sent events).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Packs, lab DGA and reference search (ask.rs, dga.rs).
+    pub knowledge: ask::SharedKnowledge,
 }
 
 impl ApiState {
-    pub fn new(live: SharedLive, store: Store, cfg: &crate::config::ApiConfig) -> ApiState {
+    pub fn new(
+        live: SharedLive,
+        store: Store,
+        cfg: &crate::config::ApiConfig,
+        knowledge: ask::SharedKnowledge,
+    ) -> ApiState {
         ApiState {
             live,
+            knowledge,
             store: Arc::new(Mutex::new(store)),
             auth: Arc::new(auth::AuthState::new(cfg)),
             metrics: Arc::new(metrics::HttpMetrics::default()),
@@ -99,6 +109,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(metrics::Doc::openapi());
     doc.merge(models::Doc::openapi());
     doc.merge(outbox::Doc::openapi());
+    doc.merge(ask::Doc::openapi());
+    doc.merge(dga::Doc::openapi());
     doc
 }
 
@@ -151,6 +163,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(metrics::routes())
         .merge(webapp::routes())
         .merge(outbox::routes())
+        .merge(ask::routes())
+        .merge(dga::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         // Outermost last: metrics and error shaping see every response, auth covers every
         // route (including those merged above by other features).

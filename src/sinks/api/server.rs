@@ -41,6 +41,7 @@ pub async fn spawn(
     cfg: &ApiConfig,
     store_cfg: &StoreConfig,
     live: SharedLive,
+    knowledge: super::ask::SharedKnowledge,
     cancel: CancellationToken,
 ) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     let listener = std::net::TcpListener::bind(cfg.listen)
@@ -52,7 +53,7 @@ pub async fn spawn(
     if cfg.plain_http_exposed() {
         tracing::warn!(listen = %cfg.listen, "plain HTTP on a non-loopback address (api.allow_plain_http = true): passwords and session cookies cross the network unencrypted; configure [api] tls");
     }
-    let mut state = ApiState::new(live, store, cfg);
+    let mut state = ApiState::new(live, store, cfg, knowledge);
     state.shutdown = cancel.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let listen = cfg.listen;

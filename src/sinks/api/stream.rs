@@ -52,7 +52,7 @@ async fn live(State(state): State<ApiState>) -> Sse<impl futures_util::Stream<It
 pub struct HistoryQuery {
     /// The asset's role, e.g. `h2` or `vib_velocity`.
     role: String,
-    /// Start, ms since the Unix epoch (default: `to` minus one hour).
+    /// Start, ms since the Unix epoch (default: `to` minus one hour, not before 0).
     #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     from_ms: Option<i64>,
     /// End, ms since the Unix epoch (default: now). A range that ends before it starts
@@ -117,7 +117,7 @@ async fn history(
         (v.point.clone(), v.unit.clone())
     };
     let to = q.to_ms.unwrap_or_else(crate::time::now_ms);
-    let from = q.from_ms.unwrap_or(to.saturating_sub(3_600_000));
+    let from = q.from_ms.unwrap_or(to.saturating_sub(3_600_000).max(0));
     let points = q.points.unwrap_or(120);
     if !(1..=1000).contains(&points) {
         return Err(bad(format!("points={points}: expected 1 to 1000")));

@@ -1,0 +1,368 @@
+//! One-shot commands of the knowledge side: `edgecite dga` (lab DGA results) and
+//! `edgecite ask` / `edgecite refs` (reference library). Binary-edge code: anyhow errors.
+
+use crate::config::packs::Lang;
+use crate::config::Config;
+use crate::diagnose::lab::{self, LabDiagnoser, LabReport, LabSample};
+use crate::diagnose::pack::PackSet;
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Rows diagnosed per parallel window in `edgecite dga --csv`.
+const WINDOW: usize = 4096;
+
+/// Diagnose lab DGA results: one sample from flags, or a CSV file.
+#[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct DgaArgs {
+    /// CSV with columns H2,CH4,C2H6,C2H4,C2H2,CO,CO2 [,O2,N2,age_years,id,date,voltage_class];
+    /// an empty cell means not reported. Rows with the same id form a series (file order).
+    #[arg(long, conflicts_with_all = ["h2", "ch4", "c2h6", "c2h4", "c2h2", "co", "co2"])]
+    pub csv: Option<PathBuf>,
+    /// Print one JSON object per sample.
+    #[arg(long)]
+    pub json: bool,
+    /// Language of the text output.
+    #[arg(long, value_parser = parse_lang, default_value = "en")]
+    pub lang: Lang,
+    /// A config whose [packs] dirs add plant packs (the built-in packs are always there).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub h2: Option<f64>,
+    #[arg(long)]
+    pub ch4: Option<f64>,
+    #[arg(long)]
+    pub c2h6: Option<f64>,
+    #[arg(long)]
+    pub c2h4: Option<f64>,
+    #[arg(long)]
+    pub c2h2: Option<f64>,
+    #[arg(long)]
+    pub co: Option<f64>,
+    #[arg(long)]
+    pub co2: Option<f64>,
+    #[arg(long)]
+    pub o2: Option<f64>,
+    #[arg(long)]
+    pub n2: Option<f64>,
+    #[arg(long)]
+    pub age_years: Option<f64>,
+    /// `ge330kv` or `le220kv` (selects the DL/T 722 C2H2 attention value).
+    #[arg(long)]
+    pub voltage_class: Option<String>,
+}
+
+pub fn parse_lang(s: &str) -> Result<Lang, String> {
+    match s {
+        "en" => Ok(Lang::En),
+        "zh" | "zh-CN" | "zh-cn" => Ok(Lang::Zh),
+        _ => Err(format!("`{s}`: expected en or zh")),
+    }
+}
+
+/// The packs of a config (or the built-in ones).
+pub fn packs(config: Option<&PathBuf>) -> anyhow::Result<(PackSet, Option<Config>)> {
+    match config {
+        Some(p) => {
+            let c = Config::load(p)?;
+            Ok((PackSet::load(c.packs.builtin, &c.packs.dirs)?, Some(c)))
+        }
+        None => Ok((PackSet::builtin()?, None)),
+    }
+}
+
+/// Run `edgecite dga`. Returns whether every row could be read.
+pub fn dga(a: &DgaArgs) -> anyhow::Result<bool> {
+    let (packs, _) = packs(a.config.as_ref())?;
+    let diag = LabDiagnoser::new(&packs)?;
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    let mut all_ok = true;
+    match &a.csv {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+            let rows = lab::parse_csv(&path.display().to_string(), &text)?;
+            let mut good: Vec<(Option<usize>, LabSample)> = Vec::new();
+            let mut errors: Vec<(usize, String)> = Vec::new();
+            for (line, r) in rows {
+                match r {
+                    Ok(s) => good.push((Some(line), s)),
+                    Err(e) => errors.push((line, e)),
+                }
+            }
+            all_ok = errors.is_empty();
+            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let render = |r: &LabReport| -> Vec<u8> {
+                let mut buf = Vec::with_capacity(4096);
+                // Writing into a Vec cannot fail.
+                let _ = print_report(&mut buf, a, r);
+                buf
+            };
+            // Windows of rows keep memory bounded; errors print in place (file order).
+            let mut histories = std::collections::HashMap::new();
+            let mut ei = errors.into_iter().peekable();
+            for window in good.chunks(WINDOW) {
+                let rendered = diag.diagnose_parallel(window, threads, &render, &mut histories);
+                for ((line, _), bytes) in window.iter().zip(rendered) {
+                    while ei.peek().is_some_and(|e| Some(e.0) < *line) {
+                        print_error(&mut out, a, ei.next().unwrap())?;
+                    }
+                    out.write_all(&bytes)?;
+                }
+            }
+            for e in ei {
+                print_error(&mut out, a, e)?;
+            }
+        }
+        None => {
+            let s = LabSample {
+                h2: a.h2,
+                ch4: a.ch4,
+                c2h6: a.c2h6,
+                c2h4: a.c2h4,
+                c2h2: a.c2h2,
+                co: a.co,
+                co2: a.co2,
+                o2: a.o2,
+                n2: a.n2,
+                age_years: a.age_years,
+                voltage_class: a.voltage_class.clone(),
+                ..Default::default()
+            };
+            if lab::GASES.iter().all(|g| s.gas(g).is_none()) {
+                anyhow::bail!(
+                    "no gas given: pass --csv FILE or at least one of --h2 --ch4 --c2h6 --c2h4 --c2h2 --co --co2"
+                );
+            }
+            s.validate().map_err(|e| anyhow::anyhow!("--{e}"))?;
+            print_report(&mut out, a, &diag.diagnose(&s, &[], None))?;
+        }
+    }
+    out.flush()?;
+    Ok(all_ok)
+}
+
+fn print_error(out: &mut impl Write, a: &DgaArgs, (line, e): (usize, String)) -> anyhow::Result<()> {
+    if a.json {
+        writeln!(out, "{}", serde_json::json!({"line": line, "error": e}))?;
+    } else {
+        writeln!(out, "line {line}: ERROR: {e}")?;
+    }
+    Ok(())
+}
+
+fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Result<()> {
+    if a.json {
+        serde_json::to_writer(&mut *out, r)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let zh = a.lang == Lang::Zh;
+    let pick = |t: &crate::diagnose::Text| if zh { t.zh.clone() } else { t.en.clone() };
+    let head = match (&r.line, &r.id) {
+        (Some(l), Some(id)) => {
+            format!("line {l} ({id}{})", r.date.as_ref().map(|d| format!(", {d}")).unwrap_or_default())
+        }
+        (Some(l), None) => format!("line {l}"),
+        (None, _) => "sample".to_string(),
+    };
+    writeln!(out, "{head}: {}", pick(&r.overall.summary))?;
+    for m in &r.methods {
+        let what = match m.status {
+            "fault" => format!(
+                "{} [{}] {}",
+                m.code.as_deref().unwrap_or(""),
+                m.severity.map(|s| s.as_str()).unwrap_or(""),
+                m.finding.as_ref().map(&pick).unwrap_or_default()
+            ),
+            "normal" => "normal".to_string(),
+            _ => format!("abstains ({})", m.reason.unwrap_or("")),
+        };
+        writeln!(out, "  {:<28} {what}: {}", m.criterion, m.detail)?;
+        if let Some(act) = m.action.as_ref() {
+            writeln!(out, "  {:<28} {} {}", "", if zh { "建议：" } else { "action:" }, pick(act))?;
+        }
+    }
+    for c in &r.citations {
+        writeln!(out, "  [{}] {}, {} ({:?})", c.passage_id, c.title, c.clause, c.verification)?;
+    }
+    Ok(())
+}
+
+/// Search the reference library. No generated text: passages with their citations, or
+/// "no supported answer" with the nearest references.
+#[derive(clap::Args, Debug)]
+pub struct AskArgs {
+    /// The question (English or Chinese).
+    pub query: String,
+    /// Tie the answer to this asset's open findings (needs --config, reads its store).
+    #[arg(long)]
+    pub asset: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Language of the answer (default: the config's [packs] language, else en).
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<Lang>,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub limit: u16,
+    /// Config: its reference database (with imported plant documents) and store.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RefsCommand {
+    /// Import a plant document (Markdown `.md`, plain text, or failure cases `.toml`) into
+    /// the config's reference database. Re-importing an id replaces it.
+    Import {
+        file: PathBuf,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Document id (default: the file name without extension).
+        #[arg(long)]
+        id: Option<String>,
+        /// Title (default: the first `# ` heading, else the id).
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long, default_value = "")]
+        edition: String,
+    },
+    /// Count documents and passages in the config's reference database.
+    Stats {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
+    use crate::sinks::api::ask::{answer, Knowledge};
+    let cfg = a.config.as_ref().map(|p| Config::load(p)).transpose()?;
+    let know = match &cfg {
+        Some(c) => Knowledge::open(&c.packs, false)?,
+        None => Knowledge::open(&crate::config::packs::PacksConfig::default(), true)?,
+    };
+    let lang = a.lang.or(cfg.as_ref().map(|c| c.packs.language)).unwrap_or_default();
+    let findings = match (&a.asset, &cfg) {
+        (None, _) => None,
+        (Some(_), None) => anyhow::bail!("--asset needs --config (the asset's findings are in its store)"),
+        (Some(id), Some(c)) => {
+            if !c.assets.iter().any(|x| &x.id == id) {
+                anyhow::bail!("--asset `{id}`: {} has no [[assets]] with that id", c.file.display());
+            }
+            let store = crate::store::Store::open_readonly(&c.store.path)
+                .with_context(|| format!("store {} (is the daemon set up?)", c.store.path.display()))?;
+            let filter = crate::store::FindingFilter {
+                state: Some("open".into()),
+                asset: Some(id.clone()),
+                limit: None,
+                severity: None,
+            };
+            Some(store.findings(&filter)?)
+        }
+    };
+    let refs = know.refs.lock().unwrap_or_else(|p| p.into_inner());
+    let r = answer(&refs, &a.query, lang, a.limit as usize, findings.as_deref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let zh = lang == Lang::Zh;
+    if let Some(ev) = &r.asset_evidence {
+        println!("{} {}:", if zh { "资产当前证据" } else { "asset evidence" }, a.asset.as_deref().unwrap_or(""));
+        if ev.is_empty() {
+            println!("  {}", if zh { "无未关闭的发现" } else { "no open findings" });
+        }
+        for e in ev {
+            println!("  #{} {} [{}] {}: {}", e.finding_id, e.code, e.severity, e.title, e.summary);
+        }
+    }
+    if !r.supported {
+        println!(
+            "{}: {}",
+            if zh { "无有依据的答案" } else { "NO SUPPORTED ANSWER" },
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+    for h in &r.results {
+        println!(
+            "\n{}[{}] {} {} — {} ({:?}, score {})",
+            if h.nearest {
+                if zh {
+                    "（最接近）"
+                } else {
+                    "(nearest) "
+                }
+            } else {
+                ""
+            },
+            h.passage_id,
+            h.doc_title,
+            h.edition,
+            h.clause,
+            h.verification,
+            h.score
+        );
+        let plain = h.highlight.replace("<mark>", "**").replace("</mark>", "**");
+        let plain = plain
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
+        println!("  {plain}");
+    }
+    Ok(())
+}
+
+pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
+    use crate::knowledge::search::{import_cases, import_text, RefIndex};
+    match cmd {
+        RefsCommand::Import { file, config, id, title, edition } => {
+            let c = Config::load(config)?;
+            let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not UTF-8 text (byte {}): convert it first (PDF: extract the text)",
+                    file.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            let name = file.display().to_string();
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("document").to_string();
+            let id = id.clone().unwrap_or(stem);
+            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            let doc = match ext.as_str() {
+                "toml" => import_cases(&name, &text, &id)?,
+                "md" | "markdown" => import_text(&name, &text, &id, title.as_deref(), edition, true)?,
+                _ => import_text(&name, &text, &id, title.as_deref(), edition, false)?,
+            };
+            // Plant ids must not shadow a built-in document.
+            let packs = PackSet::load(c.packs.builtin, &c.packs.dirs)?;
+            if packs.library.documents().any(|d| d.id == doc.id) {
+                anyhow::bail!("{name}: id `{}` is a built-in reference document: choose another with --id", doc.id);
+            }
+            let mut ix = RefIndex::open(&c.packs.refs_db)?;
+            ix.load_library(&packs.library)?;
+            let n = ix.put_document(&doc, "plant")?;
+            println!(
+                "imported {} ({}, {}): {n} passage(s) into {}",
+                doc.id,
+                doc.title,
+                doc.language,
+                c.packs.refs_db.display()
+            );
+            for p in doc.passages.iter().take(20) {
+                println!("  {}  {}", p.id, p.clause);
+            }
+            Ok(())
+        }
+        RefsCommand::Stats { config } => {
+            let c = Config::load(config)?;
+            let ix = RefIndex::open(&c.packs.refs_db)?;
+            println!("{}: {} passage row(s)", c.packs.refs_db.display(), ix.passage_count()?);
+            Ok(())
+        }
+    }
+}

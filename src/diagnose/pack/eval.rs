@@ -1,0 +1,872 @@
+//! The evaluators packs parameterise. One code path for the online criteria
+//! ([`super::online`]) and lab samples ([`crate::diagnose::lab`]): both gather an
+//! [`Evidence`] and call [`Compiled::evaluate`].
+
+use super::{pattern_matches, verification, Band, CriterionDef, Edge, Kind, PackError, Status};
+use crate::diagnose::{AbstainReason, CriterionInfo, Evidence, FaultReport, Outcome, Severity, Text};
+use crate::knowledge::{Citation, Library, Verification};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+pub use crate::config::packs::Param;
+
+pub type Params = BTreeMap<String, Param>;
+
+/// An earlier sample of the same asset, oldest first: its time (if known) and role values.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub ts_ms: Option<i64>,
+    pub values: Vec<(String, f64)>,
+}
+
+impl Snapshot {
+    pub fn get(&self, role: &str) -> Option<f64> {
+        self.values.iter().find(|(r, _)| r == role).map(|(_, v)| *v)
+    }
+}
+
+/// What an evaluation may use besides the current evidence.
+pub struct EvalCtx<'a> {
+    pub params: &'a Params,
+    /// Earlier samples, oldest first, not including the current one.
+    pub history: &'a [Snapshot],
+    /// Time of the current sample, if known.
+    pub now_ts: Option<i64>,
+    /// Code of this criterion's open finding on the asset.
+    pub open: Option<&'a str>,
+}
+
+/// A selected band variant: its bands, its own citations and its status.
+type Variant<'a> = (&'a [toml::Spanned<Band>], &'a [Citation], Status);
+
+/// A criterion with its citations resolved, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub def: CriterionDef,
+    pub pack: String,
+    pub info: CriterionInfo,
+    pub cites: Vec<Citation>,
+    gate_cites: Vec<Citation>,
+    region_cites: Vec<Vec<Citation>>,
+    variant_cites: Vec<Vec<Citation>>,
+    children: Vec<Compiled>,
+}
+
+const MONTH_MS: f64 = 30.4375 * 86_400_000.0;
+const YEAR_MS: f64 = 365.25 * 86_400_000.0;
+
+fn resolve(lib: &Library, ids: &[toml::Spanned<String>]) -> Vec<Citation> {
+    ids.iter().filter_map(|p| lib.citation(p.get_ref())).collect()
+}
+
+impl Compiled {
+    /// Resolve citations (validated at load, so they exist) and the sub-criteria of a
+    /// combination.
+    pub fn new(pack: &super::Pack, def: &CriterionDef, lib: &Library) -> Result<Compiled, PackError> {
+        let children = def
+            .of
+            .iter()
+            .filter_map(|id| pack.criterion(id.get_ref()))
+            .map(|d| Compiled::new(pack, d, lib))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut cites = resolve(lib, &def.cite);
+        for c in &children {
+            cites.extend(c.cites.iter().cloned());
+        }
+        Ok(Compiled {
+            info: CriterionInfo {
+                id: def.id.clone(),
+                version: def.version.clone(),
+                title: def.title.en.clone(),
+                verification: if def.kind == Kind::ModelScore { Verification::Model } else { verification(def.status) },
+            },
+            pack: pack.id.clone(),
+            region_cites: def.region.iter().map(|r| resolve(lib, &r.cite)).collect(),
+            variant_cites: def.variant.iter().map(|v| resolve(lib, &v.cite)).collect(),
+            gate_cites: def.gate.as_ref().map(|g| resolve(lib, &g.cite)).unwrap_or_default(),
+            cites,
+            def: def.clone(),
+            children,
+        })
+    }
+
+    /// Drop the passage texts from the resolved citations (ids, titles and clauses stay):
+    /// the lab reports cite passages by id, and cloning texts per row dominated their cost.
+    pub fn strip_passage_texts(&mut self) {
+        let strip = |v: &mut Vec<Citation>| {
+            for c in v {
+                c.passage_en = String::new();
+                c.passage_zh = String::new();
+                c.edge_convention = String::new();
+            }
+        };
+        strip(&mut self.cites);
+        strip(&mut self.gate_cites);
+        self.region_cites.iter_mut().for_each(strip);
+        self.variant_cites.iter_mut().for_each(strip);
+        self.children.iter_mut().for_each(|c| c.strip_passage_texts());
+    }
+
+    /// Roles that must be present for this criterion to run.
+    pub fn required_roles(&self) -> Vec<&str> {
+        let mut r: Vec<&str> = self.def.inputs.iter().map(|s| s.get_ref().as_str()).collect();
+        for c in &self.children {
+            for x in c.required_roles() {
+                if !r.contains(&x) {
+                    r.push(x);
+                }
+            }
+        }
+        r
+    }
+
+    pub fn optional_roles(&self) -> Vec<&str> {
+        let mut r: Vec<&str> = self.def.optional.iter().map(|s| s.get_ref().as_str()).collect();
+        for c in &self.children {
+            r.extend(c.optional_roles());
+        }
+        r
+    }
+
+    pub fn needs_history(&self) -> bool {
+        matches!(self.def.kind, Kind::IeeeStatus | Kind::Rate) || self.children.iter().any(|c| c.needs_history())
+    }
+
+    /// Select the band variant for these params and its status.
+    fn variant<'a>(&'a self, params: &Params) -> Result<Variant<'a>, String> {
+        let d = &self.def;
+        let Some(vp) = &d.variant_param else { return Ok((&d.band, &[], d.status)) };
+        let key = params.get(vp).map(|p| p.as_key()).ok_or_else(|| format!("asset parameter `{vp}` is not set"))?;
+        let i = d.variant.iter().position(|v| v.key == key).ok_or_else(|| {
+            let keys: Vec<&str> = d.variant.iter().map(|v| v.key.as_str()).collect();
+            format!("asset parameter `{vp}` = `{key}` matches no variant ({})", keys.join(", "))
+        })?;
+        let v = &d.variant[i];
+        Ok((&v.band, &self.variant_cites[i], v.status.unwrap_or(d.status)))
+    }
+
+    /// The verification for an asset with these params (a variant may be V1 while others
+    /// are V2).
+    pub fn verification_for(&self, params: &Params) -> Verification {
+        match self.variant(params) {
+            Ok((_, _, s)) if self.def.kind != Kind::ModelScore => verification(s),
+            _ => self.info.verification,
+        }
+    }
+
+    /// Evaluate on `ev` (the current values of the required and optional roles).
+    pub fn evaluate(&self, mut ev: Evidence, cx: &EvalCtx) -> Outcome {
+        let vars = match quantities(&self.def, &|r| ev.value(r), cx.params) {
+            Ok(v) => v,
+            Err(e) => return abstain(AbstainReason::OutOfDomain, e, ev, self.cites.clone()),
+        };
+        for q in &self.def.quantity {
+            if let Some(v) = lookup(&vars, &q.name) {
+                ev.derive(&q.name, v, &q.unit);
+            }
+        }
+        let cites = Cow::Borrowed(self.cites.as_slice());
+        match self.def.kind {
+            Kind::Bands => self.bands(ev, &vars, cx, cites),
+            Kind::Regions => self.regions(ev, &vars, cx, cites),
+            Kind::Codes => self.codes(ev, &vars, cx, cites),
+            Kind::Limits => self.limits(ev, &vars, cx, cites),
+            Kind::IeeeStatus => self.ieee(ev, cx, cites),
+            Kind::Rate => self.rate(ev, &vars, cx, cites),
+            Kind::All | Kind::Any => self.combine(ev, cx, cites),
+            Kind::ModelScore => abstain(
+                AbstainReason::ModelUnavailable,
+                "a model score needs the online pipeline and its model".into(),
+                ev,
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// The applicability gate: `Some(abstention)` when not applicable.
+    fn gate(&self, ev: &mut Evidence, vars: &[(String, f64)], cx: &EvalCtx) -> Result<(), String> {
+        let Some(g) = &self.def.gate else { return Ok(()) };
+        if let Some((name, min)) = &g.at_least {
+            let v = lookup(vars, name).ok_or_else(|| format!("`{name}` is not available"))?;
+            if v < *min {
+                return Err(format!("{name} = {v:.1} is below {min}: the criterion is not applied"));
+            }
+        }
+        if !g.any_above.is_empty() {
+            let f = if cx.open.is_some() { g.hold_fraction.unwrap_or(1.0) } else { 1.0 };
+            let mut above = Vec::new();
+            let mut all = Vec::new();
+            for (name, lim) in &g.any_above {
+                let Some(v) = lookup(vars, name) else { continue };
+                all.push(format!("{} {v:.1}", name.to_uppercase()));
+                if v > lim * f {
+                    above.push(format!("{} {v:.1} > {}", name.to_uppercase(), fmt_num(lim * f)));
+                }
+            }
+            if above.is_empty() {
+                let lims: Vec<String> =
+                    g.any_above.iter().map(|(k, v)| format!("{} {}", k.to_uppercase(), fmt_num(*v))).collect();
+                return Err(format!(
+                    "{}: all at or below {}the applicability values ({})",
+                    all.join(", "),
+                    if f < 1.0 { format!("{:.0} % of ", f * 100.0) } else { String::new() },
+                    lims.join(", ")
+                ));
+            }
+            ev.summary = above.join(", ");
+        }
+        Ok(())
+    }
+
+    fn bands(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Cow<'_, [Citation]>) -> Outcome {
+        let d = &self.def;
+        let input = d.input.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("");
+        if let Some(role) = &d.running_role {
+            if let (Some(min), Some(cur)) =
+                (cx.params.get("min_running_current_a").and_then(|p| p.as_f64()), ev.value(role))
+            {
+                if cur < min {
+                    ev.summary = format!("{role} {cur:.2} is below {min}: machine taken as stopped");
+                    return abstain(AbstainReason::NotRunning, ev.summary.clone(), ev, Vec::new());
+                }
+            }
+        }
+        if let Err(why) = self.gate(&mut ev, vars, cx) {
+            ev.summary = why.clone();
+            return abstain(AbstainReason::BelowApplicability, why, ev, self.gate_cites.clone());
+        }
+        let Some(x) = lookup(vars, input) else {
+            return abstain(
+                AbstainReason::OutOfDomain,
+                format!("`{input}` cannot be computed from the evidence"),
+                ev,
+                cites,
+            );
+        };
+        let bands = match self.variant(cx.params) {
+            Ok((b, vc, _)) => {
+                cites.to_mut().extend(vc.iter().cloned());
+                b
+            }
+            Err(e) => return abstain(AbstainReason::OutOfDomain, e, ev, cites),
+        };
+        let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
+        let band = find_band(bands, x, h, d.edge);
+        let unit = d.unit.clone().unwrap_or_default();
+        let edges: Vec<String> = bands.iter().filter_map(|b| b.get_ref().to).map(|t| fmt_num(t * h)).collect();
+        for (i, b) in bands.iter().enumerate().skip(1) {
+            if let Some(f) = b.get_ref().from {
+                ev.derive(&format!("edge {}/{}", bands[i - 1].get_ref().code, b.get_ref().code), f * h, &unit);
+            }
+        }
+        if !d.curve.is_empty() {
+            if let Some(f) = interpolate(&d.curve, x) {
+                ev.derive(d.curve_name.as_deref().unwrap_or("factor"), f, "");
+            }
+        }
+        let Some(band) = band else {
+            return abstain(AbstainReason::OutOfDomain, format!("{input} = {x} is in no band"), ev, cites);
+        };
+        ev.summary = format!(
+            "{input} {}{} is in band {} (edges {}{}{})",
+            fmt_num(x),
+            if unit.is_empty() { String::new() } else { format!(" {unit}") },
+            band.code,
+            edges.join(" / "),
+            if unit.is_empty() { String::new() } else { format!(" {unit}") },
+            if h < 1.0 {
+                format!(", {:.0} % lower while the finding is open", (1.0 - h) * 100.0)
+            } else {
+                String::new()
+            }
+        );
+        let title = band.title.clone().unwrap_or_else(|| Text::new(band.code.clone(), band.code.clone()));
+        match band.severity {
+            None => Outcome::Normal { evidence: ev, note: title },
+            Some(sev) => {
+                cites.to_mut().extend(self.gate_cites.iter().cloned());
+                fault(format!("{}{}", d.code_prefix, band.code), title, sev, band.action.clone(), ev, cites)
+            }
+        }
+    }
+
+    fn regions(
+        &self,
+        mut ev: Evidence,
+        vars: &[(String, f64)],
+        cx: &EvalCtx,
+        mut cites: Cow<'_, [Citation]>,
+    ) -> Outcome {
+        let d = &self.def;
+        if let Err(why) = self.gate(&mut ev, vars, cx) {
+            ev.summary = why.clone();
+            return abstain(
+                AbstainReason::BelowApplicability,
+                format!("not applied: {why}"),
+                ev,
+                self.gate_cites.clone(),
+            );
+        }
+        let gate_summary = std::mem::take(&mut ev.summary);
+        let mut vars = vars.to_vec();
+        if !d.components.is_empty() {
+            let vals: Vec<f64> = d.components.iter().filter_map(|c| lookup(&vars, c.get_ref())).collect();
+            let sum: f64 = vals.iter().sum();
+            if vals.len() != d.components.len() || !(sum > 0.0) || vals.iter().any(|v| *v < 0.0) {
+                return abstain(
+                    AbstainReason::OutOfDomain,
+                    "component values are negative or sum to zero".into(),
+                    ev,
+                    cites,
+                );
+            }
+            for (c, v) in d.components.iter().zip(&vals) {
+                let pct = 100.0 * v / sum;
+                // Conditions on a component name read its percentage.
+                vars.retain(|(n, _)| n != c.get_ref());
+                vars.push((c.get_ref().clone(), pct));
+                ev.derive(&format!("{} %", c.get_ref().to_uppercase()), pct, "%");
+            }
+        }
+        let shown: Vec<String> = if d.components.is_empty() {
+            d.quantity
+                .iter()
+                .filter_map(|q| lookup(&vars, &q.name).map(|v| format!("{} {}", q.name, fmt_num(v))))
+                .collect()
+        } else {
+            d.components
+                .iter()
+                .filter_map(|c| lookup(&vars, c.get_ref()).map(|v| format!("{} {v:.1} %", c.get_ref().to_uppercase())))
+                .collect()
+        };
+        let get = |n: &str| lookup(&vars, n);
+        let Some(ri) = d.region.iter().position(|r| r.conds.iter().any(|c| c.holds(&get))) else {
+            let why = d.no_match.clone().unwrap_or_else(|| "the values match no region".into());
+            ev.summary = format!("{}: {why}", shown.join(", "));
+            return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
+        };
+        let r = &d.region[ri];
+        ev.summary = format!(
+            "{}{}{} lies in {}",
+            gate_summary,
+            if gate_summary.is_empty() { "" } else { "; " },
+            shown.join(", "),
+            r.code
+        );
+        match r.severity {
+            None => Outcome::Normal { evidence: ev, note: r.title.clone() },
+            Some(sev) => {
+                cites.to_mut().extend(self.region_cites[ri].iter().cloned());
+                cites.to_mut().extend(self.gate_cites.iter().cloned());
+                fault(format!("{}{}", d.code_prefix, r.code), r.title.clone(), sev, r.action.clone(), ev, cites)
+            }
+        }
+    }
+
+    fn codes(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Cow<'_, [Citation]>) -> Outcome {
+        let d = &self.def;
+        if let Err(why) = self.gate(&mut ev, vars, cx) {
+            ev.summary = why.clone();
+            return abstain(
+                AbstainReason::BelowApplicability,
+                format!("not applied: {why}"),
+                ev,
+                self.gate_cites.clone(),
+            );
+        }
+        let mut code = String::new();
+        let mut parts = Vec::new();
+        for dg in &d.digit {
+            let name = dg.input.get_ref();
+            let Some(x) = lookup(vars, name) else {
+                return abstain(
+                    AbstainReason::OutOfDomain,
+                    format!("{name} is undefined (zero denominator)"),
+                    ev,
+                    cites,
+                );
+            };
+            let Some(b) = find_band(&dg.band, x, 1.0, d.edge) else {
+                return abstain(AbstainReason::OutOfDomain, format!("{name} = {x} is in no band"), ev, cites);
+            };
+            code.push_str(&b.code);
+            parts.push(format!("{name} {} -> {}", fmt_num(x), b.code));
+        }
+        let Some(r) = d.code.iter().find(|r| pattern_matches(r.pattern.get_ref(), &code)) else {
+            ev.summary = format!(
+                "{}: code {code} {}",
+                parts.join(", "),
+                d.no_match.as_deref().unwrap_or("matches no fault type")
+            );
+            return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
+        };
+        ev.summary = format!("{}: code {code} = {}", parts.join(", "), r.title.en);
+        match r.severity {
+            None => Outcome::Normal { evidence: ev, note: r.title.clone() },
+            Some(sev) => {
+                cites.to_mut().extend(self.gate_cites.iter().cloned());
+                fault(format!("{}{}", d.code_prefix, r.code), r.title.clone(), sev, r.action.clone(), ev, cites)
+            }
+        }
+    }
+
+    fn limits(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
+        let d = &self.def;
+        let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
+        let variant = d.variant_param.as_ref().and_then(|p| cx.params.get(p)).map(|p| p.as_key());
+        let (mut over, mut ok, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        for l in &d.limit {
+            let name = l.input.get_ref();
+            if let Some(v) = &l.variant {
+                if variant.as_deref() != Some(v.as_str()) {
+                    let what = format!(
+                        "{} (its limit depends on `{}`, not set)",
+                        name.to_uppercase(),
+                        d.variant_param.as_deref().unwrap_or("")
+                    );
+                    if variant.is_none() && !skipped.contains(&what) {
+                        skipped.push(what);
+                    }
+                    continue;
+                }
+            }
+            let Some(x) = lookup(vars, name) else { continue };
+            let lim = l.above * h;
+            if x > lim {
+                over.push(format!("{} {} > {}", name.to_uppercase(), fmt_num(x), fmt_num(lim)));
+            } else {
+                ok.push(format!("{} {} <= {}", name.to_uppercase(), fmt_num(x), fmt_num(lim)));
+            }
+        }
+        let tail = if skipped.is_empty() { String::new() } else { format!("; not judged: {}", skipped.join(", ")) };
+        if over.is_empty() {
+            if ok.is_empty() {
+                return abstain(AbstainReason::NoData, format!("no limit could be checked{tail}"), ev, cites);
+            }
+            ev.summary = format!("{}{tail}", ok.join(", "));
+            return Outcome::Normal { evidence: ev, note: Text::new("within limits", "未超过限值") };
+        }
+        ev.summary = format!("{}{tail}", over.join(", "));
+        fault(
+            d.code_prefix.clone(),
+            finding_title(d),
+            d.severity.unwrap_or(Severity::Medium),
+            d.action.clone(),
+            ev,
+            cites,
+        )
+    }
+
+    fn rate(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
+        let d = &self.def;
+        let r = d.rate.as_ref().expect("validated");
+        let name = r.input.get_ref();
+        let Some(cur) = lookup(vars, name) else {
+            return abstain(AbstainReason::NoData, format!("{name} not available"), ev, cites);
+        };
+        if cur < r.min_value {
+            ev.summary =
+                format!("{name} {} is below {}: the gassing rate is not applied", fmt_num(cur), fmt_num(r.min_value));
+            return abstain(AbstainReason::BelowApplicability, ev.summary.clone(), ev, cites);
+        }
+        let Some(prev) = previous(cx, self.def.series_min_days) else {
+            let why = if cx.history.is_empty() {
+                "needs an earlier sample of the same asset".to_string()
+            } else {
+                format!("needs an earlier sample at least {} days older", fmt_num(self.def.series_min_days))
+            };
+            return abstain(AbstainReason::InsufficientData, why, ev, cites);
+        };
+        let (Some(t1), Some(t2)) = (prev.ts_ms, cx.now_ts) else {
+            return abstain(
+                AbstainReason::InsufficientData,
+                "needs the dates of this and the earlier sample".into(),
+                ev,
+                cites,
+            );
+        };
+        let months = (t2 - t1) as f64 / MONTH_MS;
+        if !(months > 0.0) {
+            return abstain(AbstainReason::OutOfDomain, "samples are not in time order".into(), ev, cites);
+        }
+        let prev_vars = match quantities(d, &|role| prev.get(role), cx.params) {
+            Ok(v) => v,
+            Err(e) => return abstain(AbstainReason::InsufficientData, format!("earlier sample: {e}"), ev, cites),
+        };
+        let Some(before) = lookup(&prev_vars, name).filter(|v| *v > 0.0) else {
+            return abstain(
+                AbstainReason::InsufficientData,
+                format!("earlier sample has no positive {name}"),
+                ev,
+                cites,
+            );
+        };
+        let rate = (cur - before) / before / months * 100.0;
+        ev.derive(&format!("{name} relative rate"), rate, "%/month");
+        ev.derive("months between samples", months, "month");
+        let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
+        ev.summary = format!(
+            "{name} {} -> {} over {:.1} months: {:.1} %/month (limit {} %/month)",
+            fmt_num(before),
+            fmt_num(cur),
+            months,
+            rate,
+            fmt_num(r.limit * h)
+        );
+        if rate < r.limit * h {
+            return Outcome::Normal {
+                evidence: ev,
+                note: Text::new("gassing rate below the limit", "产气速率低于注意值"),
+            };
+        }
+        fault(
+            d.code_prefix.clone(),
+            finding_title(d),
+            d.severity.unwrap_or(Severity::Medium),
+            d.action.clone(),
+            ev,
+            cites,
+        )
+    }
+
+    fn ieee(&self, mut ev: Evidence, cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
+        let d = &self.def;
+        let t = d.ieee.as_ref().expect("validated");
+        let (Some(o2), Some(n2)) = (ev.value("o2"), ev.value("n2")) else {
+            return abstain(
+                AbstainReason::InsufficientData,
+                "O2 and N2 not reported: IEEE C57.104-2019 Tables 1-4 depend on the O2/N2 ratio".into(),
+                ev,
+                cites,
+            );
+        };
+        if !(n2 > 0.0) {
+            return abstain(AbstainReason::OutOfDomain, format!("N2 = {n2}: the O2/N2 ratio is undefined"), ev, cites);
+        }
+        let ratio = o2 / n2;
+        ev.derive("O2/N2", ratio, "");
+        let low = ratio <= t.o2_n2_split;
+        let age = cx.params.get("age_years").and_then(|p| p.as_f64());
+        let col = match age {
+            None => 0,
+            Some(a) if a < 10.0 => 1,
+            Some(a) if a <= 30.0 => 2,
+            Some(_) => 3,
+        };
+        let (t1, t2, t3) = if low { (&t.t1_low, &t.t2_low, &t.t3_low) } else { (&t.t1_high, &t.t2_high, &t.t3_high) };
+        let (mut above90, mut above95, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+        let unreported: Vec<String> = t1.keys().filter(|g| ev.value(g).is_none()).map(|g| g.to_uppercase()).collect();
+        if !unreported.is_empty() {
+            notes.push(format!("not reported, not judged: {}", unreported.join(", ")));
+        }
+        for (gas, lim) in t1 {
+            let Some(v) = ev.value(gas) else { continue };
+            let l1 = lim.get(col);
+            if let Some(l2) = t2.get(gas).map(|l| l.get(col)) {
+                if v > l2 {
+                    above95.push(format!("{} {} > {} (Table 2)", gas.to_uppercase(), fmt_num(v), fmt_num(l2)));
+                    continue;
+                }
+            }
+            if v > l1 {
+                above90.push(format!("{} {} > {} (Table 1)", gas.to_uppercase(), fmt_num(v), fmt_num(l1)));
+            }
+        }
+        // Table 3: change since the previous sample.
+        let mut active = Vec::new();
+        match previous(cx, d.series_min_days) {
+            None if cx.history.is_empty() => notes.push("no earlier sample: deltas and rates not judged".to_string()),
+            None => notes.push(format!(
+                "no earlier sample at least {} days older: deltas and rates not judged",
+                fmt_num(d.series_min_days)
+            )),
+            Some(prev) => {
+                for (gas, lim) in t3 {
+                    let (Some(v), Some(p)) = (ev.value(gas), prev.get(gas)) else { continue };
+                    let l = lim.get(col);
+                    if v - p > l {
+                        active.push(format!("{} +{} > {} (Table 3)", gas.to_uppercase(), fmt_num(v - p), fmt_num(l)));
+                    }
+                }
+                // Table 4: linear-fit rate over >= 3 dated samples within 24 months.
+                match cx.now_ts {
+                    None => notes.push("undated samples: rates not judged".to_string()),
+                    Some(now) => {
+                        let mut pts: Vec<&Snapshot> = cx
+                            .history
+                            .iter()
+                            .filter(|s| {
+                                s.ts_ms.is_some_and(|ts| ts <= now && (now - ts) as f64 <= 24.0 * MONTH_MS + 1.0)
+                            })
+                            .collect();
+                        let cur = Snapshot {
+                            ts_ms: Some(now),
+                            values: ev.values.iter().map(|v| (v.role.clone(), v.value)).collect(),
+                        };
+                        pts.push(&cur);
+                        let span = (now - pts[0].ts_ms.unwrap_or(now)) as f64 / MONTH_MS;
+                        let table = if pts.len() < 3 || span < 4.0 {
+                            notes.push(format!(
+                                "{} dated sample(s) over {span:.1} months: rates need 3 over at least 4 months",
+                                pts.len()
+                            ));
+                            None
+                        } else if span >= 10.0 {
+                            Some(if low { &t.t4_long_low } else { &t.t4_long_high })
+                        } else {
+                            Some(if low { &t.t4_short_low } else { &t.t4_short_high })
+                        };
+                        for (gas, lim) in table.into_iter().flatten() {
+                            let xs: Vec<(f64, f64)> = pts
+                                .iter()
+                                .filter_map(|s| Some(((s.ts_ms? - now) as f64 / YEAR_MS, s.get(gas)?)))
+                                .collect();
+                            if let Some(slope) = slope(&xs) {
+                                let l = lim.get(col);
+                                ev.derive(&format!("{gas} rate"), slope, "ppm/year");
+                                if slope > l {
+                                    active.push(format!(
+                                        "{} {} ppm/year > {} (Table 4)",
+                                        gas.to_uppercase(),
+                                        fmt_num(slope),
+                                        fmt_num(l)
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let status = if above90.is_empty() && above95.is_empty() && active.is_empty() {
+            1
+        } else if !above95.is_empty() && !active.is_empty() {
+            3
+        } else {
+            2
+        };
+        ev.derive("DGA status", status as f64, "");
+        let mut parts: Vec<String> = above95.into_iter().chain(above90).chain(active).collect();
+        if parts.is_empty() {
+            parts.push("all gases within Table 1, no delta or rate above Tables 3-4".into());
+        }
+        parts.extend(notes);
+        ev.summary = format!(
+            "O2/N2 {:.2} ({} 0.2), age column {}: {}",
+            ratio,
+            if low { "<=" } else { ">" },
+            ["unknown", "1-9 years", "10-30 years", ">30 years"][col],
+            parts.join("; ")
+        );
+        match status {
+            1 => Outcome::Normal { evidence: ev, note: Text::new("DGA status 1", "DGA 状态 1") },
+            s => fault(
+                format!("{}STATUS{s}", d.code_prefix),
+                Text::new(format!("IEEE C57.104-2019 DGA status {s}"), format!("IEEE C57.104-2019 DGA 状态 {s}")),
+                if s == 3 { Severity::High } else { Severity::Medium },
+                d.action.clone(),
+                ev,
+                cites,
+            ),
+        }
+    }
+
+    fn combine(&self, mut ev: Evidence, cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
+        let d = &self.def;
+        let all = d.kind == Kind::All;
+        let mut faults = Vec::new();
+        for c in &self.children {
+            let o = c.evaluate(ev.clone(), cx);
+            match &o {
+                Outcome::Fault(r) => faults.push(format!("{}: {}", c.def.id, r.code)),
+                Outcome::Abstain { reason, detail, .. } if !reason.counts_as_normal() => {
+                    if all {
+                        return abstain(*reason, format!("{}: {detail}", c.def.id), ev, cites);
+                    }
+                }
+                _ => {
+                    if all {
+                        ev.summary = format!("{} shows no fault", c.def.id);
+                        return Outcome::Normal {
+                            evidence: ev,
+                            note: Text::new("not all conditions hold", "条件未全部满足"),
+                        };
+                    }
+                }
+            }
+        }
+        if faults.is_empty() {
+            ev.summary = "no sub-criterion shows a fault".into();
+            return Outcome::Normal { evidence: ev, note: Text::new("no condition holds", "无条件满足") };
+        }
+        ev.summary = faults.join(" and ");
+        fault(
+            d.code_prefix.clone(),
+            finding_title(d),
+            d.severity.unwrap_or(Severity::Medium),
+            d.action.clone(),
+            ev,
+            cites,
+        )
+    }
+}
+
+/// The sample a series criterion compares with: the latest earlier one at least
+/// `min_days` older (dated samples), or simply the latest one (undated lab rows).
+fn previous<'a>(cx: &EvalCtx<'a>, min_days: f64) -> Option<&'a Snapshot> {
+    let last = cx.history.last()?;
+    match (cx.now_ts, last.ts_ms) {
+        (Some(now), Some(_)) => {
+            let min_ms = (min_days * 86_400_000.0) as i64;
+            cx.history.iter().rev().find(|s| s.ts_ms.is_some_and(|t| now - t >= min_ms))
+        }
+        _ => Some(last),
+    }
+}
+
+fn finding_title(d: &CriterionDef) -> Text {
+    d.title.clone()
+}
+
+fn fault(
+    code: String,
+    title: Text,
+    severity: Severity,
+    action: Option<Text>,
+    ev: Evidence,
+    cites: impl Into<Vec<Citation>>,
+) -> Outcome {
+    let mut cites: Vec<Citation> = cites.into();
+    // Drop repeated passages (a gate may cite what the criterion cites); few, so quadratic.
+    let mut i = 0;
+    while i < cites.len() {
+        if cites[..i].iter().any(|c| c.passage_id == cites[i].passage_id) {
+            cites.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    Outcome::Fault(FaultReport {
+        code,
+        title,
+        severity,
+        evidence: ev,
+        citations: cites,
+        recommended_action: action.unwrap_or_else(|| Text::new("", "")),
+    })
+}
+
+fn abstain(reason: AbstainReason, detail: String, evidence: Evidence, citations: impl Into<Vec<Citation>>) -> Outcome {
+    Outcome::Abstain { reason, detail, evidence, citations: citations.into() }
+}
+
+pub fn lookup(vars: &[(String, f64)], name: &str) -> Option<f64> {
+    vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
+}
+
+/// Role values plus the criterion's quantities (a quantity that is undefined, such as a
+/// ratio over zero, is left out).
+pub fn quantities(
+    d: &CriterionDef,
+    get: &dyn Fn(&str) -> Option<f64>,
+    params: &Params,
+) -> Result<Vec<(String, f64)>, String> {
+    let mut vars: Vec<(String, f64)> = Vec::new();
+    for r in d.inputs.iter().chain(&d.optional).chain(&d.components) {
+        if let Some(v) = get(r.get_ref()) {
+            vars.push((r.get_ref().clone(), v));
+        }
+    }
+    for q in &d.quantity {
+        let mut args = Vec::with_capacity(q.args.len());
+        for a in &q.args {
+            let v = if let Some(p) = a.strip_prefix('@') {
+                Some(
+                    params
+                        .get(p)
+                        .and_then(|x| x.as_f64())
+                        .ok_or_else(|| format!("asset parameter `{p}` is not set (needed for {})", q.name))?,
+                )
+            } else {
+                lookup(&vars, a)
+            };
+            args.push(v);
+        }
+        if args.iter().any(|a| a.is_none()) {
+            continue;
+        }
+        let a: Vec<f64> = args.into_iter().flatten().collect();
+        let v = match q.func.get_ref().as_str() {
+            "value" => Some(a[0]),
+            "ratio" => (a[1] > 0.0).then(|| a[0] / a[1]),
+            "sum" => Some(a.iter().sum()),
+            "diff" => Some(a[0] - a[1]),
+            "rel_temp_diff" => (a[0] - a[2] > 0.0).then(|| (a[0] - a[1]) / (a[0] - a[2]) * 100.0),
+            "unbalance" => {
+                let avg = (a[0] + a[1] + a[2]) / 3.0;
+                (avg > 0.0).then(|| 100.0 * a.iter().map(|x| (x - avg).abs()).fold(0.0, f64::max) / avg)
+            }
+            "pct_change" => (a[1] > 0.0).then(|| (a[0] - a[1]) / a[1] * 100.0),
+            _ => None,
+        };
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            // Ten decimals: (1.2 - 1.0) / 1.0 is 20 %, not 19.999999999999996 %, at a band edge.
+            vars.push((q.name.clone(), (v * 1e10).round() / 1e10));
+        }
+    }
+    Ok(vars)
+}
+
+/// The band holding `x`, edges multiplied by `h`.
+pub fn find_band(bands: &[toml::Spanned<Band>], x: f64, h: f64, edge: Edge) -> Option<&Band> {
+    bands.iter().map(|b| b.get_ref()).find(|b| {
+        let lo = b.from.is_none_or(|f| match edge {
+            Edge::LowerInclusive => x >= f * h,
+            Edge::UpperInclusive => x > f * h,
+        });
+        let hi = b.to.is_none_or(|t| match edge {
+            Edge::LowerInclusive => x < t * h,
+            Edge::UpperInclusive => x <= t * h,
+        });
+        lo && hi
+    })
+}
+
+/// Linear interpolation on sorted points, clamped to the ends.
+pub fn interpolate(pts: &[[f64; 2]], x: f64) -> Option<f64> {
+    let first = pts.first()?;
+    if x <= first[0] {
+        return Some(first[1]);
+    }
+    for w in pts.windows(2) {
+        if x <= w[1][0] {
+            let t = (x - w[0][0]) / (w[1][0] - w[0][0]);
+            return Some(w[0][1] + t * (w[1][1] - w[0][1]));
+        }
+    }
+    pts.last().map(|p| p[1])
+}
+
+/// Least-squares slope of (x, y) points, or None with fewer than 2 distinct x.
+pub fn slope(pts: &[(f64, f64)]) -> Option<f64> {
+    let n = pts.len() as f64;
+    if pts.len() < 2 {
+        return None;
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if !(sxx > 0.0) {
+        return None;
+    }
+    Some(pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx)
+}
+
+pub fn fmt_num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e12 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}

@@ -1,0 +1,510 @@
+//! Pack tests: the shipped packs (load, citations, band edges read from the pack files,
+//! agreement with the reference implementations), and one malformed pack of each kind.
+
+use super::eval::{find_band, Compiled, EvalCtx, Params, Snapshot};
+use super::*;
+use crate::diagnose::{Evidence, EvidenceValue, Outcome};
+
+fn ev(values: &[(&str, f64)]) -> Evidence {
+    Evidence {
+        values: values
+            .iter()
+            .map(|(r, v)| EvidenceValue {
+                role: r.to_string(),
+                point: format!("t.{r}"),
+                value: *v,
+                unit: String::new(),
+                ts: String::new(),
+                ts_ms: 0,
+                quality: "good".into(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn compiled(set: &PackSet, pack: &str, id: &str) -> Compiled {
+    let p = set.pack(pack).unwrap();
+    Compiled::new(p, p.criterion(id).unwrap(), &set.library).unwrap()
+}
+
+fn run(c: &Compiled, values: &[(&str, f64)], params: &Params, open: Option<&str>) -> Outcome {
+    c.evaluate(ev(values), &EvalCtx { params, history: &[], now_ts: None, open })
+}
+
+fn code(o: &Outcome) -> String {
+    match o {
+        Outcome::Fault(r) => r.code.clone(),
+        Outcome::Normal { .. } => "normal".into(),
+        Outcome::Abstain { reason, .. } => format!("abstain:{}", reason.as_str()),
+    }
+}
+
+#[test]
+fn shipped_packs_load() {
+    let set = PackSet::builtin().unwrap();
+    let ids: Vec<&str> = set.packs.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["transformer-dga", "rotating", "thermography", "motor-supply", "battery"]);
+    // The packs on disk are the ones embedded.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/packs");
+    let from_disk = PackSet::load(false, &[dir]).unwrap();
+    assert_eq!(from_disk.packs.len(), set.packs.len());
+}
+
+/// Every finding kind a shipped pack can produce has at least one citation, and every
+/// citation resolves to a stored passage with text in both languages. U criteria carry a
+/// reason instead.
+#[test]
+fn every_shipped_finding_kind_is_cited() {
+    let set = PackSet::builtin().unwrap();
+    // The passages are stored where technicians search them, too.
+    let mut index = crate::knowledge::search::RefIndex::in_memory().unwrap();
+    index.load_library(&set.library).unwrap();
+    let mut kinds = 0;
+    for (_, c) in set.criteria() {
+        if c.status == Status::U {
+            assert!(c.disabled_reason.as_deref().is_some_and(|r| r.len() > 20), "{}", c.id);
+            continue;
+        }
+        if c.kind == Kind::ModelScore {
+            continue; // cited by the model's manifest (model_score.rs)
+        }
+        let base: Vec<String> = c.cite.iter().map(|s| s.get_ref().clone()).collect();
+        let mut findings: Vec<(String, Vec<String>)> = Vec::new();
+        let mut add = |code: String, extra: Vec<&str>| {
+            let mut all = base.clone();
+            all.extend(extra.into_iter().map(String::from));
+            findings.push((code, all));
+        };
+        match c.kind {
+            Kind::Bands if c.variant.is_empty() => {
+                for b in c.band.iter().filter(|b| b.get_ref().severity.is_some()) {
+                    add(format!("{}{}", c.code_prefix, b.get_ref().code), Vec::new());
+                }
+            }
+            Kind::Bands => {
+                for v in &c.variant {
+                    for b in v.band.iter().filter(|b| b.get_ref().severity.is_some()) {
+                        add(
+                            format!("{}{} ({})", c.code_prefix, b.get_ref().code, v.key),
+                            v.cite.iter().map(|s| s.get_ref().as_str()).collect(),
+                        );
+                    }
+                }
+            }
+            Kind::Regions => {
+                for r in c.region.iter().filter(|r| r.severity.is_some()) {
+                    add(format!("{}{}", c.code_prefix, r.code), r.cite.iter().map(|s| s.get_ref().as_str()).collect());
+                }
+            }
+            Kind::Codes => {
+                for r in c.code.iter().filter(|r| r.severity.is_some()) {
+                    add(format!("{}{}", c.code_prefix, r.code), Vec::new());
+                }
+            }
+            Kind::IeeeStatus => {
+                add(format!("{}STATUS2", c.code_prefix), Vec::new());
+                add(format!("{}STATUS3", c.code_prefix), Vec::new());
+            }
+            _ => add(c.code_prefix.clone(), Vec::new()),
+        }
+        assert!(!findings.is_empty(), "{} produces no finding", c.id);
+        for (code, cites) in findings {
+            kinds += 1;
+            assert!(!cites.is_empty(), "{code} has no citation");
+            for p in cites {
+                let cit = set.library.citation(&p).unwrap_or_else(|| panic!("{code}: `{p}` not stored"));
+                assert!(!cit.passage_en.is_empty() && !cit.passage_zh.is_empty() && !cit.edge_convention.is_empty());
+                assert!(index.has_passage(&p).unwrap(), "{code}: `{p}` not in the search index");
+            }
+        }
+    }
+    assert!(kinds >= 40, "{kinds} finding kinds");
+}
+
+/// Every band edge of every shipped bands criterion, from the pack files: a value at the
+/// edge and just on the other side land in the bands the edge convention says.
+#[test]
+fn band_edges_from_the_pack_files() {
+    let set = PackSet::builtin().unwrap();
+    let mut checked = 0;
+    for (_, c) in set.criteria().filter(|(_, c)| c.status != Status::U) {
+        let mut lists: Vec<&[toml::Spanned<Band>]> = vec![&c.band];
+        lists.extend(c.variant.iter().map(|v| v.band.as_slice()));
+        lists.extend(c.digit.iter().map(|d| d.band.as_slice()));
+        for bands in lists.into_iter().filter(|b| !b.is_empty()) {
+            for w in bands.windows(2) {
+                let (lo, hi) = (w[0].get_ref(), w[1].get_ref());
+                let e = hi.from.unwrap();
+                let eps = 1e-9 * e.abs().max(1.0);
+                let (at, below, above) = (
+                    find_band(bands, e, 1.0, c.edge).unwrap().code.clone(),
+                    find_band(bands, e - eps, 1.0, c.edge).unwrap().code.clone(),
+                    find_band(bands, e + eps, 1.0, c.edge).unwrap().code.clone(),
+                );
+                assert_eq!(below, lo.code, "{} below {e}", c.id);
+                assert_eq!(above, hi.code, "{} above {e}", c.id);
+                let want = if c.edge == Edge::LowerInclusive { &hi.code } else { &lo.code };
+                assert_eq!(&at, want, "{} at {e} ({:?})", c.id, c.edge);
+                checked += 1;
+            }
+        }
+        // Through the evaluator too, where the band input is a role.
+        if c.kind == Kind::Bands && c.inputs.iter().any(|r| Some(r.get_ref()) == c.input.as_ref().map(|i| i.get_ref()))
+        {
+            let role = c.input.as_ref().unwrap().get_ref().as_str();
+            let p = set.packs.iter().find(|p| p.criterion(&c.id).is_some()).unwrap();
+            let comp = Compiled::new(p, c, &set.library).unwrap();
+            let variants: Vec<(Params, &[toml::Spanned<Band>])> = if c.variant.is_empty() {
+                vec![(Params::new(), &c.band)]
+            } else {
+                c.variant
+                    .iter()
+                    .map(|v| {
+                        let mut pm = Params::new();
+                        pm.insert(c.variant_param.clone().unwrap(), eval::Param::Str(v.key.clone()));
+                        (pm, v.band.as_slice())
+                    })
+                    .collect()
+            };
+            for (params, bands) in variants {
+                for b in bands.iter().skip(1) {
+                    let b = b.get_ref();
+                    let x = b.from.unwrap();
+                    let o = run(&comp, &[(role, x)], &params, None);
+                    let want =
+                        if b.severity.is_some() { format!("{}{}", c.code_prefix, b.code) } else { "normal".into() };
+                    assert_eq!(code(&o), want, "{} {:?} at {x}", c.id, params);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 50, "{checked} edges");
+}
+
+/// The rotating pack's ISO 10816-3 bands are the reference table.
+#[test]
+fn iso_bands_match_the_reference_table() {
+    use crate::config::{Foundation::*, MachineGroup::*};
+    let set = PackSet::builtin().unwrap();
+    let c = set.pack("rotating").unwrap().criterion("iso10816_3.zone").unwrap();
+    for (key, g, f, status) in [
+        ("group1.rigid", Group1, Rigid, Status::V1),
+        ("group1.flexible", Group1, Flexible, Status::V1),
+        ("group2.rigid", Group2, Rigid, Status::V2),
+        ("group2.flexible", Group2, Flexible, Status::V1),
+    ] {
+        let v = c.variant.iter().find(|v| v.key == key).unwrap();
+        let edges: Vec<f64> = v.band.iter().filter_map(|b| b.get_ref().to).collect();
+        assert_eq!(edges, crate::diagnose::vibration::boundaries(g, f), "{key}");
+        assert_eq!(v.status, Some(status), "{key}");
+    }
+}
+
+proptest::proptest! {
+    /// The pack's Duval regions agree with the reference implementation everywhere.
+    #[test]
+    fn duval_regions_match_the_reference(ch4 in 0.0f64..1000.0, c2h4 in 0.0f64..1000.0, c2h2 in 0.0f64..1000.0) {
+        let set = PackSet::builtin().unwrap();
+        let c = compiled(&set, "transformer-dga", "iec60599.duval_triangle_1");
+        let o = run(&c, &[("ch4", ch4 + 131.0), ("c2h4", c2h4), ("c2h2", c2h2)], &Params::new(), None);
+        let pct = crate::diagnose::duval::percentages(ch4 + 131.0, c2h4, c2h2).unwrap();
+        let want = format!("DGA.DUVAL1.{}", crate::diagnose::duval::zone(pct).as_str());
+        proptest::prop_assert_eq!(code(&o), want);
+    }
+}
+
+#[test]
+fn ratio_methods_and_their_abstentions() {
+    let set = PackSet::builtin().unwrap();
+    let p = Params::new();
+    let iec = compiled(&set, "transformer-dga", "iec60599.ratios");
+    let three = compiled(&set, "transformer-dga", "dlt722.three_ratio");
+    // A thermal fault above 700 °C: R1 = 0.01, R2 = 2, R5 = 6; code 0 2 2.
+    let hot = [("h2", 200.0), ("ch4", 400.0), ("c2h6", 100.0), ("c2h4", 600.0), ("c2h2", 6.0)];
+    assert_eq!(code(&run(&iec, &hot, &p, None)), "DGA.IEC60599.RATIO.T3");
+    assert_eq!(code(&run(&three, &hot, &p, None)), "DGA.DLT722.CODE_0X2");
+    // Partial discharge: R2 = 0.05, R5 = 0.1 -> PD; code 0 1 0.
+    let pd = [("h2", 2000.0), ("ch4", 100.0), ("c2h6", 50.0), ("c2h4", 5.0), ("c2h2", 0.0)];
+    assert_eq!(code(&run(&iec, &pd, &p, None)), "DGA.IEC60599.RATIO.PD");
+    assert_eq!(code(&run(&three, &pd, &p, None)), "DGA.DLT722.CODE_010");
+    // Below the typical values: not applied, citing why.
+    let low = [("h2", 10.0), ("ch4", 10.0), ("c2h6", 10.0), ("c2h4", 10.0), ("c2h2", 0.0)];
+    let o = run(&iec, &low, &p, None);
+    assert_eq!(code(&o), "abstain:below_applicability");
+    let Outcome::Abstain { citations, .. } = o else { unreachable!() };
+    assert_eq!(citations[0].passage_id, "iec60599.typical-values");
+    // C2H4 = 0 makes R1 undefined; IEC falls to "no diagnosis" unless another row fits.
+    let undefined = [("h2", 200.0), ("ch4", 300.0), ("c2h6", 100.0), ("c2h4", 0.0), ("c2h2", 30.0)];
+    let o = run(&three, &undefined, &p, None);
+    assert_eq!(code(&o), "abstain:out_of_domain");
+    let Outcome::Abstain { detail, .. } = o else { unreachable!() };
+    assert!(detail.contains("c2h2_c2h4"), "{detail}");
+}
+
+#[test]
+fn attention_limits_depend_on_the_voltage_class() {
+    let set = PackSet::builtin().unwrap();
+    let c = compiled(&set, "transformer-dga", "dlt722.attention");
+    let gas = [("h2", 100.0), ("ch4", 20.0), ("c2h6", 10.0), ("c2h4", 10.0), ("c2h2", 3.0)];
+    let mut p = Params::new();
+    let o = run(&c, &gas, &p, None);
+    assert_eq!(code(&o), "normal");
+    assert!(o.evidence().summary.contains("not judged: C2H2"), "{}", o.evidence().summary);
+    p.insert("voltage_class".into(), eval::Param::Str("ge330kv".into()));
+    assert_eq!(code(&run(&c, &gas, &p, None)), "DGA.DLT722.ATTENTION");
+    p.insert("voltage_class".into(), eval::Param::Str("le220kv".into()));
+    assert_eq!(code(&run(&c, &gas, &p, None)), "normal");
+    // THC 150 is not above 150; 150.1 is.
+    let thc = |x: f64| [("h2", 1.0), ("ch4", x - 30.0), ("c2h6", 10.0), ("c2h4", 20.0), ("c2h2", 0.0)];
+    assert_eq!(code(&run(&c, &thc(150.0), &p, None)), "normal");
+    assert_eq!(code(&run(&c, &thc(150.1), &p, None)), "DGA.DLT722.ATTENTION");
+}
+
+#[test]
+fn ieee_status_levels_deltas_and_rates() {
+    let set = PackSet::builtin().unwrap();
+    let c = compiled(&set, "transformer-dga", "ieee_c57104.status");
+    let base = |h2: f64| {
+        vec![
+            ("h2", h2),
+            ("ch4", 10.0),
+            ("c2h6", 10.0),
+            ("c2h4", 10.0),
+            ("c2h2", 0.0),
+            ("co", 100.0),
+            ("co2", 1000.0),
+            ("o2", 1000.0),
+            ("n2", 50000.0),
+        ]
+    };
+    let mut p = Params::new();
+    let at = |vals: &[(&str, f64)], p: &Params, hist: &[Snapshot], now: Option<i64>| {
+        c.evaluate(ev(vals), &EvalCtx { params: p, history: hist, now_ts: now, open: None })
+    };
+    // O2/N2 = 0.02 (low), age unknown: H2 Table 1 = 80, Table 2 = 200.
+    assert_eq!(code(&at(&base(80.0), &p, &[], None)), "normal");
+    assert_eq!(code(&at(&base(80.5), &p, &[], None)), "DGA.IEEE_C57104.STATUS2");
+    // Above Table 2 but no series: status 2 only.
+    assert_eq!(code(&at(&base(250.0), &p, &[], None)), "DGA.IEEE_C57104.STATUS2");
+    // Above Table 2 and a delta above Table 3 (H2 +41 > 40): status 3.
+    let prev = Snapshot { ts_ms: None, values: base(209.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
+    assert_eq!(code(&at(&base(250.0), &p, std::slice::from_ref(&prev), None)), "DGA.IEEE_C57104.STATUS3");
+    let prev40 = Snapshot { ts_ms: None, values: base(210.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
+    assert_eq!(code(&at(&base(250.0), &p, &[prev40], None)), "DGA.IEEE_C57104.STATUS2", "+40 is not above 40");
+    // Age 1-9 years: H2 Table 1 is 75.
+    p.insert("age_years".into(), eval::Param::Num(5.0));
+    assert_eq!(code(&at(&base(76.0), &p, &[], None)), "DGA.IEEE_C57104.STATUS2");
+    // No O2/N2: abstain, saying why.
+    let no_o2: Vec<(&str, f64)> = base(10.0).into_iter().filter(|(r, _)| *r != "o2").collect();
+    let o = at(&no_o2, &p, &[], None);
+    assert_eq!(code(&o), "abstain:insufficient_data");
+    // Rate: H2 rising 30 ppm/year over 12 months (3 samples), limit 20 (10-24 months).
+    let day = 86_400_000i64;
+    let snap = |t: i64, h2: f64| Snapshot {
+        ts_ms: Some(t),
+        values: base(h2).iter().map(|(r, v)| (r.to_string(), *v)).collect(),
+    };
+    let hist = [snap(0, 40.0), snap(183 * day, 55.0)];
+    let o = at(&base(70.0), &Params::new(), &hist, Some(365 * day));
+    assert_eq!(code(&o), "DGA.IEEE_C57104.STATUS2");
+    assert!(o.evidence().summary.contains("Table 4"), "{}", o.evidence().summary);
+}
+
+#[test]
+fn relative_gassing_rate_needs_dated_series() {
+    let set = PackSet::builtin().unwrap();
+    let c = compiled(&set, "transformer-dga", "dlt722.relative_rate");
+    let p = Params::new();
+    let g = |x: f64| vec![("ch4", x), ("c2h6", 0.0), ("c2h4", 0.0), ("c2h2", 0.0)];
+    let month = (30.4375 * 86_400_000.0) as i64;
+    let snap =
+        |t: i64, x: f64| Snapshot { ts_ms: Some(t), values: g(x).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
+    let at = |x: f64, hist: &[Snapshot], now: Option<i64>| {
+        c.evaluate(ev(&g(x)), &EvalCtx { params: &p, history: hist, now_ts: now, open: None })
+    };
+    assert_eq!(code(&at(50.0, &[], Some(month))), "abstain:insufficient_data");
+    assert_eq!(code(&at(50.0, &[snap(0, 40.0)], None)), "abstain:insufficient_data");
+    assert_eq!(code(&at(9.0, &[snap(0, 4.0)], Some(month))), "abstain:below_applicability");
+    // 40 -> 44 in one month is exactly 10 %/month: at the limit counts.
+    assert_eq!(code(&at(44.0, &[snap(0, 40.0)], Some(month))), "DGA.DLT722.RELATIVE_RATE");
+    assert_eq!(code(&at(43.9, &[snap(0, 40.0)], Some(month))), "normal");
+    // Online readings seconds apart: the comparison sample must be 7 days older.
+    let day = 86_400_000i64;
+    let o = at(80.0, &[snap(0, 40.0), snap(6 * day, 79.0)], Some(6 * day + 1000));
+    assert_eq!(code(&o), "abstain:insufficient_data");
+    let Outcome::Abstain { detail, .. } = &o else { unreachable!() };
+    assert!(detail.contains("7 days older"), "{detail}");
+    // ... and when there is one, it is used (40 -> 80 in 8 days).
+    assert_eq!(code(&at(80.0, &[snap(0, 40.0), snap(6 * day, 79.0)], Some(8 * day))), "DGA.DLT722.RELATIVE_RATE");
+}
+
+#[test]
+fn thermography_motor_and_battery_quantities() {
+    let set = PackSet::builtin().unwrap();
+    let p = Params::new();
+    let ir = compiled(&set, "thermography", "dlt664.relative_temp_diff");
+    // delta = (80 - 30) / (80 - 20) = 83 %: serious.
+    assert_eq!(
+        code(&run(&ir, &[("hot_spot_temp", 80.0), ("reference_temp", 30.0), ("ambient_temp", 20.0)], &p, None)),
+        "IR.DLT664.SERIOUS"
+    );
+    // Rise below 10 K: not applied.
+    let o = run(&ir, &[("hot_spot_temp", 29.0), ("reference_temp", 20.0), ("ambient_temp", 20.0)], &p, None);
+    assert_eq!(code(&o), "abstain:below_applicability");
+    let mg1 = compiled(&set, "motor-supply", "nema_mg1.voltage_unbalance");
+    // 400, 400, 388: average 396, max deviation 8 -> 2.02 %: derate, factor ~0.953.
+    let o = run(&mg1, &[("v_ab", 400.0), ("v_bc", 400.0), ("v_ca", 388.0)], &p, None);
+    assert_eq!(code(&o), "MOTOR.NEMA_MG1.UNBALANCE_DERATE");
+    let f = o.evidence().derived.iter().find(|d| d.name == "derating factor").unwrap().value;
+    assert!((f - 0.954).abs() < 0.002, "{f}");
+    // Exactly 1 % is within rating (upper-inclusive edge).
+    assert_eq!(code(&run(&mg1, &[("v_ab", 101.0), ("v_bc", 99.5), ("v_ca", 99.5)], &p, None)), "normal");
+    let ohm = compiled(&set, "battery", "vendor.ohmic_change");
+    let o = run(&ohm, &[("ohmic", 1.2)], &p, None);
+    assert_eq!(code(&o), "abstain:out_of_domain", "no baseline: say so");
+    let mut pb = Params::new();
+    pb.insert("ohmic_baseline".into(), eval::Param::Num(1.0));
+    let o = run(&ohm, &[("ohmic", 1.2)], &pb, None);
+    assert_eq!(code(&o), "BATTERY.OHMIC.INVESTIGATE");
+    let Outcome::Fault(r) = o else { unreachable!() };
+    assert_eq!(r.citations[0].verification, crate::knowledge::Verification::Secondary);
+    assert!(r.citations[0].title.contains("vendor guidance"));
+}
+
+/// A plant pack from a directory: an all/any combination over two of its criteria.
+#[test]
+fn plant_pack_with_a_combination() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plant")).unwrap();
+    std::fs::write(
+        dir.path().join("plant/pack.toml"),
+        r#"
+[pack]
+id = "plant"
+version = "0.1"
+title = { en = "Plant rules", zh = "厂内规则" }
+references = ["refs.toml"]
+
+[[criterion]]
+id = "hot"
+class = "motor"
+title = { en = "Hot winding", zh = "绕组热" }
+status = "V1"
+kind = "bands"
+inputs = ["winding_temp"]
+input = "winding_temp"
+code_prefix = "PLANT.HOT."
+cite = ["plant.rule-1"]
+band = [
+  { to = 100, code = "OK", title = { en = "ok", zh = "正常" } },
+  { from = 100, code = "HOT", severity = "low", title = { en = "hot", zh = "热" }, action = { en = "look", zh = "查看" } },
+]
+
+[[criterion]]
+id = "unbalanced"
+class = "motor"
+title = { en = "Unbalanced", zh = "不平衡" }
+status = "V1"
+kind = "bands"
+inputs = ["v_ab", "v_bc", "v_ca"]
+quantity = [{ name = "u", fn = "unbalance", args = ["v_ab", "v_bc", "v_ca"] }]
+input = "u"
+code_prefix = "PLANT.UNB."
+cite = ["plant.rule-1"]
+band = [
+  { to = 2, code = "OK", title = { en = "ok", zh = "正常" } },
+  { from = 2, code = "HIGH", severity = "low", title = { en = "high", zh = "高" }, action = { en = "look", zh = "查看" } },
+]
+
+[[criterion]]
+id = "hot_and_unbalanced"
+class = "motor"
+title = { en = "Hot winding with unbalanced supply", zh = "绕组过热且电源不平衡" }
+status = "V1"
+kind = "all"
+of = ["hot", "unbalanced"]
+code_prefix = "PLANT.HOT_UNBALANCED"
+severity = "high"
+action = { en = "Correct the supply first", zh = "先纠正电源" }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plant/refs.toml"),
+        r#"
+[[document]]
+id = "plant-manual"
+title = "Plant maintenance manual"
+edition = "2024"
+language = "en"
+
+[[passage]]
+id = "plant.rule-1"
+document = "plant-manual"
+clause = "4.2"
+verification = "secondary"
+edge = ">= counts"
+text_en = "Plant rule."
+text_zh = "厂内规则。"
+"#,
+    )
+    .unwrap();
+    let set = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap();
+    let c = compiled(&set, "plant", "hot_and_unbalanced");
+    let p = Params::new();
+    let v = |t: f64, low: f64| vec![("winding_temp", t), ("v_ab", 400.0), ("v_bc", 400.0), ("v_ca", low)];
+    assert_eq!(code(&run(&c, &v(110.0, 380.0), &p, None)), "PLANT.HOT_UNBALANCED");
+    assert_eq!(code(&run(&c, &v(90.0, 380.0), &p, None)), "normal");
+    assert_eq!(code(&run(&c, &v(110.0, 400.0), &p, None)), "normal");
+    // A second pack with the same id is an error naming both files.
+    let dir2 = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("plant/pack.toml"), dir2.path().join("pack.toml")).unwrap();
+    std::fs::write(dir2.path().join("refs.toml"), "document = []\npassage = []\n").unwrap();
+    let e = PackSet::load(true, &[dir.path().to_path_buf(), dir2.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("pack id `plant` is already loaded from") && e.contains("plant/pack.toml"), "{e}");
+}
+
+/// One malformed pack per kind of mistake: the error names the file, the line and why.
+#[test]
+fn malformed_packs_are_named_errors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad_packs");
+    let lib = PackSet::builtin().unwrap().library;
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text.lines().next().unwrap().strip_prefix("# expect: ").expect("fixture header");
+        let (line, msg) = expect.split_once(": ").unwrap();
+        let name = path.display().to_string();
+        let e = parse_pack(&name, &text, &lib).unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with(&format!("{name}:{line}:")), "{s}\n expected line {line}");
+        assert!(s.contains(msg), "{s}\n expected `{msg}`");
+        n += 1;
+    }
+    assert!(n >= 12);
+}
+
+/// A pack whose reference file is corrupt or missing fails to load, naming the file.
+#[test]
+fn corrupt_or_missing_reference_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack =
+        "[pack]\nid = \"p\"\nversion = \"1\"\ntitle = { en = \"p\", zh = \"p\" }\nreferences = [\"refs.toml\"]\n";
+    std::fs::write(dir.path().join("pack.toml"), pack).unwrap();
+    let e = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("refs.toml") && e.contains("cannot read"), "{e}");
+    std::fs::write(dir.path().join("refs.toml"), "[[passage]]\nid = \"x\"\ndocument = \"nope\"\n").unwrap();
+    let e = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("refs.toml"), "{e}");
+    // A pack passage may not redefine a built-in one.
+    std::fs::write(
+        dir.path().join("refs.toml"),
+        "[[document]]\nid = \"d\"\ntitle = \"t\"\nedition = \"1\"\nlanguage = \"en\"\n[[passage]]\nid = \"iec60599.typical-values\"\ndocument = \"d\"\nclause = \"c\"\nverification = \"secondary\"\nedge = \"e\"\ntext_en = \"t\"\ntext_zh = \"t\"\n",
+    )
+    .unwrap();
+    let e = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("refs.toml") && e.contains("iec60599.typical-values") && e.contains("already defined"), "{e}");
+}

@@ -1,0 +1,231 @@
+//! `GET /api/v1/ask?q=&asset=&lang=&limit=`: ranked reference passages with citations and
+//! highlights, tied to the asset's open findings when `asset` is given. Below the
+//! relevance floor: `supported = false`, the reason, and the nearest references marked
+//! `nearest = true`. No generated text. The same [`answer`] serves `edgecite ask`.
+
+use super::{query_store, ApiError, ApiState};
+use crate::config::packs::Lang;
+use crate::diagnose::lab::LabDiagnoser;
+use crate::diagnose::pack::PackSet;
+use crate::knowledge::search::{RefIndex, RefVerification, SearchError};
+use crate::store::{FindingFilter, FindingRecord};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// What the knowledge routes need: the packs, the lab DGA diagnoser, the reference index
+/// and the default language.
+pub struct Knowledge {
+    pub packs: PackSet,
+    pub lab: LabDiagnoser,
+    pub refs: Mutex<RefIndex>,
+    pub language: Lang,
+}
+
+impl Knowledge {
+    /// Load the packs, open the reference index and refresh its built-in content.
+    pub fn open(cfg: &crate::config::packs::PacksConfig, in_memory: bool) -> anyhow::Result<Knowledge> {
+        let packs = PackSet::load(cfg.builtin, &cfg.dirs)?;
+        let mut refs = if in_memory { RefIndex::in_memory()? } else { RefIndex::open(&cfg.refs_db)? };
+        refs.load_library(&packs.library)?;
+        Ok(Knowledge { lab: LabDiagnoser::new(&packs)?, packs, refs: Mutex::new(refs), language: cfg.language })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AskResult {
+    pub doc_id: String,
+    pub doc_title: String,
+    pub edition: String,
+    pub clause: String,
+    pub passage_id: String,
+    pub verification: RefVerification,
+    pub text: String,
+    pub highlight: String,
+    pub score: f64,
+    pub nearest: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AssetEvidence {
+    pub finding_id: i64,
+    pub criterion: String,
+    pub code: String,
+    pub severity: String,
+    pub title: String,
+    pub summary: String,
+    /// Passage ids the finding cites; those passages rank higher.
+    pub citations: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AskResponse {
+    pub query: String,
+    pub lang: Lang,
+    pub supported: bool,
+    pub reason: Option<String>,
+    pub results: Vec<AskResult>,
+    pub asset_evidence: Option<Vec<AssetEvidence>>,
+}
+
+/// Answer a question from the reference index; `findings` are the asset's open findings
+/// when an asset is given.
+pub fn answer(
+    refs: &RefIndex,
+    query: &str,
+    lang: Lang,
+    limit: usize,
+    findings: Option<&[FindingRecord]>,
+) -> Result<AskResponse, SearchError> {
+    let evidence: Option<Vec<AssetEvidence>> = findings.map(|fs| {
+        fs.iter()
+            .map(|f| AssetEvidence {
+                finding_id: f.id,
+                criterion: f.criterion.id.clone(),
+                code: f.code.clone(),
+                severity: f.severity.clone(),
+                title: if lang == Lang::Zh { f.title.zh.clone() } else { f.title.en.clone() },
+                summary: f.evidence.summary.clone(),
+                citations: f.citations.iter().map(|c| c.passage_id.clone()).collect(),
+            })
+            .collect()
+    });
+    let boost: Vec<String> = evidence.iter().flatten().flat_map(|e| e.citations.iter().cloned()).collect();
+    let r = refs.search(query, lang.as_str(), limit, &boost)?;
+    Ok(AskResponse {
+        query: query.to_string(),
+        lang,
+        supported: r.supported,
+        reason: r.reason,
+        results: r
+            .results
+            .into_iter()
+            .map(|h| AskResult {
+                doc_id: h.doc_id,
+                doc_title: h.doc_title,
+                edition: h.edition,
+                clause: h.clause,
+                passage_id: h.passage_id,
+                verification: h.verification,
+                text: h.text,
+                highlight: h.highlight,
+                score: h.score,
+                nearest: h.nearest,
+            })
+            .collect(),
+        asset_evidence: evidence,
+    })
+}
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/v1/ask", get(ask))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(ask))]
+pub(crate) struct Doc;
+
+/// The query parameters of `/api/v1/ask`, for the OpenAPI document (the handler reads them
+/// from a map so that an unknown parameter is named in the error).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AskParams {
+    /// The question: 1 to 500 characters, not only spaces.
+    #[param(min_length = 1, max_length = 500, pattern = r"\S")]
+    q: String,
+    /// An asset id: its open findings' cited passages rank first (404 if unknown).
+    asset: Option<String>,
+    /// `en` or `zh` (else `Accept-Language`, else `[packs] language`).
+    #[param(pattern = "^(en|zh|zh-CN)$")]
+    lang: Option<String>,
+    /// How many passages, 1 to 50 (default 5).
+    #[param(minimum = 1, maximum = 50)]
+    limit: Option<u32>,
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_query", message)
+}
+
+/// The language of a request: `lang=`, else `Accept-Language`, else the configured default.
+pub(crate) fn request_lang(param: Option<&str>, headers: &HeaderMap, default: Lang) -> Result<Lang, ApiError> {
+    match param {
+        Some("en") => Ok(Lang::En),
+        Some("zh") | Some("zh-CN") => Ok(Lang::Zh),
+        Some(other) => Err(bad(format!("lang=`{other}`: expected en or zh"))),
+        None => Ok(headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Lang::from_accept_language)
+            .unwrap_or(default)),
+    }
+}
+
+/// Ranked reference passages with citations and highlights, or "no supported answer" with
+/// the nearest references; tied to the asset's open findings when `asset` is given.
+#[utoipa::path(get, path = "/api/v1/ask", tag = "references",
+    params(AskParams),
+    responses((status = 200, description = "query, lang, supported, reason, results, asset_evidence", body = Object),
+        (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody)))]
+async fn ask(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<AskResponse>, ApiError> {
+    let know = state.knowledge.clone();
+    let mut query = None;
+    let mut asset = None;
+    let mut limit = 5usize;
+    for (k, v) in &q {
+        match k.as_str() {
+            "q" => query = Some(v.clone()),
+            "asset" => asset = Some(v.clone()),
+            "lang" => {}
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=50).contains(n))
+                    .ok_or_else(|| bad(format!("limit=`{v}`: expected a whole number from 1 to 50")))?
+            }
+            other => return Err(bad(format!("unknown query parameter `{other}`: expected q, asset, lang or limit"))),
+        }
+    }
+    let query =
+        query.filter(|s| !s.trim().is_empty()).ok_or_else(|| bad("missing q: the question to search for".into()))?;
+    if query.chars().count() > 500 {
+        return Err(bad(format!("q is {} characters long: at most 500", query.chars().count())));
+    }
+    let lang = request_lang(q.get("lang").map(|s| s.as_str()), &headers, know.language)?;
+    let findings = match asset {
+        None => None,
+        Some(a) => {
+            let known = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.iter().any(|x| x.id == a);
+            if !known {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "asset_not_found", format!("no asset `{a}`")));
+            }
+            let filter = FindingFilter { state: Some("open".into()), asset: Some(a), limit: None, severity: None };
+            Some(query_store(&state, move |s| s.findings(&filter)).await?)
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        let refs = know.refs.lock().unwrap_or_else(|p| p.into_inner());
+        answer(&refs, &query, lang, limit, findings.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map(Json)
+    .map_err(|e| {
+        tracing::error!(error = %e, "reference search failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "search_error", e.to_string())
+    })
+}
+
+/// Shared handle type for the state.
+pub type SharedKnowledge = Arc<Knowledge>;

@@ -1,0 +1,149 @@
+//! `POST /api/v1/dga`: lab DGA results diagnosed like the online path (the transformer-dga
+//! pack's evaluators). Body: one sample object, or an array of samples (rows with the same
+//! `id` form a series, in order). Gas values in ppm; a missing or null gas is not reported.
+
+use super::{ApiError, ApiState};
+use crate::config::packs::Lang;
+use crate::diagnose::lab::{LabReport, LabSample};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::Value;
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/v1/dga", post(dga))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(dga))]
+pub(crate) struct Doc;
+
+/// The request body's schema: one sample, or an array of 1 to 10,000 samples. A sample has
+/// at least one of the seven gases; every value is a number >= 0 (ppm, years).
+struct DgaBody;
+
+impl utoipa::PartialSchema for DgaBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::diagnose::lab::{GASES, OPTIONAL_GASES};
+        // null, like a missing key, means "not reported".
+        let num = serde_json::json!({"type": ["number", "null"], "minimum": 0});
+        let mut props = serde_json::Map::new();
+        props.insert("id".into(), serde_json::json!({"type": ["string", "null"]}));
+        props.insert(
+            "date".into(),
+            serde_json::json!({"type": ["string", "null"], "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$"}),
+        );
+        props.insert(
+            "voltage_class".into(),
+            serde_json::json!({"type": ["string", "null"], "enum": ["ge330kv", "le220kv", null]}),
+        );
+        for k in GASES.iter().chain(&OPTIONAL_GASES).chain(&["age_years"]) {
+            props.insert((*k).into(), num.clone());
+        }
+        // At least one of the seven gases is reported (present and a number).
+        let any_gas: Vec<Value> = GASES
+            .iter()
+            .map(|g| serde_json::json!({"type": "object", "required": [g], "properties": {*g: {"type": "number", "minimum": 0}}}))
+            .collect();
+        let sample = serde_json::json!({"allOf": [
+            {"type": "object", "properties": props, "additionalProperties": false},
+            {"anyOf": any_gas},
+        ]});
+        let body = serde_json::json!({"anyOf": [
+            sample.clone(),
+            {"type": "array", "items": sample, "minItems": 1, "maxItems": MAX_SAMPLES},
+        ]});
+        serde_json::from_value(body).expect("the DGA body schema is valid OpenAPI")
+    }
+}
+
+impl utoipa::ToSchema for DgaBody {}
+
+/// The response: one report for one sample, an array of reports for an array.
+struct DgaReports;
+
+impl utoipa::PartialSchema for DgaReports {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let report = serde_json::json!({"type": "object", "required": ["methods", "overall"]});
+        serde_json::from_value(serde_json::json!({"anyOf": [report.clone(), {"type": "array", "items": report}]}))
+            .expect("the DGA response schema is valid OpenAPI")
+    }
+}
+
+impl utoipa::ToSchema for DgaReports {}
+
+const MAX_SAMPLES: usize = 10_000;
+
+fn bad(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_sample", message)
+}
+
+fn sample(i: Option<usize>, v: Value) -> Result<LabSample, ApiError> {
+    let at = i.map(|i| format!("samples[{i}]: ")).unwrap_or_default();
+    let s: LabSample = serde_json::from_value(v).map_err(|e| bad(format!("{at}{e}")))?;
+    s.validate().map_err(|e| bad(format!("{at}{e}")))?;
+    if crate::diagnose::lab::GASES.iter().all(|g| s.gas(g).is_none()) {
+        return Err(bad(format!(
+            "{at}no gas reported: expected at least one of h2, ch4, c2h6, c2h4, c2h2, co, co2 (ppm)"
+        )));
+    }
+    Ok(s)
+}
+
+/// Diagnose lab DGA results through the transformer-dga pack (viewer role: computes only).
+#[utoipa::path(post, path = "/api/v1/dga", tag = "dga",
+    request_body(content = DgaBody, content_type = "application/json",
+        description = "one sample {id?, h2, ch4, c2h6, c2h4, c2h2, co, co2 (ppm), o2?, n2?, age_years?, date?, voltage_class?} or an array of 1 to 10,000 samples"),
+    responses((status = 200, description = "one report (object) or one per sample (array): each method's result or abstention, the overall diagnosis, citations", body = DgaReports),
+        (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
+        (status = 413, body = super::ErrorBody)))]
+async fn dga(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let lang = super::ask::request_lang(None, &headers, state.knowledge.language)?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("body is not JSON: {e}")))?;
+    let (samples, single) = match v {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_SAMPLES {
+                return Err(bad(format!("{} samples: expected 1 to {MAX_SAMPLES}", items.len())));
+            }
+            let s = items.into_iter().enumerate().map(|(i, x)| sample(Some(i), x)).collect::<Result<Vec<_>, _>>()?;
+            (s, false)
+        }
+        Value::Object(_) => (vec![sample(None, v)?], true),
+        _ => return Err(bad("expected a sample object or an array of samples".into())),
+    };
+    let know = state.knowledge.clone();
+    let reports: Vec<LabReport> =
+        tokio::task::spawn_blocking(move || know.lab.diagnose_series(samples.iter().map(|s| (None, s))))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let mut out: Vec<Value> = reports.iter().map(|r| localise(r, lang)).collect();
+    Ok(Json(if single { out.remove(0) } else { Value::Array(out) }))
+}
+
+/// The report with `lang` chosen for finding titles, actions and the overall summary
+/// (both languages stay available under `*_i18n`).
+fn localise(r: &LabReport, lang: Lang) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    let pick = |t: &Value| t.get(lang.as_str()).cloned().unwrap_or(Value::Null);
+    if let Some(ms) = v.get_mut("methods").and_then(|m| m.as_array_mut()) {
+        for m in ms {
+            for key in ["finding", "action"] {
+                if let Some(t) = m.get(key).cloned() {
+                    m[format!("{key}_i18n")] = t.clone();
+                    m[key] = pick(&t);
+                }
+            }
+        }
+    }
+    if let Some(t) = v.pointer("/overall/summary").cloned() {
+        v["overall"]["summary_i18n"] = t.clone();
+        v["overall"]["summary"] = pick(&t);
+    }
+    v["lang"] = Value::String(lang.as_str().into());
+    v
+}

@@ -1,0 +1,162 @@
+//! The ask and lab-DGA routes on the running daemon (demo config, simulator in fast time),
+//! plus `edgecite refs import` and `edgecite ask --asset` against the same files.
+
+mod common;
+
+use common::{demo_config, Daemon, Ports};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+const FAST: &[(&str, &str)] = &[
+    ("interval_ms = 1000\ntimeout_ms = 500\npoints", "interval_ms = 250\ntimeout_ms = 500\npoints"),
+    ("[diagnose]\ninterval_ms = 1000", "[diagnose]\ninterval_ms = 250"),
+];
+
+/// A request with the daemon's admin token (the API needs credentials).
+fn request(d: &Daemon, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let auth = format!("Bearer {}", d.token);
+    let mut h: Vec<(&str, &str)> = vec![("Authorization", &auth)];
+    if !body.is_empty() {
+        h.push(("Content-Type", "application/json"));
+    }
+    h.extend_from_slice(headers);
+    let r = common::http(d.api, method, path, &h, Some(body.as_bytes())).unwrap();
+    (r.status, r.json)
+}
+
+fn get(d: &Daemon, path: &str) -> (u16, Value) {
+    request(d, "GET", path, &[], "")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[test]
+fn ask_and_lab_dga_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, FAST);
+    let d = Daemon::start(&config, ports.api, &[]);
+
+    // Lab DGA only computes: a viewer may run it (auth::COMPUTE_ONLY_POSTS); no token gets 401.
+    let (_, viewer) = common::user_with_token(&config, "viewer");
+    let auth = format!("Bearer {viewer}");
+    let h = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let r = common::http(d.api, "POST", "/api/v1/dga", &h, Some(br#"{"h2": 100}"#)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = common::http(d.api, "POST", "/api/v1/dga", &h[1..], Some(br#"{"h2": 100}"#)).unwrap();
+    assert_eq!(r.status, 401, "{}", r.json);
+
+    // The contract fields, English.
+    let (code, r) = get(&d, &format!("/api/v1/ask?q={}", enc("Duval triangle zones")));
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["query"], "Duval triangle zones");
+    assert_eq!(r["lang"], "en");
+    assert_eq!(r["supported"], true);
+    assert!(r["reason"].is_null());
+    assert!(r["asset_evidence"].is_null());
+    let top = &r["results"][0];
+    for k in ["doc_id", "doc_title", "edition", "clause", "verification", "text", "highlight", "score", "nearest"] {
+        assert!(!top[k].is_null(), "result field {k}: {top}");
+    }
+    assert_eq!(top["doc_id"], "iec60599-2022");
+    assert_eq!(top["verification"], "verified");
+    assert_eq!(top["nearest"], false);
+    assert!(top["highlight"].as_str().unwrap().contains("<mark>"));
+
+    // Chinese with a short term, language from Accept-Language.
+    let (_, r) =
+        request(&d, "GET", &format!("/api/v1/ask?q={}", enc("乙炔")), &[("Accept-Language", "zh-CN,zh;q=0.9")], "");
+    assert_eq!(r["lang"], "zh");
+    assert_eq!(r["supported"], true, "{r}");
+    assert!(r["results"][0]["highlight"].as_str().unwrap().contains("<mark>乙炔</mark>"));
+
+    // No supported answer: nearest references, labelled.
+    let (_, r) = get(&d, &format!("/api/v1/ask?q={}", enc("transformer warranty claim procedure")));
+    assert_eq!(r["supported"], false);
+    assert!(r["reason"].as_str().unwrap().contains("no supported answer"));
+    assert!(r["results"].as_array().unwrap().iter().all(|h| h["nearest"] == true));
+
+    // Errors are JSON and say why.
+    let (code, r) = get(&d, "/api/v1/ask");
+    assert_eq!((code, r["error"]["code"].as_str()), (400, Some("bad_query")));
+    let (code, r) = get(&d, "/api/v1/ask?q=x&asset=NOPE");
+    assert_eq!((code, r["error"]["code"].as_str()), (404, Some("asset_not_found")));
+    let (code, r) = get(&d, "/api/v1/ask?q=x&limit=0");
+    assert_eq!(code, 400, "{r}");
+    let (code, _) = get(&d, "/api/v1/ask?q=x&lang=fr");
+    assert_eq!(code, 400);
+
+    // Tied to the asset's evidence once the simulated thermal fault opens the Duval finding.
+    let ev = d.wait_until("a Duval finding on T1", Duration::from_secs(120), || {
+        let (_, r) = get(&d, &format!("/api/v1/ask?asset=T1&q={}", enc("thermal fault triangle")));
+        let ev = r["asset_evidence"].as_array()?.clone();
+        ev.iter().any(|e| e["code"].as_str().unwrap_or("").starts_with("DGA.DUVAL1.")).then_some(r)
+    });
+    assert_eq!(ev["results"][0]["passage_id"], "iec60599.duval-triangle-1", "{ev}");
+    let duval = ev["asset_evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"].as_str().unwrap().starts_with("DGA.DUVAL1."))
+        .unwrap();
+    assert!(duval["citations"].as_array().unwrap().iter().any(|c| c == "iec60599.duval-triangle-1"));
+
+    // Lab DGA: one sample, same evaluators as online.
+    let sample =
+        r#"{"id":"lab-1","h2":200,"ch4":400,"c2h6":100,"c2h4":600,"c2h2":6,"co":700,"co2":1500,"o2":1000,"n2":50000}"#;
+    let (code, r) = request(&d, "POST", "/api/v1/dga", &[("Accept-Language", "zh")], sample);
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["overall"]["status"], "fault");
+    assert_eq!(r["lang"], "zh");
+    let duval =
+        r["methods"].as_array().unwrap().iter().find(|m| m["criterion"] == "iec60599.duval_triangle_1").unwrap();
+    assert_eq!(duval["code"], "DGA.DUVAL1.T3");
+    assert!(duval["finding"].as_str().unwrap().contains("高温过热"), "{duval}");
+    assert!(duval["finding_i18n"]["en"].as_str().unwrap().contains("Duval T3"));
+    // A series: the second sample sees the first.
+    let series = r#"[{"id":"A","date":"2024-01-01","ch4":40,"c2h6":0,"c2h4":0,"c2h2":0,"h2":1},
+                     {"id":"A","date":"2024-02-01","ch4":48,"c2h6":0,"c2h4":0,"c2h2":0,"h2":1}]"#;
+    let (code, r) = request(&d, "POST", "/api/v1/dga", &[], series);
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r[1]["history"], 1);
+    let rate = r[1]["methods"].as_array().unwrap().iter().find(|m| m["criterion"] == "dlt722.relative_rate").unwrap();
+    assert_eq!(rate["code"], "DGA.DLT722.RELATIVE_RATE", "{rate}");
+    // Bad samples: 400 with the field and value.
+    let (code, r) = request(&d, "POST", "/api/v1/dga", &[], r#"{"h2": -1}"#);
+    assert_eq!((code, r["error"]["code"].as_str()), (400, Some("bad_sample")));
+    assert!(r["error"]["message"].as_str().unwrap().contains("H2"));
+    let (code, r) = request(&d, "POST", "/api/v1/dga", &[], r#"[{"h2": 1}, {"h3": 1}]"#);
+    assert_eq!(code, 400);
+    assert!(r["error"]["message"].as_str().unwrap().contains("samples[1]"), "{r}");
+    let (code, _) = request(&d, "POST", "/api/v1/dga", &[], "not json");
+    assert_eq!(code, 400);
+
+    // A plant document imported from the command line is searchable by the daemon.
+    let md = dir.path().join("pump-manual.md");
+    std::fs::write(&md, "# 泵站运行规程\n\n## 轴承\n\n轴承温度超过 85 °C 时停泵检查润滑脂。\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["refs", "import"])
+        .arg(&md)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, r) = get(&d, &format!("/api/v1/ask?q={}", enc("轴承温度")));
+    assert_eq!(r["results"][0]["passage_id"], "pump-manual#轴承", "{r}");
+    assert_eq!(r["results"][0]["verification"], "plant");
+
+    // The CLI ask ties to the asset through the store file.
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["ask", "--json", "--asset", "T1", "--config"])
+        .arg(&config)
+        .arg("thermal fault")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["asset_evidence"].as_array().unwrap().iter().any(|e| e["code"].as_str().unwrap().starts_with("DGA.")));
+}
