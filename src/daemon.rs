@@ -248,6 +248,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "pruning samples failed"),
                 }
+                tokio::task::block_in_place(|| store.apply_api_retention(now, &(&config.api).into()));
             }
         }
     }

@@ -29,6 +29,17 @@ pub struct ApiConfig {
     /// Largest photo accepted with a field note.
     #[serde(default = "default_photo_max_kib")]
     pub photo_max_kib: u32,
+    /// Audit rows older than this are deleted by the prune cycle (they are evidence: keep long).
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+    /// Notes (and their photos) of findings cleared longer ago than this are deleted; notes
+    /// of open findings are never deleted.
+    #[serde(default = "default_note_retention_days")]
+    pub note_retention_days: u32,
+    /// Photos stored beyond this total lose their oldest photos of CLEARED findings first
+    /// (the note text stays); photos of open findings are never removed.
+    #[serde(default = "default_photo_quota_mib")]
+    pub photo_quota_mib: u32,
     /// Whether `/metrics` needs credentials (a viewer token) like the API.
     #[serde(default = "super::yes")]
     pub metrics_auth: bool,
@@ -64,6 +75,9 @@ impl Default for ApiConfig {
             session_hours: default_session_hours(),
             login_attempts_per_minute: default_login_attempts(),
             photo_max_kib: default_photo_max_kib(),
+            audit_retention_days: default_audit_retention_days(),
+            note_retention_days: default_note_retention_days(),
+            photo_quota_mib: default_photo_quota_mib(),
             metrics_auth: true,
             demo_user: None,
         }
@@ -81,6 +95,15 @@ fn default_login_attempts() -> u32 {
 }
 fn default_photo_max_kib() -> u32 {
     2048
+}
+fn default_audit_retention_days() -> u32 {
+    365
+}
+fn default_note_retention_days() -> u32 {
+    730
+}
+fn default_photo_quota_mib() -> u32 {
+    512
 }
 fn default_demo_role() -> String {
     "technician".into()
@@ -124,6 +147,32 @@ impl ApiConfig {
             return Err(doc.invalid(
                 at.key("photo_max_kib"),
                 format!("value {} is out of range: expected 1 to 65536 KiB", self.photo_max_kib),
+            ));
+        }
+        if !(30..=3650).contains(&self.audit_retention_days) {
+            return Err(doc.invalid(
+                at.key("audit_retention_days"),
+                format!(
+                    "value {} is out of range: audit rows are evidence of who changed what; expected 30 to 3650 days",
+                    self.audit_retention_days
+                ),
+            ));
+        }
+        if !(1..=3650).contains(&self.note_retention_days) {
+            return Err(doc.invalid(
+                at.key("note_retention_days"),
+                format!("value {} is out of range: expected 1 to 3650 days", self.note_retention_days),
+            ));
+        }
+        if !(1..=1_048_576).contains(&self.photo_quota_mib)
+            || (self.photo_quota_mib as u64) * 1024 < self.photo_max_kib as u64
+        {
+            return Err(doc.invalid(
+                at.key("photo_quota_mib"),
+                format!(
+                    "value {} is out of range: expected 1 to 1048576 MiB and at least one photo of photo_max_kib = {} KiB",
+                    self.photo_quota_mib, self.photo_max_kib
+                ),
             ));
         }
         if let Some(d) = &self.demo_user {

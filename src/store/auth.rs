@@ -118,6 +118,8 @@ pub struct Note {
     /// `/api/v1/notes/{id}/photo` when a photo is attached.
     pub photo_url: Option<String>,
     pub photo_bytes: Option<i64>,
+    /// When the photo quota (`[api] photo_quota_mib`) removed this note's photo; the text stays.
+    pub photo_removed: Option<String>,
 }
 
 /// One audit entry to write.
@@ -387,7 +389,7 @@ impl Store {
 
     pub fn notes(&self, finding: i64) -> Result<Vec<Note>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, finding_id, ts_ms, user, text, length(photo) FROM finding_notes WHERE finding_id = ?1 ORDER BY ts_ms, id",
+            "SELECT id, finding_id, ts_ms, user, text, length(photo), photo_removed_ms FROM finding_notes WHERE finding_id = ?1 ORDER BY ts_ms, id",
         )?;
         let rows = stmt.query_map([finding], |r| {
             let id: i64 = r.get(0)?;
@@ -400,6 +402,7 @@ impl Store {
                 text: r.get(4)?,
                 photo_url: bytes.map(|_| format!("/api/v1/notes/{id}/photo")),
                 photo_bytes: bytes,
+                photo_removed: r.get::<_, Option<i64>>(6)?.map(crate::time::rfc3339),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

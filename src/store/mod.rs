@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub mod auth;
+pub mod retention;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -99,6 +100,7 @@ ALTER TABLE samples ADD COLUMN raw BLOB;
 ALTER TABLE samples ADD COLUMN text TEXT;
 "#,
     auth::MIGRATION,
+    retention::MIGRATION,
 ];
 
 pub struct Store {
