@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub mod auth;
+pub mod owner;
 pub mod retention;
 
 #[derive(Debug, thiserror::Error)]

@@ -62,6 +62,8 @@ pub enum TokenCommand {
 
 fn open(config: &std::path::Path) -> anyhow::Result<Store> {
     let c = Config::load(config)?;
+    // Root must not leave root-owned WAL/SHM files in the service's state directory.
+    crate::store::owner::refuse_root_on_foreign_db(&c.store.path, &std::env::args().collect::<Vec<_>>())?;
     Ok(Store::open(&c.store.path)?)
 }
 
@@ -98,11 +100,12 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<()> {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c)) {
                 bail!("user name `{name}`: expected letters, digits, `_`, `-`, `.` or `@`");
             }
+            // Opened first: a refused root learns it before typing a password.
+            let mut store = open(&config)?;
             let pw = read_password(password_stdin)?;
             if pw.chars().count() < 8 {
                 bail!("password too short: expected at least 8 characters");
             }
-            let mut store = open(&config)?;
             let new = store.upsert_user(&name, &role, &hash_secret(&pw)?, crate::time::now_ms())?;
             audit(&store, if new { "USER_ADD" } else { "USER_UPDATE" }, &name, &role)?;
             println!("{} user {name} ({role})", if new { "created" } else { "updated" });
