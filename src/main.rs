@@ -55,6 +55,10 @@ enum Command {
         /// Print the raw JSON of /healthz.
         #[arg(long)]
         json: bool,
+        /// Read the API token (a viewer's, for the models list) from this file instead of
+        /// the EDGECITE_TOKEN variable.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
     },
     /// Modbus tools.
     Modbus {
@@ -170,7 +174,7 @@ fn main() -> ExitCode {
         Command::Modbus { command: ModbusCommand::Write { config, point, value } } => {
             modbus_write(&config, &point, value)
         }
-        Command::Status { config, json } => status(&config, json),
+        Command::Status { config, json, token_file } => status(&config, json, token_file.as_deref()),
         Command::Model { command: ModelCommand::Eval { model, csv, json, config, models_dir, map } } => {
             model_eval(&model, &csv, json, config.as_deref(), models_dir, &map)
         }
@@ -242,9 +246,9 @@ fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
 }
 
 /// GET `path` from the daemon's API (over TLS, trusting the configured certificate, when
-/// `[api] tls` is set); returns the JSON body. Sends `EDGECITE_TOKEN` as a bearer token when
-/// it is set (routes under `/api/v1` need one).
-fn api_get(api: &edgecite::config::ApiConfig, path: &str) -> anyhow::Result<serde_json::Value> {
+/// `[api] tls` is set); returns the JSON body. Sends `token` as a bearer token when given
+/// (routes under `/api/v1` need one).
+fn api_get(api: &edgecite::config::ApiConfig, path: &str, token: Option<&str>) -> anyhow::Result<serde_json::Value> {
     use std::io::{Read, Write};
     let mut addr = api.listen;
     if addr.ip().is_unspecified() {
@@ -255,7 +259,7 @@ fn api_get(api: &edgecite::config::ApiConfig, path: &str) -> anyhow::Result<serd
         format!("no edgecite answering at {scheme}://{addr} (is the daemon running with this config?)")
     })?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    let auth = std::env::var("EDGECITE_TOKEN").map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n");
     let mut buf = String::new();
     if let Some(tls) = &api.tls {
@@ -274,9 +278,24 @@ fn api_get(api: &edgecite::config::ApiConfig, path: &str) -> anyhow::Result<serd
     serde_json::from_str(body).with_context(|| format!("http://{addr}{path} did not answer JSON"))
 }
 
-fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
+/// The API token for `edgecite status`: `--token-file` (first line, trimmed), else
+/// `EDGECITE_TOKEN`; None when neither is given.
+fn status_token(token_file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    if let Some(f) = token_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("--token-file {}: cannot read", f.display()))?;
+        let t = text.lines().next().unwrap_or("").trim();
+        if t.is_empty() {
+            anyhow::bail!("--token-file {}: empty; expected an API token (`edgecite token create USER`)", f.display());
+        }
+        return Ok(Some(t.to_string()));
+    }
+    Ok(std::env::var("EDGECITE_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
+}
+
+fn status(path: &PathBuf, raw: bool, token_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let h = api_get(&config.api, "/healthz")?;
+    let token = status_token(token_file)?;
+    let h = api_get(&config.api, "/healthz", token.as_deref())?;
     if raw {
         println!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(());
@@ -312,12 +331,21 @@ fn status(path: &PathBuf, raw: bool) -> anyhow::Result<()> {
             s(&src["last_success"])
         );
     }
-    let models = api_get(&config.api, "/api/v1/models")?;
+    let models = match &token {
+        None => {
+            println!(
+                "models: not shown: /api/v1/models needs an API token; pass --token-file PATH or set EDGECITE_TOKEN to a viewer's token (`edgecite token create USER`)"
+            );
+            serde_json::Value::Null
+        }
+        Some(t) => api_get(&config.api, "/api/v1/models", Some(t))?,
+    };
     if let Some(e) = models.get("error") {
         println!(
-            "models: not shown ({}: {}); set EDGECITE_TOKEN to a viewer token (`edgecite token create USER`)",
+            "models: not shown ({}: {}); the token from {} was refused: create a viewer's token (`edgecite token create USER`)",
             s(&e["code"]),
-            s(&e["message"])
+            s(&e["message"]),
+            if token_file.is_some() { "--token-file" } else { "EDGECITE_TOKEN" }
         );
     }
     for m in models["models"].as_array().into_iter().flatten() {

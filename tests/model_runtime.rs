@@ -108,6 +108,46 @@ fn absent_providers_fall_back_to_cpu_with_a_warning_in_log_status_and_api() {
     assert!(text.contains("model pump_anomaly 2.0.0 on cpu"), "{text}");
     assert!(text.contains("provider skipped: rknpu: not in this ONNX Runtime build"), "{text}");
     assert!(text.contains("model tampered REJECTED") && text.contains("sha256"), "{text}");
+
+    // Without a token the models are not listed, and the output says why and what to pass.
+    let status = |extra: &[&std::ffi::OsStr], env_token: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"));
+        c.args(["status", "--config"]).arg(&config).args(extra).env_remove("EDGECITE_TOKEN");
+        if let Some(t) = env_token {
+            c.env("EDGECITE_TOKEN", t);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, text, err) = status(&[], None);
+    assert!(ok, "{text}\n{err}");
+    assert!(text.contains("models: not shown: /api/v1/models needs an API token"), "{text}");
+    assert!(text.contains("--token-file PATH or set EDGECITE_TOKEN"), "{text}");
+    assert!(!text.contains("model pump_anomaly"), "{text}");
+    assert!(text.contains("source"), "the rest of the status is still printed: {text}");
+    // A refused token: the server's code and message, and where the token came from.
+    let (ok, text, _) = status(&[], Some("ect_1_wrong"));
+    assert!(
+        ok && text.contains("models: not shown (unauthenticated") && text.contains("EDGECITE_TOKEN was refused"),
+        "{text}"
+    );
+    // --token-file: the models are listed (the file's trailing newline is ignored).
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", d.token)).unwrap();
+    let (ok, text, err) = status(&["--token-file".as_ref(), token_file.as_os_str()], None);
+    assert!(ok, "{text}\n{err}");
+    assert!(text.contains("model pump_anomaly 2.0.0 on cpu") && !text.contains("not shown"), "{text}");
+    // A missing or empty token file is an error naming the file.
+    std::fs::write(&token_file, "\n").unwrap();
+    let (ok, _, err) = status(&["--token-file".as_ref(), token_file.as_os_str()], None);
+    assert!(!ok && err.contains(&format!("--token-file {}: empty", token_file.display())), "{err}");
+    let gone = dir.path().join("no-such-token");
+    let (ok, _, err) = status(&["--token-file".as_ref(), gone.as_os_str()], None);
+    assert!(!ok && err.contains("cannot read"), "{err}");
 }
 
 fn produced(d: &Daemon) -> u64 {
