@@ -166,7 +166,7 @@ mod tests {
         c.execute(
             "INSERT INTO findings(id, asset, criterion_id, criterion_json, code, title_json, severity, state,
                first_seen_ms, last_seen_ms, cleared_ms, evidence_json, citations_json, action_json, verification)
-             VALUES (?1, 'a' || ?1, 'c', '{}', 'X', '{}', 'warning', ?2, 0, 0, ?3, '{}', '[1]', '{}', 'verified')",
+             VALUES (?1, 'a' || ?1, 'c', '{}', 'X', '{}', 'medium', ?2, 0, 0, ?3, '{}', '[1]', '{}', 'verified')",
             params![id, state, cleared_ms],
         )
         .unwrap();
