@@ -343,6 +343,7 @@ pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
             if packs.library.documents().any(|d| d.id == doc.id) {
                 anyhow::bail!("{name}: id `{}` is a built-in reference document: choose another with --id", doc.id);
             }
+            crate::store::owner::refuse_root_on_foreign_db(&c.packs.refs_db, &std::env::args().collect::<Vec<_>>())?;
             let mut ix = RefIndex::open(&c.packs.refs_db)?;
             ix.load_library(&packs.library)?;
             let n = ix.put_document(&doc, "plant")?;
