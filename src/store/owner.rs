@@ -128,7 +128,9 @@ mod tests {
         assert!(refuse_root_on_foreign_db(&db, &[]).is_ok(), "root-owned directory: allowed");
         std::os::unix::fs::chown(dir.path(), Some(4242), Some(4242)).unwrap();
         let e = refuse_root_on_foreign_db(&db, &["edgecite".into(), "user".into()]).unwrap_err().to_string();
-        assert!(e.contains("uid 4242") && e.contains("systemd-run") && e.contains("-- edgecite user"), "{e}");
+        // The program is shown as this executable's absolute path (systemd-run starts in `/`).
+        let exe = std::env::current_exe().unwrap().display().to_string();
+        assert!(e.contains("uid 4242") && e.contains("systemd-run") && e.contains(&format!("-- {exe} user")), "{e}");
         // An existing database decides by its own owner.
         std::fs::write(&db, b"").unwrap();
         assert!(refuse_root_on_foreign_db(&db, &[]).is_ok());
