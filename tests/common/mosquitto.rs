@@ -3,7 +3,9 @@
 //! The broker persists sessions (`persistence true`) so the test subscriber's session
 //! (clean session off, QoS 1) survives a broker restart: messages the gateway publishes
 //! right after the broker comes back are queued for the subscriber even if it has not
-//! reconnected yet. Nothing in the tests depends on timing.
+//! reconnected yet. `queue_qos0_messages true` queues QoS 0 messages (Sparkplug B data,
+//! which the spec sends at QoS 0) the same way, so it does not matter whether the gateway
+//! or the test subscriber reconnects first. Nothing in the tests depends on timing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,7 +27,7 @@ impl Broker {
         // to the `mosquitto` user and could not write its log and persistence file here).
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence true\npersistence_location {}/\n\
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence true\nqueue_qos0_messages true\npersistence_location {}/\n\
              max_queued_messages 0\nmax_inflight_messages 0\nlog_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
             user.trim(),
             dir.display(),
