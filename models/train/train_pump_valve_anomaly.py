@@ -298,7 +298,10 @@ def build(data_dir: Path, out: Path) -> None:
           f"baseline_best_f1 = {best[0]:.4f}", f"baseline_best_window = {best[1]}",
           "notes = " + q("Validated on SKAB valve1 (flow about 31 l/min) while trained on anomaly-free (about 125 "
                          "l/min); the window/recent/sensor choice used valve1 labels (selection bias), see REPORT.md. "
-                         "A constant reference window (std 0) gives no score."), ""]
+                         "A constant reference window (std 0) gives no score. Windows count samples: the threshold was set "
+                         "at SKAB's 1 Hz; at another poll interval the 16/48 samples span other times, so recheck the "
+                         "false alarm rate there. Kept beside pump_anomaly, which the simulator's bearing fault "
+                         "exercises (this model watches flow only and does not see that fault)."), ""]
     (out / "manifest.toml").write_text("\n".join(M))
 
 
