@@ -20,6 +20,7 @@ stages=$((stages + 1))
 "$ROOT/.venv/bin/python" "$ROOT/models/train/train_pump_anomaly.py" --check
 "$ROOT/.venv/bin/python" "$ROOT/models/train/train_machine_temperature.py" --check
 "$ROOT/.venv/bin/python" "$ROOT/models/train/report_pump_valve1.py" --check
+"$ROOT/.venv/bin/python" "$ROOT/models/train/train_pump_valve_anomaly.py" --check
 stages=$((stages + 1))
 for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   bash "$ROOT/cross/build.sh" "$target"

@@ -1,10 +1,11 @@
 //! The Rust window statistics against the training scripts' Python module
 //! (models/train/features.py, numpy) on the same windows: every statistic, on sine, noise,
-//! impulsive and ramp signals of several lengths, agrees to 1e-9 relative.
+//! impulsive and ramp signals of several lengths, agrees to 1e-9 relative; `shift_z` with
+//! several `recent` counts as well.
 
 mod common;
 
-use edgecite::inference::features::Statistic;
+use edgecite::inference::features::{shift_z, Statistic};
 use std::process::Command;
 
 fn python() -> std::path::PathBuf {
@@ -58,6 +59,11 @@ fn rust_and_python_features_agree_on_the_same_windows() {
             let xs: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
             csv.push_str(&format!("{sname},{lo},{hi},{fs},{}\n", xs.join(",")));
             want.push((format!("{name} {sname} {band:?}"), stat.apply(&values, *band)));
+        }
+        for recent in [1usize, 5, 16] {
+            let xs: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+            csv.push_str(&format!("shift_z,{recent},,,{}\n", xs.join(",")));
+            want.push((format!("{name} shift_z recent {recent}"), shift_z(&values, recent)));
         }
     }
     let dir = tempfile::tempdir().unwrap();

@@ -145,6 +145,33 @@ fn band_energy_keys_are_validated() {
     assert_eq!(parsed.features[0].label(), "vib_accel_rms band energy 0-0.2 Hz of 10");
 }
 
+#[test]
+fn shift_z_keys_are_validated() {
+    let first = |with: &'static str| {
+        move |m: String| m.replacen("statistic = \"mean\"\nwindow = 10", &format!("{with}\nwindow = 10"), 1)
+    };
+    let e = manifest_error(first("statistic = \"shift_z\""));
+    assert!(e.contains("features[0]") && e.contains("needs `recent"), "{e}");
+    let e = manifest_error(first("statistic = \"shift_z\"\nrecent = 9"));
+    assert!(e.contains("features[0].recent") && e.contains("value 9") && e.contains("expected 1 to 8"), "{e}");
+    let e = manifest_error(first("statistic = \"shift_z\"\nrecent = 0"));
+    assert!(e.contains("features[0].recent") && e.contains("value 0"), "{e}");
+    let e = manifest_error(first("statistic = \"std\"\nrecent = 3"));
+    assert!(e.contains("`recent` applies to \"shift_z\" only, not \"std\""), "{e}");
+    // A valid shift_z feature parses and computes the shift of the last 3 samples.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifest.toml");
+    let m = std::fs::read_to_string(common::repo().join("models/pump_anomaly/manifest.toml")).unwrap();
+    std::fs::write(&path, first("statistic = \"shift_z\"\nrecent = 3")(m)).unwrap();
+    let parsed = inference::Manifest::load(&path).unwrap();
+    let f = &parsed.features[0];
+    assert_eq!(f.label(), "vib_accel_rms shift of last 3 vs previous 7 (z)");
+    // Reference 1,3,1,3,1,3,1 (mean 13/7), recent 5,5,5.
+    let xs = [1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0, 5.0, 5.0, 5.0];
+    let (m7, sd7) = (13.0 / 7.0, (48.0f64 / 49.0).sqrt());
+    assert!((f.compute(&xs) - (5.0 - m7) / sd7).abs() < 1e-12, "{}", f.compute(&xs));
+}
+
 /// Every shipped model (each directory under models/ with a parity.csv) scores its parity
 /// vectors as the training script's onnxruntime did.
 #[test]

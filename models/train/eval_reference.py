@@ -69,7 +69,7 @@ def main(argv=None) -> int:
             band = None
             if f["statistic"] == "band_energy":
                 band = (f["band_hz"][0], f["band_hz"][1], f["sample_rate_hz"])
-            v = features.compute(f["statistic"], xs, band)
+            v = features.compute(f["statistic"], xs, band, f.get("recent"))
             if not (v >= f["valid_min"] and v <= f["valid_max"]):
                 why = f"out_of_domain:{f['role']}"
                 break

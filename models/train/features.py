@@ -6,7 +6,8 @@ Used by the training scripts and by tests/features_parity.rs, which runs
 
 and compares each printed value with the Rust code on the same windows. IN.csv has one
 window per row (values separated by commas); optional leading columns
-`stat,lo,hi,fs` select the statistic (lo/hi/fs only for band_energy).
+`stat,lo,hi,fs` select the statistic (lo/hi/fs only for band_energy; for shift_z the `lo`
+column holds `recent`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 
 import numpy as np
 
-STATISTICS = ("mean", "std", "rms", "peak", "crest_factor", "kurtosis", "slope", "band_energy")
+STATISTICS = ("mean", "std", "rms", "peak", "crest_factor", "kurtosis", "slope", "band_energy", "shift_z")
 
 
 def mean(x: np.ndarray) -> float:
@@ -68,10 +69,22 @@ def band_energy(x: np.ndarray, lo: float, hi: float, fs: float) -> float:
     return float(np.sum(power[(f >= lo) & (f < hi)]))
 
 
-def compute(stat: str, x, band: tuple[float, float, float] | None = None) -> float:
+def shift_z(x: np.ndarray, recent: int) -> float:
+    """Mean of the last `recent` samples minus the mean of the ones before, over their std."""
+    n = len(x)
+    if recent < 1 or n < recent + 2:
+        return math.nan
+    ref, last = x[: n - recent], x[n - recent :]
+    sd = std(ref)
+    return (mean(last) - mean(ref)) / sd if sd > 0 else math.nan
+
+
+def compute(stat: str, x, band: tuple[float, float, float] | None = None, recent: int | None = None) -> float:
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return math.nan
+    if stat == "shift_z":
+        return math.nan if recent is None else shift_z(x, recent)
     if stat == "band_energy":
         if band is None:
             return math.nan
@@ -87,12 +100,12 @@ def compute(stat: str, x, band: tuple[float, float, float] | None = None) -> flo
     }[stat](x)
 
 
-def rolling(stat: str, x, window: int, band=None) -> np.ndarray:
+def rolling(stat: str, x, window: int, band=None, recent=None) -> np.ndarray:
     """The statistic over every window of `window` samples ending at each index (NaN before)."""
     x = np.asarray(x, dtype=np.float64)
     out = np.full(len(x), math.nan)
     for i in range(window - 1, len(x)):
-        out[i] = compute(stat, x[i - window + 1 : i + 1], band)
+        out[i] = compute(stat, x[i - window + 1 : i + 1], band, recent)
     return out
 
 
@@ -108,8 +121,9 @@ def main(argv=None) -> int:
             stat = cols[0]
             lo, hi, fs = (float(c) if c else None for c in cols[1:4])
             band = (lo, hi, fs) if stat == "band_energy" else None
+            recent = int(lo) if stat == "shift_z" and lo is not None else None
             xs = [float(c) for c in cols[4:]]
-            print(repr(compute(stat, xs, band)))
+            print(repr(compute(stat, xs, band, recent)))
     return 0
 
 

@@ -149,9 +149,10 @@ def main(argv=None) -> int:
           "on anomaly-free data, almost never fire on valve1's slow valve-closing anomalies). The remaining "
           f"{1 - abst / len(Y):.1%} of rows are the model's warm-up (the first 9 rows of each run). Nothing in valve1 can validate this model; it stays in "
           "the repository for the simulator (which runs at the training operating point) and for installations at "
-          "that operating point, and its criterion abstains elsewhere rather than guessing. A pump model valid on "
-          "valve1 would need normal-operation data at valve1's operating point, which SKAB's anomaly-free file "
-          "does not contain.", ""]
+          "that operating point, and its criterion abstains elsewhere rather than guessing. A model on these levels "
+          "cannot be valid on valve1 without normal-operation data at valve1's operating point, which SKAB's "
+          "anomaly-free file does not contain; models/pump_valve_anomaly (operating-point-free `shift_z` of flow, "
+          "trained on the same anomaly-free file) is the pump model validated on valve1, see its REPORT.md.", ""]
     L += ["## Also tried: operating-point-free features", "",
           "Window standard deviations (features.py `std`) instead of levels, robust Mahalanobis (MinCovDet, "
           "random_state=0) fitted on anomaly-free, threshold its 99.9th percentile there, scored on all valve1 rows:", "",

@@ -10,7 +10,11 @@
 //! - `band_energy` = one-sided power spectrum of x (no detrending, no window function)
 //!   summed over `band_hz = [lo, hi)`, with `sample_rate_hz`: bin k (0 <= k <= n/2) has
 //!   frequency k * fs / n and power |X_k|^2 / n^2, doubled for bins other than 0 and n/2
-//!   (n even), so that the sum over all bins equals mean(x^2) (Parseval).
+//!   (n even), so that the sum over all bins equals mean(x^2) (Parseval);
+//! - `shift_z` (with `recent = r`, 1 <= r <= n - 2): the mean of the last r samples minus the
+//!   mean of the n - r samples before them, divided by the std (ddof 0) of those n - r
+//!   (NaN when that std is 0). It measures a recent shift in units of the signal's own recent
+//!   variability, so it does not depend on the operating point's level or scale.
 //!
 //! An undefined value is NaN; the domain check then abstains with the reason.
 
@@ -28,6 +32,7 @@ pub enum Statistic {
     Kurtosis,
     Slope,
     BandEnergy,
+    ShiftZ,
 }
 
 impl Statistic {
@@ -41,11 +46,13 @@ impl Statistic {
             Statistic::Kurtosis => "kurtosis",
             Statistic::Slope => "slope",
             Statistic::BandEnergy => "band_energy",
+            Statistic::ShiftZ => "shift_z",
         }
     }
 
     /// The statistic over `xs`. `band` is `(lo_hz, hi_hz, sample_rate_hz)`, needed only by
-    /// `band_energy` (NaN without it).
+    /// `band_energy` (NaN without it). `shift_z` needs its `recent` count: use [`shift_z`]
+    /// (NaN here).
     pub fn apply(self, xs: &[f64], band: Option<(f64, f64, f64)>) -> f64 {
         if xs.is_empty() {
             return f64::NAN;
@@ -76,6 +83,7 @@ impl Statistic {
                 Some((lo, hi, fs)) => band_energy(xs, lo, hi, fs),
                 None => f64::NAN,
             },
+            Statistic::ShiftZ => f64::NAN,
         }
     }
 }
@@ -113,6 +121,22 @@ fn slope(xs: &[f64]) -> f64 {
     num / den
 }
 
+/// Mean of the last `recent` samples minus the mean of the samples before them, in units of
+/// the std (ddof 0) of the samples before them. NaN when fewer than 2 reference samples
+/// remain, `recent` is 0, or the reference std is 0.
+pub fn shift_z(xs: &[f64], recent: usize) -> f64 {
+    if recent == 0 || xs.len() < recent + 2 {
+        return f64::NAN;
+    }
+    let (reference, last) = xs.split_at(xs.len() - recent);
+    let sd = central_moment(reference, 2).sqrt();
+    if sd > 0.0 {
+        (mean(last) - mean(reference)) / sd
+    } else {
+        f64::NAN
+    }
+}
+
 /// Sum of the one-sided power spectrum over `[lo, hi)` Hz.
 pub fn band_energy(xs: &[f64], lo: f64, hi: f64, fs: f64) -> f64 {
     let n = xs.len();
@@ -147,6 +171,15 @@ mod tests {
         assert!((Statistic::Kurtosis.apply(&[-1.0, 1.0, -1.0, 1.0], None) + 2.0).abs() < 1e-12);
         assert!(Statistic::Kurtosis.apply(&[3.0; 5], None).is_nan());
         assert!(Statistic::CrestFactor.apply(&[0.0; 5], None).is_nan());
+        // Reference [1, 3] (mean 2, std 1), recent [5, 5]: shift of 3 std.
+        assert!((shift_z(&[1.0, 3.0, 5.0, 5.0], 2) - 3.0).abs() < 1e-12);
+        assert!((shift_z(&[1.0, 3.0, 0.0], 1) + 2.0).abs() < 1e-12);
+        // Level and scale of the signal do not change it.
+        assert!((shift_z(&[130.0, 150.0, 170.0, 170.0], 2) - 3.0).abs() < 1e-12);
+        assert!(shift_z(&[2.0, 2.0, 2.0, 9.0], 1).is_nan());
+        assert!(shift_z(&[1.0, 3.0, 5.0], 2).is_nan());
+        assert!(shift_z(&[1.0, 3.0, 5.0], 0).is_nan());
+        assert!(Statistic::ShiftZ.apply(&[1.0, 3.0, 5.0], None).is_nan());
         // A sine has crest factor sqrt(2).
         let sine: Vec<f64> = (0..64).map(|i| (i as f64 * std::f64::consts::TAU / 16.0).sin()).collect();
         assert!((Statistic::CrestFactor.apply(&sine, None) - 2f64.sqrt()).abs() < 1e-9);

@@ -57,6 +57,10 @@ pub struct FeatureSpec {
     /// `band_energy` only: the role's sample rate in Hz.
     #[serde(default)]
     pub sample_rate_hz: Option<f64>,
+    /// `shift_z` only: how many of the window's most recent samples are compared with the
+    /// ones before them.
+    #[serde(default)]
+    pub recent: Option<usize>,
 }
 
 impl FeatureSpec {
@@ -66,14 +70,20 @@ impl FeatureSpec {
             (Some([lo, hi]), Some(fs)) => Some((lo, hi, fs)),
             _ => None,
         };
-        self.statistic.apply(xs, band)
+        match (self.statistic, self.recent) {
+            (Statistic::ShiftZ, Some(r)) => super::features::shift_z(xs, r),
+            (s, _) => s.apply(xs, band),
+        }
     }
 
     /// A short name for evidence: `vib_accel_rms mean of 10`.
     pub fn label(&self) -> String {
-        match self.band_hz {
-            Some([lo, hi]) => format!("{} band energy {lo}-{hi} Hz of {}", self.role, self.window),
-            None => format!("{} {} of {}", self.role, self.statistic.as_str(), self.window),
+        match (self.band_hz, self.recent) {
+            (Some([lo, hi]), _) => format!("{} band energy {lo}-{hi} Hz of {}", self.role, self.window),
+            (None, Some(r)) => {
+                format!("{} shift of last {r} vs previous {} (z)", self.role, self.window.saturating_sub(r))
+            }
+            (None, None) => format!("{} {} of {}", self.role, self.statistic.as_str(), self.window),
         }
     }
 }
@@ -150,6 +160,26 @@ impl Manifest {
                     )));
                 }
                 _ => {}
+            }
+            match (f.statistic, f.recent) {
+                (Statistic::ShiftZ, Some(r)) if r >= 1 && r + 2 <= f.window => {}
+                (Statistic::ShiftZ, Some(r)) => {
+                    return Err(err(format!(
+                        "key `features[{i}].recent`: value {r} is out of range: expected 1 to {} (window {} minus 2 reference samples)",
+                        f.window.saturating_sub(2),
+                        f.window
+                    )));
+                }
+                (Statistic::ShiftZ, None) => {
+                    return Err(err(format!("key `features[{i}]`: statistic \"shift_z\" needs `recent = N`")));
+                }
+                (s, Some(_)) => {
+                    return Err(err(format!(
+                        "key `features[{i}]`: `recent` applies to \"shift_z\" only, not \"{}\"",
+                        s.as_str()
+                    )));
+                }
+                (_, None) => {}
             }
             if m.asset_class.role(&f.role).is_none() {
                 return Err(err(format!(
