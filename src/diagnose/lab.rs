@@ -9,7 +9,7 @@
 
 use super::pack::eval::{Compiled, EvalCtx, Param, Params, Snapshot};
 use super::pack::{Kind, PackSet, Status};
-use super::{Evidence, EvidenceValue, Outcome, Severity};
+use super::{Evidence, EvidenceValue, Outcome, Severity, Text};
 use crate::knowledge::{Citation, Verification};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -404,19 +404,17 @@ impl LabDiagnoser {
             let optional = c.optional_roles();
             let used =
                 values.iter().filter(|v| required.contains(&v.role.as_str()) || optional.contains(&v.role.as_str()));
-            let ev = Evidence { values: used.cloned().collect(), derived: Vec::new(), summary: String::new() };
+            let ev = Evidence { values: used.cloned().collect(), ..Default::default() };
             let outcome = if missing.is_empty() {
                 c.evaluate(ev, &cx)
             } else {
-                Outcome::Abstain {
-                    reason: super::AbstainReason::NoData,
-                    detail: format!(
-                        "not reported: {}",
-                        missing.iter().map(|m| m.to_uppercase()).collect::<Vec<_>>().join(", ")
-                    ),
-                    evidence: ev,
-                    citations: Vec::new(),
-                }
+                let gases = missing.iter().map(|m| m.to_uppercase()).collect::<Vec<_>>().join(", ");
+                Outcome::abstain(
+                    super::AbstainReason::NoData,
+                    Text::new(format!("not reported: {gases}"), format!("未报告：{gases}")),
+                    ev,
+                    Vec::new(),
+                )
             };
             let mut r = MethodResult {
                 criterion: c.info.id.clone(),

@@ -31,6 +31,21 @@ impl Text {
     pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
         Text { en: en.into(), zh: zh.into() }
     }
+
+    /// The same text in both languages (ids, codes, numbers).
+    pub fn same(s: impl Into<String>) -> Self {
+        let s = s.into();
+        Text { zh: s.clone(), en: s }
+    }
+
+    /// The text in `lang`; Chinese falls back to English where it is missing (rows stored
+    /// before the Chinese text existed).
+    pub fn pick(&self, lang: crate::config::packs::Lang) -> &str {
+        match lang {
+            crate::config::packs::Lang::Zh if !self.zh.is_empty() => &self.zh,
+            _ => &self.en,
+        }
+    }
 }
 
 /// What a criterion found: always with evidence and at least one citation.
@@ -91,11 +106,26 @@ impl AbstainReason {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Fault(FaultReport),
-    Normal { evidence: Evidence, note: Text },
-    Abstain { reason: AbstainReason, detail: String, evidence: Evidence, citations: Vec<Citation> },
+    Normal {
+        evidence: Evidence,
+        note: Text,
+    },
+    /// `detail` is English, `detail_zh` the same in Chinese (empty: not translated).
+    Abstain {
+        reason: AbstainReason,
+        detail: String,
+        detail_zh: String,
+        evidence: Evidence,
+        citations: Vec<Citation>,
+    },
 }
 
 impl Outcome {
+    /// An abstention with its reason in both languages.
+    pub fn abstain(reason: AbstainReason, detail: Text, evidence: Evidence, citations: Vec<Citation>) -> Outcome {
+        Outcome::Abstain { reason, detail: detail.en, detail_zh: detail.zh, evidence, citations }
+    }
+
     /// `fault`, `normal` or `abstain`.
     pub fn status(&self) -> &'static str {
         match self {
@@ -119,6 +149,9 @@ pub struct CriterionInfo {
     pub id: String,
     pub version: String,
     pub title: String,
+    /// The title in Chinese (empty in rows stored before it existed: read the English one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title_zh: String,
     pub verification: Verification,
 }
 
