@@ -116,6 +116,10 @@ fn ask_and_lab_dga_over_http() {
     assert_eq!(duval["code"], "DGA.DUVAL1.T3");
     assert!(duval["finding"].as_str().unwrap().contains("高温过热"), "{duval}");
     assert!(duval["finding_i18n"]["en"].as_str().unwrap().contains("Duval T3"));
+    // The evidence line too, with both languages beside it.
+    assert!(duval["detail"].as_str().unwrap().contains("位于 T3"), "{duval}");
+    assert!(duval["detail_i18n"]["en"].as_str().unwrap().contains("lies in T3"), "{duval}");
+    assert!(duval.get("detail_zh").is_none(), "{duval}");
     // A series: the second sample sees the first.
     let series = r#"[{"id":"A","date":"2024-01-01","ch4":40,"c2h6":0,"c2h4":0,"c2h2":0,"h2":1},
                      {"id":"A","date":"2024-02-01","ch4":48,"c2h6":0,"c2h4":0,"c2h2":0,"h2":1}]"#;

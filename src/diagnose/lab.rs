@@ -298,6 +298,9 @@ pub struct MethodResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     pub detail: String,
+    /// `detail` in Chinese (empty: not translated).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail_zh: String,
     pub derived: Vec<super::Derived>,
     /// Passage ids this result cites.
     pub citations: Vec<String>,
@@ -427,6 +430,7 @@ impl LabDiagnoser {
                 action: None,
                 reason: None,
                 detail: String::new(),
+                detail_zh: String::new(),
                 derived: outcome.evidence().derived.clone(),
                 citations: Vec::new(),
             };
@@ -437,15 +441,21 @@ impl LabDiagnoser {
                     r.finding = Some(f.title.clone());
                     r.action = Some(f.recommended_action.clone());
                     r.detail = f.evidence.summary.clone();
+                    r.detail_zh = f.evidence.summary_zh.clone();
                     &f.citations
                 }
                 Outcome::Normal { evidence, note } => {
-                    r.detail = if evidence.summary.is_empty() { note.en.clone() } else { evidence.summary.clone() };
+                    (r.detail, r.detail_zh) = if evidence.summary.is_empty() {
+                        (note.en.clone(), note.zh.clone())
+                    } else {
+                        (evidence.summary.clone(), evidence.summary_zh.clone())
+                    };
                     &c.cites
                 }
-                Outcome::Abstain { reason, detail, citations, .. } => {
+                Outcome::Abstain { reason, detail, detail_zh, citations, .. } => {
                     r.reason = Some(reason.as_str());
                     r.detail = detail.clone();
+                    r.detail_zh = detail_zh.clone();
                     citations
                 }
             };

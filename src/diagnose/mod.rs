@@ -414,13 +414,17 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
     }
 
     /// criteria.md's status column: V2 verified, V1 shown as secondary, U disabled with the
-    /// reason; a variant parameter that matches no variant disables with the value named.
+    /// reason; a variant parameter that is not set disables with the reason (a known one set to
+    /// a value no variant has is a config error).
     #[test]
     fn status_column_is_honoured() {
         let text = CFG.replace(
             "vibration = { group = \"group2\", foundation = \"rigid\", min_running_current_a = 0.5 }",
             "vibration = { group = \"group1\", foundation = \"rigid\" }",
         ) + "[[assets]]\nid = \"M1\"\nclass = \"motor\"\nparams = { insulation_class = \"C\" }\nroles = { winding_temp = \"d.v\" }\n";
+        let e = Config::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
+        assert!(e.contains("assets[2].params.insulation_class") && e.contains("\"C\"") && e.contains("\"F\""), "{e}");
+        let text = text.replace("params = { insulation_class = \"C\" }\n", "");
         let cfg = Config::parse(Path::new("t.toml"), &text).unwrap();
         let packs = pack::PackSet::builtin().unwrap();
         let d = Diagnoser::new(&cfg, &packs, &[], &[]).unwrap();
@@ -434,7 +438,7 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
         assert!(off("T1", "dlt722.absolute_rate").unwrap().starts_with("unverified (status U): "));
         assert!(off("M1", "bearing.temperature").unwrap().contains("unverified"));
         let why = off("M1", "iec60085.winding_class").unwrap();
-        assert!(why.contains("`insulation_class` = `C`") && why.contains("B, F, H"), "{why}");
+        assert!(why.contains("`insulation_class` not set") && why.contains("B, F, H"), "{why}");
         assert!(off("T1", "dlt722.three_ratio").unwrap().contains("roles not bound: h2, c2h6"));
     }
 }

@@ -30,6 +30,7 @@ impl ModelCriterion {
             title: format!("edgecite model {} {}: {}", m.name, m.version, m.description),
             edition: m.version.clone(),
             clause: format!("manifest output `{}`, threshold {}", m.output.name, m.output.threshold),
+            clause_zh: format!("清单输出 `{}`，阈值 {}", m.output.name, m.output.threshold),
             passage_id: format!("model:{}@{}", m.name, m.version),
             passage_en: format!(
                 "{} Training data: {} ({} rows; {}). Threshold rule: {}",

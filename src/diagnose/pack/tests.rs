@@ -114,7 +114,12 @@ fn every_shipped_finding_kind_is_cited() {
             assert!(!cites.is_empty(), "{code} has no citation");
             for p in cites {
                 let cit = set.library.citation(&p).unwrap_or_else(|| panic!("{code}: `{p}` not stored"));
-                assert!(!cit.passage_en.is_empty() && !cit.passage_zh.is_empty() && !cit.edge_convention.is_empty());
+                assert!(
+                    !cit.passage_en.is_empty()
+                        && !cit.passage_zh.is_empty()
+                        && !cit.clause_zh.is_empty()
+                        && !cit.edge_convention.is_empty()
+                );
                 assert!(index.has_passage(&p).unwrap(), "{code}: `{p}` not in the search index");
             }
         }

@@ -94,7 +94,8 @@ pub struct FindingText {
     pub last_seen: String,
     pub cleared_at: Option<String>,
     pub evidence: EvidenceView,
-    /// Passages in both languages (`passage_en`, `passage_zh`).
+    /// Citations carry both languages: `clause`/`clause_zh` (zh may be empty: read `clause`)
+    /// and `passage_en`/`passage_zh`.
     pub citations: Vec<Citation>,
     pub recommended_action: String,
     pub recommended_action_i18n: Text,
