@@ -103,6 +103,16 @@ fn ask_and_lab_dga_over_http() {
         .find(|e| e["code"].as_str().unwrap().starts_with("DGA.DUVAL1."))
         .unwrap();
     assert!(duval["citations"].as_array().unwrap().iter().any(|c| c == "iec60599.duval-triangle-1"));
+    assert!(duval["summary"].as_str().unwrap().contains("lies in"), "{duval}");
+    // In Chinese, the asset's evidence line is Chinese too.
+    let (_, zh) = get(&d, &format!("/api/v1/ask?asset=T1&lang=zh&q={}", enc("过热故障")));
+    let zh_duval = zh["asset_evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"].as_str().unwrap().starts_with("DGA.DUVAL1."))
+        .unwrap();
+    assert!(zh_duval["summary"].as_str().unwrap().contains("位于"), "{zh_duval}");
 
     // Lab DGA: one sample, same evaluators as online.
     let sample =
