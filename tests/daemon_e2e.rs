@@ -27,6 +27,19 @@ fn set_fault(port: u16, unit: u8, on: bool) {
     });
 }
 
+fn has_cjk(s: &str) -> bool {
+    s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+/// GET with the daemon's token and extra headers.
+fn get_with(d: &Daemon, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let auth = format!("Bearer {}", d.token);
+    let mut h: Vec<(&str, &str)> = vec![("Authorization", &auth)];
+    h.extend_from_slice(headers);
+    let r = common::http(d.api, "GET", path, &h, None).unwrap();
+    (r.status, r.json)
+}
+
 fn citation_ids(f: &Value) -> Vec<String> {
     f["citations"].as_array().unwrap().iter().map(|c| c["reference_id"].as_str().unwrap().to_string()).collect()
 }
@@ -57,8 +70,12 @@ fn findings_open_with_evidence_and_citations_then_clear_when_faults_stop() {
             assert!(v["value"].is_number());
         }
         assert!(!f["evidence"]["summary"].as_str().unwrap().is_empty());
-        assert!(!f["recommended_action"]["en"].as_str().unwrap().is_empty());
-        assert!(!f["recommended_action"]["zh"].as_str().unwrap().is_empty());
+        // The configured language (en) by default; both languages beside it.
+        assert_eq!(f["lang"], "en");
+        assert_eq!(f["recommended_action"], f["recommended_action_i18n"]["en"]);
+        assert!(!f["recommended_action_i18n"]["en"].as_str().unwrap().is_empty());
+        assert!(has_cjk(f["recommended_action_i18n"]["zh"].as_str().unwrap()), "{code}");
+        assert_eq!(f["evidence"]["summary"], f["evidence"]["summary_i18n"]["en"]);
     }
     // The simulated transformer fault is thermal: the triangle must say T2 or T3.
     // Other DGA methods of the transformer-dga pack may open findings too; the triangle's is checked here.
@@ -91,6 +108,45 @@ fn findings_open_with_evidence_and_citations_then_clear_when_faults_stop() {
     let id = dga["id"].as_i64().unwrap();
     let detail = d.json(&format!("/api/v1/findings/{id}"));
     assert_eq!(detail["events"][0]["kind"], "opened");
+    assert!(!has_cjk(detail["evidence"]["summary"].as_str().unwrap()), "{detail}");
+
+    // The language of the request: lang= first, then Accept-Language, then `[packs] language`.
+    let (status, zh) = get_with(&d, &format!("/api/v1/findings/{id}?lang=zh"), &[]);
+    assert_eq!(status, 200, "{zh}");
+    assert_eq!(zh["lang"], "zh");
+    for key in ["title", "recommended_action"] {
+        assert_eq!(zh[key], zh[&format!("{key}_i18n")]["zh"], "{key}");
+        assert!(has_cjk(zh[key].as_str().unwrap()), "{key}: {zh}");
+    }
+    // The evidence line, criterion title and event summaries are Chinese too (the triangle's
+    // evidence: "... 位于 T3（高温过热故障）").
+    let sum = zh["evidence"]["summary"].as_str().unwrap();
+    assert!(sum.contains("位于"), "{sum}");
+    assert_eq!(zh["evidence"]["summary_i18n"]["en"], detail["evidence"]["summary"]);
+    assert_eq!(zh["criterion"]["title"], "Duval 三角形 1（IEC 60599:2022 附录 B）");
+    assert_eq!(zh["criterion"]["title_i18n"]["en"], "Duval Triangle 1 (IEC 60599:2022 Annex B)");
+    assert!(zh["events"][0]["summary"].as_str().unwrap().contains("位于"), "{zh}");
+    let (_, by_header) =
+        get_with(&d, &format!("/api/v1/findings/{id}"), &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")]);
+    assert_eq!(by_header["lang"], "zh");
+    assert_eq!(by_header["evidence"]["summary"], zh["evidence"]["summary"]);
+    let (_, param_wins) = get_with(&d, &format!("/api/v1/findings/{id}?lang=en"), &[("Accept-Language", "zh-CN")]);
+    assert_eq!(param_wins["lang"], "en");
+    assert_eq!(param_wins["evidence"]["summary"], detail["evidence"]["summary"]);
+    let (status, bad) = get_with(&d, "/api/v1/findings?lang=fr", &[]);
+    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("bad_query")), "{bad}");
+    let (_, list) = get_with(&d, "/api/v1/findings?state=open&lang=zh", &[]);
+    assert!(list.as_array().unwrap().iter().all(|f| f["lang"] == "zh" && has_cjk(f["title"].as_str().unwrap())));
+    let (_, t1) = get_with(&d, "/api/v1/assets/T1", &[("Accept-Language", "zh")]);
+    assert_eq!(t1["lang"], "zh");
+    let duval =
+        t1["assessments"].as_array().unwrap().iter().find(|a| a["criterion"]["id"] == "iec60599.duval_triangle_1");
+    let duval = duval.unwrap_or_else(|| panic!("{t1}"));
+    assert!(duval["detail"].as_str().unwrap().contains("位于"), "{duval}");
+    assert!(!has_cjk(duval["detail_i18n"]["en"].as_str().unwrap()), "{duval}");
+    assert!(has_cjk(t1["findings"][0]["evidence"]["summary"].as_str().unwrap()), "{t1}");
+    let (status, bad) = get_with(&d, "/api/v1/assets?lang=de", &[]);
+    assert_eq!(status, 400, "{bad}");
 
     // Assets show live values and which criteria are in fault.
     let assets = d.json("/api/v1/assets");

@@ -103,6 +103,16 @@ fn ask_and_lab_dga_over_http() {
         .find(|e| e["code"].as_str().unwrap().starts_with("DGA.DUVAL1."))
         .unwrap();
     assert!(duval["citations"].as_array().unwrap().iter().any(|c| c == "iec60599.duval-triangle-1"));
+    assert!(duval["summary"].as_str().unwrap().contains("lies in"), "{duval}");
+    // In Chinese, the asset's evidence line is Chinese too.
+    let (_, zh) = get(&d, &format!("/api/v1/ask?asset=T1&lang=zh&q={}", enc("过热故障")));
+    let zh_duval = zh["asset_evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"].as_str().unwrap().starts_with("DGA.DUVAL1."))
+        .unwrap();
+    assert!(zh_duval["summary"].as_str().unwrap().contains("位于"), "{zh_duval}");
 
     // Lab DGA: one sample, same evaluators as online.
     let sample =
@@ -116,6 +126,10 @@ fn ask_and_lab_dga_over_http() {
     assert_eq!(duval["code"], "DGA.DUVAL1.T3");
     assert!(duval["finding"].as_str().unwrap().contains("高温过热"), "{duval}");
     assert!(duval["finding_i18n"]["en"].as_str().unwrap().contains("Duval T3"));
+    // The evidence line too, with both languages beside it.
+    assert!(duval["detail"].as_str().unwrap().contains("位于 T3"), "{duval}");
+    assert!(duval["detail_i18n"]["en"].as_str().unwrap().contains("lies in T3"), "{duval}");
+    assert!(duval.get("detail_zh").is_none(), "{duval}");
     // A series: the second sample sees the first.
     let series = r#"[{"id":"A","date":"2024-01-01","ch4":40,"c2h6":0,"c2h4":0,"c2h2":0,"h2":1},
                      {"id":"A","date":"2024-02-01","ch4":48,"c2h6":0,"c2h4":0,"c2h2":0,"h2":1}]"#;

@@ -73,6 +73,9 @@ function unit(u){return u==="degC"?"°C":(u||"")}
 function vu(v,u){u=unit(u);if(num(v)==="—")return"—";return num(v)+(u?(u==="%"?" %":" "+u):"")}
 function sevName(s){return RANK[s]?t(s):t("none")}
 function L(o){if(!o)return"";if(typeof o==="string")return o;return o[lang]||o.en||o.zh||""}
+// A text field in the current language: its `_i18n` pair, else `_zh` beside it, else as sent.
+function LT(o,k){if(!o)return"";if(o[k+"_i18n"])return L(o[k+"_i18n"]);return lang==="zh"&&o[k+"_zh"]||L(o[k])}
+function Q(p){return p+(p.indexOf("?")<0?"?":"&")+"lang="+lang}
 function qflag(q){if(!q||q==="good")return null;var k=/^exception/.test(q)?"q_exception":"q_"+q;
  return h("span",{cls:"q"},S[lang][k]?t(k)+(k==="q_exception"?" "+q.split(":")[1]:""):q)}
 function vbadge(v){var k=v==="verified"||v==="secondary"||v==="model"?v:null;
@@ -103,10 +106,10 @@ function findingCard(f,m){var sev=RANK[f.severity]?f.severity:"none",id=String(f
  var ak=f.acknowledged;
  var card=h("article",{cls:"card s-"+sev,"data-testid":"finding","data-code":f.code,"data-state":f.state,"data-id":id,"data-severity":f.severity,"data-acked":ak?"true":"false"},
   h("div",{cls:"row"},h("span",{cls:"pill b-"+sev},sevName(f.severity)),ak?h("span",{cls:"pill b-ack","data-testid":"acked-pill"},"✓ "+t("acked")):null,h("span",{cls:"asset"},assetName(f.asset))),
-  h("div",{cls:"title"},L(f.title)),
+  h("div",{cls:"title"},LT(f,"title")),
   h("div",{cls:"row"},h("span",{cls:"code"},f.code),f.verification?vbadge(f.verification):null),
   h("div",{cls:"meta"},t("first")+" "+tm(f.first_seen)+" · "+t("last")+" "+tm(f.last_seen)),
-  c0?h("div",{cls:"ref","data-testid":"first-ref"},t("ref")+": ",h("b",null,c0.reference_id)," · ",c0.clause):null,
+  c0?h("div",{cls:"ref","data-testid":"first-ref"},t("ref")+": ",h("b",null,c0.reference_id)," · ",LT(c0,"clause")):null,
   h("button",{type:"button",cls:"xbtn","data-testid":"expand","aria-expanded":ex?"true":"false",on:function(){
    if(open[id])delete open[id];else open[id]=1;
    try{sessionStorage.setItem("edgecite.open",JSON.stringify(Object.keys(open)))}catch(e){}
@@ -121,24 +124,24 @@ function findingBody(f,m){var ev=f.evidence||{},id=String(f.id),cr=f.criterion||
    h("td",null,lab(m,f.asset,v.role),qflag(v.quality)),h("td",{cls:"n"},vu(v.value,v.unit)),h("td",{cls:"t"},tm(v.ts)))}))),
   (ev.derived||[]).length?h("div",{cls:"sec"},h("h3",null,t("derived")),h("table",null,h("tbody",null,ev.derived.map(function(d){
    return h("tr",null,h("td",null,d.name),h("td",{cls:"n"},vu(d.value,d.unit)))})))):null,
-  ev.summary?h("div",{cls:"sum"},ev.summary):null));
+  ev.summary?h("div",{cls:"sum","data-testid":"summary"},LT(ev,"summary")):null));
  var v0=(ev.values||[])[0];
  if(v0){var hk=f.asset+"|"+v0.role;body.appendChild(h("div",{cls:"sec","data-testid":"trend"},h("h3",null,t("trend")+" · "+lab(m,f.asset,v0.role)),chart(st.hist[hk],v0.unit)));loadHist(f.asset,v0.role)}
  body.appendChild(h("div",{cls:"sec"},h("h3",null,t("criterion")),
   h("div",null,h("span",{cls:"code"},cr.id||"")," · "+t("version")+" "+(cr.version||"")," ",cr.verification?vbadge(cr.verification):null),
-  cr.title?h("div",{cls:"det"},cr.title):null));
- body.appendChild(h("div",{cls:"sec"},h("h3",null,t("action")),h("div",{cls:"act"},L(f.recommended_action))));
+  cr.title?h("div",{cls:"det","data-testid":"criterion-title"},LT(cr,"title")):null));
+ body.appendChild(h("div",{cls:"sec"},h("h3",null,t("action")),h("div",{cls:"act"},LT(f,"recommended_action"))));
  body.appendChild(h("div",{cls:"sec"},h("h3",null,t("citations")),(f.citations||[]).map(function(c){
   return h("div",{cls:"cit c-"+c.verification,"data-testid":"citation","data-ref":c.reference_id},
    h("div",{cls:"row"},vbadge(c.verification),h("span",{cls:"vx"},S.en["vx_"+c.verification]?t("vx_"+c.verification):"")),
    h("p",{cls:"ct"},c.title),
    h("div",{cls:"meta"},h("b",{cls:"code"},c.reference_id),c.edition?" · "+t("edition")+" "+c.edition:""),
-   h("div",{"data-testid":"clause"},h("b",null,t("clause")+": "),c.clause),
+   h("div",{"data-testid":"clause"},h("b",null,t("clause")+": "),LT(c,"clause")),
    h("p",null,lang==="zh"?c.passage_zh||c.passage_en:c.passage_en||c.passage_zh),
    c.edge_convention?h("div",{cls:"conv"},h("b",null,t("conv")+": "),c.edge_convention):null)})));
  var d=st.details[id];
  if(d&&d.events&&d.events.length)body.appendChild(h("div",{cls:"sec"},h("h3",null,t("history")),d.events.map(function(e){
-  return h("div",{cls:"ev"},h("b",null,tm(e.ts)+" "+(S.en["k_"+e.kind]?t("k_"+e.kind):e.kind)+" "),h("span",{cls:"code"},e.code),e.severity?" ("+sevName(e.severity)+") ":" ",e.summary||"")})));
+  return h("div",{cls:"ev"},h("b",null,tm(e.ts)+" "+(S.en["k_"+e.kind]?t("k_"+e.kind):e.kind)+" "),h("span",{cls:"code"},e.code),e.severity?" ("+sevName(e.severity)+") ":" ",LT(e,"summary"))})));
  body.appendChild(fieldSection(f));
  return body}
 
@@ -210,10 +213,10 @@ function assetCard(a){var sev=RANK[a.worst_severity]?a.worst_severity:"none";
    h("td",null,(lang==="zh"?v.label_zh||v.label_en:v.label_en||v.label_zh)||v.role,qflag(v.quality)),h("td",{cls:"n"},vu(v.value,v.unit)))}))),
   h("div",{cls:"sec"},(a.assessments||[]).map(function(x){var cr=x.criterion||{},s=x.status;
    return h("div",{cls:"crit","data-testid":"assessment","data-criterion":cr.id,"data-status":s},
-    h("div",{cls:"row"},h("span",{cls:"st st-"+s},S.en[s]?t(s):s),h("span",{cls:"ctl"},cr.title||cr.id),cr.verification?vbadge(cr.verification):null),
+    h("div",{cls:"row"},h("span",{cls:"st st-"+s},S.en[s]?t(s):s),h("span",{cls:"ctl"},LT(cr,"title")||cr.id),cr.verification?vbadge(cr.verification):null),
     s==="fault"&&x.code?h("div",{cls:"code"},x.code):null,
     s==="abstain"&&x.reason?h("div",{cls:"det why"},S.en["r_"+x.reason]?t("r_"+x.reason):x.reason):null,
-    x.detail?h("div",{cls:"det"},x.detail):null)})))}
+    x.detail?h("div",{cls:"det","data-testid":"assessment-detail"},LT(x,"detail")):null)})))}
 
 function renderAssets(){var box=$("assets");if(!st.assets){if(!box.firstChild)box.appendChild(h("div",{cls:"empty"},t("loading")));return}
  var frag=document.createDocumentFragment();st.assets.forEach(function(a){frag.appendChild(assetCard(a))});box.replaceChildren(frag)}
@@ -248,7 +251,7 @@ function getJSON(path,allowErr){var ac=typeof AbortController!=="undefined"?new 
    var e=new Error(j&&j.error?j.error.code+": "+j.error.message:"HTTP "+r.status);e.api=true;e.status=r.status;throw e})},
   function(e){clearTimeout(tid);throw e})}
 
-function loadDetail(id){return Promise.all([getJSON("/api/v1/findings/"+encodeURIComponent(id)),getJSON("/api/v1/findings/"+encodeURIComponent(id)+"/notes").catch(function(){return null})]).then(function(r){
+function loadDetail(id){return Promise.all([getJSON(Q("/api/v1/findings/"+encodeURIComponent(id))),getJSON("/api/v1/findings/"+encodeURIComponent(id)+"/notes").catch(function(){return null})]).then(function(r){
  var d=r[0];if(d){st.details[id]=d;if(r[1])st.notes[id]=r[1];
   (st.findings||[]).forEach(function(f,i){if(String(f.id)===String(id))st.findings[i]=Object.assign({},f,{acknowledged:d.acknowledged,state:d.state})});
   lastSig="";if(open[id])renderFindings()}},function(){})}
@@ -257,7 +260,7 @@ var timer=null,busy=false;
 function poll(){if(busy)return;clearTimeout(timer);
  if(document.hidden){timer=setTimeout(poll,POLL);return}
  busy=true;st.offline=false;st.cachedAt=null;
- Promise.all([getJSON("/healthz",true),getJSON("/api/v1/assets"),getJSON("/api/v1/findings?state=open"),st.me?null:getJSON("/api/v1/auth/me").catch(function(){return null})]).then(function(r){
+ Promise.all([getJSON("/healthz",true),getJSON(Q("/api/v1/assets")),getJSON(Q("/api/v1/findings?state=open")),st.me?null:getJSON("/api/v1/auth/me").catch(function(){return null})]).then(function(r){
   st.health=r[0];st.assets=r[1]||[];st.findings=r[2]||[];if(r[3])st.me=r[3];st.auth=true;
   if(st.offline){st.okAt=st.cachedAt?new Date(st.cachedAt):st.okAt;st.err={api:false,msg:"offline"}}
   else{st.okAt=new Date();st.err=null;live()}
@@ -299,7 +302,9 @@ function logout(){fetch("/api/v1/auth/logout",{method:"POST"}).then(function(){
  if(navigator.serviceWorker&&navigator.serviceWorker.controller)navigator.serviceWorker.controller.postMessage("clear");
  st.me=null;st.auth=false;if(es){es.close();es=null}render()})}
 
-$("lang").addEventListener("click",function(){lang=lang==="zh"?"en":"zh";try{localStorage.setItem("edgecite.lang",lang)}catch(e){}lastSig="";render()});
+$("lang").addEventListener("click",function(){lang=lang==="zh"?"en":"zh";try{localStorage.setItem("edgecite.lang",lang)}catch(e){}lastSig="";render();
+ // Ask the gateway again in the new language (the texts above already switched from the *_i18n pairs).
+ poll();Object.keys(open).forEach(loadDetail)});
 document.addEventListener("visibilitychange",function(){if(!document.hidden)poll()});
 if("serviceWorker" in navigator)navigator.serviceWorker.register("/sw.js").catch(function(){});
 render();poll();

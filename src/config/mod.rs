@@ -11,6 +11,7 @@ pub mod inference;
 pub use api::{ApiConfig, DemoUser, TlsConfig};
 pub mod mqtt;
 pub mod packs;
+mod params;
 
 pub use error::{ConfigError, KeyPath, Location, Seg};
 
@@ -901,6 +902,7 @@ impl Config {
         for (a, asset) in self.assets.iter().enumerate() {
             let at = root.key("assets").index(a);
             nonempty_id(doc, &at.key("id"), &asset.id)?;
+            params::validate(doc, &at.key("params"), &asset.params)?;
             if !asset_ids.insert(asset.id.as_str()) {
                 return Err(doc.invalid(at.key("id"), format!("duplicate asset id `{}`", asset.id)));
             }

@@ -28,11 +28,25 @@ pub struct Derived {
 pub struct Evidence {
     pub values: Vec<EvidenceValue>,
     pub derived: Vec<Derived>,
-    /// One line saying what the evidence shows.
+    /// One line saying what the evidence shows (English).
     pub summary: String,
+    /// The same line in Chinese; empty in rows stored before it existed (read `summary`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary_zh: String,
 }
 
 impl Evidence {
+    /// Set the summary line in both languages.
+    pub fn say(&mut self, t: super::Text) {
+        self.summary = t.en;
+        self.summary_zh = t.zh;
+    }
+
+    /// The summary line in both languages.
+    pub fn summary_text(&self) -> super::Text {
+        super::Text::new(self.summary.clone(), self.summary_zh.clone())
+    }
+
     pub fn derive(&mut self, name: &str, value: f64, unit: &str) {
         // Four decimals: enough for every criterion here, and no float noise in the API.
         let value = (value * 1e4).round() / 1e4;
@@ -45,6 +59,9 @@ impl Evidence {
 }
 
 /// The latest good value of each role, or the abstention that explains why not.
+// The abstention is the normal result of a criterion, returned as is; boxing it would only
+// move the allocation.
+#[allow(clippy::result_large_err)]
 pub fn gather(asset: &AssetState, roles: &[&str], now_ms: i64) -> Result<Evidence, Outcome> {
     let mut ev = Evidence::default();
     for &role in roles {
@@ -80,5 +97,20 @@ pub fn abstain_for_window(role: &str, problem: WindowProblem, evidence: Evidence
         WindowProblem::BadQuality { .. } => AbstainReason::BadQuality,
         WindowProblem::TooShort { .. } => AbstainReason::InsufficientData,
     };
-    Outcome::Abstain { reason, detail: format!("{role}: {problem}"), evidence, citations: Vec::new() }
+    let zh = match &problem {
+        WindowProblem::NoData => "尚未收到样本".to_string(),
+        WindowProblem::Stale { age_ms, limit_ms } => {
+            format!("最新样本已过去 {:.1} 秒（上限 {:.1} 秒）", *age_ms as f64 / 1000.0, *limit_ms as f64 / 1000.0)
+        }
+        WindowProblem::BadQuality { ts_ms, quality } => {
+            format!("{} 的样本质量为 {}", crate::time::rfc3339(*ts_ms), quality.as_string())
+        }
+        WindowProblem::TooShort { have, need } => format!("目前只有 {have} 个样本，需要 {need} 个"),
+    };
+    Outcome::abstain(
+        reason,
+        super::Text::new(format!("{role}: {problem}"), format!("{role}：{zh}")),
+        evidence,
+        Vec::new(),
+    )
 }

@@ -9,7 +9,7 @@
 
 use super::pack::eval::{Compiled, EvalCtx, Param, Params, Snapshot};
 use super::pack::{Kind, PackSet, Status};
-use super::{Evidence, EvidenceValue, Outcome, Severity};
+use super::{Evidence, EvidenceValue, Outcome, Severity, Text};
 use crate::knowledge::{Citation, Verification};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -298,6 +298,9 @@ pub struct MethodResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     pub detail: String,
+    /// `detail` in Chinese (empty: not translated).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail_zh: String,
     pub derived: Vec<super::Derived>,
     /// Passage ids this result cites.
     pub citations: Vec<String>,
@@ -404,19 +407,17 @@ impl LabDiagnoser {
             let optional = c.optional_roles();
             let used =
                 values.iter().filter(|v| required.contains(&v.role.as_str()) || optional.contains(&v.role.as_str()));
-            let ev = Evidence { values: used.cloned().collect(), derived: Vec::new(), summary: String::new() };
+            let ev = Evidence { values: used.cloned().collect(), ..Default::default() };
             let outcome = if missing.is_empty() {
                 c.evaluate(ev, &cx)
             } else {
-                Outcome::Abstain {
-                    reason: super::AbstainReason::NoData,
-                    detail: format!(
-                        "not reported: {}",
-                        missing.iter().map(|m| m.to_uppercase()).collect::<Vec<_>>().join(", ")
-                    ),
-                    evidence: ev,
-                    citations: Vec::new(),
-                }
+                let gases = missing.iter().map(|m| m.to_uppercase()).collect::<Vec<_>>().join(", ");
+                Outcome::abstain(
+                    super::AbstainReason::NoData,
+                    Text::new(format!("not reported: {gases}"), format!("未报告：{gases}")),
+                    ev,
+                    Vec::new(),
+                )
             };
             let mut r = MethodResult {
                 criterion: c.info.id.clone(),
@@ -429,6 +430,7 @@ impl LabDiagnoser {
                 action: None,
                 reason: None,
                 detail: String::new(),
+                detail_zh: String::new(),
                 derived: outcome.evidence().derived.clone(),
                 citations: Vec::new(),
             };
@@ -439,15 +441,21 @@ impl LabDiagnoser {
                     r.finding = Some(f.title.clone());
                     r.action = Some(f.recommended_action.clone());
                     r.detail = f.evidence.summary.clone();
+                    r.detail_zh = f.evidence.summary_zh.clone();
                     &f.citations
                 }
                 Outcome::Normal { evidence, note } => {
-                    r.detail = if evidence.summary.is_empty() { note.en.clone() } else { evidence.summary.clone() };
+                    (r.detail, r.detail_zh) = if evidence.summary.is_empty() {
+                        (note.en.clone(), note.zh.clone())
+                    } else {
+                        (evidence.summary.clone(), evidence.summary_zh.clone())
+                    };
                     &c.cites
                 }
-                Outcome::Abstain { reason, detail, citations, .. } => {
+                Outcome::Abstain { reason, detail, detail_zh, citations, .. } => {
                     r.reason = Some(reason.as_str());
                     r.detail = detail.clone();
+                    r.detail_zh = detail_zh.clone();
                     citations
                 }
             };

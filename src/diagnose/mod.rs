@@ -31,6 +31,21 @@ impl Text {
     pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
         Text { en: en.into(), zh: zh.into() }
     }
+
+    /// The same text in both languages (ids, codes, numbers).
+    pub fn same(s: impl Into<String>) -> Self {
+        let s = s.into();
+        Text { zh: s.clone(), en: s }
+    }
+
+    /// The text in `lang`; Chinese falls back to English where it is missing (rows stored
+    /// before the Chinese text existed).
+    pub fn pick(&self, lang: crate::config::packs::Lang) -> &str {
+        match lang {
+            crate::config::packs::Lang::Zh if !self.zh.is_empty() => &self.zh,
+            _ => &self.en,
+        }
+    }
 }
 
 /// What a criterion found: always with evidence and at least one citation.
@@ -91,11 +106,26 @@ impl AbstainReason {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Fault(FaultReport),
-    Normal { evidence: Evidence, note: Text },
-    Abstain { reason: AbstainReason, detail: String, evidence: Evidence, citations: Vec<Citation> },
+    Normal {
+        evidence: Evidence,
+        note: Text,
+    },
+    /// `detail` is English, `detail_zh` the same in Chinese (empty: not translated).
+    Abstain {
+        reason: AbstainReason,
+        detail: String,
+        detail_zh: String,
+        evidence: Evidence,
+        citations: Vec<Citation>,
+    },
 }
 
 impl Outcome {
+    /// An abstention with its reason in both languages.
+    pub fn abstain(reason: AbstainReason, detail: Text, evidence: Evidence, citations: Vec<Citation>) -> Outcome {
+        Outcome::Abstain { reason, detail: detail.en, detail_zh: detail.zh, evidence, citations }
+    }
+
     /// `fault`, `normal` or `abstain`.
     pub fn status(&self) -> &'static str {
         match self {
@@ -119,6 +149,9 @@ pub struct CriterionInfo {
     pub id: String,
     pub version: String,
     pub title: String,
+    /// The title in Chinese (empty in rows stored before it existed: read the English one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title_zh: String,
     pub verification: Verification,
 }
 
@@ -381,13 +414,17 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
     }
 
     /// criteria.md's status column: V2 verified, V1 shown as secondary, U disabled with the
-    /// reason; a variant parameter that matches no variant disables with the value named.
+    /// reason; a variant parameter that is not set disables with the reason (a known one set to
+    /// a value no variant has is a config error).
     #[test]
     fn status_column_is_honoured() {
         let text = CFG.replace(
             "vibration = { group = \"group2\", foundation = \"rigid\", min_running_current_a = 0.5 }",
             "vibration = { group = \"group1\", foundation = \"rigid\" }",
         ) + "[[assets]]\nid = \"M1\"\nclass = \"motor\"\nparams = { insulation_class = \"C\" }\nroles = { winding_temp = \"d.v\" }\n";
+        let e = Config::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
+        assert!(e.contains("assets[2].params.insulation_class") && e.contains("\"C\"") && e.contains("\"F\""), "{e}");
+        let text = text.replace("params = { insulation_class = \"C\" }\n", "");
         let cfg = Config::parse(Path::new("t.toml"), &text).unwrap();
         let packs = pack::PackSet::builtin().unwrap();
         let d = Diagnoser::new(&cfg, &packs, &[], &[]).unwrap();
@@ -401,7 +438,7 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
         assert!(off("T1", "dlt722.absolute_rate").unwrap().starts_with("unverified (status U): "));
         assert!(off("M1", "bearing.temperature").unwrap().contains("unverified"));
         let why = off("M1", "iec60085.winding_class").unwrap();
-        assert!(why.contains("`insulation_class` = `C`") && why.contains("B, F, H"), "{why}");
+        assert!(why.contains("`insulation_class` not set") && why.contains("B, F, H"), "{why}");
         assert!(off("T1", "dlt722.three_ratio").unwrap().contains("roles not bound: h2, c2h6"));
     }
 }

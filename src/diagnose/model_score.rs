@@ -30,6 +30,7 @@ impl ModelCriterion {
             title: format!("edgecite model {} {}: {}", m.name, m.version, m.description),
             edition: m.version.clone(),
             clause: format!("manifest output `{}`, threshold {}", m.output.name, m.output.threshold),
+            clause_zh: format!("清单输出 `{}`，阈值 {}", m.output.name, m.output.threshold),
             passage_id: format!("model:{}@{}", m.name, m.version),
             passage_en: format!(
                 "{} Training data: {} ({} rows; {}). Threshold rule: {}",
@@ -51,6 +52,7 @@ impl ModelCriterion {
                 id: criterion_id(&m.name),
                 version: m.version.clone(),
                 title: format!("Anomaly model {} {}", m.name, m.version),
+                title_zh: format!("异常检测模型 {} {}", m.name, m.version),
                 verification: Verification::Model,
             },
             model,
@@ -78,13 +80,9 @@ impl super::Criterion for ModelCriterion {
                 return abstain_for_window(&role, WindowProblem::NoData, ev)
             }
             Err(p @ FeatureProblem::OutOfDomain { .. }) => {
-                ev.summary = format!("no score: {p}");
-                return Outcome::Abstain {
-                    reason: AbstainReason::OutOfDomain,
-                    detail: ev.summary.clone(),
-                    evidence: ev,
-                    citations: vec![self.citation.clone()],
-                };
+                ev.say(Text::new(format!("no score: {p}"), format!("无得分：{p}")));
+                let detail = ev.summary_text();
+                return Outcome::abstain(AbstainReason::OutOfDomain, detail, ev, vec![self.citation.clone()]);
             }
         };
         for (spec, v) in m.features.iter().zip(&features.values) {
@@ -109,14 +107,31 @@ impl super::Criterion for ModelCriterion {
         if open_code.is_some() {
             ev.derive("clears below", threshold, "");
         }
-        ev.summary = format!(
-            "model {} {} scored {score:.3} on the last {} samples (threshold {}{})",
-            m.name,
-            m.version,
-            m.features.first().map(|f| f.window).unwrap_or(0),
-            m.output.threshold,
-            if open_code.is_some() { format!("; the open finding clears below {threshold:.3}") } else { String::new() }
-        );
+        let window = m.features.first().map(|f| f.window).unwrap_or(0);
+        ev.say(Text::new(
+            format!(
+                "model {} {} scored {score:.3} on the last {window} samples (threshold {}{})",
+                m.name,
+                m.version,
+                m.output.threshold,
+                if open_code.is_some() {
+                    format!("; the open finding clears below {threshold:.3}")
+                } else {
+                    String::new()
+                }
+            ),
+            format!(
+                "模型 {} {} 对最近 {window} 个样本的得分为 {score:.3}（阈值 {}{}）",
+                m.name,
+                m.version,
+                m.output.threshold,
+                if open_code.is_some() {
+                    format!("；得分低于 {threshold:.3} 时已开启的发现关闭")
+                } else {
+                    String::new()
+                }
+            ),
+        ));
         if score < threshold {
             return Outcome::Normal { evidence: ev, note: Text::new("score below threshold", "得分低于阈值") };
         }
@@ -149,7 +164,8 @@ fn action(class: crate::knowledge::classes::AssetClass) -> Text {
 }
 
 fn unavailable(detail: String, evidence: Evidence) -> Outcome {
-    Outcome::Abstain { reason: AbstainReason::ModelUnavailable, detail, evidence, citations: Vec::new() }
+    // The reason names a file or runtime error, which stays as written.
+    Outcome::abstain(AbstainReason::ModelUnavailable, Text::same(detail), evidence, Vec::new())
 }
 
 /// A model that is configured but cannot run, and why: its criterion abstains on the
@@ -174,6 +190,7 @@ impl Unavailable {
                 id: id.into(),
                 version: "-".into(),
                 title: format!("Anomaly model ({id}): unavailable"),
+                title_zh: format!("异常检测模型（{id}）：不可用"),
                 verification: Verification::Model,
             },
             reason: reason.into(),

@@ -62,6 +62,9 @@ struct PassageRecord {
     id: String,
     document: String,
     clause: String,
+    /// The clause in Chinese (optional: plant libraries may give only `clause`).
+    #[serde(default)]
+    clause_zh: String,
     verification: Verification,
     edge: String,
     text_en: String,
@@ -82,6 +85,9 @@ pub struct Citation {
     pub title: String,
     pub edition: String,
     pub clause: String,
+    /// The clause in Chinese; empty when the library has none (read `clause`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub clause_zh: String,
     pub passage_id: String,
     pub passage_en: String,
     pub passage_zh: String,
@@ -187,6 +193,7 @@ impl Library {
             title: d.title.clone(),
             edition: d.edition.clone(),
             clause: p.clause.clone(),
+            clause_zh: p.clause_zh.clone(),
             passage_id: p.id.clone(),
             passage_en: p.text_en.clone(),
             passage_zh: p.text_zh.clone(),

@@ -29,6 +29,8 @@ pub struct LiveAssessment {
     pub code: Option<String>,
     pub reason: Option<AbstainReason>,
     pub detail: String,
+    /// `detail` in Chinese (empty: not translated, read `detail`).
+    pub detail_zh: String,
     pub ts: String,
 }
 
@@ -137,10 +139,10 @@ impl Live {
 }
 
 pub fn live_assessment(x: &Assessment) -> LiveAssessment {
-    let (code, reason, detail) = match &x.outcome {
-        Outcome::Fault(r) => (Some(r.code.clone()), None, r.evidence.summary.clone()),
-        Outcome::Normal { evidence, .. } => (None, None, evidence.summary.clone()),
-        Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.clone()),
+    let (code, reason, detail, detail_zh) = match &x.outcome {
+        Outcome::Fault(r) => (Some(r.code.clone()), None, r.evidence.summary.clone(), r.evidence.summary_zh.clone()),
+        Outcome::Normal { evidence, .. } => (None, None, evidence.summary.clone(), evidence.summary_zh.clone()),
+        Outcome::Abstain { reason, detail, detail_zh, .. } => (None, Some(*reason), detail.clone(), detail_zh.clone()),
     };
     LiveAssessment {
         criterion: x.criterion.clone(),
@@ -148,6 +150,7 @@ pub fn live_assessment(x: &Assessment) -> LiveAssessment {
         code,
         reason,
         detail,
+        detail_zh,
         ts: crate::time::rfc3339(x.ts_ms),
     }
 }

@@ -102,6 +102,10 @@ ALTER TABLE samples ADD COLUMN text TEXT;
 "#,
     auth::MIGRATION,
     retention::MIGRATION,
+    r#"
+-- v6: the event summary in Chinese; '' in rows written before it (read the English one).
+ALTER TABLE finding_events ADD COLUMN summary_zh TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 pub struct Store {
@@ -117,6 +121,9 @@ pub struct FindingEvent {
     pub code: String,
     pub severity: String,
     pub summary: String,
+    /// The summary in Chinese; empty in rows written before it existed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub summary_zh: String,
 }
 
 /// A finding as the API returns it.
@@ -344,7 +351,17 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        insert_event(&tx, id, now_ms, "opened", &report.code, report.severity.as_str(), &report.evidence.summary)?;
+        let ev = &report.evidence;
+        insert_event_i18n(
+            &tx,
+            id,
+            now_ms,
+            "opened",
+            &report.code,
+            report.severity.as_str(),
+            &ev.summary,
+            &ev.summary_zh,
+        )?;
         tx.commit()?;
         Ok(id)
     }
@@ -383,7 +400,17 @@ impl Store {
             ],
         )?;
         if changed {
-            insert_event(&tx, id, now_ms, "changed", &report.code, report.severity.as_str(), &report.evidence.summary)?;
+            let ev = &report.evidence;
+            insert_event_i18n(
+                &tx,
+                id,
+                now_ms,
+                "changed",
+                &report.code,
+                report.severity.as_str(),
+                &ev.summary,
+                &ev.summary_zh,
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -408,7 +435,7 @@ impl Store {
             return Ok(());
         };
         tx.execute("UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1", params![id, now_ms])?;
-        insert_event(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary)?;
+        insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary, &evidence.summary_zh)?;
         tx.commit()?;
         Ok(())
     }
@@ -476,7 +503,8 @@ impl Store {
         let Some(raw) = raw else { return Ok(None) };
         let mut rec = raw.decode()?;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT ts_ms, kind, code, severity, summary FROM finding_events WHERE finding_id = ?1 ORDER BY ts_ms, id",
+            "SELECT ts_ms, kind, code, severity, summary, summary_zh FROM finding_events WHERE finding_id = ?1
+             ORDER BY ts_ms, id",
         )?;
         let events = stmt.query_map([id], |r| {
             Ok(FindingEvent {
@@ -485,6 +513,7 @@ impl Store {
                 code: r.get(2)?,
                 severity: r.get(3)?,
                 summary: r.get(4)?,
+                summary_zh: r.get(5)?,
             })
         })?;
         rec.events = Some(events.collect::<Result<_, _>>()?);
@@ -501,9 +530,25 @@ fn insert_event(
     severity: &str,
     summary: &str,
 ) -> Result<(), StoreError> {
+    insert_event_i18n(tx, id, ts, kind, code, severity, summary, "")
+}
+
+/// A finding event with its summary in both languages (`summary_zh` may be empty).
+#[allow(clippy::too_many_arguments)]
+fn insert_event_i18n(
+    tx: &rusqlite::Transaction,
+    id: i64,
+    ts: i64,
+    kind: &str,
+    code: &str,
+    severity: &str,
+    summary: &str,
+    summary_zh: &str,
+) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO finding_events(finding_id, ts_ms, kind, code, severity, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, ts, kind, code, severity, summary],
+        "INSERT INTO finding_events(finding_id, ts_ms, kind, code, severity, summary, summary_zh)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, ts, kind, code, severity, summary, summary_zh],
     )?;
     Ok(())
 }
@@ -595,6 +640,7 @@ mod tests {
                 }],
                 derived: vec![],
                 summary: "s".into(),
+                summary_zh: "s-zh".into(),
             },
             citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],
             recommended_action: Text::new("a", "a"),
@@ -602,7 +648,13 @@ mod tests {
     }
 
     fn info() -> CriterionInfo {
-        CriterionInfo { id: "c".into(), version: "1".into(), title: "C".into(), verification: Verification::Verified }
+        CriterionInfo {
+            id: "c".into(),
+            version: "1".into(),
+            title: "C".into(),
+            title_zh: "C-zh".into(),
+            verification: Verification::Verified,
+        }
     }
 
     #[test]
@@ -637,11 +689,54 @@ mod tests {
         let f = s.finding(id).unwrap().unwrap();
         assert_eq!(f.state, "cleared");
         assert_eq!(f.code, "B");
-        let kinds: Vec<_> = f.events.unwrap().iter().map(|e| e.kind.clone()).collect();
+        assert_eq!((f.criterion.title_zh.as_str(), f.evidence.summary_zh.as_str()), ("C-zh", "s-zh"));
+        let events = f.events.unwrap();
+        let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(kinds, ["opened", "changed", "cleared"]);
+        let zh: Vec<_> = events.iter().map(|e| e.summary_zh.as_str()).collect();
+        assert_eq!(zh, ["s-zh", "s-zh", ""]);
         assert!(s.open_findings().unwrap().is_empty());
         // After clearing, a new episode may open.
         assert!(s.open_finding("T1", &info(), &report("A"), 4000).is_ok());
+    }
+
+    /// A finding stored before the Chinese texts existed (schema and JSON of v5) still reads,
+    /// with empty Chinese fields (the API falls back to English).
+    #[test]
+    fn a_finding_stored_before_chinese_evidence_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        let n = MIGRATIONS.iter().position(|m| m.contains("summary_zh")).unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..n] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", n as i64).unwrap();
+            let cite =
+                serde_json::to_string(&[Library::builtin().unwrap().citation("iec60599.duval-triangle-1")]).unwrap();
+            conn.execute(
+                "INSERT INTO findings(asset, criterion_id, criterion_json, code, title_json, severity, state,
+                 first_seen_ms, last_seen_ms, evidence_json, citations_json, action_json, verification)
+                 VALUES ('T1', 'c', '{\"id\":\"c\",\"version\":\"1\",\"title\":\"Old\",\"verification\":\"verified\"}',
+                 'X', '{\"en\":\"t\",\"zh\":\"t\"}', 'high', 'open', 1, 2,
+                 '{\"values\":[],\"derived\":[],\"summary\":\"old line\"}', ?1, '{\"en\":\"a\",\"zh\":\"a\"}', 'verified')",
+                [cite],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO finding_events(finding_id, ts_ms, kind, code, severity, summary)
+                 VALUES (1, 1, 'opened', 'X', 'high', 'old line')",
+                [],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let f = s.finding(1).unwrap().unwrap();
+        assert_eq!((f.evidence.summary.as_str(), f.evidence.summary_zh.as_str()), ("old line", ""));
+        assert_eq!((f.criterion.title.as_str(), f.criterion.title_zh.as_str()), ("Old", ""));
+        let e = &f.events.unwrap()[0];
+        assert_eq!((e.summary.as_str(), e.summary_zh.as_str()), ("old line", ""));
     }
 
     #[test]

@@ -198,6 +198,13 @@ test('language toggle switches to Chinese, is remembered, and switches back', as
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
   // Expanded state survives the reload too (this session).
   await page.locator(card(DGA)).getByTestId('citation').first().waitFor({ timeout: 5_000 });
+  // The evidence line and the criterion come from the API in Chinese (lang=zh), not only the labels.
+  const dga = page.locator(card(DGA));
+  assert.match(await dga.getByTestId('summary').innerText(), /位于 T3（高温过热故障/);
+  assert.doesNotMatch(await dga.getByTestId('summary').innerText(), /lies in/);
+  assert.equal(await dga.getByTestId('criterion-title').innerText(), 'Duval 三角形 1（IEC 60599:2022 附录 B）');
+  assert.match(await dga.getByTestId('clause').first().innerText(), /附录 B，Duval 三角形 1/);
+  assert.match(await page.locator('[data-testid=assessment-detail]').allInnerTexts().then((t) => t.join('\n')), /位于/);
   await noHorizontalOverflow();
   await shot('zh.png');
   await page.getByTestId('lang').click();
@@ -205,6 +212,7 @@ test('language toggle switches to Chinese, is remembered, and switches back', as
   body = await page.locator('body').innerText();
   assert.match(body, /Open findings/);
   assert.doesNotMatch(body, /未处理的发现/);
+  assert.match(await page.locator(card(DGA)).getByTestId('summary').innerText(), /lies in T3 \(/);
 });
 
 test('acknowledge the DGA finding and add a field note; the state shown changes', async () => {
@@ -317,12 +325,12 @@ test('API text is escaped, abstentions and bad quality are explained (mocked API
   const json = (body) => ({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
   await p.route('**/healthz', (r) => r.fulfill(json({ status: 'degraded', version: 't', site: { id: 's', name: 'Site ' + evil },
     uptime_s: 5, sources: [{ id: 'x', connected: false, endpoint: 'e', errors: 3 }], models: [], model_errors: [], disabled_criteria: [] })));
-  await p.route('**/api/v1/assets', (r) => r.fulfill(json([{ id: 'T9', name: 'Tr ' + evil, class: 'transformer',
+  await p.route('**/api/v1/assets?lang=*', (r) => r.fulfill(json([{ id: 'T9', name: 'Tr ' + evil, class: 'transformer',
     values: [{ role: 'h2', label_en: 'Hydrogen H2', label_zh: '氢气 H2', point: 'a.h2', value: null, unit: 'ppm', ts: null, quality: 'comm_error' }],
     assessments: [{ criterion: { id: 'iec60599.duval_triangle_1', version: '1', title: 'Duval ' + evil, verification: 'verified' },
       status: 'abstain', code: null, reason: 'below_applicability', detail: 'no triangle diagnosis: gas levels below typical values', ts: null }],
     open_findings: 1, worst_severity: 'low' }])));
-  await p.route('**/api/v1/findings?state=open', (r) => r.fulfill(json([{ id: 7, asset: 'T9',
+  await p.route('**/api/v1/findings?state=open&lang=*', (r) => r.fulfill(json([{ id: 7, asset: 'T9',
     criterion: { id: 'c', version: '1', title: evil, verification: 'secondary' }, code: 'X.Y', title: { en: 'Title ' + evil, zh: '标题' },
     severity: 'low', state: 'open', first_seen: null, last_seen: null, evidence: { values: [], derived: [], summary: evil },
     citations: [{ reference_id: 'ref-1', title: evil, edition: '1', clause: '§1 ' + evil, passage_en: evil, passage_zh: evil,

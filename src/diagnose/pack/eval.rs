@@ -78,6 +78,7 @@ impl Compiled {
                 id: def.id.clone(),
                 version: def.version.clone(),
                 title: def.title.en.clone(),
+                title_zh: def.title.zh.clone(),
                 verification: if def.kind == Kind::ModelScore { Verification::Model } else { verification(def.status) },
             },
             pack: pack.id.clone(),
@@ -133,13 +134,19 @@ impl Compiled {
     }
 
     /// Select the band variant for these params and its status.
-    fn variant<'a>(&'a self, params: &Params) -> Result<Variant<'a>, String> {
+    fn variant<'a>(&'a self, params: &Params) -> Result<Variant<'a>, Text> {
         let d = &self.def;
         let Some(vp) = &d.variant_param else { return Ok((&d.band, &[], d.status)) };
-        let key = params.get(vp).map(|p| p.as_key()).ok_or_else(|| format!("asset parameter `{vp}` is not set"))?;
+        let key = params
+            .get(vp)
+            .map(|p| p.as_key())
+            .ok_or_else(|| Text::new(format!("asset parameter `{vp}` is not set"), format!("未设置设备参数 `{vp}`")))?;
         let i = d.variant.iter().position(|v| v.key == key).ok_or_else(|| {
-            let keys: Vec<&str> = d.variant.iter().map(|v| v.key.as_str()).collect();
-            format!("asset parameter `{vp}` = `{key}` matches no variant ({})", keys.join(", "))
+            let keys = d.variant.iter().map(|v| v.key.as_str()).collect::<Vec<_>>().join(", ");
+            Text::new(
+                format!("asset parameter `{vp}` = `{key}` matches no variant ({keys})"),
+                format!("设备参数 `{vp}` = `{key}` 不对应任何变体（{keys}）"),
+            )
         })?;
         let v = &d.variant[i];
         Ok((&v.band, &self.variant_cites[i], v.status.unwrap_or(d.status)))
@@ -176,7 +183,7 @@ impl Compiled {
             Kind::All | Kind::Any => self.combine(ev, cx, cites),
             Kind::ModelScore => abstain(
                 AbstainReason::ModelUnavailable,
-                "a model score needs the online pipeline and its model".into(),
+                Text::new("a model score needs the online pipeline and its model", "模型得分需要在线数据管道及其模型"),
                 ev,
                 Vec::new(),
             ),
@@ -184,12 +191,16 @@ impl Compiled {
     }
 
     /// The applicability gate: `Some(abstention)` when not applicable.
-    fn gate(&self, ev: &mut Evidence, vars: &[(String, f64)], cx: &EvalCtx) -> Result<(), String> {
+    fn gate(&self, ev: &mut Evidence, vars: &[(String, f64)], cx: &EvalCtx) -> Result<(), Text> {
         let Some(g) = &self.def.gate else { return Ok(()) };
         if let Some((name, min)) = &g.at_least {
-            let v = lookup(vars, name).ok_or_else(|| format!("`{name}` is not available"))?;
+            let v = lookup(vars, name)
+                .ok_or_else(|| Text::new(format!("`{name}` is not available"), format!("`{name}` 无数据")))?;
             if v < *min {
-                return Err(format!("{name} = {v:.1} is below {min}: the criterion is not applied"));
+                return Err(Text::new(
+                    format!("{name} = {v:.1} is below {min}: the criterion is not applied"),
+                    format!("{name} = {v:.1} 低于 {min}：不应用该判据"),
+                ));
             }
         }
         if !g.any_above.is_empty() {
@@ -206,14 +217,22 @@ impl Compiled {
             if above.is_empty() {
                 let lims: Vec<String> =
                     g.any_above.iter().map(|(k, v)| format!("{} {}", k.to_uppercase(), fmt_num(*v))).collect();
-                return Err(format!(
-                    "{}: all at or below {}the applicability values ({})",
-                    all.join(", "),
-                    if f < 1.0 { format!("{:.0} % of ", f * 100.0) } else { String::new() },
-                    lims.join(", ")
+                return Err(Text::new(
+                    format!(
+                        "{}: all at or below {}the applicability values ({})",
+                        all.join(", "),
+                        if f < 1.0 { format!("{:.0} % of ", f * 100.0) } else { String::new() },
+                        lims.join(", ")
+                    ),
+                    format!(
+                        "{}：均不高于适用值{}（{}）",
+                        all.join("，"),
+                        if f < 1.0 { format!("的 {:.0} %", f * 100.0) } else { String::new() },
+                        lims.join("，")
+                    ),
                 ));
             }
-            ev.summary = above.join(", ");
+            ev.say(Text::same(above.join(", ")));
         }
         Ok(())
     }
@@ -226,19 +245,25 @@ impl Compiled {
                 (cx.params.get("min_running_current_a").and_then(|p| p.as_f64()), ev.value(role))
             {
                 if cur < min {
-                    ev.summary = format!("{role} {cur:.2} is below {min}: machine taken as stopped");
-                    return abstain(AbstainReason::NotRunning, ev.summary.clone(), ev, Vec::new());
+                    ev.say(Text::new(
+                        format!("{role} {cur:.2} is below {min}: machine taken as stopped"),
+                        format!("{role} {cur:.2} 低于 {min}：视为设备停机"),
+                    ));
+                    return abstain(AbstainReason::NotRunning, ev.summary_text(), ev, Vec::new());
                 }
             }
         }
         if let Err(why) = self.gate(&mut ev, vars, cx) {
-            ev.summary = why.clone();
+            ev.say(why.clone());
             return abstain(AbstainReason::BelowApplicability, why, ev, self.gate_cites.clone());
         }
         let Some(x) = lookup(vars, input) else {
             return abstain(
                 AbstainReason::OutOfDomain,
-                format!("`{input}` cannot be computed from the evidence"),
+                Text::new(
+                    format!("`{input}` cannot be computed from the evidence"),
+                    format!("无法由证据计算 `{input}`"),
+                ),
                 ev,
                 cites,
             );
@@ -265,21 +290,38 @@ impl Compiled {
             }
         }
         let Some(band) = band else {
-            return abstain(AbstainReason::OutOfDomain, format!("{input} = {x} is in no band"), ev, cites);
+            return abstain(
+                AbstainReason::OutOfDomain,
+                Text::new(format!("{input} = {x} is in no band"), format!("{input} = {x} 不在任何区间内")),
+                ev,
+                cites,
+            );
         };
-        ev.summary = format!(
-            "{input} {}{} is in band {} (edges {}{}{})",
-            fmt_num(x),
-            if unit.is_empty() { String::new() } else { format!(" {unit}") },
-            band.code,
-            edges.join(" / "),
-            if unit.is_empty() { String::new() } else { format!(" {unit}") },
-            if h < 1.0 {
-                format!(", {:.0} % lower while the finding is open", (1.0 - h) * 100.0)
-            } else {
-                String::new()
-            }
-        );
+        let u = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+        ev.say(Text::new(
+            format!(
+                "{input} {}{u} is in band {} (edges {}{u}{})",
+                fmt_num(x),
+                band.code,
+                edges.join(" / "),
+                if h < 1.0 {
+                    format!(", {:.0} % lower while the finding is open", (1.0 - h) * 100.0)
+                } else {
+                    String::new()
+                }
+            ),
+            format!(
+                "{input} {}{u} 位于区间 {}（分界 {}{u}{}）",
+                fmt_num(x),
+                band.code,
+                edges.join(" / "),
+                if h < 1.0 {
+                    format!("，发现未关闭期间下调 {:.0} %", (1.0 - h) * 100.0)
+                } else {
+                    String::new()
+                }
+            ),
+        ));
         let title = band.title.clone().unwrap_or_else(|| Text::new(band.code.clone(), band.code.clone()));
         match band.severity {
             None => Outcome::Normal { evidence: ev, note: title },
@@ -299,15 +341,12 @@ impl Compiled {
     ) -> Outcome {
         let d = &self.def;
         if let Err(why) = self.gate(&mut ev, vars, cx) {
-            ev.summary = why.clone();
-            return abstain(
-                AbstainReason::BelowApplicability,
-                format!("not applied: {why}"),
-                ev,
-                self.gate_cites.clone(),
-            );
+            let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
+            ev.say(why);
+            return abstain(AbstainReason::BelowApplicability, detail, ev, self.gate_cites.clone());
         }
         let gate_summary = std::mem::take(&mut ev.summary);
+        ev.summary_zh.clear();
         let mut vars = vars.to_vec();
         if !d.components.is_empty() {
             let vals: Vec<f64> = d.components.iter().filter_map(|c| lookup(&vars, c.get_ref())).collect();
@@ -315,7 +354,7 @@ impl Compiled {
             if vals.len() != d.components.len() || !(sum > 0.0) || vals.iter().any(|v| *v < 0.0) {
                 return abstain(
                     AbstainReason::OutOfDomain,
-                    "component values are negative or sum to zero".into(),
+                    Text::new("component values are negative or sum to zero", "组分值为负或总和为零"),
                     ev,
                     cites,
                 );
@@ -342,17 +381,17 @@ impl Compiled {
         let get = |n: &str| lookup(&vars, n);
         let Some(ri) = d.region.iter().position(|r| r.conds.iter().any(|c| c.holds(&get))) else {
             let why = d.no_match.clone().unwrap_or_else(|| "the values match no region".into());
-            ev.summary = format!("{}: {why}", shown.join(", "));
-            return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
+            let why_zh = d.no_match_zh.clone().unwrap_or_else(|| "数值不落入任何区域".into());
+            ev.say(Text::new(format!("{}: {why}", shown.join(", ")), format!("{}：{why_zh}", shown.join(", "))));
+            return abstain(AbstainReason::OutOfDomain, ev.summary_text(), ev, cites);
         };
         let r = &d.region[ri];
-        ev.summary = format!(
-            "{}{}{} lies in {}",
-            gate_summary,
-            if gate_summary.is_empty() { "" } else { "; " },
-            shown.join(", "),
-            r.code
-        );
+        let head = if gate_summary.is_empty() { String::new() } else { format!("{gate_summary}; ") };
+        let (code, shown) = (&r.code, shown.join(", "));
+        ev.say(Text::new(
+            format!("{head}{shown} lies in {code} ({})", r.title.en),
+            format!("{head}{shown} 位于 {code}（{}）", r.title.zh),
+        ));
         match r.severity {
             None => Outcome::Normal { evidence: ev, note: r.title.clone() },
             Some(sev) => {
@@ -366,13 +405,9 @@ impl Compiled {
     fn codes(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         if let Err(why) = self.gate(&mut ev, vars, cx) {
-            ev.summary = why.clone();
-            return abstain(
-                AbstainReason::BelowApplicability,
-                format!("not applied: {why}"),
-                ev,
-                self.gate_cites.clone(),
-            );
+            let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
+            ev.say(why);
+            return abstain(AbstainReason::BelowApplicability, detail, ev, self.gate_cites.clone());
         }
         let mut code = String::new();
         let mut parts = Vec::new();
@@ -381,26 +416,38 @@ impl Compiled {
             let Some(x) = lookup(vars, name) else {
                 return abstain(
                     AbstainReason::OutOfDomain,
-                    format!("{name} is undefined (zero denominator)"),
+                    Text::new(format!("{name} is undefined (zero denominator)"), format!("{name} 无定义（分母为零）")),
                     ev,
                     cites,
                 );
             };
             let Some(b) = find_band(&dg.band, x, 1.0, d.edge) else {
-                return abstain(AbstainReason::OutOfDomain, format!("{name} = {x} is in no band"), ev, cites);
+                return abstain(
+                    AbstainReason::OutOfDomain,
+                    Text::new(format!("{name} = {x} is in no band"), format!("{name} = {x} 不在任何区间内")),
+                    ev,
+                    cites,
+                );
             };
             code.push_str(&b.code);
             parts.push(format!("{name} {} -> {}", fmt_num(x), b.code));
         }
         let Some(r) = d.code.iter().find(|r| pattern_matches(r.pattern.get_ref(), &code)) else {
-            ev.summary = format!(
-                "{}: code {code} {}",
-                parts.join(", "),
-                d.no_match.as_deref().unwrap_or("matches no fault type")
-            );
-            return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
+            let parts = parts.join(", ");
+            ev.say(Text::new(
+                format!("{parts}: code {code} {}", d.no_match.as_deref().unwrap_or("matches no fault type")),
+                format!(
+                    "{parts}：编码 {code} {}",
+                    d.no_match_zh.as_deref().or(d.no_match.as_deref()).unwrap_or("不对应任何故障类型")
+                ),
+            ));
+            return abstain(AbstainReason::OutOfDomain, ev.summary_text(), ev, cites);
         };
-        ev.summary = format!("{}: code {code} = {}", parts.join(", "), r.title.en);
+        let parts = parts.join(", ");
+        ev.say(Text::new(
+            format!("{parts}: code {code} = {}", r.title.en),
+            format!("{parts}：编码 {code} = {}", r.title.zh),
+        ));
         match r.severity {
             None => Outcome::Normal { evidence: ev, note: r.title.clone() },
             Some(sev) => {
@@ -414,18 +461,16 @@ impl Compiled {
         let d = &self.def;
         let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
         let variant = d.variant_param.as_ref().and_then(|p| cx.params.get(p)).map(|p| p.as_key());
-        let (mut over, mut ok, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut over, mut ok, mut skipped, mut skipped_zh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for l in &d.limit {
             let name = l.input.get_ref();
             if let Some(v) = &l.variant {
                 if variant.as_deref() != Some(v.as_str()) {
-                    let what = format!(
-                        "{} (its limit depends on `{}`, not set)",
-                        name.to_uppercase(),
-                        d.variant_param.as_deref().unwrap_or("")
-                    );
+                    let vp = d.variant_param.as_deref().unwrap_or("");
+                    let what = format!("{} (its limit depends on `{vp}`, not set)", name.to_uppercase());
                     if variant.is_none() && !skipped.contains(&what) {
                         skipped.push(what);
+                        skipped_zh.push(format!("{}（其限值取决于未设置的 `{vp}`）", name.to_uppercase()));
                     }
                     continue;
                 }
@@ -439,14 +484,21 @@ impl Compiled {
             }
         }
         let tail = if skipped.is_empty() { String::new() } else { format!("; not judged: {}", skipped.join(", ")) };
+        let tail_zh =
+            if skipped.is_empty() { String::new() } else { format!("；未判断：{}", skipped_zh.join("，")) };
         if over.is_empty() {
             if ok.is_empty() {
-                return abstain(AbstainReason::NoData, format!("no limit could be checked{tail}"), ev, cites);
+                return abstain(
+                    AbstainReason::NoData,
+                    Text::new(format!("no limit could be checked{tail}"), format!("没有可检查的限值{tail_zh}")),
+                    ev,
+                    cites,
+                );
             }
-            ev.summary = format!("{}{tail}", ok.join(", "));
+            ev.say(Text::new(format!("{}{tail}", ok.join(", ")), format!("{}{tail_zh}", ok.join(", "))));
             return Outcome::Normal { evidence: ev, note: Text::new("within limits", "未超过限值") };
         }
-        ev.summary = format!("{}{tail}", over.join(", "));
+        ev.say(Text::new(format!("{}{tail}", over.join(", ")), format!("{}{tail_zh}", over.join(", "))));
         fault(
             d.code_prefix.clone(),
             finding_title(d),
@@ -462,41 +514,61 @@ impl Compiled {
         let r = d.rate.as_ref().expect("validated");
         let name = r.input.get_ref();
         let Some(cur) = lookup(vars, name) else {
-            return abstain(AbstainReason::NoData, format!("{name} not available"), ev, cites);
+            return abstain(
+                AbstainReason::NoData,
+                Text::new(format!("{name} not available"), format!("{name} 无数据")),
+                ev,
+                cites,
+            );
         };
         if cur < r.min_value {
-            ev.summary =
-                format!("{name} {} is below {}: the gassing rate is not applied", fmt_num(cur), fmt_num(r.min_value));
-            return abstain(AbstainReason::BelowApplicability, ev.summary.clone(), ev, cites);
+            let (c, m) = (fmt_num(cur), fmt_num(r.min_value));
+            ev.say(Text::new(
+                format!("{name} {c} is below {m}: the gassing rate is not applied"),
+                format!("{name} {c} 低于 {m}：不应用产气速率"),
+            ));
+            return abstain(AbstainReason::BelowApplicability, ev.summary_text(), ev, cites);
         }
         let Some(prev) = previous(cx, self.def.series_min_days) else {
             let why = if cx.history.is_empty() {
-                "needs an earlier sample of the same asset".to_string()
+                Text::new("needs an earlier sample of the same asset", "需要同一设备更早的样本")
             } else {
-                format!("needs an earlier sample at least {} days older", fmt_num(self.def.series_min_days))
+                let days = fmt_num(self.def.series_min_days);
+                Text::new(
+                    format!("needs an earlier sample at least {days} days older"),
+                    format!("需要至少早 {days} 天的样本"),
+                )
             };
             return abstain(AbstainReason::InsufficientData, why, ev, cites);
         };
         let (Some(t1), Some(t2)) = (prev.ts_ms, cx.now_ts) else {
             return abstain(
                 AbstainReason::InsufficientData,
-                "needs the dates of this and the earlier sample".into(),
+                Text::new("needs the dates of this and the earlier sample", "需要本样本和更早样本的日期"),
                 ev,
                 cites,
             );
         };
         let months = (t2 - t1) as f64 / MONTH_MS;
         if !(months > 0.0) {
-            return abstain(AbstainReason::OutOfDomain, "samples are not in time order".into(), ev, cites);
+            return abstain(
+                AbstainReason::OutOfDomain,
+                Text::new("samples are not in time order", "样本未按时间排序"),
+                ev,
+                cites,
+            );
         }
         let prev_vars = match quantities(d, &|role| prev.get(role), cx.params) {
             Ok(v) => v,
-            Err(e) => return abstain(AbstainReason::InsufficientData, format!("earlier sample: {e}"), ev, cites),
+            Err(e) => {
+                let why = Text::new(format!("earlier sample: {}", e.en), format!("更早样本：{}", e.zh));
+                return abstain(AbstainReason::InsufficientData, why, ev, cites);
+            }
         };
         let Some(before) = lookup(&prev_vars, name).filter(|v| *v > 0.0) else {
             return abstain(
                 AbstainReason::InsufficientData,
-                format!("earlier sample has no positive {name}"),
+                Text::new(format!("earlier sample has no positive {name}"), format!("更早样本的 {name} 不为正值")),
                 ev,
                 cites,
             );
@@ -505,14 +577,11 @@ impl Compiled {
         ev.derive(&format!("{name} relative rate"), rate, "%/month");
         ev.derive("months between samples", months, "month");
         let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
-        ev.summary = format!(
-            "{name} {} -> {} over {:.1} months: {:.1} %/month (limit {} %/month)",
-            fmt_num(before),
-            fmt_num(cur),
-            months,
-            rate,
-            fmt_num(r.limit * h)
-        );
+        let (b, c, l) = (fmt_num(before), fmt_num(cur), fmt_num(r.limit * h));
+        ev.say(Text::new(
+            format!("{name} {b} -> {c} over {months:.1} months: {rate:.1} %/month (limit {l} %/month)"),
+            format!("{name} 在 {months:.1} 个月内 {b} -> {c}：{rate:.1} %/月（注意值 {l} %/月）"),
+        ));
         if rate < r.limit * h {
             return Outcome::Normal {
                 evidence: ev,
@@ -535,13 +604,21 @@ impl Compiled {
         let (Some(o2), Some(n2)) = (ev.value("o2"), ev.value("n2")) else {
             return abstain(
                 AbstainReason::InsufficientData,
-                "O2 and N2 not reported: IEEE C57.104-2019 Tables 1-4 depend on the O2/N2 ratio".into(),
+                Text::new(
+                    "O2 and N2 not reported: IEEE C57.104-2019 Tables 1-4 depend on the O2/N2 ratio",
+                    "未报告 O2 和 N2：IEEE C57.104-2019 表 1-4 取决于 O2/N2 比值",
+                ),
                 ev,
                 cites,
             );
         };
         if !(n2 > 0.0) {
-            return abstain(AbstainReason::OutOfDomain, format!("N2 = {n2}: the O2/N2 ratio is undefined"), ev, cites);
+            return abstain(
+                AbstainReason::OutOfDomain,
+                Text::new(format!("N2 = {n2}: the O2/N2 ratio is undefined"), format!("N2 = {n2}：O2/N2 比值无定义")),
+                ev,
+                cites,
+            );
         }
         let ratio = o2 / n2;
         ev.derive("O2/N2", ratio, "");
@@ -554,10 +631,11 @@ impl Compiled {
             Some(_) => 3,
         };
         let (t1, t2, t3) = if low { (&t.t1_low, &t.t2_low, &t.t3_low) } else { (&t.t1_high, &t.t2_high, &t.t3_high) };
-        let (mut above90, mut above95, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut above90, mut above95, mut notes) = (Vec::new(), Vec::new(), Vec::<Text>::new());
         let unreported: Vec<String> = t1.keys().filter(|g| ev.value(g).is_none()).map(|g| g.to_uppercase()).collect();
         if !unreported.is_empty() {
-            notes.push(format!("not reported, not judged: {}", unreported.join(", ")));
+            let u = unreported.join(", ");
+            notes.push(Text::new(format!("not reported, not judged: {u}"), format!("未报告，未判断：{u}")));
         }
         for (gas, lim) in t1 {
             let Some(v) = ev.value(gas) else { continue };
@@ -575,11 +653,16 @@ impl Compiled {
         // Table 3: change since the previous sample.
         let mut active = Vec::new();
         match previous(cx, d.series_min_days) {
-            None if cx.history.is_empty() => notes.push("no earlier sample: deltas and rates not judged".to_string()),
-            None => notes.push(format!(
-                "no earlier sample at least {} days older: deltas and rates not judged",
-                fmt_num(d.series_min_days)
-            )),
+            None if cx.history.is_empty() => {
+                notes.push(Text::new("no earlier sample: deltas and rates not judged", "无更早样本：未判断增量和速率"))
+            }
+            None => {
+                let days = fmt_num(d.series_min_days);
+                notes.push(Text::new(
+                    format!("no earlier sample at least {days} days older: deltas and rates not judged"),
+                    format!("无至少早 {days} 天的样本：未判断增量和速率"),
+                ))
+            }
             Some(prev) => {
                 for (gas, lim) in t3 {
                     let (Some(v), Some(p)) = (ev.value(gas), prev.get(gas)) else { continue };
@@ -590,7 +673,7 @@ impl Compiled {
                 }
                 // Table 4: linear-fit rate over >= 3 dated samples within 24 months.
                 match cx.now_ts {
-                    None => notes.push("undated samples: rates not judged".to_string()),
+                    None => notes.push(Text::new("undated samples: rates not judged", "样本无日期：未判断速率")),
                     Some(now) => {
                         let mut pts: Vec<&Snapshot> = cx
                             .history
@@ -606,9 +689,12 @@ impl Compiled {
                         pts.push(&cur);
                         let span = (now - pts[0].ts_ms.unwrap_or(now)) as f64 / MONTH_MS;
                         let table = if pts.len() < 3 || span < 4.0 {
-                            notes.push(format!(
-                                "{} dated sample(s) over {span:.1} months: rates need 3 over at least 4 months",
-                                pts.len()
+                            let n = pts.len();
+                            notes.push(Text::new(
+                                format!(
+                                    "{n} dated sample(s) over {span:.1} months: rates need 3 over at least 4 months"
+                                ),
+                                format!("{span:.1} 个月内有 {n} 个带日期样本：速率需要至少 4 个月内的 3 个样本"),
                             ));
                             None
                         } else if span >= 10.0 {
@@ -646,18 +732,27 @@ impl Compiled {
             2
         };
         ev.derive("DGA status", status as f64, "");
-        let mut parts: Vec<String> = above95.into_iter().chain(above90).chain(active).collect();
+        let mut parts: Vec<Text> = above95.into_iter().chain(above90).chain(active).map(Text::same).collect();
         if parts.is_empty() {
-            parts.push("all gases within Table 1, no delta or rate above Tables 3-4".into());
+            parts.push(Text::new(
+                "all gases within Table 1, no delta or rate above Tables 3-4",
+                "各气体均在表 1 范围内，增量和速率均未超过表 3-4",
+            ));
         }
         parts.extend(notes);
-        ev.summary = format!(
-            "O2/N2 {:.2} ({} 0.2), age column {}: {}",
-            ratio,
-            if low { "<=" } else { ">" },
-            ["unknown", "1-9 years", "10-30 years", ">30 years"][col],
-            parts.join("; ")
-        );
+        let cmp = if low { "<=" } else { ">" };
+        ev.say(Text::new(
+            format!(
+                "O2/N2 {ratio:.2} ({cmp} 0.2), age column {}: {}",
+                ["unknown", "1-9 years", "10-30 years", ">30 years"][col],
+                parts.iter().map(|p| p.en.as_str()).collect::<Vec<_>>().join("; ")
+            ),
+            format!(
+                "O2/N2 {ratio:.2}（{cmp} 0.2），运行年限列 {}：{}",
+                ["未知", "1-9 年", "10-30 年", ">30 年"][col],
+                parts.iter().map(|p| p.zh.as_str()).collect::<Vec<_>>().join("；")
+            ),
+        ));
         match status {
             1 => Outcome::Normal { evidence: ev, note: Text::new("DGA status 1", "DGA 状态 1") },
             s => fault(
@@ -676,17 +771,20 @@ impl Compiled {
         let all = d.kind == Kind::All;
         let mut faults = Vec::new();
         for c in &self.children {
+            let title = &c.def.title;
             let o = c.evaluate(ev.clone(), cx);
             match &o {
                 Outcome::Fault(r) => faults.push(format!("{}: {}", c.def.id, r.code)),
-                Outcome::Abstain { reason, detail, .. } if !reason.counts_as_normal() => {
+                Outcome::Abstain { reason, detail, detail_zh, .. } if !reason.counts_as_normal() => {
                     if all {
-                        return abstain(*reason, format!("{}: {detail}", c.def.id), ev, cites);
+                        let zh = if detail_zh.is_empty() { detail } else { detail_zh };
+                        let why = Text::new(format!("{}: {detail}", title.en), format!("{}：{zh}", title.zh));
+                        return abstain(*reason, why, ev, cites);
                     }
                 }
                 _ => {
                     if all {
-                        ev.summary = format!("{} shows no fault", c.def.id);
+                        ev.say(Text::new(format!("{} shows no fault", title.en), format!("{}：无故障", title.zh)));
                         return Outcome::Normal {
                             evidence: ev,
                             note: Text::new("not all conditions hold", "条件未全部满足"),
@@ -696,10 +794,10 @@ impl Compiled {
             }
         }
         if faults.is_empty() {
-            ev.summary = "no sub-criterion shows a fault".into();
+            ev.say(Text::new("no sub-criterion shows a fault", "各子判据均无故障"));
             return Outcome::Normal { evidence: ev, note: Text::new("no condition holds", "无条件满足") };
         }
-        ev.summary = faults.join(" and ");
+        ev.say(Text::new(faults.join(" and "), faults.join(" 且 ")));
         fault(
             d.code_prefix.clone(),
             finding_title(d),
@@ -756,8 +854,8 @@ fn fault(
     })
 }
 
-fn abstain(reason: AbstainReason, detail: String, evidence: Evidence, citations: impl Into<Vec<Citation>>) -> Outcome {
-    Outcome::Abstain { reason, detail, evidence, citations: citations.into() }
+fn abstain(reason: AbstainReason, detail: Text, evidence: Evidence, citations: impl Into<Vec<Citation>>) -> Outcome {
+    Outcome::abstain(reason, detail, evidence, citations.into())
 }
 
 pub fn lookup(vars: &[(String, f64)], name: &str) -> Option<f64> {
@@ -770,7 +868,7 @@ pub fn quantities(
     d: &CriterionDef,
     get: &dyn Fn(&str) -> Option<f64>,
     params: &Params,
-) -> Result<Vec<(String, f64)>, String> {
+) -> Result<Vec<(String, f64)>, Text> {
     let mut vars: Vec<(String, f64)> = Vec::new();
     for r in d.inputs.iter().chain(&d.optional).chain(&d.components) {
         if let Some(v) = get(r.get_ref()) {
@@ -781,12 +879,12 @@ pub fn quantities(
         let mut args = Vec::with_capacity(q.args.len());
         for a in &q.args {
             let v = if let Some(p) = a.strip_prefix('@') {
-                Some(
-                    params
-                        .get(p)
-                        .and_then(|x| x.as_f64())
-                        .ok_or_else(|| format!("asset parameter `{p}` is not set (needed for {})", q.name))?,
-                )
+                Some(params.get(p).and_then(|x| x.as_f64()).ok_or_else(|| {
+                    Text::new(
+                        format!("asset parameter `{p}` is not set (needed for {})", q.name),
+                        format!("未设置设备参数 `{p}`（{} 需要）", q.name),
+                    )
+                })?)
             } else {
                 lookup(&vars, a)
             };

@@ -315,6 +315,8 @@ pub struct CriterionDef {
     pub of: Vec<Spanned<String>>,
     /// The code that no match gives (regions, codes): abstain with this reason.
     pub no_match: Option<String>,
+    /// The same reason in Chinese (falls back to `no_match`).
+    pub no_match_zh: Option<String>,
     /// Series criteria (rate, ieee_status deltas) compare with a dated sample at least this
     /// many days older; an online monitor's seconds-apart samples say nothing per month.
     #[serde(default)]

@@ -114,7 +114,12 @@ fn every_shipped_finding_kind_is_cited() {
             assert!(!cites.is_empty(), "{code} has no citation");
             for p in cites {
                 let cit = set.library.citation(&p).unwrap_or_else(|| panic!("{code}: `{p}` not stored"));
-                assert!(!cit.passage_en.is_empty() && !cit.passage_zh.is_empty() && !cit.edge_convention.is_empty());
+                assert!(
+                    !cit.passage_en.is_empty()
+                        && !cit.passage_zh.is_empty()
+                        && !cit.clause_zh.is_empty()
+                        && !cit.edge_convention.is_empty()
+                );
                 assert!(index.has_passage(&p).unwrap(), "{code}: `{p}` not in the search index");
             }
         }
@@ -507,4 +512,97 @@ fn corrupt_or_missing_reference_files_are_named() {
     .unwrap();
     let e = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_err().to_string();
     assert!(e.contains("refs.toml") && e.contains("iec60599.typical-values") && e.contains("already defined"), "{e}");
+}
+
+/// IEC 60599 Table 1 ratio regions, edge by edge, read from the pack file: for every term of
+/// every region, a point inside all the region's other terms is put exactly on the term's
+/// edge, just inside it and just outside it, and evaluated through the gas values (so the
+/// ratios are computed as online). On the edge the region holds only for `<=`/`>=`; just
+/// outside it never holds. Regions are tried in the pack's order, so the expected outcome is
+/// the first region whose terms all hold (compared here by hand, not through `Cond::holds`).
+#[test]
+fn iec60599_ratio_region_edges_from_the_pack_file() {
+    use super::cond::Op;
+    let set = PackSet::builtin().unwrap();
+    let c = compiled(&set, "transformer-dga", "iec60599.ratios");
+    let def = set.pack("transformer-dga").unwrap().criterion("iec60599.ratios").unwrap();
+    let holds = |t: &cond::Term, x: f64| match t.op {
+        Op::Lt => x < t.value,
+        Op::Le => x <= t.value,
+        Op::Gt => x > t.value,
+        Op::Ge => x >= t.value,
+    };
+    let expect = |r: &[(&str, f64)]| -> String {
+        let get = |v: &str| r.iter().find(|(n, _)| *n == v).map(|(_, x)| *x).unwrap();
+        def.region
+            .iter()
+            .find(|reg| reg.conds.iter().any(|cd| cd.0.iter().all(|t| holds(t, get(&t.var)))))
+            .map(|reg| format!("{}{}", def.code_prefix, reg.code))
+            .unwrap_or_else(|| "abstain:out_of_domain".into())
+    };
+    // Gas values giving exactly these ratios; C2H4 = 1000 ppm keeps the applicability gate open.
+    let gases = |r1: f64, r2: f64, r5: f64| {
+        [("h2", 1000.0), ("ch4", r2 * 1000.0), ("c2h6", 1000.0 / r5), ("c2h4", 1000.0), ("c2h2", r1 * 1000.0)]
+    };
+    let mut checked = 0;
+    for reg in &def.region {
+        for cd in &reg.conds {
+            // A value of each ratio inside all of this alternative's terms.
+            let inside = |var: &str| {
+                let (mut lo, mut hi) = (0.0f64, f64::INFINITY);
+                for t in cd.0.iter().filter(|t| t.var == var) {
+                    match t.op {
+                        Op::Lt | Op::Le => hi = hi.min(t.value),
+                        Op::Gt | Op::Ge => lo = lo.max(t.value),
+                    }
+                }
+                if hi.is_finite() {
+                    (lo + hi) / 2.0
+                } else {
+                    lo * 2.0 + 1.0
+                }
+            };
+            for t in &cd.0 {
+                let eps = 1e-6 * t.value.abs().max(1.0);
+                let (into, out) = match t.op {
+                    Op::Lt | Op::Le => (t.value - eps, t.value + eps),
+                    Op::Gt | Op::Ge => (t.value + eps, t.value - eps),
+                };
+                for (x, where_) in [(t.value, "on"), (into, "inside"), (out, "outside")] {
+                    let mut r = [("r1", inside("r1")), ("r2", inside("r2")), ("r5", inside("r5"))];
+                    r.iter_mut().find(|(n, _)| *n == t.var).unwrap().1 = x;
+                    let o = run(&c, &gases(r[0].1, r[1].1, r[2].1), &Params::new(), None);
+                    let want = expect(&r);
+                    assert_eq!(
+                        code(&o),
+                        want,
+                        "{} `{}` {where_} the edge {} = {x}: {r:?}",
+                        reg.code,
+                        cd_str(cd),
+                        t.var
+                    );
+                    let mine = format!("{}{}", def.code_prefix, reg.code);
+                    match where_ {
+                        "on" => assert_eq!(holds(t, x), matches!(t.op, Op::Le | Op::Ge)),
+                        "inside" => assert!(holds(t, x)),
+                        _ => assert_ne!(want, mine, "{} just outside {} {}", reg.code, t.var, t.value),
+                    }
+                    // A region found says so in both languages, with the region's title.
+                    if let Outcome::Fault(f) = &o {
+                        let title =
+                            &def.region.iter().find(|g| f.code.ends_with(&format!(".{}", g.code))).unwrap().title;
+                        assert!(f.evidence.summary.contains(&title.en), "{}", f.evidence.summary);
+                        assert!(f.evidence.summary_zh.contains(&title.zh), "{}", f.evidence.summary_zh);
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // PD 2 terms, D1 4, D2 5, T3 3, T2 4, T1 2: 20 edges, 3 points each.
+    assert_eq!(checked, 60);
+}
+
+fn cd_str(cd: &cond::Cond) -> String {
+    cd.0.iter().map(|t| format!("{} {:?} {}", t.var, t.op, t.value)).collect::<Vec<_>>().join(" & ")
 }

@@ -89,7 +89,7 @@ pub fn answer(
                 code: f.code.clone(),
                 severity: f.severity.clone(),
                 title: if lang == Lang::Zh { f.title.zh.clone() } else { f.title.en.clone() },
-                summary: f.evidence.summary.clone(),
+                summary: f.evidence.summary_text().pick(lang).to_string(),
                 citations: f.citations.iter().map(|c| c.passage_id.clone()).collect(),
             })
             .collect()

@@ -126,7 +126,7 @@ async fn dga(
 }
 
 /// The report with `lang` chosen for finding titles, actions and the overall summary
-/// (both languages stay available under `*_i18n`).
+/// and method details (both languages stay available under `*_i18n`).
 fn localise(r: &LabReport, lang: Lang) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
     let pick = |t: &Value| t.get(lang.as_str()).cloned().unwrap_or(Value::Null);
@@ -137,6 +137,15 @@ fn localise(r: &LabReport, lang: Lang) -> Value {
                     m[format!("{key}_i18n")] = t.clone();
                     m[key] = pick(&t);
                 }
+            }
+            // The evidence line or abstention reason: zh falls back to en where not translated.
+            if let Some(Value::String(en)) = m.get("detail").cloned() {
+                let zh = match m.as_object_mut().and_then(|o| o.remove("detail_zh")) {
+                    Some(Value::String(z)) if !z.is_empty() => z,
+                    _ => en.clone(),
+                };
+                m["detail"] = Value::String(if lang == Lang::Zh { zh.clone() } else { en.clone() });
+                m["detail_i18n"] = serde_json::json!({ "en": en, "zh": zh });
             }
         }
     }

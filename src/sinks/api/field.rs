@@ -79,8 +79,11 @@ async fn acknowledge(
     State(state): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Option<Json<Option<AckBody>>>,
 ) -> ApiResult<FindingView> {
+    // The finding comes back in the language of Accept-Language (else the configured one).
+    let lang = super::i18n::lang_of(&state, None, &headers)?;
     let id = parse_id(&id, "finding")?;
     let comment = body.and_then(|b| b.0).map(|b| b.comment).unwrap_or_default();
     check_text("comment", &comment, false)?;
@@ -90,7 +93,7 @@ async fn acknowledge(
         let r = s.acknowledge(id, &user, &comment, now)?;
         let rec = s.finding(id)?;
         let ack = s.ack(id)?;
-        Ok((r, rec.map(|f| FindingView { finding: f, acknowledged: ack })))
+        Ok((r, rec.map(|f| FindingView::new(f, ack, lang))))
     })
     .await?;
     match (result, rec) {

@@ -11,13 +11,15 @@ mod models;
 mod outbox;
 
 use super::live::{LiveAsset, SharedLive};
+use crate::config::packs::Lang;
 use crate::store::auth::Ack;
 use crate::store::{FindingFilter, FindingRecord, Store};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use i18n::{FindingText, LiveAssetView};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -27,6 +29,7 @@ use utoipa::{OpenApi, ToSchema};
 pub mod auth;
 pub mod cli;
 mod field;
+pub mod i18n;
 pub mod metrics;
 pub mod server;
 mod stream;
@@ -205,24 +208,60 @@ pub(crate) async fn query_store<T: Send + 'static>(
     })
 }
 
-/// A finding with its acknowledgement, as the API returns it.
+/// A finding with its acknowledgement, as the API returns it, in the request's language.
 #[derive(Serialize, ToSchema)]
 pub struct FindingView {
     #[serde(flatten)]
-    pub finding: FindingRecord,
+    pub finding: FindingText,
     /// Set once a technician has acknowledged the finding (its state is unchanged by that).
     pub acknowledged: Option<Ack>,
+}
+
+impl FindingView {
+    pub fn new(f: FindingRecord, acknowledged: Option<Ack>, lang: Lang) -> Self {
+        FindingView { finding: FindingText::new(f, lang), acknowledged }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
 struct AssetView {
     #[serde(flatten)]
-    live: LiveAsset,
+    live: LiveAssetView,
     open_findings: usize,
     /// The highest severity among open findings, if any.
     worst_severity: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    findings: Option<Vec<FindingRecord>>,
+    findings: Option<Vec<FindingText>>,
+    /// The language chosen for this response: `en` or `zh`.
+    lang: String,
+}
+
+/// `lang`: `en` or `zh` (also `zh-CN`). Without it, `Accept-Language`, then `[packs] language`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct LangQuery {
+    /// Language of the texts: en or zh (default: Accept-Language, then the configured one).
+    lang: Option<LangParam>,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+enum LangParam {
+    #[serde(rename = "en")]
+    En,
+    #[serde(rename = "zh")]
+    Zh,
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+}
+
+/// The `lang` of a query that takes nothing else.
+fn only_lang(state: &ApiState, q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Lang, ApiError> {
+    if let Some(other) = q.keys().find(|k| *k != "lang") {
+        return Err(bad_query(format!("unknown query parameter `{other}`: expected lang")));
+    }
+    i18n::lang_of(state, q.get("lang").map(|s| s.as_str()), headers)
 }
 
 fn rank(sev: &str) -> u8 {
@@ -235,13 +274,14 @@ fn rank(sev: &str) -> u8 {
     }
 }
 
-fn asset_view(live: LiveAsset, open: &[FindingRecord], include: bool) -> AssetView {
+fn asset_view(live: LiveAsset, open: &[FindingRecord], include: bool, lang: Lang) -> AssetView {
     let mine: Vec<FindingRecord> = open.iter().filter(|f| f.asset == live.id).cloned().collect();
     AssetView {
         open_findings: mine.len(),
         worst_severity: mine.iter().map(|f| f.severity.clone()).max_by_key(|s| rank(s)),
-        findings: include.then_some(mine),
-        live,
+        findings: include.then(|| mine.into_iter().map(|f| FindingText::new(f, lang)).collect()),
+        live: LiveAssetView::new(live, lang),
+        lang: lang.as_str().to_string(),
     }
 }
 
@@ -250,23 +290,35 @@ async fn open_findings(state: &ApiState) -> Result<Vec<FindingRecord>, ApiError>
 }
 
 /// Assets with live values, the latest assessment of each criterion and open findings.
-#[utoipa::path(get, path = "/api/v1/assets", tag = "assets",
-    responses((status = 200, body = Vec<AssetView>), (status = 401, body = ErrorBody)))]
-async fn assets(State(state): State<ApiState>) -> ApiResult<Vec<AssetView>> {
+#[utoipa::path(get, path = "/api/v1/assets", tag = "assets", params(LangQuery),
+    responses((status = 200, body = Vec<AssetView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn assets(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Vec<AssetView>> {
+    let lang = only_lang(&state, &q, &headers)?;
     let open = open_findings(&state).await?;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.clone();
-    Ok(Json(live.into_iter().map(|a| asset_view(a, &open, false)).collect()))
+    Ok(Json(live.into_iter().map(|a| asset_view(a, &open, false, lang)).collect()))
 }
 
 /// One asset, with its open findings.
-#[utoipa::path(get, path = "/api/v1/assets/{id}", tag = "assets", params(("id" = String, Path)),
-    responses((status = 200, body = AssetView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn asset(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<AssetView> {
+#[utoipa::path(get, path = "/api/v1/assets/{id}", tag = "assets", params(("id" = String, Path), LangQuery),
+    responses((status = 200, body = AssetView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+async fn asset(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<AssetView> {
+    let lang = only_lang(&state, &q, &headers)?;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.iter().find(|a| a.id == id).cloned();
     let live =
         live.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "asset_not_found", format!("no asset `{id}`")))?;
     let open = open_findings(&state).await?;
-    Ok(Json(asset_view(live, &open, true)))
+    Ok(Json(asset_view(live, &open, true, lang)))
 }
 
 #[derive(serde::Deserialize, ToSchema)]
@@ -298,6 +350,8 @@ struct FindingsQuery {
     /// 1 to 5000 (default 500).
     #[param(minimum = 1, maximum = 5000)]
     limit: Option<u32>,
+    /// Language of the texts: en or zh (default: Accept-Language, then the configured one).
+    lang: Option<LangParam>,
 }
 
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
@@ -312,8 +366,10 @@ fn bad_query(msg: String) -> ApiError {
     responses((status = 200, body = Vec<FindingView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn findings(
     State(state): State<ApiState>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Vec<FindingView>> {
+    let lang = i18n::lang_of(&state, q.get("lang").map(|s| s.as_str()), &headers)?;
     let mut filter = FindingFilter::default();
     for (k, v) in q {
         match k.as_str() {
@@ -322,6 +378,7 @@ async fn findings(
             "severity" if SEVERITIES.contains(&v.as_str()) => filter.severity = Some(v),
             "severity" => return Err(bad_query(format!("severity=`{v}`: expected low, medium, high or critical"))),
             "asset" => filter.asset = Some(v),
+            "lang" => {}
             "limit" => {
                 let n: u32 = v
                     .parse()
@@ -332,13 +389,20 @@ async fn findings(
             }
             other => {
                 return Err(bad_query(format!(
-                    "unknown query parameter `{other}`: expected state, asset, severity or limit"
+                    "unknown query parameter `{other}`: expected state, asset, severity, limit or lang"
                 )))
             }
         }
     }
     let (list, mut acks) = query_store(&state, move |s| Ok((s.findings(&filter)?, s.acks()?))).await?;
-    Ok(Json(list.into_iter().map(|f| FindingView { acknowledged: acks.remove(&f.id), finding: f }).collect()))
+    Ok(Json(
+        list.into_iter()
+            .map(|f| {
+                let ack = acks.remove(&f.id);
+                FindingView::new(f, ack, lang)
+            })
+            .collect(),
+    ))
 }
 
 pub(crate) fn parse_id(id: &str, what: &str) -> Result<i64, ApiError> {
@@ -347,17 +411,23 @@ pub(crate) fn parse_id(id: &str, what: &str) -> Result<i64, ApiError> {
 }
 
 /// One finding with its evidence, citations, event history and acknowledgement.
-#[utoipa::path(get, path = "/api/v1/findings/{id}", tag = "findings", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/findings/{id}", tag = "findings", params(("id" = i64, Path), LangQuery),
     responses((status = 200, body = FindingView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody)))]
-async fn finding(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<FindingView> {
+async fn finding(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<FindingView> {
+    let lang = only_lang(&state, &q, &headers)?;
     let n = parse_id(&id, "finding")?;
     query_store(&state, move |s| Ok(s.finding(n)?.map(|f| (f, s.ack(n)))))
         .await?
         .map(|(f, ack)| -> Result<_, ApiError> {
             let acknowledged =
                 ack.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", e.to_string()))?;
-            Ok(Json(FindingView { finding: f, acknowledged }))
+            Ok(Json(FindingView::new(f, acknowledged, lang)))
         })
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "finding_not_found", format!("no finding {n}")))?
 }
