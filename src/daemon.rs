@@ -118,7 +118,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         handles.push(SourceHandle { id: s.id.clone(), kind: "i2c", endpoint, counters: counters.clone() });
         tasks.spawn(crate::local_hw::run_i2c_sensor(s.clone(), counters, tx.clone(), sources_cancel.clone()));
     }
-    if let Some(counters) = crate::sources::mqtt::spawn(&config, &mut tasks, tx.clone(), sources_cancel.clone())? {
+    // MQTT ingest acknowledges a message only after its samples are committed: its batches
+    // come with a commit token on their own channel.
+    let (durable_tx, mut durable_rx) = mpsc::channel::<crate::sources::commit::Durable>(1024);
+    if let Some(counters) = crate::sources::mqtt::spawn(&config, &mut tasks, durable_tx, sources_cancel.clone())? {
         let endpoint = format!("mqtt://{}:{}", config.mqtt.host, config.mqtt.port);
         handles.push(SourceHandle { id: "mqtt".into(), kind: "mqtt", endpoint, counters });
     }
@@ -157,6 +160,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     // All sources have ended (or there are none: an API-only gateway). Only a shutdown
     // request ends the loop; a closed channel alone does not.
     let mut sources_done = false;
+    let mut durable_done = false;
     let mut notifier = crate::notify::Notifier::from_env();
     if let Some(w) = notifier.watchdog() {
         tracing::info!(watchdog_ms = w.as_millis() as u64, "systemd watchdog enabled; pinged from the evaluation loop");
@@ -174,7 +178,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         criteria = diagnoser.criteria().count(), "edgecite running");
 
     loop {
-        if sources_stopping && sources_done {
+        if sources_stopping && sources_done && durable_done {
             break;
         }
         tokio::select! {
@@ -198,6 +202,28 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 }
                 let keep = deadband.filter(&batch);
                 tokio::task::block_in_place(|| store.insert_samples(keep)).context("storing samples")?;
+                pipeline.ingest(&batch);
+            }
+            first = durable_rx.recv(), if !durable_done => {
+                let Some(first) = first else {
+                    durable_done = true;
+                    continue;
+                };
+                let mut batch = first.samples;
+                let mut commits = vec![first.commit];
+                while batch.len() < MAX_BATCH {
+                    match durable_rx.try_recv() {
+                        Ok(more) => {
+                            batch.extend(more.samples);
+                            commits.push(more.commit);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let keep = deadband.filter(&batch);
+                tokio::task::block_in_place(|| store.insert_samples_durable(keep)).context("storing samples")?;
+                // Committed: now the source may acknowledge these messages to the broker.
+                commits.into_iter().for_each(|c| c.done());
                 pipeline.ingest(&batch);
             }
             _ = eval.tick(), if !sources_stopping => {

@@ -57,6 +57,14 @@ pub struct MqttConfig {
     pub outbox: OutboxConfig,
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionConfig>,
+    /// QoS of the ingest subscriptions: 1 (default; a message is acknowledged only after its
+    /// samples are committed) or 0.
+    #[serde(default = "default_qos")]
+    pub ingest_qos: u8,
+    /// MQTT 5 session expiry (s) of the persistent ingest session: how long the broker keeps
+    /// queueing for a gateway that is away. (MQTT 3.1.1 sessions do not expire.)
+    #[serde(default = "default_ingest_session_expiry_s")]
+    pub ingest_session_expiry_s: u32,
     /// Sparkplug B edge node (its own session and outbox; off by default).
     #[serde(default)]
     pub sparkplug: SparkplugConfig,
@@ -174,6 +182,9 @@ fn default_topic_prefix() -> String {
 fn default_qos() -> u8 {
     1
 }
+fn default_ingest_session_expiry_s() -> u32 {
+    7 * 24 * 3600
+}
 fn default_stream_interval_ms() -> u64 {
     1000
 }
@@ -232,6 +243,12 @@ impl MqttConfig {
                     "value {} is not supported: expected 0 or 1 (the outbox gives at-least-once delivery with QoS 1)",
                     self.qos
                 ),
+            ));
+        }
+        if self.ingest_qos > 1 {
+            return Err(doc.invalid(
+                at.key("ingest_qos"),
+                format!("value {} is not supported: expected 0 or 1", self.ingest_qos),
             ));
         }
         if !(5..=65_535).contains(&self.keepalive_s) {

@@ -1,6 +1,7 @@
 //! Sources turn the outside world into [`Sample`](crate::sample::Sample)s and send them to the
 //! pipeline over a channel. Sources never touch the store.
 
+pub mod commit;
 pub mod local_io;
 pub mod modbus;
 pub mod mqtt;

@@ -8,6 +8,7 @@
 //! rolled back, never corrupted. Samples are written once per poll batch, so this bounds
 //! what a power cut can take to about one second of samples.
 
+pub mod acked_ingest;
 pub mod mqtt_feed;
 pub mod outbox;
 

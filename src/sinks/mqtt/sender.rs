@@ -352,7 +352,7 @@ impl Sender {
                             acked.push(id);
                         }
                     }
-                    Ok(Event::Message { topic, payload }) => {
+                    Ok(Event::Message { topic, payload, .. }) => {
                         for _ in 0..self.proto.on_message(conn, &topic, &payload) {
                             waiting.push_back(None);
                         }

@@ -33,6 +33,9 @@ pub enum Event {
     Message {
         topic: String,
         payload: Vec<u8>,
+        /// Set for QoS 1 messages on a session with manual acknowledgements: hand it to
+        /// `Conn::try_ack` once the message is dealt with (stored, or counted as malformed).
+        ack: Option<AckHandle>,
     },
     Other,
 }
@@ -41,6 +44,26 @@ pub struct Will {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+}
+
+/// What `Conn::try_ack` needs to acknowledge one received PUBLISH (its payload removed).
+#[derive(Debug)]
+pub enum AckHandle {
+    V4(rumqttc::Publish),
+    V5(v5::mqttbytes::v5::Publish),
+}
+
+/// How a session starts: the publish sinks use clean sessions (their outbox carries unsent
+/// data); the ingest source a persistent one with manual acknowledgements, so the broker
+/// keeps what it has not yet seen acknowledged, also while the gateway is down.
+#[derive(Debug, Clone, Copy)]
+pub enum Session {
+    Clean,
+    /// clean_session = false (3.1.1) / clean start false with this session expiry (5), and
+    /// PUBACKs only through `Conn::try_ack`.
+    Persistent {
+        expiry_s: u32,
+    },
 }
 
 enum Client {
@@ -126,6 +149,19 @@ impl Conn {
         capacity: usize,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Conn {
+        Conn::with_session(cfg, client_id, will, capacity, tls, Session::Clean)
+    }
+
+    /// `new` with the session kind chosen.
+    pub fn with_session(
+        cfg: &MqttConfig,
+        client_id: &str,
+        will: Option<Will>,
+        capacity: usize,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        session: Session,
+    ) -> Conn {
+        let persistent = matches!(session, Session::Persistent { .. });
         let keepalive = Duration::from_secs(cfg.keepalive_s);
         let mut net = rumqttc::NetworkOptions::new();
         net.set_tcp_nodelay(true);
@@ -138,7 +174,8 @@ impl Conn {
             MqttProtocol::V311 => {
                 let mut o = rumqttc::MqttOptions::new(client_id, &cfg.host, cfg.port);
                 o.set_keep_alive(keepalive)
-                    .set_clean_session(true)
+                    .set_clean_session(!persistent)
+                    .set_manual_acks(persistent)
                     .set_inflight(cfg.max_inflight)
                     .set_max_packet_size(1 << 20, 1 << 20)
                     .set_transport(transport);
@@ -155,11 +192,15 @@ impl Conn {
             MqttProtocol::V5 => {
                 let mut o = v5::MqttOptions::new(client_id, &cfg.host, cfg.port);
                 o.set_keep_alive(keepalive)
-                    .set_clean_start(true)
+                    .set_clean_start(!persistent)
+                    .set_manual_acks(persistent)
                     .set_outgoing_inflight_upper_limit(cfg.max_inflight)
                     .set_max_packet_size(Some(1 << 20))
                     .set_transport(transport)
                     .set_network_options(net);
+                if let Session::Persistent { expiry_s } = session {
+                    o.set_session_expiry_interval(Some(expiry_s));
+                }
                 if !cfg.username.is_empty() {
                     o.set_credentials(&cfg.username, &cfg.password);
                 }
@@ -187,8 +228,11 @@ impl Conn {
                     E::Incoming(Packet::ConnAck(_)) => Ok(Event::Connected),
                     E::Incoming(Packet::PubAck(a)) => Ok(Event::PubAck(a.pkid)),
                     E::Incoming(Packet::SubAck(_)) => Ok(Event::SubAck),
-                    E::Incoming(Packet::Publish(p)) => {
-                        Ok(Event::Message { topic: p.topic, payload: p.payload.to_vec() })
+                    E::Incoming(Packet::Publish(mut p)) => {
+                        let payload = std::mem::take(&mut p.payload).to_vec();
+                        let topic = std::mem::take(&mut p.topic);
+                        let ack = (p.qos != rumqttc::QoS::AtMostOnce).then_some(AckHandle::V4(p));
+                        Ok(Event::Message { topic, payload, ack })
                     }
                     E::Outgoing(Outgoing::Publish(pkid)) => Ok(Event::Sent(pkid)),
                     _ => Ok(Event::Other),
@@ -202,10 +246,12 @@ impl Conn {
                     E::Incoming(Packet::ConnAck(_)) => Ok(Event::Connected),
                     E::Incoming(Packet::PubAck(a)) => Ok(Event::PubAck(a.pkid)),
                     E::Incoming(Packet::SubAck(_)) => Ok(Event::SubAck),
-                    E::Incoming(Packet::Publish(p)) => Ok(Event::Message {
-                        topic: String::from_utf8_lossy(&p.topic).into_owned(),
-                        payload: p.payload.to_vec(),
-                    }),
+                    E::Incoming(Packet::Publish(mut p)) => {
+                        let payload = std::mem::take(&mut p.payload).to_vec();
+                        let topic = String::from_utf8_lossy(&std::mem::take(&mut p.topic)).into_owned();
+                        let ack = (p.qos != v5::mqttbytes::QoS::AtMostOnce).then_some(AckHandle::V5(p));
+                        Ok(Event::Message { topic, payload, ack })
+                    }
                     E::Outgoing(Outgoing::Publish(pkid)) => Ok(Event::Sent(pkid)),
                     _ => Ok(Event::Other),
                 }
@@ -217,6 +263,16 @@ impl Conn {
         match &self.client {
             Client::V4(c) => c.try_publish(topic, qos(q), retain, payload).map_err(|e| e.to_string()),
             Client::V5(c) => c.try_publish(topic, qos5(q), retain, payload).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Queue the PUBACK of a received message. Fails (and can be retried after the next
+    /// `poll`) when the request queue is full.
+    pub fn try_ack(&self, ack: &AckHandle) -> Result<(), String> {
+        match (&self.client, ack) {
+            (Client::V4(c), AckHandle::V4(p)) => c.try_ack(p).map_err(|e| e.to_string()),
+            (Client::V5(c), AckHandle::V5(p)) => c.try_ack(p).map_err(|e| e.to_string()),
+            _ => Err("acknowledgement of the other MQTT protocol version".into()),
         }
     }
 

@@ -14,9 +14,11 @@ pub mod sparkplug;
 use crate::config::mqtt::{MqttConfig, PayloadFormat, SubscriptionConfig};
 use crate::config::Config;
 use crate::sample::{PointId, Sample};
+use crate::sources::commit::{Commit, Durable};
 use crate::sources::SourceCounters;
-use client::{Backoff, Conn, Event};
+use client::{AckHandle, Backoff, Conn, Event, Session};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -191,10 +193,12 @@ fn parse_sparkplug(
 }
 
 /// Start the ingest source when `[mqtt]` is on and has subscriptions. Returns its counters.
+/// Samples go to the daemon loop as [`Durable`] batches; a QoS 1 message is acknowledged to
+/// the broker only after the loop reports its samples committed.
 pub fn spawn(
     config: &Config,
     tasks: &mut tokio::task::JoinSet<()>,
-    tx: mpsc::Sender<Vec<Sample>>,
+    tx: mpsc::Sender<Durable>,
     cancel: CancellationToken,
 ) -> Result<Option<Arc<SourceCounters>>, client::ClientError> {
     let m = &config.mqtt;
@@ -208,24 +212,83 @@ pub fn spawn(
     Ok(Some(counters))
 }
 
+/// Received QoS 1 messages of the current session, in arrival order, each waiting for its
+/// samples to be committed (or ready at once: nothing to store, or malformed). PUBACKs go
+/// out in arrival order, as MQTT asks.
+#[derive(Default)]
+struct Acks {
+    /// Token of the first entry.
+    first: u64,
+    queue: VecDeque<(Option<AckHandle>, bool)>,
+}
+
+impl Acks {
+    /// Register a message; returns its token.
+    fn push(&mut self, ack: Option<AckHandle>, ready: bool) -> u64 {
+        self.queue.push_back((ack, ready));
+        self.first + self.queue.len() as u64 - 1
+    }
+
+    fn ready(&mut self, token: u64) {
+        // A token below `first` or beyond the queue belongs to an earlier session: ignored.
+        if let Some(i) = token.checked_sub(self.first) {
+            if let Some(e) = self.queue.get_mut(i as usize) {
+                e.1 = true;
+            }
+        }
+    }
+
+    /// Send the PUBACKs of the ready prefix; stops at the first one the client cannot take.
+    fn flush(&mut self, conn: &Conn) {
+        while let Some((ack, true)) = self.queue.front() {
+            if let Some(a) = ack {
+                if conn.try_ack(a).is_err() {
+                    return; // request queue full: retried after the next poll
+                }
+            }
+            self.queue.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// A new session: what was not acknowledged is re-sent by the broker. Tokens keep
+    /// growing so late commits of the old session match nothing.
+    fn reset(&mut self) {
+        self.first += self.queue.len() as u64;
+        self.queue.clear();
+    }
+}
+
 async fn run(
     cfg: MqttConfig,
     client_id: String,
     tls: Option<Arc<rustls::ClientConfig>>,
-    tx: mpsc::Sender<Vec<Sample>>,
+    tx: mpsc::Sender<Durable>,
     counters: Arc<SourceCounters>,
     cancel: CancellationToken,
 ) {
     let mut backoff = Backoff::new(&cfg);
     let mut aliases = Aliases::default();
     let mut malformed_by_topic: HashMap<String, u64> = HashMap::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
+    let mut acks = Acks::default();
+    let session = Session::Persistent { expiry_s: cfg.ingest_session_expiry_s };
     loop {
-        let mut conn = Conn::new(&cfg, &client_id, None, 64, tls.clone());
+        let mut conn = Conn::with_session(&cfg, &client_id, None, 4096, tls.clone(), session);
+        acks.reset();
         let err = loop {
+            acks.flush(&conn);
             let ev = tokio::select! {
                 ev = conn.poll() => ev,
+                Some(token) = done_rx.recv() => {
+                    acks.ready(token);
+                    while let Ok(t) = done_rx.try_recv() {
+                        acks.ready(t);
+                    }
+                    continue;
+                }
                 _ = cancel.cancelled() => {
-                    conn.disconnect().await;
+                    drain_and_disconnect(conn, &mut acks, &mut done_rx).await;
                     return;
                 }
             };
@@ -234,7 +297,7 @@ async fn run(
                     backoff.reset();
                     SourceCounters::add(&counters.connects, 1);
                     for s in &cfg.subscriptions {
-                        if let Err(e) = conn.try_subscribe(&s.topic, 1) {
+                        if let Err(e) = conn.try_subscribe(&s.topic, cfg.ingest_qos) {
                             tracing::error!(topic = %s.topic, error = %e, "MQTT ingest: cannot subscribe");
                         }
                     }
@@ -243,7 +306,7 @@ async fn run(
                     counters.connected.store(1, Ordering::Relaxed);
                     tracing::info!(subscriptions = cfg.subscriptions.len(), "MQTT ingest subscribed");
                 }
-                Ok(Event::Message { topic, payload }) => {
+                Ok(Event::Message { topic, payload, ack }) => {
                     SourceCounters::add(&counters.requests, 1);
                     let now = crate::time::now_ms();
                     let mut samples = Vec::new();
@@ -263,12 +326,20 @@ async fn run(
                         }
                         samples.append(&mut got);
                     }
-                    if !samples.is_empty() {
-                        SourceCounters::add(&counters.samples, samples.len() as u64);
-                        counters.last_success_ms.store(now, Ordering::Relaxed);
-                        if tx.send(samples).await.is_err() {
-                            SourceCounters::add(&counters.dropped, 1);
-                        }
+                    if samples.is_empty() {
+                        // Nothing to store (malformed, counted and logged above, or nothing
+                        // to ingest): acknowledged so it does not come back.
+                        acks.push(ack, true);
+                        continue;
+                    }
+                    SourceCounters::add(&counters.samples, samples.len() as u64);
+                    counters.last_success_ms.store(now, Ordering::Relaxed);
+                    let token = acks.push(ack, false);
+                    let commit = Commit::new(done_tx.clone(), token);
+                    // While the loop is busy the broker's session holds the backlog; this
+                    // send only waits for room in the channel.
+                    if tx.send(Durable { samples, commit }).await.is_err() {
+                        SourceCounters::add(&counters.dropped, 1);
                     }
                 }
                 Ok(_) => {}
@@ -286,6 +357,29 @@ async fn run(
         }
         counters.backoff_ms.store(0, Ordering::Relaxed);
     }
+}
+
+/// Shutdown: stop taking messages, wait (up to 5 s) for the loop to commit what was handed
+/// to it, send those PUBACKs, then disconnect. Anything still unacknowledged stays in the
+/// broker's session and comes again at the next start.
+async fn drain_and_disconnect(mut conn: Conn, acks: &mut Acks, done_rx: &mut mpsc::UnboundedReceiver<u64>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    // Messages arriving now are not handed on and not acknowledged (the broker re-sends
+    // them next session); the queue holds only messages handed on before, which all become
+    // ready once the loop commits them.
+    loop {
+        acks.flush(&conn);
+        if acks.queue.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(t) = done_rx.recv() => acks.ready(t),
+            r = conn.poll() => if r.is_err() { return },
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    // DISCONNECT goes through the same request queue, after the PUBACKs.
+    conn.disconnect().await;
 }
 
 #[cfg(test)]
