@@ -31,21 +31,30 @@ fn wait_received(sub: &Subscriber, d: &Daemon, n: usize) {
     sub.wait_for(&format!("{n} messages"), LIMIT, || d.log_text(), |got| first_occurrences(got).len() >= n);
 }
 
-#[test]
-fn broker_outage_loses_nothing_and_replays_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(dir.path());
-    let sub = Subscriber::start(broker.port, "test-outage", "edgecite/v1/#");
+/// Broker, subscriber and daemon running; 10 messages received, then the broker stopped
+/// until at least 40 messages wait in the outbox.
+fn outage_with_backlog(
+    dir: &std::path::Path,
+    client_id: &str,
+) -> (Broker, Subscriber, Ports, std::path::PathBuf, Daemon) {
+    let mut broker = Broker::start(dir);
+    let sub = Subscriber::start(broker.port, client_id, "edgecite/v1/#");
     let ports = Ports::new();
-    let config = fast_config(dir.path(), &ports, broker.port);
-    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    let config = fast_config(dir, &ports, broker.port);
+    let daemon = Daemon::start(&config, ports.api, &[]);
     wait_received(&sub, &daemon, 10);
-
     broker.stop();
     daemon.wait_until("a backlog of 40 messages", LIMIT, || {
         let (up, n, _) = queued(&daemon)?;
         (!up && n >= 40).then_some(())
     });
+    (broker, sub, ports, config, daemon)
+}
+
+#[test]
+fn broker_outage_loses_nothing_and_replays_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, sub, _, _, mut daemon) = outage_with_backlog(dir.path(), "test-outage");
     broker.restart();
     daemon.wait_until("the backlog replayed", LIMIT, || {
         let (up, _, replayed) = queued(&daemon)?;
@@ -68,18 +77,7 @@ fn broker_outage_loses_nothing_and_replays_in_order() {
 #[test]
 fn sigkill_during_an_outage_loses_nothing_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(dir.path());
-    let sub = Subscriber::start(broker.port, "test-crash", "edgecite/v1/#");
-    let ports = Ports::new();
-    let config = fast_config(dir.path(), &ports, broker.port);
-    let mut daemon = Daemon::start(&config, ports.api, &[]);
-    wait_received(&sub, &daemon, 10);
-
-    broker.stop();
-    daemon.wait_until("a backlog of 40 messages", LIMIT, || {
-        let (up, n, _) = queued(&daemon)?;
-        (!up && n >= 40).then_some(())
-    });
+    let (mut broker, sub, ports, config, mut daemon) = outage_with_backlog(dir.path(), "test-crash");
     daemon.child.kill().unwrap(); // SIGKILL
     daemon.child.wait().unwrap();
     let at_kill = read_outbox(&dir.path().join("outbox.db"));

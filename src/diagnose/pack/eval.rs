@@ -298,28 +298,22 @@ impl Compiled {
             );
         };
         let u = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+        // Hysteresis: how much lower the edges are while the finding is open (percent).
+        let lowered = (h < 1.0).then(|| (1.0 - h) * 100.0);
         ev.say(Text::new(
             format!(
                 "{input} {}{u} is in band {} (edges {}{u}{})",
                 fmt_num(x),
                 band.code,
                 edges.join(" / "),
-                if h < 1.0 {
-                    format!(", {:.0} % lower while the finding is open", (1.0 - h) * 100.0)
-                } else {
-                    String::new()
-                }
+                lowered.map(|p| format!(", {p:.0} % lower while the finding is open")).unwrap_or_default()
             ),
             format!(
                 "{input} {}{u} 位于区间 {}（分界 {}{u}{}）",
                 fmt_num(x),
                 band.code,
                 edges.join(" / "),
-                if h < 1.0 {
-                    format!("，发现未关闭期间下调 {:.0} %", (1.0 - h) * 100.0)
-                } else {
-                    String::new()
-                }
+                lowered.map(|p| format!("，发现未关闭期间下调 {p:.0} %")).unwrap_or_default()
             ),
         ));
         let title = band.title.clone().unwrap_or_else(|| Text::new(band.code.clone(), band.code.clone()));
