@@ -231,7 +231,7 @@ fn main() {
             let (p50, p99, max, runs) = probe_delay(Some((inline, model.clone(), rows)), dur);
             println!(
                 "probe while {runs} runs of {rows} rows {}: scheduling delay p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms",
-                if inline { "INLINE on the async workers".to_string() } else { format!("on the blocking pool ({} at a time)", inference::batch::permits()) }
+                if inline { "INLINE on the async workers".to_string() } else { format!("on the inference threads ({} at nice {})", inference::batch::permits(), inference::batch::WORKER_NICE) }
             );
         }
     }
