@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 const ACK_BATCH: usize = 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// On a clean stop, how long the session keeps polling for the PUBACKs of messages already
+/// sent, so that their rows are deleted and not sent again after the restart.
+pub const STOP_DRAIN: Duration = Duration::from_secs(2);
 const REPORTED: &str = "dropped_telemetry_reported";
 
 /// What differs between the JSON sink and Sparkplug B: the will, what a session starts
@@ -274,11 +277,18 @@ impl Sender {
         let qos = self.cfg.qos;
         let mut replayed = 0u64;
         let started = std::time::Instant::now();
+        // Set on cancel: nothing new is sent; the session ends when every message sent has
+        // its PUBACK, or at this deadline.
+        let mut drain_until: Option<tokio::time::Instant> = None;
         let end = loop {
             // Refill the window: live first, then the backlog within its rate.
             let used = waiting.len() + inflight.len();
+            if drain_until.is_some() && used == 0 {
+                tracing::info!("MQTT: every message sent was acknowledged before the stop");
+                break End::Cancelled;
+            }
             // Refill in chunks (a quarter of the window at least), not one row per PUBACK.
-            if (used == 0 || used <= max - max.div_ceil(4)) && (live_more || !backlog_done) {
+            if drain_until.is_none() && (used == 0 || used <= max - max.div_ceil(4)) && (live_more || !backlog_done) {
                 let mut room = max - used;
                 let now = tokio::time::Instant::now();
                 tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
@@ -371,7 +381,16 @@ impl Sender {
                     live_more = true;
                     self.flush_acks_background(&mut acked);
                 }
-                _ = cancel.cancelled() => break End::Cancelled,
+                _ = cancel.cancelled(), if drain_until.is_none() => {
+                    tracing::info!(unacked = inflight.len() + waiting.len(), wait_ms = STOP_DRAIN.as_millis() as u64,
+                        "MQTT: stopping; waiting for the broker to acknowledge the messages in flight");
+                    drain_until = Some(tokio::time::Instant::now() + STOP_DRAIN);
+                }
+                _ = tokio::time::sleep_until(drain_until.unwrap_or_else(tokio::time::Instant::now)), if drain_until.is_some() => {
+                    tracing::warn!(unacked = inflight.len() + waiting.len(),
+                        "MQTT: stopped before the broker acknowledged every message; those stay in the outbox and are sent again after the restart");
+                    break End::Cancelled;
+                }
             }
             if acked.len() >= ACK_BATCH {
                 self.flush_acks_background(&mut acked);
