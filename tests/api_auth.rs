@@ -1,9 +1,9 @@
 //! Auth of the HTTP API against the real daemon: credentials, roles, revocation, sessions,
 //! login rate limit, audit rows in SQLite, acknowledgement and notes.
 
-mod common;
+use crate::common;
 
-use common::{add_user, create_token, demo_config, http, Daemon, Ports};
+use crate::common::{add_user, create_token, demo_config, http, Daemon, Ports};
 use std::time::Duration;
 
 const FAST: &[(&str, &str)] = &[

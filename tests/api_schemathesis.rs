@@ -2,9 +2,9 @@
 //! from its own OpenAPI document, with an admin token, against the daemon on its simulator:
 //! no 5xx, every status code documented, every response matching its schema.
 
-mod common;
+use crate::common;
 
-use common::{demo_config, Daemon, Ports};
+use crate::common::{demo_config, Daemon, Ports};
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {

@@ -1,9 +1,9 @@
 //! The daemon on its simulator in fast time, observed only through its HTTP API, the
 //! Modbus control registers of the simulator, its exit status and its SQLite file.
 
-mod common;
+use crate::common;
 
-use common::{demo_config, Daemon, Ports};
+use crate::common::{demo_config, Daemon, Ports};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! impulsive and ramp signals of several lengths, agrees to 1e-9 relative; `shift_z` with
 //! several `recent` counts as well.
 
-mod common;
+use crate::common;
 
 use edgecite::inference::features::{shift_z, Statistic};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! match what the training script's onnxruntime computed; broken model files are rejected
 //! with errors that name the file and the reason.
 
-mod common;
+use crate::common;
 
 use edgecite::inference::{self, InferenceError, Model};
 use std::path::{Path, PathBuf};

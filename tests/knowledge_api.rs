@@ -1,9 +1,9 @@
 //! The ask and lab-DGA routes on the running daemon (demo config, simulator in fast time),
 //! plus `edgecite refs import` and `edgecite ask --asset` against the same files.
 
-mod common;
+use crate::common;
 
-use common::{demo_config, Daemon, Ports};
+use crate::common::{demo_config, Daemon, Ports};
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;

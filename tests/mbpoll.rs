@@ -1,7 +1,7 @@
 //! The simulator speaks real Modbus TCP: `mbpoll`, a client nobody here wrote, reads its
 //! registers and gets the values the simulator reports (`edgecite simulate --dump`).
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::process::{Command, Stdio};

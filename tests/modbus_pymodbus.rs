@@ -3,9 +3,8 @@
 //! (pty) line; a dead slave on a shared RTU line; and a misbehaving TCP server (wrong
 //! transaction ids, frames cut short, stale answers, garbage).
 
-mod common;
 
-use common::peer::Peer;
+use crate::common::peer::Peer;
 
 use edgecite::config::{
     ByteOrder, DataType, ModbusDeviceConfig, Parity, PointConfig, RegisterKind, SerialConfig, Transport,

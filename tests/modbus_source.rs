@@ -2,7 +2,7 @@
 //! that goes away marks its points comm_error and the source reconnects when it returns;
 //! an exception response marks only the affected points and keeps the link.
 
-mod common;
+use crate::common;
 
 use edgecite::config::{DataType, ModbusDeviceConfig, PointConfig, RegisterKind, SimulatorConfig};
 use edgecite::sample::{Quality, Sample};

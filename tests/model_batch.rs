@@ -2,7 +2,7 @@
 //! session run, the criteria take those scores (no second run), and the scores equal
 //! one-by-one runs.
 
-mod common;
+use crate::common;
 
 use edgecite::diagnose::{model_score::ModelCriterion, Criterion};
 use edgecite::inference::{self, Model};

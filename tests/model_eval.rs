@@ -2,7 +2,7 @@
 //! features.py + onnxruntime) on the same small CSV: the same rows scored, the same scores,
 //! alerts and abstentions. Bad CSVs are rejected naming file, line, column and value.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::Path;

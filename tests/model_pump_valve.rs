@@ -4,7 +4,7 @@
 //! (manifest [evaluation], REPORT.md), and they beat the rolling z-score baseline recorded there.
 //! The model was trained on anomaly-free data at about 125 l/min; valve1 runs at about 31.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! bad-quality input and undefined features abstain without a score; band-energy manifest
 //! keys are validated.
 
-mod common;
+use crate::common;
 
 use edgecite::diagnose::{model_score::ModelCriterion, AbstainReason, Criterion, Outcome};
 use edgecite::inference::{self, Model};

@@ -3,9 +3,9 @@
 //! one, `GET /api/v1/models`, `edgecite status`, and SIGHUP hot reload under polling load
 //! with no sample lost.
 
-mod common;
+use crate::common;
 
-use common::{demo_config, Daemon, Ports};
+use crate::common::{demo_config, Daemon, Ports};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;

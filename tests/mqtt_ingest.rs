@@ -3,10 +3,9 @@
 //! become stored samples; each kind of malformed payload is counted, logged with its topic
 //! and reason, and leaves the other points and the daemon alone.
 
-mod common;
 
-use common::mosquitto::{publish_all, sparkplug_encode, Broker};
-use common::{demo_config, Daemon, Ports};
+use crate::common::mosquitto::{publish_all, sparkplug_encode, Broker};
+use crate::common::{demo_config, Daemon, Ports};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;

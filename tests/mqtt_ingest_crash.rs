@@ -6,10 +6,9 @@
 //! samples were committed but whose PUBACK the kill prevented comes again: it is stored twice
 //! with the same point, timestamp (from the payload) and value, which is how it is deduped.
 
-mod common;
 
-use common::mosquitto::Broker;
-use common::{demo_config, Daemon, Ports};
+use crate::common::mosquitto::Broker;
+use crate::common::{demo_config, Daemon, Ports};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};

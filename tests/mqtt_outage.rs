@@ -2,10 +2,9 @@
 //! comes back; the daemon is SIGKILLed during the outage and restarted. Every message the
 //! outbox accepted arrives, in order, duplicated at most in ways the dedup id resolves.
 
-mod common;
 
-use common::mosquitto::{assert_complete_and_ordered, first_occurrences, read_outbox, Broker, Subscriber};
-use common::{demo_config, Daemon, Ports};
+use crate::common::mosquitto::{assert_complete_and_ordered, first_occurrences, read_outbox, Broker, Subscriber};
+use crate::common::{demo_config, Daemon, Ports};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -3,10 +3,9 @@
 //! jsonschema), findings carry evidence and citations, state is retained, the last will
 //! marks the gateway offline, and MQTT 5 works like 3.1.1.
 
-mod common;
 
-use common::mosquitto::{validate_with_jsonschema, Broker, Received, Subscriber};
-use common::{demo_config, Daemon, Ports};
+use crate::common::mosquitto::{validate_with_jsonschema, Broker, Received, Subscriber};
+use crate::common::{demo_config, Daemon, Ports};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

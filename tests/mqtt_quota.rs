@@ -2,9 +2,8 @@
 //! quota is dropped oldest first and counted exactly; every finding arrives; the count is
 //! published as a metric once the link is back.
 
-mod common;
 
-use common::mosquitto::{first_occurrences, validate_with_jsonschema, Broker, Subscriber};
+use crate::common::mosquitto::{first_occurrences, validate_with_jsonschema, Broker, Subscriber};
 use edgecite::config::Config;
 use edgecite::sinks::mqtt::MqttSink;
 use edgecite::store::outbox::{MessageClass, NewMessage};

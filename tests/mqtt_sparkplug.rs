@@ -4,10 +4,9 @@
 //! NDEATH as the will; bdSeq continuity and stable aliases across a restart; is_historical
 //! on data replayed after an outage.
 
-mod common;
 
-use common::mosquitto::{publish_all, sparkplug_decode, sparkplug_encode, Broker, Received, Subscriber};
-use common::{demo_config, Daemon, Ports};
+use crate::common::mosquitto::{publish_all, sparkplug_decode, sparkplug_encode, Broker, Received, Subscriber};
+use crate::common::{demo_config, Daemon, Ports};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

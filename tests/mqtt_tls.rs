@@ -2,10 +2,9 @@
 //! that requires both on its TLS listener. Certificates are made by `openssl` in the test;
 //! wrong credentials keep everything in the outbox and name the reason.
 
-mod common;
 
-use common::mosquitto::Subscriber;
-use common::{demo_config, free_port, Daemon, Ports};
+use crate::common::mosquitto::Subscriber;
+use crate::common::{demo_config, free_port, Daemon, Ports};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;

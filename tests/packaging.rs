@@ -2,7 +2,7 @@
 //! asset it installs exists, the unit and default config land where the unit expects them,
 //! and the default config passes `edgecite check`.
 
-mod common;
+use crate::common;
 
 #[test]
 fn deb_assets_exist_and_match_the_unit() {

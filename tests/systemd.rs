@@ -2,9 +2,9 @@
 //! from its evaluation loop, STOPPING), and the shipped unit passes systemd's own security
 //! review with an exposure of at most 2.0.
 
-mod common;
+use crate::common;
 
-use common::{demo_config, Daemon, Ports};
+use crate::common::{demo_config, Daemon, Ports};
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 

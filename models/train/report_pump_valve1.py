@@ -1,7 +1,7 @@
 """Validate the shipped pump_anomaly model on the SKAB valve1 runs and compare it with rolling
 z-score baselines; writes models/pump_anomaly/REPORT.md.
 
-    .venv-train/bin/python models/train/report_pump_valve1.py [--data-dir ../shared/data/skab] [--check]
+    .venv/bin/python models/train/report_pump_valve1.py [--data-dir ../shared/data/skab] [--check]
 
 Per run and overall: precision, recall, F1 over rows (label = SKAB `anomaly`), alert delay
 (seconds from the first anomalous row to the first alert at or after it), and for the model

@@ -1,8 +1,8 @@
 """Train machine_temperature (robust Mahalanobis on window statistics -> ONNX), its manifest,
 parity fixture and REPORT.md, and compare it with rolling z-score baselines.
 
-    .venv-train/bin/python models/train/train_machine_temperature.py           # writes models/machine_temperature/*
-    .venv-train/bin/python models/train/train_machine_temperature.py --check   # re-train in a temp dir, compare
+    .venv/bin/python models/train/train_machine_temperature.py           # writes models/machine_temperature/*
+    .venv/bin/python models/train/train_machine_temperature.py --check   # re-train in a temp dir, compare
 
 Data: NAB (Numenta Anomaly Benchmark, MIT) realKnownCause/machine_temperature_system_failure.csv,
 read from ../shared/data/nab (override with --data-dir), never copied into the repository.

@@ -2,11 +2,11 @@
 
 Rerun from the repository root:
 
-    python3 -m venv .venv-train && .venv-train/bin/pip install -r models/train/requirements.txt && .venv-train/bin/python models/train/train_pump_anomaly.py
+    bash scripts/setup.sh --tests && .venv/bin/python models/train/train_pump_anomaly.py
 
 Verify that a fresh re-train reproduces the committed parity scores:
 
-    .venv-train/bin/python models/train/train_pump_anomaly.py --check
+    .venv/bin/python models/train/train_pump_anomaly.py --check
 
 Data: SKAB (Skoltech Anomaly Benchmark), GPL-3.0. It is read by path at training
 time (default ../shared/data/skab relative to the repository root, override with
