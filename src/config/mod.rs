@@ -902,6 +902,12 @@ impl Config {
         for (a, asset) in self.assets.iter().enumerate() {
             let at = root.key("assets").index(a);
             nonempty_id(doc, &at.key("id"), &asset.id)?;
+            if asset.id == RESERVED_ASSET_ID {
+                return Err(doc.invalid(
+                    at.key("id"),
+                    format!("value \"{}\" is reserved: the gateway's own MQTT topics (metrics, status) use it as their asset level", asset.id),
+                ));
+            }
             params::validate(doc, &at.key("params"), &asset.params)?;
             if !asset_ids.insert(asset.id.as_str()) {
                 return Err(doc.invalid(at.key("id"), format!("duplicate asset id `{}`", asset.id)));
@@ -995,6 +1001,9 @@ impl Config {
         self.sources.modbus.iter().find(|d| d.id == dev)?.points.iter().find(|p| p.id == pt).map(|p| p.unit.as_str())
     }
 }
+
+/// The asset level of the gateway's own MQTT topics (`.../_gateway/metrics`, `.../_gateway/status`).
+pub const RESERVED_ASSET_ID: &str = "_gateway";
 
 fn nonempty_id(doc: &Doc, key: &KeyPath, id: &str) -> Result<(), ConfigError> {
     let ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');

@@ -34,7 +34,7 @@ impl Topics {
     }
 
     pub fn gateway(&self, stream: &str) -> String {
-        format!("{}/_gateway/{stream}", self.base)
+        format!("{}/{}/{stream}", self.base, crate::config::RESERVED_ASSET_ID)
     }
 }
 
