@@ -208,3 +208,56 @@ fn a_single_sample_from_flags_and_bad_input() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("lab.csv"));
 }
+
+/// The labelled rows of the same data set become past failure cases (scripts/dga_cases.py),
+/// imported with `edgecite refs import` and found by `edgecite ask` with their source.
+#[test]
+fn published_fault_cases_are_imported_and_answer_questions() {
+    let text = std::fs::read_to_string(dataset()).expect("../shared/data/dga-series beside the checkout");
+    let mut lines = text.lines();
+    let header = fields(lines.next().unwrap());
+    let cond = header.iter().position(|h| h == "Acc condition").unwrap();
+    let conditions: Vec<String> = lines
+        .map(|l| fields(l)[cond].trim().to_string())
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("no fault"))
+        .collect();
+    assert!(conditions.len() >= 10, "the data set has fewer fault rows than expected: {}", conditions.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("python3")
+        .arg(crate::common::repo().join("scripts/dga_cases.py"))
+        .arg(dataset())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cases = dir.path().join("dga-cases.toml");
+    std::fs::write(&cases, &out.stdout).unwrap();
+    let config = crate::common::demo_config(dir.path(), &crate::common::Ports::new(), &[]);
+    let out = bin()
+        .args(["refs", "import", "--id", "dga-series-cases", "--config"])
+        .arg(&config)
+        .arg(&cases)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!(": {} passage(s)", conditions.len())), "one case per fault row: {stdout}");
+
+    let out = bin().args(["ask", "--json", "--limit", "10", "--config"]).arg(&config).arg("acetylene discharge").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<&Value> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["passage_id"].as_str().unwrap().starts_with("dga-series-cases#"))
+        .collect();
+    assert!(!found.is_empty(), "no case among the answers: {r}");
+    for p in found {
+        assert_eq!(p["verification"], "plant", "{p}");
+        let t = p["text"].as_str().unwrap();
+        assert!(t.contains("see the source: http"), "a case names its source: {t}");
+        let c = t.split("Condition found: ").nth(1).and_then(|s| s.split('.').next()).unwrap();
+        assert!(conditions.iter().any(|x| x == c), "condition `{c}` is not one of the data set's: {t}");
+    }
+}
