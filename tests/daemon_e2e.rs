@@ -103,6 +103,7 @@ fn findings_open_with_evidence_and_citations_then_clear_when_faults_stop() {
     assert!(model["citations"][0]["passage_en"].as_str().unwrap().contains("SKAB"));
     let score = model["evidence"]["derived"].as_array().unwrap().iter().find(|x| x["name"] == "anomaly score").unwrap();
     assert!(score["value"].as_f64().unwrap() >= 14.86 * 0.9);
+    assert_eq!(score["name_zh"], "异常分数", "derived values carry their Chinese name: {score}");
 
     // Detail carries the event history.
     let id = dga["id"].as_i64().unwrap();

@@ -123,7 +123,7 @@ function findingBody(f,m){var ev=f.evidence||{},id=String(f.id),cr=f.criterion||
   h("table",null,h("tbody",null,(ev.values||[]).map(function(v){return h("tr",null,
    h("td",null,lab(m,f.asset,v.role),qflag(v.quality)),h("td",{cls:"n"},vu(v.value,v.unit)),h("td",{cls:"t"},tm(v.ts)))}))),
   (ev.derived||[]).length?h("div",{cls:"sec"},h("h3",null,t("derived")),h("table",null,h("tbody",null,ev.derived.map(function(d){
-   return h("tr",null,h("td",null,d.name),h("td",{cls:"n"},vu(d.value,d.unit)))})))):null,
+   return h("tr",null,h("td",null,LT(d,"name")),h("td",{cls:"n"},vu(d.value,LT(d,"unit"))))})))):null,
   ev.summary?h("div",{cls:"sum","data-testid":"summary"},LT(ev,"summary")):null));
  var v0=(ev.values||[])[0];
  if(v0){var hk=f.asset+"|"+v0.role;body.appendChild(h("div",{cls:"sec","data-testid":"trend"},h("h3",null,t("trend")+" · "+lab(m,f.asset,v0.role)),chart(st.hist[hk],v0.unit)));loadHist(f.asset,v0.role)}

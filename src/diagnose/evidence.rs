@@ -19,9 +19,16 @@ pub struct EvidenceValue {
 /// A number computed from the evidence (a ratio, a percentage, a model score).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Derived {
+    /// Its name in English (stable: read by Sparkplug and by consumers).
     pub name: String,
+    /// The name in Chinese; absent when it is the same or was never given (read `name`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name_zh: String,
     pub value: f64,
     pub unit: String,
+    /// The unit in Chinese where it has words (`%/月`); absent otherwise (read `unit`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub unit_zh: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -47,10 +54,23 @@ impl Evidence {
         super::Text::new(self.summary.clone(), self.summary_zh.clone())
     }
 
+    /// A derived number whose name and unit are the same in both languages.
     pub fn derive(&mut self, name: &str, value: f64, unit: &str) {
+        self.derive_text(super::Text::same(name), value, super::Text::same(unit));
+    }
+
+    /// A derived number with its name and unit in English and Chinese.
+    pub fn derive_text(&mut self, name: super::Text, value: f64, unit: super::Text) {
         // Four decimals: enough for every criterion here, and no float noise in the API.
         let value = (value * 1e4).round() / 1e4;
-        self.derived.push(Derived { name: name.into(), value, unit: unit.into() });
+        let zh = |t: super::Text| if t.zh == t.en { String::new() } else { t.zh };
+        self.derived.push(Derived {
+            name_zh: zh(name.clone()),
+            name: name.en,
+            value,
+            unit_zh: zh(unit.clone()),
+            unit: unit.en,
+        });
     }
 
     pub fn value(&self, role: &str) -> Option<f64> {

@@ -102,10 +102,10 @@ impl super::Criterion for ModelCriterion {
             Err(e) => return unavailable(e.to_string(), ev),
         };
         let threshold = m.output.threshold * if open_code.is_some() { CLEAR_FRACTION } else { 1.0 };
-        ev.derive("anomaly score", score, "");
-        ev.derive("threshold", m.output.threshold, "");
+        ev.derive_text(Text::new("anomaly score", "异常分数"), score, Text::same(""));
+        ev.derive_text(Text::new("threshold", "报警阈值"), m.output.threshold, Text::same(""));
         if open_code.is_some() {
-            ev.derive("clears below", threshold, "");
+            ev.derive_text(Text::new("clears below", "低于此值解除"), threshold, Text::same(""));
         }
         let window = m.features.first().map(|f| f.window).unwrap_or(0);
         ev.say(Text::new(

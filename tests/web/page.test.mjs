@@ -204,6 +204,9 @@ test('language toggle switches to Chinese, is remembered, and switches back', as
   assert.doesNotMatch(await dga.getByTestId('summary').innerText(), /lies in/);
   assert.equal(await dga.getByTestId('criterion-title').innerText(), 'Duval 三角形 1（IEC 60599:2022 附录 B）');
   assert.match(await dga.getByTestId('clause').first().innerText(), /附录 B，Duval 三角形 1/);
+  // Derived numbers are named in Chinese too (from the API's name_zh).
+  assert.match(await dga.getByTestId('details').innerText(), /CH4 占比/);
+  assert.doesNotMatch(await dga.getByTestId('details').innerText(), /CH4 %/);
   assert.match(await page.locator('[data-testid=assessment-detail]').allInnerTexts().then((t) => t.join('\n')), /位于/);
   await noHorizontalOverflow();
   await shot('zh.png');

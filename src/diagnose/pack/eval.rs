@@ -169,7 +169,7 @@ impl Compiled {
         };
         for q in &self.def.quantity {
             if let Some(v) = lookup(&vars, &q.name) {
-                ev.derive(&q.name, v, &q.unit);
+                ev.derive_text(q.label_text(), v, q.unit_text());
             }
         }
         let cites = Cow::Borrowed(self.cites.as_slice());
@@ -281,12 +281,19 @@ impl Compiled {
         let edges: Vec<String> = bands.iter().filter_map(|b| b.get_ref().to).map(|t| fmt_num(t * h)).collect();
         for (i, b) in bands.iter().enumerate().skip(1) {
             if let Some(f) = b.get_ref().from {
-                ev.derive(&format!("edge {}/{}", bands[i - 1].get_ref().code, b.get_ref().code), f * h, &unit);
+                let (from, to) = (&bands[i - 1].get_ref().code, &b.get_ref().code);
+                ev.derive_text(
+                    Text::new(format!("edge {from}/{to}"), format!("{from}/{to} 分界")),
+                    f * h,
+                    Text::same(unit.clone()),
+                );
             }
         }
         if !d.curve.is_empty() {
             if let Some(f) = interpolate(&d.curve, x) {
-                ev.derive(d.curve_name.as_deref().unwrap_or("factor"), f, "");
+                let en = d.curve_name.clone().unwrap_or_else(|| "factor".into());
+                let zh = d.curve_name_zh.clone().unwrap_or_else(|| if d.curve_name.is_some() { en.clone() } else { "系数".into() });
+                ev.derive_text(Text::new(en, zh), f, Text::same(""));
             }
         }
         let Some(band) = band else {
@@ -358,7 +365,8 @@ impl Compiled {
                 // Conditions on a component name read its percentage.
                 vars.retain(|(n, _)| n != c.get_ref());
                 vars.push((c.get_ref().clone(), pct));
-                ev.derive(&format!("{} %", c.get_ref().to_uppercase()), pct, "%");
+                let gas = c.get_ref().to_uppercase();
+                ev.derive_text(Text::new(format!("{gas} %"), format!("{gas} 占比")), pct, Text::same("%"));
             }
         }
         let shown: Vec<String> = if d.components.is_empty() {
@@ -568,8 +576,12 @@ impl Compiled {
             );
         };
         let rate = (cur - before) / before / months * 100.0;
-        ev.derive(&format!("{name} relative rate"), rate, "%/month");
-        ev.derive("months between samples", months, "month");
+        ev.derive_text(
+            Text::new(format!("{name} relative rate"), format!("{name} 相对产气速率")),
+            rate,
+            Text::new("%/month", "%/月"),
+        );
+        ev.derive_text(Text::new("months between samples", "两次取样间隔"), months, Text::new("month", "月"));
         let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
         let (b, c, l) = (fmt_num(before), fmt_num(cur), fmt_num(r.limit * h));
         ev.say(Text::new(
@@ -703,7 +715,11 @@ impl Compiled {
                                 .collect();
                             if let Some(slope) = slope(&xs) {
                                 let l = lim.get(col);
-                                ev.derive(&format!("{gas} rate"), slope, "ppm/year");
+                                ev.derive_text(
+                                    Text::new(format!("{gas} rate"), format!("{gas} 产气速率")),
+                                    slope,
+                                    Text::new("ppm/year", "ppm/年"),
+                                );
                                 if slope > l {
                                     active.push(format!(
                                         "{} {} ppm/year > {} (Table 4)",
@@ -725,7 +741,7 @@ impl Compiled {
         } else {
             2
         };
-        ev.derive("DGA status", status as f64, "");
+        ev.derive_text(Text::new("DGA status", "DGA 状态等级"), status as f64, Text::same(""));
         let mut parts: Vec<Text> = above95.into_iter().chain(above90).chain(active).map(Text::same).collect();
         if parts.is_empty() {
             parts.push(Text::new(

@@ -98,12 +98,31 @@ pub enum Kind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quantity {
+    /// The name conditions and bands refer to.
     pub name: String,
     #[serde(rename = "fn")]
     pub func: Spanned<String>,
     pub args: Vec<String>,
     #[serde(default)]
     pub unit: String,
+    /// What a technician reads in the evidence (default: `name`), in English and Chinese
+    /// (default: the English label).
+    pub label: Option<String>,
+    pub label_zh: Option<String>,
+    /// The unit in Chinese where it has words (default: `unit`).
+    pub unit_zh: Option<String>,
+}
+
+impl Quantity {
+    pub fn label_text(&self) -> crate::diagnose::Text {
+        let en = self.label.clone().unwrap_or_else(|| self.name.clone());
+        let zh = self.label_zh.clone().unwrap_or_else(|| en.clone());
+        crate::diagnose::Text::new(en, zh)
+    }
+
+    pub fn unit_text(&self) -> crate::diagnose::Text {
+        crate::diagnose::Text::new(self.unit.clone(), self.unit_zh.clone().unwrap_or_else(|| self.unit.clone()))
+    }
 }
 
 /// Functions a quantity may use, with their argument count (None = 1 or more).
@@ -292,6 +311,8 @@ pub struct CriterionDef {
     #[serde(default)]
     pub curve: Vec<[f64; 2]>,
     pub curve_name: Option<String>,
+    /// The curve's name in Chinese (default: `curve_name`).
+    pub curve_name_zh: Option<String>,
     /// bands: abstain as not running when this role is below the asset's
     /// `vibration.min_running_current_a`.
     pub running_role: Option<String>,

@@ -51,6 +51,24 @@ fn shipped_packs_load() {
     assert_eq!(from_disk.packs.len(), set.packs.len());
 }
 
+/// Every derived number a shipped pack shows has a name a technician reads, in both languages.
+#[test]
+fn shipped_derived_values_are_named_in_both_languages() {
+    let set = PackSet::builtin().unwrap();
+    for p in &set.packs {
+        for c in &p.criteria {
+            for q in &c.quantity {
+                let t = q.label_text();
+                assert!(q.label.is_some() && q.label_zh.is_some(), "{}/{} quantity `{}`: label and label_zh", p.id, c.id, q.name);
+                assert!(!t.en.is_empty() && !t.zh.is_empty() && t.zh != t.en || t.en.contains('/'), "{}/{}: {t:?}", p.id, c.id);
+            }
+            if !c.curve.is_empty() {
+                assert!(c.curve_name.is_some() && c.curve_name_zh.is_some(), "{}/{}: curve_name and curve_name_zh", p.id, c.id);
+            }
+        }
+    }
+}
+
 /// Every finding kind a shipped pack can produce has at least one citation, and every
 /// citation resolves to a stored passage with text in both languages. U criteria carry a
 /// reason instead.
@@ -362,8 +380,11 @@ fn thermography_motor_and_battery_quantities() {
     // 400, 400, 388: average 396, max deviation 8 -> 2.02 %: derate, factor ~0.953.
     let o = run(&mg1, &[("v_ab", 400.0), ("v_bc", 400.0), ("v_ca", 388.0)], &p, None);
     assert_eq!(code(&o), "MOTOR.NEMA_MG1.UNBALANCE_DERATE");
-    let f = o.evidence().derived.iter().find(|d| d.name == "derating factor").unwrap().value;
-    assert!((f - 0.954).abs() < 0.002, "{f}");
+    let d = o.evidence().derived.iter().find(|d| d.name == "derating factor").unwrap();
+    assert!((d.value - 0.954).abs() < 0.002, "{}", d.value);
+    assert_eq!(d.name_zh, "降额系数");
+    let u = o.evidence().derived.iter().find(|d| d.name == "voltage unbalance").unwrap();
+    assert_eq!((u.name_zh.as_str(), u.unit.as_str(), u.unit_zh.as_str()), ("电压不平衡率", "%", ""));
     // Exactly 1 % is within rating (upper-inclusive edge).
     assert_eq!(code(&run(&mg1, &[("v_ab", 101.0), ("v_bc", 99.5), ("v_ca", 99.5)], &p, None)), "normal");
     let ohm = compiled(&set, "battery", "vendor.ohmic_change");
