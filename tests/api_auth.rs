@@ -43,7 +43,8 @@ fn sse_first_event(port: u16, token: &str) -> String {
 fn roles_tokens_sessions_rate_limit_and_audit() {
     let dir = tempfile::tempdir().unwrap();
     let ports = Ports::new();
-    let config = demo_config(dir.path(), &ports, FAST);
+    // A photo quota of 3 MiB, so that the test can fill it with open findings' photos.
+    let config = demo_config(dir.path(), &ports, &[FAST, &[("[api]\n", "[api]\nphoto_quota_mib = 3\n")]].concat());
     add_user(&config, "vera", "viewer", "viewer-pass-1");
     add_user(&config, "tom", "technician", "tech-pass-12");
     let viewer = create_token(&config, "vera");
@@ -122,6 +123,27 @@ fn roles_tokens_sessions_rate_limit_and_audit() {
     assert_eq!(notes.json[0]["by"], "tom");
     let r = http(ports.api, "GET", &url, &[("Authorization", &auth)], None).unwrap();
     assert_eq!((r.status, r.header("content-type")), (200, Some("image/jpeg")));
+    // The finding is open, so its photos are never removed for room: once they fill the
+    // quota, a new photo is refused with 507 and nothing stored is lost.
+    let upload = |bytes: &[u8]| {
+        http(
+            ports.api,
+            "POST",
+            &format!("/api/v1/findings/{id}/photos?text=more"),
+            &[("Authorization", &auth), ("Content-Type", "image/jpeg")],
+            Some(bytes),
+        )
+        .unwrap()
+    };
+    let half = vec![0xFFu8; 1536 * 1024];
+    assert_eq!(upload(&half).status, 201);
+    let r = upload(&half);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (507, Some("photo_storage_full")), "{}", r.json);
+    assert!(r.json["error"]["message"].as_str().unwrap().contains("photo_quota_mib = 3 MiB"), "{}", r.json);
+    let notes = d.request("GET", &format!("/api/v1/findings/{id}/notes"), Some(&viewer), None);
+    assert_eq!(notes.json.as_array().unwrap().len(), 3, "{}", notes.json);
+    let r = http(ports.api, "GET", &url, &[("Authorization", &auth)], None).unwrap();
+    assert_eq!(r.status, 200, "the first photo is still there");
     // Malformed JSON gets the JSON error shape too.
     let r = d.request("POST", &format!("/api/v1/findings/{id}/notes"), Some(&tech), Some("{not json"));
     assert_eq!(r.status, 400, "{}", r.json);

@@ -7,7 +7,9 @@
 //!   are removed (the note text stays; `photo_removed_ms` says when and why the photo went).
 //!
 //! Nothing attached to an OPEN finding is ever deleted: when open findings alone exceed the
-//! photo quota, that is reported (`photo_bytes_over_quota`) and new photos are still stored.
+//! photo quota, that is reported (`photo_bytes_over_quota`). A new photo first gets room the
+//! same way (`make_room_for_photo`); when there is none, it is refused, never stored over the
+//! quota and never stored by removing an open finding's photo.
 //! Every pass that deletes something writes one `RETENTION_PRUNE` audit row with the counts.
 
 use super::{Store, StoreError};
@@ -123,6 +125,33 @@ impl Store {
         Ok(p)
     }
 
+    /// Room for a new photo of `bytes`: prune by `policy` with the quota lowered by `bytes`
+    /// (removing the oldest photos of cleared findings if needed). Err(bytes of photos still
+    /// stored) when the photo would take the store over the quota.
+    pub fn make_room_for_photo(
+        &mut self,
+        bytes: u64,
+        now_ms: i64,
+        policy: &RetentionPolicy,
+    ) -> Result<Result<(), u64>, StoreError> {
+        let stored = |s: &Store| -> Result<u64, StoreError> {
+            let n: i64 = s.conn.query_row("SELECT coalesce(sum(length(photo)), 0) FROM finding_notes", [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        };
+        if bytes > policy.photo_quota_bytes {
+            return Ok(Err(stored(self)?));
+        }
+        let lowered = RetentionPolicy { photo_quota_bytes: policy.photo_quota_bytes - bytes, ..*policy };
+        let p = self.prune_api_records(now_ms, &lowered)?;
+        if p.photos > 0 {
+            tracing::info!(photos = p.photos, bytes = p.photo_bytes_freed, "retention: photos of cleared findings removed to make room for a new photo");
+        }
+        if p.photo_bytes_over_quota > 0 {
+            return Ok(Err(stored(self)?));
+        }
+        Ok(Ok(()))
+    }
+
     /// The daemon's call: prune and log the counts (errors are logged, not returned: the
     /// next prune cycle tries again).
     pub fn apply_api_retention(&mut self, now_ms: i64, policy: &RetentionPolicy) {
@@ -212,6 +241,31 @@ mod tests {
         // A second pass finds nothing and writes no audit row.
         assert_eq!(s.prune_api_records(NOW, &policy()).unwrap(), Pruned::default());
         assert_eq!(count(&c, "SELECT count(*) FROM audit"), 2);
+    }
+
+    #[test]
+    fn a_new_photo_gets_room_from_cleared_findings_or_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let mut s = Store::open(&db).unwrap();
+        let c = Connection::open(&db).unwrap();
+        finding(&c, 1, "open", None);
+        finding(&c, 2, "cleared", Some(NOW - DAY_MS));
+        let photo = vec![7u8; 400];
+        let open = s.add_note(1, "ana", "open", Some((&photo, "image/jpeg")), NOW - 50).unwrap().unwrap();
+        let cleared = s.add_note(2, "ana", "cleared", Some((&photo, "image/jpeg")), NOW - 40).unwrap().unwrap();
+        // 800 stored, quota 1000: 200 bytes fit as they are.
+        assert_eq!(s.make_room_for_photo(200, NOW, &policy()).unwrap(), Ok(()));
+        assert!(s.note_photo(cleared.id).unwrap().is_some(), "nothing removed when the photo fits");
+        // 400 more would make 1200: the cleared finding's photo goes to make room.
+        assert_eq!(s.make_room_for_photo(400, NOW, &policy()).unwrap(), Ok(()));
+        assert!(s.note_photo(cleared.id).unwrap().is_none());
+        s.add_note(1, "ana", "open 2", Some((&photo, "image/jpeg")), NOW - 30).unwrap().unwrap();
+        // 800 bytes of open findings' photos: 400 more cannot fit and nothing may go.
+        assert_eq!(s.make_room_for_photo(400, NOW, &policy()).unwrap(), Err(800));
+        assert_eq!(s.make_room_for_photo(5_000, NOW, &policy()).unwrap(), Err(800), "larger than the quota itself");
+        assert!(s.note_photo(open.id).unwrap().is_some(), "an open finding's photo is never removed for room");
+        assert_eq!(s.make_room_for_photo(200, NOW, &policy()).unwrap(), Ok(()), "what fits still fits");
     }
 
     #[test]

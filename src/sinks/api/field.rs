@@ -165,7 +165,8 @@ pub struct PhotoQuery {
     request_body(content = PhotoBytes, content_type = "image/jpeg"),
     responses((status = 201, body = Note), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody)))]
+        (status = 415, body = ErrorBody),
+        (status = 507, description = "photo storage full: the photos kept (those of open findings) fill `[api] photo_quota_mib`", body = ErrorBody)))]
 async fn add_photo(
     State(state): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -189,7 +190,25 @@ async fn add_photo(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "empty photo"));
     }
     let now = crate::time::now_ms();
-    let note = query_store(&state, move |s| s.add_note(id, &p.user, &q.text, Some((&body, &mime)), now)).await?;
+    let (policy, bytes) = (state.retention, body.len() as u64);
+    // Room and insert under one store lock: two uploads cannot both take the last room.
+    let stored = query_store(&state, move |s| match s.make_room_for_photo(bytes, now, &policy)? {
+        Ok(()) => s.add_note(id, &p.user, &q.text, Some((&body, &mime)), now).map(Ok),
+        Err(stored) => Ok(Err(stored)),
+    })
+    .await?;
+    let note = stored.map_err(|stored| {
+        tracing::warn!(finding = id, photo_bytes = bytes, stored_bytes = stored, quota_bytes = policy.photo_quota_bytes,
+            "photo refused: the photo quota is full with photos of open findings");
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "photo_storage_full",
+            format!(
+                "photo storage is full: {stored} bytes of photos are kept (photos of open findings are never removed) and this {bytes}-byte photo would exceed [api] photo_quota_mib = {} MiB; save the note as text, or ask an administrator to raise the quota",
+                policy.photo_quota_bytes / (1024 * 1024)
+            ),
+        )
+    })?;
     note.map(|n| (StatusCode::CREATED, Json(n))).ok_or_else(|| not_found(id))
 }
 

@@ -48,6 +48,8 @@ pub struct ApiState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Packs, lab DGA and reference search (ask.rs, dga.rs).
     pub knowledge: ask::SharedKnowledge,
+    /// Retention of notes and photos (`[api]`): a new photo must fit the photo quota.
+    pub retention: crate::store::retention::RetentionPolicy,
 }
 
 impl ApiState {
@@ -60,6 +62,7 @@ impl ApiState {
         ApiState {
             live,
             knowledge,
+            retention: cfg.into(),
             store: Arc::new(Mutex::new(store)),
             auth: Arc::new(auth::AuthState::new(cfg)),
             metrics: Arc::new(metrics::HttpMetrics::default()),
