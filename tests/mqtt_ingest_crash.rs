@@ -5,7 +5,8 @@
 //! message is PUBACKed to the broker only after its samples are committed. A message whose
 //! samples were committed but whose PUBACK the kill prevented comes again: it is stored twice
 //! with the same point, timestamp (from the payload) and value, which is how it is deduped.
-
+//! A clean stop (SIGTERM) instead drains: what was committed is PUBACKed before the
+//! disconnect, so after the restart every message is stored exactly once.
 
 use crate::common::mosquitto::Broker;
 use crate::common::{demo_config, Daemon, Ports};
@@ -76,7 +77,13 @@ fn publish_numbered(port: u16, acked: Arc<Mutex<BTreeSet<u64>>>) {
     });
 }
 
-fn sigkill_mid_stream_loses_no_acknowledged_message(protocol: &str) {
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Stop {
+    Kill,
+    Term,
+}
+
+fn stop_mid_stream_loses_no_acknowledged_message(protocol: &str, stop: Stop) {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path());
     let ports = Ports::new();
@@ -118,8 +125,13 @@ timestamp = "ts"
     daemon.wait_until("a few hundred messages stored", Duration::from_secs(60), || {
         (stored(&db).len() >= 300).then_some(())
     });
-    daemon.child.kill().unwrap(); // SIGKILL, mid-stream
-    daemon.child.wait().unwrap();
+    match stop {
+        Stop::Kill => {
+            daemon.child.kill().unwrap(); // SIGKILL, mid-stream
+            daemon.child.wait().unwrap();
+        }
+        Stop::Term => assert!(daemon.terminate(), "no clean stop:\n{}", daemon.log_text()),
+    }
     let at_kill = stored(&db).len();
     assert!((at_kill as u64) < N, "the kill came after the stream ended ({at_kill} stored)");
     // The publisher goes on while the daemon is down; the broker queues for its session.
@@ -151,17 +163,26 @@ timestamp = "ts"
         assert!(vals.iter().all(|v| *v == i), "message at ts {ts}: values {vals:?}, expected {i}");
     }
     let duplicates = rows.len() - by_ts.len();
-    eprintln!("{protocol}: {at_kill} stored at the kill, {} rows, {duplicates} redelivered duplicates", rows.len());
-    // Only the messages in flight at the kill can come twice (the broker's inflight window).
-    assert!(duplicates <= 100, "{duplicates} duplicates");
+    eprintln!("{protocol} {stop:?}: {at_kill} stored at the stop, {} rows, {duplicates} redelivered duplicates", rows.len());
+    match stop {
+        // Only the messages in flight at the kill can come twice (the broker's inflight window).
+        Stop::Kill => assert!(duplicates <= 100, "{duplicates} duplicates"),
+        // A clean stop PUBACKs everything it committed before it disconnects.
+        Stop::Term => assert_eq!(duplicates, 0, "a clean stop left committed messages unacknowledged"),
+    }
 }
 
 #[test]
 fn mqtt311_sigkill_mid_stream_loses_no_acknowledged_message() {
-    sigkill_mid_stream_loses_no_acknowledged_message("3.1.1");
+    stop_mid_stream_loses_no_acknowledged_message("3.1.1", Stop::Kill);
+}
+
+#[test]
+fn mqtt311_sigterm_mid_stream_stores_every_message_once() {
+    stop_mid_stream_loses_no_acknowledged_message("3.1.1", Stop::Term);
 }
 
 #[test]
 fn mqtt5_sigkill_mid_stream_loses_no_acknowledged_message() {
-    sigkill_mid_stream_loses_no_acknowledged_message("5");
+    stop_mid_stream_loses_no_acknowledged_message("5", Stop::Kill);
 }
