@@ -16,10 +16,13 @@ struct Rule {
     pct: Option<f64>,
 }
 
+/// The last sample kept of a point: value, quality, time and text.
+type LastKept = (Option<f64>, Quality, i64, Option<std::sync::Arc<str>>);
+
 #[derive(Debug, Default)]
 pub struct Deadband {
     rules: HashMap<PointId, Rule>,
-    last: HashMap<PointId, (Option<f64>, Quality, i64, Option<std::sync::Arc<str>>)>,
+    last: HashMap<PointId, LastKept>,
     /// Samples not stored because they fell inside their deadband.
     pub suppressed: u64,
 }

@@ -7,7 +7,7 @@ use edgecite::config::Config;
 use edgecite::diagnose::Diagnoser;
 use edgecite::sources::modbus::link::{Connector, RealConnector};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -217,7 +217,7 @@ async fn cancel_on_signal(cancel: CancellationToken) {
     cancel.cancel();
 }
 
-fn run(path: &PathBuf) -> anyhow::Result<()> {
+fn run(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     runtime()?.block_on(async move {
         let cancel = CancellationToken::new();
@@ -226,7 +226,7 @@ fn run(path: &PathBuf) -> anyhow::Result<()> {
     })
 }
 
-fn simulate(path: &PathBuf, dump: bool) -> anyhow::Result<()> {
+fn simulate(path: &Path, dump: bool) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let sim = config.simulator.clone().with_context(|| format!("{}: no [simulator] section to run", path.display()))?;
     let plant = std::sync::Arc::new(edgecite::simulator::Plant::new(sim.clone()));
@@ -292,7 +292,7 @@ fn status_token(token_file: Option<&std::path::Path>) -> anyhow::Result<Option<S
     Ok(std::env::var("EDGECITE_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
 }
 
-fn status(path: &PathBuf, raw: bool, token_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let token = status_token(token_file)?;
     let h = api_get(&config.api, "/healthz", token.as_deref())?;
@@ -407,7 +407,7 @@ fn parse_map(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn modbus_write(path: &PathBuf, point: &str, value: f64) -> anyhow::Result<()> {
+fn modbus_write(path: &Path, point: &str, value: f64) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let (dev_id, pt_id) =
         point.split_once('.').with_context(|| format!("--point `{point}`: expected `<source id>.<point id>`"))?;
@@ -422,7 +422,7 @@ fn modbus_write(path: &PathBuf, point: &str, value: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
+fn modbus_plan(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let (mut total, mut naive) = (0, 0);
     for d in &config.sources.modbus {
@@ -430,9 +430,10 @@ fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
         let used: u32 = d.points.iter().map(|p| p.registers() as u32).sum();
         let read: u32 = blocks.iter().map(|b| b.count as u32).sum();
         println!(
-            "{} ({}): {} point(s) in {} request(s) per cycle; {} register(s)/bit(s) read for {} used; one request per point: {}",
+            "{} ({}/{}): {} point(s) in {} request(s) per cycle; {} register(s)/bit(s) read for {} used; one request per point: {}",
             d.id,
-            format!("{}/{}", RealConnector::of(d).endpoint(), d.unit),
+            RealConnector::of(d).endpoint(),
+            d.unit,
             d.points.len(),
             blocks.len(),
             read,
@@ -459,7 +460,7 @@ fn modbus_plan(path: &PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check(path: &PathBuf) -> anyhow::Result<()> {
+fn check(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let packs = edgecite::diagnose::pack::PackSet::load(config.packs.builtin, &config.packs.dirs)?;
     let library = &packs.library;

@@ -49,6 +49,7 @@ pub struct Channel {
     relative_noise: bool,
 }
 
+#[allow(clippy::too_many_arguments)] // one simulated channel: a table row, read as one
 const fn ch(
     unit: u8,
     name: &'static str,

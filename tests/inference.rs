@@ -89,7 +89,8 @@ fn garbage_with_a_matching_hash_is_rejected_by_the_runtime_not_a_panic() {
 #[test]
 fn manifest_errors_name_the_file_and_key() {
     init();
-    let cases: Vec<(Box<dyn Fn(String) -> String>, &str)> = vec![
+    type Edit = Box<dyn Fn(String) -> String>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|m| replace_line(&m, "shape = ", "shape = [-1, 5]")), "input.shape"),
         (Box::new(|m| replace_line(&m, "dtype = ", "dtype = \"f64\"")), "input.dtype"),
         (Box::new(|m| m.replacen("role = \"vib_accel_rms\"", "role = \"vib_acel_rms\"", 1)), "features[0].role"),

@@ -41,7 +41,7 @@ async fn all_pumps_are_scored_in_one_run_and_the_criteria_reuse_it() {
             .collect();
         pipeline.ingest(&batch);
     }
-    let rows = inference::batch::prescore(&[model.clone()], &pipeline, 1010).await;
+    let rows = inference::batch::prescore(std::slice::from_ref(&model), &pipeline, 1010).await;
     assert_eq!(rows, 3, "P1, P2 and P3 in one batch");
     let s = model.stats.snapshot();
     assert_eq!((s.runs, s.rows), (1, 3));

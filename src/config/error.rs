@@ -101,7 +101,7 @@ impl ConfigError {
     }
 }
 
-fn render(file: &PathBuf, loc: Option<&Location>, key: &KeyPath, message: &str) -> String {
+fn render(file: &std::path::Path, loc: Option<&Location>, key: &KeyPath, message: &str) -> String {
     let mut out = match loc {
         Some(l) => format!("{}:{}:{}: {}: {}", file.display(), l.line, l.column, key, message),
         None => format!("{}: {}: {}", file.display(), key, message),

@@ -100,8 +100,11 @@ pub async fn score_blocking(model: Arc<Model>, features: Vec<f32>, rows: usize) 
 /// Scores computed ahead of an evaluation pass, per asset.
 #[derive(Debug, Default)]
 pub struct Prescored {
-    by_asset: Mutex<HashMap<String, (i64, Vec<f32>, f32)>>,
+    /// Asset id -> (evaluation time, the features scored, the score).
+    by_asset: Mutex<HashMap<String, Scored>>,
 }
+
+type Scored = (i64, Vec<f32>, f32);
 
 impl Prescored {
     fn put(&self, asset: String, now_ms: i64, features: Vec<f32>, score: f32) {

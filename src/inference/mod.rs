@@ -192,9 +192,9 @@ impl Model {
             }
         }
         let (provider, session) = chosen.expect("CPU either succeeds or returns");
-        check_outlet(&session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
+        check_outlet(session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
         let out_shape = [manifest.input.shape[0], 1];
-        check_outlet(&session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
+        check_outlet(session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
         if fallbacks.is_empty() {
             tracing::info!(model = %manifest.name, version = %manifest.version, provider = provider.as_str(),
                 file = %file.display(), "model loaded");

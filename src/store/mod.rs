@@ -459,6 +459,7 @@ impl Store {
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)] // the parts of one assessment, stored in one transaction
     pub fn record_assessment(
         &mut self,
         asset: &str,

@@ -306,7 +306,7 @@ impl Compiled {
         };
         let u = if unit.is_empty() { String::new() } else { format!(" {unit}") };
         // Hysteresis: how much lower the edges are while the finding is open (percent).
-        let lowered = (h < 1.0).then(|| (1.0 - h) * 100.0);
+        let lowered = (h < 1.0).then_some((1.0 - h) * 100.0);
         ev.say(Text::new(
             format!(
                 "{input} {}{u} is in band {} (edges {}{u}{})",

@@ -199,6 +199,8 @@ impl<C: Connector> Bus<C> {
     }
 
     /// Poll until cancelled. Samples go to `tx`; if the pipeline is gone the bus stops.
+    // Devices are indexed: the loop body borrows `self` mutably around awaits on the link.
+    #[allow(clippy::needless_range_loop)]
     pub async fn run(mut self, tx: mpsc::Sender<Vec<Sample>>, cancel: CancellationToken) {
         let endpoint = self.connector.endpoint();
         let gap = self.connector.inter_frame_delay();
@@ -207,8 +209,7 @@ impl<C: Connector> Bus<C> {
         let mut link: Option<C::Link> = None;
         let mut link_down_logged = false;
         let mut last_frame = Instant::now();
-        loop {
-            let Some(next) = self.devices.iter().flat_map(|d| d.due.iter().copied()).min() else { break };
+        while let Some(next) = self.devices.iter().flat_map(|d| d.due.iter().copied()).min() {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep_until(next) => {}

@@ -22,6 +22,9 @@ pub enum ClientError {
 }
 
 /// What the caller learns from the connection.
+// `Message` is the large variant and the common one on an ingest session: boxing it would
+// add an allocation per message to save stack space in a value that is matched at once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event {
     Connected,
