@@ -627,3 +627,85 @@ fn iec60599_ratio_region_edges_from_the_pack_file() {
 fn cd_str(cd: &cond::Cond) -> String {
     cd.0.iter().map(|t| format!("{} {:?} {}", t.var, t.op, t.value)).collect::<Vec<_>>().join(" & ")
 }
+
+/// The example plant pack in docs/packs.md, read from the page: it loads from a pack
+/// directory as `[packs] dirs` would, and its bands give the codes the page shows.
+#[test]
+fn the_documented_example_pack_loads_and_evaluates() {
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/packs.md")).unwrap();
+    // The first ```toml block after a marker comment.
+    let block = |marker: &str| -> String {
+        let at = doc.find(marker).unwrap_or_else(|| panic!("docs/packs.md has no `{marker}`"));
+        let rest = &doc[at + marker.len()..];
+        let open = rest.find("```toml\n").unwrap_or_else(|| panic!("no ```toml block after `{marker}`"));
+        let body = &rest[open + "```toml\n".len()..];
+        let close = body.find("\n```").unwrap_or_else(|| panic!("unclosed ```toml block after `{marker}`"));
+        body[..close + 1].to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pack_dir = dir.path().join("plant-motors");
+    std::fs::create_dir(&pack_dir).unwrap();
+    std::fs::write(pack_dir.join("pack.toml"), block("<!-- example: pack.toml -->")).unwrap();
+    std::fs::write(pack_dir.join("references.toml"), block("<!-- example: references.toml -->")).unwrap();
+    let set =
+        PackSet::load(true, &[dir.path().to_path_buf()]).unwrap_or_else(|e| panic!("the documented example: {e}"));
+    let pack = set.pack("plant-motors").expect("the example pack's id");
+    assert_eq!(pack.criteria.len(), 2);
+
+    // The bands the page describes, exactly.
+    let temp = pack.criterion("plant.bearing_temperature").unwrap();
+    type Row<'a> = (Option<f64>, Option<f64>, &'a str, Option<Severity>);
+    let bands: Vec<Row> = temp
+        .band
+        .iter()
+        .map(|b| {
+            let b = b.get_ref();
+            (b.from, b.to, b.code.as_str(), b.severity)
+        })
+        .collect();
+    assert_eq!(
+        bands,
+        [
+            (None, Some(85.0), "OK", None),
+            (Some(85.0), Some(95.0), "ALARM", Some(Severity::Medium)),
+            (Some(95.0), None, "TRIP", Some(Severity::High)),
+        ]
+    );
+    assert_eq!((temp.class.get_ref().as_str(), temp.status, temp.edge), ("motor", Status::V1, Edge::LowerInclusive));
+
+    // Through the evaluator: the table "What it gives".
+    let p = Params::new();
+    let c = compiled(&set, "plant-motors", "plant.bearing_temperature");
+    assert_eq!(code(&run(&c, &[("bearing_temp", 80.0)], &p, None)), "normal");
+    assert_eq!(code(&run(&c, &[("bearing_temp", 85.0)], &p, None)), "PLANT.BEARING.ALARM", "85 is on the edge");
+    let o = run(&c, &[("bearing_temp", 90.0)], &p, None);
+    assert_eq!(code(&o), "PLANT.BEARING.ALARM");
+    assert!(
+        o.evidence().summary.contains("bearing_temp 90 °C is in band ALARM (edges 85 / 95 °C)"),
+        "{}",
+        o.evidence().summary
+    );
+    let o = run(&c, &[("bearing_temp", 96.0)], &p, None);
+    assert_eq!(code(&o), "PLANT.BEARING.TRIP");
+    let Outcome::Fault(f) = o else { unreachable!() };
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.citations.len(), 1);
+    assert_eq!(
+        (f.citations[0].reference_id.as_str(), f.citations[0].clause.as_str()),
+        ("plant-mm07", "§4.2 Bearing temperature")
+    );
+    assert_eq!(f.citations[0].verification, crate::knowledge::Verification::Secondary);
+    // Hysteresis 0.95 while ALARM is open: edges 80.75 / 90.25.
+    assert_eq!(code(&run(&c, &[("bearing_temp", 82.0)], &p, Some("ALARM"))), "PLANT.BEARING.ALARM");
+    assert_eq!(code(&run(&c, &[("bearing_temp", 80.0)], &p, Some("ALARM"))), "normal");
+    assert_eq!(code(&run(&c, &[("bearing_temp", 91.0)], &p, Some("ALARM"))), "PLANT.BEARING.TRIP");
+
+    let rise = compiled(&set, "plant-motors", "plant.bearing_rise");
+    let v = |b: f64| [("bearing_temp", b), ("coolant_temp", 40.0)];
+    assert_eq!(code(&run(&rise, &v(85.0), &p, None)), "normal");
+    assert_eq!(code(&run(&rise, &v(90.0), &p, None)), "PLANT.BEARING_RISE.HIGH", "a rise of 50 K is on the edge");
+    let o = run(&rise, &v(96.0), &p, None);
+    assert_eq!(code(&o), "PLANT.BEARING_RISE.HIGH");
+    let d = o.evidence().derived.iter().find(|d| d.name == "bearing rise over coolant").unwrap();
+    assert_eq!((d.value, d.name_zh.as_str(), d.unit.as_str()), (56.0, "轴承温升（对冷却介质）", "K"));
+}
