@@ -177,16 +177,25 @@ fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Res
                 m.severity.map(|s| s.as_str()).unwrap_or(""),
                 m.finding.as_ref().map(&pick).unwrap_or_default()
             ),
+            "normal" if zh => "正常".to_string(),
             "normal" => "normal".to_string(),
+            _ if zh => format!("不作判断（{}）", m.reason.unwrap_or("")),
             _ => format!("abstains ({})", m.reason.unwrap_or("")),
         };
-        writeln!(out, "  {:<28} {what}: {}", m.criterion, m.detail)?;
+        let detail = if zh && !m.detail_zh.is_empty() { &m.detail_zh } else { &m.detail };
+        writeln!(out, "  {:<28} {what}: {detail}", m.criterion)?;
         if let Some(act) = m.action.as_ref() {
             writeln!(out, "  {:<28} {} {}", "", if zh { "建议：" } else { "action:" }, pick(act))?;
         }
     }
     for c in &r.citations {
-        writeln!(out, "  [{}] {}, {} ({:?})", c.passage_id, c.title, c.clause, c.verification)?;
+        let clause = if zh && !c.clause_zh.is_empty() { &c.clause_zh } else { &c.clause };
+        let status = match (zh, c.verification) {
+            (true, crate::knowledge::Verification::Verified) => "已核实".to_string(),
+            (true, crate::knowledge::Verification::Secondary) => "二手来源".to_string(),
+            (_, v) => format!("{v:?}"),
+        };
+        writeln!(out, "  [{}] {}, {clause} ({status})", c.passage_id, c.title)?;
     }
     Ok(())
 }

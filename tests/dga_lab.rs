@@ -180,6 +180,20 @@ fn a_single_sample_from_flags_and_bad_input() {
     assert_eq!(co["reason"], "no_data");
     assert!(co["detail"].as_str().unwrap().contains("CO, CO2"), "{co}");
 
+    // The text output in Chinese: results, abstentions, details and clauses.
+    let out = bin()
+        .args(["dga", "--lang", "zh", "--h2", "200", "--ch4", "400", "--c2h6", "100", "--c2h4", "600", "--c2h2", "6"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for zh in ["不作判断（no_data）", "位于 T3", "附录 B，Duval 三角形 1", "(已核实)"] {
+        assert!(text.contains(zh), "`{zh}` missing:\n{text}");
+    }
+    for en in ["abstains (", " lies in ", "(Verified)"] {
+        assert!(!text.contains(en), "English `{en}` in the Chinese output:\n{text}");
+    }
+
     let out = bin().args(["dga", "--h2", "-5"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -324,6 +324,9 @@ pub struct CitationRef {
     pub title: String,
     pub edition: String,
     pub clause: String,
+    /// `clause` in Chinese (absent: read `clause`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub clause_zh: String,
     pub verification: Verification,
 }
 
@@ -483,6 +486,7 @@ impl LabDiagnoser {
                     title: c.title,
                     edition: c.edition,
                     clause: c.clause,
+                    clause_zh: c.clause_zh,
                     verification: c.verification,
                 })
                 .collect(),
