@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Quick start 2: install what the tests need and run every test.
+#   0. cargo clippy --all-targets -D warnings
 #   1. cargo test: unit tests, integration tests (daemon end to end on the simulator,
 #      Modbus against pymodbus and mbpoll, broken configs, model parity, systemd,
 #      packaging), benches in test mode
@@ -21,6 +22,13 @@ stage_done() {
   stages=$((stages + 1))
   echo "[test] stage $stages passed: $1 ($((SECONDS - started)) s so far; target/ $(du -sh "$ROOT/target" 2>/dev/null | cut -f1))"
 }
+# Lints first: a check build, so it fails in a minute rather than after the tests.
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --locked --all-targets -- -D warnings
+  stage_done "cargo clippy (no warnings)"
+else
+  echo "[test] clippy is not installed (rustup component add clippy): lint stage SKIPPED" >&2
+fi
 cargo test --locked --all-targets
 stage_done "cargo test"
 bash "$ROOT/tests/web/run.sh"

@@ -74,7 +74,7 @@ struct PassageRecord {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LibraryFile {
-    document: Vec<Document>,
+    document: Vec<toml::Spanned<Document>>,
     passage: Vec<PassageRecord>,
 }
 
@@ -102,11 +102,24 @@ pub enum KnowledgeError {
     Parse { file: String, message: String },
     #[error("{file}: passage `{passage}`: key `{key}` {problem}")]
     Invalid { file: String, passage: String, key: &'static str, problem: String },
+    /// A document id loaded twice with different content; `at` is `file:line` of the second.
+    #[error("{at}: document `{id}`: {problem}")]
+    DocumentClash { at: String, id: String, problem: String },
+}
+
+/// `file:line`, with a ` (built in)` suffix of the file name moved after the line.
+pub fn file_line(file: &str, line: usize) -> String {
+    match file.strip_suffix(" (built in)") {
+        Some(f) => format!("{f}:{line} (built in)"),
+        None => format!("{file}:{line}"),
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Library {
     documents: HashMap<String, Document>,
+    /// Where each document was defined (file, line), for errors naming both files.
+    origins: HashMap<String, (String, usize)>,
     passages: HashMap<String, PassageRecord>,
 }
 
@@ -121,13 +134,17 @@ impl Library {
         let raw: LibraryFile = toml::from_str(text)
             .map_err(|e| KnowledgeError::Parse { file: file.to_string(), message: e.to_string() })?;
         let mut documents = HashMap::new();
-        for d in raw.document {
+        let mut origins = HashMap::new();
+        for sd in raw.document {
+            let line = crate::config::Location::from_span(text, sd.span()).line;
+            let d = sd.into_inner();
             if documents.contains_key(&d.id) {
                 return Err(KnowledgeError::Parse {
                     file: file.into(),
                     message: format!("duplicate document id `{}`", d.id),
                 });
             }
+            origins.insert(d.id.clone(), (file.to_string(), line));
             documents.insert(d.id.clone(), d);
         }
         let mut passages = HashMap::new();
@@ -156,14 +173,49 @@ impl Library {
             }
             passages.insert(p.id.clone(), p);
         }
-        Ok(Library { documents, passages })
+        Ok(Library { documents, origins, passages })
     }
 
     /// Add another library's documents and passages (a pack's references). A passage id
-    /// already present is an error; a document id already present must be the same document.
+    /// already present is an error; a document id already present must be the same document
+    /// (the same title, edition and language: the built-in DGA pack repeats the built-in
+    /// library's documents), else it is an error naming both files.
     pub fn merge(&mut self, other: Library) -> Result<(), KnowledgeError> {
+        let mut ids: Vec<&String> = other.documents.keys().collect();
+        ids.sort();
+        for id in ids {
+            let (Some(have), Some(new)) = (self.documents.get(id), other.documents.get(id)) else { continue };
+            let differs = [
+                ("title", &new.title, &have.title),
+                ("edition", &new.edition, &have.edition),
+                ("language", &new.language, &have.language),
+            ]
+            .into_iter()
+            .find(|(_, a, b)| a != b);
+            if let Some((key, value, other_value)) = differs {
+                let origin = |lib: &Library| {
+                    lib.origins.get(id).map_or_else(|| "(unknown file)".into(), |(f, l)| file_line(f, *l))
+                };
+                return Err(KnowledgeError::DocumentClash {
+                    at: origin(&other),
+                    id: id.clone(),
+                    problem: format!(
+                        "key `{key}` = {value:?} differs from the document `{id}` already loaded from {} \
+                         ({key} = {other_value:?}): one document id names one document, and the citations of \
+                         both files would show the first; give this document an id of your own, or copy the \
+                         loaded one exactly",
+                        origin(self)
+                    ),
+                });
+            }
+        }
         for (id, d) in other.documents {
-            self.documents.entry(id).or_insert(d);
+            if !self.documents.contains_key(&id) {
+                if let Some(o) = other.origins.get(&id) {
+                    self.origins.insert(id.clone(), o.clone());
+                }
+                self.documents.insert(id, d);
+            }
         }
         for (id, p) in other.passages {
             if self.passages.contains_key(&id) {

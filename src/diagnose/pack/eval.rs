@@ -49,6 +49,9 @@ pub struct Compiled {
     gate_cites: Vec<Citation>,
     region_cites: Vec<Vec<Citation>>,
     variant_cites: Vec<Vec<Citation>>,
+    /// A band's own `cite`, per band of `def.band` and of each variant's bands.
+    band_cites: Vec<Vec<Citation>>,
+    variant_band_cites: Vec<Vec<Vec<Citation>>>,
     children: Vec<Compiled>,
 }
 
@@ -84,6 +87,12 @@ impl Compiled {
             pack: pack.id.clone(),
             region_cites: def.region.iter().map(|r| resolve(lib, &r.cite)).collect(),
             variant_cites: def.variant.iter().map(|v| resolve(lib, &v.cite)).collect(),
+            band_cites: def.band.iter().map(|b| resolve(lib, &b.get_ref().cite)).collect(),
+            variant_band_cites: def
+                .variant
+                .iter()
+                .map(|v| v.band.iter().map(|b| resolve(lib, &b.get_ref().cite)).collect())
+                .collect(),
             gate_cites: def.gate.as_ref().map(|g| resolve(lib, &g.cite)).unwrap_or_default(),
             cites,
             def: def.clone(),
@@ -327,6 +336,7 @@ impl Compiled {
         match band.severity {
             None => Outcome::Normal { evidence: ev, note: title },
             Some(sev) => {
+                cites.to_mut().extend(self.cites_of_band(bands, band).iter().cloned());
                 cites.to_mut().extend(self.gate_cites.iter().cloned());
                 fault(format!("{}{}", d.code_prefix, band.code), title, sev, band.action.clone(), ev, cites)
             }
@@ -776,20 +786,25 @@ impl Compiled {
         }
     }
 
+    /// Three-valued: `all` is normal when one sub-criterion is normal, a fault when every
+    /// one is, and otherwise abstains with the first abstention; `any` is a fault when one
+    /// is, normal when every one is normal, and otherwise abstains (a sub-criterion that
+    /// cannot tell might have been the fault).
     fn combine(&self, mut ev: Evidence, cx: &EvalCtx, cites: Cow<'_, [Citation]>) -> Outcome {
         let d = &self.def;
         let all = d.kind == Kind::All;
         let mut faults = Vec::new();
+        let mut unknown: Option<(AbstainReason, Text)> = None;
         for c in &self.children {
             let title = &c.def.title;
             let o = c.evaluate(ev.clone(), cx);
             match &o {
                 Outcome::Fault(r) => faults.push(format!("{}: {}", c.def.id, r.code)),
                 Outcome::Abstain { reason, detail, detail_zh, .. } if !reason.counts_as_normal() => {
-                    if all {
+                    if unknown.is_none() {
                         let zh = if detail_zh.is_empty() { detail } else { detail_zh };
-                        let why = Text::new(format!("{}: {detail}", title.en), format!("{}：{zh}", title.zh));
-                        return abstain(*reason, why, ev, cites);
+                        unknown =
+                            Some((*reason, Text::new(format!("{}: {detail}", title.en), format!("{}：{zh}", title.zh))));
                     }
                 }
                 _ => {
@@ -801,6 +816,11 @@ impl Compiled {
                         };
                     }
                 }
+            }
+        }
+        if let Some((reason, why)) = unknown {
+            if all || faults.is_empty() {
+                return abstain(reason, why, ev, cites);
             }
         }
         if faults.is_empty() {
@@ -816,6 +836,23 @@ impl Compiled {
             ev,
             cites,
         )
+    }
+}
+
+impl Compiled {
+    /// The citations of `band` itself (its `cite`), found in the list `bands` came from.
+    fn cites_of_band(&self, bands: &[toml::Spanned<Band>], band: &Band) -> &[Citation] {
+        let Some(i) = bands.iter().position(|b| std::ptr::eq(b.get_ref(), band)) else { return &[] };
+        if std::ptr::eq(bands.as_ptr(), self.def.band.as_ptr()) {
+            return self.band_cites.get(i).map(Vec::as_slice).unwrap_or(&[]);
+        }
+        self.def
+            .variant
+            .iter()
+            .position(|v| std::ptr::eq(v.band.as_ptr(), bands.as_ptr()))
+            .and_then(|v| self.variant_band_cites.get(v)?.get(i))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 }
 

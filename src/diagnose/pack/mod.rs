@@ -58,6 +58,14 @@ pub enum PackError {
     References { file: String, source: crate::knowledge::KnowledgeError },
     #[error("{file}: pack id `{id}` is already loaded from {other}")]
     Duplicate { file: String, id: String, other: String },
+    /// A document id defined twice with different content (names both reference files).
+    #[error(transparent)]
+    Library(crate::knowledge::KnowledgeError),
+    #[error(
+        "{dir}: [packs] dirs: this directory has neither pack.toml nor */pack.toml, so it adds no pack: \
+         list the pack's own directory or the directory holding pack directories"
+    )]
+    NoPack { dir: String },
 }
 
 /// Publication status of a criterion (criteria.md's status column).
@@ -93,6 +101,23 @@ pub enum Kind {
     ModelScore,
     All,
     Any,
+}
+
+impl Kind {
+    /// The name a pack writes in `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bands => "bands",
+            Kind::Regions => "regions",
+            Kind::Codes => "codes",
+            Kind::Limits => "limits",
+            Kind::IeeeStatus => "ieee_status",
+            Kind::Rate => "rate",
+            Kind::ModelScore => "model_score",
+            Kind::All => "all",
+            Kind::Any => "any",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -367,6 +392,29 @@ struct PackFile {
     criterion: Vec<Spanned<CriterionDef>>,
 }
 
+/// Where the keys that [`CriterionDef`] keeps without a span sit in the file: a second,
+/// lenient parse of the same text, used only to put the line of an error.
+#[derive(Debug, Default, Deserialize)]
+struct SpanFile {
+    #[serde(default)]
+    criterion: Vec<KeySpans>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct KeySpans {
+    disabled_reason: Option<Spanned<String>>,
+    hysteresis: Option<Spanned<f64>>,
+    running_role: Option<Spanned<String>>,
+    gate: Option<Spanned<GateSpans>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GateSpans {
+    #[serde(default)]
+    any_above: BTreeMap<Spanned<String>, f64>,
+    at_least: Option<Spanned<(String, f64)>>,
+}
+
 /// A pack file to load: its name, its text and its reference files (name, text).
 type Source = (String, String, Vec<(String, String)>);
 
@@ -447,7 +495,10 @@ impl PackSet {
             for (rf, rt) in refs {
                 let lib =
                     Library::parse(rf, rt).map_err(|source| PackError::References { file: rf.clone(), source })?;
-                library.merge(lib).map_err(|source| PackError::References { file: rf.clone(), source })?;
+                library.merge(lib).map_err(|source| match source {
+                    e @ crate::knowledge::KnowledgeError::DocumentClash { .. } => PackError::Library(e),
+                    source => PackError::References { file: rf.clone(), source },
+                })?;
             }
         }
         let mut packs: Vec<Pack> = Vec::new();
@@ -455,6 +506,25 @@ impl PackSet {
             let p = parse_pack(file, text, &library)?;
             if let Some(other) = packs.iter().find(|o| o.id == p.id) {
                 return Err(PackError::Duplicate { file: file.clone(), id: p.id, other: other.source.clone() });
+            }
+            // Findings are tracked per (asset, criterion id): an id means one criterion.
+            for c in &p.criteria {
+                let earlier = packs.iter().zip(&sources).find_map(|(o, (_, otext, _))| {
+                    o.criterion(&c.id).map(|oc| (o, Location::from_span(otext, oc.class.span())))
+                });
+                if let Some((o, at)) = earlier {
+                    return Err(Ctx { file, text }.err(
+                        c.class.span(),
+                        format!("criterion `{}`", c.id),
+                        format!(
+                            "duplicate criterion id: pack `{}` already defines it ({}): findings are tracked \
+                             per asset and criterion id, so ids must be unique across all loaded packs; \
+                             prefix your ids (`plant.`)",
+                            o.id,
+                            crate::knowledge::file_line(&o.source, at.line)
+                        ),
+                    ));
+                }
             }
             packs.push(p);
         }
@@ -478,6 +548,9 @@ fn pack_files(dir: &Path) -> Result<Vec<PathBuf>, PackError> {
     let rd = std::fs::read_dir(dir).map_err(|source| PackError::Read { file: dir.display().to_string(), source })?;
     let mut out: Vec<PathBuf> =
         rd.filter_map(|e| e.ok()).map(|e| e.path().join("pack.toml")).filter(|p| p.is_file()).collect();
+    if out.is_empty() {
+        return Err(PackError::NoPack { dir: dir.display().to_string() });
+    }
     out.sort();
     Ok(out)
 }
@@ -516,16 +589,19 @@ pub fn parse_pack(file: &str, text: &str, library: &Library) -> Result<Pack, Pac
         let span = e.span().unwrap_or(0..0);
         cx.err(span, "(document)", e.message().trim().to_string())
     })?;
+    // The types parsed, so this lenient second parse does too; without it errors point at `class`.
+    let spans: SpanFile = toml::from_str(text).unwrap_or_default();
+    let no_spans = KeySpans::default();
     let mut ids = HashSet::new();
     let mut criteria = Vec::new();
-    for sc in &raw.criterion {
+    for (i, sc) in raw.criterion.iter().enumerate() {
         let span = sc.span();
         let mut c = sc.get_ref().clone();
         let key = format!("criterion `{}`", c.id);
         if !ids.insert(c.id.clone()) {
             return Err(cx.err(span, key, "duplicate criterion id"));
         }
-        validate(&cx, &key, &mut c, library)?;
+        validate(&cx, &key, &mut c, spans.criterion.get(i).unwrap_or(&no_spans), library)?;
         criteria.push(c);
     }
     // Combinations refer to criteria of the same pack.
@@ -543,7 +619,7 @@ pub fn parse_pack(file: &str, text: &str, library: &Library) -> Result<Pack, Pac
     Ok(Pack { id: raw.pack.id, version: raw.pack.version, title: raw.pack.title, source: file.to_string(), criteria })
 }
 
-fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, lib: &Library) -> Result<(), PackError> {
+fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, at: &KeySpans, lib: &Library) -> Result<(), PackError> {
     let class: AssetClass =
         serde_json::from_value(serde_json::Value::String(c.class.get_ref().clone())).map_err(|_| {
             cx.err(c.class.span(), format!("{key}.class"), format!("unknown asset class `{}`", c.class.get_ref()))
@@ -565,6 +641,42 @@ fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, lib: &Library) -> Result<
             ));
         }
         names.push(r.get_ref().clone());
+    }
+    // The not-running check reads this role's value, which is gathered only when listed.
+    if let Some(role) = &c.running_role {
+        let span = at.running_role.as_ref().map_or_else(|| c.class.span(), |s| s.span());
+        if class.role(role).is_none() {
+            let known: Vec<&str> = class.roles().iter().map(|r| r.name).collect();
+            return Err(cx.err(
+                span,
+                format!("{key}.running_role"),
+                format!("unknown role `{role}` for class {}: expected one of {}", class.as_str(), known.join(", ")),
+            ));
+        }
+        if !c.inputs.iter().chain(&c.optional).any(|r| r.get_ref() == role) {
+            return Err(cx.err(
+                span,
+                format!("{key}.running_role"),
+                format!(
+                    "`{role}` is not listed in `inputs` or `optional`: its value is never gathered, so the \
+                     not-running check would never trigger; list it under `optional`"
+                ),
+            ));
+        }
+    }
+    // Conditions read each component as a share of their sum: all of them must have a value.
+    for comp in &c.components {
+        if !c.inputs.iter().any(|r| r.get_ref() == comp.get_ref()) {
+            return Err(cx.err(
+                comp.span(),
+                format!("{key}.components"),
+                format!(
+                    "`{}` is not listed in `inputs`: only `inputs` are required to have a sample, and the \
+                     components are percentages of their sum; list it under `inputs`",
+                    comp.get_ref()
+                ),
+            ));
+        }
     }
     for q in &c.quantity {
         let Some((_, n)) = FUNCTIONS.iter().find(|(f, _)| f == q.func.get_ref()) else {
@@ -619,6 +731,81 @@ fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, lib: &Library) -> Result<
             ));
         }
         return Ok(());
+    }
+    if let Some(reason) = &c.disabled_reason {
+        let span = at.disabled_reason.as_ref().map_or_else(|| c.class.span(), |s| s.span());
+        return Err(cx.err(
+            span,
+            format!("{key}.disabled_reason"),
+            format!(
+                "`disabled_reason` = {reason:?} on a status {:?} criterion: only status U criteria ship disabled, \
+                 and this one runs, so the reason would be shown nowhere; remove it, or set status = \"U\"",
+                c.status
+            ),
+        ));
+    }
+    if let Some(h) = c.hysteresis {
+        if !(h > 0.0 && h <= 1.0) {
+            let span = at.hysteresis.as_ref().map_or_else(|| c.class.span(), |s| s.span());
+            return Err(cx.err(
+                span,
+                format!("{key}.hysteresis"),
+                format!(
+                    "hysteresis = {h} is out of range: it multiplies every band edge (limit, rate limit) while \
+                     a finding is open, and must be above 0 and at most 1 (0.95 = edges 5 % lower; 1 = none)"
+                ),
+            ));
+        }
+    }
+    if let Some(g) = &c.gate {
+        let gspan = at.gate.as_ref().map_or_else(|| c.class.span(), |s| s.span());
+        if !matches!(c.kind, Kind::Bands | Kind::Regions | Kind::Codes) {
+            return Err(cx.err(
+                gspan,
+                format!("{key}.gate"),
+                format!(
+                    "kind `{}` does not read `gate` (only bands, regions and codes do): the gate would be \
+                     ignored; remove it",
+                    c.kind.as_str()
+                ),
+            ));
+        }
+        for (name, v) in &g.any_above {
+            if !names.contains(name) {
+                let span = at
+                    .gate
+                    .as_ref()
+                    .and_then(|s| s.get_ref().any_above.keys().find(|k| k.get_ref() == name))
+                    .map_or(gspan.clone(), |k| k.span());
+                return Err(cx.err(
+                    span,
+                    format!("{key}.gate.any_above"),
+                    format!(
+                        "`{name}` = {v} names no input role or quantity of this criterion (expected one of {}): \
+                         it never has a value, so it never opens the gate",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some((name, v)) = &g.at_least {
+            if !names.contains(name) {
+                let span = at
+                    .gate
+                    .as_ref()
+                    .and_then(|s| s.get_ref().at_least.as_ref())
+                    .map_or(gspan.clone(), |s| s.span());
+                return Err(cx.err(
+                    span,
+                    format!("{key}.gate.at_least"),
+                    format!(
+                        "`{name}` (at least {v}) names no input role or quantity of this criterion (expected one \
+                         of {}): it never has a value, so the gate would stay closed for ever",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
     }
     // Citations.
     let cite_ok = |list: &[Spanned<String>], what: &str| -> Result<(), PackError> {

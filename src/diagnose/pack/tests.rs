@@ -709,3 +709,258 @@ fn the_documented_example_pack_loads_and_evaluates() {
     let d = o.evidence().derived.iter().find(|d| d.name == "bearing rise over coolant").unwrap();
     assert_eq!((d.value, d.name_zh.as_str(), d.unit.as_str()), (56.0, "轴承温升（对冷却介质）", "K"));
 }
+
+/// A small plant pack directory: `pack.toml` with the given criteria (after the header),
+/// citing `refs`, plus the reference files `refs` as (name, text).
+fn plant_dir(root: &std::path::Path, name: &str, criteria: &str, refs: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let list: Vec<String> = refs.iter().map(|(f, _)| format!("{f:?}")).collect();
+    let head = format!(
+        "[pack]\nid = \"{name}\"\nversion = \"1\"\ntitle = {{ en = \"p\", zh = \"p\" }}\nreferences = [{}]\n",
+        list.join(", ")
+    );
+    std::fs::write(dir.join("pack.toml"), format!("{head}{criteria}")).unwrap();
+    for (f, t) in refs {
+        std::fs::write(dir.join(f), t).unwrap();
+    }
+    dir
+}
+
+/// A bands criterion with the given id, citing a built-in passage.
+fn h2_criterion(id: &str) -> String {
+    format!(
+        r#"
+[[criterion]]
+id = "{id}"
+class = "transformer"
+title = {{ en = "c", zh = "c" }}
+status = "V1"
+kind = "bands"
+inputs = ["h2"]
+input = "h2"
+code_prefix = "PLANT.H2."
+cite = ["iec60599.typical-values"]
+band = [
+  {{ to = 10, code = "OK", title = {{ en = "ok", zh = "正常" }} }},
+  {{ from = 10, code = "HIGH", severity = "low", title = {{ en = "high", zh = "高" }}, action = {{ en = "look", zh = "查看" }} }},
+]
+"#
+    )
+}
+
+/// Findings are tracked per (asset, criterion id): a criterion id defined by two packs is
+/// an error naming both files, whether the first is a plant pack or a built-in one.
+#[test]
+fn criterion_ids_are_unique_across_packs() {
+    let root = tempfile::tempdir().unwrap();
+    plant_dir(root.path(), "plant-a", &h2_criterion("plant.h2"), &[]);
+    plant_dir(root.path(), "plant-b", &format!("{}{}", h2_criterion("plant.h2_b"), h2_criterion("plant.h2")), &[]);
+    let e = PackSet::load(true, &[root.path().to_path_buf()]).unwrap_err().to_string();
+    let (a, b) = (root.path().join("plant-a/pack.toml"), root.path().join("plant-b/pack.toml"));
+    // The second definition's line (its `class`), then the first file and its line.
+    assert!(e.starts_with(&format!("{}:24:", b.display())), "{e}");
+    assert!(
+        e.contains("criterion `plant.h2`: duplicate criterion id: pack `plant-a` already defines it")
+            && e.contains(&format!("({}:9)", a.display()))
+            && e.contains("unique across all loaded packs"),
+        "{e}"
+    );
+    // Distinct ids load.
+    std::fs::write(
+        root.path().join("plant-b/pack.toml"),
+        std::fs::read_to_string(&b).unwrap().replace("id = \"plant.h2\"", "id = \"plant.h2_c\""),
+    )
+    .unwrap();
+    let set = PackSet::load(true, &[root.path().to_path_buf()]).unwrap();
+    assert_eq!(set.criteria().filter(|(p, _)| p.id.starts_with("plant-")).count(), 3);
+    // A plant criterion may not take a built-in criterion's id either.
+    let root2 = tempfile::tempdir().unwrap();
+    let dir = plant_dir(root2.path(), "plant", &h2_criterion("bearing.temperature"), &[]);
+    let e = PackSet::load(true, std::slice::from_ref(&dir)).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&dir.join("pack.toml").display().to_string())
+            && e.contains("pack `rotating` already defines it (configs/packs/rotating/pack.toml:")
+            && e.contains(" (built in)): findings are tracked"),
+        "{e}"
+    );
+    // Without the built-in packs, the same id is free.
+    PackSet::load(false, &[dir]).unwrap();
+}
+
+/// A document id already loaded from another reference file must be the same document:
+/// an identical copy loads (the built-in DGA pack repeats the built-in library's documents),
+/// a different one is an error naming both files, the key and both values.
+#[test]
+fn a_document_id_names_one_document_across_reference_files() {
+    let doc = |title: &str| {
+        format!("[[document]]\nid = \"plant-mm07\"\ntitle = \"{title}\"\nedition = \"2024-03\"\nlanguage = \"en\"\n")
+    };
+    let passage = |id: &str| {
+        format!("\n[[passage]]\nid = \"{id}\"\ndocument = \"plant-mm07\"\nclause = \"4.2\"\nverification = \"secondary\"\nedge = \">= counts\"\ntext_en = \"t\"\ntext_zh = \"t\"\n")
+    };
+    let refs_a = format!("{}{}", doc("Maintenance manual MM-07"), passage("plant-mm07.a"));
+    let refs_b = format!("# the same manual\n{}{}", doc("Maintenance manual MM-07"), passage("plant-mm07.b"));
+    let root = tempfile::tempdir().unwrap();
+    plant_dir(root.path(), "plant-a", "", &[("refs.toml", &refs_a)]);
+    plant_dir(root.path(), "plant-b", "", &[("refs.toml", &refs_b)]);
+    let set = PackSet::load(true, &[root.path().to_path_buf()]).unwrap();
+    assert_eq!(set.library.citation("plant-mm07.b").unwrap().title, "Maintenance manual MM-07");
+    // Another title under the same id.
+    let refs_b = format!("# another manual\n{}{}", doc("Pump manual PM-01"), passage("plant-mm07.b"));
+    std::fs::write(root.path().join("plant-b/refs.toml"), &refs_b).unwrap();
+    let e = PackSet::load(true, &[root.path().to_path_buf()]).unwrap_err().to_string();
+    let (a, b) = (root.path().join("plant-a/refs.toml"), root.path().join("plant-b/refs.toml"));
+    assert!(
+        e.starts_with(&format!(
+            "{}:2: document `plant-mm07`: key `title` = \"Pump manual PM-01\" differs from the document `plant-mm07` already loaded from {}:1 (title = \"Maintenance manual MM-07\")",
+            b.display(),
+            a.display()
+        )),
+        "{e}"
+    );
+    // A built-in document id with another edition: names the built-in library.
+    let root2 = tempfile::tempdir().unwrap();
+    let clash = "passage = []\n[[document]]\nid = \"iec60599-2022\"\ntitle = \"IEC 60599:2022 Mineral oil-filled electrical equipment in service - Guidance on the interpretation of dissolved and free gases analysis\"\nedition = \"2015\"\nlanguage = \"en\"\n";
+    let dir = plant_dir(root2.path(), "plant", "", &[("refs.toml", clash)]);
+    let e = PackSet::load(true, &[dir]).unwrap_err().to_string();
+    assert!(
+        e.contains("refs.toml:2: document `iec60599-2022`: key `edition` = \"2015\"")
+            && e.contains("already loaded from src/knowledge/references.toml:11 (built in) (edition = \"2022\")"),
+        "{e}"
+    );
+}
+
+/// A directory in `[packs] dirs` that holds no pack is an error naming it, not a silent no-op.
+#[test]
+fn a_packs_dir_without_a_pack_is_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let e = PackSet::load(true, &[root.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{}: [packs] dirs: this directory has neither pack.toml nor */pack.toml", root.path().display())),
+        "{e}"
+    );
+    // A subdirectory without pack.toml (a misspelt file name) does not count.
+    std::fs::create_dir(root.path().join("plant")).unwrap();
+    std::fs::write(root.path().join("plant/packs.toml"), "").unwrap();
+    let e = PackSet::load(true, &[root.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("neither pack.toml nor */pack.toml"), "{e}");
+    // With a pack one level down, it loads.
+    plant_dir(root.path(), "plant-a", &h2_criterion("plant.h2"), &[]);
+    let set = PackSet::load(true, &[root.path().to_path_buf()]).unwrap();
+    assert!(set.pack("plant-a").is_some());
+}
+
+/// A band's own `cite` reaches its finding, and `all`/`any` are three-valued: a
+/// sub-criterion that cannot tell makes `any` abstain unless another is a fault, and makes
+/// `all` abstain unless another is normal.
+#[test]
+fn band_citations_and_combinations_that_cannot_tell() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plant")).unwrap();
+    let band_rules = r#"
+[pack]
+id = "plant"
+version = "0.1"
+title = { en = "Plant rules", zh = "厂内规则" }
+references = ["refs.toml"]
+
+[[criterion]]
+id = "hot"
+class = "motor"
+title = { en = "Hot winding", zh = "绕组热" }
+status = "V1"
+kind = "bands"
+inputs = ["winding_temp"]
+input = "winding_temp"
+code_prefix = "PLANT.HOT."
+cite = ["plant.rule-1"]
+band = [
+  { to = 100, code = "OK", title = { en = "ok", zh = "正常" } },
+  { from = 100, code = "HOT", severity = "low", title = { en = "hot", zh = "热" }, action = { en = "look", zh = "查看" }, cite = ["plant.rule-2"] },
+]
+
+[[criterion]]
+id = "unbalanced"
+class = "motor"
+title = { en = "Unbalanced", zh = "不平衡" }
+status = "V1"
+kind = "bands"
+inputs = ["v_ab", "v_bc", "v_ca"]
+quantity = [{ name = "u", fn = "unbalance", args = ["v_ab", "v_bc", "v_ca"] }]
+input = "u"
+code_prefix = "PLANT.UNB."
+cite = ["plant.rule-1"]
+band = [
+  { to = 2, code = "OK", title = { en = "ok", zh = "正常" } },
+  { from = 2, code = "HIGH", severity = "low", title = { en = "high", zh = "高" }, action = { en = "look", zh = "查看" } },
+]
+"#;
+    let combo = |kind: &str| {
+        format!(
+            r#"
+[[criterion]]
+id = "hot_{kind}_unbalanced"
+class = "motor"
+title = {{ en = "Hot {kind} unbalanced", zh = "绕组过热与电源不平衡" }}
+status = "V1"
+kind = "{kind}"
+of = ["hot", "unbalanced"]
+code_prefix = "PLANT.{kind}"
+severity = "high"
+action = {{ en = "Check", zh = "检查" }}
+"#
+        )
+    };
+    let text = format!("{band_rules}{}{}", combo("all"), combo("any"));
+    std::fs::write(dir.path().join("plant/pack.toml"), text).unwrap();
+    std::fs::write(
+        dir.path().join("plant/refs.toml"),
+        r#"
+[[document]]
+id = "plant-manual"
+title = "Plant maintenance manual"
+edition = "2024"
+language = "en"
+
+[[passage]]
+id = "plant.rule-1"
+document = "plant-manual"
+clause = "4.2"
+verification = "secondary"
+edge = ">= counts"
+text_en = "Plant rule."
+text_zh = "厂内规则。"
+
+[[passage]]
+id = "plant.rule-2"
+document = "plant-manual"
+clause = "4.3"
+verification = "secondary"
+edge = ">= counts"
+text_en = "Above 100 it is hot."
+text_zh = "高于 100 即为过热。"
+"#,
+    )
+    .unwrap();
+    let set = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap();
+    let p = Params::new();
+    let hot = compiled(&set, "plant", "hot");
+    let Outcome::Fault(r) = run(&hot, &[("winding_temp", 110.0)], &p, None) else { panic!("hot at 110") };
+    let ids: Vec<&str> = r.citations.iter().map(|c| c.passage_id.as_str()).collect();
+    assert_eq!(ids, ["plant.rule-1", "plant.rule-2"], "the band's own citation is kept");
+
+    // No voltages: `unbalanced` cannot tell.
+    let all = compiled(&set, "plant", "hot_all_unbalanced");
+    let any = compiled(&set, "plant", "hot_any_unbalanced");
+    let t = |x: f64| [("winding_temp", x)];
+    assert_eq!(code(&run(&any, &t(110.0), &p, None)), "PLANT.any", "one fault is enough for any");
+    assert!(code(&run(&any, &t(90.0), &p, None)).starts_with("abstain:"), "any: normal and unknown is unknown");
+    assert_eq!(code(&run(&all, &t(90.0), &p, None)), "normal", "all: one normal is enough");
+    let o = run(&all, &t(110.0), &p, None);
+    assert!(code(&o).starts_with("abstain:"), "all: fault and unknown is unknown: {}", code(&o));
+    // With every input present the two-valued answers stand.
+    let v = |x: f64, low: f64| [("winding_temp", x), ("v_ab", 400.0), ("v_bc", 400.0), ("v_ca", low)];
+    assert_eq!(code(&run(&any, &v(90.0, 400.0), &p, None)), "normal");
+    assert_eq!(code(&run(&all, &v(110.0, 380.0), &p, None)), "PLANT.all");
+}
