@@ -201,6 +201,18 @@ mod tests {
         .unwrap();
     }
 
+    /// A store on disk with finding 1 open and finding 2 cleared a day ago (and a second
+    /// connection to read it directly).
+    fn open_and_cleared() -> (tempfile::TempDir, Store, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let s = Store::open(&db).unwrap();
+        let c = Connection::open(&db).unwrap();
+        finding(&c, 1, "open", None);
+        finding(&c, 2, "cleared", Some(NOW - DAY_MS));
+        (dir, s, c)
+    }
+
     fn count(c: &Connection, sql: &str) -> i64 {
         c.query_row(sql, [], |r| r.get(0)).unwrap()
     }
@@ -245,12 +257,7 @@ mod tests {
 
     #[test]
     fn a_new_photo_gets_room_from_cleared_findings_or_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let mut s = Store::open(&db).unwrap();
-        let c = Connection::open(&db).unwrap();
-        finding(&c, 1, "open", None);
-        finding(&c, 2, "cleared", Some(NOW - DAY_MS));
+        let (_dir, mut s, c) = open_and_cleared();
         let photo = vec![7u8; 400];
         let open = s.add_note(1, "ana", "open", Some((&photo, "image/jpeg")), NOW - 50).unwrap().unwrap();
         let cleared = s.add_note(2, "ana", "cleared", Some((&photo, "image/jpeg")), NOW - 40).unwrap().unwrap();
@@ -270,12 +277,7 @@ mod tests {
 
     #[test]
     fn photo_quota_removes_oldest_photos_of_cleared_findings_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let mut s = Store::open(&db).unwrap();
-        let c = Connection::open(&db).unwrap();
-        finding(&c, 1, "open", None);
-        finding(&c, 2, "cleared", Some(NOW - DAY_MS));
+        let (_dir, mut s, c) = open_and_cleared();
         let photo = vec![7u8; 400];
         let open_old = s.add_note(1, "ana", "open, oldest", Some((&photo, "image/jpeg")), NOW - 50).unwrap().unwrap();
         let c1 = s.add_note(2, "ana", "cleared 1", Some((&photo, "image/jpeg")), NOW - 40).unwrap().unwrap();

@@ -399,14 +399,12 @@ fn thermography_motor_and_battery_quantities() {
     assert!(r.citations[0].title.contains("vendor guidance"));
 }
 
-/// A plant pack from a directory: an all/any combination over two of its criteria.
-#[test]
-fn plant_pack_with_a_combination() {
+/// A plant pack `plant` in a temp dir: criteria `hot` (winding temperature; its HOT band
+/// cites plant.rule-2) and `unbalanced` (supply), both citing plant.rule-1, then `more`.
+fn plant_pack(more: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("plant")).unwrap();
-    std::fs::write(
-        dir.path().join("plant/pack.toml"),
-        r#"
+    let base = r#"
 [pack]
 id = "plant"
 version = "0.1"
@@ -425,7 +423,7 @@ code_prefix = "PLANT.HOT."
 cite = ["plant.rule-1"]
 band = [
   { to = 100, code = "OK", title = { en = "ok", zh = "正常" } },
-  { from = 100, code = "HOT", severity = "low", title = { en = "hot", zh = "热" }, action = { en = "look", zh = "查看" } },
+  { from = 100, code = "HOT", severity = "low", title = { en = "hot", zh = "热" }, action = { en = "look", zh = "查看" }, cite = ["plant.rule-2"] },
 ]
 
 [[criterion]]
@@ -443,20 +441,8 @@ band = [
   { to = 2, code = "OK", title = { en = "ok", zh = "正常" } },
   { from = 2, code = "HIGH", severity = "low", title = { en = "high", zh = "高" }, action = { en = "look", zh = "查看" } },
 ]
-
-[[criterion]]
-id = "hot_and_unbalanced"
-class = "motor"
-title = { en = "Hot winding with unbalanced supply", zh = "绕组过热且电源不平衡" }
-status = "V1"
-kind = "all"
-of = ["hot", "unbalanced"]
-code_prefix = "PLANT.HOT_UNBALANCED"
-severity = "high"
-action = { en = "Correct the supply first", zh = "先纠正电源" }
-"#,
-    )
-    .unwrap();
+"#;
+    std::fs::write(dir.path().join("plant/pack.toml"), format!("{base}{more}")).unwrap();
     std::fs::write(
         dir.path().join("plant/refs.toml"),
         r#"
@@ -474,9 +460,38 @@ verification = "secondary"
 edge = ">= counts"
 text_en = "Plant rule."
 text_zh = "厂内规则。"
+
+[[passage]]
+id = "plant.rule-2"
+document = "plant-manual"
+clause = "4.3"
+verification = "secondary"
+edge = ">= counts"
+text_en = "Above 100 it is hot."
+text_zh = "高于 100 即为过热。"
 "#,
     )
     .unwrap();
+    dir
+}
+
+/// A plant pack from a directory: an all/any combination over two of its criteria.
+#[test]
+fn plant_pack_with_a_combination() {
+    let dir = plant_pack(
+        r#"
+[[criterion]]
+id = "hot_and_unbalanced"
+class = "motor"
+title = { en = "Hot winding with unbalanced supply", zh = "绕组过热且电源不平衡" }
+status = "V1"
+kind = "all"
+of = ["hot", "unbalanced"]
+code_prefix = "PLANT.HOT_UNBALANCED"
+severity = "high"
+action = { en = "Correct the supply first", zh = "先纠正电源" }
+"#,
+    );
     let set = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap();
     let c = compiled(&set, "plant", "hot_and_unbalanced");
     let p = Params::new();
@@ -856,46 +871,6 @@ fn a_packs_dir_without_a_pack_is_an_error() {
 /// `all` abstain unless another is normal.
 #[test]
 fn band_citations_and_combinations_that_cannot_tell() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("plant")).unwrap();
-    let band_rules = r#"
-[pack]
-id = "plant"
-version = "0.1"
-title = { en = "Plant rules", zh = "厂内规则" }
-references = ["refs.toml"]
-
-[[criterion]]
-id = "hot"
-class = "motor"
-title = { en = "Hot winding", zh = "绕组热" }
-status = "V1"
-kind = "bands"
-inputs = ["winding_temp"]
-input = "winding_temp"
-code_prefix = "PLANT.HOT."
-cite = ["plant.rule-1"]
-band = [
-  { to = 100, code = "OK", title = { en = "ok", zh = "正常" } },
-  { from = 100, code = "HOT", severity = "low", title = { en = "hot", zh = "热" }, action = { en = "look", zh = "查看" }, cite = ["plant.rule-2"] },
-]
-
-[[criterion]]
-id = "unbalanced"
-class = "motor"
-title = { en = "Unbalanced", zh = "不平衡" }
-status = "V1"
-kind = "bands"
-inputs = ["v_ab", "v_bc", "v_ca"]
-quantity = [{ name = "u", fn = "unbalance", args = ["v_ab", "v_bc", "v_ca"] }]
-input = "u"
-code_prefix = "PLANT.UNB."
-cite = ["plant.rule-1"]
-band = [
-  { to = 2, code = "OK", title = { en = "ok", zh = "正常" } },
-  { from = 2, code = "HIGH", severity = "low", title = { en = "high", zh = "高" }, action = { en = "look", zh = "查看" } },
-]
-"#;
     let combo = |kind: &str| {
         format!(
             r#"
@@ -912,37 +887,7 @@ action = {{ en = "Check", zh = "检查" }}
 "#
         )
     };
-    let text = format!("{band_rules}{}{}", combo("all"), combo("any"));
-    std::fs::write(dir.path().join("plant/pack.toml"), text).unwrap();
-    std::fs::write(
-        dir.path().join("plant/refs.toml"),
-        r#"
-[[document]]
-id = "plant-manual"
-title = "Plant maintenance manual"
-edition = "2024"
-language = "en"
-
-[[passage]]
-id = "plant.rule-1"
-document = "plant-manual"
-clause = "4.2"
-verification = "secondary"
-edge = ">= counts"
-text_en = "Plant rule."
-text_zh = "厂内规则。"
-
-[[passage]]
-id = "plant.rule-2"
-document = "plant-manual"
-clause = "4.3"
-verification = "secondary"
-edge = ">= counts"
-text_en = "Above 100 it is hot."
-text_zh = "高于 100 即为过热。"
-"#,
-    )
-    .unwrap();
+    let dir = plant_pack(&format!("{}{}", combo("all"), combo("any")));
     let set = PackSet::load(true, &[dir.path().to_path_buf()]).unwrap();
     let p = Params::new();
     let hot = compiled(&set, "plant", "hot");
