@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_new_photo_gets_room_from_cleared_findings_or_is_refused() {
-        let (_dir, mut s, c) = open_and_cleared();
+        let (_dir, mut s, _) = open_and_cleared();
         let photo = vec![7u8; 400];
         let open = s.add_note(1, "ana", "open", Some((&photo, "image/jpeg")), NOW - 50).unwrap().unwrap();
         let cleared = s.add_note(2, "ana", "cleared", Some((&photo, "image/jpeg")), NOW - 40).unwrap().unwrap();
