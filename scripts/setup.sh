@@ -2,7 +2,8 @@
 # Installs what edgecite's demo and tests need, idempotently. Sourced by scripts/demo.sh
 # and scripts/test.sh; exports ORT_DYLIB_PATH.
 #   - ONNX Runtime 1.31.1 from PyPI into .venv (the daemon loads its shared library)
-#   - with `--tests`: mbpoll and socat from apt (when root), pymodbus into .venv
+#   - with `--tests`: mbpoll, socat and a CJK font from apt (when root), pymodbus and fpdf2
+#     into .venv, and the other test tools below
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -47,12 +48,22 @@ apt_install() { # apt_install COMMAND PACKAGE
 }
 
 ensure_test_peers() {
-  # pymodbus (an independent Modbus peer) and socat (pty pairs for RTU) for tests/peers.
-  if ! "$VENV/bin/python" -c "import pymodbus, serial, sys; sys.exit(pymodbus.__version__ != '3.16.1')" 2>/dev/null; then
-    log "installing the Modbus test peer's packages (tests/peers/requirements.txt)"
+  # pymodbus (an independent Modbus peer), socat (pty pairs for RTU), and fpdf2 with a CJK
+  # font (the PDF manual the reference-import test writes).
+  if ! "$VENV/bin/python" -c "import pymodbus, serial, fpdf, sys; sys.exit(pymodbus.__version__ != '3.16.1' or fpdf.__version__ != '2.8.9')" 2>/dev/null; then
+    log "installing the test peers' packages (tests/peers/requirements.txt)"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/peers/requirements.txt"
   fi
   apt_install socat socat
+  if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      log "installing fonts-wqy-microhei with apt (a CJK font for the PDF and web tests)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1 \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
+    else
+      log "error: no CJK font; install the Debian package fonts-wqy-microhei (sudo apt-get install fonts-wqy-microhei) and rerun"; exit 1
+    fi
+  fi
 }
 
 ensure_training_packages() {

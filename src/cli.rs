@@ -223,8 +223,8 @@ pub struct AskArgs {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum RefsCommand {
-    /// Import a plant document (Markdown `.md`, plain text, or failure cases `.toml`) into
-    /// the config's reference database. Re-importing an id replaces it.
+    /// Import a plant document (Markdown `.md`, plain text, a PDF's text layer, or failure
+    /// cases `.toml`) into the config's reference database. Re-importing an id replaces it.
     Import {
         file: PathBuf,
         #[arg(long, short)]
@@ -325,23 +325,54 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The text layer of a PDF, for the plain-text importer (numbered headings become anchors).
+/// The extractor is run under `catch_unwind`: a PDF it cannot parse is an error, not a crash.
+#[cfg(feature = "pdf")]
+fn pdf_text(file: &std::path::Path, bytes: &[u8]) -> anyhow::Result<String> {
+    let out = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes));
+    let text = match out {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => anyhow::bail!("{}: cannot read the PDF: {e}", file.display()),
+        Err(_) => anyhow::bail!("{}: the PDF text extractor failed on this file (malformed or unsupported PDF)", file.display()),
+    };
+    if text.trim().is_empty() {
+        anyhow::bail!(
+            "{}: the PDF has no text layer (a scan?): run OCR first, or import the text as .txt or .md",
+            file.display()
+        );
+    }
+    Ok(text)
+}
+
+#[cfg(not(feature = "pdf"))]
+fn pdf_text(file: &std::path::Path, _: &[u8]) -> anyhow::Result<String> {
+    anyhow::bail!(
+        "{}: this edgecite was built without PDF import (cargo feature `pdf`): import the text as .txt or .md",
+        file.display()
+    )
+}
+
 pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
     use crate::knowledge::search::{import_cases, import_text, RefIndex};
     match cmd {
         RefsCommand::Import { file, config, id, title, edition } => {
             let c = Config::load(config)?;
             let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
-            let text = String::from_utf8(bytes).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: not UTF-8 text (byte {}): convert it first (PDF: extract the text)",
-                    file.display(),
-                    e.utf8_error().valid_up_to()
-                )
-            })?;
+            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            let text = if ext == "pdf" || bytes.starts_with(b"%PDF-") {
+                pdf_text(file, &bytes)?
+            } else {
+                String::from_utf8(bytes).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: not UTF-8 text (byte {}): import Markdown, plain text, a PDF with a text layer, or failure cases (.toml)",
+                        file.display(),
+                        e.utf8_error().valid_up_to()
+                    )
+                })?
+            };
             let name = file.display().to_string();
             let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("document").to_string();
             let id = id.clone().unwrap_or(stem);
-            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             let doc = match ext.as_str() {
                 "toml" => import_cases(&name, &text, &id)?,
                 "md" | "markdown" => import_text(&name, &text, &id, title.as_deref(), edition, true)?,

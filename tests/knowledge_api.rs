@@ -174,3 +174,66 @@ fn ask_and_lab_dga_over_http() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(r["asset_evidence"].as_array().unwrap().iter().any(|e| e["code"].as_str().unwrap().starts_with("DGA.")));
 }
+
+/// A plant manual as a PDF (written by fpdf2 with a CJK font, as a vendor's tool would):
+/// `edgecite refs import` takes its text layer, numbered headings become anchors, and
+/// `edgecite ask` finds the passages. A broken PDF and one without text are clear errors.
+#[test]
+fn a_pdf_manual_is_imported_from_its_text_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("pump-manual.pdf");
+    let blank = dir.path().join("scan.pdf");
+    let script = r#"
+import sys
+from fpdf import FPDF
+font = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+pdf = FPDF()
+pdf.add_page()
+pdf.add_font("cjk", fname=font)
+pdf.set_font("cjk", size=12)
+for line in ["3 Inspection", "3.1 Oil sampling", "Take the oil sample from the bottom valve after flushing 2 litres.",
+             "4 轴承", "轴承温度超过 85 °C 时停泵检查润滑脂。"]:
+    pdf.cell(0, 10, line, new_x="LMARGIN", new_y="NEXT")
+pdf.output(sys.argv[1])
+scan = FPDF()
+scan.add_page()
+scan.rect(20, 20, 100, 60)
+scan.output(sys.argv[2])
+"#;
+    let out = Command::new(common::repo().join(".venv/bin/python"))
+        .args(["-c", script])
+        .arg(&pdf)
+        .arg(&blank)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "fpdf2 (scripts/setup.sh --tests installs it): {}", String::from_utf8_lossy(&out.stderr));
+    let config = demo_config(dir.path(), &Ports::new(), &[]);
+    let import = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["refs", "import", "--config"]).arg(&config).arg(file).output().unwrap()
+    };
+    let out = import(&pdf);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("pump-manual#3-1-oil-sampling  3 Inspection > 3.1 Oil sampling"), "{stdout}");
+    assert!(stdout.contains("pump-manual#4-轴承  4 轴承"), "{stdout}");
+    for (q, id, text) in [("轴承温度", "pump-manual#4-轴承", "85 °C"), ("oil sample bottom valve", "pump-manual#3-1-oil-sampling", "flushing 2 litres")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["ask", "--json", "--config"]).arg(&config).arg(q).output().unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["results"][0]["passage_id"], id, "{q}: {r}");
+        assert!(r["results"][0]["text"].as_str().unwrap().contains(text), "{r}");
+    }
+
+    // A file that is not a PDF inside, and a PDF without a text layer: named errors, and
+    // the manual imported before is still there.
+    let bad = dir.path().join("broken.pdf");
+    std::fs::write(&bad, b"%PDF-1.4 not really").unwrap();
+    for (file, why) in [(&bad, "cannot read the PDF"), (&blank, "has no text layer")] {
+        let out = import(file);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(&file.display().to_string()) && err.contains(why), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["ask", "--json", "--config"]).arg(&config).arg("轴承温度").output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["results"][0]["passage_id"], "pump-manual#4-轴承", "{r}");
+}
