@@ -333,7 +333,10 @@ fn pdf_text(file: &std::path::Path, bytes: &[u8]) -> anyhow::Result<String> {
     let text = match out {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => anyhow::bail!("{}: cannot read the PDF: {e}", file.display()),
-        Err(_) => anyhow::bail!("{}: the PDF text extractor failed on this file (malformed or unsupported PDF)", file.display()),
+        Err(_) => anyhow::bail!(
+            "{}: the PDF text extractor failed on this file (malformed or unsupported PDF)",
+            file.display()
+        ),
     };
     if text.trim().is_empty() {
         anyhow::bail!(

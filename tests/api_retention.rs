@@ -2,7 +2,6 @@
 //! store seeded with old audit rows and an old cleared finding's note, the daemon deletes
 //! them, keeps recent rows and the open finding's note, logs the counts and audits the pass.
 
-
 use crate::common::{demo_config, Daemon, Ports};
 use rusqlite::{params, Connection};
 use std::time::Duration;

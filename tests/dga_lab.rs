@@ -257,7 +257,12 @@ fn published_fault_cases_are_imported_and_answer_questions() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!(": {} passage(s)", conditions.len())), "one case per fault row: {stdout}");
 
-    let out = bin().args(["ask", "--json", "--limit", "10", "--config"]).arg(&config).arg("acetylene discharge").output().unwrap();
+    let out = bin()
+        .args(["ask", "--json", "--limit", "10", "--config"])
+        .arg(&config)
+        .arg("acetylene discharge")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let found: Vec<&Value> = r["results"]

@@ -3,7 +3,6 @@
 //! (pty) line; a dead slave on a shared RTU line; and a misbehaving TCP server (wrong
 //! transaction ids, frames cut short, stale answers, garbage).
 
-
 use crate::common::peer::Peer;
 
 use edgecite::config::{

@@ -3,7 +3,6 @@
 //! become stored samples; each kind of malformed payload is counted, logged with its topic
 //! and reason, and leaves the other points and the daemon alone.
 
-
 use crate::common::mosquitto::{publish_all, sparkplug_encode, Broker};
 use crate::common::{demo_config, Daemon, Ports};
 use serde_json::json;

@@ -163,7 +163,10 @@ timestamp = "ts"
         assert!(vals.iter().all(|v| *v == i), "message at ts {ts}: values {vals:?}, expected {i}");
     }
     let duplicates = rows.len() - by_ts.len();
-    eprintln!("{protocol} {stop:?}: {at_kill} stored at the stop, {} rows, {duplicates} redelivered duplicates", rows.len());
+    eprintln!(
+        "{protocol} {stop:?}: {at_kill} stored at the stop, {} rows, {duplicates} redelivered duplicates",
+        rows.len()
+    );
     match stop {
         // Only the messages in flight at the kill can come twice (the broker's inflight window).
         Stop::Kill => assert!(duplicates <= 100, "{duplicates} duplicates"),

@@ -2,7 +2,6 @@
 //! comes back; the daemon is SIGKILLed during the outage and restarted. Every message the
 //! outbox accepted arrives, in order, duplicated at most in ways the dedup id resolves.
 
-
 use crate::common::mosquitto::{assert_complete_and_ordered, first_occurrences, read_outbox, Broker, Subscriber};
 use crate::common::{demo_config, Daemon, Ports};
 use std::path::{Path, PathBuf};

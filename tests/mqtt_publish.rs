@@ -3,7 +3,6 @@
 //! jsonschema), findings carry evidence and citations, state is retained, the last will
 //! marks the gateway offline, and MQTT 5 works like 3.1.1.
 
-
 use crate::common::mosquitto::{validate_with_jsonschema, Broker, Received, Subscriber};
 use crate::common::{demo_config, Daemon, Ports};
 use std::path::{Path, PathBuf};

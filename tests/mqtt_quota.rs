@@ -2,7 +2,6 @@
 //! quota is dropped oldest first and counted exactly; every finding arrives; the count is
 //! published as a metric once the link is back.
 
-
 use crate::common::mosquitto::{first_occurrences, validate_with_jsonschema, Broker, Subscriber};
 use edgecite::config::Config;
 use edgecite::sinks::mqtt::MqttSink;

@@ -4,7 +4,6 @@
 //! NDEATH as the will; bdSeq continuity and stable aliases across a restart; is_historical
 //! on data replayed after an outage.
 
-
 use crate::common::mosquitto::{publish_all, sparkplug_decode, sparkplug_encode, Broker, Received, Subscriber};
 use crate::common::{demo_config, Daemon, Ports};
 use serde_json::{json, Value};

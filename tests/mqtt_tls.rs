@@ -2,7 +2,6 @@
 //! that requires both on its TLS listener. Certificates are made by `openssl` in the test;
 //! wrong credentials keep everything in the outbox and name the reason.
 
-
 use crate::common::mosquitto::Subscriber;
 use crate::common::{demo_config, free_port, Daemon, Ports};
 use std::path::Path;

@@ -172,7 +172,8 @@ mod tests {
     #[tokio::test]
     async fn jobs_run_on_named_threads_at_the_lower_priority() {
         let own = nice_of_this_thread();
-        let (name, nice) = run(|| (std::thread::current().name().map(str::to_string), nice_of_this_thread())).await.unwrap();
+        let (name, nice) =
+            run(|| (std::thread::current().name().map(str::to_string), nice_of_this_thread())).await.unwrap();
         assert!(name.unwrap_or_default().starts_with("edgecite-infer-"));
         // Raised to WORKER_NICE unless the test itself already runs nicer than that.
         assert_eq!(nice, WORKER_NICE.max(own), "the inference thread's nice value");

@@ -135,7 +135,8 @@ impl Store {
         policy: &RetentionPolicy,
     ) -> Result<Result<(), u64>, StoreError> {
         let stored = |s: &Store| -> Result<u64, StoreError> {
-            let n: i64 = s.conn.query_row("SELECT coalesce(sum(length(photo)), 0) FROM finding_notes", [], |r| r.get(0))?;
+            let n: i64 =
+                s.conn.query_row("SELECT coalesce(sum(length(photo)), 0) FROM finding_notes", [], |r| r.get(0))?;
             Ok(n.max(0) as u64)
         };
         if bytes > policy.photo_quota_bytes {
@@ -144,7 +145,11 @@ impl Store {
         let lowered = RetentionPolicy { photo_quota_bytes: policy.photo_quota_bytes - bytes, ..*policy };
         let p = self.prune_api_records(now_ms, &lowered)?;
         if p.photos > 0 {
-            tracing::info!(photos = p.photos, bytes = p.photo_bytes_freed, "retention: photos of cleared findings removed to make room for a new photo");
+            tracing::info!(
+                photos = p.photos,
+                bytes = p.photo_bytes_freed,
+                "retention: photos of cleared findings removed to make room for a new photo"
+            );
         }
         if p.photo_bytes_over_quota > 0 {
             return Ok(Err(stored(self)?));

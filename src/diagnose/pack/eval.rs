@@ -301,7 +301,13 @@ impl Compiled {
         if !d.curve.is_empty() {
             if let Some(f) = interpolate(&d.curve, x) {
                 let en = d.curve_name.clone().unwrap_or_else(|| "factor".into());
-                let zh = d.curve_name_zh.clone().unwrap_or_else(|| if d.curve_name.is_some() { en.clone() } else { "系数".into() });
+                let zh = d.curve_name_zh.clone().unwrap_or_else(|| {
+                    if d.curve_name.is_some() {
+                        en.clone()
+                    } else {
+                        "系数".into()
+                    }
+                });
                 ev.derive_text(Text::new(en, zh), f, Text::same(""));
             }
         }
@@ -803,8 +809,10 @@ impl Compiled {
                 Outcome::Abstain { reason, detail, detail_zh, .. } if !reason.counts_as_normal() => {
                     if unknown.is_none() {
                         let zh = if detail_zh.is_empty() { detail } else { detail_zh };
-                        unknown =
-                            Some((*reason, Text::new(format!("{}: {detail}", title.en), format!("{}：{zh}", title.zh))));
+                        unknown = Some((
+                            *reason,
+                            Text::new(format!("{}: {detail}", title.en), format!("{}：{zh}", title.zh)),
+                        ));
                     }
                 }
                 _ => {

@@ -790,11 +790,8 @@ fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, at: &KeySpans, lib: &Libr
         }
         if let Some((name, v)) = &g.at_least {
             if !names.contains(name) {
-                let span = at
-                    .gate
-                    .as_ref()
-                    .and_then(|s| s.get_ref().at_least.as_ref())
-                    .map_or(gspan.clone(), |s| s.span());
+                let span =
+                    at.gate.as_ref().and_then(|s| s.get_ref().at_least.as_ref()).map_or(gspan.clone(), |s| s.span());
                 return Err(cx.err(
                     span,
                     format!("{key}.gate.at_least"),

@@ -59,11 +59,27 @@ fn shipped_derived_values_are_named_in_both_languages() {
         for c in &p.criteria {
             for q in &c.quantity {
                 let t = q.label_text();
-                assert!(q.label.is_some() && q.label_zh.is_some(), "{}/{} quantity `{}`: label and label_zh", p.id, c.id, q.name);
-                assert!(!t.en.is_empty() && !t.zh.is_empty() && t.zh != t.en || t.en.contains('/'), "{}/{}: {t:?}", p.id, c.id);
+                assert!(
+                    q.label.is_some() && q.label_zh.is_some(),
+                    "{}/{} quantity `{}`: label and label_zh",
+                    p.id,
+                    c.id,
+                    q.name
+                );
+                assert!(
+                    !t.en.is_empty() && !t.zh.is_empty() && t.zh != t.en || t.en.contains('/'),
+                    "{}/{}: {t:?}",
+                    p.id,
+                    c.id
+                );
             }
             if !c.curve.is_empty() {
-                assert!(c.curve_name.is_some() && c.curve_name_zh.is_some(), "{}/{}: curve_name and curve_name_zh", p.id, c.id);
+                assert!(
+                    c.curve_name.is_some() && c.curve_name_zh.is_some(),
+                    "{}/{}: curve_name and curve_name_zh",
+                    p.id,
+                    c.id
+                );
             }
         }
     }
@@ -852,7 +868,10 @@ fn a_packs_dir_without_a_pack_is_an_error() {
     let root = tempfile::tempdir().unwrap();
     let e = PackSet::load(true, &[root.path().to_path_buf()]).unwrap_err().to_string();
     assert!(
-        e.starts_with(&format!("{}: [packs] dirs: this directory has neither pack.toml nor */pack.toml", root.path().display())),
+        e.starts_with(&format!(
+            "{}: [packs] dirs: this directory has neither pack.toml nor */pack.toml",
+            root.path().display()
+        )),
         "{e}"
     );
     // A subdirectory without pack.toml (a misspelt file name) does not count.
