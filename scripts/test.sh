@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start 2: install what the tests need and run every test.
-#   0. cargo clippy --all-targets -D warnings
+#   0. cargo fmt --check, cargo clippy --all-targets -D warnings
 #   1. cargo test: unit tests, integration tests (daemon end to end on the simulator,
 #      Modbus against pymodbus and mbpoll, broken configs, model parity, systemd,
 #      packaging), benches in test mode
@@ -24,8 +24,9 @@ stage_done() {
 }
 # Lints first: a check build, so it fails in a minute rather than after the tests.
 if cargo clippy --version >/dev/null 2>&1; then
+  cargo fmt --all -- --check
   cargo clippy --locked --all-targets -- -D warnings
-  stage_done "cargo clippy (no warnings)"
+  stage_done "cargo fmt --check and cargo clippy (no warnings)"
 else
   echo "[test] clippy is not installed (rustup component add clippy): lint stage SKIPPED" >&2
 fi
