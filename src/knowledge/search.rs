@@ -224,9 +224,11 @@ impl RefIndex {
         Self::init(conn, ":memory:".into())
     }
 
-    fn init(conn: Connection, path: String) -> Result<RefIndex, SearchError> {
+    fn init(mut conn: Connection, path: String) -> Result<RefIndex, SearchError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|source| SearchError::Db { path: path.clone(), source })?;
+        // `refs import` writes while the daemon may be indexing: take the write lock first.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.execute_batch(SCHEMA).map_err(|source| SearchError::Db { path: path.clone(), source })?;
         let ix = RefIndex { conn, path, rows: std::cell::Cell::new(0) };
         ix.recount()?;

@@ -455,6 +455,66 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// The API's connection acknowledges (read, then write in one transaction) while the
+    /// daemon's connection keeps committing: no "database is locked" (the read-then-write
+    /// transaction must take the write lock first, or SQLite refuses the upgrade at once).
+    #[test]
+    fn acknowledging_while_another_connection_writes_never_fails_with_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let mut api = Store::open(&db).unwrap();
+        let mut daemon = Store::open(&db).unwrap();
+        const N: i64 = 400;
+        {
+            let c = rusqlite::Connection::open(&db).unwrap();
+            for id in 1..=N {
+                c.execute(
+                    "INSERT INTO findings(id, asset, criterion_id, criterion_json, code, title_json, severity, state,
+                       first_seen_ms, last_seen_ms, cleared_ms, evidence_json, citations_json, action_json, verification)
+                     VALUES (?1, 'a' || ?1, 'c', '{}', 'X', '{}', 'medium', 'open', 0, 0, NULL, '{}', '[1]', '{}', 'verified')",
+                    [id],
+                )
+                .unwrap();
+            }
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let e = AuditEntry {
+                        actor: "d",
+                        role: None,
+                        action: "W",
+                        target: "t",
+                        status: 0,
+                        remote: None,
+                        detail: "",
+                    };
+                    daemon.audit(&e, n).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        };
+        let mut failures = Vec::new();
+        for id in 1..=N {
+            if let Err(e) = api.acknowledge(id, "ana", "", 1) {
+                failures.push(format!("finding {id}: {e}"));
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let writes = writer.join().unwrap();
+        assert!(writes > 0);
+        assert!(
+            failures.is_empty(),
+            "{} of {N} acknowledgements failed beside {writes} writes: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(3)]
+        );
+    }
+
     #[test]
     fn tokens_revoke_and_disabled_users_lose_access() {
         let dir = tempfile::tempdir().unwrap();
