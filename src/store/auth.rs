@@ -463,7 +463,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("e.db");
         let mut api = Store::open(&db).unwrap();
-        let mut daemon = Store::open(&db).unwrap();
+        let daemon = Store::open(&db).unwrap();
         const N: i64 = 400;
         {
             let c = rusqlite::Connection::open(&db).unwrap();
