@@ -225,17 +225,20 @@ scan.output(sys.argv[2])
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("pump-manual#3-1-oil-sampling  3 Inspection > 3.1 Oil sampling"), "{stdout}");
     assert!(stdout.contains("pump-manual#4-轴承  4 轴承"), "{stdout}");
-    for (q, id, text) in [
-        ("轴承温度", "pump-manual#4-轴承", "85 °C"),
-        ("oil sample bottom valve", "pump-manual#3-1-oil-sampling", "flushing 2 litres"),
-    ] {
+    let ask = |q: &str| -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
             .args(["ask", "--json", "--config"])
             .arg(&config)
             .arg(q)
             .output()
             .unwrap();
-        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    for (q, id, text) in [
+        ("轴承温度", "pump-manual#4-轴承", "85 °C"),
+        ("oil sample bottom valve", "pump-manual#3-1-oil-sampling", "flushing 2 litres"),
+    ] {
+        let r = ask(q);
         assert_eq!(r["results"][0]["passage_id"], id, "{q}: {r}");
         assert!(r["results"][0]["text"].as_str().unwrap().contains(text), "{r}");
     }
@@ -250,12 +253,6 @@ scan.output(sys.argv[2])
         assert!(!out.status.success() && err.contains(&file.display().to_string()) && err.contains(why), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
-        .args(["ask", "--json", "--config"])
-        .arg(&config)
-        .arg("轴承温度")
-        .output()
-        .unwrap();
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = ask("轴承温度");
     assert_eq!(r["results"][0]["passage_id"], "pump-manual#4-轴承", "{r}");
 }
