@@ -20,6 +20,20 @@ pub struct DgaArgs {
     /// an empty cell means not reported. Rows with the same id form a series (file order).
     #[arg(long, conflicts_with_all = ["h2", "ch4", "c2h6", "c2h4", "c2h2", "co", "co2"])]
     pub csv: Option<PathBuf>,
+    /// What an empty CSV cell means: not-reported (the gas was not analysed; default) or
+    /// not-detected (the lab leaves a cell empty when it found nothing). `ND`, `n.d.`, `未检出`
+    /// and `<x` cells are read as such either way; `-` is always not reported.
+    #[arg(long, value_enum, default_value = "not-reported")]
+    pub blank: lab::Blank,
+    /// Evaluate against the known condition in this CSV column: print the confusion table of
+    /// the verdict and of each method (correct / wrong / normal / no diagnosis) instead of the
+    /// reports. Labels are read by keyword (docs/verdict.md).
+    #[arg(long, requires = "csv", value_name = "COLUMN")]
+    pub eval: Option<String>,
+    /// Skip CSV columns edgecite does not know (a lab's own export) instead of refusing the
+    /// file; they are listed on stderr.
+    #[arg(long, requires = "csv")]
+    pub ignore_unknown_columns: bool,
     /// Print one JSON object per sample.
     #[arg(long)]
     pub json: bool,
@@ -29,24 +43,24 @@ pub struct DgaArgs {
     /// A config whose [packs] dirs add plant packs (the built-in packs are always there).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    #[arg(long)]
-    pub h2: Option<f64>,
-    #[arg(long)]
-    pub ch4: Option<f64>,
-    #[arg(long)]
-    pub c2h6: Option<f64>,
-    #[arg(long)]
-    pub c2h4: Option<f64>,
-    #[arg(long)]
-    pub c2h2: Option<f64>,
-    #[arg(long)]
-    pub co: Option<f64>,
-    #[arg(long)]
-    pub co2: Option<f64>,
-    #[arg(long)]
-    pub o2: Option<f64>,
-    #[arg(long)]
-    pub n2: Option<f64>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub h2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub ch4: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub c2h6: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub c2h4: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub c2h2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub co: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub co2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub o2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub n2: Option<lab::Reading>,
     #[arg(long)]
     pub age_years: Option<f64>,
     /// `ge330kv` or `le220kv` (selects the DL/T 722 C2H2 attention value).
@@ -83,7 +97,35 @@ pub fn dga(a: &DgaArgs) -> anyhow::Result<bool> {
     match &a.csv {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-            let rows = lab::parse_csv(&path.display().to_string(), &text)?;
+            let opts = lab::CsvOptions {
+                blank: a.blank,
+                label: a.eval.clone(),
+                ignore_unknown: a.ignore_unknown_columns,
+            };
+            let parsed = lab::parse_csv_with(&path.display().to_string(), &text, &opts)?;
+            if !parsed.ignored.is_empty() {
+                eprintln!("{}: ignored columns: {}", path.display(), parsed.ignored.join(", "));
+            }
+            if let Some(col) = &a.eval {
+                let (rows, errors): (Vec<_>, Vec<_>) = parsed.rows.into_iter().partition(|(_, r)| r.is_ok());
+                for (line, e) in &errors {
+                    if let Err(e) = e {
+                        eprintln!("line {line}: ERROR: {e}");
+                    }
+                }
+                let rows: Vec<(Option<usize>, LabSample)> =
+                    rows.into_iter().filter_map(|(l, r)| r.ok().map(|s| (Some(l), s))).collect();
+                let reports = diag.diagnose_series(rows.iter().map(|(l, s)| (*l, s)));
+                let table = crate::diagnose::lab_eval::evaluate(rows.iter().map(|(_, s)| s.label.as_deref()).zip(&reports));
+                if a.json {
+                    writeln!(out, "{}", serde_json::to_string(&table)?)?;
+                } else {
+                    crate::diagnose::lab_eval::print(&mut out, &table, col, &path.display().to_string())?;
+                }
+                out.flush()?;
+                return Ok(errors.is_empty());
+            }
+            let rows = parsed.rows;
             let mut good: Vec<(Option<usize>, LabSample)> = Vec::new();
             let mut errors: Vec<(usize, String)> = Vec::new();
             for (line, r) in rows {

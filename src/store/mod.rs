@@ -643,11 +643,12 @@ mod tests {
                     unit: "ppm".into(),
                     ts: "x".into(),
                     ts_ms: 1,
-                    quality: "good".into(),
+                    quality: "good".into(), below: None,
                 }],
                 derived: vec![],
                 summary: "s".into(),
                 summary_zh: "s-zh".into(),
+                ..Default::default()
             },
             citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],
             recommended_action: Text::new("a", "a"),
