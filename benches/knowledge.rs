@@ -202,7 +202,8 @@ fn bench_diagnosis(measuring: bool) {
                     unit: r.unit.into(),
                     ts: String::new(),
                     ts_ms: 400 * 86_400_000,
-                    quality: "good".into(), below: None,
+                    quality: "good".into(),
+                    below: None,
                 })
                 .collect();
             for c in criteria {

@@ -97,11 +97,8 @@ pub fn dga(a: &DgaArgs) -> anyhow::Result<bool> {
     match &a.csv {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-            let opts = lab::CsvOptions {
-                blank: a.blank,
-                label: a.eval.clone(),
-                ignore_unknown: a.ignore_unknown_columns,
-            };
+            let opts =
+                lab::CsvOptions { blank: a.blank, label: a.eval.clone(), ignore_unknown: a.ignore_unknown_columns };
             let parsed = lab::parse_csv_with(&path.display().to_string(), &text, &opts)?;
             if !parsed.ignored.is_empty() {
                 eprintln!("{}: ignored columns: {}", path.display(), parsed.ignored.join(", "));
@@ -116,7 +113,8 @@ pub fn dga(a: &DgaArgs) -> anyhow::Result<bool> {
                 let rows: Vec<(Option<usize>, LabSample)> =
                     rows.into_iter().filter_map(|(l, r)| r.ok().map(|s| (Some(l), s))).collect();
                 let reports = diag.diagnose_series(rows.iter().map(|(l, s)| (*l, s)));
-                let table = crate::diagnose::lab_eval::evaluate(rows.iter().map(|(_, s)| s.label.as_deref()).zip(&reports));
+                let table =
+                    crate::diagnose::lab_eval::evaluate(rows.iter().map(|(_, s)| s.label.as_deref()).zip(&reports));
                 if a.json {
                     writeln!(out, "{}", serde_json::to_string(&table)?)?;
                 } else {

@@ -104,7 +104,7 @@ fn every_row_of_the_published_series_is_diagnosed_or_abstains() {
         assert_eq!(r["history"], *n, "{id}");
         *n += 1;
         let methods = r["methods"].as_array().unwrap();
-        assert_eq!(methods.len(), 7, "every shipped method answers");
+        assert_eq!(methods.len(), 8, "every shipped method answers");
         for m in methods {
             match m["status"].as_str().unwrap() {
                 "fault" => {
@@ -157,11 +157,11 @@ fn every_row_of_the_published_series_is_diagnosed_or_abstains() {
     let no_co = reports
         .iter()
         .find(|r| {
-            r["methods"][5]["criterion"] == "dlt722.co2_co"
-                && r["methods"][5]["detail"].as_str().unwrap().contains("not reported: CO")
+            r["methods"][6]["criterion"] == "dlt722.co2_co"
+                && r["methods"][6]["detail"].as_str().unwrap().contains("not reported: CO")
         })
         .unwrap();
-    assert_eq!(no_co["methods"][5]["reason"], "no_data");
+    assert_eq!(no_co["methods"][6]["reason"], "no_data");
 }
 
 #[test]
@@ -173,8 +173,11 @@ fn a_single_sample_from_flags_and_bad_input() {
     assert!(out.status.success());
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["overall"]["status"], "fault");
-    let codes: Vec<&str> = r["overall"]["codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-    assert!(codes.contains(&"DGA.DUVAL1.T3") && codes.contains(&"DGA.DLT722.CODE_0X2"), "{codes:?}");
+    // The top line is the verdict: the triangle's T3, confirmed by the ratio methods.
+    assert_eq!(r["overall"]["kind"], "diagnosis");
+    assert_eq!(r["overall"]["codes"], serde_json::json!(["DGA.DUVAL1.T3"]));
+    assert_eq!(r["overall"]["family"], "T");
+    assert!(r["overall"]["confirmed_by"].as_u64().unwrap() >= 2, "{}", r["overall"]);
     // CO and CO2 not given: CO2/CO abstains, it does not read zero.
     let co = r["methods"].as_array().unwrap().iter().find(|m| m["criterion"] == "dlt722.co2_co").unwrap();
     assert_eq!(co["reason"], "no_data");

@@ -12,6 +12,7 @@ mod cli_owner;
 mod config_errors;
 mod daemon_e2e;
 mod dga_lab;
+mod dga_verdict;
 mod features_parity;
 mod inference;
 mod knowledge_api;

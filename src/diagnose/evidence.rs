@@ -107,7 +107,8 @@ pub fn gather(asset: &AssetState, roles: &[&str], now_ms: i64) -> Result<Evidenc
                         unit: r.unit.clone(),
                         ts: crate::time::rfc3339(s.ts_ms),
                         ts_ms: s.ts_ms,
-                        quality: s.quality.as_string(), below: None,
+                        quality: s.quality.as_string(),
+                        below: None,
                     });
                     continue;
                 }

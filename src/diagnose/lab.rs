@@ -551,7 +551,10 @@ impl Overall {
                 confirmed_by,
                 of,
                 reason: Some(reason.as_str()),
-                summary: super::Text::new(detail.clone(), if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() }),
+                summary: super::Text::new(
+                    detail.clone(),
+                    if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() },
+                ),
                 action: info.and_then(|i| i.next),
             },
         }
@@ -870,7 +873,10 @@ mod tests {
         let text = "id,date,H2,CH4,C2H6,C2H4,C2H2,CO,CO2,O2,N2\nT1,2020-01-01,10,,3,4,0,,,1000,50000\nT1,2020-13-01,1,1,1,1,1,1,1,,\nT2,,x,1,1,1,1,1,1,,\n";
         let rows = parse_csv("x.csv", text).unwrap();
         let s = rows[0].1.as_ref().unwrap();
-        assert_eq!((s.gas("h2"), s.gas("ch4"), s.gas("c2h2"), s.gas("co"), s.gas("o2")), (Some(10.0), None, Some(0.0), None, Some(1000.0)));
+        assert_eq!(
+            (s.gas("h2"), s.gas("ch4"), s.gas("c2h2"), s.gas("co"), s.gas("o2")),
+            (Some(10.0), None, Some(0.0), None, Some(1000.0))
+        );
         let e = rows[1].1.as_ref().unwrap_err();
         assert!(e.contains("x.csv") && e.contains("line 3") && e.contains("2020-13-01"), "{e}");
         let e = rows[2].1.as_ref().unwrap_err();

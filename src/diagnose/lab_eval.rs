@@ -19,7 +19,10 @@ use std::io::Write;
 pub enum Expected {
     NoFault,
     /// Any of these families is right.
-    Fault { name: &'static str, accept: Vec<Family> },
+    Fault {
+        name: &'static str,
+        accept: Vec<Family>,
+    },
 }
 
 pub fn read_label(label: &str) -> Option<Expected> {

@@ -162,7 +162,10 @@ impl DomainPolicy {
         DomainPolicy {
             domain: info.id.clone(),
             version: info.version.clone(),
-            title: Text::new(info.title.clone(), if info.title_zh.is_empty() { info.title.clone() } else { info.title_zh.clone() }),
+            title: Text::new(
+                info.title.clone(),
+                if info.title_zh.is_empty() { info.title.clone() } else { info.title_zh.clone() },
+            ),
             policy: Policy::Independent,
             cites: Vec::new(),
             confirm_action: None,
@@ -275,8 +278,9 @@ fn merged(inputs: &[&Input]) -> (Vec<EvidenceValue>, Vec<Derived>) {
     (values, derived)
 }
 
+/// The methods' citations in order, then the policy's.
 fn cites_of(p: &DomainPolicy, inputs: &[&Input]) -> Vec<Citation> {
-    let mut out: Vec<Citation> = p.cites.clone();
+    let mut out: Vec<Citation> = Vec::new();
     for i in inputs {
         let list: &[Citation] = match i.outcome {
             Outcome::Fault(f) => &f.citations,
@@ -287,6 +291,11 @@ fn cites_of(p: &DomainPolicy, inputs: &[&Input]) -> Vec<Citation> {
             if !out.iter().any(|x| x.passage_id == c.passage_id) {
                 out.push(c.clone());
             }
+        }
+    }
+    for c in &p.cites {
+        if !out.iter().any(|x| x.passage_id == c.passage_id) {
+            out.push(c.clone());
         }
     }
     out
@@ -312,7 +321,9 @@ fn join(items: &[Text], sep_en: &str, sep_zh: &str) -> Text {
 fn method_line(i: &Input) -> Text {
     let v = i.view(None);
     let what = match (&v.code, v.family) {
-        (Some(_), Some(f)) => Text::new(format!("{} [{}]", v.summary.en, f.as_str()), format!("{}［{}］", v.summary.zh, f.as_str())),
+        (Some(_), Some(f)) => {
+            Text::new(format!("{} [{}]", v.summary.en, f.as_str()), format!("{}［{}］", v.summary.zh, f.as_str()))
+        }
         _ => v.summary.clone(),
     };
     Text::new(format!("{}: {}", v.title.en, what.en), format!("{}：{}", v.title.zh, what.zh))
@@ -335,7 +346,8 @@ fn finish(
     result: Result<(FaultReport, Verification), (AbstainReason, Text)>,
     normal_note: Option<Text>,
 ) -> (CriterionInfo, Outcome) {
-    let (values, derived) = merged(&inputs.iter().collect::<Vec<_>>());
+    let all: Vec<&Input> = inputs.iter().collect();
+    let (values, derived) = merged(if used.is_empty() { &all } else { used });
     let mut ev = Evidence { values, derived, ..Default::default() };
     ev.methods = inputs.iter().map(|i| i.view(agree(i))).collect();
     ev.verdict = Some(VerdictInfo {
@@ -388,12 +400,17 @@ fn primary_confirmed(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outc
         if !level_normal.is_empty() {
             let lines: Vec<Text> = level_normal.iter().map(|i| method_line(i)).collect();
             let j = join(&lines, "; ", "；");
-            let note = Text::new(
-                format!("no abnormal gassing: {}", j.en),
-                format!("未见异常产气：{}", j.zh),
-            );
+            let note = Text::new(format!("no abnormal gassing: {}", j.en), format!("未见异常产气：{}", j.zh));
             let b = Built { kind: VerdictKind::Normal, family: None, confirmed_by: 0, of: 0, next: None };
-            return finish(p, inputs, &none, b, &level_normal, Err((AbstainReason::NoData, Text::same(""))), Some(note));
+            return finish(
+                p,
+                inputs,
+                &none,
+                b,
+                &level_normal,
+                Err((AbstainReason::NoData, Text::same(""))),
+                Some(note),
+            );
         }
         let lines: Vec<Text> = levels.iter().map(|i| method_line(i)).collect();
         let j = join(&lines, "; ", "；");
@@ -415,7 +432,8 @@ fn primary_confirmed(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outc
     // Something is abnormal: name the fault family.
     let level_lines: Vec<Text> = level_faults.iter().map(|i| method_line(i)).collect();
     let levels_text = join(&level_lines, "; ", "；");
-    let typed_faults: Vec<&Input> = typed.iter().copied().filter(|i| i.fault().is_some() && i.family.is_some()).collect();
+    let typed_faults: Vec<&Input> =
+        typed.iter().copied().filter(|i| i.fault().is_some() && i.family.is_some()).collect();
     let families: Vec<Family> = typed_faults.iter().filter_map(|i| i.family).collect();
     let disagreement = |lead: Family| families.iter().any(|f| !f.compatible(lead));
 
@@ -425,7 +443,8 @@ fn primary_confirmed(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outc
         // Without the primary: a diagnosis needs two confirmation methods naming the same
         // family and none naming another (edgecite policy).
         None => {
-            let confirming: Vec<&Input> = typed_faults.iter().copied().filter(|i| i.role == Role::Confirmation).collect();
+            let confirming: Vec<&Input> =
+                typed_faults.iter().copied().filter(|i| i.role == Role::Confirmation).collect();
             match confirming.first() {
                 Some(first) if confirming.len() >= 2 && confirming.iter().all(|i| i.family == first.family) => {
                     Some((*first, first.family.expect("filtered")))
@@ -440,7 +459,9 @@ fn primary_confirmed(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outc
             let agreeing: Vec<&Input> = confirms
                 .iter()
                 .copied()
-                .filter(|i| i.fault().is_some() && i.family.is_some_and(|f| f.compatible(fam)) && !std::ptr::eq(*i, lead_input))
+                .filter(|i| {
+                    i.fault().is_some() && i.family.is_some_and(|f| f.compatible(fam)) && !std::ptr::eq(*i, lead_input)
+                })
                 .collect();
             let of = confirms.iter().filter(|i| i.fault().is_some() && i.family.is_some()).count()
                 - usize::from(lead_input.role == Role::Confirmation);
@@ -455,16 +476,14 @@ fn primary_confirmed(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outc
                 )
             } else {
                 Text::new(
-                    format!(
-                        "the primary method gave no diagnosis; {} confirmation methods agree",
-                        agreeing.len() + 1
-                    ),
+                    format!("the primary method gave no diagnosis; {} confirmation methods agree", agreeing.len() + 1),
                     format!("主方法未给出诊断；{} 种辅助方法结论一致", agreeing.len() + 1),
                 )
             };
+            let line = f.evidence.summary_text();
             let mut parts = vec![Text::new(
-                format!("{} ({}): {}", f.title.en, fam.label().en, who.en),
-                format!("{}（{}）：{}", f.title.zh, fam.label().zh, who.zh),
+                format!("{} ({}): {}; {}", f.title.en, fam.label().en, who.en, line.en),
+                format!("{}（{}）：{}；{}", f.title.zh, fam.label().zh, who.zh, line.zh),
             )];
             if !level_lines.is_empty() {
                 parts.push(Text::new(format!("levels: {}", levels_text.en), format!("含量：{}", levels_text.zh)));
@@ -489,7 +508,8 @@ fn primary_confirmed(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outc
                     .then(|| i.family.map(|g| g.compatible(fam)))
                     .flatten()
             };
-            let b = Built { kind: VerdictKind::Diagnosis, family: Some(fam), confirmed_by: agreeing.len(), of, next: None };
+            let b =
+                Built { kind: VerdictKind::Diagnosis, family: Some(fam), confirmed_by: agreeing.len(), of, next: None };
             let verification = weakest(&[lead_input]);
             return finish(p, inputs, &agree, b, &used, Ok((report, verification)), None);
         }
@@ -604,7 +624,8 @@ fn independent(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outcome) {
         if let [only] = inputs {
             if let Outcome::Abstain { reason, detail, detail_zh, .. } = only.outcome {
                 let b2 = Built { kind: VerdictKind::Normal, family: None, confirmed_by: 0, of: 0, next: None };
-                let d = Text::new(detail.clone(), if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() });
+                let d =
+                    Text::new(detail.clone(), if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() });
                 return finish(p, inputs, &none, b2, &all, Err((*reason, d)), None);
             }
         }

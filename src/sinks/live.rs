@@ -32,6 +32,9 @@ pub struct LiveAssessment {
     /// `detail` in Chinese (empty: not translated, read `detail`).
     pub detail_zh: String,
     pub ts: String,
+    /// A verdict's methods: each criterion of the domain with its own result.
+    pub methods: Vec<crate::diagnose::verdict::MethodView>,
+    pub verdict: Option<crate::diagnose::verdict::VerdictInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -152,6 +155,8 @@ pub fn live_assessment(x: &Assessment) -> LiveAssessment {
         detail,
         detail_zh,
         ts: crate::time::rfc3339(x.ts_ms),
+        methods: x.outcome.evidence().methods.clone(),
+        verdict: x.outcome.evidence().verdict.clone(),
     }
 }
 

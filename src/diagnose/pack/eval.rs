@@ -533,9 +533,15 @@ impl Compiled {
             }
         }
         if !maybe.is_empty() {
-            let names: Vec<&str> = d.components.iter().map(|c| c.get_ref().as_str()).chain(d.quantity.iter().flat_map(|q| q.args.iter().map(|a| a.as_str()))).collect();
+            let names: Vec<&str> = d
+                .components
+                .iter()
+                .map(|c| c.get_ref().as_str())
+                .chain(d.quantity.iter().flat_map(|q| q.args.iter().map(|a| a.as_str())))
+                .collect();
             let note = self.imprecise_note(&ranges, &names);
-            let cands = maybe.iter().copied().chain(found.map(|i| d.region[i].code.as_str())).collect::<Vec<_>>().join(", ");
+            let cands =
+                maybe.iter().copied().chain(found.map(|i| d.region[i].code.as_str())).collect::<Vec<_>>().join(", ");
             ev.say(Text::new(
                 format!("{}: could be {cands}; {}", shown.join(", "), note.en),
                 format!("{}：可能为 {cands}；{}", shown.join(", "), note.zh),
@@ -617,7 +623,8 @@ impl Compiled {
                 );
             };
             if let Some((lo, hi)) = ranges.iter().rev().find(|(n, _)| n == name).map(|(_, r)| *r) {
-                let (bl, bh) = (find_band(&dg.band, lo, 1.0, d.edge), find_band(&dg.band, hi.min(f64::MAX), 1.0, d.edge));
+                let (bl, bh) =
+                    (find_band(&dg.band, lo, 1.0, d.edge), find_band(&dg.band, hi.min(f64::MAX), 1.0, d.edge));
                 if bl.map(|b| &b.code) != bh.map(|b| &b.code) {
                     let q = d.quantity.iter().find(|q| &q.name == name);
                     let args: Vec<&str> = q.map(|q| q.args.iter().map(|a| a.as_str()).collect()).unwrap_or_default();
@@ -677,7 +684,8 @@ impl Compiled {
                         continue;
                     }
                     unset_checked.push(name);
-                    let lims: Vec<f64> = d.limit.iter().filter(|m| m.input.get_ref() == name).map(|m| m.above * h).collect();
+                    let lims: Vec<f64> =
+                        d.limit.iter().filter(|m| m.input.get_ref() == name).map(|m| m.above * h).collect();
                     let (lo, hi) = lims.iter().fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
                     let Some(x) = lookup(vars, name) else {
                         if !missing.contains(&name.to_uppercase()) {

@@ -803,7 +803,8 @@ fn validate_verdict(cx: &Ctx, h: &PackHeader, criteria: &[CriterionDef], lib: &L
             }
         }
         Policy::PrimaryConfirmed => {
-            let primaries: Vec<&CriterionDef> = criteria.iter().filter(live).filter(|c| c.role == Role::Primary).collect();
+            let primaries: Vec<&CriterionDef> =
+                criteria.iter().filter(live).filter(|c| c.role == Role::Primary).collect();
             if primaries.len() != 1 {
                 return Err(cx.err(
                     0..0,
@@ -829,7 +830,10 @@ fn validate_verdict(cx: &Ctx, h: &PackHeader, criteria: &[CriterionDef], lib: &L
                             return Err(cx.err(
                                 at(c),
                                 format!("criterion `{}`.role", c.id),
-                                format!("role `{}` needs kind regions or codes (it names fault types)", c.role.as_str()),
+                                format!(
+                                    "role `{}` needs kind regions or codes (it names fault types)",
+                                    c.role.as_str()
+                                ),
                             ));
                         }
                         faults_have_families(c)?;

@@ -165,7 +165,10 @@ pub fn build(
                 let roles: Vec<&str> = m.manifest.features.iter().map(|f| f.role.as_str()).collect();
                 let absent: Vec<&str> = roles.into_iter().filter(|r| !asset.roles.contains_key(*r)).collect();
                 if absent.is_empty() {
-                    criteria.push(Box::new(InPack { inner: Box::new(ModelCriterion::new(m.clone())), pack: pack.id.clone() }));
+                    criteria.push(Box::new(InPack {
+                        inner: Box::new(ModelCriterion::new(m.clone())),
+                        pack: pack.id.clone(),
+                    }));
                 } else {
                     disabled.push(disable(format!("roles not bound: {}", absent.join(", "))));
                 }

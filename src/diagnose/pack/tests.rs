@@ -16,7 +16,8 @@ fn ev(values: &[(&str, f64)]) -> Evidence {
                 unit: String::new(),
                 ts: String::new(),
                 ts_ms: 0,
-                quality: "good".into(), below: None,
+                quality: "good".into(),
+                below: None,
             })
             .collect(),
         ..Default::default()

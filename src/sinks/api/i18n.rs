@@ -151,6 +151,9 @@ pub struct AssessmentView {
     pub detail: String,
     pub detail_i18n: Text,
     pub ts: String,
+    /// A verdict's methods (both languages in each `title` and `summary`).
+    pub methods: Vec<crate::diagnose::verdict::MethodView>,
+    pub verdict: Option<crate::diagnose::verdict::VerdictInfo>,
 }
 
 impl AssessmentView {
@@ -164,6 +167,8 @@ impl AssessmentView {
             detail: t.pick(lang).to_string(),
             detail_i18n: t,
             ts: a.ts,
+            methods: a.methods,
+            verdict: a.verdict,
         }
     }
 }
