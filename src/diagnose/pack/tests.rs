@@ -409,14 +409,42 @@ fn thermography_motor_and_battery_quantities() {
     let set = PackSet::builtin().unwrap();
     let p = Params::new();
     let ir = compiled(&set, "thermography", "dlt664.relative_temp_diff");
+    // The grades are for current-heated equipment only (issue 12, item 7).
+    let hot = [("hot_spot_temp", 80.0), ("reference_temp", 30.0), ("ambient_temp", 20.0)];
+    assert_eq!(code(&run(&ir, &hot, &p, None)), "abstain:out_of_domain", "no `heating`: not graded");
+    let mut cur = Params::new();
+    cur.insert("heating".into(), eval::Param::Str("current".into()));
     // delta = (80 - 30) / (80 - 20) = 83 %: serious.
-    assert_eq!(
-        code(&run(&ir, &[("hot_spot_temp", 80.0), ("reference_temp", 30.0), ("ambient_temp", 20.0)], &p, None)),
-        "IR.DLT664.SERIOUS"
-    );
+    assert_eq!(code(&run(&ir, &hot, &cur, None)), "IR.DLT664.SERIOUS");
+    let mut volt = Params::new();
+    volt.insert("heating".into(), eval::Param::Str("voltage".into()));
+    assert_eq!(code(&run(&ir, &hot, &volt, None)), "abstain:out_of_domain", "voltage-heated: not these grades");
     // Rise below 10 K: not applied.
-    let o = run(&ir, &[("hot_spot_temp", 29.0), ("reference_temp", 20.0), ("ambient_temp", 20.0)], &p, None);
+    let o = run(&ir, &[("hot_spot_temp", 29.0), ("reference_temp", 20.0), ("ambient_temp", 20.0)], &cur, None);
     assert_eq!(code(&o), "abstain:below_applicability");
+    // NETA Table 100.18: "over 15" and "over 40" are the top classes, so 15.0 and 40.0 are
+    // the classes below them (issue 12, item 7).
+    let sim = compiled(&set, "thermography", "neta.delta_t_similar");
+    let dt = |x: f64| [("hot_spot_temp", 20.0 + x), ("reference_temp", 20.0)];
+    assert_eq!(code(&run(&sim, &dt(15.0), &p, None)), "IR.NETA.SIMILAR.PROBABLE");
+    assert_eq!(code(&run(&sim, &dt(15.1), &p, None)), "IR.NETA.SIMILAR.MAJOR");
+    assert_eq!(code(&run(&sim, &dt(3.0), &p, None)), "IR.NETA.SIMILAR.POSSIBLE");
+    let amb = compiled(&set, "thermography", "neta.delta_t_ambient");
+    let da = |x: f64| [("hot_spot_temp", 20.0 + x), ("ambient_temp", 20.0)];
+    assert_eq!(code(&run(&amb, &da(40.0), &p, None)), "IR.NETA.AMBIENT.MONITOR");
+    assert_eq!(code(&run(&amb, &da(40.5), &p, None)), "IR.NETA.AMBIENT.MAJOR");
+    assert_eq!(code(&run(&amb, &da(20.0), &p, None)), "IR.NETA.AMBIENT.PROBABLE");
+    // The winding alarm: IEC 60034-1's operating limit (40 °C coolant + 80 K for class B,
+    // 120 °C) comes before the class temperature 130 °C (issue 12, item 7).
+    let w = compiled(&set, "rotating", "iec60085.winding_class");
+    let mut b = Params::new();
+    b.insert("insulation_class".into(), eval::Param::Str("B".into()));
+    assert_eq!(code(&run(&w, &[("winding_temp", 119.0)], &b, None)), "normal");
+    let o = run(&w, &[("winding_temp", 125.0)], &b, None);
+    assert_eq!(code(&o), "MOTOR.IEC60085.OVER_RISE_LIMIT");
+    let Outcome::Fault(r) = o else { unreachable!() };
+    assert!(r.citations.iter().any(|c| c.passage_id == "iec60034-1.temperature-rise"), "{:?}", r.citations);
+    assert_eq!(code(&run(&w, &[("winding_temp", 130.0)], &b, None)), "MOTOR.IEC60085.OVER_CLASS");
     let mg1 = compiled(&set, "motor-supply", "nema_mg1.voltage_unbalance");
     // 400, 400, 388: average 396, max deviation 8 -> 2.02 %: derate, factor ~0.953.
     let o = run(&mg1, &[("v_ab", 400.0), ("v_bc", 400.0), ("v_ca", 388.0)], &p, None);
