@@ -144,6 +144,15 @@ impl Outcome {
         }
     }
 
+    /// The severity of a fault (panics on other outcomes; for tests).
+    #[cfg(test)]
+    pub fn fault_severity(&self) -> Severity {
+        match self {
+            Outcome::Fault(f) => f.severity,
+            _ => panic!("not a fault"),
+        }
+    }
+
     pub fn evidence(&self) -> &Evidence {
         match self {
             Outcome::Fault(r) => &r.evidence,

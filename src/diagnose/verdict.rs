@@ -651,3 +651,160 @@ fn independent(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outcome) {
     let b = Built { kind: VerdictKind::Insufficient, family: None, confirmed_by: 0, of: 0, next: None };
     finish(p, inputs, &none, b, &all, Err((reason, detail)), None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::Severity;
+
+    fn info(id: &str) -> CriterionInfo {
+        CriterionInfo {
+            id: id.into(),
+            version: "1".into(),
+            title: id.into(),
+            title_zh: String::new(),
+            verification: Verification::Verified,
+        }
+    }
+
+    /// A method's outcome in the table: `F:T:high` (fault of family T), `N` (normal),
+    /// `A:no_data` (abstain with a reason), `-` (absent).
+    fn outcome(spec: &str) -> Option<(Outcome, Option<Family>)> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let ev = Evidence { summary: format!("evidence of {spec}"), ..Default::default() };
+        match parts[0] {
+            "-" => None,
+            "N" => Some((Outcome::Normal { evidence: ev, note: Text::same("normal") }, None)),
+            "A" => {
+                let reason: AbstainReason = serde_json::from_value(serde_json::json!(parts[1])).unwrap();
+                Some((Outcome::abstain(reason, Text::same(spec), ev, Vec::new()), None))
+            }
+            "F" => {
+                let fam = match parts[1] {
+                    "PD" => Some(Family::PD),
+                    "D" => Some(Family::D),
+                    "T" => Some(Family::T),
+                    "DT" => Some(Family::DT),
+                    _ => None,
+                };
+                let sev = parts.get(2).and_then(|s| Severity::parse(s)).unwrap_or(Severity::Medium);
+                Some((
+                    Outcome::Fault(FaultReport {
+                        code: format!("X.{spec}"),
+                        title: Text::same(spec),
+                        severity: sev,
+                        evidence: ev,
+                        citations: Vec::new(),
+                        recommended_action: Text::same("act"),
+                    }),
+                    fam,
+                ))
+            }
+            s => panic!("spec {s}"),
+        }
+    }
+
+    fn policy(p: Policy) -> DomainPolicy {
+        DomainPolicy {
+            domain: "d".into(),
+            version: "1".into(),
+            title: Text::same("D"),
+            policy: p,
+            cites: Vec::new(),
+            confirm_action: Some(Text::same("repeat the sample")),
+        }
+    }
+
+    /// The DGA policy, table-driven: levels, primary, confirmations, supplementary ->
+    /// verdict kind, family, confirmed_by / of, status.
+    #[test]
+    fn primary_confirmed_policy_table() {
+        #[rustfmt::skip]
+        let table: &[(&str, &str, &[&str], &str, &str, Option<Family>, (usize, usize), &str)] = &[
+            // level        primary                confirmations                     supplementary  kind               family            agree   status
+            ("N",           "A:below_applicability", &["A:below_applicability"],      "-",           "normal",          None,             (0, 0), "normal"),
+            ("A:no_data",   "A:below_applicability", &["A:below_applicability"],      "-",           "insufficient",    None,             (0, 0), "abstain"),
+            ("F:-:medium",  "F:T:high",              &["F:T", "A:out_of_domain"],      "-",           "diagnosis",       Some(Family::T),  (1, 1), "fault"),
+            ("F:-:medium",  "F:T:high",              &["F:D:critical"],               "-",           "methods_disagree", None,            (0, 1), "abstain"),
+            ("F:-:medium",  "F:DT",                  &["F:D", "F:T"],                 "-",           "diagnosis",       Some(Family::DT), (2, 2), "fault"),
+            ("F:-:medium",  "F:PD",                  &["F:D:critical"],               "-",           "methods_disagree", None,            (0, 1), "abstain"),
+            ("F:-:medium",  "A:no_data",             &["F:T", "F:T"],                 "-",           "diagnosis",       Some(Family::T),  (1, 1), "fault"),
+            ("F:-:medium",  "A:no_data",             &["F:T"],                        "-",           "insufficient",    None,             (0, 0), "abstain"),
+            ("F:-:medium",  "A:no_data",             &["F:T", "F:D"],                 "-",           "methods_disagree", None,            (0, 2), "abstain"),
+            ("N",           "A:below_applicability", &["A:below_applicability"],      "F:-:medium",  "normal",          None,             (0, 0), "normal"),
+            ("N",           "F:T",                   &["A:imprecise"],                "-",           "diagnosis",       Some(Family::T),  (0, 0), "fault"),
+            ("N",           "A:imprecise",           &["A:below_applicability"],      "-",           "insufficient",    None,             (0, 0), "abstain"),
+        ];
+        for (i, (level, primary, confirms, supp, kind, family, (by, of), status)) in table.iter().enumerate() {
+            let mut rows: Vec<(CriterionInfo, Role, Outcome, Option<Family>)> = Vec::new();
+            let mut add = |id: String, role: Role, spec: &str| {
+                if let Some((o, f)) = outcome(spec) {
+                    rows.push((info(&id), role, o, f));
+                }
+            };
+            add("level".into(), Role::Level, level);
+            add("primary".into(), Role::Primary, primary);
+            for (j, c) in confirms.iter().enumerate() {
+                add(format!("confirm{j}"), Role::Confirmation, c);
+            }
+            add("supp".into(), Role::Supplementary, supp);
+            let inputs: Vec<Input> =
+                rows.iter().map(|(i, r, o, f)| Input { info: i, role: *r, outcome: o, family: *f }).collect();
+            let (vinfo, v) = reconcile(&policy(Policy::PrimaryConfirmed), &inputs);
+            let vi = v.evidence().verdict.clone().unwrap();
+            let row = format!("row {i}: {level} | {primary} | {confirms:?} | {supp}");
+            assert_eq!(vinfo.id, "verdict.d");
+            assert_eq!(vi.kind.as_str(), *kind, "{row}");
+            assert_eq!(vi.family, *family, "{row}");
+            assert_eq!((vi.confirmed_by, vi.of), (*by, *of), "{row}");
+            assert_eq!(v.status(), *status, "{row}");
+            assert_eq!(v.evidence().methods.len(), inputs.len(), "every method is listed: {row}");
+            match (&v, *kind) {
+                // Severity from the agreed diagnosis (the primary's, or the confirmations'),
+                // never the most severe method.
+                (Outcome::Fault(f), _) if primary.starts_with("F:") => {
+                    assert_eq!(f.severity, outcome(primary).unwrap().0.fault_severity(), "{row}")
+                }
+                (Outcome::Abstain { reason, .. }, "methods_disagree") => {
+                    assert_eq!(*reason, AbstainReason::MethodsDisagree, "{row}");
+                    assert!(vi.next.is_some(), "the confirming test is recommended: {row}");
+                }
+                (Outcome::Abstain { reason, .. }, _) => {
+                    assert!(!reason.counts_as_normal(), "an abstention is never turned into normal: {row}")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn independent_policy_is_normal_only_when_every_criterion_judged_normal() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["F:-:high", "N"], "diagnosis", "fault"),
+            (&["N", "A:no_data"], "insufficient", "abstain"),
+            (&["N", "A:below_applicability"], "normal", "normal"),
+            (&["A:not_running"], "insufficient", "abstain"),
+            (&["F:-:low", "F:-:critical"], "diagnosis", "fault"),
+        ];
+        for (specs, kind, status) in cases {
+            let rows: Vec<(CriterionInfo, Outcome)> =
+                specs.iter().enumerate().map(|(i, s)| (info(&format!("c{i}")), outcome(s).unwrap().0)).collect();
+            let inputs: Vec<Input> =
+                rows.iter().map(|(i, o)| Input { info: i, role: Role::Criterion, outcome: o, family: None }).collect();
+            let (_, v) = reconcile(&policy(Policy::Independent), &inputs);
+            assert_eq!(v.evidence().verdict.as_ref().unwrap().kind.as_str(), *kind, "{specs:?}");
+            assert_eq!(v.status(), *status, "{specs:?}");
+            if let Outcome::Fault(f) = &v {
+                let worst = inputs.iter().filter_map(|i| i.fault().map(|f| f.severity)).max().unwrap();
+                assert_eq!(f.severity, worst, "independent faults: the verdict shows the most severe of them");
+            }
+        }
+    }
+
+    #[test]
+    fn families_are_compatible_only_with_themselves_and_through_dt() {
+        use Family::*;
+        assert!(DT.compatible(D) && DT.compatible(T) && T.compatible(DT));
+        assert!(!PD.compatible(D) && !T.compatible(D) && !PD.compatible(DT));
+    }
+}
