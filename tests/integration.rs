@@ -31,6 +31,7 @@ mod mqtt_quota;
 mod mqtt_sparkplug;
 mod mqtt_tls;
 mod packaging;
+mod stages;
 mod systemd;
 
 #[test]

@@ -46,10 +46,10 @@ def external(name: str, what: str, override: Path | None, probe: str) -> Path:
     if given is not None:
         print(f"error: {what}: {path / probe} not found (from {given})", file=sys.stderr)
         sys.exit(2)
-    line = (f"{what}: SKIPPED, needs the {name} data set (not redistributed): not found at {path}; "
-            f"set EDGECITE_DATA_DIR to a folder holding {name}/ to run it")
+    why = (f"needs the {name} data set (not redistributed), not found at {path}; "
+           f"set EDGECITE_DATA_DIR to a folder holding {name}/")
     if in_ci():
-        print(f"error: CI=true: {line}", file=sys.stderr)
+        print(f"error: {what}: CI=true, so it must run, but it {why}", file=sys.stderr)
         sys.exit(1)
-    print(line, file=sys.stderr)
+    print(f"{what}: SKIPPED, {why} to run it", file=sys.stderr)
     sys.exit(SKIPPED)

@@ -32,19 +32,20 @@ pub fn in_ci() -> bool {
 /// instead under `CI=true`, or when `EDGECITE_DATA_DIR` is set but lacks the set.
 pub fn external_data(set: &str, test: &str) -> Option<PathBuf> {
     let given = std::env::var_os("EDGECITE_DATA_DIR").filter(|v| !v.is_empty());
-    let dir = given.clone().map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/data"));
+    let beside = repo().parent().map(|p| p.join("shared/data")).unwrap_or_default();
+    let dir = given.clone().map(PathBuf::from).unwrap_or(beside);
     let path = dir.join(set);
     if path.is_dir() {
         return Some(path);
     }
     assert!(given.is_none(), "{test}: EDGECITE_DATA_DIR={} has no {set}/ folder", dir.display());
-    let line = format!(
-        "{test}: SKIPPED, needs the {set} data set (not redistributed): not found at {}; set EDGECITE_DATA_DIR to a folder holding {set}/ to run it",
+    let why = format!(
+        "needs the {set} data set (not redistributed), not found at {}; set EDGECITE_DATA_DIR to a folder holding {set}/",
         path.display()
     );
-    assert!(!in_ci(), "CI=true: {line}");
+    assert!(!in_ci(), "{test}: CI=true, so it must run, but it {why}");
     // Written to stderr directly, not through eprintln!, so the test harness does not capture it.
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED, {why} to run it");
     None
 }
 
