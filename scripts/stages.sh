@@ -30,6 +30,6 @@ run_stage() {
 }
 stages_summary() {
   local list=""
-  [ ${#skipped[@]} -eq 0 ] || list=" ($(IFS=';'; echo "${skipped[*]}" | sed 's/;/; /g'))"
-  echo "stages: $stages passed, 0 failed, ${#skipped[@]} skipped$list ($((SECONDS - started)) s after setup)"
+  [ ${#skipped[@]} -eq 0 ] || list="; skipped: $(IFS=';'; echo "${skipped[*]}" | sed 's/;/; /g')"
+  echo "stages: $stages passed, 0 failed, ${#skipped[@]} skipped ($((SECONDS - started)) s after setup)$list"
 }
