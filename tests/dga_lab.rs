@@ -11,7 +11,7 @@ fn bin() -> Command {
 }
 
 fn dataset() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/dga-series/dga_records_flat.csv")
+    crate::common::repo_data("dga-series/dga_records_flat.csv")
 }
 
 /// Split a CSV line (the dataset quotes only a few free-text cells).
