@@ -1,4 +1,4 @@
-//! `edgecite dga` over real published DGA series (../shared/data/dga-series): every row
+//! `edgecite dga` over real published DGA series (data/dga-series, a copy in the repository): every row
 //! gets a diagnosis or an explicit abstention with its reason, never a crash; rows of the
 //! same transformer form a series that the rate and delta methods use. Plus bad input.
 
@@ -47,7 +47,7 @@ fn date_and_age(a: &str) -> (String, String) {
 
 /// The dataset in `edgecite dga` CSV form. A dash or blank cell is "not reported".
 fn convert(dir: &Path) -> (PathBuf, Vec<String>) {
-    let text = std::fs::read_to_string(dataset()).expect("../shared/data/dga-series beside the checkout");
+    let text = std::fs::read_to_string(dataset()).expect("data/dga-series in the repository");
     let mut lines = text.lines();
     let header = fields(lines.next().unwrap());
     let col = |name: &str| header.iter().position(|h| h.contains(name)).unwrap();
@@ -230,7 +230,7 @@ fn a_single_sample_from_flags_and_bad_input() {
 /// imported with `edgecite refs import` and found by `edgecite ask` with their source.
 #[test]
 fn published_fault_cases_are_imported_and_answer_questions() {
-    let text = std::fs::read_to_string(dataset()).expect("../shared/data/dga-series beside the checkout");
+    let text = std::fs::read_to_string(dataset()).expect("data/dga-series in the repository");
     let mut lines = text.lines();
     let header = fields(lines.next().unwrap());
     let cond = header.iter().position(|h| h == "Acc condition").unwrap();

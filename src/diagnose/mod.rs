@@ -276,7 +276,7 @@ impl Diagnoser {
     }
 
     /// The domain a criterion's verdict is kept under.
-    fn domain_of<'a>(c: &'a dyn Criterion) -> &'a str {
+    fn domain_of(c: &dyn Criterion) -> &str {
         c.domain().unwrap_or(c.info().id.as_str())
     }
 

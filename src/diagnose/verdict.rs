@@ -719,8 +719,9 @@ mod tests {
     /// verdict kind, family, confirmed_by / of, status.
     #[test]
     fn primary_confirmed_policy_table() {
+        type Row<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, &'a str, Option<Family>, (usize, usize), &'a str);
         #[rustfmt::skip]
-        let table: &[(&str, &str, &[&str], &str, &str, Option<Family>, (usize, usize), &str)] = &[
+        let table: &[Row] = &[
             // level        primary                confirmations                     supplementary  kind               family            agree   status
             ("N",           "A:below_applicability", &["A:below_applicability"],      "-",           "normal",          None,             (0, 0), "normal"),
             ("A:no_data",   "A:below_applicability", &["A:below_applicability"],      "-",           "insufficient",    None,             (0, 0), "abstain"),

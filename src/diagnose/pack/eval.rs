@@ -518,11 +518,15 @@ impl Compiled {
         let mut maybe: Vec<&str> = Vec::new();
         let mut found = None;
         for (i, r) in d.region.iter().enumerate() {
-            let v = r.conds.iter().map(|c| c.holds3(&get)).fold(Some(false), |acc, x| match (acc, x) {
-                (Some(true), _) | (_, Some(true)) => Some(true),
-                (Some(false), Some(false)) => Some(false),
-                _ => None,
-            });
+            // Any alternative that holds makes the region hold; all failing, fail; else unknown.
+            let each: Vec<Option<bool>> = r.conds.iter().map(|c| c.holds3(&get)).collect();
+            let v = if each.contains(&Some(true)) {
+                Some(true)
+            } else if each.iter().all(|x| *x == Some(false)) {
+                Some(false)
+            } else {
+                None
+            };
             match v {
                 Some(true) => {
                     found = Some(i);
