@@ -82,7 +82,26 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
     }
     let mut tracker = Tracker::new(config.diagnose.open_after, config.diagnose.clear_after);
+    let verdicts = diagnoser.verdicts();
     for (asset, criterion, code, severity) in store.open_findings()? {
+        if !criterion.starts_with("verdict.") && !verdicts.iter().any(|(a, v)| *a == asset && *v == criterion) {
+            // A finding from before the verdict layer (one per criterion): the criterion now
+            // feeds its domain's verdict, so the old finding is cleared with the reason; its
+            // rows, events and notes stay.
+            let ev = crate::diagnose::Evidence {
+                summary: format!(
+                    "cleared at start-up: `{criterion}` no longer gives a finding of its own for {asset}: \
+                     findings are one verdict per asset and domain, which shows its result"
+                ),
+                summary_zh: format!(
+                    "启动时关闭：`{criterion}` 不再单独给出发现：每台设备每个领域一个结论，其中列出该判据的结果"
+                ),
+                ..Default::default()
+            };
+            store.clear_finding(&asset, &criterion, &ev, started)?;
+            tracing::warn!(%asset, %criterion, %code, "open finding from before the verdict layer: cleared (its domain's verdict takes over)");
+            continue;
+        }
         tracing::info!(%asset, %criterion, %code, "resuming open finding");
         tracker.restore(&asset, &criterion, &code, severity, started);
     }

@@ -163,3 +163,61 @@ fn the_eval_command_counts_the_verdict_and_each_method() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("| condition | rows | correct | wrong family |"), "{text}");
 }
+
+/// Item 6 (online), upgrade path: an open finding of a single criterion from before the
+/// verdict layer is cleared at start-up with the reason; its rows stay, and the asset gets one
+/// verdict per domain instead.
+#[test]
+fn a_per_criterion_finding_from_before_the_verdict_layer_is_cleared_with_the_reason() {
+    use crate::common::{demo_config, Daemon, Ports};
+    use edgecite::diagnose::{CriterionInfo, Evidence, FaultReport, Severity, Text};
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    {
+        let mut store = edgecite::store::Store::open(&dir.path().join("edgecite.db")).unwrap();
+        let info = CriterionInfo {
+            id: "iec60599.duval_triangle_1".into(),
+            version: "1".into(),
+            title: "Duval Triangle 1 (IEC 60599:2022 Annex B)".into(),
+            title_zh: String::new(),
+            verification: edgecite::knowledge::Verification::Verified,
+        };
+        let lib = edgecite::knowledge::Library::builtin().unwrap();
+        let report = FaultReport {
+            code: "DGA.DUVAL1.T3".into(),
+            title: Text::same("old"),
+            severity: Severity::High,
+            evidence: Evidence {
+                values: vec![edgecite::diagnose::EvidenceValue {
+                    role: "ch4".into(),
+                    point: "dga1.ch4".into(),
+                    value: 400.0,
+                    unit: "ppm".into(),
+                    ts: "2026-01-01T00:00:00Z".into(),
+                    ts_ms: 1,
+                    quality: "good".into(),
+                    below: None,
+                }],
+                summary: "old".into(),
+                ..Default::default()
+            },
+            citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],
+            recommended_action: Text::same("act"),
+        };
+        store.open_finding("T1", &info, &report, 1).unwrap();
+    }
+    let d = Daemon::start(&config, ports.api, &[]);
+    let cleared = d.json("/api/v1/findings?state=cleared");
+    let old = cleared
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["criterion"]["id"] == "iec60599.duval_triangle_1")
+        .unwrap_or_else(|| panic!("{cleared}"));
+    let detail = d.json(&format!("/api/v1/findings/{}", old["id"]));
+    let last = detail["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "cleared");
+    assert!(last["summary"].as_str().unwrap().contains("one verdict per asset and domain"), "{last}");
+    assert!(d.log_text().contains("open finding from before the verdict layer"), "{}", d.log_text());
+}

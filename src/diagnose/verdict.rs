@@ -83,6 +83,9 @@ pub struct MethodView {
     /// no family, or there is no diagnosis to agree with).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agrees: Option<bool>,
+    /// A model method's anomaly score (absent for published criteria).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -218,7 +221,10 @@ impl Input<'_> {
 
     fn view(&self, agrees: Option<bool>) -> MethodView {
         let (code, severity, reason, summary) = match self.outcome {
-            Outcome::Fault(f) => (Some(f.code.clone()), Some(f.severity), None, f.title.clone()),
+            Outcome::Fault(f) => {
+                let s = if f.evidence.summary.is_empty() { f.title.clone() } else { f.evidence.summary_text() };
+                (Some(f.code.clone()), Some(f.severity), None, s)
+            }
             Outcome::Normal { evidence, note } => {
                 let s = if evidence.summary.is_empty() { note.clone() } else { evidence.summary_text() };
                 (None, None, None, s)
@@ -245,6 +251,7 @@ impl Input<'_> {
             reason,
             summary,
             agrees,
+            score: self.outcome.evidence().derived.iter().find(|d| d.name == "anomaly score").map(|d| d.value),
         }
     }
 }

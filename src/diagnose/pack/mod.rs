@@ -435,6 +435,7 @@ struct PackHeader {
 /// The part a criterion plays in its domain's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = CriterionRole)]
 pub enum Role {
     /// Judged on its own; the verdict lists every criterion's result (policy `independent`).
     #[default]
