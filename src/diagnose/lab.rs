@@ -517,45 +517,36 @@ impl Overall {
         let info = v.evidence().verdict.clone();
         let kind = info.as_ref().map(|i| i.kind.as_str()).unwrap_or("insufficient");
         let (family, confirmed_by, of) = info.as_ref().map(|i| (i.family, i.confirmed_by, i.of)).unwrap_or_default();
+        let base = Overall {
+            status: v.status(),
+            kind,
+            severity: None,
+            codes: Vec::new(),
+            family: None,
+            confirmed_by,
+            of,
+            reason: None,
+            summary: super::Text::same(""),
+            action: None,
+        };
         match v {
             Outcome::Fault(f) => Overall {
-                status: "fault",
-                kind,
                 severity: Some(f.severity),
                 codes: vec![f.code.clone()],
                 family,
-                confirmed_by,
-                of,
-                reason: None,
                 summary: f.evidence.summary_text(),
                 action: Some(f.recommended_action.clone()),
+                ..base
             },
-            Outcome::Normal { note, .. } => Overall {
-                status: "normal",
-                kind,
-                severity: None,
-                codes: Vec::new(),
-                family: None,
-                confirmed_by,
-                of,
-                reason: None,
-                summary: note.clone(),
-                action: None,
-            },
+            Outcome::Normal { note, .. } => Overall { summary: note.clone(), ..base },
             Outcome::Abstain { reason, detail, detail_zh, .. } => Overall {
-                status: "abstain",
-                kind,
-                severity: None,
-                codes: Vec::new(),
-                family: None,
-                confirmed_by,
-                of,
                 reason: Some(reason.as_str()),
                 summary: super::Text::new(
                     detail.clone(),
                     if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() },
                 ),
                 action: info.and_then(|i| i.next),
+                ..base
             },
         }
     }

@@ -89,6 +89,20 @@ pub enum AbstainReason {
 }
 
 impl AbstainReason {
+    /// Every reason, for listings and tests.
+    pub const ALL: [AbstainReason; 10] = [
+        AbstainReason::NoData,
+        AbstainReason::Stale,
+        AbstainReason::BadQuality,
+        AbstainReason::InsufficientData,
+        AbstainReason::BelowApplicability,
+        AbstainReason::OutOfDomain,
+        AbstainReason::NotRunning,
+        AbstainReason::ModelUnavailable,
+        AbstainReason::Imprecise,
+        AbstainReason::MethodsDisagree,
+    ];
+
     /// The stable snake_case name used in the API, the log and the store.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -429,19 +443,7 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
 
     #[test]
     fn names_in_store_and_log_match_the_api() {
-        use AbstainReason::*;
-        for r in [
-            NoData,
-            Stale,
-            BadQuality,
-            InsufficientData,
-            BelowApplicability,
-            OutOfDomain,
-            NotRunning,
-            ModelUnavailable,
-            Imprecise,
-            MethodsDisagree,
-        ] {
+        for r in AbstainReason::ALL {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
         for s in [Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
