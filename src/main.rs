@@ -300,6 +300,18 @@ fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyho
         println!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(());
     }
+    if h.get("sources").is_none() {
+        // Without credentials /healthz says only healthy, degraded or down.
+        println!(
+            "edgecite at {}: {} (the detail needs a viewer's API token: --token-file PATH or EDGECITE_TOKEN)",
+            config.api.listen,
+            h["status"].as_str().unwrap_or("unknown")
+        );
+        return Ok(());
+    }
+    for r in h["reasons"].as_array().into_iter().flatten() {
+        println!("degraded: {}", r.as_str().unwrap_or_default());
+    }
     let s = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
     println!(
         "edgecite {} at {}://{}: {}, up {} s, last evaluation {}, {} samples stored",

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub mod auth;
+pub mod guard;
 pub mod owner;
 pub mod retention;
 
@@ -156,6 +157,37 @@ pub struct FindingFilter {
     pub severity: Option<String>,
 }
 
+/// Free bytes for an unprivileged writer on the file system holding `path` (its directory
+/// when the file does not exist yet); None when it cannot be asked.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = if path.exists() { path } else { path.parent().filter(|d| !d.as_os_str().is_empty())? };
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// Restrict a database file (and its WAL and shared-memory files) to its owner and group:
+/// it holds password hashes and the plant's data. Under systemd the unit's UMask does this
+/// already; run by hand, the process umask (often 022) would leave them world-readable.
+pub fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.permissions().mode() & 0o007 != 0 {
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m.permissions().mode() & 0o770));
+            }
+        }
+    }
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("our types serialise")
 }
@@ -196,6 +228,7 @@ impl Store {
         let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() };
         store.set_cache_kib(cache_kib)?;
         store.migrate()?;
+        restrict_permissions(path);
         Ok(store)
     }
 
@@ -295,6 +328,17 @@ impl Store {
                 .execute("DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?1)", [excess])?;
         }
         Ok(n)
+    }
+
+    /// `PRAGMA quick_check`: None when it reports `ok`, else its first lines.
+    pub fn quick_check(&self) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(20)")?;
+        let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok((lines != ["ok"]).then(|| lines.join("; ")))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Bytes SQLite holds in this process (page caches, statements), all connections.
@@ -662,6 +706,32 @@ mod tests {
             title_zh: "C-zh".into(),
             verification: Verification::Verified,
         }
+    }
+
+    #[test]
+    fn quick_check_finds_a_broken_page_and_files_are_not_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("q.db");
+        {
+            let mut s = Store::open(&db).unwrap();
+            assert_eq!(s.quick_check().unwrap(), None);
+            let mode = std::fs::metadata(&db).unwrap().permissions().mode();
+            assert_eq!(mode & 0o007, 0, "database file mode {mode:o}");
+            let many: Vec<Sample> = (0..20_000).map(|i| Sample::good("a.b".into(), i, i as f64)).collect();
+            s.insert_samples(&many).unwrap();
+            s.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        }
+        // Overwrite a page in the middle of the file (issue 13 item 9: nothing noticed it).
+        let mut bytes = std::fs::read(&db).unwrap();
+        let page = 4096;
+        let mid = (bytes.len() / page / 2) * page;
+        bytes[mid..mid + page].iter_mut().for_each(|b| *b = 0x5a);
+        std::fs::write(&db, bytes).unwrap();
+        let s = Store::open_readonly(&db).unwrap();
+        let problem = s.quick_check().map(|p| p.unwrap_or_default()).unwrap_or_else(|e| e.to_string());
+        assert!(!problem.is_empty(), "quick_check did not see the broken page");
+        assert!(free_bytes(&db).unwrap() > 0);
     }
 
     #[test]

@@ -115,6 +115,7 @@ impl Outbox {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        super::restrict_permissions(path);
         let now = crate::time::now_ms();
         conn.execute("INSERT OR IGNORE INTO outbox_meta(key, value) VALUES ('epoch', ?1)", [now]).map_err(err)?;
         let mut o = Outbox { conn, path: path.to_path_buf(), quota_bytes, bytes: 0, messages: 0, dropped: 0, epoch: 0 };

@@ -97,13 +97,22 @@ fn sample(i: Option<usize>, v: Value) -> Result<LabSample, ApiError> {
         description = "one sample {id?, h2, ch4, c2h6, c2h4, c2h2, co, co2 (ppm), o2?, n2?, age_years?, date?, voltage_class?} or an array of 1 to 10,000 samples"),
     responses((status = 200, description = "one report (object) or one per sample (array): each method's result or abstention, the overall diagnosis, citations", body = DgaReports),
         (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
-        (status = 413, body = super::ErrorBody)))]
+        (status = 413, body = super::ErrorBody), (status = 503, body = super::ErrorBody)))]
 async fn dga(
     State(state): State<ApiState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let lang = super::ask::request_lang(None, &headers, state.knowledge.language)?;
+    // Each request may hold 10,000 samples and their reports: a bounded number at once
+    // (issue 13 item 4), the others are told to come back.
+    let Ok(_slot) = state.dga_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "as many DGA computations as [api] dga_concurrency allows are running: retry in a few seconds",
+        ));
+    };
     let v: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("body is not JSON: {e}")))?;
     let (samples, single) = match v {
         Value::Array(items) => {

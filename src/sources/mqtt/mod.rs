@@ -315,6 +315,22 @@ async fn run(
                 }
                 Ok(Event::Message { topic, payload, ack }) => {
                     SourceCounters::add(&counters.requests, 1);
+                    if malformed_by_topic.len() > 10_000 {
+                        malformed_by_topic.clear(); // bounded under a flood of distinct topics
+                    }
+                    if payload.len() > cfg.max_message_bytes as usize {
+                        // Taken, counted, logged and acknowledged: it never comes back.
+                        SourceCounters::add(&counters.errors, 1);
+                        let n = malformed_by_topic.entry(topic.clone()).or_default();
+                        *n += 1;
+                        if *n <= 20 || *n % 1000 == 0 {
+                            tracing::warn!(topic = %topic, kind = "too_large", bytes = payload.len(),
+                                limit = cfg.max_message_bytes, count = *n,
+                                "MQTT ingest: message larger than mqtt.max_message_bytes dropped");
+                        }
+                        acks.push(ack, true);
+                        continue;
+                    }
                     let now = crate::time::now_ms();
                     let mut samples = Vec::new();
                     for s in &cfg.subscriptions {
