@@ -13,6 +13,7 @@ mod config_errors;
 mod daemon_e2e;
 mod dga_lab;
 mod features_parity;
+mod hostile_input;
 mod inference;
 mod knowledge_api;
 mod mbpoll;

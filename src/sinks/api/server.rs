@@ -44,8 +44,17 @@ pub async fn spawn(
     knowledge: super::ask::SharedKnowledge,
     cancel: CancellationToken,
 ) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .with_context(|| format!("api: cannot listen on {} (key api.listen)", cfg.listen))?;
+    // A backlog above max_connections: connections beyond the limit wait there (no
+    // descriptor of ours) instead of being refused.
+    let listener = {
+        let sock =
+            if cfg.listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        sock.set_reuseaddr(true)?;
+        sock.bind(cfg.listen)
+            .and_then(|_| sock.listen(cfg.max_connections.max(1024)))
+            .with_context(|| format!("api: cannot listen on {} (key api.listen)", cfg.listen))?
+            .into_std()?
+    };
     listener.set_nonblocking(true)?;
     let mut store = Store::open_with_cache(&store_cfg.path, store_cfg.cache_kib)?;
     super::auth::ensure_demo_user(&mut store, cfg)?;

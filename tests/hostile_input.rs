@@ -1,0 +1,409 @@
+//! Hostile and extreme input (issue 13), against the daemon as a child process, a real
+//! Mosquitto and real sockets. Each test reproduces one finding of the issue and prints one
+//! `FAULT|case|expected|observed|lost` row per case; `scripts/faults.sh` runs this group
+//! with the existing outage, SIGKILL and dead-slave tests and prints the table.
+
+use crate::common::mosquitto::{publish_all, Broker};
+use crate::common::{demo_config, http, Daemon, Ports};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One row of the fault table (printed; `cargo test -- --nocapture` shows it).
+fn row(case: &str, expected: &str, observed: &str, lost: &str) {
+    println!("FAULT|{case}|{expected}|{observed}|{lost}");
+}
+
+fn stored_values(db: &Path, point: &str) -> Vec<f64> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut q = c
+        .prepare("SELECT s.value FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = ?1 ORDER BY s.id")
+        .unwrap();
+    q.query_map([point], |r| r.get::<_, f64>(0)).unwrap().map(Result::unwrap).collect()
+}
+
+fn mqtt_source(d: &Daemon) -> Option<serde_json::Value> {
+    let h = d.get("/healthz").ok()?.1;
+    h["sources"].as_array()?.iter().find(|s| s["kind"] == "mqtt").cloned()
+}
+
+fn with_mqtt(dir: &Path, ports: &Ports, broker: u16) -> std::path::PathBuf {
+    let config = demo_config(dir, ports, &[]);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        r#"
+[mqtt]
+enabled = true
+port = {broker}
+[[mqtt.subscriptions]]
+topic = "plant/+/temp"
+point = "ext.{{1}}_temp"
+[[mqtt.subscriptions]]
+topic = "plant/json/#"
+point = "js.{{1}}"
+format = "json"
+value = "v"
+timestamp = "ts"
+"#
+    ));
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// Items 1 and 2: a message over the size limit and a year-10000 timestamp. Before: the
+/// first dropped the connection and came back on every reconnect (ingest stopped for
+/// good), the second panicked the daemon.
+#[test]
+fn oversized_message_and_year_10000_timestamp_do_not_stop_mqtt_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let ports = Ports::new();
+    let config = with_mqtt(dir.path(), &ports, broker.port);
+    let db = dir.path().join("edgecite.db");
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    daemon.wait_until("the MQTT ingest subscribed", Duration::from_secs(60), || {
+        (mqtt_source(&daemon)?["connected"] == true).then_some(())
+    });
+    let big = vec![b'7'; 2 * 1024 * 1024];
+    let t = |s: &str| s.to_string();
+    let msgs = vec![
+        (t("plant/before/temp"), b"1.5".to_vec()),
+        (t("plant/big/temp"), big),
+        (t("plant/json/late"), br#"{"v":61,"ts":253402300800000}"#.to_vec()),
+        (t("plant/after/temp"), b"2.5".to_vec()),
+    ];
+    publish_all(broker.port, "hostile-pub", &msgs);
+    daemon.wait_until("the message after the oversized one is stored", Duration::from_secs(60), || {
+        (!stored_values(&db, "ext.after_temp").is_empty()).then_some(())
+    });
+    let src = mqtt_source(&daemon).unwrap();
+    assert_eq!(src["connects"], 1, "the session was dropped and re-made: {src}");
+    assert_eq!(src["errors"], 2, "{src}");
+    let log = daemon.log_text();
+    assert!(
+        log.contains("plant/big/temp") && log.contains("too_large") && log.contains("2097152"),
+        "the drop is logged with topic and size:\n{log}"
+    );
+    assert!(log.contains("bad_timestamp") && !log.contains("panicked"), "{log}");
+    assert!(stored_values(&db, "js.late").is_empty());
+    // Across a restart the oversized message does not come back: it was acknowledged.
+    assert!(daemon.terminate(), "clean stop");
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    daemon.wait_until("the MQTT ingest subscribed again", Duration::from_secs(60), || {
+        (mqtt_source(&daemon)?["connected"] == true).then_some(())
+    });
+    publish_all(broker.port, "hostile-pub", &[(t("plant/restart/temp"), b"3.5".to_vec())]);
+    daemon.wait_until("a message after the restart is stored", Duration::from_secs(60), || {
+        (!stored_values(&db, "ext.restart_temp").is_empty()).then_some(())
+    });
+    let src = mqtt_source(&daemon).unwrap();
+    assert_eq!(src["errors"], 0, "the oversized message was redelivered: {src}");
+    let kept = [stored_values(&db, "ext.before_temp"), stored_values(&db, "ext.after_temp")];
+    assert_eq!(kept, [vec![1.5], vec![2.5]]);
+    row(
+        "MQTT message of 2 MiB (limit 1 MiB)",
+        "dropped, counted, logged with topic and size, acknowledged; ingest goes on",
+        "1 session, errors=1 too_large, later message stored, not redelivered after restart",
+        "0 valid messages (the oversized one is dropped by policy)",
+    );
+    row(
+        "JSON timestamp in year 10000",
+        "malformed (bad_timestamp), no panic",
+        "errors=1 bad_timestamp, daemon up",
+        "0",
+    );
+}
+
+fn audit_bytes(db: &Path) -> (i64, i64) {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    c.query_row(
+        "SELECT count(*), coalesce(sum(length(CAST(actor AS BLOB)) + length(CAST(target AS BLOB)) + length(CAST(detail AS BLOB))), 0) FROM audit",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+/// Items 3, 4, 10 and 11 on one daemon: refused writes and logins without credentials,
+/// invented methods, the public /healthz, HSTS absent on plain HTTP.
+#[test]
+fn unauthenticated_peers_cost_bounded_disk_and_memory_and_see_only_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    let db = dir.path().join("edgecite.db");
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    let (rows0, bytes0) = audit_bytes(&db);
+    let t0 = Instant::now();
+
+    // 1,000 refused POSTs with 60 KB paths.
+    let long_path = format!("/api/v1/findings/1/{}", "a".repeat(60_000));
+    let mut refused = 0;
+    for _ in 0..1000 {
+        let r = http(ports.api, "POST", &long_path, &[("Content-Type", "application/json")], Some(b"{}")).unwrap();
+        refused += (r.status == 401) as u32;
+    }
+    assert_eq!(refused, 1000);
+    // 20 logins with 1.9 MB user names.
+    let huge = format!(r#"{{"username":"{}","password":"x"}}"#, "u".repeat(1_900_000));
+    for _ in 0..20 {
+        let r = http(
+            ports.api,
+            "POST",
+            "/api/v1/auth/login",
+            &[("Content-Type", "application/json")],
+            Some(huge.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(r.status, 422, "{}", r.json);
+    }
+    let (rows1, bytes1) = audit_bytes(&db);
+    let (rows, bytes) = (rows1 - rows0, bytes1 - bytes0);
+    // 60 rows a minute and one summary row per minute with suppressed ones (the run may
+    // cross one window boundary).
+    let windows = t0.elapsed().as_secs() as i64 / 60 + 2;
+    assert!(rows <= 61 * windows, "{rows} audit rows for 1,000 refused requests");
+    assert!(bytes < 64 * 1024, "{bytes} bytes of audit rows");
+    row(
+        "1,000 unauthenticated POSTs with 60 KB paths + 20 logins with 1.9 MB names",
+        "at most 60 audit rows a minute, fields cut to 256 chars, the rest counted",
+        &format!("{rows} rows, {bytes} bytes (was 58 MiB + 38 MiB)"),
+        "0 (refused requests are counted in edgecite_audit_suppressed_total)",
+    );
+
+    // Wrong passwords from one address lock that address only.
+    for _ in 0..6 {
+        let _ = http(
+            ports.api,
+            "POST",
+            "/api/v1/auth/login",
+            &[("Content-Type", "application/json")],
+            Some(br#"{"username":"demo","password":"wrong-wrong"}"#),
+        )
+        .unwrap();
+    }
+    let other = login_from("127.0.0.2", ports.api, br#"{"username":"demo","password":"edgecite-demo"}"#);
+    assert!(other.starts_with("HTTP/1.1 200"), "the right password from another address: {other}");
+    row(
+        "6 wrong passwords for `demo` from 127.0.0.1",
+        "that address limited; demo logs in from 127.0.0.2",
+        "200 from 127.0.0.2",
+        "0",
+    );
+
+    // 2,000 invented methods.
+    for i in 0..2000 {
+        let _ = http(ports.api, &format!("XMETHOD{i}"), "/healthz", &[], None);
+    }
+    let text = raw_get(ports.api, "/metrics", Some(&daemon.token));
+    let methods: std::collections::BTreeSet<&str> =
+        text.lines().filter_map(|l| l.split("method=\"").nth(1)?.split('"').next()).collect();
+    assert!(methods.len() <= 10 && methods.contains("OTHER"), "{methods:?}");
+    assert!(text.len() < 64 * 1024, "/metrics is {} bytes", text.len());
+    assert!(text.contains("edgecite_audit_suppressed_total"), "{text}");
+    row(
+        "2,000 invented HTTP methods",
+        "one OTHER label",
+        &format!("{} method labels, /metrics {} bytes (was 92 MB)", methods.len(), text.len()),
+        "0",
+    );
+
+    // The public /healthz says only the status; the detail needs credentials.
+    let public = http(ports.api, "GET", "/healthz", &[], None).unwrap();
+    let keys: Vec<&String> = public.json.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["status"], "{}", public.json);
+    assert!(["healthy", "degraded", "down"].contains(&public.json["status"].as_str().unwrap()));
+    assert!(public.header("strict-transport-security").is_none(), "no HSTS on plain HTTP");
+    let detail = daemon.json("/healthz");
+    assert!(detail["sources"].is_array() && detail["version"].is_string(), "{detail}");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .env_remove("EDGECITE_TOKEN")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success() && out.contains("the detail needs a viewer's API token"), "{out}");
+    row("GET /healthz without credentials", "only healthy/degraded/down", &format!("{}", public.json), "0");
+}
+
+/// A request from a given loopback source address (127.0.0.2 reaches 127.0.0.1 on Linux).
+fn login_from(source: &str, port: u16, body: &[u8]) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        let mut s = sock.connect(format!("127.0.0.1:{port}").parse().unwrap()).await.unwrap();
+        let head = format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(body).await.unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+fn raw_get(port: u16, path: &str, token: Option<&str>) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n{auth}\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+/// Item 5: 1,000 connections that never finish their request head. Before: they stayed
+/// open (70 s and more) and, at the default 1,024 descriptors, /healthz timed out.
+#[test]
+fn a_thousand_idle_connections_are_closed_and_healthz_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(
+        dir.path(),
+        &ports,
+        &[(
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"127.0.0.1:8080\"\nheader_read_timeout_s = 2\nmax_connections = 128",
+        )],
+    );
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        match TcpStream::connect(("127.0.0.1", ports.api)) {
+            Ok(mut s) => {
+                let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
+                idle.push(s);
+            }
+            Err(_) => break,
+        }
+    }
+    assert_eq!(idle.len(), 1000, "the kernel backlog took every connection");
+    let started = Instant::now();
+    daemon.wait_until("/healthz answers with 1,000 idle connections open", Duration::from_secs(120), || {
+        http(ports.api, "GET", "/healthz", &[], None).ok().filter(|r| r.status == 200)
+    });
+    let answered_s = started.elapsed().as_secs_f64();
+    // Every idle connection is closed by the daemon (read returns end of file).
+    let mut closed = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for s in &mut idle {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+        s.set_read_timeout(Some(left)).unwrap();
+        let mut buf = [0u8; 512];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => continue, // a 408 first, then the close
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    closed += 1;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    assert_eq!(closed, 1000, "idle connections left open by the daemon");
+    let log = daemon.log_text();
+    assert!(!log.contains("Too many open files"), "{log}");
+    row(
+        "1,000 idle partial HTTP requests (header timeout 2 s, 128 connections)",
+        "closed after the header timeout; /healthz answers",
+        &format!("all 1000 closed by the daemon; /healthz answered after {answered_s:.1} s"),
+        "0",
+    );
+}
+
+/// Items 3 and 9: a disk below the watermark, a corrupt reference index and a broken page
+/// in the store. Before: "storing samples: database or disk is full" ended the daemon, a
+/// corrupt refs.db stopped every start, and /healthz stayed ok over a broken page.
+#[test]
+fn low_disk_corrupt_index_and_broken_page_degrade_but_never_stop_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    // A watermark no disk meets: samples are dropped and counted, the rest goes on.
+    let config = demo_config(
+        dir.path(),
+        &ports,
+        &[(
+            "path = \"../target/demo/edgecite.db\"",
+            "path = \"../target/demo/edgecite.db\"\nmin_free_mib = 1000000000",
+        )],
+    );
+    let db = dir.path().join("edgecite.db");
+    std::fs::write(dir.path().join("edgecite.refs.db"), vec![0x42u8; 64 * 1024]).unwrap();
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    let h = daemon.wait_until("degraded for the disk and the index", Duration::from_secs(60), || {
+        let h = daemon.json("/healthz");
+        let r = h["reasons"].to_string();
+        (r.contains("watermark") && r.contains("reference index") && h["last_evaluation"].is_string()).then_some(h)
+    });
+    assert_eq!(h["status"], "degraded");
+    let dropped = h["store"]["health"]["samples_dropped"].as_u64().unwrap();
+    assert!(dropped > 0, "{h}");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = c.query_row("SELECT count(*) FROM samples", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "samples stored below the watermark");
+    drop(c);
+    let ask = daemon.json("/api/v1/ask?q=bearing%20vibration");
+    assert!(ask["results"].as_array().is_some_and(|r| !r.is_empty()), "search answers from the rebuilt index: {ask}");
+    row(
+        "free disk below store.min_free_mib",
+        "samples dropped and counted; daemon, API and evaluation go on; /healthz degraded",
+        &format!("{dropped} samples dropped (counted), 0 stored, evaluations continue"),
+        &format!("{dropped} samples (by policy, counted in edgecite_store_samples_dropped_total)"),
+    );
+    row(
+        "corrupt edgecite.refs.db at start",
+        "moved aside, rebuilt from the library; start-up goes on; /healthz degraded",
+        "started, search answers, degraded: reference index",
+        "0 (imported documents must be imported again; the broken file is kept)",
+    );
+    assert!(daemon.terminate());
+
+    // A broken page in the store: quick_check notices it within its interval. The page
+    // overwritten is the root of the field-notes table, which nothing reads here.
+    let config2 = demo_config(
+        dir.path(),
+        &ports,
+        &[(
+            "path = \"../target/demo/edgecite.db\"",
+            "path = \"../target/demo/edgecite.db\"\nquick_check_interval_s = 1",
+        )],
+    );
+    let (root, page): (i64, i64) = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        let root =
+            c.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'finding_notes'", [], |r| r.get(0)).unwrap();
+        (root, c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap())
+    };
+    let mut bytes = std::fs::read(&db).unwrap();
+    let at = ((root - 1) * page) as usize;
+    bytes[at..at + page as usize].iter_mut().for_each(|b| *b = 0x5a);
+    std::fs::write(&db, bytes).unwrap();
+    let daemon = Daemon::start(&config2, ports.api, &[]);
+    let started = Instant::now();
+    let h = daemon.wait_until("degraded for the broken page", Duration::from_secs(60), || {
+        let h = daemon.json("/healthz");
+        h["reasons"].to_string().contains("integrity").then_some(h)
+    });
+    let seen_s = started.elapsed().as_secs_f64();
+    assert_eq!(h["status"], "degraded");
+    let text = raw_get(ports.api, "/metrics", Some(&daemon.token));
+    assert!(text.contains("edgecite_store_integrity_ok 0"), "{text}");
+    row(
+        "a page of the store overwritten while stopped",
+        "PRAGMA quick_check reports it: /healthz degraded, edgecite_store_integrity_ok 0",
+        &format!("degraded after {seen_s:.1} s (quick_check_interval_s = 1)"),
+        "the broken page (detected, not repaired)",
+    );
+}
