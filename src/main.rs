@@ -197,6 +197,9 @@ fn main() -> ExitCode {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Store queries, argon2 checks and model runs: bounded, well below the unit's
+        // TasksMax=256 (tokio's default allows 512 threads).
+        .max_blocking_threads(64)
         .enable_all()
         .build()
         .context("cannot start the async runtime")
@@ -307,6 +310,12 @@ fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyho
             config.api.listen,
             h["status"].as_str().unwrap_or("unknown")
         );
+        if token.is_some() {
+            println!(
+                "models: not shown (unauthenticated: /healthz did not accept the token); the token from {} was refused: create a viewer's token (`edgecite token create USER`)",
+                if token_file.is_some() { "--token-file" } else { "EDGECITE_TOKEN" }
+            );
+        }
         return Ok(());
     }
     for r in h["reasons"].as_array().into_iter().flatten() {

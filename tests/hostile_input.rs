@@ -407,3 +407,108 @@ fn low_disk_corrupt_index_and_broken_page_degrade_but_never_stop_the_daemon() {
         "the broken page (detected, not repaired)",
     );
 }
+
+/// A PDF whose one content stream inflates to `inflated` bytes (a decompression bomb when
+/// large), written by Python's zlib with a correct cross-reference table.
+fn pdf_bomb(path: &Path, inflated: usize) {
+    let script = r#"
+import sys, zlib
+n, out = int(sys.argv[1]), sys.argv[2]
+body = zlib.compress(b"BT /F1 12 Tf 72 720 Td (Bearing vibration limits) Tj ET\n" + b" " * n, 9)
+objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(body) + body + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+pdf, offs = b"%PDF-1.4\n", []
+for i, o in enumerate(objs):
+    offs.append(len(pdf))
+    pdf += b"%d 0 obj\n" % (i + 1) + o + b"\nendobj\n"
+x = len(pdf)
+pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offs)
+pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, x)
+open(out, "wb").write(pdf)
+"#;
+    let ok = std::process::Command::new("python3")
+        .args(["-c", script, &inflated.to_string()])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "python3 wrote the PDF");
+}
+
+fn refs_import(config: &Path, file: &Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["refs", "import"])
+        .arg(file)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Item 8: a PDF decompression bomb and a 54 MB Markdown file. Before: `refs import` grew to
+/// 5.6 GB and aborted; the Markdown file was taken whole.
+#[test]
+fn refs_import_refuses_decompression_bombs_and_oversized_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    let bomb = dir.path().join("bomb.pdf");
+    pdf_bomb(&bomb, 1 << 30); // 1 GiB of spaces: about 1 MB on disk
+    let size = std::fs::metadata(&bomb).unwrap().len();
+    let (ok, text) = refs_import(&config, &bomb);
+    assert!(!ok && text.contains("decompression bomb") && text.contains("bomb.pdf"), "{text}");
+    let small = dir.path().join("manual.pdf");
+    pdf_bomb(&small, 1000);
+    let (ok, text) = refs_import(&config, &small);
+    assert!(ok, "an ordinary PDF is still imported: {text}");
+    let md = dir.path().join("huge.md");
+    std::fs::write(&md, format!("# Huge\n\n{}", "word ".repeat(54 * 1024 * 1024 / 5))).unwrap();
+    let (ok, text) = refs_import(&config, &md);
+    assert!(!ok && text.contains("--max-mib 16") && text.contains("huge.md"), "{text}");
+    row(
+        &format!("refs import of a {size}-byte PDF inflating to 1 GiB; a 54 MB Markdown file"),
+        "refused before extraction, naming the file and the limit (--max-mib, default 16)",
+        "both refused; an ordinary PDF still imports",
+        "0 (nothing stored)",
+    );
+}
+
+/// The unit's limits are set, and the daemon's own defaults sit below them.
+#[test]
+fn the_unit_limits_memory_descriptors_and_tasks_above_the_daemons_own_limits() {
+    let unit = std::fs::read_to_string(crate::common::repo().join("systemd/edgecite.service")).unwrap();
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key}= missing from the unit"))
+            .trim()
+            .to_string()
+    };
+    let nofile: u64 = value("LimitNOFILE").parse().unwrap();
+    let tasks: u64 = value("TasksMax").parse().unwrap();
+    let mem = value("MemoryMax");
+    let example = std::fs::read_to_string(crate::common::repo().join("configs/example.toml")).unwrap();
+    let default = |key: &str| -> u64 {
+        example
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = "))?.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{key} not in configs/example.toml"))
+    };
+    // Connections plus room for the stores, sources, broker sessions and the runtime.
+    assert!(default("max_connections") + 256 <= nofile, "max_connections vs LimitNOFILE={nofile}");
+    assert!(2 + 64 + 32 <= tasks, "runtime threads vs TasksMax={tasks}");
+    assert!(mem.ends_with('G') || mem.ends_with('M'), "MemoryMax={mem}");
+    row(
+        "systemd unit limits",
+        "MemoryMax, LimitNOFILE, TasksMax set above the daemon's own limits",
+        &format!(
+            "MemoryMax={mem} LimitNOFILE={nofile} (max_connections {}) TasksMax={tasks} (2 + 64 threads)",
+            default("max_connections")
+        ),
+        "-",
+    );
+}

@@ -6,7 +6,9 @@
 //! Durability: `synchronous = NORMAL` in WAL mode. A committed transaction survives a crash
 //! of the daemon (SIGKILL); on power loss the last transactions before the loss may be
 //! rolled back, never corrupted. Samples are written once per poll batch, so this bounds
-//! what a power cut can take to about one second of samples.
+//! what a power cut can take to about one second of samples. Transactions that write
+//! finding events (open, change, clear) commit with `synchronous = FULL`: their ids are the
+//! cursor of the MQTT finding feed, kept in the FULL outbox, and must never be reused.
 
 pub mod acked_ingest;
 pub mod mqtt_feed;
@@ -374,7 +376,31 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Run `f` (one transaction writing finding events) with `synchronous = FULL`: event ids
+    /// are the MQTT finding feed's cursor, kept in the FULL outbox. Were such a commit lost
+    /// in a power cut (NORMAL may lose the last commits), the next events would reuse ids
+    /// at or below the cursor and never be published (issue 13 item 12). Transitions are
+    /// rare, so the extra fsync costs nothing that matters; samples stay NORMAL.
+    fn durable<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let r = f(self);
+        let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let v = r?;
+        back?;
+        Ok(v)
+    }
+
     pub fn open_finding(
+        &mut self,
+        asset: &str,
+        criterion: &CriterionInfo,
+        report: &FaultReport,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        self.durable(|s| s.open_finding_tx(asset, criterion, report, now_ms))
+    }
+
+    fn open_finding_tx(
         &mut self,
         asset: &str,
         criterion: &CriterionInfo,
@@ -426,6 +452,21 @@ impl Store {
         now_ms: i64,
         changed: bool,
     ) -> Result<(), StoreError> {
+        if !changed {
+            return self.update_finding_tx(asset, criterion, report, now_ms, false);
+            // no event
+        }
+        self.durable(|s| s.update_finding_tx(asset, criterion, report, now_ms, true))
+    }
+
+    fn update_finding_tx(
+        &mut self,
+        asset: &str,
+        criterion: &str,
+        report: &FaultReport,
+        now_ms: i64,
+        changed: bool,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let id: Option<i64> = tx
             .query_row(
@@ -467,6 +508,16 @@ impl Store {
     }
 
     pub fn clear_finding(
+        &mut self,
+        asset: &str,
+        criterion: &str,
+        evidence: &Evidence,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.durable(|s| s.clear_finding_tx(asset, criterion, evidence, now_ms))
+    }
+
+    fn clear_finding_tx(
         &mut self,
         asset: &str,
         criterion: &str,
@@ -732,6 +783,17 @@ mod tests {
         let problem = s.quick_check().map(|p| p.unwrap_or_default()).unwrap_or_else(|e| e.to_string());
         assert!(!problem.is_empty(), "quick_check did not see the broken page");
         assert!(free_bytes(&db).unwrap() > 0);
+    }
+
+    #[test]
+    fn finding_transitions_commit_with_synchronous_full_then_return_to_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("f.db")).unwrap();
+        let level = |s: &Store| s.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(level(&s), 1, "NORMAL for samples");
+        let r = s.durable(|st| Ok(st.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?));
+        assert_eq!(r.unwrap(), 2, "FULL while finding events are written");
+        assert_eq!(level(&s), 1, "back to NORMAL");
     }
 
     #[test]
