@@ -136,7 +136,7 @@ fn default_audit_refused_per_minute() -> u32 {
     60
 }
 fn default_dga_concurrency() -> u32 {
-    2
+    1
 }
 fn default_demo_role() -> String {
     "technician".into()
