@@ -15,6 +15,17 @@ fn row(case: &str, expected: &str, observed: &str, lost: &str) {
     println!("FAULT|{case}|{expected}|{observed}|{lost}");
 }
 
+/// Resident memory of a process, KiB (Linux).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
+/// Open descriptors of a process (Linux).
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
 fn stored_values(db: &Path, point: &str) -> Vec<f64> {
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let mut q = c
@@ -136,6 +147,7 @@ fn unauthenticated_peers_cost_bounded_disk_and_memory_and_see_only_the_status() 
     let daemon = Daemon::start(&config, ports.api, &[]);
     let (rows0, bytes0) = audit_bytes(&db);
     let t0 = Instant::now();
+    let rss0 = rss_kib(daemon.child.id());
 
     // 1,000 refused POSTs with 60 KB paths.
     let long_path = format!("/api/v1/findings/1/{}", "a".repeat(60_000));
@@ -165,10 +177,11 @@ fn unauthenticated_peers_cost_bounded_disk_and_memory_and_see_only_the_status() 
     let windows = t0.elapsed().as_secs() as i64 / 60 + 2;
     assert!(rows <= 61 * windows, "{rows} audit rows for 1,000 refused requests");
     assert!(bytes < 64 * 1024, "{bytes} bytes of audit rows");
+    let rss1 = rss_kib(daemon.child.id());
     row(
         "1,000 unauthenticated POSTs with 60 KB paths + 20 logins with 1.9 MB names",
         "at most 60 audit rows a minute, fields cut to 256 chars, the rest counted",
-        &format!("{rows} rows, {bytes} bytes (was 58 MiB + 38 MiB)"),
+        &format!("{rows} rows, {bytes} bytes (was 58 MiB + 38 MiB); RSS {} -> {} MiB", rss0 / 1024, rss1 / 1024),
         "0 (refused requests are counted in edgecite_audit_suppressed_total)",
     );
 
@@ -273,6 +286,7 @@ fn a_thousand_idle_connections_are_closed_and_healthz_answers() {
         )],
     );
     let daemon = Daemon::start(&config, ports.api, &[]);
+    let fds0 = fds(daemon.child.id());
     let mut idle = Vec::new();
     for _ in 0..1000 {
         match TcpStream::connect(("127.0.0.1", ports.api)) {
@@ -284,6 +298,9 @@ fn a_thousand_idle_connections_are_closed_and_healthz_answers() {
         }
     }
     assert_eq!(idle.len(), 1000, "the kernel backlog took every connection");
+    std::thread::sleep(Duration::from_millis(500));
+    let fds_peak = fds(daemon.child.id());
+    assert!(fds_peak <= fds0 + 128 + 8, "{fds0} descriptors before, {fds_peak} with 1,000 idle peers");
     let started = Instant::now();
     daemon.wait_until("/healthz answers with 1,000 idle connections open", Duration::from_secs(120), || {
         http(ports.api, "GET", "/healthz", &[], None).ok().filter(|r| r.status == 200)
@@ -317,7 +334,9 @@ fn a_thousand_idle_connections_are_closed_and_healthz_answers() {
     row(
         "1,000 idle partial HTTP requests (header timeout 2 s, 128 connections)",
         "closed after the header timeout; /healthz answers",
-        &format!("all 1000 closed by the daemon; /healthz answered after {answered_s:.1} s"),
+        &format!(
+            "all 1000 closed by the daemon; /healthz answered after {answered_s:.1} s; descriptors {fds0} -> {fds_peak}"
+        ),
         "0",
     );
 }
@@ -510,5 +529,101 @@ fn the_unit_limits_memory_descriptors_and_tasks_above_the_daemons_own_limits() {
             default("max_connections")
         ),
         "-",
+    );
+}
+
+/// Item 3, for real: the store's file system fills up (a tmpfs, so root is needed; the
+/// case is reported as skipped otherwise). Before: "storing samples: database or disk is
+/// full" ended the daemon and every restart failed.
+#[test]
+fn a_full_disk_never_stops_the_daemon_and_storing_resumes_when_there_is_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("disk");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        row("store's file system full (16 MiB tmpfs)", "daemon stays up", "SKIPPED: mounting a tmpfs needs root", "-");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let ports = Ports::new();
+    let config = demo_config(dir.path(), &ports, &[]);
+    let db = mnt.join("edgecite.db");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        &format!("{:?}", dir.path().join("edgecite.db").display().to_string()),
+        &format!("{:?}\nmin_free_mib = 0", db.display().to_string()),
+    );
+    assert!(text.contains("min_free_mib = 0"));
+    std::fs::write(&config, text).unwrap();
+    let count = || -> i64 {
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("SELECT count(*) FROM samples", [], |r| r.get(0)))
+            .unwrap_or(-1)
+    };
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    daemon.wait_until("samples stored", Duration::from_secs(60), || (count() > 0).then_some(()));
+    // Fill the file system to the last byte.
+    let filler = mnt.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.write_all(&chunk[..1]);
+    }
+    let h = daemon.wait_until("sample writes fail and are reported", Duration::from_secs(180), || {
+        let h = daemon.json("/healthz");
+        h["reasons"].to_string().contains("samples not stored").then_some(h)
+    });
+    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon exited:\n{}", daemon.log_text());
+    let dropped = h["store"]["health"]["samples_dropped"].as_u64().unwrap();
+    assert!(dropped > 0 && h["status"] == "degraded", "{h}");
+    // A restart on the full disk starts (no restart loop), and serves.
+    daemon.terminate();
+    let log = dir.path().join("restart.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("ORT_DYLIB_PATH", crate::common::ort_library())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let restarted = (0..300).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        http(ports.api, "GET", "/healthz", &[], None).ok().map(|r| r.json["status"].clone())
+    });
+    let still_up = child.try_wait().unwrap().is_none();
+    // Room again: samples are stored again.
+    std::fs::remove_file(&filler).unwrap();
+    let before = count();
+    let resumed = (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        count() > before
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(restarted.is_some() && still_up, "no start on a full disk:\n{log_text}");
+    assert!(resumed, "storing did not resume:\n{log_text}");
+    row(
+        "store's file system full (16 MiB tmpfs, watermark off)",
+        "writes fail, counted; daemon up; restart on the full disk serves; storing resumes with room",
+        &format!(
+            "{dropped} samples dropped, /healthz degraded, restart answered {}, storing resumed",
+            restarted.unwrap()
+        ),
+        &format!("{dropped} samples while the disk was full (counted)"),
     );
 }

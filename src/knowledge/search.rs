@@ -216,7 +216,9 @@ impl RefIndex {
     pub fn open(path: &Path) -> Result<RefIndex, SearchError> {
         let p = path.display().to_string();
         let conn = Connection::open(path).map_err(|source| SearchError::Db { path: p.clone(), source })?;
-        Self::init(conn, p)
+        let ix = Self::init(conn, p)?;
+        crate::store::restrict_permissions(path);
+        Ok(ix)
     }
 
     /// An index in memory (CLI without a config, tests, benchmarks).

@@ -94,8 +94,9 @@ pub struct StoreHealth {
     pub disk_low: bool,
     /// Samples not stored: below the watermark, or the write failed (disk full, I/O).
     pub samples_dropped: u64,
-    /// The last error writing samples, if any since start.
+    /// The last error writing samples, if any since start, and when (Unix ms).
     pub last_write_error: Option<String>,
+    pub last_write_error_ms: i64,
     /// The reference index could not be opened and was rebuilt or is off (the reason).
     pub references_degraded: Option<String>,
 }
@@ -113,6 +114,11 @@ impl StoreHealth {
                 self.free_bytes.unwrap_or(0),
                 self.min_free_bytes
             ));
+        }
+        if let Some(e) =
+            self.last_write_error.as_ref().filter(|_| crate::time::now_ms() - self.last_write_error_ms < 60_000)
+        {
+            p.push(format!("samples not stored in the last minute: {e}"));
         }
         if let Some(r) = &self.references_degraded {
             p.push(format!("reference index: {r}"));

@@ -70,6 +70,7 @@ impl SampleGuard {
     /// A sample write failed: counted and logged (rate limited); the daemon goes on.
     pub fn failed(&mut self, n: usize, e: &StoreError) {
         self.health.last_write_error = Some(e.to_string());
+        self.health.last_write_error_ms = crate::time::now_ms();
         self.dropped(n, Some(e));
     }
 

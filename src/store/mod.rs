@@ -173,6 +173,23 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
+/// Keep the `-wal` and `-shm` files when the last connection closes. A start then needs no
+/// new file: on a full disk the daemon still opens its store (creating the shared-memory
+/// file failed with "disk I/O error" and every restart ended there, issue 13 item 3).
+pub fn persist_wal(conn: &Connection) {
+    let mut on: std::os::raw::c_int = 1;
+    // SAFETY: a valid connection handle, the main schema's name as a C string, and a
+    // pointer to an int, as SQLITE_FCNTL_PERSIST_WAL expects.
+    unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::os::raw::c_int).cast(),
+        );
+    }
+}
+
 /// Restrict a database file (and its WAL and shared-memory files) to its owner and group:
 /// it holds password hashes and the plant's data. Under systemd the unit's UMask does this
 /// already; run by hand, the process umask (often 022) would leave them world-readable.
@@ -225,6 +242,7 @@ impl Store {
         // waits for it within the busy timeout.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("cannot enable WAL: {e}")))?;
+        persist_wal(&conn);
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() };

@@ -116,6 +116,7 @@ impl Outbox {
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        super::persist_wal(&conn);
         conn.execute_batch(SCHEMA).map_err(err)?;
         super::restrict_permissions(path);
         let now = crate::time::now_ms();

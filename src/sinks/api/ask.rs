@@ -29,10 +29,23 @@ pub struct Knowledge {
     pub refs_degraded: Option<String>,
 }
 
+/// Whether the file itself is broken (then it is moved aside and rebuilt).
+fn is_corrupt(e: &SearchError) -> bool {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match e {
+        SearchError::Corrupt { .. } => true,
+        SearchError::Db { source: rusqlite::Error::SqliteFailure(f, _), .. } => {
+            matches!(f.code, DatabaseCorrupt | NotADatabase)
+        }
+        _ => false,
+    }
+}
+
 /// Open the reference index at `path` with the built-in library loaded. A file that cannot
-/// be used (corrupt, not a database, unreadable) must not stop the daemon (issue 13 item 9):
-/// it is moved aside and a fresh index is built from the library; if even that fails, the
-/// index lives in memory. The second value says what happened.
+/// be used must not stop the daemon (issue 13 items 3 and 9): a corrupt one (or not a
+/// database) is moved aside and a fresh index is built from the library; on other errors
+/// (disk full, I/O), or if the rebuild fails, the index lives in memory. The second value
+/// says what happened.
 fn open_refs(path: &std::path::Path, lib: &crate::knowledge::Library) -> anyhow::Result<(RefIndex, Option<String>)> {
     let first = RefIndex::open(path).and_then(|mut r| {
         if let Some(p) = r.quick_check()? {
@@ -45,6 +58,15 @@ fn open_refs(path: &std::path::Path, lib: &crate::knowledge::Library) -> anyhow:
         Ok(r) => return Ok((r, None)),
         Err(e) => e,
     };
+    if !is_corrupt(&e) {
+        // A full disk or an I/O error says nothing about the file: it stays as it is, and
+        // the index lives in memory until the next start.
+        let why = format!("{e}; the reference index is in memory until the next start");
+        tracing::error!(refs_db = %path.display(), problem = %why, "reference index unusable");
+        let mut r = RefIndex::in_memory()?;
+        r.load_library(lib)?;
+        return Ok((r, Some(why)));
+    }
     let aside = path.with_extension(format!("db.broken-{}", crate::time::now_ms()));
     let moved = std::fs::rename(path, &aside).is_ok();
     for suffix in ["-wal", "-shm"] {
