@@ -22,6 +22,16 @@ existing=(
   "modbus_pymodbus::rtu_line_with_three_slaves_one_dead|RS-485 line with one dead slave|the others keep polling without errors|0 polls of the live slaves"
   "modbus_pymodbus::a_misbehaving_server_never_hangs_the_source|Modbus server: wrong transaction ids, dropped frames, garbage|source never hangs, errors counted|0 (bad frames counted)"
 )
+# Unit tests (library) reused by name, same format.
+unit=(
+  "store::outbox::tests::only_the_newest_retained_message_of_a_topic_stays_retained|outage backlog replays an older retained state after the live one|only the newest state of a topic keeps retain|0 (older states still delivered, not retained)"
+  "sinks::api::auth::tests::a_disabled_demo_user_stays_disabled_across_restarts|demo user disabled, daemon restarted|stays disabled|-"
+  "store::tests::finding_transitions_commit_with_synchronous_full_then_return_to_normal|power cut after a finding event was published|event transactions commit with synchronous = FULL, ids never reused|0 events"
+  "sinks::api::dga::tests::dga_requests_beyond_the_concurrency_limit_are_refused_busy|POST /api/v1/dga beyond [api] dga_concurrency|503 busy at once, before parsing|0 (client retries)"
+  "sinks::api::auth::tests::failures_map_stays_bounded|failed logins from 20,005 addresses|failure map at most 10,000 entries|-"
+  "store::outbox::tests::quota_warnings_are_rate_limited|outbox over quota at every evaluation|one warning a minute at most|0 (counts in stats)"
+  "time::tests::year_10000_and_beyond_never_panic|rendering a time past 9999-12-31|clamped, never a panic|-"
+)
 filters=(hostile_input::)
 for e in "${existing[@]}"; do filters+=("${e%%|*}"); done
 
@@ -32,6 +42,9 @@ set +e
 cargo test --locked --test integration -- "${filters[@]}" --nocapture \
   --test-threads="${FAULTS_JOBS:-2}" >"$log" 2>&1
 rc=$?
+unit_filters=()
+for e in "${unit[@]}"; do unit_filters+=("${e%%|*}"); done
+cargo test --locked --lib -- "${unit_filters[@]}" >>"$log" 2>&1 || rc=1
 set -e
 
 echo
@@ -49,6 +62,14 @@ for e in "${existing[@]}"; do
     echo "| $case | $expected | **FAILED** (\`$name\`) | see log |"
   fi
 done
+for e in "${unit[@]}"; do
+  IFS='|' read -r name case expected lost <<<"$e"
+  if grep -q "^test $name \.\.\. ok" "$log"; then
+    echo "| $case | $expected | passed (\`$name\`) | $lost |"
+  else
+    echo "| $case | $expected | **FAILED** (\`$name\`) | see log |"
+  fi
+done
 failed="$(grep -E '^test .* \.\.\. FAILED' "$log" || true)"
 echo
 if [ "$rc" -ne 0 ] || [ -n "$failed" ]; then
@@ -57,4 +78,4 @@ if [ "$rc" -ne 0 ] || [ -n "$failed" ]; then
   grep -E "panicked at|assertion" -A3 "$log" | head -60 >&2
   exit 1
 fi
-echo "[faults] $(grep -E '^test result' "$log" | tail -1)"
+echo "[faults] $(grep -E '^test result' "$log" | awk '{p+=$4; f+=$6} END {print p " passed, " f " failed"}')"
