@@ -39,7 +39,7 @@ fn mqtt_source(d: &Daemon) -> Option<serde_json::Value> {
     h["sources"].as_array()?.iter().find(|s| s["kind"] == "mqtt").cloned()
 }
 
-fn with_mqtt(dir: &Path, ports: &Ports, broker: u16) -> std::path::PathBuf {
+fn with_mqtt(dir: &Path, ports: &Ports, broker: u16, protocol: &str) -> std::path::PathBuf {
     let config = demo_config(dir, ports, &[]);
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
@@ -47,6 +47,7 @@ fn with_mqtt(dir: &Path, ports: &Ports, broker: u16) -> std::path::PathBuf {
 [mqtt]
 enabled = true
 port = {broker}
+protocol = "{protocol}"
 [[mqtt.subscriptions]]
 topic = "plant/+/temp"
 point = "ext.{{1}}_temp"
@@ -67,10 +68,19 @@ timestamp = "ts"
 /// good), the second panicked the daemon.
 #[test]
 fn oversized_message_and_year_10000_timestamp_do_not_stop_mqtt_ingest() {
+    oversized_and_year_10000("3.1.1");
+}
+
+#[test]
+fn mqtt5_oversized_message_and_year_10000_timestamp_do_not_stop_mqtt_ingest() {
+    oversized_and_year_10000("5");
+}
+
+fn oversized_and_year_10000(protocol: &str) {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path());
     let ports = Ports::new();
-    let config = with_mqtt(dir.path(), &ports, broker.port);
+    let config = with_mqtt(dir.path(), &ports, broker.port, protocol);
     let db = dir.path().join("edgecite.db");
     let mut daemon = Daemon::start(&config, ports.api, &[]);
     daemon.wait_until("the MQTT ingest subscribed", Duration::from_secs(60), || {
@@ -113,13 +123,13 @@ fn oversized_message_and_year_10000_timestamp_do_not_stop_mqtt_ingest() {
     let kept = [stored_values(&db, "ext.before_temp"), stored_values(&db, "ext.after_temp")];
     assert_eq!(kept, [vec![1.5], vec![2.5]]);
     row(
-        "MQTT message of 2 MiB (limit 1 MiB)",
+        &format!("MQTT {protocol} message of 2 MiB (limit 1 MiB)"),
         "dropped, counted, logged with topic and size, acknowledged; ingest goes on",
         "1 session, errors=1 too_large, later message stored, not redelivered after restart",
         "0 valid messages (the oversized one is dropped by policy)",
     );
     row(
-        "JSON timestamp in year 10000",
+        &format!("MQTT {protocol} JSON timestamp in year 10000"),
         "malformed (bad_timestamp), no panic",
         "errors=1 bad_timestamp, daemon up",
         "0",
