@@ -235,7 +235,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                         guard.failed(keep.len(), &e);
                     }
                 }
-                // Committed: now the source may acknowledge these messages to the broker.
+                // Committed (or dropped and counted: below the disk watermark or on a failed
+                // write): the source acknowledges these messages, so the broker's queue does
+                // not stall ingest behind them.
                 commits.into_iter().for_each(|c| c.done());
                 pipeline.ingest(&batch);
             }
