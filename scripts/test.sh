@@ -4,6 +4,7 @@
 #   1. cargo test: unit tests, integration tests (daemon end to end on the simulator,
 #      Modbus against pymodbus and mbpoll, broken configs, model parity, systemd,
 #      packaging), benches in test mode
+#   1b. scripts/faults.sh: the fault-injection table (hostile input, outages, SIGKILL)
 #   2. tests/web/run.sh: the technician page in headless Chromium against the daemon
 #   2b. models: each training script re-trains in a temp dir and must reproduce the
 #      committed model outputs (--check); those that need SKAB (not in the repository) skip
@@ -31,6 +32,9 @@ else
 fi
 cargo test --locked --all-targets
 stage_done "cargo test"
+# The fault-injection table (issue 13): hostile input, outages, SIGKILLs, a dead slave.
+bash "$ROOT/scripts/faults.sh"
+stage_done "fault-injection suite (scripts/faults.sh)"
 bash "$ROOT/tests/web/run.sh"
 stage_done "web page in headless Chromium"
 for script in train_pump_anomaly train_machine_temperature report_pump_valve1 train_pump_valve_anomaly; do

@@ -277,6 +277,10 @@ pub enum RefsCommand {
         title: Option<String>,
         #[arg(long, default_value = "")]
         edition: String,
+        /// Largest file taken, MiB; a PDF's decompressed streams may total 8 times this
+        /// (a decompression bomb is refused before extraction), with at most 5,000 pages.
+        #[arg(long, default_value_t = 16)]
+        max_mib: u64,
     },
     /// Count documents and passages in the config's reference database.
     Stats {
@@ -387,6 +391,47 @@ fn pdf_text(file: &std::path::Path, bytes: &[u8]) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// Refuse a PDF whose pages or decompressed streams exceed the limits before the extractor
+/// inflates it (a 1.4 MB bomb took it to 5.6 GB). Flate streams are inflated into a sink,
+/// counting, and stop one byte past what is left of the limit.
+#[cfg(feature = "pdf")]
+fn pdf_guard(file: &std::path::Path, bytes: &[u8], max_bytes: u64, max_pages: usize) -> anyhow::Result<()> {
+    use std::io::Read;
+    let doc = lopdf::Document::load_mem(bytes)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the PDF: {e}", file.display()))?;
+    let pages = doc.get_pages().len();
+    if pages > max_pages {
+        anyhow::bail!(
+            "{}: {pages} pages, more than the {max_pages} an import takes: split the document",
+            file.display()
+        );
+    }
+    let mut total = 0u64;
+    for obj in doc.objects.values() {
+        let Ok(stream) = obj.as_stream() else { continue };
+        let flate = stream.filters().map(|f| f.contains(&&b"FlateDecode"[..])).unwrap_or(false);
+        let left = max_bytes.saturating_sub(total);
+        total += if flate {
+            let mut d = flate2::read::ZlibDecoder::new(&stream.content[..]).take(left + 1);
+            std::io::copy(&mut d, &mut std::io::sink()).unwrap_or(0)
+        } else {
+            stream.content.len() as u64
+        };
+        if total > max_bytes {
+            anyhow::bail!(
+                "{}: its streams decompress to more than {max_bytes} bytes (8 x --max-mib): refused as a possible decompression bomb; raise --max-mib if the document is genuine",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "pdf"))]
+fn pdf_guard(_: &std::path::Path, _: &[u8], _: u64, _: usize) -> anyhow::Result<()> {
+    Ok(())
+}
+
 #[cfg(not(feature = "pdf"))]
 fn pdf_text(file: &std::path::Path, _: &[u8]) -> anyhow::Result<String> {
     anyhow::bail!(
@@ -398,11 +443,20 @@ fn pdf_text(file: &std::path::Path, _: &[u8]) -> anyhow::Result<String> {
 pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
     use crate::knowledge::search::{import_cases, import_text, RefIndex};
     match cmd {
-        RefsCommand::Import { file, config, id, title, edition } => {
+        RefsCommand::Import { file, config, id, title, edition, max_mib } => {
             let c = Config::load(config)?;
+            let limit = max_mib.saturating_mul(1024 * 1024);
+            let size = std::fs::metadata(file).with_context(|| format!("{}: cannot read", file.display()))?.len();
+            if size > limit {
+                anyhow::bail!(
+                    "{}: {size} bytes is more than --max-mib {max_mib}: split the document, or raise --max-mib",
+                    file.display()
+                );
+            }
             let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
             let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             let text = if ext == "pdf" || bytes.starts_with(b"%PDF-") {
+                pdf_guard(file, &bytes, limit.saturating_mul(8), 5000)?;
                 pdf_text(file, &bytes)?
             } else {
                 String::from_utf8(bytes).map_err(|e| {

@@ -70,6 +70,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     );
     let packs = &knowledge.packs;
     let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
+    // Disk watermark, failed sample writes, periodic quick_check (issue 13).
+    let mut guard = crate::store::guard::SampleGuard::new(&config.store);
+    guard.health.references_degraded = knowledge.refs_degraded.clone();
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     let loaded = inference::load_configured(&config.inference);
@@ -220,7 +223,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     }
                 }
                 let keep = deadband.filter(&batch);
-                tokio::task::block_in_place(|| store.insert_samples(keep)).context("storing samples")?;
+                // Below the watermark or on a failed write the samples are counted, not
+                // stored; acquisition and evaluation go on (the daemon never exits for it).
+                if guard.admit(keep.len()) {
+                    if let Err(e) = tokio::task::block_in_place(|| store.insert_samples(keep.iter().copied())) {
+                        guard.failed(keep.len(), &e);
+                    }
+                }
                 pipeline.ingest(&batch);
             }
             first = durable_rx.recv(), if !durable_done => {
@@ -240,8 +249,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     }
                 }
                 let keep = deadband.filter(&batch);
-                tokio::task::block_in_place(|| store.insert_samples_durable(keep)).context("storing samples")?;
-                // Committed: now the source may acknowledge these messages to the broker.
+                if guard.admit(keep.len()) {
+                    if let Err(e) = tokio::task::block_in_place(|| store.insert_samples_durable(keep.iter().copied())) {
+                        guard.failed(keep.len(), &e);
+                    }
+                }
+                // Committed (or dropped and counted: below the disk watermark or on a failed
+                // write): the source acknowledges these messages, so the broker's queue does
+                // not stall ingest behind them.
                 commits.into_iter().for_each(|c| c.done());
                 pipeline.ingest(&batch);
             }
@@ -252,8 +267,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 let assessments = tokio::task::block_in_place(|| {
                     diagnoser.evaluate(&pipeline, now, &|a, c| tracker.open_code(a, c))
                 });
-                tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now))?;
-                live.write().unwrap_or_else(|p| p.into_inner()).refresh(&pipeline, Some(&assessments), now);
+                if let Err(e) = tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now)) {
+                    // A full disk or an I/O error: said loudly, and tried again next pass.
+                    tracing::error!(error = %e, "cannot record findings and assessments");
+                }
+                tokio::task::block_in_place(|| guard.maybe_check(&store, now));
+                {
+                    let mut lv = live.write().unwrap_or_else(|p| p.into_inner());
+                    lv.refresh(&pipeline, Some(&assessments), now);
+                    lv.store_health = guard.health.clone();
+                }
                 if let Some(m) = mqtt.as_mut() {
                     if let Err(e) = tokio::task::block_in_place(|| m.after_evaluation(&store, &pipeline, &assessments, now)) {
                         tracing::error!(error = %e, "MQTT: cannot queue messages in the outbox");

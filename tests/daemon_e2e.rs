@@ -274,6 +274,7 @@ fn dead_device_and_missing_runtime_make_the_daemon_abstain_with_reasons() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["status", "--config"])
         .arg(&config)
+        .env("EDGECITE_TOKEN", &d.token)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

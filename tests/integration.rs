@@ -14,6 +14,7 @@ mod daemon_e2e;
 mod dga_lab;
 mod dga_verdict;
 mod features_parity;
+mod hostile_input;
 mod inference;
 mod knowledge_api;
 mod mbpoll;

@@ -102,7 +102,7 @@ function renderStatic(){document.documentElement.lang=lang==="zh"?"zh-CN":"en";
 function renderHeader(){var hz=st.health;
  $("site").textContent=hz&&hz.site&&hz.site.name?hz.site.name:"edgecite";
  document.title=(hz&&hz.site&&hz.site.name?hz.site.name+" · ":"")+"edgecite";
- var s=st.err&&!st.err.api?"offline":st.err?"degraded":hz?(hz.status==="ok"?"ok":"degraded"):"unknown";
+ var s=st.err&&!st.err.api?"offline":st.err?"degraded":hz?((hz.status==="ok"||hz.status==="healthy")?"ok":"degraded"):"unknown";
  var p=$("health");p.className="pill p-"+s;p.textContent=t(s);
  $("updated").textContent=st.okAt?t("updated")+" "+hms(st.okAt):"";
  var o=$("offline");
