@@ -270,6 +270,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 if let Err(e) = tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now)) {
                     // A full disk or an I/O error: said loudly, and tried again next pass.
                     tracing::error!(error = %e, "cannot record findings and assessments");
+                    // The tracker may now be ahead of the store: start it again from what is
+                    // stored, so a finding that could not be stored opens again once it can.
+                    tracker = Tracker::new(config.diagnose.open_after, config.diagnose.clear_after);
+                    for (asset, criterion, code, severity) in store.open_findings().unwrap_or_default() {
+                        tracker.restore(&asset, &criterion, &code, severity, now);
+                    }
                 }
                 tokio::task::block_in_place(|| guard.maybe_check(&store, now));
                 {
