@@ -492,6 +492,9 @@ pub struct InferenceConfig {
     /// Poll the models directory every this many ms and reload on a change (0 = off).
     #[serde(default)]
     pub watch_ms: u64,
+    /// Options per execution provider (`[inference.provider_options.openvino] device_type = "NPU"`).
+    #[serde(default)]
+    pub provider_options: inference::ProviderOptions,
 }
 
 impl Default for InferenceConfig {
@@ -502,6 +505,7 @@ impl Default for InferenceConfig {
             models_dir: default_models_dir(),
             providers: Vec::new(),
             watch_ms: 0,
+            provider_options: Default::default(),
         }
     }
 }
@@ -962,6 +966,13 @@ impl Config {
         }
         if let Err((i, why)) = inference::check_providers(&self.inference.providers) {
             return Err(doc.invalid(root.key("inference").key("providers").index(i), why));
+        }
+        for (p, options) in &self.inference.provider_options {
+            for (k, v) in options {
+                if let Err(why) = inference::check_provider_option(*p, k, v) {
+                    return Err(doc.invalid(root.key("inference").key("provider_options").key(p.as_str()).key(k), why));
+                }
+            }
         }
         if self.inference.watch_ms != 0 && self.inference.watch_ms < 100 {
             return Err(doc.invalid(

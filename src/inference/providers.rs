@@ -35,25 +35,36 @@ pub fn available() -> Vec<Provider> {
     Provider::ALL.into_iter().filter(|p| is_available(*p).unwrap_or(false)).collect()
 }
 
-/// Append provider `p` to the session options.
-pub fn register(p: Provider, b: &mut SessionBuilder) -> Result<(), String> {
+/// Append provider `p` to the session options, with its `[inference.provider_options.<p>]`
+/// (already validated: only providers that take options have any).
+pub fn register(p: Provider, b: &mut SessionBuilder, options: &[(String, String)]) -> Result<(), String> {
+    fn with<E: ExecutionProvider + ep::ArbitrarilyConfigurableExecutionProvider>(
+        mut e: E,
+        options: &[(String, String)],
+        b: &mut SessionBuilder,
+    ) -> ort::Result<()> {
+        for (k, v) in options {
+            e = e.with_arbitrary_config(k, v);
+        }
+        e.register(b)
+    }
     #[allow(deprecated)]
     let r = match p {
         Provider::Rknpu => ep::RKNPU::default().register(b),
-        Provider::Qnn => ep::QNN::default().register(b),
-        Provider::Openvino => ep::OpenVINO::default().register(b),
-        Provider::Cann => ep::CANN::default().register(b),
-        Provider::Tensorrt => ep::TensorRT::default().register(b),
-        Provider::Cuda => ep::CUDA::default().register(b),
-        Provider::Rocm => ep::ROCm::default().register(b),
+        Provider::Qnn => with(ep::QNN::default(), options, b),
+        Provider::Openvino => with(ep::OpenVINO::default(), options, b),
+        Provider::Cann => with(ep::CANN::default(), options, b),
+        Provider::Tensorrt => with(ep::TensorRT::default(), options, b),
+        Provider::Cuda => with(ep::CUDA::default(), options, b),
+        Provider::Rocm => with(ep::ROCm::default(), options, b),
         Provider::Migraphx => ep::MIGraphX::default().register(b),
-        Provider::Vitis => ep::Vitis::default().register(b),
-        Provider::Onednn => ep::OneDNN::default().register(b),
-        Provider::Xnnpack => ep::XNNPACK::default().register(b),
+        Provider::Vitis => with(ep::Vitis::default(), options, b),
+        Provider::Onednn => with(ep::OneDNN::default(), options, b),
+        Provider::Xnnpack => with(ep::XNNPACK::default(), options, b),
         Provider::Acl => ep::ACL::default().register(b),
         Provider::Armnn => ep::ArmNN::default().register(b),
         Provider::Nnapi => ep::NNAPI::default().register(b),
-        Provider::Coreml => ep::CoreML::default().register(b),
+        Provider::Coreml => with(ep::CoreML::default(), options, b),
         Provider::Directml => ep::DirectML::default().register(b),
         Provider::Cpu => return append_cpu(b),
     };
@@ -76,12 +87,7 @@ fn append_cpu(b: &mut SessionBuilder) -> Result<(), String> {
     use ort::AsPointer;
     type AppendCpu =
         unsafe extern "C" fn(*mut ort::sys::OrtSessionOptions, std::ffi::c_int) -> *mut ort::sys::OrtStatus;
-    static LIB: std::sync::OnceLock<Result<libloading::Library, String>> = std::sync::OnceLock::new();
-    let path = super::runtime_path().ok_or("ONNX Runtime is not loaded")?;
-    // SAFETY: the library is already loaded by ort (this only takes another reference), and its
-    // initialisers have run.
-    let lib = LIB.get_or_init(|| unsafe { libloading::Library::new(&path) }.map_err(|e| e.to_string()));
-    let lib = lib.as_ref().map_err(|e| format!("{}: {e}", path.display()))?;
+    let (path, lib) = super::runtime_library()?;
     // SAFETY: the symbol has this C signature in every ONNX Runtime release (cpu_provider_factory.h).
     let f = unsafe { lib.get::<AppendCpu>(b"OrtSessionOptionsAppendExecutionProvider_CPU\0") }
         .map_err(|e| format!("{}: {e}", path.display()))?;
