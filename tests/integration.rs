@@ -32,6 +32,7 @@ mod mqtt_quota;
 mod mqtt_sparkplug;
 mod mqtt_tls;
 mod packaging;
+mod rknn;
 mod runtime_versions;
 mod systemd;
 

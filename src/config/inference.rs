@@ -39,12 +39,16 @@ pub enum Provider {
     Coreml,
     /// Windows DirectML.
     Directml,
+    /// Rockchip's RKNN runtime (librknnrt) for RK3566/RK3568/RK3588 NPUs: not an ONNX Runtime
+    /// provider; runs the model directory's `model.rknn` (`inference::rknn`).
+    Rknn,
     /// The default CPU provider; always tried last even when not listed.
     Cpu,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 17] = [
+    pub const ALL: [Provider; 18] = [
+        Provider::Rknn,
         Provider::Rknpu,
         Provider::Qnn,
         Provider::Openvino,
@@ -83,6 +87,7 @@ impl Provider {
             Provider::Nnapi => "nnapi",
             Provider::Coreml => "coreml",
             Provider::Directml => "directml",
+            Provider::Rknn => "rknn",
             Provider::Cpu => "cpu",
         }
     }
@@ -106,6 +111,7 @@ impl Provider {
             Provider::Nnapi => "NnapiExecutionProvider",
             Provider::Coreml => "CoreMLExecutionProvider",
             Provider::Directml => "DmlExecutionProvider",
+            Provider::Rknn => "librknnrt (Rockchip RKNN runtime)",
             Provider::Cpu => "CPUExecutionProvider",
         }
     }

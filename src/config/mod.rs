@@ -495,6 +495,10 @@ pub struct InferenceConfig {
     /// Options per execution provider (`[inference.provider_options.openvino] device_type = "NPU"`).
     #[serde(default)]
     pub provider_options: inference::ProviderOptions,
+    /// Path of librknnrt.so for the `rknn` provider; if absent, `RKNN_RUNTIME_PATH`, then
+    /// /usr/lib and the other standard places.
+    #[serde(default)]
+    pub rknn_runtime_path: Option<PathBuf>,
 }
 
 impl Default for InferenceConfig {
@@ -506,6 +510,7 @@ impl Default for InferenceConfig {
             providers: Vec::new(),
             watch_ms: 0,
             provider_options: Default::default(),
+            rknn_runtime_path: None,
         }
     }
 }

@@ -252,6 +252,7 @@ pub fn run(
 ) -> Result<Vec<RowResult>, EvalError> {
     let dir = find_model(name, &cfg.models_dir)?;
     super::init_runtime(cfg.runtime_path.as_deref())?;
+    super::set_rknn_runtime(cfg.rknn_runtime_path.as_deref());
     let model = Model::load_with(&dir, &cfg.providers, &cfg.provider_options)?;
     let table = read_csv_mapped(csv, &model.roles(), map)?;
     let rows = evaluate(&model, &table)?;

@@ -11,6 +11,7 @@ pub mod parity;
 pub mod providers;
 pub mod registry;
 pub mod reload;
+pub mod rknn;
 pub mod stats;
 
 pub use manifest::{FeatureSpec, Manifest, Statistic};
@@ -167,7 +168,41 @@ pub struct Model {
     pub stats: stats::ModelStats,
     /// Scores computed in a batch ahead of the evaluation pass (see `batch`).
     pub prescored: batch::Prescored,
-    session: Mutex<ort::session::Session>,
+    session: Mutex<Backend>,
+}
+
+/// What runs a model: an ONNX Runtime session, or an RKNN context.
+enum Backend {
+    Ort(ort::session::Session),
+    Rknn(rknn::Session),
+}
+
+/// Where the `rknn` provider finds librknnrt (`[inference] rknn_runtime_path`); set before loading.
+static RKNN_RUNTIME: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Use `path` for librknnrt (the config's `rknn_runtime_path`) when the `rknn` provider loads.
+pub fn set_rknn_runtime(path: Option<&Path>) {
+    *RKNN_RUNTIME.lock().unwrap_or_else(|p| p.into_inner()) = path.map(Path::to_path_buf);
+}
+
+/// An RKNN context for the model directory's .rknn file (error: why it cannot run there).
+fn rknn_session(dir: &Path, manifest: &Manifest) -> Result<rknn::Session, String> {
+    let name = manifest.rknn_file.as_deref().unwrap_or("model.rknn");
+    let file = dir.join(name);
+    let bytes = std::fs::read(&file).map_err(|e| {
+        format!("no {name} next to {} ({e}); convert the model with rknn-toolkit2 (cross/README.md)", manifest.file)
+    })?;
+    let Some(expected) = &manifest.rknn_sha256 else {
+        return Err(format!(
+            "the manifest has no rknn_sha256, so {name} is not pinned; add its sha256 to the manifest"
+        ));
+    };
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if !actual.eq_ignore_ascii_case(expected) {
+        return Err(format!("{}: sha256 is {actual}, but the manifest says {expected}", file.display()));
+    }
+    let configured = RKNN_RUNTIME.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    rknn::Session::new(configured.as_deref(), &bytes, manifest.features.len())
 }
 
 impl std::fmt::Debug for Model {
@@ -247,7 +282,12 @@ impl Model {
         let mut chosen = None;
         for p in providers::preference(preferred) {
             let opts = crate::config::inference::provider_option_strings(options, p);
-            match session_on(env, &bytes, p, &opts) {
+            let attempt = if p == Provider::Rknn {
+                rknn_session(dir, &manifest).map(|s| (Backend::Rknn(s), "all"))
+            } else {
+                session_on(env, &bytes, p, &opts).map(|(s, placement)| (Backend::Ort(s), placement))
+            };
+            match attempt {
                 Ok((s, placement)) => {
                     chosen = Some((p, s, placement, opts));
                     break;
@@ -261,9 +301,12 @@ impl Model {
             }
         }
         let (provider, session, placement, provider_options) = chosen.expect("CPU either succeeds or returns");
-        check_outlet(session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
-        let out_shape = [manifest.input.shape[0], 1];
-        check_outlet(session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
+        // An RKNN context checked its input and output shapes when it was created.
+        if let Backend::Ort(session) = &session {
+            check_outlet(session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
+            let out_shape = [manifest.input.shape[0], 1];
+            check_outlet(session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
+        }
         if fallbacks.is_empty() {
             tracing::info!(model = %manifest.name, version = %manifest.version, provider = provider.as_str(),
                 nodes = placement, options = ?provider_options, file = %file.display(), "model loaded");
@@ -318,10 +361,23 @@ impl Model {
             return Err(run_err(format!("expected {rows} x {n} features, got {}", features.len())));
         }
         // A view of the caller's buffer: no copy of the batch.
+        let mut backend = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let started = std::time::Instant::now();
+        let session = match &mut *backend {
+            Backend::Ort(s) => s,
+            Backend::Rknn(s) => {
+                let result = s.run(features, rows).map_err(run_err).and_then(|v| {
+                    if v.len() == rows {
+                        Ok(v)
+                    } else {
+                        Err(run_err(format!("expected {rows} scores, got {}", v.len())))
+                    }
+                });
+                return self.account(result, started);
+            }
+        };
         let tensor =
             ort::value::TensorRef::from_array_view(([rows, n], features)).map_err(|e| run_err(e.to_string()))?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let started = std::time::Instant::now();
         let result = (|| {
             let outputs = session
                 .run(ort::inputs![self.manifest.input.name.as_str() => tensor])
@@ -334,6 +390,16 @@ impl Model {
             }
             Ok(data.to_vec())
         })();
+        self.account(result, started)
+    }
+
+    /// Count a run's outcome in the model's stats.
+    fn account(
+        &self,
+        result: Result<Vec<f32>, InferenceError>,
+        started: std::time::Instant,
+    ) -> Result<Vec<f32>, InferenceError> {
+        let rows = result.as_ref().map(|v| v.len()).unwrap_or(0);
         match &result {
             Ok(scores) => {
                 self.stats.record(rows, started.elapsed().as_micros() as u64);
@@ -517,6 +583,7 @@ pub fn load_configured(cfg: &crate::config::InferenceConfig) -> Loaded {
             ..Default::default()
         };
     }
+    set_rknn_runtime(cfg.rknn_runtime_path.as_deref());
     let (models, errors) = load_dirs(&dirs, &cfg.providers, &cfg.provider_options);
     Loaded {
         models: models.into_iter().map(std::sync::Arc::new).collect(),

@@ -77,6 +77,7 @@ pub fn check(model: &Model, dir: &Path) -> Result<ParityReport, EvalError> {
 pub fn run(name: &str, cfg: &crate::config::InferenceConfig) -> Result<ParityReport, EvalError> {
     let dir = find_model(name, &cfg.models_dir)?;
     super::init_runtime(cfg.runtime_path.as_deref())?;
+    super::set_rknn_runtime(cfg.rknn_runtime_path.as_deref());
     let model = Model::load_with(&dir, &cfg.providers, &cfg.provider_options)?;
     check(&model, &dir)
 }

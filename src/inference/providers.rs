@@ -26,6 +26,8 @@ pub fn is_available(p: Provider) -> Result<bool, String> {
         Provider::Coreml => ep::CoreML::is_available(),
         Provider::Directml => ep::DirectML::is_available(),
         Provider::Cpu => ep::CPU::is_available(),
+        // Loaded on the first model that asks for it.
+        Provider::Rknn => return Ok(super::rknn::library().is_some()),
     };
     r.map_err(|e| e.to_string())
 }
@@ -67,6 +69,7 @@ pub fn register(p: Provider, b: &mut SessionBuilder, options: &[(String, String)
         Provider::Coreml => with(ep::CoreML::default(), options, b),
         Provider::Directml => ep::DirectML::default().register(b),
         Provider::Cpu => return append_cpu(b),
+        Provider::Rknn => return Err("rknn is not an ONNX Runtime provider".into()),
     };
     r.map_err(|e| e.to_string())
 }
