@@ -152,3 +152,53 @@ fn an_openvino_device_that_is_not_there_falls_back_to_cpu_with_the_reason() {
     assert!(text.contains("pump_anomaly 2.0.0 on cpu"), "{text}");
     assert!(text.contains("provider skipped: openvino: "), "{text}");
 }
+
+#[test]
+fn plugin_ep_libraries_are_registered_by_path_and_report_what_they_offer() {
+    // The OpenVINO provider library of onnxruntime-openvino 1.24.1 is also a plugin EP library
+    // (it exports CreateEpFactories); onnxruntime_providers_shared is not one.
+    let lib = pypi_runtime("openvino-1.24.1", "1.24.1");
+    let capi = lib.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &Ports::new(), &[]);
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[inference]\n",
+        &format!(
+            "[inference]\nproviders = [\"plugin\", \"cpu\"]\nep_libraries = [{{ name = \"ov\", path = {:?} }}, {{ name = \"shared\", path = {:?} }}]\n",
+            capi.join("libonnxruntime_providers_openvino.so").display().to_string(),
+            capi.join("libonnxruntime_providers_shared.so").display().to_string()
+        ),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("ORT_DYLIB_PATH", &lib)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("ERROR: EP library shared (") && text.contains("cannot register"), "{text}");
+    // OpenVINO's plugin factory offers Intel devices only: on an Intel host the models run on
+    // them, elsewhere (this AMD CPU) the library registers but adds no device, and says so.
+    if text.contains("pump_anomaly 2.0.0 on plugin") {
+        assert!(!text.contains("EP library ov ("), "{text}");
+    } else {
+        assert!(
+            text.contains("ERROR: EP library ov (") && text.contains("registered, but it added no device (devices: "),
+            "{text}"
+        );
+        assert!(text.contains("provider skipped: plugin: the plugin libraries"), "{text}");
+        assert!(text.contains("pump_anomaly 2.0.0 on cpu"), "{text}");
+    }
+    // A library that is not there is a config error naming the key.
+    let bad = std::fs::read_to_string(&config).unwrap().replace("libonnxruntime_providers_shared.so", "missing.so");
+    std::fs::write(&config, bad).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["check", "--config"]).arg(&config).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("inference.ep_libraries[1].path") && err.contains("no such file"),
+        "{err}"
+    );
+}

@@ -42,13 +42,17 @@ pub enum Provider {
     /// Rockchip's RKNN runtime (librknnrt) for RK3566/RK3568/RK3588 NPUs: not an ONNX Runtime
     /// provider; runs the model directory's `model.rknn` (`inference::rknn`).
     Rknn,
+    /// The devices of the plugin execution-provider libraries in `[[inference.ep_libraries]]`
+    /// (ONNX Runtime's EP library interface, 1.22 and later).
+    Plugin,
     /// The default CPU provider; always tried last even when not listed.
     Cpu,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 18] = [
+    pub const ALL: [Provider; 19] = [
         Provider::Rknn,
+        Provider::Plugin,
         Provider::Rknpu,
         Provider::Qnn,
         Provider::Openvino,
@@ -88,6 +92,7 @@ impl Provider {
             Provider::Coreml => "coreml",
             Provider::Directml => "directml",
             Provider::Rknn => "rknn",
+            Provider::Plugin => "plugin",
             Provider::Cpu => "cpu",
         }
     }
@@ -112,6 +117,7 @@ impl Provider {
             Provider::Coreml => "CoreMLExecutionProvider",
             Provider::Directml => "DmlExecutionProvider",
             Provider::Rknn => "librknnrt (Rockchip RKNN runtime)",
+            Provider::Plugin => "a plugin EP library ([[inference.ep_libraries]])",
             Provider::Cpu => "CPUExecutionProvider",
         }
     }
@@ -229,6 +235,8 @@ fn known_options(p: Provider) -> &'static [(&'static str, Kind)] {
             ("enable_cann_graph", BoolDigit),
         ],
         Provider::Xnnpack => &[("intra_op_num_threads", Count)],
+        // Which of the plugin libraries' devices a model uses (default: all of them).
+        Provider::Plugin => &[("device", OneOf(&["cpu", "gpu", "npu"]))],
         _ => &[],
     }
 }
@@ -313,4 +321,14 @@ mod tests {
         assert!(check_provider_option(Provider::Qnn, "device_id", &toml::Value::Integer(-1)).is_err());
         assert_eq!(check_provider_option(Provider::Qnn, "backend_path", &s("libQnnHtp.so")), Ok("libQnnHtp.so".into()));
     }
+}
+
+/// `[[inference.ep_libraries]]`: a plugin execution-provider library, registered with ONNX
+/// Runtime under `name` (RegisterExecutionProviderLibrary); its devices are the `plugin`
+/// provider's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpLibrary {
+    pub name: String,
+    pub path: std::path::PathBuf,
 }

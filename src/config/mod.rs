@@ -499,6 +499,9 @@ pub struct InferenceConfig {
     /// /usr/lib and the other standard places.
     #[serde(default)]
     pub rknn_runtime_path: Option<PathBuf>,
+    /// Plugin execution-provider libraries to register (`[[inference.ep_libraries]]`).
+    #[serde(default)]
+    pub ep_libraries: Vec<inference::EpLibrary>,
 }
 
 impl Default for InferenceConfig {
@@ -511,6 +514,7 @@ impl Default for InferenceConfig {
             watch_ms: 0,
             provider_options: Default::default(),
             rknn_runtime_path: None,
+            ep_libraries: Vec::new(),
         }
     }
 }
@@ -636,8 +640,15 @@ impl Config {
             doc.toml_error(e.into_inner(), key)
         })?;
         config.file = path.to_path_buf();
-        config.validate(&doc)?;
         let base = path.parent().unwrap_or(Path::new("."));
+        // Library paths relative to this file (checked by validate).
+        for lib in &mut config.inference.ep_libraries {
+            lib.path = base.join(&lib.path);
+        }
+        if let Some(p) = &config.inference.rknn_runtime_path {
+            config.inference.rknn_runtime_path = Some(base.join(p));
+        }
+        config.validate(&doc)?;
         config.api.resolve(base, &doc)?;
         config.store.path = base.join(&config.store.path);
         config.inference.models_dir = base.join(&config.inference.models_dir);
@@ -971,6 +982,21 @@ impl Config {
         }
         if let Err((i, why)) = inference::check_providers(&self.inference.providers) {
             return Err(doc.invalid(root.key("inference").key("providers").index(i), why));
+        }
+        for (i, lib) in self.inference.ep_libraries.iter().enumerate() {
+            let at = root.key("inference").key("ep_libraries").index(i);
+            if lib.name.trim().is_empty() {
+                return Err(doc.invalid(
+                    at.key("name"),
+                    "value \"\" is empty: expected a name to register the library under".into(),
+                ));
+            }
+            if self.inference.ep_libraries[..i].iter().any(|l| l.name == lib.name) {
+                return Err(doc.invalid(at.key("name"), format!("value \"{}\" is listed twice", lib.name)));
+            }
+            if !lib.path.is_file() {
+                return Err(doc.invalid(at.key("path"), format!("{}: no such file", lib.path.display())));
+            }
         }
         for (p, options) in &self.inference.provider_options {
             for (k, v) in options {

@@ -142,6 +142,61 @@ pub fn runtime_version() -> Option<String> {
     }
 }
 
+/// The registered plugin EP libraries: (name, path, the EP names their devices belong to).
+static EP_LIBRARIES: Mutex<Vec<(String, PathBuf, Vec<String>)>> = Mutex::new(Vec::new());
+
+/// Register `[[inference.ep_libraries]]` with the loaded runtime (once per name and process).
+/// Returns the errors, each naming the library; the `plugin` provider then has the devices
+/// of the libraries that registered.
+pub fn register_ep_libraries(libs: &[crate::config::inference::EpLibrary]) -> Vec<String> {
+    let Some((_, env)) = ENVIRONMENT.get() else { return Vec::new() };
+    let mut done = EP_LIBRARIES.lock().unwrap_or_else(|p| p.into_inner());
+    let mut errors = Vec::new();
+    for lib in libs {
+        if done.iter().any(|(n, _, _)| *n == lib.name) {
+            continue;
+        }
+        let before: Vec<_> = env.devices().map(|d| ort::AsPointer::ptr(&d)).collect();
+        match env.register_ep_library(lib.name.clone(), &lib.path) {
+            Ok(()) => {
+                let mut eps: Vec<String> = Vec::new();
+                for d in env.devices().filter(|d| !before.contains(&ort::AsPointer::ptr(d))) {
+                    let ep = d.ep().unwrap_or("?").to_string();
+                    tracing::info!(library = %lib.name, ep = %ep, device = ?d.hardware_device().ty(),
+                        vendor = d.hardware_device().vendor().unwrap_or("?"), "plugin EP device");
+                    if !eps.contains(&ep) {
+                        eps.push(ep);
+                    }
+                }
+                if eps.is_empty() {
+                    let all: Vec<String> = env
+                        .devices()
+                        .map(|d| format!("{} {:?}", d.ep().unwrap_or("?"), d.hardware_device().ty()))
+                        .collect();
+                    errors.push(format!(
+                        "EP library {} ({}): registered, but it added no device (devices: {})",
+                        lib.name,
+                        lib.path.display(),
+                        all.join(", ")
+                    ));
+                }
+                done.push((lib.name.clone(), lib.path.clone(), eps));
+            }
+            Err(e) => {
+                let e = format!("EP library {} ({}): cannot register: {e}", lib.name, lib.path.display());
+                tracing::error!(error = %e, "plugin EP library not loaded");
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}
+
+/// The EP names of the registered plugin libraries' devices.
+pub fn plugin_eps() -> Vec<String> {
+    EP_LIBRARIES.lock().unwrap_or_else(|p| p.into_inner()).iter().flat_map(|(_, _, eps)| eps.clone()).collect()
+}
+
 /// The ONNX Runtime library in use, once loaded.
 pub fn runtime_path() -> Option<PathBuf> {
     ENVIRONMENT.get().map(|(p, _)| p.clone())
@@ -456,7 +511,8 @@ fn session_on(
     p: Provider,
     options: &[(String, String)],
 ) -> Result<(ort::session::Session, &'static str), String> {
-    if p != Provider::Cpu {
+    // The plugin provider says itself why it has no device (plugin_devices).
+    if p != Provider::Cpu && p != Provider::Plugin {
         match providers::is_available(p) {
             Ok(true) => {}
             Ok(false) => {
@@ -478,7 +534,11 @@ fn session_on(
             // `p` runs the whole model.
             b = b.with_config_entry("session.disable_cpu_ep_fallback", "1").map_err(|e| e.to_string())?;
         }
-        providers::register(p, &mut b, options).map_err(|e| format!("registration failed: {e}"))?;
+        if p == Provider::Plugin {
+            b = plugin_devices(env, b, options)?;
+        } else {
+            providers::register(p, &mut b, options).map_err(|e| format!("registration failed: {e}"))?;
+        }
         b.commit_from_memory(bytes).map_err(|e| {
             if p == Provider::Cpu {
                 format!("ONNX Runtime rejected the model: {e}")
@@ -494,6 +554,34 @@ fn session_on(
         Ok(s) => Ok((s, "all")),
         Err(_) => build(false).map(|s| (s, "partial")),
     }
+}
+
+/// Append the plugin libraries' devices (of the configured type, if any) to the session.
+fn plugin_devices(
+    env: &ort::environment::Environment,
+    b: ort::session::builder::SessionBuilder,
+    options: &[(String, String)],
+) -> Result<ort::session::builder::SessionBuilder, String> {
+    let eps = plugin_eps();
+    let names: Vec<String> =
+        EP_LIBRARIES.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|l| l.0.clone()).collect();
+    if names.is_empty() {
+        return Err("no plugin EP library is registered ([[inference.ep_libraries]] lists none, or they failed)".into());
+    }
+    let want = options.iter().find(|(k, _)| k == "device").map(|(_, v)| v.to_uppercase());
+    let devices: Vec<_> = env
+        .devices()
+        .filter(|d| d.ep().is_ok_and(|e| eps.iter().any(|x| x == e)))
+        .filter(|d| want.as_deref().is_none_or(|w| format!("{:?}", d.hardware_device().ty()) == w))
+        .collect();
+    if devices.is_empty() {
+        return Err(format!(
+            "the plugin libraries ({}) offer no {}device here",
+            names.join(", "),
+            want.map(|w| format!("{w} ")).unwrap_or_default()
+        ));
+    }
+    b.with_devices(devices, None).map_err(|e| format!("registration failed: {e}"))
 }
 
 fn check_outlet(outlets: &[ort::value::Outlet], name: &str, shape: &[i64], what: &str) -> Result<(), String> {
@@ -584,10 +672,11 @@ pub fn load_configured(cfg: &crate::config::InferenceConfig) -> Loaded {
         };
     }
     set_rknn_runtime(cfg.rknn_runtime_path.as_deref());
+    let lib_errors = register_ep_libraries(&cfg.ep_libraries);
     let (models, errors) = load_dirs(&dirs, &cfg.providers, &cfg.provider_options);
     Loaded {
         models: models.into_iter().map(std::sync::Arc::new).collect(),
-        errors: errors.iter().map(|(_, e)| e.to_string()).collect(),
+        errors: lib_errors.into_iter().chain(errors.iter().map(|(_, e)| e.to_string())).collect(),
         rejected: errors.iter().map(|(d, e)| registry::Rejected { dir: d.clone(), error: e.to_string() }).collect(),
         unavailable: errors.into_iter().map(|(d, e)| (d, format!("model rejected: {e}"))).collect(),
     }

@@ -78,6 +78,9 @@ pub fn run(name: &str, cfg: &crate::config::InferenceConfig) -> Result<ParityRep
     let dir = find_model(name, &cfg.models_dir)?;
     super::init_runtime(cfg.runtime_path.as_deref())?;
     super::set_rknn_runtime(cfg.rknn_runtime_path.as_deref());
+    if let Some(e) = super::register_ep_libraries(&cfg.ep_libraries).into_iter().next() {
+        tracing::warn!(error = %e, "plugin EP library not used");
+    }
     let model = Model::load_with(&dir, &cfg.providers, &cfg.provider_options)?;
     check(&model, &dir)
 }

@@ -28,6 +28,7 @@ pub fn is_available(p: Provider) -> Result<bool, String> {
         Provider::Cpu => ep::CPU::is_available(),
         // Loaded on the first model that asks for it.
         Provider::Rknn => return Ok(super::rknn::library().is_some()),
+        Provider::Plugin => return Ok(!super::plugin_eps().is_empty()),
     };
     r.map_err(|e| e.to_string())
 }
@@ -70,6 +71,7 @@ pub fn register(p: Provider, b: &mut SessionBuilder, options: &[(String, String)
         Provider::Directml => ep::DirectML::default().register(b),
         Provider::Cpu => return append_cpu(b),
         Provider::Rknn => return Err("rknn is not an ONNX Runtime provider".into()),
+        Provider::Plugin => return Err("plugin devices are appended by the session builder".into()),
     };
     r.map_err(|e| e.to_string())
 }
