@@ -550,6 +550,12 @@ fn check(path: &Path) -> anyhow::Result<()> {
         let version = edgecite::inference::runtime_version().unwrap_or_else(|| "unknown".into());
         let have: Vec<&str> = edgecite::inference::providers::available().iter().map(|p| p.as_str()).collect();
         println!("runtime: ONNX Runtime {version} from {} (providers: {})", lib.display(), have.join(", "));
+        // Built for API level 22: every runtime that loads (1.22 and later) has all that
+        // edgecite uses, so no feature is switched off by the version.
+        println!(
+            "runtime features: all on (edgecite needs ONNX Runtime {} or later; older ones are refused)",
+            edgecite::inference::MIN_RUNTIME
+        );
     }
     println!("models: {}", models.len());
     for m in &models {

@@ -104,6 +104,7 @@ fn openvino_runs_the_shipped_models_with_the_reference_scores() {
         text.contains("runtime: ONNX Runtime 1.24.1 from ") && text.contains("(providers: openvino, cpu)"),
         "{text}"
     );
+    assert!(text.contains("runtime features: all on (edgecite needs ONNX Runtime 1.22 or later"), "{text}");
     assert!(
         text.contains("pump_anomaly 2.0.0 on openvino (threshold 14.86; all nodes on openvino; options device_type=CPU precision=FP32)"),
         "{text}"
