@@ -203,6 +203,7 @@ fn bench_diagnosis(measuring: bool) {
                     ts: String::new(),
                     ts_ms: 400 * 86_400_000,
                     quality: "good".into(),
+                    below: None,
                 })
                 .collect();
             for c in criteria {

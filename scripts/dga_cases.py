@@ -5,9 +5,8 @@ reference library (the `[[case]]` format `edgecite refs import` takes).
     python3 scripts/dga_cases.py [CSV] > dga-cases.toml
     edgecite refs import dga-cases.toml --config CONFIG --id dga-series-cases
 
-CSV defaults to ../shared/data/dga-series/dga_records_flat.csv beside the repository. The
-data set is not copied into the repository (its README asks for that); scripts/demo.sh runs
-this at start when the file is there. A case is a row whose condition found on the
+CSV defaults to the repository's copy, data/dga-series/dga_records_flat.csv (MIT, see
+data/dga-series/SOURCE.md); scripts/demo.sh runs this at every start. A case is a row whose condition found on the
 transformer (`Acc condition`) is a fault; its symptoms are the row's gases and the
 transformer's previous sample, the cause is that condition with the source's own DGA
 reading beside it, and the action is not in the data set, which the case says. Standard
@@ -81,7 +80,7 @@ def cases(rows):
 
 
 def main():
-    default = Path(__file__).resolve().parent.parent.parent / "shared/data/dga-series/dga_records_flat.csv"
+    default = Path(__file__).resolve().parent.parent / "data/dga-series/dga_records_flat.csv"
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     try:
         with open(path, newline="", encoding="utf-8") as f:

@@ -20,6 +20,20 @@ pub struct DgaArgs {
     /// an empty cell means not reported. Rows with the same id form a series (file order).
     #[arg(long, conflicts_with_all = ["h2", "ch4", "c2h6", "c2h4", "c2h2", "co", "co2"])]
     pub csv: Option<PathBuf>,
+    /// What an empty CSV cell means: not-reported (the gas was not analysed; default) or
+    /// not-detected (the lab leaves a cell empty when it found nothing). `ND`, `n.d.`, `未检出`
+    /// and `<x` cells are read as such either way; `-` is always not reported.
+    #[arg(long, value_enum, default_value = "not-reported")]
+    pub blank: lab::Blank,
+    /// Evaluate against the known condition in this CSV column: print the confusion table of
+    /// the verdict and of each method (correct / wrong / normal / no diagnosis) instead of the
+    /// reports. Labels are read by keyword (docs/verdict.md).
+    #[arg(long, requires = "csv", value_name = "COLUMN")]
+    pub eval: Option<String>,
+    /// Skip CSV columns edgecite does not know (a lab's own export) instead of refusing the
+    /// file; they are listed on stderr.
+    #[arg(long, requires = "csv")]
+    pub ignore_unknown_columns: bool,
     /// Print one JSON object per sample.
     #[arg(long)]
     pub json: bool,
@@ -29,24 +43,24 @@ pub struct DgaArgs {
     /// A config whose [packs] dirs add plant packs (the built-in packs are always there).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    #[arg(long)]
-    pub h2: Option<f64>,
-    #[arg(long)]
-    pub ch4: Option<f64>,
-    #[arg(long)]
-    pub c2h6: Option<f64>,
-    #[arg(long)]
-    pub c2h4: Option<f64>,
-    #[arg(long)]
-    pub c2h2: Option<f64>,
-    #[arg(long)]
-    pub co: Option<f64>,
-    #[arg(long)]
-    pub co2: Option<f64>,
-    #[arg(long)]
-    pub o2: Option<f64>,
-    #[arg(long)]
-    pub n2: Option<f64>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub h2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub ch4: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub c2h6: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub c2h4: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub c2h2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub co: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub co2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub o2: Option<lab::Reading>,
+    #[arg(long, value_parser = lab::Reading::parse, allow_hyphen_values = true)]
+    pub n2: Option<lab::Reading>,
     #[arg(long)]
     pub age_years: Option<f64>,
     /// `ge330kv` or `le220kv` (selects the DL/T 722 C2H2 attention value).
@@ -83,7 +97,33 @@ pub fn dga(a: &DgaArgs) -> anyhow::Result<bool> {
     match &a.csv {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-            let rows = lab::parse_csv(&path.display().to_string(), &text)?;
+            let opts =
+                lab::CsvOptions { blank: a.blank, label: a.eval.clone(), ignore_unknown: a.ignore_unknown_columns };
+            let parsed = lab::parse_csv_with(&path.display().to_string(), &text, &opts)?;
+            if !parsed.ignored.is_empty() {
+                eprintln!("{}: ignored columns: {}", path.display(), parsed.ignored.join(", "));
+            }
+            if let Some(col) = &a.eval {
+                let (rows, errors): (Vec<_>, Vec<_>) = parsed.rows.into_iter().partition(|(_, r)| r.is_ok());
+                for (line, e) in &errors {
+                    if let Err(e) = e {
+                        eprintln!("line {line}: ERROR: {e}");
+                    }
+                }
+                let rows: Vec<(Option<usize>, LabSample)> =
+                    rows.into_iter().filter_map(|(l, r)| r.ok().map(|s| (Some(l), s))).collect();
+                let reports = diag.diagnose_series(rows.iter().map(|(l, s)| (*l, s)));
+                let table =
+                    crate::diagnose::lab_eval::evaluate(rows.iter().map(|(_, s)| s.label.as_deref()).zip(&reports));
+                if a.json {
+                    writeln!(out, "{}", serde_json::to_string(&table)?)?;
+                } else {
+                    crate::diagnose::lab_eval::print(&mut out, &table, col, &path.display().to_string())?;
+                }
+                out.flush()?;
+                return Ok(errors.is_empty());
+            }
+            let rows = parsed.rows;
             let mut good: Vec<(Option<usize>, LabSample)> = Vec::new();
             let mut errors: Vec<(usize, String)> = Vec::new();
             for (line, r) in rows {
@@ -237,6 +277,10 @@ pub enum RefsCommand {
         title: Option<String>,
         #[arg(long, default_value = "")]
         edition: String,
+        /// Largest file taken, MiB; a PDF's decompressed streams may total 8 times this
+        /// (a decompression bomb is refused before extraction), with at most 5,000 pages.
+        #[arg(long, default_value_t = 16)]
+        max_mib: u64,
     },
     /// Count documents and passages in the config's reference database.
     Stats {
@@ -347,6 +391,47 @@ fn pdf_text(file: &std::path::Path, bytes: &[u8]) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// Refuse a PDF whose pages or decompressed streams exceed the limits before the extractor
+/// inflates it (a 1.4 MB bomb took it to 5.6 GB). Flate streams are inflated into a sink,
+/// counting, and stop one byte past what is left of the limit.
+#[cfg(feature = "pdf")]
+fn pdf_guard(file: &std::path::Path, bytes: &[u8], max_bytes: u64, max_pages: usize) -> anyhow::Result<()> {
+    use std::io::Read;
+    let doc = lopdf::Document::load_mem(bytes)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the PDF: {e}", file.display()))?;
+    let pages = doc.get_pages().len();
+    if pages > max_pages {
+        anyhow::bail!(
+            "{}: {pages} pages, more than the {max_pages} an import takes: split the document",
+            file.display()
+        );
+    }
+    let mut total = 0u64;
+    for obj in doc.objects.values() {
+        let Ok(stream) = obj.as_stream() else { continue };
+        let flate = stream.filters().map(|f| f.contains(&&b"FlateDecode"[..])).unwrap_or(false);
+        let left = max_bytes.saturating_sub(total);
+        total += if flate {
+            let mut d = flate2::read::ZlibDecoder::new(&stream.content[..]).take(left + 1);
+            std::io::copy(&mut d, &mut std::io::sink()).unwrap_or(0)
+        } else {
+            stream.content.len() as u64
+        };
+        if total > max_bytes {
+            anyhow::bail!(
+                "{}: its streams decompress to more than {max_bytes} bytes (8 x --max-mib): refused as a possible decompression bomb; raise --max-mib if the document is genuine",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "pdf"))]
+fn pdf_guard(_: &std::path::Path, _: &[u8], _: u64, _: usize) -> anyhow::Result<()> {
+    Ok(())
+}
+
 #[cfg(not(feature = "pdf"))]
 fn pdf_text(file: &std::path::Path, _: &[u8]) -> anyhow::Result<String> {
     anyhow::bail!(
@@ -358,11 +443,20 @@ fn pdf_text(file: &std::path::Path, _: &[u8]) -> anyhow::Result<String> {
 pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
     use crate::knowledge::search::{import_cases, import_text, RefIndex};
     match cmd {
-        RefsCommand::Import { file, config, id, title, edition } => {
+        RefsCommand::Import { file, config, id, title, edition, max_mib } => {
             let c = Config::load(config)?;
+            let limit = max_mib.saturating_mul(1024 * 1024);
+            let size = std::fs::metadata(file).with_context(|| format!("{}: cannot read", file.display()))?.len();
+            if size > limit {
+                anyhow::bail!(
+                    "{}: {size} bytes is more than --max-mib {max_mib}: split the document, or raise --max-mib",
+                    file.display()
+                );
+            }
             let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
             let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             let text = if ext == "pdf" || bytes.starts_with(b"%PDF-") {
+                pdf_guard(file, &bytes, limit.saturating_mul(8), 5000)?;
                 pdf_text(file, &bytes)?
             } else {
                 String::from_utf8(bytes).map_err(|e| {

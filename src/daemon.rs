@@ -70,6 +70,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     );
     let packs = &knowledge.packs;
     let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
+    // Disk watermark, failed sample writes, periodic quick_check (issue 13).
+    let mut guard = crate::store::guard::SampleGuard::new(&config.store);
+    guard.health.references_degraded = knowledge.refs_degraded.clone();
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     let loaded = inference::load_configured(&config.inference);
@@ -82,7 +85,26 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
     }
     let mut tracker = Tracker::new(config.diagnose.open_after, config.diagnose.clear_after);
+    let verdicts = diagnoser.verdicts();
     for (asset, criterion, code, severity) in store.open_findings()? {
+        if !criterion.starts_with("verdict.") && !verdicts.iter().any(|(a, v)| *a == asset && *v == criterion) {
+            // A finding from before the verdict layer (one per criterion): the criterion now
+            // feeds its domain's verdict, so the old finding is cleared with the reason; its
+            // rows, events and notes stay.
+            let ev = crate::diagnose::Evidence {
+                summary: format!(
+                    "cleared at start-up: `{criterion}` no longer gives a finding of its own for {asset}: \
+                     findings are one verdict per asset and domain, which shows its result"
+                ),
+                summary_zh: format!(
+                    "启动时关闭：`{criterion}` 不再单独给出发现：每台设备每个领域一个结论，其中列出该判据的结果"
+                ),
+                ..Default::default()
+            };
+            store.clear_finding(&asset, &criterion, &ev, started)?;
+            tracing::warn!(%asset, %criterion, %code, "open finding from before the verdict layer: cleared (its domain's verdict takes over)");
+            continue;
+        }
         tracing::info!(%asset, %criterion, %code, "resuming open finding");
         tracker.restore(&asset, &criterion, &code, severity, started);
     }
@@ -201,7 +223,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     }
                 }
                 let keep = deadband.filter(&batch);
-                tokio::task::block_in_place(|| store.insert_samples(keep)).context("storing samples")?;
+                // Below the watermark or on a failed write the samples are counted, not
+                // stored; acquisition and evaluation go on (the daemon never exits for it).
+                if guard.admit(keep.len()) {
+                    if let Err(e) = tokio::task::block_in_place(|| store.insert_samples(keep.iter().copied())) {
+                        guard.failed(keep.len(), &e);
+                    }
+                }
                 pipeline.ingest(&batch);
             }
             first = durable_rx.recv(), if !durable_done => {
@@ -221,8 +249,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     }
                 }
                 let keep = deadband.filter(&batch);
-                tokio::task::block_in_place(|| store.insert_samples_durable(keep)).context("storing samples")?;
-                // Committed: now the source may acknowledge these messages to the broker.
+                if guard.admit(keep.len()) {
+                    if let Err(e) = tokio::task::block_in_place(|| store.insert_samples_durable(keep.iter().copied())) {
+                        guard.failed(keep.len(), &e);
+                    }
+                }
+                // Committed (or dropped and counted: below the disk watermark or on a failed
+                // write): the source acknowledges these messages, so the broker's queue does
+                // not stall ingest behind them.
                 commits.into_iter().for_each(|c| c.done());
                 pipeline.ingest(&batch);
             }
@@ -233,8 +267,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 let assessments = tokio::task::block_in_place(|| {
                     diagnoser.evaluate(&pipeline, now, &|a, c| tracker.open_code(a, c))
                 });
-                tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now))?;
-                live.write().unwrap_or_else(|p| p.into_inner()).refresh(&pipeline, Some(&assessments), now);
+                if let Err(e) = tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now)) {
+                    // A full disk or an I/O error: said loudly, and tried again next pass.
+                    tracing::error!(error = %e, "cannot record findings and assessments");
+                }
+                tokio::task::block_in_place(|| guard.maybe_check(&store, now));
+                {
+                    let mut lv = live.write().unwrap_or_else(|p| p.into_inner());
+                    lv.refresh(&pipeline, Some(&assessments), now);
+                    lv.store_health = guard.health.clone();
+                }
                 if let Some(m) = mqtt.as_mut() {
                     if let Err(e) = tokio::task::block_in_place(|| m.after_evaluation(&store, &pipeline, &assessments, now)) {
                         tracing::error!(error = %e, "MQTT: cannot queue messages in the outbox");

@@ -217,6 +217,9 @@ fn main() -> ExitCode {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Store queries, argon2 checks and model runs: bounded, well below the unit's
+        // TasksMax=256 (tokio's default allows 512 threads).
+        .max_blocking_threads(64)
         .enable_all()
         .build()
         .context("cannot start the async runtime")
@@ -319,6 +322,24 @@ fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyho
     if raw {
         println!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(());
+    }
+    if h.get("sources").is_none() {
+        // Without credentials /healthz says only healthy, degraded or down.
+        println!(
+            "edgecite at {}: {} (the detail needs a viewer's API token: --token-file PATH or EDGECITE_TOKEN)",
+            config.api.listen,
+            h["status"].as_str().unwrap_or("unknown")
+        );
+        if token.is_some() {
+            println!(
+                "models: not shown (unauthenticated: /healthz did not accept the token); the token from {} was refused: create a viewer's token (`edgecite token create USER`)",
+                if token_file.is_some() { "--token-file" } else { "EDGECITE_TOKEN" }
+            );
+        }
+        return Ok(());
+    }
+    for r in h["reasons"].as_array().into_iter().flatten() {
+        println!("degraded: {}", r.as_str().unwrap_or_default());
     }
     let s = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
     println!(

@@ -352,10 +352,14 @@ fn https_with_the_configured_certificate_and_secure_cookies() {
     let cookie_line =
         text.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("{text}"));
     assert!(cookie_line.contains("; Secure") && cookie_line.contains("HttpOnly"), "{cookie_line}");
+    // Under TLS browsers are told to keep to HTTPS (issue 13 item 11).
+    assert!(text.to_ascii_lowercase().contains("strict-transport-security: max-age="), "{text}");
     // `edgecite status` talks TLS too, trusting the configured certificate.
+    let token = create_token(&config, "demo");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["status", "--config"])
         .arg(&config)
+        .env("EDGECITE_TOKEN", &token)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

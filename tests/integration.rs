@@ -13,7 +13,9 @@ mod cli_owner;
 mod config_errors;
 mod daemon_e2e;
 mod dga_lab;
+mod dga_verdict;
 mod features_parity;
+mod hostile_input;
 mod inference;
 mod knowledge_api;
 mod mbpoll;
@@ -34,6 +36,7 @@ mod mqtt_tls;
 mod packaging;
 mod rknn;
 mod runtime_versions;
+mod stages;
 mod systemd;
 
 #[test]

@@ -151,7 +151,7 @@ fn bad_csvs_are_rejected_naming_file_line_and_column() {
 /// path agree with the Python that produced REPORT.md, window by window.
 #[test]
 fn machine_temperature_eval_on_nab_reproduces_the_training_report() {
-    let data = common::repo().join("../shared/data/nab");
+    let data = common::repo_data("nab");
     let csv = data.join("machine_temperature_system_failure.csv");
     let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args([

@@ -78,6 +78,7 @@ fn every_payload_kind_round_trips_and_matches_its_schema() {
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["status", "--config"])
         .arg(&config)
+        .env("EDGECITE_TOKEN", &daemon.token)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);

@@ -21,7 +21,11 @@ c_transformer:"Transformer",c_pump_skid:"Pump skid",
 q_comm_error:"comm error",q_decode_error:"decode error",q_exception:"device exception",q_out_of_range:"out of range",q_stale:"stale",
 version_:"Version",uptime:"Uptime",sources:"Sources",models:"Models",store:"Store",samples:"samples",connected:"connected",disconnected:"DISCONNECTED",
 errors:"errors",threshold:"threshold",modelErrors:"Model errors",disabled:"Disabled criteria",lastEval:"Last evaluation",
-k_opened:"opened",k_changed:"changed",k_cleared:"cleared",k_escalated:"escalated",none_:"none"},
+k_opened:"opened",k_changed:"changed",k_cleared:"cleared",k_escalated:"escalated",none_:"none",
+r_imprecise:"Inputs only known as bounds",r_methods_disagree:"Methods disagree",methods:"Methods",
+ro_primary:"primary",ro_confirmation:"confirms",ro_level:"levels",ro_supplementary:"remark",ro_criterion:"criterion",
+agree_true:"agrees",agree_false:"disagrees",vk_diagnosis:"Diagnosis",vk_normal:"Normal",vk_methods_disagree:"Methods disagree: no diagnosis",vk_insufficient:"Not enough evidence",
+confirmedBy:"confirmed by",of_:"of",next:"Next step"},
 zh:{findings:"未处理的发现",assets:"设备",gateway:"网关",ok:"网关正常",degraded:"网关降级",offline:"网关无法连接",unknown:"正在连接…",
 updated:"更新于",lost:"离线，数据截至",
 login:"登录",user:"用户名",pass:"密码",signin:"登录",badLogin:"用户名或密码错误。",logout:"退出登录",signedAs:"当前用户",
@@ -42,7 +46,11 @@ c_transformer:"变压器",c_pump_skid:"泵组",
 q_comm_error:"通信错误",q_decode_error:"解码错误",q_exception:"设备异常码",q_out_of_range:"超出有效范围",q_stale:"数据过期",
 version_:"版本",uptime:"运行时长",sources:"数据源",models:"模型",store:"存储",samples:"个样本",connected:"已连接",disconnected:"未连接",
 errors:"错误",threshold:"阈值",modelErrors:"模型错误",disabled:"已停用的判据",lastEval:"最近评估",
-k_opened:"开启",k_changed:"变化",k_cleared:"清除",k_escalated:"升级",none_:"无"}};
+k_opened:"开启",k_changed:"变化",k_cleared:"清除",k_escalated:"升级",none_:"无",
+r_imprecise:"输入仅知上限",r_methods_disagree:"各方法结论不一致",methods:"各方法结论",
+ro_primary:"主方法",ro_confirmation:"印证",ro_level:"含量",ro_supplementary:"补充",ro_criterion:"判据",
+agree_true:"一致",agree_false:"不一致",vk_diagnosis:"诊断",vk_normal:"正常",vk_methods_disagree:"各方法结论不一致：不作诊断",vk_insufficient:"证据不足",
+confirmedBy:"印证",of_:"/",next:"下一步"}};
 var RANK={critical:4,high:3,medium:2,low:1};
 var POLL=2000,TIMEOUT=4500;
 var lang=null;
@@ -94,7 +102,7 @@ function renderStatic(){document.documentElement.lang=lang==="zh"?"zh-CN":"en";
 function renderHeader(){var hz=st.health;
  $("site").textContent=hz&&hz.site&&hz.site.name?hz.site.name:"edgecite";
  document.title=(hz&&hz.site&&hz.site.name?hz.site.name+" · ":"")+"edgecite";
- var s=st.err&&!st.err.api?"offline":st.err?"degraded":hz?(hz.status==="ok"?"ok":"degraded"):"unknown";
+ var s=st.err&&!st.err.api?"offline":st.err?"degraded":hz?((hz.status==="ok"||hz.status==="healthy")?"ok":"degraded"):"unknown";
  var p=$("health");p.className="pill p-"+s;p.textContent=t(s);
  $("updated").textContent=st.okAt?t("updated")+" "+hms(st.okAt):"";
  var o=$("offline");
@@ -117,6 +125,18 @@ function findingCard(f,m){var sev=RANK[f.severity]?f.severity:"none",id=String(f
  if(ex)card.appendChild(findingBody(f,m));
  return card}
 
+function TT(x){return x?(lang==="zh"?x.zh||x.en:x.en||x.zh):""}
+/* A verdict's methods: each criterion of the domain with its own view (issue 12). */
+function methodsList(list,vd){if(!list||!list.length)return null;
+ return h("div",{cls:"sec","data-testid":"methods"},h("h3",null,t("methods")),
+  vd?h("div",{cls:"det","data-testid":"verdict-kind","data-kind":vd.kind},t("vk_"+vd.kind)+(vd.kind==="diagnosis"&&vd.of?" · "+t("confirmedBy")+" "+vd.confirmed_by+" "+t("of_")+" "+vd.of:"")+(vd.next?" · "+t("next")+": "+TT(vd.next):"")):null,
+  list.map(function(x){return h("div",{cls:"crit","data-testid":"method","data-criterion":x.criterion,"data-role":x.role,"data-status":x.status},
+   h("div",{cls:"row"},h("span",{cls:"st st-"+x.status},S.en[x.status]?t(x.status):x.status),h("span",{cls:"ctl"},TT(x.title)),x.verification?vbadge(x.verification):null,
+    h("span",{cls:"meta"},t("ro_"+x.role)),x.agrees!=null?h("span",{cls:"pill","data-testid":"agrees"},t("agree_"+x.agrees)):null),
+   x.code?h("div",{cls:"code"},x.code+(x.family?" · "+x.family:"")):null,
+   x.status==="abstain"&&x.reason?h("div",{cls:"det why"},S.en["r_"+x.reason]?t("r_"+x.reason):x.reason):null,
+   h("div",{cls:"det","data-testid":"method-summary"},TT(x.summary)))}))}
+
 function findingBody(f,m){var ev=f.evidence||{},id=String(f.id),cr=f.criterion||{};
  var body=h("div",{"data-testid":"details"});
  body.appendChild(h("div",{cls:"sec"},h("h3",null,t("evidence")),
@@ -125,6 +145,7 @@ function findingBody(f,m){var ev=f.evidence||{},id=String(f.id),cr=f.criterion||
   (ev.derived||[]).length?h("div",{cls:"sec"},h("h3",null,t("derived")),h("table",null,h("tbody",null,ev.derived.map(function(d){
    return h("tr",null,h("td",null,LT(d,"name")),h("td",{cls:"n"},vu(d.value,LT(d,"unit"))))})))):null,
   ev.summary?h("div",{cls:"sum","data-testid":"summary"},LT(ev,"summary")):null));
+ var ml=methodsList(ev.methods,ev.verdict);if(ml)body.appendChild(ml);
  var v0=(ev.values||[])[0];
  if(v0){var hk=f.asset+"|"+v0.role;body.appendChild(h("div",{cls:"sec","data-testid":"trend"},h("h3",null,t("trend")+" · "+lab(m,f.asset,v0.role)),chart(st.hist[hk],v0.unit)));loadHist(f.asset,v0.role)}
  body.appendChild(h("div",{cls:"sec"},h("h3",null,t("criterion")),
@@ -216,7 +237,8 @@ function assetCard(a){var sev=RANK[a.worst_severity]?a.worst_severity:"none";
     h("div",{cls:"row"},h("span",{cls:"st st-"+s},S.en[s]?t(s):s),h("span",{cls:"ctl"},LT(cr,"title")||cr.id),cr.verification?vbadge(cr.verification):null),
     s==="fault"&&x.code?h("div",{cls:"code"},x.code):null,
     s==="abstain"&&x.reason?h("div",{cls:"det why"},S.en["r_"+x.reason]?t("r_"+x.reason):x.reason):null,
-    x.detail?h("div",{cls:"det","data-testid":"assessment-detail"},LT(x,"detail")):null)})))}
+    x.detail?h("div",{cls:"det","data-testid":"assessment-detail"},LT(x,"detail")):null,
+    x.verdict&&x.verdict.kind!=="diagnosis"&&x.verdict.kind!=="normal"?h("div",{cls:"det","data-testid":"verdict-kind","data-kind":x.verdict.kind},t("vk_"+x.verdict.kind)):null)})))}
 
 function renderAssets(){var box=$("assets");if(!st.assets){if(!box.firstChild)box.appendChild(h("div",{cls:"empty"},t("loading")));return}
  var frag=document.createDocumentFragment();st.assets.forEach(function(a){frag.appendChild(assetCard(a))});box.replaceChildren(frag)}

@@ -1,7 +1,10 @@
 """Validate the shipped pump_anomaly model on the SKAB valve1 runs and compare it with rolling
 z-score baselines; writes models/pump_anomaly/REPORT.md.
 
-    .venv/bin/python models/train/report_pump_valve1.py [--data-dir ../shared/data/skab] [--check]
+    .venv/bin/python models/train/report_pump_valve1.py [--data-dir SKAB] [--check]
+
+SKAB (GPL-3.0) is not in the repository: --data-dir, else $EDGECITE_DATA_DIR/skab, else
+../shared/data/skab beside the checkout (datadir.py); without it the run is skipped.
 
 Per run and overall: precision, recall, F1 over rows (label = SKAB `anomaly`), alert delay
 (seconds from the first anomalous row to the first alert at or after it), and for the model
@@ -27,6 +30,7 @@ import onnxruntime as ort
 from sklearn.covariance import MinCovDet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datadir  # noqa: E402
 import features  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,9 +100,11 @@ def fmt(v):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", type=Path, default=REPO / ".." / "shared" / "data" / "skab")
+    ap.add_argument("--data-dir", type=Path, help="SKAB root (has anomaly-free/ and valve1/); default: datadir.py")
     ap.add_argument("--check", action="store_true", help="compare with the committed REPORT.md instead of writing")
     a = ap.parse_args(argv)
+    what = "models/train/report_pump_valve1.py" + (" --check" if a.check else "")
+    a.data_dir = datadir.external("skab", what, a.data_dir, "anomaly-free/anomaly-free.csv")
     m = tomllib.loads((MODEL / "manifest.toml").read_text())
     sess = ort.InferenceSession(str(MODEL / "model.onnx"), providers=["CPUExecutionProvider"])
     free, _ = read(a.data_dir / "anomaly-free" / "anomaly-free.csv")

@@ -5,7 +5,7 @@ parity fixture and REPORT.md, and compare it with rolling z-score baselines.
     .venv/bin/python models/train/train_machine_temperature.py --check   # re-train in a temp dir, compare
 
 Data: NAB (Numenta Anomaly Benchmark, MIT) realKnownCause/machine_temperature_system_failure.csv,
-read from ../shared/data/nab (override with --data-dir), never copied into the repository.
+read from the repository's copy in data/nab (MIT, see data/nab/SOURCE.md; override with --data-dir).
 Labelled windows: combined_windows.json. Scoring (shared/data/README.md): the first alert
 inside a window is a true positive; alerts outside every window are false positives
 (counted as rows and as episodes of consecutive alert rows).
@@ -47,10 +47,11 @@ from onnx import TensorProto, helper, numpy_helper
 from sklearn.covariance import MinCovDet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datadir  # noqa: E402
 import features  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT / ".." / "shared" / "data" / "nab"
+DEFAULT_DATA_DIR = datadir.repo_data("nab")
 DEFAULT_OUT_DIR = REPO_ROOT / "models" / "machine_temperature"
 FILE = "machine_temperature_system_failure.csv"
 KEY = "realKnownCause/machine_temperature_system_failure.csv"

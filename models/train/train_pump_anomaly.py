@@ -9,8 +9,8 @@ Verify that a fresh re-train reproduces the committed parity scores:
     .venv/bin/python models/train/train_pump_anomaly.py --check
 
 Data: SKAB (Skoltech Anomaly Benchmark), GPL-3.0. It is read by path at training
-time (default ../shared/data/skab relative to the repository root, override with
---data-dir) and never copied into the repository. The parity fixture contains
+time (--data-dir, else $EDGECITE_DATA_DIR/skab, else ../shared/data/skab beside the
+checkout: datadir.py) and never copied into the repository; without it the run is skipped. The parity fixture contains
 synthetic feature vectors only, never data rows.
 
 Outputs (default --out-dir models/pump_anomaly):
@@ -43,8 +43,10 @@ from onnx import TensorProto, helper
 from onnx import numpy_helper
 from sklearn.covariance import MinCovDet
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datadir  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT / ".." / "shared" / "data" / "skab"
 DEFAULT_OUT_DIR = REPO_ROOT / "models" / "pump_anomaly"
 
 # (role, SKAB column, unit) in model input order. Thermocouple (fluid temperature) is not a
@@ -611,14 +613,12 @@ def check(data_dir: Path, out_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="SKAB root (has anomaly-free/ and valve1/)")
+    ap.add_argument("--data-dir", type=Path, help="SKAB root (has anomaly-free/ and valve1/); default: datadir.py")
     ap.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
     ap.add_argument("--check", action="store_true", help="re-train in a temp dir and compare with the committed outputs")
     args = ap.parse_args(argv)
-    data_dir = args.data_dir.resolve()
-    if not (data_dir / "anomaly-free" / "anomaly-free.csv").is_file():
-        print(f"error: {data_dir}/anomaly-free/anomaly-free.csv not found (use --data-dir)", file=sys.stderr)
-        return 2
+    what = "models/train/train_pump_anomaly.py" + (" --check" if args.check else "")
+    data_dir = datadir.external("skab", what, args.data_dir, "anomaly-free/anomaly-free.csv")
     if args.check:
         return check(data_dir, args.out_dir.resolve())
     train(data_dir, args.out_dir.resolve())

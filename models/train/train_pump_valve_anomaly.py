@@ -1,6 +1,6 @@
 """Build pump_valve_anomaly (largest |shift_z| -> ONNX), its manifest, parity fixture and valve1 report.
 
-    .venv/bin/python models/train/train_pump_valve_anomaly.py [--data-dir ../shared/data/skab]
+    .venv/bin/python models/train/train_pump_valve_anomaly.py [--data-dir SKAB]
     .venv/bin/python models/train/train_pump_valve_anomaly.py --check   # rebuild in a temp dir, compare
 
 Why: pump_anomaly (levels of six sensors) abstains on SKAB valve1, whose flow (about 31 l/min)
@@ -15,6 +15,9 @@ report precision / recall / F1 / delay, and (SELECTION BIAS, stated in REPORT.md
 candidate out of the small fixed grid CANDIDATES below; every candidate's valve1 numbers are
 in the report. The score is max_j |shift_z_j| (no fitted parameters besides the threshold; a
 robust Mahalanobis on the same features was tried and is in the report).
+
+SKAB (GPL-3.0) is not in the repository: --data-dir, else $EDGECITE_DATA_DIR/skab, else
+../shared/data/skab beside the checkout (datadir.py); without it the run is skipped.
 
 Outputs in models/pump_valve_anomaly/: model.onnx, manifest.toml, parity.csv, REPORT.md.
 """
@@ -38,6 +41,7 @@ from onnx import TensorProto, helper
 from sklearn.covariance import MinCovDet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datadir  # noqa: E402
 import features  # noqa: E402
 import report_pump_valve1 as rep  # noqa: E402  (reader, z-score baseline, P/R/F1, delay)
 
@@ -307,9 +311,11 @@ def build(data_dir: Path, out: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", type=Path, default=REPO / ".." / "shared" / "data" / "skab")
+    ap.add_argument("--data-dir", type=Path, help="SKAB root (has anomaly-free/ and valve1/); default: datadir.py")
     ap.add_argument("--check", action="store_true", help="rebuild in a temp dir and compare with the committed files")
     a = ap.parse_args(argv)
+    what = "models/train/train_pump_valve_anomaly.py" + (" --check" if a.check else "")
+    a.data_dir = datadir.external("skab", what, a.data_dir, "anomaly-free/anomaly-free.csv")
     if not a.check:
         build(a.data_dir, OUT)
         print((OUT / "REPORT.md").read_text())

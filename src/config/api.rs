@@ -47,6 +47,23 @@ pub struct ApiConfig {
     /// in the config file; a warning is logged).
     #[serde(default)]
     pub demo_user: Option<DemoUser>,
+    /// Open HTTP connections at most; beyond it new connections wait in the kernel's
+    /// backlog (issue 13: idle peers must not exhaust the descriptors). Below the unit's
+    /// LimitNOFILE with room for the stores, the sources and the broker connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// A connection that has not sent a whole request head in this time is closed.
+    #[serde(default = "default_header_read_timeout_s")]
+    pub header_read_timeout_s: u64,
+    /// Refused requests without valid credentials (and rate-limited logins) audited one
+    /// row each per minute at most; beyond it they are counted and one summary row is
+    /// written per minute, so an unauthenticated flood cannot fill the disk.
+    #[serde(default = "default_audit_refused_per_minute")]
+    pub audit_refused_per_minute: u32,
+    /// `POST /api/v1/dga` requests computed at the same time; more are answered 503 `busy`
+    /// (each may hold 10,000 samples and their reports in memory).
+    #[serde(default = "default_dga_concurrency")]
+    pub dga_concurrency: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +97,10 @@ impl Default for ApiConfig {
             photo_quota_mib: default_photo_quota_mib(),
             metrics_auth: true,
             demo_user: None,
+            max_connections: default_max_connections(),
+            header_read_timeout_s: default_header_read_timeout_s(),
+            audit_refused_per_minute: default_audit_refused_per_minute(),
+            dga_concurrency: default_dga_concurrency(),
         }
     }
 }
@@ -104,6 +125,18 @@ fn default_note_retention_days() -> u32 {
 }
 fn default_photo_quota_mib() -> u32 {
     512
+}
+fn default_max_connections() -> u32 {
+    256
+}
+fn default_header_read_timeout_s() -> u64 {
+    10
+}
+fn default_audit_refused_per_minute() -> u32 {
+    60
+}
+fn default_dga_concurrency() -> u32 {
+    1
 }
 fn default_demo_role() -> String {
     "technician".into()
@@ -173,6 +206,33 @@ impl ApiConfig {
                     "value {} is out of range: expected 1 to 1048576 MiB and at least one photo of photo_max_kib = {} KiB",
                     self.photo_quota_mib, self.photo_max_kib
                 ),
+            ));
+        }
+        if !(8..=65_536).contains(&self.max_connections) {
+            return Err(doc.invalid(
+                at.key("max_connections"),
+                format!(
+                    "value {} is out of range: expected 8 to 65536 (keep it below the unit's LimitNOFILE)",
+                    self.max_connections
+                ),
+            ));
+        }
+        if !(1..=3600).contains(&self.header_read_timeout_s) {
+            return Err(doc.invalid(
+                at.key("header_read_timeout_s"),
+                format!("value {} is out of range: expected 1 to 3600 (s)", self.header_read_timeout_s),
+            ));
+        }
+        if !(1..=100_000).contains(&self.audit_refused_per_minute) {
+            return Err(doc.invalid(
+                at.key("audit_refused_per_minute"),
+                format!("value {} is out of range: expected 1 to 100000", self.audit_refused_per_minute),
+            ));
+        }
+        if !(1..=64).contains(&self.dga_concurrency) {
+            return Err(doc.invalid(
+                at.key("dga_concurrency"),
+                format!("value {} is out of range: expected 1 to 64", self.dga_concurrency),
             ));
         }
         if let Some(d) = &self.demo_user {

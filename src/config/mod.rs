@@ -443,6 +443,15 @@ pub struct StoreConfig {
     /// SQLite page cache per connection, KiB: bounds the store's memory.
     #[serde(default = "default_cache_kib")]
     pub cache_kib: u32,
+    /// Disk watermark: with less free space than this on the store's file system, samples
+    /// are dropped (counted, `/healthz` degraded) so findings, acknowledgements and the
+    /// outbox keep the room that is left.
+    #[serde(default = "default_min_free_mib")]
+    pub min_free_mib: u64,
+    /// Seconds between `PRAGMA quick_check` runs (0: off); a problem makes `/healthz`
+    /// degraded and sets `edgecite_store_integrity_ok` to 0.
+    #[serde(default = "default_quick_check_interval_s")]
+    pub quick_check_interval_s: u64,
 }
 
 impl Default for StoreConfig {
@@ -452,6 +461,8 @@ impl Default for StoreConfig {
             sample_retention_hours: default_retention_hours(),
             max_samples: default_max_samples(),
             cache_kib: default_cache_kib(),
+            min_free_mib: default_min_free_mib(),
+            quick_check_interval_s: default_quick_check_interval_s(),
         }
     }
 }
@@ -586,6 +597,12 @@ fn default_retention_hours() -> f64 {
 }
 fn default_max_samples() -> u64 {
     5_000_000
+}
+fn default_min_free_mib() -> u64 {
+    64
+}
+fn default_quick_check_interval_s() -> u64 {
+    3600
 }
 fn default_cache_kib() -> u32 {
     512

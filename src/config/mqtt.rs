@@ -65,6 +65,11 @@ pub struct MqttConfig {
     /// queueing for a gateway that is away. (MQTT 3.1.1 sessions do not expire.)
     #[serde(default = "default_ingest_session_expiry_s")]
     pub ingest_session_expiry_s: u32,
+    /// Largest ingest message (payload bytes) parsed; a larger one is counted as malformed
+    /// (`too_large`), logged with its topic and size, acknowledged and dropped. The client
+    /// itself takes packets up to MQTT's own maximum, so no message can stop the session.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u32,
     /// Sparkplug B edge node (its own session and outbox; off by default).
     #[serde(default)]
     pub sparkplug: SparkplugConfig,
@@ -185,6 +190,9 @@ fn default_qos() -> u8 {
 fn default_ingest_session_expiry_s() -> u32 {
     7 * 24 * 3600
 }
+fn default_max_message_bytes() -> u32 {
+    1 << 20
+}
 fn default_stream_interval_ms() -> u64 {
     1000
 }
@@ -273,6 +281,16 @@ impl MqttConfig {
         }
         if self.max_inflight == 0 {
             return Err(doc.invalid(at.key("max_inflight"), "value 0 is too small: expected at least 1".into()));
+        }
+        if !(1024..=crate::sources::mqtt::client::MAX_PACKET).contains(&self.max_message_bytes) {
+            return Err(doc.invalid(
+                at.key("max_message_bytes"),
+                format!(
+                    "value {} is out of range: expected 1024 to {} (bytes, MQTT's maximum)",
+                    self.max_message_bytes,
+                    crate::sources::mqtt::client::MAX_PACKET
+                ),
+            ));
         }
         if self.replay_per_s == 0 {
             return Err(

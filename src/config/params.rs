@@ -24,6 +24,12 @@ const KNOWN: &[(&str, Rule, &str)] = &[
     ),
     ("insulation_class", Rule::OneOf(&["B", "F", "H"]), "selects the IEC 60085 thermal class limits (rotating pack)"),
     (
+        "heating",
+        Rule::OneOf(&["current", "voltage"]),
+        "says whether an ir_point is current-heated; the DL/T 664 relative-temperature grades apply only to \
+         current-heated equipment (thermography pack)",
+    ),
+    (
         "age_years",
         Rule::Number { min: 0.0, max: 150.0, min_open: false, unit: "years" },
         "selects the age column of IEEE C57.104-2019 Tables 1-4",

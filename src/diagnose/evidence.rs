@@ -14,6 +14,10 @@ pub struct EvidenceValue {
     pub ts: String,
     pub ts_ms: i64,
     pub quality: String,
+    /// Reported below this value (a laboratory's `ND` or `<x`): `value` is then 0 and the
+    /// true value lies in `[0, below]`; `quality` says `not_detected` or `below_limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below: Option<f64>,
 }
 
 /// A number computed from the evidence (a ratio, a percentage, a model score).
@@ -40,6 +44,12 @@ pub struct Evidence {
     /// The same line in Chinese; empty in rows stored before it existed (read `summary`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub summary_zh: String,
+    /// A verdict's methods: each criterion of the domain with its own result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<super::verdict::MethodView>,
+    /// A verdict's kind, fault family and agreement count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<super::verdict::VerdictInfo>,
 }
 
 impl Evidence {
@@ -98,6 +108,7 @@ pub fn gather(asset: &AssetState, roles: &[&str], now_ms: i64) -> Result<Evidenc
                         ts: crate::time::rfc3339(s.ts_ms),
                         ts_ms: s.ts_ms,
                         quality: s.quality.as_string(),
+                        below: None,
                     });
                     continue;
                 }

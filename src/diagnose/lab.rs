@@ -9,7 +9,7 @@
 
 use super::pack::eval::{Compiled, EvalCtx, Param, Params, Snapshot};
 use super::pack::{Kind, PackSet, Status};
-use super::{Evidence, EvidenceValue, Outcome, Severity, Text};
+use super::{verdict, Evidence, EvidenceValue, Outcome, Severity, Text};
 use crate::knowledge::{Citation, Verification};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -21,6 +21,102 @@ pub const OPTIONAL_GASES: [&str; 2] = ["o2", "n2"];
 /// 24 months; 64 samples cover monthly sampling with room).
 const MAX_HISTORY: usize = 64;
 
+/// A gas as a laboratory reports it: a number, not detected (`ND`, `n.d.`, `未检出`), or below
+/// a value (`<1`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reading {
+    Value(f64),
+    NotDetected,
+    Below(f64),
+}
+
+impl Reading {
+    /// Parse a lab cell: a number, `ND` / `N.D.` / `n.d.` / `nd` / `not detected` / `未检出`,
+    /// or `<x` (`< x`, `<=x`).
+    pub fn parse(s: &str) -> Result<Reading, String> {
+        let t = s.trim();
+        let norm: String = t.chars().filter(|c| !c.is_whitespace() && *c != '.').collect::<String>().to_lowercase();
+        if matches!(norm.as_str(), "nd" | "notdetected" | "未检出" | "未检测出") {
+            return Ok(Reading::NotDetected);
+        }
+        if let Some(rest) = t.strip_prefix("<=").or_else(|| t.strip_prefix('<')).or_else(|| t.strip_prefix('＜')) {
+            let v: f64 = rest.trim().parse().map_err(|_| format!("value `{t}` is not a number, ND or <number"))?;
+            return Ok(Reading::Below(v));
+        }
+        t.parse::<f64>().map(Reading::Value).map_err(|_| format!("value `{t}` is not a number, ND or <number"))
+    }
+
+    /// The value used in sums and percentages: a number, or 0 for not detected / below.
+    pub fn nominal(self) -> f64 {
+        match self {
+            Reading::Value(v) => v,
+            Reading::NotDetected | Reading::Below(_) => 0.0,
+        }
+    }
+
+    /// For readings that are bounds: the bound (0 for `ND`: the detection limit applies).
+    pub fn below(self) -> Option<f64> {
+        match self {
+            Reading::Value(_) => None,
+            Reading::NotDetected => Some(0.0),
+            Reading::Below(b) => Some(b),
+        }
+    }
+
+    fn check(self) -> Option<f64> {
+        match self {
+            Reading::Value(v) | Reading::Below(v) if !(v.is_finite() && v >= 0.0) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `good`, `not_detected` or `below_limit`, as evidence quality.
+    pub fn quality(self) -> &'static str {
+        match self {
+            Reading::Value(_) => "good",
+            Reading::NotDetected => "not_detected",
+            Reading::Below(_) => "below_limit",
+        }
+    }
+}
+
+impl Serialize for Reading {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Reading::Value(v) => s.serialize_f64(*v),
+            Reading::NotDetected => s.serialize_str("ND"),
+            Reading::Below(b) => s.serialize_str(&format!("<{b}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Reading {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(f64),
+            S(String),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected a number (ppm), \"ND\" (not detected) or \"<x\" (below x)")
+        })? {
+            Raw::N(v) => Ok(Reading::Value(v)),
+            Raw::S(t) => Reading::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// What an empty lab cell means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Blank {
+    /// The gas was not analysed (the safe default: never read as zero).
+    #[default]
+    NotReported,
+    /// The laboratory leaves a cell empty when it found nothing.
+    NotDetected,
+}
+
 /// One lab sample. Gases not reported are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,31 +127,40 @@ pub struct LabSample {
     #[serde(default)]
     pub date: Option<String>,
     #[serde(default)]
-    pub h2: Option<f64>,
+    pub h2: Option<Reading>,
     #[serde(default)]
-    pub ch4: Option<f64>,
+    pub ch4: Option<Reading>,
     #[serde(default)]
-    pub c2h6: Option<f64>,
+    pub c2h6: Option<Reading>,
     #[serde(default)]
-    pub c2h4: Option<f64>,
+    pub c2h4: Option<Reading>,
     #[serde(default)]
-    pub c2h2: Option<f64>,
+    pub c2h2: Option<Reading>,
     #[serde(default)]
-    pub co: Option<f64>,
+    pub co: Option<Reading>,
     #[serde(default)]
-    pub co2: Option<f64>,
+    pub co2: Option<Reading>,
     #[serde(default)]
-    pub o2: Option<f64>,
+    pub o2: Option<Reading>,
     #[serde(default)]
-    pub n2: Option<f64>,
+    pub n2: Option<Reading>,
     #[serde(default)]
     pub age_years: Option<f64>,
     #[serde(default)]
     pub voltage_class: Option<String>,
+    /// The label column of `--eval` (not sent to the methods).
+    #[serde(skip)]
+    pub label: Option<String>,
 }
 
 impl LabSample {
+    /// The gas value used by the methods (not detected and `<x` read as 0, with the bound kept
+    /// in [`Self::reading`]).
     pub fn gas(&self, role: &str) -> Option<f64> {
+        self.reading(role).map(Reading::nominal)
+    }
+
+    pub fn reading(&self, role: &str) -> Option<Reading> {
         match role {
             "h2" => self.h2,
             "ch4" => self.ch4,
@@ -70,7 +175,7 @@ impl LabSample {
         }
     }
 
-    fn set(&mut self, col: &str, v: f64) {
+    fn set(&mut self, col: &str, v: Reading) {
         match col {
             "h2" => self.h2 = Some(v),
             "ch4" => self.ch4 = Some(v),
@@ -81,7 +186,7 @@ impl LabSample {
             "co2" => self.co2 = Some(v),
             "o2" => self.o2 = Some(v),
             "n2" => self.n2 = Some(v),
-            "age_years" => self.age_years = Some(v),
+            "age_years" => self.age_years = Some(v.nominal()),
             _ => {}
         }
     }
@@ -89,8 +194,8 @@ impl LabSample {
     /// Check values: finite, not negative, a valid date.
     pub fn validate(&self) -> Result<(), String> {
         for g in GASES.iter().chain(&OPTIONAL_GASES) {
-            if let Some(v) = self.gas(g) {
-                if !(v.is_finite() && v >= 0.0) {
+            if let Some(v) = self.reading(g).and_then(Reading::check) {
+                {
                     return Err(format!(
                         "{}: value {v} is not a concentration (expected a number >= 0 in ppm)",
                         g.to_uppercase()
@@ -162,12 +267,52 @@ pub enum LabError {
 /// A CSV row: the sample or the reason it cannot be read.
 pub type CsvRow = Result<LabSample, String>;
 
-/// Parse a lab CSV. Header problems are errors; a bad row is reported as that row's error.
+/// How to read a lab CSV.
+#[derive(Debug, Clone, Default)]
+pub struct CsvOptions {
+    /// What an empty cell means.
+    pub blank: Blank,
+    /// A column holding each row's known condition (for `--eval`); kept as the row's label.
+    pub label: Option<String>,
+    /// Columns that are neither known nor the label are skipped (listed in
+    /// [`ParsedCsv::ignored`]) instead of refusing the file.
+    pub ignore_unknown: bool,
+}
+
+/// Header cells a lab export may use for a gas: the formula alone (`H2`), or a name with the
+/// formula in parentheses (`Hydrogen (H2)`).
+fn column_key(h: &str) -> String {
+    let t = h.trim().to_ascii_lowercase();
+    if let (Some(a), Some(b)) = (t.rfind('('), t.rfind(')')) {
+        if a < b {
+            let inner = t[a + 1..b].trim();
+            if GASES.contains(&inner) || OPTIONAL_GASES.contains(&inner) {
+                return inner.to_string();
+            }
+        }
+    }
+    t
+}
+
+/// A parsed lab CSV: rows (the sample or the reason it cannot be read) and the columns that
+/// were skipped.
+pub struct ParsedCsv {
+    pub rows: Vec<(usize, CsvRow)>,
+    pub ignored: Vec<String>,
+}
+
+/// Parse a lab CSV with the defaults (empty cell = not reported, every column known).
 pub fn parse_csv(file: &str, text: &str) -> Result<Vec<(usize, CsvRow)>, LabError> {
+    parse_csv_with(file, text, &CsvOptions::default()).map(|p| p.rows)
+}
+
+/// Parse a lab CSV. Header problems are errors; a bad row is reported as that row's error.
+pub fn parse_csv_with(file: &str, text: &str, o: &CsvOptions) -> Result<ParsedCsv, LabError> {
     let err = |message: String| LabError::Csv { file: file.to_string(), message };
     let mut lines = csv_records(text).into_iter();
     let (hline, header) = lines.next().ok_or_else(|| err("empty file: expected a header line".into()))?;
-    let cols: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let label = o.label.as_ref().map(|l| l.trim().to_ascii_lowercase());
+    let mut cols: Vec<String> = header.iter().map(|h| column_key(h)).collect();
     const KNOWN: [&str; 14] = [
         "h2",
         "ch4",
@@ -184,8 +329,19 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Vec<(usize, CsvRow)>, LabErro
         "voltage_class",
         "note",
     ];
-    for (i, c) in cols.iter().enumerate() {
+    let mut ignored = Vec::new();
+    for i in 0..cols.len() {
+        let c = cols[i].clone();
+        if label.as_deref() == Some(header[i].trim().to_ascii_lowercase().as_str()) {
+            cols[i] = "\u{0}label".into();
+            continue;
+        }
         if !KNOWN.contains(&c.as_str()) {
+            if o.ignore_unknown {
+                ignored.push(header[i].trim().to_string());
+                cols[i] = String::new();
+                continue;
+            }
             return Err(err(format!(
                 "line {hline}: column {} `{}` is not a known column: expected {}",
                 i + 1,
@@ -193,8 +349,13 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Vec<(usize, CsvRow)>, LabErro
                 KNOWN.join(", ")
             )));
         }
-        if cols[..i].contains(c) {
+        if cols[..i].contains(&c) {
             return Err(err(format!("line {hline}: column `{c}` appears twice")));
+        }
+    }
+    if let Some(l) = &o.label {
+        if !cols.iter().any(|c| c == "\u{0}label") {
+            return Err(err(format!("line {hline}: no column `{l}` (named by --eval)")));
         }
     }
     let missing: Vec<&str> = GASES.iter().copied().filter(|g| !cols.iter().any(|c| c == g)).collect();
@@ -209,28 +370,43 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Vec<(usize, CsvRow)>, LabErro
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        out.push((line, row(&cols, &rec).map_err(|m| format!("{file}: line {line}: {m}"))));
+        out.push((line, row(&cols, &rec, o.blank).map_err(|m| format!("{file}: line {line}: {m}"))));
     }
-    Ok(out)
+    Ok(ParsedCsv { rows: out, ignored })
 }
 
-fn row(cols: &[String], rec: &[String]) -> Result<LabSample, String> {
+/// Cells that mean "not analysed" whatever `Blank` says.
+fn not_reported(v: &str) -> bool {
+    matches!(v, "-" | "—" | "--" | "n/a" | "N/A")
+}
+
+fn row(cols: &[String], rec: &[String], blank: Blank) -> Result<LabSample, String> {
     if rec.len() != cols.len() {
         return Err(format!("{} field(s) where the header has {}", rec.len(), cols.len()));
     }
     let mut s = LabSample::default();
     for (c, v) in cols.iter().zip(rec) {
         let v = v.trim();
+        let is_gas = GASES.contains(&c.as_str()) || OPTIONAL_GASES.contains(&c.as_str());
         if v.is_empty() {
+            if is_gas && blank == Blank::NotDetected {
+                s.set(c, Reading::NotDetected);
+            }
             continue;
         }
         match c.as_str() {
+            "" | "note" => {}
+            "\u{0}label" => s.label = Some(v.to_string()),
             "id" => s.id = Some(v.to_string()),
             "date" => s.date = Some(v.to_string()),
             "voltage_class" => s.voltage_class = Some(v.to_ascii_lowercase()),
-            "note" => {}
-            _ => {
+            _ if is_gas && not_reported(v) => {}
+            "age_years" => {
                 let x: f64 = v.parse().map_err(|_| format!("column {c}: value `{v}` is not a number"))?;
+                s.set(c, Reading::Value(x));
+            }
+            _ => {
+                let x = Reading::parse(v).map_err(|m| format!("column {c}: {m}"))?;
                 s.set(c, x);
             }
         }
@@ -304,17 +480,76 @@ pub struct MethodResult {
     pub derived: Vec<super::Derived>,
     /// Passage ids this result cites.
     pub citations: Vec<String>,
+    /// The method's part in the verdict (primary, confirmation, level, supplementary).
+    pub role: super::pack::Role,
+    /// The fault family of its fault, if it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<verdict::Family>,
 }
 
+/// The report's top line: the transformer-dga verdict (docs/verdict.md), never the most
+/// severe method.
 #[derive(Debug, Clone, Serialize)]
 pub struct Overall {
-    /// `fault` (some method found one), `normal` (none did and at least one judged), or
-    /// `abstain` (no method could judge).
+    /// `fault` (a diagnosis), `normal` (judged evidence, no abnormal gassing), or `abstain`
+    /// (methods disagree, or the evidence is not enough).
     pub status: &'static str,
+    /// `diagnosis`, `normal`, `methods_disagree` or `insufficient`.
+    pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// The diagnosis' code (one, or none).
     pub codes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<verdict::Family>,
+    pub confirmed_by: usize,
+    pub of: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
     pub summary: super::Text,
+    /// The recommended action: the diagnosis' action, or the confirming test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<super::Text>,
+}
+
+impl Overall {
+    fn of(v: &Outcome) -> Overall {
+        let info = v.evidence().verdict.clone();
+        let kind = info.as_ref().map(|i| i.kind.as_str()).unwrap_or("insufficient");
+        let (family, confirmed_by, of) = info.as_ref().map(|i| (i.family, i.confirmed_by, i.of)).unwrap_or_default();
+        let base = Overall {
+            status: v.status(),
+            kind,
+            severity: None,
+            codes: Vec::new(),
+            family: None,
+            confirmed_by,
+            of,
+            reason: None,
+            summary: super::Text::same(""),
+            action: None,
+        };
+        match v {
+            Outcome::Fault(f) => Overall {
+                severity: Some(f.severity),
+                codes: vec![f.code.clone()],
+                family,
+                summary: f.evidence.summary_text(),
+                action: Some(f.recommended_action.clone()),
+                ..base
+            },
+            Outcome::Normal { note, .. } => Overall { summary: note.clone(), ..base },
+            Outcome::Abstain { reason, detail, detail_zh, .. } => Overall {
+                reason: Some(reason.as_str()),
+                summary: super::Text::new(
+                    detail.clone(),
+                    if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() },
+                ),
+                action: info.and_then(|i| i.next),
+                ..base
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -350,6 +585,7 @@ pub struct LabReport {
 pub struct LabDiagnoser {
     criteria: Vec<Compiled>,
     disabled: Vec<super::Disabled>,
+    policy: verdict::DomainPolicy,
 }
 
 impl LabDiagnoser {
@@ -370,7 +606,8 @@ impl LabDiagnoser {
                 criteria.push(c);
             }
         }
-        Ok(LabDiagnoser { criteria, disabled })
+        let policy = verdict::DomainPolicy::of_pack(pack, &packs.library);
+        Ok(LabDiagnoser { criteria, disabled, policy })
     }
 
     /// Diagnose `sample`; `history` are earlier samples of the same transformer, oldest first.
@@ -381,14 +618,15 @@ impl LabDiagnoser {
             .iter()
             .chain(&OPTIONAL_GASES)
             .filter_map(|g| {
-                sample.gas(g).map(|v| EvidenceValue {
+                sample.reading(g).map(|r| EvidenceValue {
                     role: g.to_string(),
                     point: point.clone(),
-                    value: v,
+                    value: r.nominal(),
                     unit: "ppm".into(),
                     ts: sample.date.clone().unwrap_or_default(),
                     ts_ms: ts_ms.unwrap_or(0),
-                    quality: "good".into(),
+                    quality: r.quality().into(),
+                    below: r.below(),
                 })
             })
             .collect();
@@ -402,6 +640,7 @@ impl LabDiagnoser {
         let snaps: Vec<Snapshot> = history.iter().map(|h| h.snapshot()).collect();
         let cx = EvalCtx { params: &params, history: &snaps, now_ts: ts_ms, open: None };
         let mut methods = Vec::new();
+        let mut outcomes: Vec<Outcome> = Vec::new();
         let mut cites: Vec<Citation> = Vec::new();
         for c in &self.criteria {
             let required = c.required_roles();
@@ -411,7 +650,8 @@ impl LabDiagnoser {
             let used =
                 values.iter().filter(|v| required.contains(&v.role.as_str()) || optional.contains(&v.role.as_str()));
             let ev = Evidence { values: used.cloned().collect(), ..Default::default() };
-            let outcome = if missing.is_empty() {
+            // Limits are judged gas by gas (one exceeded is enough); others need every input.
+            let outcome = if missing.is_empty() || c.def.kind == Kind::Limits {
                 c.evaluate(ev, &cx)
             } else {
                 let gases = missing.iter().map(|m| m.to_uppercase()).collect::<Vec<_>>().join(", ");
@@ -436,6 +676,11 @@ impl LabDiagnoser {
                 detail_zh: String::new(),
                 derived: outcome.evidence().derived.clone(),
                 citations: Vec::new(),
+                role: c.def.role,
+                family: match &outcome {
+                    Outcome::Fault(f) => c.family_of(&f.code),
+                    _ => None,
+                },
             };
             let used: &[Citation] = match &outcome {
                 Outcome::Fault(f) => {
@@ -469,8 +714,33 @@ impl LabDiagnoser {
                 }
             }
             methods.push(r);
+            outcomes.push(outcome);
         }
-        let overall = overall(&methods);
+        let inputs: Vec<verdict::Input> = self
+            .criteria
+            .iter()
+            .zip(&outcomes)
+            .map(|(c, o)| verdict::Input {
+                info: &c.info,
+                role: c.def.role,
+                outcome: o,
+                family: match o {
+                    Outcome::Fault(f) => c.family_of(&f.code),
+                    _ => None,
+                },
+            })
+            .collect();
+        let (_, v) = verdict::reconcile(&self.policy, &inputs);
+        for c in match &v {
+            Outcome::Fault(f) => f.citations.as_slice(),
+            Outcome::Abstain { citations, .. } => citations.as_slice(),
+            Outcome::Normal { .. } => &[],
+        } {
+            if !cites.iter().any(|x| x.passage_id == c.passage_id) {
+                cites.push(c.clone());
+            }
+        }
+        let overall = Overall::of(&v);
         LabReport {
             line,
             id: sample.id.clone(),
@@ -580,63 +850,6 @@ impl LabDiagnoser {
     }
 }
 
-fn overall(methods: &[MethodResult]) -> Overall {
-    let faults: Vec<&MethodResult> = methods.iter().filter(|m| m.status == "fault").collect();
-    if let Some(worst) = faults.iter().filter_map(|m| m.severity).max() {
-        let codes: Vec<String> = faults.iter().filter_map(|m| m.code.clone()).collect();
-        let top: Vec<&MethodResult> = faults.iter().copied().filter(|m| m.severity == Some(worst)).collect();
-        let en: Vec<String> = top.iter().filter_map(|m| m.finding.as_ref().map(|t| t.en.clone())).collect();
-        let zh: Vec<String> = top.iter().filter_map(|m| m.finding.as_ref().map(|t| t.zh.clone())).collect();
-        return Overall {
-            status: "fault",
-            severity: Some(worst),
-            summary: super::Text::new(
-                format!(
-                    "{} of {} methods find a fault; most severe ({}): {}",
-                    faults.len(),
-                    methods.len(),
-                    worst.as_str(),
-                    en.join("; ")
-                ),
-                format!(
-                    "{} 种方法中有 {} 种判断存在故障；最严重（{}）：{}",
-                    methods.len(),
-                    faults.len(),
-                    worst.as_str(),
-                    zh.join("；")
-                ),
-            ),
-            codes,
-        };
-    }
-    let judged = methods.iter().filter(|m| m.status == "normal" || m.reason == Some("below_applicability")).count();
-    if judged > 0 {
-        Overall {
-            status: "normal",
-            severity: None,
-            codes: Vec::new(),
-            summary: super::Text::new(
-                format!(
-                    "no method finds a fault ({judged} of {} judged the sample; the others abstain)",
-                    methods.len()
-                ),
-                format!("各方法均未判断出故障（{} 种方法中 {judged} 种作出判断，其余不作判断）", methods.len()),
-            ),
-        }
-    } else {
-        let reasons: Vec<String> = methods.iter().map(|m| format!("{}: {}", m.criterion, m.detail)).collect();
-        Overall {
-            status: "abstain",
-            severity: None,
-            codes: Vec::new(),
-            summary: super::Text::new(
-                format!("no method can judge this sample: {}", reasons.join("; ")),
-                format!("没有方法能判断该样品：{}", reasons.join("；")),
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -651,7 +864,10 @@ mod tests {
         let text = "id,date,H2,CH4,C2H6,C2H4,C2H2,CO,CO2,O2,N2\nT1,2020-01-01,10,,3,4,0,,,1000,50000\nT1,2020-13-01,1,1,1,1,1,1,1,,\nT2,,x,1,1,1,1,1,1,,\n";
         let rows = parse_csv("x.csv", text).unwrap();
         let s = rows[0].1.as_ref().unwrap();
-        assert_eq!((s.h2, s.ch4, s.c2h2, s.co, s.o2), (Some(10.0), None, Some(0.0), None, Some(1000.0)));
+        assert_eq!(
+            (s.gas("h2"), s.gas("ch4"), s.gas("c2h2"), s.gas("co"), s.gas("o2")),
+            (Some(10.0), None, Some(0.0), None, Some(1000.0))
+        );
         let e = rows[1].1.as_ref().unwrap_err();
         assert!(e.contains("x.csv") && e.contains("line 3") && e.contains("2020-13-01"), "{e}");
         let e = rows[2].1.as_ref().unwrap_err();

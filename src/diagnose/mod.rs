@@ -5,9 +5,11 @@
 pub mod duval;
 pub mod evidence;
 pub mod lab;
+pub mod lab_eval;
 pub mod model_score;
 pub mod pack;
 pub mod tracker;
+pub mod verdict;
 pub mod vibration;
 
 pub use crate::knowledge::Severity;
@@ -79,9 +81,28 @@ pub enum AbstainReason {
     NotRunning,
     /// The model or its runtime is not available.
     ModelUnavailable,
+    /// An input is only a bound (not detected, `<x`, under its quantification level) and the
+    /// result depends on where in that bound it lies.
+    Imprecise,
+    /// The domain's methods name different fault families: no diagnosis (the verdict).
+    MethodsDisagree,
 }
 
 impl AbstainReason {
+    /// Every reason, for listings and tests.
+    pub const ALL: [AbstainReason; 10] = [
+        AbstainReason::NoData,
+        AbstainReason::Stale,
+        AbstainReason::BadQuality,
+        AbstainReason::InsufficientData,
+        AbstainReason::BelowApplicability,
+        AbstainReason::OutOfDomain,
+        AbstainReason::NotRunning,
+        AbstainReason::ModelUnavailable,
+        AbstainReason::Imprecise,
+        AbstainReason::MethodsDisagree,
+    ];
+
     /// The stable snake_case name used in the API, the log and the store.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,6 +114,8 @@ impl AbstainReason {
             AbstainReason::OutOfDomain => "out_of_domain",
             AbstainReason::NotRunning => "not_running",
             AbstainReason::ModelUnavailable => "model_unavailable",
+            AbstainReason::Imprecise => "imprecise",
+            AbstainReason::MethodsDisagree => "methods_disagree",
         }
     }
 
@@ -135,6 +158,15 @@ impl Outcome {
         }
     }
 
+    /// The severity of a fault (panics on other outcomes; for tests).
+    #[cfg(test)]
+    pub fn fault_severity(&self) -> Severity {
+        match self {
+            Outcome::Fault(f) => f.severity,
+            _ => panic!("not a fault"),
+        }
+    }
+
     pub fn evidence(&self) -> &Evidence {
         match self {
             Outcome::Fault(r) => &r.evidence,
@@ -157,9 +189,21 @@ pub struct CriterionInfo {
 
 pub trait Criterion: Send + Sync {
     fn info(&self) -> &CriterionInfo;
-    /// Evaluate at `now_ms`. `open_code` is the code of this criterion's open finding on the
-    /// asset, if any, so that thresholds can apply hysteresis.
+    /// Evaluate at `now_ms`. `open_code` is the code this criterion last found while its
+    /// domain's verdict is open, if any, so that thresholds can apply hysteresis.
     fn evaluate(&self, asset: &AssetState, now_ms: i64, open_code: Option<&str>) -> Outcome;
+    /// The pack (domain) whose verdict this criterion feeds; `None`: a domain of its own.
+    fn domain(&self) -> Option<&str> {
+        None
+    }
+    /// Its part in the domain's verdict.
+    fn role(&self) -> pack::Role {
+        pack::Role::Criterion
+    }
+    /// The fault family one of its codes names.
+    fn family_of(&self, _code: &str) -> Option<verdict::Family> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,10 +231,14 @@ pub struct Assessment {
     pub ts_ms: i64,
 }
 
-/// The criteria of every asset.
+/// The criteria of every asset, and the verdict policy of each domain.
 pub struct Diagnoser {
     assets: Vec<(String, Vec<Box<dyn Criterion>>)>,
     pub disabled: Vec<Disabled>,
+    policies: std::collections::HashMap<String, verdict::DomainPolicy>,
+    /// The code each criterion last found, per (asset, criterion): its `open_code` while its
+    /// domain's verdict is open.
+    last_fault: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl Diagnoser {
@@ -231,7 +279,33 @@ impl Diagnoser {
             }
             assets.push((a.id.clone(), criteria));
         }
-        Ok(Diagnoser { assets, disabled })
+        let mut policies: std::collections::HashMap<String, verdict::DomainPolicy> =
+            packs.packs.iter().map(|p| (p.id.clone(), verdict::DomainPolicy::of_pack(p, &packs.library))).collect();
+        for (_, cs) in &assets {
+            for c in cs.iter().filter(|c| c.domain().is_none()) {
+                policies.entry(c.info().id.clone()).or_insert_with(|| verdict::DomainPolicy::single(c.info()));
+            }
+        }
+        Ok(Diagnoser { assets, disabled, policies, last_fault: Default::default() })
+    }
+
+    /// The domain a criterion's verdict is kept under.
+    fn domain_of(c: &dyn Criterion) -> &str {
+        c.domain().unwrap_or(c.info().id.as_str())
+    }
+
+    /// The verdicts of every asset: (asset, verdict criterion id) in evaluation order.
+    pub fn verdicts(&self) -> Vec<(&str, String)> {
+        let mut out: Vec<(&str, String)> = Vec::new();
+        for (a, cs) in &self.assets {
+            for c in cs {
+                let id = verdict::verdict_id(Self::domain_of(c.as_ref()));
+                if !out.iter().any(|(x, v)| x == a && *v == id) {
+                    out.push((a.as_str(), id));
+                }
+            }
+        }
+        out
     }
 
     /// Criteria per asset, for summaries.
@@ -239,7 +313,10 @@ impl Diagnoser {
         self.assets.iter().flat_map(|(a, cs)| cs.iter().map(move |c| (a.as_str(), c.info())))
     }
 
-    /// Evaluate every criterion of every asset.
+    /// Evaluate every criterion of every asset and reconcile them into one verdict per
+    /// (asset, domain): the assessments returned are the verdicts (criterion id
+    /// `verdict.<domain>`), each with its criteria's results in `evidence.methods`.
+    /// `open_code(asset, verdict id)` is the code of the verdict's open finding.
     pub fn evaluate(
         &self,
         pipeline: &Pipeline,
@@ -247,18 +324,56 @@ impl Diagnoser {
         open_code: &dyn Fn(&str, &str) -> Option<String>,
     ) -> Vec<Assessment> {
         let mut out = Vec::new();
+        let mut last = self.last_fault.lock().unwrap_or_else(|p| p.into_inner());
         for (asset_id, criteria) in &self.assets {
             let Some(asset) = pipeline.asset(asset_id) else {
                 continue;
             };
+            let mut results: Vec<(&dyn Criterion, Outcome)> = Vec::new();
             for c in criteria {
-                let open = open_code(asset_id, &c.info().id);
+                let domain = Self::domain_of(c.as_ref());
+                let key = (asset_id.clone(), c.info().id.clone());
+                let open = open_code(asset_id, &verdict::verdict_id(domain)).and_then(|_| last.get(&key).cloned());
                 let outcome = c.evaluate(asset, now_ms, open.as_deref());
                 debug_assert!(
                     !matches!(&outcome, Outcome::Fault(r) if r.citations.is_empty() || r.evidence.values.is_empty()),
                     "every fault has evidence and a citation"
                 );
-                out.push(Assessment { asset: asset_id.clone(), criterion: c.info().clone(), outcome, ts_ms: now_ms });
+                match &outcome {
+                    Outcome::Fault(f) => {
+                        last.insert(key, f.code.clone());
+                    }
+                    Outcome::Normal { .. } => {
+                        last.remove(&key);
+                    }
+                    Outcome::Abstain { .. } => {}
+                }
+                results.push((c.as_ref(), outcome));
+            }
+            let mut domains: Vec<&str> = Vec::new();
+            for (c, _) in &results {
+                let d = Self::domain_of(*c);
+                if !domains.contains(&d) {
+                    domains.push(d);
+                }
+            }
+            for d in domains {
+                let inputs: Vec<verdict::Input> = results
+                    .iter()
+                    .filter(|(c, _)| Self::domain_of(*c) == d)
+                    .map(|(c, o)| verdict::Input {
+                        info: c.info(),
+                        role: c.role(),
+                        outcome: o,
+                        family: match o {
+                            Outcome::Fault(f) => c.family_of(&f.code),
+                            _ => None,
+                        },
+                    })
+                    .collect();
+                let Some(policy) = self.policies.get(d) else { continue };
+                let (info, outcome) = verdict::reconcile(policy, &inputs);
+                out.push(Assessment { asset: asset_id.clone(), criterion: info, outcome, ts_ms: now_ms });
             }
         }
         out
@@ -328,10 +443,7 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
 
     #[test]
     fn names_in_store_and_log_match_the_api() {
-        use AbstainReason::*;
-        for r in
-            [NoData, Stale, BadQuality, InsufficientData, BelowApplicability, OutOfDomain, NotRunning, ModelUnavailable]
-        {
+        for r in AbstainReason::ALL {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
         for s in [Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
@@ -367,7 +479,7 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
         let Outcome::Fault(r) = eval(c, &p, "T1", 0, Some("DGA.DUVAL1.T2")) else { panic!("applicable while open") };
         // 120 / 221 = 54 % CH4, 45 % C2H4, 0.5 % C2H2: T2.
         assert_eq!(r.code, "DGA.DUVAL1.T2");
-        assert_eq!(r.citations.len(), 3);
+        assert_eq!(r.citations.len(), 2, "the triangle and the typical values");
         assert_eq!(r.evidence.values.len(), 3);
         // Above typical: a diagnosis with the percentages as derived evidence.
         let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, g), ("c2h2", 2.0, g)], 0);

@@ -24,6 +24,8 @@ pub enum SearchError {
     Db { path: String, source: rusqlite::Error },
     #[error("{file}: {message}")]
     Import { file: String, message: String },
+    #[error("reference database {path}: integrity check failed: {problem}")]
+    Corrupt { path: String, problem: String },
 }
 
 const SCHEMA: &str = r#"
@@ -214,7 +216,9 @@ impl RefIndex {
     pub fn open(path: &Path) -> Result<RefIndex, SearchError> {
         let p = path.display().to_string();
         let conn = Connection::open(path).map_err(|source| SearchError::Db { path: p.clone(), source })?;
-        Self::init(conn, p)
+        let ix = Self::init(conn, p)?;
+        crate::store::restrict_permissions(path);
+        Ok(ix)
     }
 
     /// An index in memory (CLI without a config, tests, benchmarks).
@@ -233,6 +237,13 @@ impl RefIndex {
         let ix = RefIndex { conn, path, rows: std::cell::Cell::new(0) };
         ix.recount()?;
         Ok(ix)
+    }
+
+    /// `PRAGMA quick_check`: None when it reports `ok`, else its first lines.
+    pub fn quick_check(&self) -> Result<Option<String>, SearchError> {
+        let mut stmt = self.db(self.conn.prepare("PRAGMA quick_check(5)"))?;
+        let lines: Vec<String> = self.db(self.db(stmt.query_map([], |r| r.get(0)))?.collect())?;
+        Ok((lines != ["ok"]).then(|| lines.join("; ")))
     }
 
     fn recount(&self) -> Result<(), SearchError> {

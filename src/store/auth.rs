@@ -122,6 +122,17 @@ pub struct Note {
     pub photo_removed: Option<String>,
 }
 
+/// Characters kept of an audit field from outside (actor, target); longer ones are cut and
+/// say how long they were.
+pub const AUDIT_FIELD_MAX: usize = 256;
+
+fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((i, _)) => std::borrow::Cow::Owned(format!("{}…({} bytes)", &s[..i], s.len())),
+    }
+}
+
 /// One audit entry to write.
 pub struct AuditEntry<'a> {
     pub actor: &'a str,
@@ -149,6 +160,11 @@ impl Store {
                 Ok(UserRow { id: r.get(0)?, name: r.get(1)?, role: r.get(2)?, pw_hash: r.get(3)? })
             })
             .optional()?)
+    }
+
+    /// Whether a user of that name exists, disabled or not.
+    pub fn user_exists(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row("SELECT count(*) > 0 FROM users WHERE name = ?1", [name], |r| r.get(0))?)
     }
 
     pub fn users(&self) -> Result<Vec<(String, String)>, StoreError> {
@@ -290,7 +306,11 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO audit(ts_ms, actor, role, action, target, status, remote, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        stmt.execute(params![now_ms, e.actor, e.role, e.action, e.target, e.status, e.remote, e.detail])?;
+        // What a peer sends is kept only in part: an audit row costs a bounded amount of disk.
+        let (actor, target) = (clip(e.actor, AUDIT_FIELD_MAX), clip(e.target, AUDIT_FIELD_MAX));
+        let (action, detail) = (clip(e.action, 32), clip(e.detail, 2 * AUDIT_FIELD_MAX));
+        let remote = e.remote.map(|r| clip(r, 64));
+        stmt.execute(params![now_ms, actor, e.role, action, target, e.status, remote, detail])?;
         Ok(())
     }
 
@@ -454,6 +474,36 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_rows_from_outside_are_bounded() {
+        // Issue 13 item 3: a 64 KB path or a 1.9 MB user name was stored whole.
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("a.db")).unwrap();
+        let long = "é".repeat(40_000);
+        let e = AuditEntry {
+            actor: &long,
+            role: None,
+            action: &long,
+            target: &long,
+            status: 401,
+            remote: Some(&long),
+            detail: &long,
+        };
+        s.audit(&e, 1).unwrap();
+        let bytes: i64 = s
+            .conn
+            .query_row(
+                "SELECT length(CAST(actor AS BLOB)) + length(CAST(action AS BLOB)) + length(CAST(target AS BLOB))
+                   + length(CAST(remote AS BLOB)) + length(CAST(detail AS BLOB)) FROM audit",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(bytes < 4 * 1024, "{bytes} bytes stored for one audit row");
+        let row = &s.audit_log(1).unwrap()[0];
+        assert!(row.target.ends_with("…(80000 bytes)"), "{}", &row.target[row.target.len() - 30..]);
+    }
 
     /// The API's connection acknowledges (read, then write in one transaction) while the
     /// daemon's connection keeps committing: no "database is locked" (the read-then-write

@@ -6,7 +6,9 @@
 //! Durability: `synchronous = NORMAL` in WAL mode. A committed transaction survives a crash
 //! of the daemon (SIGKILL); on power loss the last transactions before the loss may be
 //! rolled back, never corrupted. Samples are written once per poll batch, so this bounds
-//! what a power cut can take to about one second of samples.
+//! what a power cut can take to about one second of samples. Transactions that write
+//! finding events (open, change, clear) commit with `synchronous = FULL`: their ids are the
+//! cursor of the MQTT finding feed, kept in the FULL outbox, and must never be reused.
 
 pub mod acked_ingest;
 pub mod mqtt_feed;
@@ -21,6 +23,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub mod auth;
+pub mod guard;
 pub mod owner;
 pub mod retention;
 
@@ -156,6 +159,54 @@ pub struct FindingFilter {
     pub severity: Option<String>,
 }
 
+/// Free bytes for an unprivileged writer on the file system holding `path` (its directory
+/// when the file does not exist yet); None when it cannot be asked.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = if path.exists() { path } else { path.parent().filter(|d| !d.as_os_str().is_empty())? };
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// Keep the `-wal` and `-shm` files when the last connection closes. A start then needs no
+/// new file: on a full disk the daemon still opens its store (creating the shared-memory
+/// file failed with "disk I/O error" and every restart ended there, issue 13 item 3).
+pub fn persist_wal(conn: &Connection) {
+    let mut on: std::os::raw::c_int = 1;
+    // SAFETY: a valid connection handle, the main schema's name as a C string, and a
+    // pointer to an int, as SQLITE_FCNTL_PERSIST_WAL expects.
+    unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::os::raw::c_int).cast(),
+        );
+    }
+}
+
+/// Restrict a database file (and its WAL and shared-memory files) to its owner and group:
+/// it holds password hashes and the plant's data. Under systemd the unit's UMask does this
+/// already; run by hand, the process umask (often 022) would leave them world-readable.
+pub fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.permissions().mode() & 0o007 != 0 {
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m.permissions().mode() & 0o770));
+            }
+        }
+    }
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("our types serialise")
 }
@@ -191,11 +242,13 @@ impl Store {
         // waits for it within the busy timeout.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("cannot enable WAL: {e}")))?;
+        persist_wal(&conn);
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() };
         store.set_cache_kib(cache_kib)?;
         store.migrate()?;
+        restrict_permissions(path);
         Ok(store)
     }
 
@@ -297,6 +350,17 @@ impl Store {
         Ok(n)
     }
 
+    /// `PRAGMA quick_check`: None when it reports `ok`, else its first lines.
+    pub fn quick_check(&self) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(20)")?;
+        let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok((lines != ["ok"]).then(|| lines.join("; ")))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Bytes SQLite holds in this process (page caches, statements), all connections.
     pub fn sqlite_memory_bytes() -> i64 {
         // SAFETY: a read of SQLite's global memory counter; no pointers involved.
@@ -330,7 +394,31 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Run `f` (one transaction writing finding events) with `synchronous = FULL`: event ids
+    /// are the MQTT finding feed's cursor, kept in the FULL outbox. Were such a commit lost
+    /// in a power cut (NORMAL may lose the last commits), the next events would reuse ids
+    /// at or below the cursor and never be published (issue 13 item 12). Transitions are
+    /// rare, so the extra fsync costs nothing that matters; samples stay NORMAL.
+    fn durable<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let r = f(self);
+        let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let v = r?;
+        back?;
+        Ok(v)
+    }
+
     pub fn open_finding(
+        &mut self,
+        asset: &str,
+        criterion: &CriterionInfo,
+        report: &FaultReport,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        self.durable(|s| s.open_finding_tx(asset, criterion, report, now_ms))
+    }
+
+    fn open_finding_tx(
         &mut self,
         asset: &str,
         criterion: &CriterionInfo,
@@ -382,6 +470,21 @@ impl Store {
         now_ms: i64,
         changed: bool,
     ) -> Result<(), StoreError> {
+        if !changed {
+            return self.update_finding_tx(asset, criterion, report, now_ms, false);
+            // no event
+        }
+        self.durable(|s| s.update_finding_tx(asset, criterion, report, now_ms, true))
+    }
+
+    fn update_finding_tx(
+        &mut self,
+        asset: &str,
+        criterion: &str,
+        report: &FaultReport,
+        now_ms: i64,
+        changed: bool,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let id: Option<i64> = tx
             .query_row(
@@ -423,6 +526,16 @@ impl Store {
     }
 
     pub fn clear_finding(
+        &mut self,
+        asset: &str,
+        criterion: &str,
+        evidence: &Evidence,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.durable(|s| s.clear_finding_tx(asset, criterion, evidence, now_ms))
+    }
+
+    fn clear_finding_tx(
         &mut self,
         asset: &str,
         criterion: &str,
@@ -644,10 +757,12 @@ mod tests {
                     ts: "x".into(),
                     ts_ms: 1,
                     quality: "good".into(),
+                    below: None,
                 }],
                 derived: vec![],
                 summary: "s".into(),
                 summary_zh: "s-zh".into(),
+                ..Default::default()
             },
             citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],
             recommended_action: Text::new("a", "a"),
@@ -662,6 +777,43 @@ mod tests {
             title_zh: "C-zh".into(),
             verification: Verification::Verified,
         }
+    }
+
+    #[test]
+    fn quick_check_finds_a_broken_page_and_files_are_not_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("q.db");
+        {
+            let mut s = Store::open(&db).unwrap();
+            assert_eq!(s.quick_check().unwrap(), None);
+            let mode = std::fs::metadata(&db).unwrap().permissions().mode();
+            assert_eq!(mode & 0o007, 0, "database file mode {mode:o}");
+            let many: Vec<Sample> = (0..20_000).map(|i| Sample::good("a.b".into(), i, i as f64)).collect();
+            s.insert_samples(&many).unwrap();
+            s.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        }
+        // Overwrite a page in the middle of the file (issue 13 item 9: nothing noticed it).
+        let mut bytes = std::fs::read(&db).unwrap();
+        let page = 4096;
+        let mid = (bytes.len() / page / 2) * page;
+        bytes[mid..mid + page].iter_mut().for_each(|b| *b = 0x5a);
+        std::fs::write(&db, bytes).unwrap();
+        let s = Store::open_readonly(&db).unwrap();
+        let problem = s.quick_check().map(|p| p.unwrap_or_default()).unwrap_or_else(|e| e.to_string());
+        assert!(!problem.is_empty(), "quick_check did not see the broken page");
+        assert!(free_bytes(&db).unwrap() > 0);
+    }
+
+    #[test]
+    fn finding_transitions_commit_with_synchronous_full_then_return_to_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("f.db")).unwrap();
+        let level = |s: &Store| s.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(level(&s), 1, "NORMAL for samples");
+        let r = s.durable(|st| Ok(st.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?));
+        assert_eq!(r.unwrap(), 2, "FULL while finding events are written");
+        assert_eq!(level(&s), 1, "back to NORMAL");
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct Outbox {
     messages: u64,
     dropped: u64,
     epoch: i64,
+    /// Quota warnings are logged once a minute at most (they came at every evaluation).
+    last_quota_log: Option<std::time::Instant>,
 }
 
 const SCHEMA: &str = r#"
@@ -114,10 +116,21 @@ impl Outbox {
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        super::persist_wal(&conn);
         conn.execute_batch(SCHEMA).map_err(err)?;
+        super::restrict_permissions(path);
         let now = crate::time::now_ms();
         conn.execute("INSERT OR IGNORE INTO outbox_meta(key, value) VALUES ('epoch', ?1)", [now]).map_err(err)?;
-        let mut o = Outbox { conn, path: path.to_path_buf(), quota_bytes, bytes: 0, messages: 0, dropped: 0, epoch: 0 };
+        let mut o = Outbox {
+            conn,
+            path: path.to_path_buf(),
+            quota_bytes,
+            bytes: 0,
+            messages: 0,
+            dropped: 0,
+            epoch: 0,
+            last_quota_log: None,
+        };
         o.epoch = o.meta("epoch")?;
         o.dropped = o.meta("dropped_telemetry")? as u64;
         let (n, b): (i64, i64) = o
@@ -179,7 +192,15 @@ impl Outbox {
                     "INSERT INTO outbox(class, topic, payload, retain, created_ms, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(err)?;
+            // Only the newest retained message of a topic keeps its retain flag: a backlog
+            // replayed after an outage must not leave an older state retained on the broker
+            // than the live one (issue 13 item 6). Older ones are still delivered, in order.
+            let mut demote =
+                tx.prepare_cached("UPDATE outbox SET retain = 0 WHERE topic = ?1 AND retain = 1").map_err(err)?;
             for m in msgs {
+                if m.retain {
+                    demote.execute([&m.topic]).map_err(err)?;
+                }
                 let bytes = (m.topic.len() + m.payload.len()) as i64;
                 ins.execute(params![m.class as i64, m.topic, m.payload, m.retain, m.created_ms, bytes]).map_err(err)?;
                 added += bytes as u64;
@@ -230,11 +251,21 @@ impl Outbox {
         self.bytes = total;
         self.messages = self.messages + msgs.len() as u64 - freed_rows;
         self.dropped += dropped;
-        if enforce && total > self.quota_bytes {
+        if enforce && total > self.quota_bytes && self.quota_log_due() {
             tracing::error!(bytes = total, quota = self.quota_bytes, outbox = %self.path.display(),
                 "outbox over its quota with no telemetry left to drop: findings, state and metrics are kept");
         }
         Ok(dropped)
+    }
+
+    /// Whether a quota warning may be logged now (once a minute at most); the counts are
+    /// always in the stats and on `_gateway/metrics`.
+    pub fn quota_log_due(&mut self) -> bool {
+        let due = self.last_quota_log.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+        if due {
+            self.last_quota_log = Some(std::time::Instant::now());
+        }
+        due
     }
 
     /// Up to `limit` messages with `after < id <= until`, in id order.
@@ -384,6 +415,37 @@ mod tests {
 
     fn msg(class: MessageClass, n: usize) -> NewMessage {
         NewMessage { class, topic: "t".into(), payload: vec![b'x'; n - 1], retain: false, created_ms: 1 }
+    }
+
+    #[test]
+    fn only_the_newest_retained_message_of_a_topic_stays_retained() {
+        // Issue 13 item 6: backlog state seq 790 was retained after live seq 852.
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outbox::open(&dir.path().join("o.db"), 1 << 20).unwrap();
+        let state = |n: u8| NewMessage {
+            class: MessageClass::State,
+            topic: "a/state".into(),
+            payload: vec![n],
+            retain: true,
+            created_ms: 1,
+        };
+        o.enqueue(&[state(1)], &[]).unwrap();
+        o.enqueue(&[msg(MessageClass::Telemetry, 10)], &[]).unwrap();
+        o.enqueue(&[state(2), state(3)], &[]).unwrap();
+        let rows = o.read(0, i64::MAX, 10).unwrap();
+        let retained: Vec<(u8, bool)> =
+            rows.iter().filter(|m| m.topic == "a/state").map(|m| (m.payload[0], m.retain)).collect();
+        assert_eq!(retained, [(1, false), (2, false), (3, true)]);
+    }
+
+    #[test]
+    fn quota_warnings_are_rate_limited() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outbox::open(&dir.path().join("o.db"), 1 << 20).unwrap();
+        assert!(o.quota_log_due());
+        assert!(!o.quota_log_due());
+        o.last_quota_log = Some(std::time::Instant::now() - std::time::Duration::from_secs(61));
+        assert!(o.quota_log_due());
     }
 
     #[test]

@@ -15,6 +15,40 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A data set copied into the repository: `data/<rel>` (MIT-licensed; see its SOURCE.md).
+pub fn repo_data(rel: &str) -> PathBuf {
+    repo().join("data").join(rel)
+}
+
+/// Whether this run is CI (`CI=true`), where every test that needs external data must run.
+pub fn in_ci() -> bool {
+    matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
+}
+
+/// `<data dir>/<set>` for a data set the repository does not redistribute (SKAB, GPL-3.0).
+/// The data dir is `EDGECITE_DATA_DIR`, else `../shared/data` beside the checkout when it
+/// exists (the rule models/train/datadir.py follows too). When the set is not there the test
+/// is skipped: this prints one line saying so and what to set, and returns None. It panics
+/// instead under `CI=true`, or when `EDGECITE_DATA_DIR` is set but lacks the set.
+pub fn external_data(set: &str, test: &str) -> Option<PathBuf> {
+    let given = std::env::var_os("EDGECITE_DATA_DIR").filter(|v| !v.is_empty());
+    let beside = repo().parent().map(|p| p.join("shared/data")).unwrap_or_default();
+    let dir = given.clone().map(PathBuf::from).unwrap_or(beside);
+    let path = dir.join(set);
+    if path.is_dir() {
+        return Some(path);
+    }
+    assert!(given.is_none(), "{test}: EDGECITE_DATA_DIR={} has no {set}/ folder", dir.display());
+    let why = format!(
+        "needs the {set} data set (not redistributed), not found at {}; set EDGECITE_DATA_DIR to a folder holding {set}/",
+        path.display()
+    );
+    assert!(!in_ci(), "{test}: CI=true, so it must run, but it {why}");
+    // Written to stderr directly, not through eprintln!, so the test harness does not capture it.
+    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED, {why} to run it");
+    None
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

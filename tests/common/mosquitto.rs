@@ -267,7 +267,8 @@ pub fn publish_all(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut o = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
-        o.set_keep_alive(Duration::from_secs(5)).set_inflight(1);
+        // Large enough for the oversized-message test (tests/hostile_input.rs).
+        o.set_keep_alive(Duration::from_secs(5)).set_inflight(1).set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut el) = rumqttc::AsyncClient::new(o, msgs.len() + 10);
         for (t, p) in msgs {
             client.publish(t.clone(), rumqttc::QoS::AtLeastOnce, false, p.clone()).await.unwrap();

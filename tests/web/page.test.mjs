@@ -109,7 +109,7 @@ test('open findings appear for the simulated faults (polled, up to 90 s)', async
     null, { timeout: 90_000, polling: 100 });
   await page.waitForFunction((codes) => {
     const have = [...document.querySelectorAll('[data-testid="finding"]')].map((e) => e.dataset.code);
-    return have.includes(codes.dga) && have.some((c) => /^VIB\.ISO10816_3\.ZONE_[CD]$/.test(c));
+    return have.includes(codes.dga) && have.some((c) => /^(VIB\.ISO10816_3\.ZONE_[CD]|MODEL\.PUMP_ANOMALY\.)/.test(c));
   }, { dga: DGA }, { timeout: 90_000, polling: 500 });
 
   const cards = page.getByTestId('finding');
@@ -173,12 +173,35 @@ test('the DGA finding expands to evidence and cited references, and stays expand
   await noHorizontalOverflow();
 });
 
-test('a model finding carries a "model" verification badge', async () => {
-  const model = page.locator('[data-testid="finding"][data-code^="MODEL."]').first();
-  await model.waitFor({ timeout: 60_000 });
+test('one verdict card per asset and domain, its methods listed with their own views', async () => {
+  // Issue 12: the transformer's DGA methods and the pump's vibration zone and model score
+  // are one card each, never one card per method.
+  const cards = page.getByTestId('finding');
+  const ids = await cards.evaluateAll((els) => els.map((e) => e.dataset.id));
+  const details = await Promise.all(ids.map((id) => page.request.get(BASE + '/api/v1/findings/' + id).then((r) => r.json())));
+  const keys = details.map((d) => d.asset + '|' + d.criterion.id);
+  assert.equal(new Set(keys).size, keys.length, `one card per (asset, domain): ${keys.join(', ')}`);
+  assert.ok(keys.includes('T1|verdict.transformer-dga') && keys.includes('P1|verdict.rotating'), keys.join(', '));
+  // The pump's card: expand it and read the model method's badge and the zone method.
+  const rot = details.find((d) => d.criterion.id === 'verdict.rotating');
+  const pump = page.locator(`[data-testid="finding"][data-id="${rot.id}"]`);
+  await pump.getByTestId('expand').click();
+  const model = pump.locator('[data-testid="method"][data-criterion="model.pump_anomaly"]');
+  await model.waitFor({ timeout: 10_000 });
   const badge = model.locator('[data-testid="verification"][data-verification="model"]').first();
   assert.ok(await badge.isVisible());
   assert.match(await badge.innerText(), /model/i);
+  assert.equal(await pump.locator('[data-testid="method"][data-criterion="iso10816_3.zone"]').count(), 1);
+  await pump.getByTestId('expand').click();
+  // The DGA card lists the triangle as primary and the ratio methods as confirmation.
+  const dga = page.locator(card(DGA));
+  if ((await dga.getByTestId('expand').getAttribute('aria-expanded')) !== 'true') await dga.getByTestId('expand').click();
+  const duval = dga.locator('[data-testid="method"][data-criterion="iec60599.duval_triangle_1"]');
+  await duval.waitFor({ timeout: 10_000 });
+  assert.equal(await duval.getAttribute('data-role'), 'primary');
+  assert.ok(await dga.locator('[data-testid="method"][data-role="confirmation"]').count() >= 2);
+  assert.match(await dga.getByTestId('verdict-kind').innerText(), /Diagnosis · confirmed by \d+ of \d+/);
+  assert.match(await dga.getByTestId('methods').innerText(), /primary/);
 });
 
 test('language toggle switches to Chinese, is remembered, and switches back', async () => {
@@ -202,7 +225,11 @@ test('language toggle switches to Chinese, is remembered, and switches back', as
   const dga = page.locator(card(DGA));
   assert.match(await dga.getByTestId('summary').innerText(), /位于 T3（高温过热故障/);
   assert.doesNotMatch(await dga.getByTestId('summary').innerText(), /lies in/);
-  assert.equal(await dga.getByTestId('criterion-title').innerText(), 'Duval 三角形 1（IEC 60599:2022 附录 B）');
+  assert.equal(await dga.getByTestId('criterion-title').innerText(), '变压器油中溶解气体分析');
+  // The verdict's methods in Chinese too (one card, each method's own view).
+  assert.match(await dga.getByTestId('methods').innerText(), /各方法结论[\s\S]*主方法[\s\S]*印证/);
+  assert.match(await dga.getByTestId('verdict-kind').innerText(), /诊断 · 印证 \d+ \/ \d+/);
+  assert.match(await dga.locator('[data-testid="method"][data-criterion="iec60599.duval_triangle_1"]').innerText(), /Duval 三角形 1/);
   assert.match(await dga.getByTestId('clause').first().innerText(), /附录 B，Duval 三角形 1/);
   // Derived numbers are named in Chinese too (from the API's name_zh).
   assert.match(await dga.getByTestId('details').innerText(), /CH4 占比/);

@@ -58,6 +58,32 @@ impl Cond {
         self.0.iter().map(|t| t.var.as_str())
     }
 
+    /// Three-valued: `Some(true)` when every term holds for every value in each variable's
+    /// range `[lo, hi]`, `Some(false)` when some term fails for all of them, `None` when it
+    /// depends on where in its range a value lies. An unknown variable never matches.
+    pub fn holds3(&self, get: &dyn Fn(&str) -> Option<(f64, f64)>) -> Option<bool> {
+        let mut all = true;
+        for t in &self.0 {
+            let Some((lo, hi)) = get(&t.var) else { return Some(false) };
+            let c = t.value;
+            let (yes, no) = match t.op {
+                Op::Lt => (hi < c, lo >= c),
+                Op::Le => (hi <= c, lo > c),
+                Op::Gt => (lo > c, hi <= c),
+                Op::Ge => (lo >= c, hi < c),
+            };
+            if no {
+                return Some(false);
+            }
+            all &= yes;
+        }
+        if all {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
     /// Whether every term holds; `get` returns a variable's value.
     pub fn holds(&self, get: &dyn Fn(&str) -> Option<f64>) -> bool {
         self.0.iter().all(|t| {
@@ -86,6 +112,13 @@ mod tests {
         assert!(!c.holds(&at(50.0, 3.9)));
         assert!(!c.holds(&at(19.99, 1.0)));
         assert!(!c.holds(&|_| None), "an unknown value never matches");
+        // Ranges: inside, outside, straddling.
+        let r = |a: (f64, f64), b: (f64, f64)| move |v: &str| if v == "c2h4" { Some(a) } else { Some(b) };
+        assert_eq!(c.holds3(&r((20.0, 30.0), (0.0, 3.9))), Some(true));
+        assert_eq!(c.holds3(&r((50.0, 60.0), (0.0, 1.0))), Some(false));
+        assert_eq!(c.holds3(&r((40.0, 60.0), (0.0, 1.0))), None);
+        assert_eq!(c.holds3(&r((20.0, 30.0), (3.0, 5.0))), None);
+        assert_eq!(c.holds3(&|_| None), Some(false));
         for bad in ["c2h4", "c2h4 < x", "< 3", "a < 1 &", "a-b < 1"] {
             assert!(Cond::parse(bad).is_err(), "{bad}");
         }

@@ -53,6 +53,18 @@ pub struct Compiled {
     band_cites: Vec<Vec<Citation>>,
     variant_band_cites: Vec<Vec<Vec<Citation>>>,
     children: Vec<Compiled>,
+    /// The pack's detection limits and quantification multiple.
+    detection_limits: BTreeMap<String, f64>,
+    quantification_multiple: f64,
+}
+
+/// Values known only within bounds `[lo, hi]`: inputs reported as not detected or `<x`,
+/// inputs under their quantification level, and the ratios, sums and percentages computed
+/// from them. A value not listed is exact.
+pub type Ranges = Vec<(String, (f64, f64))>;
+
+fn range_of(vars: &[(String, f64)], ranges: &Ranges, name: &str) -> Option<(f64, f64)> {
+    ranges.iter().rev().find(|(n, _)| n == name).map(|(_, r)| *r).or_else(|| lookup(vars, name).map(|v| (v, v)))
 }
 
 const MONTH_MS: f64 = 30.4375 * 86_400_000.0;
@@ -97,6 +109,8 @@ impl Compiled {
             cites,
             def: def.clone(),
             children,
+            detection_limits: pack.detection_limits.clone(),
+            quantification_multiple: pack.quantification_multiple,
         })
     }
 
@@ -115,6 +129,17 @@ impl Compiled {
         self.region_cites.iter_mut().for_each(strip);
         self.variant_cites.iter_mut().for_each(strip);
         self.children.iter_mut().for_each(|c| c.strip_passage_texts());
+    }
+
+    /// The fault family of one of this criterion's fault codes (from its region or code rule).
+    pub fn family_of(&self, code: &str) -> Option<super::Family> {
+        let c = code.strip_prefix(self.def.code_prefix.as_str())?;
+        self.def
+            .region
+            .iter()
+            .find(|r| r.code == c)
+            .and_then(|r| r.family)
+            .or_else(|| self.def.code.iter().find(|r| r.code == c).and_then(|r| r.family))
     }
 
     /// Roles that must be present for this criterion to run.
@@ -182,10 +207,11 @@ impl Compiled {
             }
         }
         let cites = Cow::Borrowed(self.cites.as_slice());
+        let ranges = self.ranges(&ev, &vars);
         match self.def.kind {
             Kind::Bands => self.bands(ev, &vars, cx, cites),
-            Kind::Regions => self.regions(ev, &vars, cx, cites),
-            Kind::Codes => self.codes(ev, &vars, cx, cites),
+            Kind::Regions => self.regions(ev, &vars, &ranges, cx, cites),
+            Kind::Codes => self.codes(ev, &vars, &ranges, cx, cites),
             Kind::Limits => self.limits(ev, &vars, cx, cites),
             Kind::IeeeStatus => self.ieee(ev, cx, cites),
             Kind::Rate => self.rate(ev, &vars, cx, cites),
@@ -197,6 +223,75 @@ impl Compiled {
                 Vec::new(),
             ),
         }
+    }
+
+    /// The inputs known only within bounds, and the ratios and sums computed from them.
+    /// An input reported below a value (`ND`, `<x`) lies in `[0, that value]` (`ND` without a
+    /// value: `[0, detection limit]`); a measured value under `quantification_multiple`
+    /// detection limits lies in `[0, that many detection limits]`; a measured 0 is taken as
+    /// not detected.
+    fn ranges(&self, ev: &Evidence, vars: &[(String, f64)]) -> Ranges {
+        let d = &self.def;
+        let mut out: Ranges = Vec::new();
+        for r in d.inputs.iter().chain(&d.optional).chain(&d.components) {
+            let role = r.get_ref();
+            if out.iter().any(|(n, _)| n == role) {
+                continue;
+            }
+            let Some(v) = ev.values.iter().find(|v| &v.role == role) else { continue };
+            let dl = self.detection_limits.get(role).copied();
+            let hi = match (v.below, dl) {
+                (Some(b), _) if b > 0.0 => Some(b),
+                (Some(_), dl) => Some(dl.unwrap_or(0.0)),
+                (None, Some(dl)) if v.value <= 0.0 => Some(dl),
+                (None, Some(dl)) if v.value < self.quantification_multiple * dl => {
+                    Some(self.quantification_multiple * dl)
+                }
+                _ => None,
+            };
+            if let Some(hi) = hi {
+                out.push((role.clone(), (0.0, hi)));
+            }
+        }
+        if out.is_empty() {
+            return out;
+        }
+        for q in &d.quantity {
+            if !q.args.iter().any(|a| out.iter().any(|(n, _)| n == a)) {
+                continue;
+            }
+            let args: Option<Vec<(f64, f64)>> = q.args.iter().map(|a| range_of(vars, &out, a)).collect();
+            let Some(a) = args else { continue };
+            let r = match q.func.get_ref().as_str() {
+                "ratio" if a[1].1 > 0.0 => {
+                    let hi = if a[1].0 > 0.0 { a[0].1 / a[1].0 } else { f64::INFINITY };
+                    Some((a[0].0 / a[1].1, hi))
+                }
+                "sum" => Some(a.iter().fold((0.0, 0.0), |acc, r| (acc.0 + r.0, acc.1 + r.1))),
+                _ => None,
+            };
+            if let Some(r) = r {
+                out.push((q.name.clone(), r));
+            }
+        }
+        out
+    }
+
+    /// The inputs that are only bounds, for an evidence line ("C2H2 not quantified (< 3.3)").
+    fn imprecise_note(&self, ranges: &Ranges, names: &[&str]) -> Text {
+        let parts: Vec<String> = ranges
+            .iter()
+            .filter(|(n, _)| names.contains(&n.as_str()))
+            .map(|(n, (_, hi))| format!("{} < {}", n.to_uppercase(), fmt_num(*hi)))
+            .collect();
+        Text::new(
+            format!(
+                "below the quantification level ({} × the detection limit) or not detected, so known only as bounds: {}",
+                fmt_num(self.quantification_multiple),
+                parts.join(", ")
+            ),
+            format!("低于定量水平（检测限的 {} 倍）或未检出，仅知其上限：{}", fmt_num(self.quantification_multiple), parts.join("，")),
+        )
     }
 
     /// The applicability gate: `Some(abstention)` when not applicable.
@@ -212,11 +307,12 @@ impl Compiled {
                 ));
             }
         }
-        if !g.any_above.is_empty() {
+        let (any_above, _) = g.limits(cx.params);
+        if !any_above.is_empty() {
             let f = if cx.open.is_some() { g.hold_fraction.unwrap_or(1.0) } else { 1.0 };
             let mut above = Vec::new();
             let mut all = Vec::new();
-            for (name, lim) in &g.any_above {
+            for (name, lim) in &any_above {
                 let Some(v) = lookup(vars, name) else { continue };
                 all.push(format!("{} {v:.1}", name.to_uppercase()));
                 if v > lim * f {
@@ -225,7 +321,7 @@ impl Compiled {
             }
             if above.is_empty() {
                 let lims: Vec<String> =
-                    g.any_above.iter().map(|(k, v)| format!("{} {}", k.to_uppercase(), fmt_num(*v))).collect();
+                    any_above.iter().map(|(k, v)| format!("{} {}", k.to_uppercase(), fmt_num(*v))).collect();
                 return Err(Text::new(
                     format!(
                         "{}: all at or below {}the applicability values ({})",
@@ -353,6 +449,7 @@ impl Compiled {
         &self,
         mut ev: Evidence,
         vars: &[(String, f64)],
+        ranges: &Ranges,
         cx: &EvalCtx,
         mut cites: Cow<'_, [Citation]>,
     ) -> Outcome {
@@ -365,8 +462,24 @@ impl Compiled {
         let gate_summary = std::mem::take(&mut ev.summary);
         ev.summary_zh.clear();
         let mut vars = vars.to_vec();
+        let mut ranges = ranges.clone();
         if !d.components.is_empty() {
             let vals: Vec<f64> = d.components.iter().filter_map(|c| lookup(&vars, c.get_ref())).collect();
+            // Percentages of components known only as bounds are bounds too.
+            let rs: Vec<(f64, f64)> =
+                d.components.iter().filter_map(|c| range_of(&vars, &ranges, c.get_ref())).collect();
+            let imprecise = d.components.iter().any(|c| ranges.iter().any(|(n, _)| n == c.get_ref()));
+            if imprecise && rs.len() == d.components.len() {
+                for (i, c) in d.components.iter().enumerate() {
+                    let others_lo: f64 = rs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, r)| r.0).sum();
+                    let others_hi: f64 = rs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, r)| r.1).sum();
+                    let (lo, hi) = rs[i];
+                    let pl = if lo + others_hi > 0.0 { 100.0 * lo / (lo + others_hi) } else { 0.0 };
+                    let ph = if hi + others_lo > 0.0 { 100.0 * hi / (hi + others_lo) } else { 100.0 };
+                    ranges.retain(|(n, _)| n != c.get_ref());
+                    ranges.push((c.get_ref().clone(), (pl, ph)));
+                }
+            }
             let sum: f64 = vals.iter().sum();
             if vals.len() != d.components.len() || !(sum > 0.0) || vals.iter().any(|v| *v < 0.0) {
                 return abstain(
@@ -378,6 +491,9 @@ impl Compiled {
             }
             for (c, v) in d.components.iter().zip(&vals) {
                 let pct = 100.0 * v / sum;
+                if !imprecise {
+                    ranges.retain(|(n, _)| n != c.get_ref());
+                }
                 // Conditions on a component name read its percentage.
                 vars.retain(|(n, _)| n != c.get_ref());
                 vars.push((c.get_ref().clone(), pct));
@@ -396,8 +512,47 @@ impl Compiled {
                 .filter_map(|c| lookup(&vars, c.get_ref()).map(|v| format!("{} {v:.1} %", c.get_ref().to_uppercase())))
                 .collect()
         };
-        let get = |n: &str| lookup(&vars, n);
-        let Some(ri) = d.region.iter().position(|r| r.conds.iter().any(|c| c.holds(&get))) else {
+        // Three-valued: a region holds, does not, or cannot be told apart because an input is
+        // only a bound. The first region that holds wins only if no earlier one might.
+        let get = |n: &str| range_of(&vars, &ranges, n);
+        let mut maybe: Vec<&str> = Vec::new();
+        let mut found = None;
+        for (i, r) in d.region.iter().enumerate() {
+            // Any alternative that holds makes the region hold; all failing, fail; else unknown.
+            let each: Vec<Option<bool>> = r.conds.iter().map(|c| c.holds3(&get)).collect();
+            let v = if each.contains(&Some(true)) {
+                Some(true)
+            } else if each.iter().all(|x| *x == Some(false)) {
+                Some(false)
+            } else {
+                None
+            };
+            match v {
+                Some(true) => {
+                    found = Some(i);
+                    break;
+                }
+                None => maybe.push(&r.code),
+                Some(false) => {}
+            }
+        }
+        if !maybe.is_empty() {
+            let names: Vec<&str> = d
+                .components
+                .iter()
+                .map(|c| c.get_ref().as_str())
+                .chain(d.quantity.iter().flat_map(|q| q.args.iter().map(|a| a.as_str())))
+                .collect();
+            let note = self.imprecise_note(&ranges, &names);
+            let cands =
+                maybe.iter().copied().chain(found.map(|i| d.region[i].code.as_str())).collect::<Vec<_>>().join(", ");
+            ev.say(Text::new(
+                format!("{}: could be {cands}; {}", shown.join(", "), note.en),
+                format!("{}：可能为 {cands}；{}", shown.join(", "), note.zh),
+            ));
+            return abstain(AbstainReason::Imprecise, ev.summary_text(), ev, cites);
+        }
+        let Some(ri) = found else {
             let why = d.no_match.clone().unwrap_or_else(|| "the values match no region".into());
             let why_zh = d.no_match_zh.clone().unwrap_or_else(|| "数值不落入任何区域".into());
             ev.say(Text::new(format!("{}: {why}", shown.join(", ")), format!("{}：{why_zh}", shown.join(", "))));
@@ -420,7 +575,14 @@ impl Compiled {
         }
     }
 
-    fn codes(&self, mut ev: Evidence, vars: &[(String, f64)], cx: &EvalCtx, mut cites: Cow<'_, [Citation]>) -> Outcome {
+    fn codes(
+        &self,
+        mut ev: Evidence,
+        vars: &[(String, f64)],
+        ranges: &Ranges,
+        cx: &EvalCtx,
+        mut cites: Cow<'_, [Citation]>,
+    ) -> Outcome {
         let d = &self.def;
         if let Err(why) = self.gate(&mut ev, vars, cx) {
             let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
@@ -431,7 +593,24 @@ impl Compiled {
         let mut parts = Vec::new();
         for dg in &d.digit {
             let name = dg.input.get_ref();
-            let Some(x) = lookup(vars, name) else {
+            // A ratio over a gas reported as not detected has no value but may have a range
+            // wholly inside one band (CH4 44 over H2 < 5 is above 8.8 whatever H2 is).
+            let x = lookup(vars, name).or_else(|| {
+                let (lo, hi) = ranges.iter().rev().find(|(n, _)| n == name).map(|(_, r)| *r)?;
+                let b = find_band(&dg.band, lo, 1.0, d.edge)?;
+                (find_band(&dg.band, hi.min(f64::MAX), 1.0, d.edge).map(|h| &h.code) == Some(&b.code)).then_some(lo)
+            });
+            let Some(x) = x else {
+                if ranges.iter().any(|(n, _)| n == name) {
+                    let q = d.quantity.iter().find(|q| &q.name == name);
+                    let args: Vec<&str> = q.map(|q| q.args.iter().map(|a| a.as_str()).collect()).unwrap_or_default();
+                    let note = self.imprecise_note(ranges, &args);
+                    ev.say(Text::new(
+                        format!("{name} cannot be computed; {}", note.en),
+                        format!("无法计算 {name}；{}", note.zh),
+                    ));
+                    return abstain(AbstainReason::Imprecise, ev.summary_text(), ev, cites);
+                }
                 return abstain(
                     AbstainReason::OutOfDomain,
                     Text::new(format!("{name} is undefined (zero denominator)"), format!("{name} 无定义（分母为零）")),
@@ -447,6 +626,21 @@ impl Compiled {
                     cites,
                 );
             };
+            if let Some((lo, hi)) = ranges.iter().rev().find(|(n, _)| n == name).map(|(_, r)| *r) {
+                let (bl, bh) =
+                    (find_band(&dg.band, lo, 1.0, d.edge), find_band(&dg.band, hi.min(f64::MAX), 1.0, d.edge));
+                if bl.map(|b| &b.code) != bh.map(|b| &b.code) {
+                    let q = d.quantity.iter().find(|q| &q.name == name);
+                    let args: Vec<&str> = q.map(|q| q.args.iter().map(|a| a.as_str()).collect()).unwrap_or_default();
+                    let note = self.imprecise_note(ranges, &args);
+                    let hi_s = if hi.is_finite() { fmt_num(hi) } else { "∞".into() };
+                    ev.say(Text::new(
+                        format!("{name} lies between {} and {hi_s}, across a code boundary; {}", fmt_num(lo), note.en),
+                        format!("{name} 介于 {} 与 {hi_s} 之间，跨越编码分界；{}", fmt_num(lo), note.zh),
+                    ));
+                    return abstain(AbstainReason::Imprecise, ev.summary_text(), ev, cites);
+                }
+            }
             code.push_str(&b.code);
             parts.push(format!("{name} {} -> {}", fmt_num(x), b.code));
         }
@@ -480,20 +674,62 @@ impl Compiled {
         let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
         let variant = d.variant_param.as_ref().and_then(|p| cx.params.get(p)).map(|p| p.as_key());
         let (mut over, mut ok, mut skipped, mut skipped_zh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // Judged gas by gas: one limit exceeded is a finding whatever else is missing; "within
+        // limits" needs every limit checked.
+        let mut missing: Vec<String> = Vec::new();
+        // Without the variant parameter, a value above every variant's limit is exceeded and
+        // one within every variant's limit is within; between them it is not judged.
+        let mut unset_checked: Vec<&str> = Vec::new();
         for l in &d.limit {
             let name = l.input.get_ref();
             if let Some(v) = &l.variant {
-                if variant.as_deref() != Some(v.as_str()) {
+                if variant.is_none() {
+                    if unset_checked.contains(&name.as_str()) {
+                        continue;
+                    }
+                    unset_checked.push(name);
+                    let lims: Vec<f64> =
+                        d.limit.iter().filter(|m| m.input.get_ref() == name).map(|m| m.above * h).collect();
+                    let (lo, hi) = lims.iter().fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+                    let Some(x) = lookup(vars, name) else {
+                        if !missing.contains(&name.to_uppercase()) {
+                            missing.push(name.to_uppercase());
+                        }
+                        continue;
+                    };
                     let vp = d.variant_param.as_deref().unwrap_or("");
-                    let what = format!("{} (its limit depends on `{vp}`, not set)", name.to_uppercase());
-                    if variant.is_none() && !skipped.contains(&what) {
-                        skipped.push(what);
-                        skipped_zh.push(format!("{}（其限值取决于未设置的 `{vp}`）", name.to_uppercase()));
+                    if x > hi {
+                        over.push(format!("{} {} > {} (every `{vp}`)", name.to_uppercase(), fmt_num(x), fmt_num(hi)));
+                    } else if x <= lo {
+                        ok.push(format!("{} {} <= {} (every `{vp}`)", name.to_uppercase(), fmt_num(x), fmt_num(lo)));
+                    } else {
+                        skipped.push(format!(
+                            "{} {} (its limit depends on `{vp}`, not set: {} to {})",
+                            name.to_uppercase(),
+                            fmt_num(x),
+                            fmt_num(lo),
+                            fmt_num(hi)
+                        ));
+                        skipped_zh.push(format!(
+                            "{} {}（其限值取决于未设置的 `{vp}`：{} 至 {}）",
+                            name.to_uppercase(),
+                            fmt_num(x),
+                            fmt_num(lo),
+                            fmt_num(hi)
+                        ));
                     }
                     continue;
                 }
+                if variant.as_deref() != Some(v.as_str()) {
+                    continue;
+                }
             }
-            let Some(x) = lookup(vars, name) else { continue };
+            let Some(x) = lookup(vars, name) else {
+                if !missing.contains(&name.to_uppercase()) {
+                    missing.push(name.to_uppercase());
+                }
+                continue;
+            };
             let lim = l.above * h;
             if x > lim {
                 over.push(format!("{} {} > {}", name.to_uppercase(), fmt_num(x), fmt_num(lim)));
@@ -501,10 +737,21 @@ impl Compiled {
                 ok.push(format!("{} {} <= {}", name.to_uppercase(), fmt_num(x), fmt_num(lim)));
             }
         }
+        if !missing.is_empty() {
+            skipped.push(format!("{} (not reported)", missing.join(", ")));
+            skipped_zh.push(format!("{}（未报告）", missing.join("，")));
+        }
         let tail = if skipped.is_empty() { String::new() } else { format!("; not judged: {}", skipped.join(", ")) };
         let tail_zh =
             if skipped.is_empty() { String::new() } else { format!("；未判断：{}", skipped_zh.join("，")) };
         if over.is_empty() {
+            if !missing.is_empty() || !skipped.is_empty() {
+                ev.say(Text::new(
+                    format!("{}{tail}", if ok.is_empty() { "nothing judged".into() } else { ok.join(", ") }),
+                    format!("{}{tail_zh}", if ok.is_empty() { "无可判断项".into() } else { ok.join(", ") }),
+                ));
+                return abstain(AbstainReason::NoData, ev.summary_text(), ev, cites);
+            }
             if ok.is_empty() {
                 return abstain(
                     AbstainReason::NoData,
@@ -673,7 +920,10 @@ impl Compiled {
             }
         }
         // Table 3: change since the previous sample.
+        // Table 3 (delta) exceedances raise the status to 2; Table 4 (rate over >= 3 samples)
+        // exceedances to 3, as do Table 2 ones (per gas, the worst gas gives the status).
         let mut active = Vec::new();
+        let mut rising = Vec::new();
         match previous(cx, d.series_min_days) {
             None if cx.history.is_empty() => {
                 notes.push(Text::new("no earlier sample: deltas and rates not judged", "无更早样本：未判断增量和速率"))
@@ -737,7 +987,7 @@ impl Compiled {
                                     Text::new("ppm/year", "ppm/年"),
                                 );
                                 if slope > l {
-                                    active.push(format!(
+                                    rising.push(format!(
                                         "{} {} ppm/year > {} (Table 4)",
                                         gas.to_uppercase(),
                                         fmt_num(slope),
@@ -750,15 +1000,16 @@ impl Compiled {
                 }
             }
         }
-        let status = if above90.is_empty() && above95.is_empty() && active.is_empty() {
-            1
-        } else if !above95.is_empty() && !active.is_empty() {
+        let status = if !above95.is_empty() || !rising.is_empty() {
             3
-        } else {
+        } else if !above90.is_empty() || !active.is_empty() {
             2
+        } else {
+            1
         };
         ev.derive_text(Text::new("DGA status", "DGA 状态等级"), status as f64, Text::same(""));
-        let mut parts: Vec<Text> = above95.into_iter().chain(above90).chain(active).map(Text::same).collect();
+        let mut parts: Vec<Text> =
+            above95.into_iter().chain(rising).chain(above90).chain(active).map(Text::same).collect();
         if parts.is_empty() {
             parts.push(Text::new(
                 "all gases within Table 1, no delta or rate above Tables 3-4",

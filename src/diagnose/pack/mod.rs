@@ -196,6 +196,8 @@ pub struct Region {
     pub action: Option<Text>,
     #[serde(default)]
     pub cite: Vec<Spanned<String>>,
+    /// The fault family this region names (for the domain verdict's reconciliation).
+    pub family: Option<Family>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +216,8 @@ pub struct CodeRule {
     pub severity: Option<Severity>,
     pub title: Text,
     pub action: Option<Text>,
+    /// The fault family this code names (for the domain verdict's reconciliation).
+    pub family: Option<Family>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +242,39 @@ pub struct Gate {
     pub hold_fraction: Option<f64>,
     #[serde(default)]
     pub cite: Vec<Spanned<String>>,
+    /// The asset parameter that selects `by_variant` overrides of `any_above`.
+    pub variant_param: Option<String>,
+    /// Per value of `variant_param`, values that replace those of `any_above`. When the
+    /// parameter is not set, each overridden input takes its largest value over the variants
+    /// (edgecite policy: the method then applies only where every variant would apply it).
+    #[serde(default)]
+    pub by_variant: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+impl Gate {
+    /// The `any_above` values for an asset with these params, and the variant used (`None`:
+    /// the parameter is not set, so the largest of the variants' values).
+    pub fn limits(&self, params: &eval::Params) -> (BTreeMap<String, f64>, Option<String>) {
+        let mut out = self.any_above.clone();
+        let Some(vp) = &self.variant_param else { return (out, None) };
+        match params.get(vp).map(|p| p.as_key()) {
+            Some(key) => {
+                if let Some(o) = self.by_variant.get(&key) {
+                    out.extend(o.iter().map(|(k, v)| (k.clone(), *v)));
+                }
+                (out, Some(key))
+            }
+            None => {
+                for o in self.by_variant.values() {
+                    for (k, v) in o {
+                        let e = out.entry(k.clone()).or_insert(*v);
+                        *e = e.max(*v);
+                    }
+                }
+                (out, None)
+            }
+        }
+    }
 }
 
 /// A value that is the same for every age column or differs per column.
@@ -363,6 +400,9 @@ pub struct CriterionDef {
     pub no_match: Option<String>,
     /// The same reason in Chinese (falls back to `no_match`).
     pub no_match_zh: Option<String>,
+    /// The criterion's part in its pack's domain verdict (see `[pack.verdict]`).
+    #[serde(default)]
+    pub role: Role,
     /// Series criteria (rate, ieee_status deltas) compare with a dated sample at least this
     /// many days older; an online monitor's seconds-apart samples say nothing per month.
     #[serde(default)]
@@ -382,7 +422,72 @@ struct PackHeader {
     title: Text,
     #[serde(default)]
     references: Vec<String>,
+    #[serde(default)]
+    verdict: VerdictDef,
+    /// Laboratory or sensor detection limit per input (same unit as the input).
+    #[serde(default)]
+    detection_limits: BTreeMap<String, f64>,
+    /// A value under this multiple of its detection limit is not used as a number in a
+    /// ratio or a percentage (it only bounds it); default 3.3 (see docs/verdict.md).
+    quantification_multiple: Option<f64>,
 }
+
+/// The part a criterion plays in its domain's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = CriterionRole)]
+pub enum Role {
+    /// Judged on its own; the verdict lists every criterion's result (policy `independent`).
+    #[default]
+    Criterion,
+    /// Names the fault type (policy `primary_confirmed`: exactly one per pack).
+    Primary,
+    /// Names a fault type that confirms or contradicts the primary's.
+    Confirmation,
+    /// Says whether the levels or their rise are abnormal (no fault type).
+    Level,
+    /// Adds a remark (e.g. paper involvement); never decides the verdict.
+    Supplementary,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Criterion => "criterion",
+            Role::Primary => "primary",
+            Role::Confirmation => "confirmation",
+            Role::Level => "level",
+            Role::Supplementary => "supplementary",
+        }
+    }
+}
+
+/// How a pack's criteria are reconciled into one verdict per asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Criteria judge different things: faults are listed together, the verdict is normal
+    /// only when every criterion judged normal.
+    #[default]
+    Independent,
+    /// One primary method names the fault, confirmation methods agree or disagree, level
+    /// methods say whether there is anything to diagnose (the DGA policy).
+    PrimaryConfirmed,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictDef {
+    #[serde(default)]
+    pub policy: Policy,
+    /// Passages that state the policy (cited by every verdict of the pack).
+    #[serde(default)]
+    pub cite: Vec<Spanned<String>>,
+    /// What to do when methods disagree or data are missing (shown with the verdict).
+    pub confirm_action: Option<Text>,
+}
+
+pub use crate::diagnose::verdict::Family;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -427,6 +532,9 @@ pub struct Pack {
     /// Where it came from (a path, or `(built in)`).
     pub source: String,
     pub criteria: Vec<CriterionDef>,
+    pub verdict: VerdictDef,
+    pub detection_limits: BTreeMap<String, f64>,
+    pub quantification_multiple: f64,
 }
 
 impl Pack {
@@ -616,7 +724,127 @@ pub fn parse_pack(file: &str, text: &str, library: &Library) -> Result<Pack, Pac
             }
         }
     }
-    Ok(Pack { id: raw.pack.id, version: raw.pack.version, title: raw.pack.title, source: file.to_string(), criteria })
+    validate_verdict(&cx, &raw.pack, &criteria, library)?;
+    let h = raw.pack;
+    Ok(Pack {
+        id: h.id,
+        version: h.version,
+        title: h.title,
+        source: file.to_string(),
+        criteria,
+        verdict: h.verdict,
+        detection_limits: h.detection_limits,
+        quantification_multiple: h.quantification_multiple.unwrap_or(DEFAULT_QUANTIFICATION_MULTIPLE),
+    })
+}
+
+/// A value below this multiple of its detection limit is a bound, not a number (edgecite
+/// policy: the limit of quantification is 10 σ of the blank where the detection limit is 3 σ,
+/// the usual analytical-chemistry convention, so 10/3 ≈ 3.3 detection limits).
+pub const DEFAULT_QUANTIFICATION_MULTIPLE: f64 = 3.3;
+
+/// `[pack.verdict]`, `detection_limits` and the criteria's `role`/`family` agree.
+fn validate_verdict(cx: &Ctx, h: &PackHeader, criteria: &[CriterionDef], lib: &Library) -> Result<(), PackError> {
+    let at = |c: &CriterionDef| c.class.span();
+    for p in &h.verdict.cite {
+        if lib.citation(p.get_ref()).is_none() {
+            return Err(cx.err(
+                p.span(),
+                "pack.verdict.cite",
+                format!("cites `{}`, which no reference file of the library has", p.get_ref()),
+            ));
+        }
+    }
+    for (gas, v) in &h.detection_limits {
+        if !(v.is_finite() && *v > 0.0) {
+            return Err(cx.err(0..0, format!("pack.detection_limits.{gas}"), format!("{v} is not a limit > 0")));
+        }
+    }
+    if let Some(m) = h.quantification_multiple {
+        if !(m.is_finite() && m >= 1.0) {
+            return Err(cx.err(0..0, "pack.quantification_multiple", format!("{m}: expected a number >= 1")));
+        }
+    }
+    let faults_have_families = |c: &CriterionDef| -> Result<(), PackError> {
+        let missing = c
+            .region
+            .iter()
+            .filter(|r| r.severity.is_some() && r.family.is_none())
+            .map(|r| r.code.clone())
+            .chain(c.code.iter().filter(|r| r.severity.is_some() && r.family.is_none()).map(|r| r.code.clone()))
+            .collect::<Vec<_>>();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(cx.err(
+                at(c),
+                format!("criterion `{}`", c.id),
+                format!(
+                    "role `{}` names fault types, so each fault region or code needs a `family` (PD, D, T or DT); \
+                     missing on {}",
+                    c.role.as_str(),
+                    missing.join(", ")
+                ),
+            ))
+        }
+    };
+    let live = |c: &&CriterionDef| c.status != Status::U;
+    match h.verdict.policy {
+        Policy::Independent => {
+            if let Some(c) = criteria.iter().find(|c| c.role != Role::Criterion) {
+                return Err(cx.err(
+                    at(c),
+                    format!("criterion `{}`.role", c.id),
+                    format!(
+                        "role `{}` needs `[pack.verdict] policy = \"primary_confirmed\"`; under the default \
+                         policy `independent` leave `role` out",
+                        c.role.as_str()
+                    ),
+                ));
+            }
+        }
+        Policy::PrimaryConfirmed => {
+            let primaries: Vec<&CriterionDef> =
+                criteria.iter().filter(live).filter(|c| c.role == Role::Primary).collect();
+            if primaries.len() != 1 {
+                return Err(cx.err(
+                    0..0,
+                    "pack.verdict.policy",
+                    format!(
+                        "policy `primary_confirmed` needs exactly one criterion with `role = \"primary\"` (found {})",
+                        primaries.len()
+                    ),
+                ));
+            }
+            for c in criteria.iter().filter(live) {
+                match c.role {
+                    Role::Criterion => {
+                        return Err(cx.err(
+                            at(c),
+                            format!("criterion `{}`.role", c.id),
+                            "under policy `primary_confirmed` every criterion needs a role: primary, \
+                             confirmation, level or supplementary",
+                        ))
+                    }
+                    Role::Primary | Role::Confirmation => {
+                        if !matches!(c.kind, Kind::Regions | Kind::Codes) {
+                            return Err(cx.err(
+                                at(c),
+                                format!("criterion `{}`.role", c.id),
+                                format!(
+                                    "role `{}` needs kind regions or codes (it names fault types)",
+                                    c.role.as_str()
+                                ),
+                            ));
+                        }
+                        faults_have_families(c)?;
+                    }
+                    Role::Level | Role::Supplementary => {}
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, at: &KeySpans, lib: &Library) -> Result<(), PackError> {

@@ -24,12 +24,43 @@ impl PackCriterion {
     }
 }
 
+/// A criterion built by a pack but evaluated by other code (a model score): it feeds the
+/// pack's verdict.
+struct InPack {
+    inner: Box<dyn Criterion>,
+    pack: String,
+}
+
+impl Criterion for InPack {
+    fn info(&self) -> &CriterionInfo {
+        self.inner.info()
+    }
+    fn evaluate(&self, asset: &AssetState, now_ms: i64, open_code: Option<&str>) -> Outcome {
+        self.inner.evaluate(asset, now_ms, open_code)
+    }
+    fn domain(&self) -> Option<&str> {
+        Some(&self.pack)
+    }
+}
+
 /// Up to this many earlier samples are offered to series criteria.
 const HISTORY: usize = 64;
 
 impl Criterion for PackCriterion {
     fn info(&self) -> &CriterionInfo {
         &self.info
+    }
+
+    fn domain(&self) -> Option<&str> {
+        Some(&self.compiled.pack)
+    }
+
+    fn role(&self) -> super::Role {
+        self.compiled.def.role
+    }
+
+    fn family_of(&self, code: &str) -> Option<super::Family> {
+        self.compiled.family_of(code)
     }
 
     fn evaluate(&self, asset: &AssetState, now_ms: i64, open_code: Option<&str>) -> Outcome {
@@ -134,12 +165,18 @@ pub fn build(
                 let roles: Vec<&str> = m.manifest.features.iter().map(|f| f.role.as_str()).collect();
                 let absent: Vec<&str> = roles.into_iter().filter(|r| !asset.roles.contains_key(*r)).collect();
                 if absent.is_empty() {
-                    criteria.push(Box::new(ModelCriterion::new(m.clone())));
+                    criteria.push(Box::new(InPack {
+                        inner: Box::new(ModelCriterion::new(m.clone())),
+                        pack: pack.id.clone(),
+                    }));
                 } else {
                     disabled.push(disable(format!("roles not bound: {}", absent.join(", "))));
                 }
             } else if let Some(u) = unavailable.iter().find(|u| u.criterion_id == def.id) {
-                criteria.push(Box::new(Unavailable::new(&u.criterion_id, &u.reason)));
+                criteria.push(Box::new(InPack {
+                    inner: Box::new(Unavailable::new(&u.criterion_id, &u.reason)),
+                    pack: pack.id.clone(),
+                }));
             } else {
                 disabled.push(disable(format!("model `{name}` is not installed in the models directory")));
             }

@@ -17,6 +17,7 @@ fn ev(values: &[(&str, f64)]) -> Evidence {
                 ts: String::new(),
                 ts_ms: 0,
                 quality: "good".into(),
+                below: None,
             })
             .collect(),
         ..Default::default()
@@ -267,19 +268,29 @@ fn ratio_methods_and_their_abstentions() {
     // Partial discharge: R2 = 0.05, R5 = 0.1 -> PD; code 0 1 0.
     let pd = [("h2", 2000.0), ("ch4", 100.0), ("c2h6", 50.0), ("c2h4", 5.0), ("c2h2", 0.0)];
     assert_eq!(code(&run(&iec, &pd, &p, None)), "DGA.IEC60599.RATIO.PD");
-    assert_eq!(code(&run(&three, &pd, &p, None)), "DGA.DLT722.CODE_010");
+    // C2H2 not detected (< 1) over C2H4 5: C2H2/C2H4 lies in [0, 0.2], across the code
+    // boundary 0.1, so the three-ratio code cannot be told (issue 12, item 1).
+    let o = run(&three, &pd, &p, None);
+    assert_eq!(code(&o), "abstain:imprecise");
+    assert!(o.evidence().summary.contains("C2H2 < 1"), "{}", o.evidence().summary);
+    // With C2H4 20 the bound is 0.05: code 0 1 0 whatever C2H2 is below 1.
+    let pd20 = [("h2", 2000.0), ("ch4", 100.0), ("c2h6", 50.0), ("c2h4", 20.0), ("c2h2", 0.0)];
+    assert_eq!(code(&run(&three, &pd20, &p, None)), "DGA.DLT722.CODE_010");
     // Below the typical values: not applied, citing why.
     let low = [("h2", 10.0), ("ch4", 10.0), ("c2h6", 10.0), ("c2h4", 10.0), ("c2h2", 0.0)];
     let o = run(&iec, &low, &p, None);
     assert_eq!(code(&o), "abstain:below_applicability");
     let Outcome::Abstain { citations, .. } = o else { unreachable!() };
     assert_eq!(citations[0].passage_id, "iec60599.typical-values");
-    // C2H4 = 0 makes R1 undefined; IEC falls to "no diagnosis" unless another row fits.
+    // C2H4 reported as 0 is not detected (< 1): C2H2 30 over it is above 30, so the digit is
+    // 2 although the ratio has no value; CH4/H2 1.5 -> 2, C2H4/C2H6 < 0.01 -> 0: code 22x.
     let undefined = [("h2", 200.0), ("ch4", 300.0), ("c2h6", 100.0), ("c2h4", 0.0), ("c2h2", 30.0)];
-    let o = run(&three, &undefined, &p, None);
-    assert_eq!(code(&o), "abstain:out_of_domain");
-    let Outcome::Abstain { detail, .. } = o else { unreachable!() };
-    assert!(detail.contains("c2h2_c2h4"), "{detail}");
+    assert_eq!(code(&run(&three, &undefined, &p, None)), "DGA.DLT722.CODE_22X");
+    // Both gases of a ratio under their quantification level: the code cannot be told.
+    let tiny = [("h2", 200.0), ("ch4", 300.0), ("c2h6", 100.0), ("c2h4", 1.0), ("c2h2", 1.0)];
+    let o = run(&three, &tiny, &p, None);
+    assert_eq!(code(&o), "abstain:imprecise");
+    assert!(o.evidence().summary.contains("c2h2_c2h4"), "{}", o.evidence().summary);
 }
 
 #[test]
@@ -288,9 +299,20 @@ fn attention_limits_depend_on_the_voltage_class() {
     let c = compiled(&set, "transformer-dga", "dlt722.attention");
     let gas = [("h2", 100.0), ("ch4", 20.0), ("c2h6", 10.0), ("c2h4", 10.0), ("c2h2", 3.0)];
     let mut p = Params::new();
+    // Without the voltage class, C2H2 3 lies between the two classes' values (1 and 5): not
+    // judged, so not "normal" (issue 12, item 2: unknown is never normal).
     let o = run(&c, &gas, &p, None);
-    assert_eq!(code(&o), "normal");
-    assert!(o.evidence().summary.contains("not judged: C2H2"), "{}", o.evidence().summary);
+    assert_eq!(code(&o), "abstain:no_data");
+    assert!(o.evidence().summary.contains("not judged: C2H2 3"), "{}", o.evidence().summary);
+    // Above both classes' values it is exceeded whatever the class; within both, within.
+    let high: Vec<(&str, f64)> = gas.iter().map(|(g, v)| (*g, if *g == "c2h2" { 6.0 } else { *v })).collect();
+    assert_eq!(code(&run(&c, &high, &p, None)), "DGA.DLT722.ATTENTION");
+    let low: Vec<(&str, f64)> = gas.iter().map(|(g, v)| (*g, if *g == "c2h2" { 0.5 } else { *v })).collect();
+    assert_eq!(code(&run(&c, &low, &p, None)), "normal");
+    // Gas by gas: H2 alone far above its value is a finding although the hydrocarbons are
+    // not reported (issue 12, item 2).
+    let h2_only = [("h2", 32930.0)];
+    assert_eq!(code(&run(&c, &h2_only, &p, None)), "DGA.DLT722.ATTENTION");
     p.insert("voltage_class".into(), eval::Param::Str("ge330kv".into()));
     assert_eq!(code(&run(&c, &gas, &p, None)), "DGA.DLT722.ATTENTION");
     p.insert("voltage_class".into(), eval::Param::Str("le220kv".into()));
@@ -325,13 +347,15 @@ fn ieee_status_levels_deltas_and_rates() {
     // O2/N2 = 0.02 (low), age unknown: H2 Table 1 = 80, Table 2 = 200.
     assert_eq!(code(&at(&base(80.0), &p, &[], None)), "normal");
     assert_eq!(code(&at(&base(80.5), &p, &[], None)), "DGA.IEEE_C57104.STATUS2");
-    // Above Table 2 but no series: status 2 only.
-    assert_eq!(code(&at(&base(250.0), &p, &[], None)), "DGA.IEEE_C57104.STATUS2");
-    // Above Table 2 and a delta above Table 3 (H2 +41 > 40): status 3.
-    let prev = Snapshot { ts_ms: None, values: base(209.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
-    assert_eq!(code(&at(&base(250.0), &p, std::slice::from_ref(&prev), None)), "DGA.IEEE_C57104.STATUS3");
-    let prev40 = Snapshot { ts_ms: None, values: base(210.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
-    assert_eq!(code(&at(&base(250.0), &p, &[prev40], None)), "DGA.IEEE_C57104.STATUS2", "+40 is not above 40");
+    // Above Table 2, one sample: status 3 (issue 12, item 4: the guide's "high DGA", as the
+    // public implementation the citation names grades it).
+    assert_eq!(code(&at(&base(250.0), &p, &[], None)), "DGA.IEEE_C57104.STATUS3");
+    assert_eq!(code(&at(&base(200.0), &p, &[], None)), "DGA.IEEE_C57104.STATUS2", "200 is not above 200");
+    // Within Table 1 but a delta above Table 3 (H2 +41 > 40): status 2; +40 is not above 40.
+    let prev = Snapshot { ts_ms: None, values: base(29.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
+    assert_eq!(code(&at(&base(70.0), &p, std::slice::from_ref(&prev), None)), "DGA.IEEE_C57104.STATUS2");
+    let prev40 = Snapshot { ts_ms: None, values: base(30.0).iter().map(|(r, v)| (r.to_string(), *v)).collect() };
+    assert_eq!(code(&at(&base(70.0), &p, &[prev40], None)), "normal", "+40 is not above 40");
     // Age 1-9 years: H2 Table 1 is 75.
     p.insert("age_years".into(), eval::Param::Num(5.0));
     assert_eq!(code(&at(&base(76.0), &p, &[], None)), "DGA.IEEE_C57104.STATUS2");
@@ -346,8 +370,9 @@ fn ieee_status_levels_deltas_and_rates() {
         values: base(h2).iter().map(|(r, v)| (r.to_string(), *v)).collect(),
     };
     let hist = [snap(0, 40.0), snap(183 * day, 55.0)];
+    // A rate above Table 4 over three or more samples is status 3 (active gassing).
     let o = at(&base(70.0), &Params::new(), &hist, Some(365 * day));
-    assert_eq!(code(&o), "DGA.IEEE_C57104.STATUS2");
+    assert_eq!(code(&o), "DGA.IEEE_C57104.STATUS3");
     assert!(o.evidence().summary.contains("Table 4"), "{}", o.evidence().summary);
 }
 
@@ -384,14 +409,42 @@ fn thermography_motor_and_battery_quantities() {
     let set = PackSet::builtin().unwrap();
     let p = Params::new();
     let ir = compiled(&set, "thermography", "dlt664.relative_temp_diff");
+    // The grades are for current-heated equipment only (issue 12, item 7).
+    let hot = [("hot_spot_temp", 80.0), ("reference_temp", 30.0), ("ambient_temp", 20.0)];
+    assert_eq!(code(&run(&ir, &hot, &p, None)), "abstain:out_of_domain", "no `heating`: not graded");
+    let mut cur = Params::new();
+    cur.insert("heating".into(), eval::Param::Str("current".into()));
     // delta = (80 - 30) / (80 - 20) = 83 %: serious.
-    assert_eq!(
-        code(&run(&ir, &[("hot_spot_temp", 80.0), ("reference_temp", 30.0), ("ambient_temp", 20.0)], &p, None)),
-        "IR.DLT664.SERIOUS"
-    );
+    assert_eq!(code(&run(&ir, &hot, &cur, None)), "IR.DLT664.SERIOUS");
+    let mut volt = Params::new();
+    volt.insert("heating".into(), eval::Param::Str("voltage".into()));
+    assert_eq!(code(&run(&ir, &hot, &volt, None)), "abstain:out_of_domain", "voltage-heated: not these grades");
     // Rise below 10 K: not applied.
-    let o = run(&ir, &[("hot_spot_temp", 29.0), ("reference_temp", 20.0), ("ambient_temp", 20.0)], &p, None);
+    let o = run(&ir, &[("hot_spot_temp", 29.0), ("reference_temp", 20.0), ("ambient_temp", 20.0)], &cur, None);
     assert_eq!(code(&o), "abstain:below_applicability");
+    // NETA Table 100.18: "over 15" and "over 40" are the top classes, so 15.0 and 40.0 are
+    // the classes below them (issue 12, item 7).
+    let sim = compiled(&set, "thermography", "neta.delta_t_similar");
+    let dt = |x: f64| [("hot_spot_temp", 20.0 + x), ("reference_temp", 20.0)];
+    assert_eq!(code(&run(&sim, &dt(15.0), &p, None)), "IR.NETA.SIMILAR.PROBABLE");
+    assert_eq!(code(&run(&sim, &dt(15.1), &p, None)), "IR.NETA.SIMILAR.MAJOR");
+    assert_eq!(code(&run(&sim, &dt(3.0), &p, None)), "IR.NETA.SIMILAR.POSSIBLE");
+    let amb = compiled(&set, "thermography", "neta.delta_t_ambient");
+    let da = |x: f64| [("hot_spot_temp", 20.0 + x), ("ambient_temp", 20.0)];
+    assert_eq!(code(&run(&amb, &da(40.0), &p, None)), "IR.NETA.AMBIENT.MONITOR");
+    assert_eq!(code(&run(&amb, &da(40.5), &p, None)), "IR.NETA.AMBIENT.MAJOR");
+    assert_eq!(code(&run(&amb, &da(20.0), &p, None)), "IR.NETA.AMBIENT.PROBABLE");
+    // The winding alarm: IEC 60034-1's operating limit (40 °C coolant + 80 K for class B,
+    // 120 °C) comes before the class temperature 130 °C (issue 12, item 7).
+    let w = compiled(&set, "rotating", "iec60085.winding_class");
+    let mut b = Params::new();
+    b.insert("insulation_class".into(), eval::Param::Str("B".into()));
+    assert_eq!(code(&run(&w, &[("winding_temp", 119.0)], &b, None)), "normal");
+    let o = run(&w, &[("winding_temp", 125.0)], &b, None);
+    assert_eq!(code(&o), "MOTOR.IEC60085.OVER_RISE_LIMIT");
+    let Outcome::Fault(r) = o else { unreachable!() };
+    assert!(r.citations.iter().any(|c| c.passage_id == "iec60034-1.temperature-rise"), "{:?}", r.citations);
+    assert_eq!(code(&run(&w, &[("winding_temp", 130.0)], &b, None)), "MOTOR.IEC60085.OVER_CLASS");
     let mg1 = compiled(&set, "motor-supply", "nema_mg1.voltage_unbalance");
     // 400, 400, 388: average 396, max deviation 8 -> 2.02 %: derate, factor ~0.953.
     let o = run(&mg1, &[("v_ab", 400.0), ("v_bc", 400.0), ("v_ca", 388.0)], &p, None);

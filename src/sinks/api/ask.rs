@@ -24,15 +24,90 @@ pub struct Knowledge {
     pub lab: LabDiagnoser,
     pub refs: Mutex<RefIndex>,
     pub language: Lang,
+    /// Set when the reference index on disk could not be used and was rebuilt (or is kept
+    /// in memory): why, for `/healthz`. Search still answers from the built-in library.
+    pub refs_degraded: Option<String>,
+}
+
+/// Whether the file itself is broken (then it is moved aside and rebuilt).
+fn is_corrupt(e: &SearchError) -> bool {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match e {
+        SearchError::Corrupt { .. } => true,
+        SearchError::Db { source: rusqlite::Error::SqliteFailure(f, _), .. } => {
+            matches!(f.code, DatabaseCorrupt | NotADatabase)
+        }
+        _ => false,
+    }
+}
+
+/// Open the reference index at `path` with the built-in library loaded. A file that cannot
+/// be used must not stop the daemon (issue 13 items 3 and 9): a corrupt one (or not a
+/// database) is moved aside and a fresh index is built from the library; on other errors
+/// (disk full, I/O), or if the rebuild fails, the index lives in memory. The second value
+/// says what happened.
+fn open_refs(path: &std::path::Path, lib: &crate::knowledge::Library) -> anyhow::Result<(RefIndex, Option<String>)> {
+    let first = RefIndex::open(path).and_then(|mut r| {
+        if let Some(p) = r.quick_check()? {
+            return Err(SearchError::Corrupt { path: path.display().to_string(), problem: p });
+        }
+        r.load_library(lib)?;
+        Ok(r)
+    });
+    let e = match first {
+        Ok(r) => return Ok((r, None)),
+        Err(e) => e,
+    };
+    if !is_corrupt(&e) {
+        // A full disk or an I/O error says nothing about the file: it stays as it is, and
+        // the index lives in memory until the next start.
+        let why = format!("{e}; the reference index is in memory until the next start");
+        tracing::error!(refs_db = %path.display(), problem = %why, "reference index unusable");
+        let mut r = RefIndex::in_memory()?;
+        r.load_library(lib)?;
+        return Ok((r, Some(why)));
+    }
+    let aside = path.with_extension(format!("db.broken-{}", crate::time::now_ms()));
+    let moved = std::fs::rename(path, &aside).is_ok();
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(side));
+    }
+    let why = if moved {
+        format!("{e}; moved to {} and rebuilt from the built-in library (import documents again with `edgecite refs import`)", aside.display())
+    } else {
+        format!("{e}; rebuilt from the built-in library")
+    };
+    tracing::error!(refs_db = %path.display(), problem = %why, "reference index unusable");
+    match RefIndex::open(path).and_then(|mut r| r.load_library(lib).map(|_| r)) {
+        Ok(r) => Ok((r, Some(why))),
+        Err(e2) => {
+            let mut r = RefIndex::in_memory()?;
+            r.load_library(lib)?;
+            Ok((r, Some(format!("{why}; the new file failed too ({e2}): the index is in memory"))))
+        }
+    }
 }
 
 impl Knowledge {
     /// Load the packs, open the reference index and refresh its built-in content.
     pub fn open(cfg: &crate::config::packs::PacksConfig, in_memory: bool) -> anyhow::Result<Knowledge> {
         let packs = PackSet::load(cfg.builtin, &cfg.dirs)?;
-        let mut refs = if in_memory { RefIndex::in_memory()? } else { RefIndex::open(&cfg.refs_db)? };
-        refs.load_library(&packs.library)?;
-        Ok(Knowledge { lab: LabDiagnoser::new(&packs)?, packs, refs: Mutex::new(refs), language: cfg.language })
+        let (refs, refs_degraded) = if in_memory {
+            let mut r = RefIndex::in_memory()?;
+            r.load_library(&packs.library)?;
+            (r, None)
+        } else {
+            open_refs(&cfg.refs_db, &packs.library)?
+        };
+        Ok(Knowledge {
+            lab: LabDiagnoser::new(&packs)?,
+            packs,
+            refs: Mutex::new(refs),
+            language: cfg.language,
+            refs_degraded,
+        })
     }
 }
 

@@ -11,7 +11,11 @@
 //! - public: `/api/v1/auth/login`, `/api/v1/openapi.json`, the web app, `/healthz`
 //!
 //! Every write (non-GET request under `/api/v1`, allowed or not) is audited in SQLite, as is
-//! every login. Failed logins are rate limited per client address and per user name.
+//! every login. Failed logins are rate limited per client address (so nobody can lock a
+//! named user out from elsewhere). What an unauthenticated peer can make the audit store is
+//! bounded: fields are truncated (`Store::audit`), and refused requests without valid
+//! credentials beyond `[api] audit_refused_per_minute` are counted into one summary row per
+//! minute instead of one row each.
 
 use super::{query_store, ApiError, ApiResult, ApiState};
 use crate::config::ApiConfig;
@@ -117,7 +121,8 @@ pub fn create_token(store: &mut crate::store::Store, user: &str, label: &str) ->
 /// Create the configured demo user unless a user of that name exists.
 pub fn ensure_demo_user(store: &mut crate::store::Store, cfg: &ApiConfig) -> anyhow::Result<()> {
     let Some(d) = &cfg.demo_user else { return Ok(()) };
-    if store.user(&d.name)?.is_none() {
+    // Any row of that name, disabled included: a disabled demo user stays disabled.
+    if !store.user_exists(&d.name)? {
         store.upsert_user(&d.name, &d.role, &hash_secret(&d.password)?, crate::time::now_ms())?;
         tracing::warn!(user = %d.name, role = %d.role, "demo user created from [api] demo_user; its password is in the config file: do not use this on a real site");
     }
@@ -132,6 +137,14 @@ pub struct AuthState {
     metrics_auth: bool,
     pub photo_max_bytes: usize,
     failures: Mutex<HashMap<String, Vec<Instant>>>,
+    /// Refused unauthenticated requests audited in the current minute, and those counted
+    /// without a row of their own.
+    refused: Mutex<RefusedWindow>,
+    refused_per_minute: u32,
+    /// Refused requests not audited one row each, since start (`/metrics`).
+    pub audit_suppressed: std::sync::atomic::AtomicU64,
+    /// HSTS header value under TLS.
+    pub hsts: bool,
     /// Token id -> SHA-256 of a secret already verified with argon2, so that a token costs
     /// one argon2 verification per process, not per request. Revocation is checked in the
     /// store on every request.
@@ -147,6 +160,10 @@ impl AuthState {
             metrics_auth: cfg.metrics_auth,
             photo_max_bytes: cfg.photo_max_kib as usize * 1024,
             failures: Mutex::new(HashMap::new()),
+            refused: Mutex::new(RefusedWindow { start: Instant::now(), written: 0, suppressed: 0 }),
+            refused_per_minute: cfg.audit_refused_per_minute,
+            audit_suppressed: Default::default(),
+            hsts: cfg.tls.is_some(),
             verified: Mutex::new(HashMap::new()),
         }
     }
@@ -170,13 +187,75 @@ impl AuthState {
 
     fn failed(&self, keys: &[String]) {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if f.len() > 10_000 {
-            f.clear(); // bounded memory under a flood of distinct names
+        if f.len() >= MAX_FAILURE_KEYS {
+            // Bounded memory under a flood of distinct addresses: forget what expired first.
+            let now = Instant::now();
+            f.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)));
+            if f.len() >= MAX_FAILURE_KEYS {
+                f.clear();
+            }
         }
         for k in keys {
             f.entry(k.clone()).or_default().push(Instant::now());
         }
     }
+}
+
+/// Keys (client addresses) the failed-login map holds at most.
+const MAX_FAILURE_KEYS: usize = 10_000;
+
+pub(crate) struct RefusedWindow {
+    start: Instant,
+    written: u32,
+    suppressed: u64,
+}
+
+/// Whether a refused request gets its own audit row, and the summary row of the minute
+/// that just ended, if it had suppressed rows.
+pub(crate) struct RefusedAdmit {
+    pub own_row: bool,
+    pub summary: Option<u64>,
+}
+
+impl AuthState {
+    pub(crate) fn admit_refused(&self) -> RefusedAdmit {
+        let mut w = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let mut summary = None;
+        if w.start.elapsed() >= Duration::from_secs(60) {
+            if w.suppressed > 0 {
+                summary = Some(w.suppressed);
+            }
+            *w = RefusedWindow { start: Instant::now(), written: 0, suppressed: 0 };
+        }
+        let own_row = w.written < self.refused_per_minute;
+        if own_row {
+            w.written += 1;
+        } else {
+            w.suppressed += 1;
+            self.audit_suppressed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        RefusedAdmit { own_row, summary }
+    }
+}
+
+/// Write the summary row of refused requests that were only counted.
+pub(crate) async fn audit_summary(state: &ApiState, n: u64, remote: Option<String>) {
+    let detail = format!("{n} more refused requests in the minute before, counted but not audited one by one (api.audit_refused_per_minute)");
+    let _ = query_store(state, move |s| {
+        s.audit(
+            &AuditEntry {
+                actor: "-",
+                role: None,
+                action: "REFUSED_SUMMARY",
+                target: "-",
+                status: 0,
+                remote: remote.as_deref(),
+                detail: &detail,
+            },
+            crate::time::now_ms(),
+        )
+    })
+    .await;
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -300,6 +379,13 @@ pub(crate) async fn guard(State(state): State<ApiState>, mut req: Request, next:
     let method = req.method().clone();
     let needed =
         if path == "/metrics" && state.auth.metrics_auth { Some(Role::Viewer) } else { required_role(&method, &path) };
+    if path == "/healthz" {
+        // Public, but with valid credentials the detail is shown (never an error here).
+        if let Ok(Some(p)) = authenticate(&state, req.headers(), remote(req.extensions()).as_deref()).await {
+            req.extensions_mut().insert(p);
+        }
+        return next.run(req).await;
+    }
     let Some(needed) = needed else { return next.run(req).await };
     let remote = remote(req.extensions());
     let outcome = match authenticate(&state, req.headers(), remote.as_deref()).await {
@@ -333,7 +419,16 @@ pub(crate) async fn guard(State(state): State<ApiState>, mut req: Request, next:
             Some(p) => (p.user.clone(), Some(p.role.as_str())),
             None => ("-".to_string(), None),
         };
-        let action = method.to_string();
+        let action = metric_method(&method).to_string();
+        if principal.is_none() && status >= 400 {
+            let admit = state.auth.admit_refused();
+            if let Some(n) = admit.summary {
+                audit_summary(&state, n, remote.clone()).await;
+            }
+            if !admit.own_row {
+                return response;
+            }
+        }
         let r = query_store(&state, move |s| {
             s.audit(
                 &AuditEntry {
@@ -370,6 +465,26 @@ pub(crate) fn routes() -> Router<ApiState> {
 #[openapi(paths(login, logout, me, audit), components(schemas(Login, Principal, Role, AuditRow)))]
 pub(crate) struct Doc;
 
+const MAX_USERNAME: usize = 128;
+const MAX_PASSWORD: usize = 1024;
+
+/// The method as counted and audited: one of the standard methods or `OTHER`, so invented
+/// methods cannot grow the metrics map or the audit rows.
+pub fn metric_method(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
@@ -391,7 +506,17 @@ async fn login(
     Json(body): Json<Login>,
 ) -> Response {
     let ip = conn.map(|c| c.0 .0.ip().to_string());
-    let keys = vec![format!("ip:{}", ip.as_deref().unwrap_or("?")), format!("user:{}", body.username)];
+    if body.username.chars().count() > MAX_USERNAME || body.password.chars().count() > MAX_PASSWORD {
+        // The schema's limits, enforced before anything is kept or audited.
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_long",
+            format!("username at most {MAX_USERNAME} characters, password at most {MAX_PASSWORD}"),
+        )
+        .into_response();
+    }
+    // Per client address only: failures from one address never lock the user out elsewhere.
+    let keys = vec![format!("ip:{}", ip.as_deref().unwrap_or("?"))];
     let audit = |status: u16, detail: &'static str, role: Option<&'static str>| {
         let (user, ip) = (body.username.clone(), ip.clone());
         let st = state.clone();
@@ -414,7 +539,13 @@ async fn login(
         }
     };
     if let Some(wait) = state.auth.limited(&keys) {
-        audit(429, "rate limited", None).await;
+        let admit = state.auth.admit_refused();
+        if let Some(n) = admit.summary {
+            audit_summary(&state, n, ip.clone()).await;
+        }
+        if admit.own_row {
+            audit(429, "rate limited", None).await;
+        }
         let mut r = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -543,6 +674,56 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/healthz"), None);
         assert_eq!(required_role(&Method::GET, "/"), None);
         assert!(Role::Viewer < Role::Technician && Role::Technician < Role::Admin);
+    }
+
+    #[test]
+    fn invented_methods_are_one_label() {
+        assert_eq!(metric_method(&Method::GET), "GET");
+        assert_eq!(metric_method(&Method::from_bytes(b"XYZZY1").unwrap()), "OTHER");
+        assert_eq!(metric_method(&Method::from_bytes(b"XYZZY2").unwrap()), "OTHER");
+    }
+
+    #[test]
+    fn refused_rows_beyond_the_minute_limit_are_counted_not_written() {
+        let cfg = ApiConfig { audit_refused_per_minute: 3, ..Default::default() };
+        let a = AuthState::new(&cfg);
+        let own: Vec<bool> = (0..10).map(|_| a.admit_refused().own_row).collect();
+        assert_eq!(own.iter().filter(|o| **o).count(), 3);
+        assert_eq!(a.audit_suppressed.load(std::sync::atomic::Ordering::Relaxed), 7);
+        // The next minute starts with a summary of the suppressed ones.
+        a.refused.lock().unwrap().start -= Duration::from_secs(61);
+        let next = a.admit_refused();
+        assert_eq!((next.own_row, next.summary), (true, Some(7)));
+    }
+
+    #[test]
+    fn a_disabled_demo_user_stays_disabled_across_restarts() {
+        // Issue 13 item 7: ensure_demo_user looked the user up with `disabled = 0` and
+        // re-created (re-enabled) it at every start.
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::store::Store::open(&dir.path().join("s.db")).unwrap();
+        let cfg = ApiConfig {
+            demo_user: Some(crate::config::DemoUser {
+                name: "demo".into(),
+                password: "edgecite-demo".into(),
+                role: "technician".into(),
+            }),
+            ..Default::default()
+        };
+        ensure_demo_user(&mut store, &cfg).unwrap();
+        assert!(store.user("demo").unwrap().is_some());
+        assert!(store.disable_user("demo", 1).unwrap());
+        ensure_demo_user(&mut store, &cfg).unwrap();
+        assert!(store.user("demo").unwrap().is_none(), "the disabled demo user came back");
+    }
+
+    #[test]
+    fn failures_map_stays_bounded() {
+        let a = AuthState::new(&ApiConfig::default());
+        for i in 0..(MAX_FAILURE_KEYS * 2 + 5) {
+            a.failed(&[format!("ip:{i}")]);
+        }
+        assert!(a.failures.lock().unwrap().len() <= MAX_FAILURE_KEYS);
     }
 
     #[test]

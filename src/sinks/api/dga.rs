@@ -97,13 +97,22 @@ fn sample(i: Option<usize>, v: Value) -> Result<LabSample, ApiError> {
         description = "one sample {id?, h2, ch4, c2h6, c2h4, c2h2, co, co2 (ppm), o2?, n2?, age_years?, date?, voltage_class?} or an array of 1 to 10,000 samples"),
     responses((status = 200, description = "one report (object) or one per sample (array): each method's result or abstention, the overall diagnosis, citations", body = DgaReports),
         (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
-        (status = 413, body = super::ErrorBody)))]
+        (status = 413, body = super::ErrorBody), (status = 503, body = super::ErrorBody)))]
 async fn dga(
     State(state): State<ApiState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let lang = super::ask::request_lang(None, &headers, state.knowledge.language)?;
+    // Each request may hold 10,000 samples and their reports: a bounded number at once
+    // (issue 13 item 4), the others are told to come back.
+    let Ok(_slot) = state.dga_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "as many DGA computations as [api] dga_concurrency allows are running: retry in a few seconds",
+        ));
+    };
     let v: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("body is not JSON: {e}")))?;
     let (samples, single) = match v {
         Value::Array(items) => {
@@ -155,4 +164,42 @@ fn localise(r: &LabReport, lang: Lang) -> Value {
     }
     v["lang"] = Value::String(lang.as_str().into());
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{router, ApiState};
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// Issue 13 item 4: four concurrent 10,000-sample requests took 2.2 GiB. With every slot
+    /// taken a request is answered 503 `busy` at once, before its body is parsed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dga_requests_beyond_the_concurrency_limit_are_refused_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::store::Store::open(&dir.path().join("d.db")).unwrap();
+        store.upsert_user("v", "viewer", "-", 0).unwrap();
+        let (_, token) = super::super::auth::create_token(&mut store, "v", "t").unwrap();
+        let knowledge = std::sync::Arc::new(super::super::ask::Knowledge::open(&Default::default(), true).unwrap());
+        let cfg = crate::config::ApiConfig { dga_concurrency: 1, ..Default::default() };
+        let state = ApiState::new(Default::default(), store, &cfg, knowledge);
+        let app = router(state.clone());
+        let req = || {
+            Request::post("/api/v1/dga")
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .body(Body::from(r#"{"h2": 10, "ch4": 5, "c2h6": 3, "c2h4": 2, "c2h2": 0, "co": 200, "co2": 2000}"#))
+                .unwrap()
+        };
+        let ok = app.clone().oneshot(req()).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let held = state.dga_slots.clone().try_acquire_owned().unwrap(); // a request in progress
+        let busy = app.clone().oneshot(req()).await.unwrap();
+        assert_eq!(busy.status(), 503);
+        let body = axum::body::to_bytes(busy.into_body(), 1 << 16).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("\"busy\""));
+        drop(held);
+        assert_eq!(app.oneshot(req()).await.unwrap().status(), 200);
+    }
 }

@@ -53,6 +53,13 @@ pub struct EvidenceView {
     /// One line saying what the evidence shows.
     pub summary: String,
     pub summary_i18n: Text,
+    /// A verdict's methods: each criterion of the domain with its own result (both
+    /// languages in each `title` and `summary`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<crate::diagnose::verdict::MethodView>,
+    /// The verdict's kind, fault family and agreement count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::diagnose::verdict::VerdictInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -128,6 +135,8 @@ impl FindingText {
                 derived: f.evidence.derived,
                 summary: summary.pick(lang).to_string(),
                 summary_i18n: summary,
+                methods: f.evidence.methods,
+                verdict: f.evidence.verdict,
             },
             citations: f.citations,
             recommended_action: action.pick(lang).to_string(),
@@ -151,6 +160,9 @@ pub struct AssessmentView {
     pub detail: String,
     pub detail_i18n: Text,
     pub ts: String,
+    /// A verdict's methods (both languages in each `title` and `summary`).
+    pub methods: Vec<crate::diagnose::verdict::MethodView>,
+    pub verdict: Option<crate::diagnose::verdict::VerdictInfo>,
 }
 
 impl AssessmentView {
@@ -164,6 +176,8 @@ impl AssessmentView {
             detail: t.pick(lang).to_string(),
             detail_i18n: t,
             ts: a.ts,
+            methods: a.methods,
+            verdict: a.verdict,
         }
     }
 }

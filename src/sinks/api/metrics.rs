@@ -33,9 +33,9 @@ struct Inner {
 }
 
 impl HttpMetrics {
-    fn record(&self, route: String, method: String, status: u16, secs: f64) {
+    fn record(&self, route: String, method: &'static str, status: u16, secs: f64) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *m.requests.entry((route, method, status)).or_default() += 1;
+        *m.requests.entry((route, method.to_string(), status)).or_default() += 1;
         let i = BUCKETS.iter().position(|&b| secs <= b).unwrap_or(BUCKETS.len());
         m.buckets[i] += 1;
         m.sum_s += secs;
@@ -75,7 +75,8 @@ fn code_for(status: StatusCode) -> &'static str {
 pub(crate) async fn track(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
-    let method = req.method().to_string();
+    // A closed set: a label per invented method would grow without bound (issue 13 item 4).
+    let method = super::auth::metric_method(req.method());
     let mut response = next.run(req).await;
     let status = response.status();
     let is_json = response
@@ -99,6 +100,10 @@ pub(crate) async fn track(State(state): State<ApiState>, req: Request, next: Nex
         response = fixed;
     }
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if state.auth.hsts {
+        // Under TLS only: browsers then never try this host over plain HTTP.
+        response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     let route = route.unwrap_or_else(|| "unmatched".into());
     state.metrics.record(route, method, status.as_u16(), start.elapsed().as_secs_f64());
     response
@@ -128,6 +133,12 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
         last_eval as f64 / 1000.0
     );
     let _ = writeln!(o, "# TYPE edgecite_assets gauge\nedgecite_assets {open_assets}");
+    let _ = writeln!(
+        o,
+        "# HELP edgecite_audit_suppressed_total Refused requests counted in a summary audit row instead of one row each.\n# TYPE edgecite_audit_suppressed_total counter\nedgecite_audit_suppressed_total {}",
+        state.auth.audit_suppressed.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    crate::sinks::api::health_metrics(&state, &mut o);
     type Get = fn(&crate::sources::SourceStatus) -> u64;
     let counters: [(&str, &str, Get); 9] = [
         ("requests", "Requests sent to the source.", |s| s.requests),

@@ -50,6 +50,8 @@ pub struct ApiState {
     pub knowledge: ask::SharedKnowledge,
     /// Retention of notes and photos (`[api]`): a new photo must fit the photo quota.
     pub retention: crate::store::retention::RetentionPolicy,
+    /// `POST /api/v1/dga` computations allowed at once (`[api] dga_concurrency`).
+    pub dga_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiState {
@@ -67,6 +69,7 @@ impl ApiState {
             auth: Arc::new(auth::AuthState::new(cfg)),
             metrics: Arc::new(metrics::HttpMetrics::default()),
             shutdown: Default::default(),
+            dga_slots: Arc::new(tokio::sync::Semaphore::new(cfg.dga_concurrency as usize)),
         }
     }
 }
@@ -435,24 +438,41 @@ async fn finding(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "finding_not_found", format!("no finding {n}")))?
 }
 
-/// Liveness and what is degraded (public, for monitoring and `edgecite status`).
-#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
-    responses((status = 200, description = "ok or degraded", body = Object), (status = 503, body = Object)))]
-async fn healthz(State(state): State<ApiState>) -> Response {
+/// `healthy`, `degraded` (with the reasons, to credentials) or `down` (the store cannot be
+/// read). Without credentials only `{"status"}`: the detail shows the plant's layout
+/// (endpoints, broker, site, thresholds, version), so it needs a viewer's token or session.
+#[utoipa::path(get, path = "/healthz", tag = "health", security((), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "healthy or degraded; the detail with credentials", body = Object), (status = 503, body = Object)))]
+async fn healthz(State(state): State<ApiState>, principal: Option<axum::Extension<auth::Principal>>) -> Response {
     let samples = query_store(&state, |s| s.sample_count_estimate()).await;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner());
     let sources = live.source_statuses();
     let now = crate::time::now_ms();
     let store_ok = samples.is_ok();
-    let healthy = store_ok && live.alarm_errors.is_empty() && sources.iter().all(|s| s.connected);
-    let status = if healthy { "ok" } else { "degraded" };
+    let mut reasons: Vec<String> = Vec::new();
+    for s in sources.iter().filter(|s| !s.connected) {
+        reasons.push(format!("source {} not connected", s.id));
+    }
+    reasons.extend(live.alarm_errors.iter().map(|e| format!("alarm output: {e}")));
+    reasons.extend(live.store_health.problems());
+    let status = match (store_ok, reasons.is_empty()) {
+        (false, _) => "down",
+        (true, true) => "healthy",
+        (true, false) => "degraded",
+    };
+    let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    if principal.is_none() {
+        return (code, Json(json!({ "status": status }))).into_response();
+    }
     let body = json!({
         "status": status,
+        "reasons": reasons,
         "version": env!("CARGO_PKG_VERSION"),
         "site": {"id": live.site_id, "name": live.site_name},
         "uptime_s": (now - live.started_ms) / 1000,
         "last_evaluation": (live.last_evaluation_ms > 0).then(|| crate::time::rfc3339(live.last_evaluation_ms)),
-        "store": {"ok": store_ok, "samples": samples.ok(), "sqlite_memory_bytes": Store::sqlite_memory_bytes()},
+        "store": {"ok": store_ok, "samples": samples.ok(), "sqlite_memory_bytes": Store::sqlite_memory_bytes(),
+            "health": live.store_health},
         "sources": sources,
         "models": live.models,
         "model_errors": live.model_errors,
@@ -460,6 +480,29 @@ async fn healthz(State(state): State<ApiState>) -> Response {
         "disabled_criteria": live.disabled,
         "mqtt": live.mqtt.as_ref().map(|m| m.view()),
     });
-    let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
+}
+
+/// The store's health gauges and counters in the Prometheus text format.
+pub(crate) fn health_metrics(state: &ApiState, o: &mut String) {
+    use std::fmt::Write;
+    let h = state.live.read().unwrap_or_else(|p| p.into_inner()).store_health.clone();
+    let _ = writeln!(
+        o,
+        "# HELP edgecite_store_integrity_ok 1 when the last PRAGMA quick_check found nothing (or none ran yet).\n# TYPE edgecite_store_integrity_ok gauge\nedgecite_store_integrity_ok {}",
+        h.integrity_problem.is_none() as u8
+    );
+    let _ = writeln!(
+        o,
+        "# TYPE edgecite_store_integrity_checks_total counter\nedgecite_store_integrity_checks_total {}",
+        h.integrity_checks
+    );
+    let _ = writeln!(o, "# HELP edgecite_store_free_bytes Free bytes on the store's file system.\n# TYPE edgecite_store_free_bytes gauge\nedgecite_store_free_bytes {}", h.free_bytes.unwrap_or(0));
+    let _ = writeln!(o, "# TYPE edgecite_store_disk_low gauge\nedgecite_store_disk_low {}", h.disk_low as u8);
+    let _ = writeln!(o, "# HELP edgecite_store_samples_dropped_total Samples not stored (disk below the watermark, or a failed write).\n# TYPE edgecite_store_samples_dropped_total counter\nedgecite_store_samples_dropped_total {}", h.samples_dropped);
+    let _ = writeln!(
+        o,
+        "# TYPE edgecite_references_degraded gauge\nedgecite_references_degraded {}",
+        h.references_degraded.is_some() as u8
+    );
 }

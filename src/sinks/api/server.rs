@@ -44,8 +44,17 @@ pub async fn spawn(
     knowledge: super::ask::SharedKnowledge,
     cancel: CancellationToken,
 ) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .with_context(|| format!("api: cannot listen on {} (key api.listen)", cfg.listen))?;
+    // A backlog above max_connections: connections beyond the limit wait there (no
+    // descriptor of ours) instead of being refused.
+    let listener = {
+        let sock =
+            if cfg.listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        sock.set_reuseaddr(true)?;
+        sock.bind(cfg.listen)
+            .and_then(|_| sock.listen(cfg.max_connections.max(1024)))
+            .with_context(|| format!("api: cannot listen on {} (key api.listen)", cfg.listen))?
+            .into_std()?
+    };
     listener.set_nonblocking(true)?;
     let mut store = Store::open_with_cache(&store_cfg.path, store_cfg.cache_kib)?;
     super::auth::ensure_demo_user(&mut store, cfg)?;
@@ -55,6 +64,11 @@ pub async fn spawn(
     }
     let mut state = ApiState::new(live, store, cfg, knowledge);
     state.shutdown = cancel.clone();
+    let limits = Limits {
+        max_connections: cfg.max_connections as usize,
+        header_read_timeout: Duration::from_secs(cfg.header_read_timeout_s),
+    };
+    let plain_app = router(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let listen = cfg.listen;
     Ok(async move {
@@ -71,14 +85,24 @@ pub async fn spawn(
                     listener,
                     axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
                 ) {
-                    Ok(server) => server.handle(handle).serve(app).await,
+                    Ok(mut server) => {
+                        server
+                            .http_builder()
+                            .http1()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(limits.header_read_timeout);
+                        server.handle(handle).serve(app).await
+                    }
                     Err(e) => Err(e),
                 }
             }
             None => {
                 tracing::info!(listen = %listen, "HTTP API and web app serving");
                 match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => axum::serve(l, app).with_graceful_shutdown(async move { cancel.cancelled().await }).await,
+                    Ok(l) => {
+                        serve_plain(l, plain_app, limits, cancel).await;
+                        Ok(())
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -87,6 +111,63 @@ pub async fn spawn(
             tracing::error!(error = %e, "API stopped");
         }
     })
+}
+
+#[derive(Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    header_read_timeout: Duration,
+}
+
+/// Plain HTTP: like `axum::serve`, plus what a hostile network needs (issue 13 item 5): a
+/// request head must arrive within `header_read_timeout`, and at most `max_connections` are
+/// open (further ones wait in the kernel's backlog, using no descriptor of ours), so idle
+/// peers cannot exhaust the descriptors and take `/healthz` down. An accept error (out of
+/// descriptors) is logged once per second at most, and the loop goes on.
+async fn serve_plain(listener: tokio::net::TcpListener, app: axum::Router, limits: Limits, cancel: CancellationToken) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    let builder = Arc::new(builder);
+    let mut last_accept_error: Option<std::time::Instant> = None;
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = cancel.cancelled() => break,
+        };
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    if last_accept_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        tracing::warn!(error = %e, "API: cannot accept a connection");
+                        last_accept_error = Some(std::time::Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = cancel.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+            app.clone().oneshot(req)
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    // Open connections finish their requests (server-sent events end on the same token).
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
 /// A TLS client config for local tools (`edgecite status`) that trusts exactly the

@@ -234,8 +234,12 @@ impl MqttSink {
     pub fn enqueue(&self, msgs: &[NewMessage], meta: &[(&str, i64)]) -> Result<(), MqttError> {
         let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
         let dropped = o.enqueue(msgs, meta)?;
-        if dropped > 0 {
-            tracing::warn!(dropped, total = o.dropped_telemetry(), "outbox quota reached: oldest telemetry dropped");
+        if dropped > 0 && o.quota_log_due() {
+            tracing::warn!(
+                dropped,
+                total = o.dropped_telemetry(),
+                "outbox quota reached: oldest telemetry dropped (logged once a minute at most)"
+            );
         }
         *self.status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
         drop(o);

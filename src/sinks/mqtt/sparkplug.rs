@@ -7,7 +7,8 @@
 //!   restart continues from the last one.
 //! - Metric aliases come from the outbox file's `aliases` table: once given, a name keeps
 //!   its alias across restarts.
-//! - Device metrics: `values/{role}` (Double), `criteria/{criterion}/status` and `/code`
+//! - Device metrics: `values/{role}` (Double), `criteria/{criterion}/status` and `/code` for
+//!   each verdict (`verdict.<domain>`) and each of its methods
 //!   (String: fault, normal or abstain, and the finding code), `criteria/{criterion}/score`
 //!   (Double, the model's anomaly score when the evidence has one, else null).
 //! - NBIRTH (seq 0), then DBIRTH per device, then DDATA with the changed metrics only,
@@ -67,6 +68,13 @@ pub fn device_metrics(asset: &AssetState, assessments: &[&Assessment]) -> BTreeM
         m.insert(format!("criteria/{c}/status"), Val::Text(a.outcome.status().to_string()));
         m.insert(format!("criteria/{c}/code"), Val::Text(code));
         m.insert(format!("criteria/{c}/score"), score.map(Val::Num).unwrap_or(Val::Null));
+        // Each method of a verdict keeps its own metrics.
+        for x in ev.map(|e| e.methods.as_slice()).unwrap_or_default() {
+            let c = &x.criterion;
+            m.insert(format!("criteria/{c}/status"), Val::Text(x.status.clone()));
+            m.insert(format!("criteria/{c}/code"), Val::Text(x.code.clone().unwrap_or_default()));
+            m.insert(format!("criteria/{c}/score"), x.score.map(Val::Num).unwrap_or(Val::Null));
+        }
     }
     m
 }

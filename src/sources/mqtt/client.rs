@@ -84,6 +84,13 @@ pub struct Conn {
     eventloop: Loop,
 }
 
+/// MQTT's largest packet (remaining length 268,435,455 bytes). Incoming packets are taken
+/// up to this size: a smaller client limit makes rumqttc drop the connection on a large
+/// message, which the broker then redelivers to the persistent session on every reconnect,
+/// stopping ingest for good. Payloads above `[mqtt] max_message_bytes` are dropped by the
+/// ingest source, counted and acknowledged.
+pub const MAX_PACKET: u32 = 268_435_455;
+
 fn qos(q: u8) -> rumqttc::QoS {
     if q == 0 {
         rumqttc::QoS::AtMostOnce
@@ -180,7 +187,7 @@ impl Conn {
                     .set_clean_session(!persistent)
                     .set_manual_acks(persistent)
                     .set_inflight(cfg.max_inflight)
-                    .set_max_packet_size(1 << 20, 1 << 20)
+                    .set_max_packet_size(MAX_PACKET as usize, 1 << 20)
                     .set_transport(transport);
                 if !cfg.username.is_empty() {
                     o.set_credentials(&cfg.username, &cfg.password);
@@ -198,7 +205,7 @@ impl Conn {
                     .set_clean_start(!persistent)
                     .set_manual_acks(persistent)
                     .set_outgoing_inflight_upper_limit(cfg.max_inflight)
-                    .set_max_packet_size(Some(1 << 20))
+                    .set_max_packet_size(Some(MAX_PACKET))
                     .set_transport(transport)
                     .set_network_options(net);
                 if let Session::Persistent { expiry_s } = session {

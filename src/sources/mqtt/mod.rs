@@ -80,7 +80,7 @@ fn lookup<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Va
 
 fn timestamp(v: &serde_json::Value, path: &str) -> Result<i64, Malformed> {
     let t = lookup(v, path).ok_or_else(|| bad("missing_field", format!("no timestamp at `{path}`")))?;
-    if let Some(ms) = t.as_i64() {
+    if let Some(ms) = t.as_i64().filter(|ms| crate::time::in_range(*ms)) {
         return Ok(ms);
     }
     if let Some(s) = t.as_str() {
@@ -90,7 +90,10 @@ fn timestamp(v: &serde_json::Value, path: &str) -> Result<i64, Malformed> {
             }
         }
     }
-    Err(bad("bad_timestamp", format!("timestamp at `{path}` is {t}: expected Unix ms or RFC 3339 UTC text")))
+    Err(bad(
+        "bad_timestamp",
+        format!("timestamp at `{path}` is {t}: expected Unix ms or RFC 3339 UTC text, 1970 to 9999"),
+    ))
 }
 
 /// Turn one message into samples, and the reasons for whatever could not be used.
@@ -180,7 +183,11 @@ fn parse_sparkplug(
                 continue;
             }
         };
-        let ts = m.timestamp.or(p.timestamp).map(|t| t as i64).unwrap_or(now_ms);
+        let ts = m.timestamp.or(p.timestamp).map(|t| t.min(i64::MAX as u64) as i64).unwrap_or(now_ms);
+        if !crate::time::in_range(ts) {
+            errors.push(bad("bad_timestamp", format!("metric `{name}`: timestamp {ts} is not between 1970 and 9999")));
+            continue;
+        }
         match sparkplug::number(m) {
             Ok(Some(v)) => {
                 samples.push(Sample::good(PointId::from(fill(&sub.point, caps, Some(&name)).as_str()), ts, v))
@@ -308,6 +315,22 @@ async fn run(
                 }
                 Ok(Event::Message { topic, payload, ack }) => {
                     SourceCounters::add(&counters.requests, 1);
+                    if malformed_by_topic.len() > 10_000 {
+                        malformed_by_topic.clear(); // bounded under a flood of distinct topics
+                    }
+                    if payload.len() > cfg.max_message_bytes as usize {
+                        // Taken, counted, logged and acknowledged: it never comes back.
+                        SourceCounters::add(&counters.errors, 1);
+                        let n = malformed_by_topic.entry(topic.clone()).or_default();
+                        *n += 1;
+                        if *n <= 20 || *n % 1000 == 0 {
+                            tracing::warn!(topic = %topic, kind = "too_large", bytes = payload.len(),
+                                limit = cfg.max_message_bytes, count = *n,
+                                "MQTT ingest: message larger than mqtt.max_message_bytes dropped");
+                        }
+                        acks.push(ack, true);
+                        continue;
+                    }
                     let now = crate::time::now_ms();
                     let mut samples = Vec::new();
                     for s in &cfg.subscriptions {
@@ -417,5 +440,18 @@ mod tests {
         assert_eq!(errs[0].kind, "not_a_number");
         let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, 5, &mut Aliases::default());
         assert_eq!(errs[0].kind, "bad_timestamp");
+    }
+
+    #[test]
+    fn timestamps_past_year_9999_or_before_1970_are_malformed() {
+        // Issue 13 item 2: year 10000 reached the renderer and panicked the daemon.
+        let s = sub("x", "j.v", PayloadFormat::Json, "v", "ts");
+        for ts in ["253402300800000", "-1", "9223372036854775807"] {
+            let body = format!(r#"{{"v":61,"ts":{ts}}}"#);
+            let (ok, errs) = parse(&s, &[], "x", body.as_bytes(), 5, &mut Aliases::default());
+            assert!(ok.is_empty(), "{ts}: {ok:?}");
+            assert_eq!(errs[0].kind, "bad_timestamp", "{ts}");
+            assert!(errs[0].reason.contains(ts), "{}", errs[0].reason);
+        }
     }
 }

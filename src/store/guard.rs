@@ -1,0 +1,134 @@
+//! What keeps acquisition going when the store's disk is in trouble (issue 13): a free-space
+//! watermark below which samples are dropped and counted before findings, acknowledgements
+//! and the outbox are touched, and sample writes that fail (disk full, I/O error) counted and
+//! logged instead of ending the daemon. The periodic `PRAGMA quick_check` is scheduled here.
+
+use super::{free_bytes, Store, StoreError};
+use crate::config::StoreConfig;
+use crate::sinks::live::StoreHealth;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How often free space is looked at (a `statvfs`, cheap).
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// Warnings about dropped samples, at most one per this interval.
+const LOG_EVERY: Duration = Duration::from_secs(60);
+
+pub struct SampleGuard {
+    path: PathBuf,
+    min_free: u64,
+    last_look: Option<Instant>,
+    last_log: Option<Instant>,
+    dropped_since_log: u64,
+    pub health: StoreHealth,
+    check_every: Option<Duration>,
+    last_check: Option<Instant>,
+}
+
+impl SampleGuard {
+    pub fn new(cfg: &StoreConfig) -> SampleGuard {
+        let min_free = cfg.min_free_mib * 1024 * 1024;
+        SampleGuard {
+            path: cfg.path.clone(),
+            min_free,
+            last_look: None,
+            last_log: None,
+            dropped_since_log: 0,
+            health: StoreHealth { min_free_bytes: min_free, ..Default::default() },
+            check_every: (cfg.quick_check_interval_s > 0).then(|| Duration::from_secs(cfg.quick_check_interval_s)),
+            last_check: Some(Instant::now()),
+        }
+    }
+
+    /// Whether a batch of samples may be written now. Below the watermark it is dropped
+    /// and counted (the caller drops it).
+    pub fn admit(&mut self, n: usize) -> bool {
+        if self.min_free > 0 && self.last_look.is_none_or(|t| t.elapsed() >= LOOK_EVERY) {
+            self.last_look = Some(Instant::now());
+            self.health.free_bytes = free_bytes(&self.path);
+            let low = self.health.free_bytes.is_some_and(|f| f < self.min_free);
+            if low != self.health.disk_low {
+                if low {
+                    tracing::error!(free = self.health.free_bytes, watermark = self.min_free, db = %self.path.display(),
+                        "free disk below store.min_free_mib: samples are dropped (counted) until there is room; findings and the outbox go on");
+                } else {
+                    tracing::info!(
+                        free = self.health.free_bytes,
+                        "free disk above the watermark again: samples are stored"
+                    );
+                }
+                self.health.disk_low = low;
+            }
+        }
+        if self.health.disk_low {
+            self.dropped(n, None);
+            return false;
+        }
+        true
+    }
+
+    /// A sample write failed: counted and logged (rate limited); the daemon goes on.
+    pub fn failed(&mut self, n: usize, e: &StoreError) {
+        self.health.last_write_error = Some(e.to_string());
+        self.health.last_write_error_ms = crate::time::now_ms();
+        self.dropped(n, Some(e));
+    }
+
+    fn dropped(&mut self, n: usize, e: Option<&StoreError>) {
+        self.health.samples_dropped += n as u64;
+        self.dropped_since_log += n as u64;
+        if self.last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+            let why = e.map(|e| e.to_string()).unwrap_or_else(|| "free disk below store.min_free_mib".into());
+            tracing::warn!(dropped = self.dropped_since_log, total = self.health.samples_dropped, reason = %why,
+                "samples not stored");
+            self.last_log = Some(Instant::now());
+            self.dropped_since_log = 0;
+        }
+    }
+
+    /// Run `PRAGMA quick_check` when due; the result goes to `health`.
+    pub fn maybe_check(&mut self, store: &Store, now_ms: i64) {
+        let Some(every) = self.check_every else { return };
+        if self.last_check.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        self.check_now(store, now_ms);
+    }
+
+    pub fn check_now(&mut self, store: &Store, now_ms: i64) {
+        self.last_check = Some(Instant::now());
+        let r = store.quick_check().unwrap_or_else(|e| Some(e.to_string()));
+        match (&r, &self.health.integrity_problem) {
+            (Some(p), None) => tracing::error!(db = %store.path().display(), problem = %p,
+                "store integrity check (PRAGMA quick_check) failed: restore from a backup or run `sqlite3 .recover`"),
+            (None, Some(_)) => tracing::info!("store integrity check passes again"),
+            _ => {}
+        }
+        self.health.integrity_problem = r;
+        self.health.integrity_checked_ms = now_ms;
+        self.health.integrity_checks += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn below_the_watermark_samples_are_dropped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        // A watermark no disk meets: every batch is dropped, and counted.
+        let cfg =
+            StoreConfig { path: dir.path().join("s.db"), min_free_mib: u64::MAX / (1 << 21), ..Default::default() };
+        let mut g = SampleGuard::new(&cfg);
+        assert!(!g.admit(10));
+        assert!(!g.admit(5));
+        assert!(g.health.disk_low);
+        assert_eq!(g.health.samples_dropped, 15);
+        assert!(!g.health.problems().is_empty());
+        let cfg = StoreConfig { path: dir.path().join("s.db"), min_free_mib: 1, ..Default::default() };
+        let mut g = SampleGuard::new(&cfg);
+        assert!(g.admit(10));
+        assert_eq!(g.health.samples_dropped, 0);
+    }
+}
