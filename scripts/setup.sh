@@ -3,7 +3,8 @@
 # and scripts/test.sh; exports ORT_DYLIB_PATH.
 #   - ONNX Runtime 1.31.1 from PyPI into .venv (the daemon loads its shared library)
 #   - with `--tests`: mbpoll, socat and a CJK font from apt (when root), pymodbus and fpdf2
-#     into .venv, and the other test tools below
+#     into .venv, and the other test tools below (ONNX Runtime 1.22.1 and the OpenVINO build
+#     into .ort/<version>/, systemd-nspawn, debootstrap and cargo-deb for the boot test)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -96,8 +97,37 @@ ensure_mqtt_peers() {
   fi
 }
 
+ensure_boot_test_tools() {
+  # Issue 15: tests/boot.rs packs the .deb (cargo-deb), boots a Debian container
+  # (systemd-nspawn from systemd-container, its root file system from debootstrap) and installs
+  # the package there.
+  apt_install systemd-nspawn systemd-container
+  apt_install debootstrap debootstrap
+  if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb 3.8.0" ]; then
+    log "installing cargo-deb 3.8.0 (cargo install)"
+    cargo install -q --locked cargo-deb --version 3.8.0
+  fi
+}
+
+ensure_ort_versions() {
+  # Issue 15: other ONNX Runtime releases from PyPI, each in its own directory under .ort/
+  # (never into .venv): the oldest release edgecite supports, and the OpenVINO build (a real
+  # second execution provider on this CPU). Only the shared libraries are used (--no-deps).
+  local spec dir
+  for spec in "onnxruntime==1.22.1:1.22.1" "onnxruntime-openvino==1.24.1:openvino-1.24.1"; do
+    dir="$ROOT/.ort/${spec##*:}"
+    if ! ls "$dir"/onnxruntime/capi/libonnxruntime.so.1.* >/dev/null 2>&1; then
+      log "installing ${spec%%:*} into $dir"
+      rm -rf "$dir"
+      "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --target "$dir" "${spec%%:*}"
+    fi
+  done
+}
+
 ensure_venv
 if [ "${1:-}" = "--tests" ]; then
+  ensure_boot_test_tools
+  ensure_ort_versions
   ensure_api_test_tools
   ensure_mqtt_peers
   apt_install mbpoll mbpoll

@@ -117,6 +117,23 @@ enum ModelCommand {
         #[arg(long, value_parser = parse_map)]
         map: Vec<(String, String)>,
     },
+    /// Score the model's parity.csv (reference scores from ONNX Runtime on CPU) on the
+    /// configured execution providers and compare; exits 1 when a score differs by more than
+    /// the tolerance. For checking a vendor's accelerator build on the gateway.
+    Parity {
+        /// Model directory, or the name of a model under the models directory.
+        #[arg(long)]
+        model: String,
+        /// Take models_dir, runtime_path, providers and provider_options from this config.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to look for `--model NAME` (default: the config's, else `models`).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,6 +194,9 @@ fn main() -> ExitCode {
         Command::Status { config, json, token_file } => status(&config, json, token_file.as_deref()),
         Command::Model { command: ModelCommand::Eval { model, csv, json, config, models_dir, map } } => {
             model_eval(&model, &csv, json, config.as_deref(), models_dir, &map)
+        }
+        Command::Model { command: ModelCommand::Parity { model, config, models_dir, json } } => {
+            model_parity(&model, config.as_deref(), models_dir, json)
         }
         Command::User { command } => edgecite::sinks::api::cli::user(command),
         Command::Token { command } => edgecite::sinks::api::cli::token(command),
@@ -373,10 +393,11 @@ fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyho
         if m["status"] == "loaded" {
             let l = &m["latency"];
             println!(
-                "model {} {} on {}: {} run(s), {} row(s), mean {:.0} us, p99 <= {} us, {} error(s), {} non-finite score(s); roles {}",
+                "model {} {} on {} ({} nodes): {} run(s), {} row(s), mean {:.0} us, p99 <= {} us, {} error(s), {} non-finite score(s); roles {}",
                 s(&m["name"]),
                 s(&m["version"]),
                 s(&m["provider"]),
+                s(&m["provider_nodes"]),
                 l["runs"],
                 l["rows"],
                 l["mean_us"].as_f64().unwrap_or(0.0),
@@ -418,6 +439,39 @@ fn model_eval(
         cfg.models_dir = d;
     }
     edgecite::inference::eval::run(model, csv, json, map, &cfg)?;
+    Ok(())
+}
+
+fn model_parity(model: &str, config: Option<&Path>, models_dir: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let mut cfg = match config {
+        Some(p) => Config::load(p)?.inference,
+        None => Default::default(),
+    };
+    if let Some(d) = models_dir {
+        cfg.models_dir = d;
+    }
+    let r = edgecite::inference::parity::run(model, &cfg)?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{} {} on {} ({} nodes), ONNX Runtime {}: {} rows, max |diff| {:.3e}, max |diff|/max(|ref|,1) {:.3e} (row {}), tolerance {:.0e}: {}",
+            r.model,
+            r.version,
+            r.provider,
+            r.provider_nodes,
+            r.runtime.as_deref().unwrap_or("unknown"),
+            r.rows,
+            r.max_abs_diff,
+            r.max_scaled_diff,
+            r.worst_row,
+            r.tolerance,
+            if r.agrees { "agrees with the reference" } else { "DIFFERS from the reference" }
+        );
+    }
+    if !r.agrees {
+        anyhow::bail!("model {}: scores on {} differ from parity.csv beyond the tolerance", r.model, r.provider);
+    }
     Ok(())
 }
 
@@ -513,11 +567,29 @@ fn check(path: &Path) -> anyhow::Result<()> {
     for d in &diagnoser.disabled {
         println!("  {:<10} {} DISABLED: {}", d.asset, d.criterion, d.reason);
     }
+    if let Some(lib) = edgecite::inference::runtime_path() {
+        let version = edgecite::inference::runtime_version().unwrap_or_else(|| "unknown".into());
+        let have: Vec<&str> = edgecite::inference::providers::available().iter().map(|p| p.as_str()).collect();
+        println!("runtime: ONNX Runtime {version} from {} (providers: {})", lib.display(), have.join(", "));
+        // Built for API level 22: every runtime that loads (1.22 and later) has all that
+        // edgecite uses, so no feature is switched off by the version.
+        println!(
+            "runtime features: all on (edgecite needs ONNX Runtime {} or later; older ones are refused)",
+            edgecite::inference::MIN_RUNTIME
+        );
+    }
     println!("models: {}", models.len());
     for m in &models {
+        let options: Vec<String> = m.provider_options.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
-            "  {} {} on {} (threshold {})",
-            m.manifest.name, m.manifest.version, m.provider, m.manifest.output.threshold
+            "  {} {} on {} (threshold {}; {} nodes on {}{})",
+            m.manifest.name,
+            m.manifest.version,
+            m.provider,
+            m.manifest.output.threshold,
+            m.placement,
+            m.provider,
+            if options.is_empty() { String::new() } else { format!("; options {}", options.join(" ")) }
         );
         for f in &m.fallbacks {
             println!("    provider skipped: {f}");

@@ -8,6 +8,7 @@ mod common;
 mod api_auth;
 mod api_retention;
 mod api_schemathesis;
+mod boot;
 mod cli_owner;
 mod config_errors;
 mod daemon_e2e;
@@ -33,6 +34,8 @@ mod mqtt_quota;
 mod mqtt_sparkplug;
 mod mqtt_tls;
 mod packaging;
+mod rknn;
+mod runtime_versions;
 mod stages;
 mod systemd;
 

@@ -81,6 +81,11 @@ fn the_unit_passes_systemds_security_review() {
         "ExecStartPre=/usr/bin/edgecite check",
         "Restart=on-failure",
         "StateDirectory=edgecite",
+        // Issue 15: the inference threads' setpriority is allowed, and a call outside the
+        // filter is refused with EPERM instead of killing the daemon (tests/boot.rs boots it).
+        "SystemCallFilter=setpriority",
+        "SystemCallErrorNumber=EPERM",
+        "DeviceAllow=char-i2c rw",
     ] {
         assert!(unit_text.contains(key), "unit lacks {key}");
     }

@@ -1,31 +1,48 @@
-# Yocto/OpenEmbedded recipe for edgecite (template: not built in this repository's CI).
-# Generate the crate list with `bitbake -c update_crates edgecite` (cargo-update-recipe-crates)
-# and commit it as edgecite-crates.inc next to this recipe.
+# Yocto/OpenEmbedded recipe for edgecite.
+# Supported: Yocto Project 5.2 "Walnascar" or later, whose oe-core has Rust 1.85.1 or later
+# (edgecite's rust-version is 1.85). 5.0 "Scarthgap" (LTS) ships Rust 1.75, too old for
+# edgecite's dependencies: on Scarthgap, add a layer with a Rust of at least 1.85 (for example
+# a meta-lts-mixins Rust mixin branch). Not built in this repository's CI: tests/packaging.rs
+# checks the fields below, the license checksum and that edgecite-crates.inc matches Cargo.lock.
+#
+# Update for a release: cross/yocto/update-crates.py --srcrev <release commit> (rewrites
+# edgecite-crates.inc from Cargo.lock and pins SRCREV), and set EDGECITE_GIT_URI to your mirror.
 SUMMARY = "edgecite: equipment data to inspection findings that cite their evidence"
 HOMEPAGE = "https://example.invalid/edgecite"
 LICENSE = "Apache-2.0"
-LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=1;endline=8;md5=REPLACE_WITH_REAL_MD5"
+LIC_FILES_CHKSUM = "file://LICENSE;md5=3b83ef96387f14655fc854ddc3c6bd57"
 
-SRC_URI = "git://REPLACE_WITH_YOUR_MIRROR/edgecite.git;protocol=https;branch=main \
-           file://edgecite.toml"
-SRCREV = "${AUTOREV}"
-S = "${WORKDIR}/git"
+EDGECITE_GIT_URI ?= "git://example.invalid/edgecite.git;protocol=https;branch=main"
+SRC_URI = "${EDGECITE_GIT_URI}"
+SRCREV = "adbadf852c44aff305b2c8842db43cf1c303b2e2"
+S = "${UNPACKDIR}/git"
 
-inherit cargo cargo-update-recipe-crates systemd useradd
+# No useradd: the unit runs as a systemd DynamicUser ("edgecite"), created at start.
+inherit cargo cargo-update-recipe-crates systemd
 require ${BPN}-crates.inc
 
-# The vendor's ONNX Runtime build (with its NPU execution provider) provides
-# /usr/lib/edgecite/libonnxruntime.so; the unit points ORT_DYLIB_PATH there.
-RDEPENDS:${PN} += "onnxruntime"
+# ONNX Runtime is loaded at run time, not linked: the vendor's build (with its NPU provider)
+# installs /usr/lib/edgecite/libonnxruntime.so, which the unit's ORT_DYLIB_PATH names. Add its
+# package to RDEPENDS:${PN} in your bbappend; without it the model criteria abstain.
 
 SYSTEMD_SERVICE:${PN} = "edgecite.service"
-SYSTEMD_AUTO_ENABLE = "enable"
+SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 do_install:append() {
     install -d ${D}${systemd_system_unitdir} ${D}${sysconfdir}/edgecite ${D}${datadir}/edgecite/models
-    install -m 0644 ${S}/systemd/edgecite.service ${D}${systemd_system_unitdir}/
-    install -m 0644 ${WORKDIR}/edgecite.toml ${D}${sysconfdir}/edgecite/edgecite.toml
-    cp -r ${S}/models/pump_anomaly ${D}${datadir}/edgecite/models/
+    install -m 0644 ${S}/systemd/edgecite.service ${D}${systemd_system_unitdir}/edgecite.service
+    install -m 0644 ${S}/configs/gateway.toml ${D}${sysconfdir}/edgecite/edgecite.toml
+    # Every shipped model: each models/<name>/ with a manifest.toml, its model file and, when
+    # present, its RKNN conversion.
+    for manifest in ${S}/models/*/manifest.toml; do
+        dir=$(dirname "$manifest")
+        name=$(basename "$dir")
+        install -d ${D}${datadir}/edgecite/models/$name
+        install -m 0644 "$manifest" "$dir/model.onnx" ${D}${datadir}/edgecite/models/$name/
+        if [ -f "$dir/model.rknn" ]; then
+            install -m 0644 "$dir/model.rknn" ${D}${datadir}/edgecite/models/$name/
+        fi
+    done
 }
 
 FILES:${PN} += "${systemd_system_unitdir}/edgecite.service ${datadir}/edgecite"

@@ -503,6 +503,16 @@ pub struct InferenceConfig {
     /// Poll the models directory every this many ms and reload on a change (0 = off).
     #[serde(default)]
     pub watch_ms: u64,
+    /// Options per execution provider (`[inference.provider_options.openvino] device_type = "NPU"`).
+    #[serde(default)]
+    pub provider_options: inference::ProviderOptions,
+    /// Path of librknnrt.so for the `rknn` provider; if absent, `RKNN_RUNTIME_PATH`, then
+    /// /usr/lib and the other standard places.
+    #[serde(default)]
+    pub rknn_runtime_path: Option<PathBuf>,
+    /// Plugin execution-provider libraries to register (`[[inference.ep_libraries]]`).
+    #[serde(default)]
+    pub ep_libraries: Vec<inference::EpLibrary>,
 }
 
 impl Default for InferenceConfig {
@@ -513,6 +523,9 @@ impl Default for InferenceConfig {
             models_dir: default_models_dir(),
             providers: Vec::new(),
             watch_ms: 0,
+            provider_options: Default::default(),
+            rknn_runtime_path: None,
+            ep_libraries: Vec::new(),
         }
     }
 }
@@ -644,8 +657,15 @@ impl Config {
             doc.toml_error(e.into_inner(), key)
         })?;
         config.file = path.to_path_buf();
-        config.validate(&doc)?;
         let base = path.parent().unwrap_or(Path::new("."));
+        // Library paths relative to this file (checked by validate).
+        for lib in &mut config.inference.ep_libraries {
+            lib.path = base.join(&lib.path);
+        }
+        if let Some(p) = &config.inference.rknn_runtime_path {
+            config.inference.rknn_runtime_path = Some(base.join(p));
+        }
+        config.validate(&doc)?;
         config.api.resolve(base, &doc)?;
         config.store.path = base.join(&config.store.path);
         config.inference.models_dir = base.join(&config.inference.models_dir);
@@ -979,6 +999,28 @@ impl Config {
         }
         if let Err((i, why)) = inference::check_providers(&self.inference.providers) {
             return Err(doc.invalid(root.key("inference").key("providers").index(i), why));
+        }
+        for (i, lib) in self.inference.ep_libraries.iter().enumerate() {
+            let at = root.key("inference").key("ep_libraries").index(i);
+            if lib.name.trim().is_empty() {
+                return Err(doc.invalid(
+                    at.key("name"),
+                    "value \"\" is empty: expected a name to register the library under".into(),
+                ));
+            }
+            if self.inference.ep_libraries[..i].iter().any(|l| l.name == lib.name) {
+                return Err(doc.invalid(at.key("name"), format!("value \"{}\" is listed twice", lib.name)));
+            }
+            if !lib.path.is_file() {
+                return Err(doc.invalid(at.key("path"), format!("{}: no such file", lib.path.display())));
+            }
+        }
+        for (p, options) in &self.inference.provider_options {
+            for (k, v) in options {
+                if let Err(why) = inference::check_provider_option(*p, k, v) {
+                    return Err(doc.invalid(root.key("inference").key("provider_options").key(p.as_str()).key(k), why));
+                }
+            }
         }
         if self.inference.watch_ms != 0 && self.inference.watch_ms < 100 {
             return Err(doc.invalid(

@@ -252,7 +252,11 @@ pub fn run(
 ) -> Result<Vec<RowResult>, EvalError> {
     let dir = find_model(name, &cfg.models_dir)?;
     super::init_runtime(cfg.runtime_path.as_deref())?;
-    let model = Model::load_with(&dir, &cfg.providers)?;
+    super::set_rknn_runtime(cfg.rknn_runtime_path.as_deref());
+    if let Some(e) = super::register_ep_libraries(&cfg.ep_libraries).into_iter().next() {
+        tracing::warn!(error = %e, "plugin EP library not used");
+    }
+    let model = Model::load_with(&dir, &cfg.providers, &cfg.provider_options)?;
     let table = read_csv_mapped(csv, &model.roles(), map)?;
     let rows = evaluate(&model, &table)?;
     print(&model, &rows, json);

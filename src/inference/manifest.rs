@@ -12,6 +12,12 @@ pub struct Manifest {
     pub version: String,
     pub file: String,
     pub sha256: String,
+    /// The RKNN conversion of the model (rknn-toolkit2) for the `rknn` provider, in the model
+    /// directory; default `model.rknn`. Used only with its sha256 pinned here.
+    #[serde(default)]
+    pub rknn_file: Option<String>,
+    #[serde(default)]
+    pub rknn_sha256: Option<String>,
     pub asset_class: crate::knowledge::classes::AssetClass,
     pub description: String,
     /// The text a finding cites for this model, in our own words.

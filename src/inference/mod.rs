@@ -7,9 +7,11 @@ pub mod batch;
 pub mod eval;
 pub mod features;
 pub mod manifest;
+pub mod parity;
 pub mod providers;
 pub mod registry;
 pub mod reload;
+pub mod rknn;
 pub mod stats;
 
 pub use manifest::{FeatureSpec, Manifest, Statistic};
@@ -57,8 +59,26 @@ pub fn runtime_candidates(configured: Option<&Path>) -> Vec<PathBuf> {
     };
     for dir in ["/usr/lib/edgecite", "/usr/local/lib", "/usr/lib", multiarch] {
         c.push(Path::new(dir).join("libonnxruntime.so"));
+        c.extend(versioned_libraries(Path::new(dir)));
     }
     c
+}
+
+/// The `libonnxruntime.so.1.x[.y]` files in `dir` (what distribution and Yocto packages install
+/// without the development symlink), newest release first.
+pub fn versioned_libraries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<(Vec<u32>, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let version: Vec<u32> =
+                name.strip_prefix("libonnxruntime.so.")?.split('.').map(|n| n.parse().ok()).collect::<Option<_>>()?;
+            Some((version, e.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Load ONNX Runtime once per process. Returns the library path in use.
@@ -74,13 +94,107 @@ pub fn init_runtime(configured: Option<&Path>) -> Result<PathBuf, InferenceError
     };
     let load_err = |message: String| InferenceError::RuntimeLoad { path: path.clone(), message };
     let env = ort::init_from(&path)
-        .map_err(|e| load_err(e.to_string()))?
+        .map_err(|e| {
+            let e = e.to_string();
+            if e.contains("expected version") {
+                load_err(format!("{e}: edgecite needs ONNX Runtime {MIN_RUNTIME} or later (ort API level 22)"))
+            } else {
+                load_err(e)
+            }
+        })?
         .with_name("edgecite")
         .build()
         .map_err(|e| load_err(e.to_string()))?;
     let _ = ENVIRONMENT.set((path.clone(), env));
-    tracing::info!(library = %path.display(), "ONNX Runtime loaded");
+    tracing::info!(library = %path.display(), version = runtime_version().as_deref().unwrap_or("unknown"),
+        providers = %providers::available().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+        "ONNX Runtime loaded");
     Ok(path)
+}
+
+/// The loaded ONNX Runtime library, opened once more for the C entry points ort does not wrap.
+pub(crate) fn runtime_library() -> Result<(PathBuf, &'static libloading::Library), String> {
+    static LIB: OnceLock<Result<libloading::Library, String>> = OnceLock::new();
+    let path = runtime_path().ok_or("ONNX Runtime is not loaded")?;
+    // SAFETY: ort has loaded this library already (this takes another reference to it), so
+    // its initialisers have run.
+    let lib = LIB.get_or_init(|| unsafe { libloading::Library::new(&path) }.map_err(|e| e.to_string()));
+    let lib = lib.as_ref().map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((path, lib))
+}
+
+/// The oldest ONNX Runtime release edgecite runs on: ort is built for API level 22
+/// (Cargo.toml, feature `api-22`), and the library must provide at least that level.
+pub const MIN_RUNTIME: &str = "1.22";
+
+/// The loaded ONNX Runtime's release, e.g. "1.24.1" (`OrtGetApiBase()->GetVersionString()`).
+pub fn runtime_version() -> Option<String> {
+    type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
+    let (_, lib) = runtime_library().ok()?;
+    // SAFETY: OrtGetApiBase has this signature in every release; the string it returns is static.
+    unsafe {
+        let base = lib.get::<GetApiBase>(b"OrtGetApiBase\0").ok()?();
+        if base.is_null() {
+            return None;
+        }
+        let v = ((*base).GetVersionString)();
+        (!v.is_null()).then(|| std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
+    }
+}
+
+/// The registered plugin EP libraries: (name, path, the EP names their devices belong to).
+static EP_LIBRARIES: Mutex<Vec<(String, PathBuf, Vec<String>)>> = Mutex::new(Vec::new());
+
+/// Register `[[inference.ep_libraries]]` with the loaded runtime (once per name and process).
+/// Returns the errors, each naming the library; the `plugin` provider then has the devices
+/// of the libraries that registered.
+pub fn register_ep_libraries(libs: &[crate::config::inference::EpLibrary]) -> Vec<String> {
+    let Some((_, env)) = ENVIRONMENT.get() else { return Vec::new() };
+    let mut done = EP_LIBRARIES.lock().unwrap_or_else(|p| p.into_inner());
+    let mut errors = Vec::new();
+    for lib in libs {
+        if done.iter().any(|(n, _, _)| *n == lib.name) {
+            continue;
+        }
+        let before: Vec<_> = env.devices().map(|d| ort::AsPointer::ptr(&d)).collect();
+        match env.register_ep_library(lib.name.clone(), &lib.path) {
+            Ok(()) => {
+                let mut eps: Vec<String> = Vec::new();
+                for d in env.devices().filter(|d| !before.contains(&ort::AsPointer::ptr(d))) {
+                    let ep = d.ep().unwrap_or("?").to_string();
+                    tracing::info!(library = %lib.name, ep = %ep, device = ?d.hardware_device().ty(),
+                        vendor = d.hardware_device().vendor().unwrap_or("?"), "plugin EP device");
+                    if !eps.contains(&ep) {
+                        eps.push(ep);
+                    }
+                }
+                if eps.is_empty() {
+                    let all: Vec<String> = env
+                        .devices()
+                        .map(|d| format!("{} {:?}", d.ep().unwrap_or("?"), d.hardware_device().ty()))
+                        .collect();
+                    errors.push(format!(
+                        "EP library {} ({}): registered, but it added no device (devices: {})",
+                        lib.name,
+                        lib.path.display(),
+                        all.join(", ")
+                    ));
+                }
+                done.push((lib.name.clone(), lib.path.clone(), eps));
+            }
+            Err(e) => {
+                let e = format!("EP library {} ({}): cannot register: {e}", lib.name, lib.path.display());
+                tracing::error!(error = %e, "plugin EP library not loaded");
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}
+
+/// The EP names of the registered plugin libraries' devices.
+pub fn plugin_eps() -> Vec<String> {
+    EP_LIBRARIES.lock().unwrap_or_else(|p| p.into_inner()).iter().flat_map(|(_, _, eps)| eps.clone()).collect()
 }
 
 /// The ONNX Runtime library in use, once loaded.
@@ -101,10 +215,49 @@ pub struct Model {
     pub provider: &'static str,
     /// The preferred providers that were skipped for this model, each with the reason.
     pub fallbacks: Vec<String>,
+    /// Whether the provider runs every node of the model (`all`) or ONNX Runtime gave the
+    /// nodes it does not support to the CPU provider (`partial`).
+    pub placement: &'static str,
+    /// The provider options passed (from `[inference.provider_options.<provider>]`).
+    pub provider_options: Vec<(String, String)>,
     pub stats: stats::ModelStats,
     /// Scores computed in a batch ahead of the evaluation pass (see `batch`).
     pub prescored: batch::Prescored,
-    session: Mutex<ort::session::Session>,
+    session: Mutex<Backend>,
+}
+
+/// What runs a model: an ONNX Runtime session, or an RKNN context.
+enum Backend {
+    Ort(ort::session::Session),
+    Rknn(rknn::Session),
+}
+
+/// Where the `rknn` provider finds librknnrt (`[inference] rknn_runtime_path`); set before loading.
+static RKNN_RUNTIME: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Use `path` for librknnrt (the config's `rknn_runtime_path`) when the `rknn` provider loads.
+pub fn set_rknn_runtime(path: Option<&Path>) {
+    *RKNN_RUNTIME.lock().unwrap_or_else(|p| p.into_inner()) = path.map(Path::to_path_buf);
+}
+
+/// An RKNN context for the model directory's .rknn file (error: why it cannot run there).
+fn rknn_session(dir: &Path, manifest: &Manifest) -> Result<rknn::Session, String> {
+    let name = manifest.rknn_file.as_deref().unwrap_or("model.rknn");
+    let file = dir.join(name);
+    let bytes = std::fs::read(&file).map_err(|e| {
+        format!("no {name} next to {} ({e}); convert the model with rknn-toolkit2 (cross/README.md)", manifest.file)
+    })?;
+    let Some(expected) = &manifest.rknn_sha256 else {
+        return Err(format!(
+            "the manifest has no rknn_sha256, so {name} is not pinned; add its sha256 to the manifest"
+        ));
+    };
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if !actual.eq_ignore_ascii_case(expected) {
+        return Err(format!("{}: sha256 is {actual}, but the manifest says {expected}", file.display()));
+    }
+    let configured = RKNN_RUNTIME.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    rknn::Session::new(configured.as_deref(), &bytes, manifest.features.len())
 }
 
 impl std::fmt::Debug for Model {
@@ -157,11 +310,16 @@ impl std::fmt::Display for FeatureProblem {
 impl Model {
     /// Load `dir/manifest.toml` and the model file it names on CPU; verify hash, input and output.
     pub fn load(dir: &Path) -> Result<Model, InferenceError> {
-        Self::load_with(dir, &[])
+        Self::load_with(dir, &[], &Default::default())
     }
 
-    /// Load a model on the first of `preferred` (then CPU) that registers and accepts it.
-    pub fn load_with(dir: &Path, preferred: &[Provider]) -> Result<Model, InferenceError> {
+    /// Load a model on the first of `preferred` (then CPU) that registers and accepts it, each
+    /// provider with its options.
+    pub fn load_with(
+        dir: &Path,
+        preferred: &[Provider],
+        options: &crate::config::inference::ProviderOptions,
+    ) -> Result<Model, InferenceError> {
         let manifest = Manifest::load(&dir.join("manifest.toml"))?;
         let file = dir.join(&manifest.file);
         let bytes = std::fs::read(&file)
@@ -178,9 +336,15 @@ impl Model {
         let mut fallbacks = Vec::new();
         let mut chosen = None;
         for p in providers::preference(preferred) {
-            match session_on(env, &bytes, p) {
-                Ok(s) => {
-                    chosen = Some((p, s));
+            let opts = crate::config::inference::provider_option_strings(options, p);
+            let attempt = if p == Provider::Rknn {
+                rknn_session(dir, &manifest).map(|s| (Backend::Rknn(s), "all"))
+            } else {
+                session_on(env, &bytes, p, &opts).map(|(s, placement)| (Backend::Ort(s), placement))
+            };
+            match attempt {
+                Ok((s, placement)) => {
+                    chosen = Some((p, s, placement, opts));
                     break;
                 }
                 Err(why) if p == Provider::Cpu => return Err(model_err(why)),
@@ -191,16 +355,19 @@ impl Model {
                 }
             }
         }
-        let (provider, session) = chosen.expect("CPU either succeeds or returns");
-        check_outlet(session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
-        let out_shape = [manifest.input.shape[0], 1];
-        check_outlet(session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
+        let (provider, session, placement, provider_options) = chosen.expect("CPU either succeeds or returns");
+        // An RKNN context checked its input and output shapes when it was created.
+        if let Backend::Ort(session) = &session {
+            check_outlet(session.inputs(), &manifest.input.name, &manifest.input.shape, "input").map_err(&model_err)?;
+            let out_shape = [manifest.input.shape[0], 1];
+            check_outlet(session.outputs(), &manifest.output.name, &out_shape, "output").map_err(&model_err)?;
+        }
         if fallbacks.is_empty() {
             tracing::info!(model = %manifest.name, version = %manifest.version, provider = provider.as_str(),
-                file = %file.display(), "model loaded");
+                nodes = placement, options = ?provider_options, file = %file.display(), "model loaded");
         } else {
             tracing::warn!(model = %manifest.name, version = %manifest.version, provider = provider.as_str(),
-                skipped = %fallbacks.join("; "), file = %file.display(),
+                nodes = placement, skipped = %fallbacks.join("; "), file = %file.display(),
                 "model loaded on a fallback execution provider");
         }
         Ok(Model {
@@ -208,6 +375,8 @@ impl Model {
             dir: dir.to_path_buf(),
             provider: provider.as_str(),
             fallbacks,
+            placement,
+            provider_options,
             stats: Default::default(),
             prescored: Default::default(),
             session: Mutex::new(session),
@@ -247,10 +416,23 @@ impl Model {
             return Err(run_err(format!("expected {rows} x {n} features, got {}", features.len())));
         }
         // A view of the caller's buffer: no copy of the batch.
+        let mut backend = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let started = std::time::Instant::now();
+        let session = match &mut *backend {
+            Backend::Ort(s) => s,
+            Backend::Rknn(s) => {
+                let result = s.run(features, rows).map_err(run_err).and_then(|v| {
+                    if v.len() == rows {
+                        Ok(v)
+                    } else {
+                        Err(run_err(format!("expected {rows} scores, got {}", v.len())))
+                    }
+                });
+                return self.account(result, started);
+            }
+        };
         let tensor =
             ort::value::TensorRef::from_array_view(([rows, n], features)).map_err(|e| run_err(e.to_string()))?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let started = std::time::Instant::now();
         let result = (|| {
             let outputs = session
                 .run(ort::inputs![self.manifest.input.name.as_str() => tensor])
@@ -263,6 +445,16 @@ impl Model {
             }
             Ok(data.to_vec())
         })();
+        self.account(result, started)
+    }
+
+    /// Count a run's outcome in the model's stats.
+    fn account(
+        &self,
+        result: Result<Vec<f32>, InferenceError>,
+        started: std::time::Instant,
+    ) -> Result<Vec<f32>, InferenceError> {
+        let rows = result.as_ref().map(|v| v.len()).unwrap_or(0);
         match &result {
             Ok(scores) => {
                 self.stats.record(rows, started.elapsed().as_micros() as u64);
@@ -311,9 +503,16 @@ pub fn compute_features(
     Ok(Features { values })
 }
 
-/// A session for `bytes` with provider `p` registered (error: why `p` cannot take the model).
-fn session_on(env: &ort::environment::Environment, bytes: &[u8], p: Provider) -> Result<ort::session::Session, String> {
-    if p != Provider::Cpu {
+/// A session for `bytes` with provider `p` registered, and whether `p` runs all its nodes
+/// (error: why `p` cannot take the model).
+fn session_on(
+    env: &ort::environment::Environment,
+    bytes: &[u8],
+    p: Provider,
+    options: &[(String, String)],
+) -> Result<(ort::session::Session, &'static str), String> {
+    // The plugin provider says itself why it has no device (plugin_devices).
+    if p != Provider::Cpu && p != Provider::Plugin {
         match providers::is_available(p) {
             Ok(true) => {}
             Ok(false) => {
@@ -327,16 +526,62 @@ fn session_on(env: &ort::environment::Environment, bytes: &[u8], p: Provider) ->
             Err(e) => return Err(format!("cannot ask ONNX Runtime for its providers: {e}")),
         }
     }
-    let mut b = ort::session::Session::builder(env).map_err(|e| e.to_string())?;
-    b = b.with_intra_threads(1).map_err(|e| e.to_string())?;
-    providers::register(p, &mut b).map_err(|e| format!("registration failed: {e}"))?;
-    b.commit_from_memory(bytes).map_err(|e| {
-        if p == Provider::Cpu {
-            format!("ONNX Runtime rejected the model: {e}")
-        } else {
-            format!("registered, but the session could not be created with it: {e}")
+    let build = |strict: bool| -> Result<ort::session::Session, String> {
+        let mut b = ort::session::Session::builder(env).map_err(|e| e.to_string())?;
+        b = b.with_intra_threads(1).map_err(|e| e.to_string())?;
+        if strict {
+            // Refuse the session if any node would go to the CPU provider: tells whether
+            // `p` runs the whole model.
+            b = b.with_config_entry("session.disable_cpu_ep_fallback", "1").map_err(|e| e.to_string())?;
         }
-    })
+        if p == Provider::Plugin {
+            b = plugin_devices(env, b, options)?;
+        } else {
+            providers::register(p, &mut b, options).map_err(|e| format!("registration failed: {e}"))?;
+        }
+        b.commit_from_memory(bytes).map_err(|e| {
+            if p == Provider::Cpu {
+                format!("ONNX Runtime rejected the model: {e}")
+            } else {
+                format!("registered, but the session could not be created with it: {e}")
+            }
+        })
+    };
+    if p == Provider::Cpu {
+        return build(false).map(|s| (s, "all"));
+    }
+    match build(true) {
+        Ok(s) => Ok((s, "all")),
+        Err(_) => build(false).map(|s| (s, "partial")),
+    }
+}
+
+/// Append the plugin libraries' devices (of the configured type, if any) to the session.
+fn plugin_devices(
+    env: &ort::environment::Environment,
+    b: ort::session::builder::SessionBuilder,
+    options: &[(String, String)],
+) -> Result<ort::session::builder::SessionBuilder, String> {
+    let eps = plugin_eps();
+    let names: Vec<String> =
+        EP_LIBRARIES.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|l| l.0.clone()).collect();
+    if names.is_empty() {
+        return Err("no plugin EP library is registered ([[inference.ep_libraries]] lists none, or they failed)".into());
+    }
+    let want = options.iter().find(|(k, _)| k == "device").map(|(_, v)| v.to_uppercase());
+    let devices: Vec<_> = env
+        .devices()
+        .filter(|d| d.ep().is_ok_and(|e| eps.iter().any(|x| x == e)))
+        .filter(|d| want.as_deref().is_none_or(|w| format!("{:?}", d.hardware_device().ty()) == w))
+        .collect();
+    if devices.is_empty() {
+        return Err(format!(
+            "the plugin libraries ({}) offer no {}device here",
+            names.join(", "),
+            want.map(|w| format!("{w} ")).unwrap_or_default()
+        ));
+    }
+    b.with_devices(devices, None).map_err(|e| format!("registration failed: {e}"))
 }
 
 fn check_outlet(outlets: &[ort::value::Outlet], name: &str, shape: &[i64], what: &str) -> Result<(), String> {
@@ -368,16 +613,20 @@ pub fn model_dirs(models_dir: &Path) -> Vec<PathBuf> {
 /// Load every model under `models_dir` (each sub-directory with a manifest.toml). A model
 /// that fails to load is reported and skipped; the rest run.
 pub fn load_all(models_dir: &Path) -> (Vec<Model>, Vec<InferenceError>) {
-    let (models, errors) = load_dirs(&model_dirs(models_dir), &[]);
+    let (models, errors) = load_dirs(&model_dirs(models_dir), &[], &Default::default());
     (models, errors.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Load the models in `dirs`; the errors name the directory they belong to.
-pub fn load_dirs(dirs: &[PathBuf], preferred: &[Provider]) -> (Vec<Model>, Vec<(PathBuf, InferenceError)>) {
+pub fn load_dirs(
+    dirs: &[PathBuf],
+    preferred: &[Provider],
+    options: &crate::config::inference::ProviderOptions,
+) -> (Vec<Model>, Vec<(PathBuf, InferenceError)>) {
     let mut models = Vec::new();
     let mut errors = Vec::new();
     for dir in dirs {
-        match Model::load_with(dir, preferred) {
+        match Model::load_with(dir, preferred, options) {
             Ok(m) => models.push(m),
             Err(e) => {
                 tracing::error!(dir = %dir.display(), error = %e, "model rejected; the others still run");
@@ -422,11 +671,37 @@ pub fn load_configured(cfg: &crate::config::InferenceConfig) -> Loaded {
             ..Default::default()
         };
     }
-    let (models, errors) = load_dirs(&dirs, &cfg.providers);
+    set_rknn_runtime(cfg.rknn_runtime_path.as_deref());
+    let lib_errors = register_ep_libraries(&cfg.ep_libraries);
+    let (models, errors) = load_dirs(&dirs, &cfg.providers, &cfg.provider_options);
     Loaded {
         models: models.into_iter().map(std::sync::Arc::new).collect(),
-        errors: errors.iter().map(|(_, e)| e.to_string()).collect(),
+        errors: lib_errors.into_iter().chain(errors.iter().map(|(_, e)| e.to_string())).collect(),
         rejected: errors.iter().map(|(d, e)| registry::Rejected { dir: d.clone(), error: e.to_string() }).collect(),
         unavailable: errors.into_iter().map(|(d, e)| (d, format!("model rejected: {e}"))).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_runtime_libraries_are_found_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "libonnxruntime.so.1.22.1",
+            "libonnxruntime.so.1.9.0",
+            "libonnxruntime.so.1.24",
+            "libonnxruntime.so.1.x",
+            "other.so.1.2",
+        ] {
+            std::fs::write(dir.path().join(f), b"").unwrap();
+        }
+        let names: Vec<String> = versioned_libraries(dir.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["libonnxruntime.so.1.24", "libonnxruntime.so.1.22.1", "libonnxruntime.so.1.9.0"]);
     }
 }

@@ -32,6 +32,11 @@ pub struct ModelInfo {
     pub provider: Option<&'static str>,
     /// Preferred providers skipped for this model, with the reason.
     pub provider_fallbacks: Vec<String>,
+    /// `all`: the provider runs every node; `partial`: ONNX Runtime runs the nodes the
+    /// provider does not support on CPU.
+    pub provider_nodes: Option<&'static str>,
+    /// The options passed to the provider (`[inference.provider_options.<provider>]`).
+    pub provider_options: std::collections::BTreeMap<String, String>,
     pub asset_class: Option<&'static str>,
     pub input_roles: Vec<String>,
     pub threshold: Option<f64>,
@@ -73,6 +78,8 @@ impl Registry {
                     error: None,
                     provider: Some(m.provider),
                     provider_fallbacks: m.fallbacks.clone(),
+                    provider_nodes: Some(m.placement),
+                    provider_options: m.provider_options.iter().cloned().collect(),
                     asset_class: Some(m.manifest.asset_class.as_str()),
                     input_roles: m.roles(),
                     threshold: Some(m.manifest.output.threshold),
@@ -91,6 +98,8 @@ impl Registry {
                 error: Some(r.error.clone()),
                 provider: None,
                 provider_fallbacks: Vec::new(),
+                provider_nodes: None,
+                provider_options: Default::default(),
                 asset_class: manifest.as_ref().map(|m| m.asset_class.as_str()),
                 input_roles: manifest
                     .as_ref()
