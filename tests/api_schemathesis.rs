@@ -24,6 +24,9 @@ fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {
         // An endless event stream; covered by tests/web and api_auth.
         .args(["--exclude-path", "/api/v1/live"])
         .args(["--max-examples", "40", "--seed", "7", "--no-color", "--warnings", "off"])
+        // A 10,000-sample lab series through the debug build on a busy 2-core machine can take
+        // longer than schemathesis' default 10 s read timeout; a hang still fails at 120 s.
+        .args(["--request-timeout", "120"])
         .env("SCHEMATHESIS_HOOKS", "")
         .current_dir(dir.path())
         .output()
