@@ -70,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// Per-asset baselines: evaluation on labelled runs.
+    Baseline {
+        #[command(subcommand)]
+        command: edgecite::baseline::cli::BaselineCommand,
+    },
     /// API users (for the web app and API tokens).
     User {
         #[command(subcommand)]
@@ -178,6 +183,7 @@ fn main() -> ExitCode {
         Command::Model { command: ModelCommand::Eval { model, csv, json, config, models_dir, map } } => {
             model_eval(&model, &csv, json, config.as_deref(), models_dir, &map)
         }
+        Command::Baseline { command } => edgecite::baseline::cli::run(command),
         Command::User { command } => edgecite::sinks::api::cli::user(command),
         Command::Token { command } => edgecite::sinks::api::cli::token(command),
         Command::Ask(args) => edgecite::cli::ask(&args),
