@@ -42,6 +42,24 @@ pub enum BaselineCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-learn an asset's baseline after maintenance: the running daemon drops what it
+    /// learned and learns again from its next evaluation (audited here and by the daemon).
+    Relearn {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        asset: String,
+        /// The baseline's name (`[[assets.baselines]] name`).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the baselines in the store: state, time range, samples, limits.
+    Status {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -52,6 +70,45 @@ pub enum Limits {
 
 pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
     match cmd {
+        BaselineCommand::Relearn { config, asset, name } => {
+            let c = crate::config::Config::load(&config)?;
+            let configured = c.assets.iter().any(|a| a.id == asset && a.baselines.iter().any(|b| b.name == name));
+            anyhow::ensure!(configured, "{}: asset `{asset}` has no baseline `{name}`", config.display());
+            let store = crate::sinks::api::cli::open(&config)?;
+            let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into()));
+            anyhow::ensure!(
+                store.request_relearn(&asset, &name, &by, crate::time::now_ms())?,
+                "{}: baseline `{name}` of {asset} is not in the store yet: start the daemon once so it writes its baselines",
+                c.store.path.display()
+            );
+            crate::sinks::api::cli::audit(&store, "BASELINE_RELEARN_REQUEST", &format!("{asset}/{name}"), "")?;
+            println!(
+                "re-learn of baseline `{name}` on {asset} requested; the daemon takes it up at its next evaluation"
+            );
+            Ok(())
+        }
+        BaselineCommand::Status { config, json } => {
+            let store = crate::sinks::api::cli::open(&config)?;
+            let rows = store.baselines(None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
+            }
+            for r in rows {
+                println!(
+                    "{:<12} {:<12} {:<8} {} {}",
+                    r.asset,
+                    r.name,
+                    r.state,
+                    match (&r.learned_from, &r.learned_to, r.samples) {
+                        (Some(a), Some(b), Some(n)) => format!("learned {a} .. {b} ({n} samples)"),
+                        _ => format!("since {}: {} of {}", r.learn_started, r.progress, r.learn),
+                    },
+                    r.relearn_requested.map(|t| format!("(re-learn requested {t})")).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
         BaselineCommand::Eval {
             csv,
             train_rows,

@@ -27,6 +27,7 @@
 
 pub mod cli;
 pub mod eval;
+pub mod online;
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
@@ -432,7 +433,7 @@ impl Fitted {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A deterministic normal generator (Box-Muller on a xorshift), so the tests need no crate.

@@ -2,6 +2,7 @@
 //! [`Outcome`]: a fault with evidence and citations, normal, or an abstention with its reason.
 //! The [`tracker`] turns outcomes into finding transitions with hysteresis.
 
+pub mod baseline;
 pub mod duval;
 pub mod evidence;
 pub mod lab;
@@ -232,6 +233,17 @@ impl Diagnoser {
             assets.push((a.id.clone(), criteria));
         }
         Ok(Diagnoser { assets, disabled })
+    }
+
+    /// Add each asset's baseline criteria (`baseline.<name>`); their learned state lives in
+    /// `registry`, which outlives a Diagnoser rebuilt on reload.
+    pub fn with_baselines(mut self, registry: &crate::baseline::online::Registry) -> Self {
+        for e in registry.entries() {
+            if let Some((_, criteria)) = self.assets.iter_mut().find(|(a, _)| *a == e.spec.asset) {
+                criteria.push(Box::new(baseline::BaselineCriterion::new(e.clone())));
+            }
+        }
+        self
     }
 
     /// Criteria per asset, for summaries.

@@ -9,6 +9,7 @@
 //! what a power cut can take to about one second of samples.
 
 pub mod acked_ingest;
+pub mod baseline;
 pub mod mqtt_feed;
 pub mod outbox;
 
@@ -107,6 +108,7 @@ ALTER TABLE samples ADD COLUMN text TEXT;
 -- v6: the event summary in Chinese; '' in rows written before it (read the English one).
 ALTER TABLE finding_events ADD COLUMN summary_zh TEXT NOT NULL DEFAULT '';
 "#,
+    baseline::MIGRATION,
 ];
 
 pub struct Store {
