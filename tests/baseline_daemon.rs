@@ -41,10 +41,8 @@ fn baseline_learns_survives_a_restart_finds_a_departure_and_relearns_audited() {
             ("pump_fault = true", "pump_fault = false"),
             ("interval_ms = 1000\ntimeout_ms = 500\npoints", "interval_ms = 250\ntimeout_ms = 500\npoints"),
             ("[diagnose]\ninterval_ms = 1000", "[diagnose]\ninterval_ms = 250"),
-            (
-                "[store]",
-                "[[assets.baselines]]\nname = \"skid\"\nsignals = [\"vib_accel_rms\", \"vib_accel2_rms\", \"motor_current\", \"pressure\", \"flow\", \"motor_temp\"]\nlearn = { samples = 40 }\n\n[store]",
-            ),
+            // The demo pump's baseline, learning longer here.
+            ("window = 1\nlearn = { samples = 30 }", "window = 5\nlearn = { samples = 80 }"),
         ],
     );
     let mut d = Daemon::start(&config, ports.api, &[]);
@@ -54,7 +52,7 @@ fn baseline_learns_survives_a_restart_finds_a_departure_and_relearns_audited() {
     });
     assert_eq!(a["reason"], "insufficient_data", "{a}");
     let b = d.wait_until("the baseline to be ready", LIMIT, || Some(baseline(&d)).filter(|b| b["state"] == "ready"));
-    assert_eq!(b["samples"], 40, "{b}");
+    assert_eq!(b["samples"], 80, "{b}");
     assert!(b["learned_from"].as_str().unwrap() < b["learned_to"].as_str().unwrap());
     assert!(b["basis"].as_str().unwrap().contains("Jackson & Mudholkar"), "{b}");
     let learned_to = b["learned_to"].clone();
@@ -77,7 +75,7 @@ fn baseline_learns_survives_a_restart_finds_a_departure_and_relearns_audited() {
     assert_eq!(f["code"], "BASELINE.SKID.DEPARTURE");
     let cit = &f["citations"][0];
     assert_eq!(cit["reference_id"], "baseline:P1/skid");
-    assert!(cit["title"].as_str().unwrap().contains("40 samples"), "{cit}");
+    assert!(cit["title"].as_str().unwrap().contains("80 samples"), "{cit}");
     let summary = f["evidence"]["summary"].as_str().unwrap();
     assert!(summary.contains("most contributing") && summary.contains("learned"), "{summary}");
     let derived = f["evidence"]["derived"].as_array().unwrap();
@@ -126,4 +124,38 @@ fn baseline_learns_survives_a_restart_finds_a_departure_and_relearns_audited() {
     });
     let audit = d.json("/api/v1/admin/audit");
     assert!(audit.as_array().unwrap().iter().any(|r| r["action"] == "BASELINE_RELEARN_REQUEST"), "{audit}");
+}
+
+/// The demo as shipped: the pump learns its baseline before its fault starts, then the
+/// departure finding opens and names vibration among the signals that moved.
+#[test]
+fn demo_pump_learns_before_its_fault_then_reports_the_departure() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(
+        dir.path(),
+        &ports,
+        &[
+            ("interval_ms = 1000\ntimeout_ms = 500\npoints", "interval_ms = 250\ntimeout_ms = 500\npoints"),
+            ("[diagnose]\ninterval_ms = 1000", "[diagnose]\ninterval_ms = 250"),
+        ],
+    );
+    let t0 = std::time::SystemTime::now();
+    let d = Daemon::start(&config, ports.api, &[]);
+    let b = d.wait_until("the demo pump's baseline to be ready", LIMIT, || {
+        Some(baseline(&d)).filter(|b| b["state"] == "ready")
+    });
+    assert_eq!(b["samples"], 30);
+    let f = d.wait_until("the demo pump's departure", Duration::from_secs(120), || {
+        let open = d.json("/api/v1/findings?state=open");
+        open.as_array().unwrap().iter().find(|f| f["criterion"]["id"] == "baseline.skid").cloned()
+    });
+    // Learned before the fault, and no departure before the fault's onset (demo.toml:
+    // pump_fault_onset_hours = 8 at 720 simulated seconds per second: 40 s after the start).
+    assert!(f["citations"][0]["title"].as_str().unwrap().contains("30 samples"));
+    let at = |k: &str, v: &Value| humantime::parse_rfc3339(v[k].as_str().unwrap()).unwrap();
+    assert!(at("learned_to", &b) < t0 + Duration::from_secs(40), "{b}");
+    assert!(at("first_seen", &f) >= t0 + Duration::from_secs(40), "departure before the fault: {f}");
+    let summary = f["evidence"]["summary"].as_str().unwrap();
+    assert!(summary.contains("vib_accel"), "the bearing fault's vibration is among the top signals: {summary}");
 }

@@ -283,6 +283,13 @@ pub fn min_rows(m: usize) -> usize {
     (2 * (m + 1)).max(10)
 }
 
+/// Product policy: evaluations needed to learn `m` signals with `window`-sample features.
+/// Consecutive evaluations share all but one sample of their windows, so only every
+/// `window`-th is independent; the learning window must hold [`min_rows`] independent ones.
+pub fn min_learning_samples(m: usize, window: usize) -> usize {
+    min_rows(m) * window.max(1)
+}
+
 /// Fit a baseline to learning rows (one feature vector per row, in `signals` order).
 pub fn fit(signals: &[(String, FeatureKind)], rows: &[Vec<f64>], opts: FitOptions) -> Result<Fitted, FitError> {
     let m = signals.len();

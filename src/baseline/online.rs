@@ -238,7 +238,8 @@ impl Entry {
                 let done = match (self.spec.learn_samples, self.spec.learn_ms, *first_ms, *last_ms) {
                     (Some(n), _, _, _) => rows.len() >= n,
                     (None, Some(ms), Some(a), Some(b)) => {
-                        b - a >= ms && rows.len() >= super::min_rows(self.spec.signals.len())
+                        b - a >= ms
+                            && rows.len() >= super::min_learning_samples(self.spec.signals.len(), self.spec.window)
                     }
                     _ => false,
                 };

@@ -3,7 +3,9 @@
 //! after the start or a re-learn) and its limits. Checked once at load.
 
 use super::{AssetConfig, ConfigError, Doc, KeyPath};
-use crate::baseline::{min_rows, FeatureKind, LimitBasis, DEFAULT_CONFIDENCE, DEFAULT_VARIANCE, DEFAULT_WINDOW};
+use crate::baseline::{
+    min_learning_samples, FeatureKind, LimitBasis, DEFAULT_CONFIDENCE, DEFAULT_VARIANCE, DEFAULT_WINDOW,
+};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -37,7 +39,7 @@ pub struct BaselineConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LearnConfig {
-    /// Learn from this many evaluations (feature vectors).
+    /// Learn from this many evaluations (feature vectors); at least `window x max(2 (signals + 1), 10)`.
     pub samples: Option<usize>,
     /// Or: learn for this long (`"10m"`, `"2h"`), from the first usable evaluation.
     pub duration: Option<String>,
@@ -121,13 +123,18 @@ pub(super) fn validate(doc: &Doc, at: &KeyPath, asset: &AssetConfig) -> Result<(
                 format!("value {} is out of range: expected 1 to {}", b.window, crate::pipeline::WINDOW_CAPACITY),
             ));
         }
-        let need = min_rows(b.signals.len());
+        let need = min_learning_samples(b.signals.len(), b.window);
         match (&b.learn.samples, &b.learn.duration) {
             (Some(n), None) if *n >= need => {}
             (Some(n), None) => {
                 return Err(doc.invalid(
                     at.key("learn").key("samples"),
-                    format!("value {n} is too small for {} signals: expected at least {need}", b.signals.len()),
+                    format!(
+                        "value {n} is too small for {} signals with {}-sample windows: expected at least {need} ({} independent windows)",
+                        b.signals.len(),
+                        b.window,
+                        need / b.window
+                    ),
                 ))
             }
             (None, Some(d)) => {

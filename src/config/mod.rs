@@ -480,6 +480,10 @@ pub struct SimulatorConfig {
     pub transformer_fault: bool,
     #[serde(default = "yes")]
     pub pump_fault: bool,
+    /// When the pump's fault starts, if not at `fault_onset_hours` (e.g. after a baseline
+    /// has learned the healthy pump).
+    #[serde(default)]
+    pub pump_fault_onset_hours: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
