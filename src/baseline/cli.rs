@@ -38,6 +38,9 @@ pub enum BaselineCommand {
         /// Consecutive normal evaluations before it clears (`diagnose.clear_after`).
         #[arg(long, default_value_t = 3)]
         clear_after: u32,
+        /// Score files without an `anomaly` column as all normal (anomaly-free runs).
+        #[arg(long)]
+        unlabelled_normal: bool,
         /// Print one JSON object per run, then the pooled object as the last line.
         #[arg(long)]
         json: bool,
@@ -118,6 +121,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
             limits,
             open_after,
             clear_after,
+            unlabelled_normal,
             json,
         } => {
             let limits = match limits {
@@ -131,6 +135,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
                 fit: FitOptions { confidence, variance, limits },
                 open_after,
                 clear_after,
+                unlabelled_normal,
             };
             let mut runs = Vec::new();
             for f in expand(&csv)? {

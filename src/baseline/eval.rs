@@ -44,6 +44,8 @@ pub struct EvalOptions {
     pub fit: FitOptions,
     pub open_after: u32,
     pub clear_after: u32,
+    /// A file without an `anomaly` column is all normal (an anomaly-free run: FAR only).
+    pub unlabelled_normal: bool,
 }
 
 impl Default for EvalOptions {
@@ -54,6 +56,7 @@ impl Default for EvalOptions {
             fit: FitOptions::default(),
             open_after: 3,
             clear_after: 3,
+            unlabelled_normal: false,
         }
     }
 }
@@ -188,8 +191,11 @@ pub fn evaluate_file(file: &Path, opts: &EvalOptions) -> Result<RunResult, Basel
     let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let sep = if header.contains(',') || !header.contains(';') { ',' } else { ';' };
     let names: Vec<String> = header.split(sep).map(|c| c.trim().trim_matches('"').to_string()).collect();
-    if !names.iter().any(|n| n == "anomaly") {
-        return Err(input(format!("no `anomaly` label column (header: {header})")));
+    let labelled = names.iter().any(|n| n == "anomaly");
+    if !labelled && !opts.unlabelled_normal {
+        return Err(input(format!(
+            "no `anomaly` label column (header: {header}); --unlabelled-normal scores an anomaly-free run as all normal"
+        )));
     }
     let signals: Vec<String> = names
         .iter()
@@ -197,7 +203,9 @@ pub fn evaluate_file(file: &Path, opts: &EvalOptions) -> Result<RunResult, Basel
         .cloned()
         .collect();
     let mut columns = signals.clone();
-    columns.push("anomaly".into());
+    if labelled {
+        columns.push("anomaly".into());
+    }
     let table = read_csv_mapped(file, &columns, &[])?;
     let kinds: Vec<(String, FeatureKind)> = signals
         .iter()
@@ -217,7 +225,8 @@ pub fn evaluate_file(file: &Path, opts: &EvalOptions) -> Result<RunResult, Basel
         return Err(input(format!("{n} rows: nothing left to score after the {} learning rows", opts.train_rows)));
     }
     let times: Vec<f64> = table.timestamps.iter().enumerate().map(|(i, t)| seconds(t).unwrap_or(i as f64)).collect();
-    let labels = &table.columns.last().expect("anomaly column").1;
+    let all_normal = vec![Some(0.0); n];
+    let labels = if labelled { &table.columns.last().expect("anomaly column").1 } else { &all_normal };
     // The feature vector of row i over rows i-w+1..=i; None when a value is missing.
     let features = |i: usize| -> Option<Vec<f64>> {
         if i + 1 < w {
