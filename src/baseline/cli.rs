@@ -92,7 +92,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
         }
         BaselineCommand::Status { config, json } => {
             let store = crate::sinks::api::cli::open(&config)?;
-            let rows = store.baselines(None)?;
+            let rows = store.baselines(None, crate::time::now_ms())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());

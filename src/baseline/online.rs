@@ -114,6 +114,8 @@ pub struct Snapshot {
     /// Learning progress: rows so far and the target (`samples`) or duration in ms.
     pub progress: usize,
     pub learn: String,
+    /// `stale_after_days` in ms, when set.
+    pub stale_after_ms: Option<i64>,
     #[serde(skip)]
     pub learned: Option<Arc<Learned>>,
     pub last_error: Option<String>,
@@ -319,6 +321,7 @@ impl Entry {
             learn_started_ms: started,
             progress,
             learn: self.spec.learn_text(),
+            stale_after_ms: self.spec.stale_after_ms,
             learned,
             last_error: st.last_error.clone(),
         }

@@ -27,6 +27,7 @@ CREATE TABLE baselines (
     updated_ms           INTEGER NOT NULL,
     relearn_requested_ms INTEGER,
     relearn_requested_by TEXT,
+    stale_after_ms       INTEGER,
     PRIMARY KEY (asset, name)
 );
 "#;
@@ -73,13 +74,13 @@ impl Store {
             let json = l.map(super::json);
             tx.execute(
                 "INSERT INTO baselines(asset, name, state, fingerprint, learn_started_ms, progress, learn, learned_from_ms,
-                   learned_to_ms, samples, learned_json, last_error, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                   learned_to_ms, samples, learned_json, last_error, updated_ms, stale_after_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15)
                  ON CONFLICT(asset, name) DO UPDATE SET state = excluded.state, fingerprint = excluded.fingerprint,
                    learn_started_ms = excluded.learn_started_ms, progress = excluded.progress, learn = excluded.learn,
                    learned_from_ms = excluded.learned_from_ms, learned_to_ms = excluded.learned_to_ms,
                    samples = excluded.samples, learned_json = excluded.learned_json, last_error = excluded.last_error,
-                   updated_ms = excluded.updated_ms,
+                   updated_ms = excluded.updated_ms, stale_after_ms = excluded.stale_after_ms,
                    relearn_requested_ms = CASE WHEN relearn_requested_ms <= ?14 THEN NULL ELSE relearn_requested_ms END,
                    relearn_requested_by = CASE WHEN relearn_requested_ms <= ?14 THEN NULL ELSE relearn_requested_by END",
                 params![
@@ -97,6 +98,7 @@ impl Store {
                     s.last_error,
                     now_ms,
                     relearn_seen_ms,
+                    s.stale_after_ms,
                 ],
             )?;
         }
@@ -177,11 +179,12 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every baseline, or one asset's, for the API and the CLI.
-    pub fn baselines(&self, asset: Option<&str>) -> Result<Vec<BaselineRow>, StoreError> {
+    /// Every baseline, or one asset's, for the API and the CLI. A ready baseline older than
+    /// its `stale_after_days` at `now_ms` reads as `stale`.
+    pub fn baselines(&self, asset: Option<&str>, now_ms: i64) -> Result<Vec<BaselineRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT asset, name, state, learn_started_ms, progress, learn, learned_from_ms, learned_to_ms, samples,
-                    learned_json, last_error, updated_ms, relearn_requested_ms, relearn_requested_by
+                    learned_json, last_error, updated_ms, relearn_requested_ms, relearn_requested_by, stale_after_ms
              FROM baselines WHERE (?1 IS NULL OR asset = ?1) ORDER BY asset, name",
         )?;
         let rows = stmt.query_map(params![asset], |r| {
@@ -190,17 +193,22 @@ impl Store {
                 (r.get::<_, i64>(4)?, r.get::<_, String>(5)?, r.get::<_, Option<i64>>(6)?, r.get::<_, Option<i64>>(7)?),
                 (r.get::<_, Option<i64>>(8)?, r.get::<_, Option<String>>(9)?, r.get::<_, Option<String>>(10)?),
                 (r.get::<_, i64>(11)?, r.get::<_, Option<i64>>(12)?, r.get::<_, Option<String>>(13)?),
+                r.get::<_, Option<i64>>(14)?,
             ))
         })?;
         let ts = crate::time::rfc3339;
         let mut out = Vec::new();
         for row in rows {
             let (
-                (asset, name, state, started),
+                (asset, name, mut state, started),
                 (progress, learn, from, to),
                 (samples, json, last_error),
                 (upd, rq, rqb),
+                stale_after,
             ) = row?;
+            if state == "ready" && stale_after.zip(to).is_some_and(|(max, to)| now_ms - to > max) {
+                state = "stale".into();
+            }
             let learned: Option<Learned> =
                 json.as_deref().map(|j| super::from_json("baselines.learned_json", j)).transpose()?;
             let f = learned.as_ref().map(|l| &l.fitted);
@@ -253,6 +261,7 @@ mod tests {
             learn_started_ms: 1000,
             progress: learned.as_ref().map(|l| l.samples).unwrap_or(3),
             learn: "20 samples".into(),
+            stale_after_ms: Some(1_000_000),
             learned: learned.map(std::sync::Arc::new),
             last_error: None,
         }
@@ -282,12 +291,14 @@ mod tests {
         assert_eq!(st.len(), 1);
         assert_eq!(st[0].learned.as_ref(), Some(&learned), "fitted parameters round-trip");
         assert_eq!(s.pending_relearns().unwrap(), vec![("P1".into(), "skid".into(), 30, "alice".into())]);
-        let row = &s.baselines(Some("P1")).unwrap()[0];
+        let row = &s.baselines(Some("P1"), 30).unwrap()[0];
         assert_eq!(
             (row.state.as_str(), row.samples, row.relearn_requested_by.as_deref()),
             ("ready", Some(20), Some("alice"))
         );
         assert!(row.basis.as_deref().unwrap().contains("Jackson & Mudholkar"));
+        // Past stale_after (learned to 20 000 ms, 1 000 000 ms allowed), it reads as stale.
+        assert_eq!(s.baselines(None, 1_020_001).unwrap()[0].state, "stale");
         // A snapshot taken before the request leaves it pending; one after clears it.
         s.save_baselines(&[snap("ready", Some(learned.clone()))], 29, 31).unwrap();
         assert_eq!(s.pending_relearns().unwrap().len(), 1);

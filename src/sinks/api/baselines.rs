@@ -41,7 +41,7 @@ pub struct RelearnAccepted {
 #[utoipa::path(get, path = "/api/v1/baselines", tag = "baselines", params(ListQuery),
     responses((status = 200, body = Vec<BaselineRow>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list(State(state): State<ApiState>, Query(q): Query<ListQuery>) -> ApiResult<Vec<BaselineRow>> {
-    Ok(Json(query_store(&state, move |s| s.baselines(q.asset.as_deref())).await?))
+    Ok(Json(query_store(&state, move |s| s.baselines(q.asset.as_deref(), crate::time::now_ms())).await?))
 }
 
 /// Re-learn a baseline (technician): its learned normal is dropped and it learns again from
