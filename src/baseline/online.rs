@@ -336,6 +336,8 @@ fn fit_error_text(e: &FitError) -> String {
 #[derive(Debug, Default)]
 pub struct Registry {
     entries: Vec<Arc<Entry>>,
+    /// (asset, criterion id, reason) of baselines that cannot run: roles not bound.
+    pub disabled: Vec<(String, String, String)>,
 }
 
 /// A baseline as the store holds it.
@@ -350,12 +352,25 @@ pub struct Stored {
 
 impl Registry {
     pub fn from_config(config: &Config, now_ms: i64) -> Registry {
-        let entries = config
-            .assets
-            .iter()
-            .flat_map(|a| a.baselines.iter().map(move |b| Arc::new(Entry::new(Spec::new(a, b), now_ms))))
-            .collect();
-        Registry { entries }
+        let mut reg = Registry::default();
+        for a in &config.assets {
+            for b in &a.baselines {
+                let spec = Spec::new(a, b);
+                let mut roles: Vec<&str> = spec.signals.iter().map(|(r, _)| r.as_str()).collect();
+                roles.extend(spec.running.iter().map(|(r, _)| r.as_str()));
+                let unbound: Vec<&str> = roles.into_iter().filter(|r| !a.roles.contains_key(*r)).collect();
+                if unbound.is_empty() {
+                    reg.entries.push(Arc::new(Entry::new(spec, now_ms)));
+                } else {
+                    reg.disabled.push((
+                        a.id.clone(),
+                        spec.criterion_id(),
+                        format!("roles not bound: {}", unbound.join(", ")),
+                    ));
+                }
+            }
+        }
+        reg
     }
 
     pub fn entries(&self) -> &[Arc<Entry>] {
@@ -520,5 +535,15 @@ learn = { samples = 40 }
         reg.relearn("P1", "skid", ts);
         reg.restore(vec![Stored { fingerprint: "other".into(), ..stored }], ts);
         assert_eq!(e.snapshot(ts).state, "learning");
+    }
+
+    #[test]
+    fn a_baseline_with_an_unbound_role_is_disabled_with_the_reason() {
+        let text =
+            CFG.replace(r#"signals = ["flow", "motor_current", "motor_temp"]"#, r#"signals = ["flow", "pressure"]"#);
+        let cfg = Config::parse(Path::new("t.toml"), &text).unwrap();
+        let reg = Registry::from_config(&cfg, 0);
+        assert!(reg.entries().is_empty());
+        assert_eq!(reg.disabled, vec![("P1".into(), "baseline.skid".into(), "roles not bound: pressure".into())]);
     }
 }

@@ -104,11 +104,17 @@ pub(super) fn validate(doc: &Doc, at: &KeyPath, asset: &AssetConfig) -> Result<(
             if !seen.insert(s.as_str()) {
                 return Err(doc.invalid(at.key("signals").index(j), format!("role `{s}` listed twice")));
             }
-            if !asset.roles.contains_key(s) {
-                let bound: Vec<&str> = asset.roles.keys().map(|k| k.as_str()).collect();
+            // A role of the class that is not bound disables the baseline with the reason (as
+            // for every criterion); a name that is no role of the class is a config error.
+            if asset.class.role(s).is_none() {
+                let known: Vec<&str> = asset.class.roles().iter().map(|r| r.name).collect();
                 return Err(doc.invalid(
                     at.key("signals").index(j),
-                    format!("value \"{s}\" is not a role bound on this asset: expected one of {}", bound.join(", ")),
+                    format!(
+                        "value \"{s}\" is not a role of asset class `{}`: expected one of {}",
+                        asset.class.as_str(),
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -151,10 +157,10 @@ pub(super) fn validate(doc: &Doc, at: &KeyPath, asset: &AssetConfig) -> Result<(
             }
         }
         if let Some(r) = &b.running {
-            if !asset.roles.contains_key(&r.role) {
+            if asset.class.role(&r.role).is_none() {
                 return Err(doc.invalid(
                     at.key("running").key("role"),
-                    format!("value \"{}\" is not a role bound on this asset", r.role),
+                    format!("value \"{}\" is not a role of asset class `{}`", r.role, asset.class.as_str()),
                 ));
             }
             if !r.min.is_finite() {

@@ -238,6 +238,9 @@ impl Diagnoser {
     /// Add each asset's baseline criteria (`baseline.<name>`); their learned state lives in
     /// `registry`, which outlives a Diagnoser rebuilt on reload.
     pub fn with_baselines(mut self, registry: &crate::baseline::online::Registry) -> Self {
+        for (asset, criterion, reason) in &registry.disabled {
+            self.disabled.push(Disabled { asset: asset.clone(), criterion: criterion.clone(), reason: reason.clone() });
+        }
         for e in registry.entries() {
             if let Some((_, criteria)) = self.assets.iter_mut().find(|(a, _)| *a == e.spec.asset) {
                 criteria.push(Box::new(baseline::BaselineCriterion::new(e.clone())));
