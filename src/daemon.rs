@@ -79,7 +79,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let unavailable_models = unavailable(loaded.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
     let (models, model_errors) = (loaded.models, loaded.errors);
     let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
-    let mut diagnoser = Diagnoser::new(&config, packs, &models, &unavailable_models)?;
+    // Per-asset baselines: their learned state outlives a Diagnoser rebuilt on reload.
+    let baselines = crate::baseline::online::Registry::from_config(&config, started);
+    baselines.restore(store.load_baselines()?, started);
+    let mut diagnoser = Diagnoser::new(&config, packs, &models, &unavailable_models)?.with_baselines(&baselines);
     let mut reloads = inference::reload::on_sighup(config.inference.clone(), cancel.clone());
     for d in &diagnoser.disabled {
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
@@ -277,6 +280,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                         tracker.restore(&asset, &criterion, &code, severity, now);
                     }
                 }
+                if let Err(e) = tokio::task::block_in_place(|| store.sync_baselines(&baselines, now)) {
+                    tracing::error!(error = %e, "cannot store baseline state");
+                }
                 tokio::task::block_in_place(|| guard.maybe_check(&store, now));
                 {
                     let mut lv = live.write().unwrap_or_else(|p| p.into_inner());
@@ -304,7 +310,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 let unavail = unavailable(l.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
                 match Diagnoser::new(&config, packs, &l.models, &unavail) {
                     Ok(d) => {
-                        diagnoser = d;
+                        diagnoser = d.with_baselines(&baselines);
                         let generation = registry.replace(l.models.clone(), l.rejected);
                         let mut lv = live.write().unwrap_or_else(|p| p.into_inner());
                         lv.models = model_statuses(&l.models);

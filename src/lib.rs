@@ -9,6 +9,7 @@
 // partial_cmp form clippy suggests would hide that.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod daemon;

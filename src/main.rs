@@ -70,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// Per-asset baselines: evaluation on labelled runs.
+    Baseline {
+        #[command(subcommand)]
+        command: edgecite::baseline::cli::BaselineCommand,
+    },
     /// API users (for the web app and API tokens).
     User {
         #[command(subcommand)]
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
         Command::Model { command: ModelCommand::Parity { model, config, models_dir, json } } => {
             model_parity(&model, config.as_deref(), models_dir, json)
         }
+        Command::Baseline { command } => edgecite::baseline::cli::run(command),
         Command::User { command } => edgecite::sinks::api::cli::user(command),
         Command::Token { command } => edgecite::sinks::api::cli::token(command),
         Command::Ask(args) => edgecite::cli::ask(&args),

@@ -164,7 +164,11 @@ fn gaussian(seed: u64, channel: usize, tick: u64) -> f64 {
 impl Plant {
     pub fn new(cfg: SimulatorConfig) -> Self {
         let onset_s = cfg.fault_onset_hours * 3600.0;
-        let faults = [Fault { enabled: cfg.transformer_fault, onset_s }, Fault { enabled: cfg.pump_fault, onset_s }];
+        let pump_onset_s = cfg.pump_fault_onset_hours.map(|h| h * 3600.0).unwrap_or(onset_s);
+        let faults = [
+            Fault { enabled: cfg.transformer_fault, onset_s },
+            Fault { enabled: cfg.pump_fault, onset_s: pump_onset_s },
+        ];
         Plant { cfg, started: Instant::now(), faults: Mutex::new(faults) }
     }
 
@@ -376,6 +380,7 @@ mod tests {
             fault_ramp_hours: 4.0,
             transformer_fault: true,
             pump_fault: true,
+            pump_fault_onset_hours: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod common;
 mod api_auth;
 mod api_retention;
 mod api_schemathesis;
+mod baseline_daemon;
 mod boot;
 mod cli_owner;
 mod config_errors;

@@ -29,6 +29,7 @@ async fn start_sim(port: u16) -> (CancellationToken, tokio::task::JoinHandle<std
         fault_ramp_hours: 1.0,
         transformer_fault: false,
         pump_fault: false,
+        pump_fault_onset_hours: None,
     };
     let listener = simulator::bind(cfg.listen).await.unwrap();
     let cancel = CancellationToken::new();

@@ -5,7 +5,7 @@ en:{findings:"Open findings",assets:"Assets",gateway:"Gateway",ok:"Gateway OK",d
 updated:"updated",lost:"Offline, data from",
 login:"Log in",user:"User name",pass:"Password",signin:"Log in",badLogin:"Wrong user name or password.",logout:"Log out",signedAs:"Signed in as",
 ack:"Acknowledge",acked:"Acknowledged",ackedBy:"Acknowledged by",notes:"Field notes",addNote:"Add note",notePh:"What did you find on site?",photo:"Add photo",
-trend:"Trend",trends:"Show trends",hideTrends:"Hide trends",noTrend:"No history yet.",
+trend:"Trend",baseline:"Baseline",bl_learning:"learning",bl_ready:"ready",bl_stale:"stale, re-learn it",samples:"samples",trends:"Show trends",hideTrends:"Hide trends",noTrend:"No history yet.",
 ask:"Search references",askGo:"Search",askNA:"Search is not available on this gateway.",askNone:"No passage found.",nearest:"nearest match",
 k_acknowledged:"acknowledged",never:"Connection lost, no data received yet",apierr:"Server error",
 noFind:"No open findings.",loading:"Loading…",first:"First seen",last:"Last seen",show:"Show evidence and references",hide:"Hide details",
@@ -30,7 +30,7 @@ zh:{findings:"未处理的发现",assets:"设备",gateway:"网关",ok:"网关正
 updated:"更新于",lost:"离线，数据截至",
 login:"登录",user:"用户名",pass:"密码",signin:"登录",badLogin:"用户名或密码错误。",logout:"退出登录",signedAs:"当前用户",
 ack:"确认",acked:"已确认",ackedBy:"确认人",notes:"现场记录",addNote:"添加记录",notePh:"现场发现了什么？",photo:"添加照片",
-trend:"趋势",trends:"查看趋势",hideTrends:"收起趋势",noTrend:"暂无历史数据。",
+trend:"趋势",baseline:"基线",bl_learning:"学习中",bl_ready:"就绪",bl_stale:"已过期，请重新学习",samples:"个样本",trends:"查看趋势",hideTrends:"收起趋势",noTrend:"暂无历史数据。",
 ask:"查询标准依据",askGo:"查询",askNA:"此网关不支持查询。",askNone:"未找到相关条文。",nearest:"最接近的结果",
 k_acknowledged:"已确认",never:"连接中断，尚未收到数据",apierr:"服务器错误",
 noFind:"当前没有未处理的发现。",loading:"加载中…",first:"首次发现",last:"最近一次",show:"查看证据与依据",hide:"收起详情",
@@ -226,6 +226,7 @@ function assetCard(a){var sev=RANK[a.worst_severity]?a.worst_severity:"none";
   h("div",{cls:"row"},h("span",{cls:"pill b-"+sev},sevName(a.worst_severity)+(a.open_findings?" · "+a.open_findings+" "+t("open"):"")),
    h("span",{cls:"title",style:"margin:0"},a.id+" · "+a.name)),
   h("div",{cls:"meta"},S.en["c_"+a.class]?t("c_"+a.class):a.class),
+  baselineLines(a.id),
   h("button",{type:"button",cls:"xbtn","data-testid":"trends","aria-expanded":trendsOpen[a.id]?"true":"false",on:function(){
    if(trendsOpen[a.id])delete trendsOpen[a.id];else trendsOpen[a.id]=1;render()}},trendsOpen[a.id]?"▴ "+t("hideTrends"):"▾ "+t("trends")),
   trendsOpen[a.id]?h("div",{cls:"sec","data-testid":"asset-trends"},(a.values||[]).filter(function(v){return v.value!=null}).map(function(v){
@@ -240,6 +241,10 @@ function assetCard(a){var sev=RANK[a.worst_severity]?a.worst_severity:"none";
     x.detail?h("div",{cls:"det","data-testid":"assessment-detail"},LT(x,"detail")):null,
     x.verdict&&x.verdict.kind!=="diagnosis"&&x.verdict.kind!=="normal"?h("div",{cls:"det","data-testid":"verdict-kind","data-kind":x.verdict.kind},t("vk_"+x.verdict.kind)):null)})))}
 
+// Per-asset baselines (GET /api/v1/baselines): state, learning progress or what was learned.
+function baselineLines(id){return (st.baselines||[]).filter(function(b){return b.asset===id}).map(function(b){
+ return h("div",{cls:"meta","data-testid":"baseline","data-baseline":b.name,"data-state":b.state},t("baseline")+" "+b.name+": "+(S.en["bl_"+b.state]?t("bl_"+b.state):b.state)+
+  (b.state==="learning"?" · "+b.progress+" / "+b.learn:" · "+tm(b.learned_from)+" – "+tm(b.learned_to)+" · "+b.samples+" "+t("samples")))})}
 function renderAssets(){var box=$("assets");if(!st.assets){if(!box.firstChild)box.appendChild(h("div",{cls:"empty"},t("loading")));return}
  var frag=document.createDocumentFragment();st.assets.forEach(function(a){frag.appendChild(assetCard(a))});box.replaceChildren(frag)}
 
@@ -282,8 +287,8 @@ var timer=null,busy=false;
 function poll(){if(busy)return;clearTimeout(timer);
  if(document.hidden){timer=setTimeout(poll,POLL);return}
  busy=true;st.offline=false;st.cachedAt=null;
- Promise.all([getJSON("/healthz",true),getJSON(Q("/api/v1/assets")),getJSON(Q("/api/v1/findings?state=open")),st.me?null:getJSON("/api/v1/auth/me").catch(function(){return null})]).then(function(r){
-  st.health=r[0];st.assets=r[1]||[];st.findings=r[2]||[];if(r[3])st.me=r[3];st.auth=true;
+ Promise.all([getJSON("/healthz",true),getJSON(Q("/api/v1/assets")),getJSON(Q("/api/v1/findings?state=open")),st.me?null:getJSON("/api/v1/auth/me").catch(function(){return null}),getJSON("/api/v1/baselines").catch(function(){return null})]).then(function(r){
+  st.health=r[0];st.assets=r[1]||[];st.findings=r[2]||[];if(r[3])st.me=r[3];st.auth=true;st.baselines=r[4]||st.baselines;
   if(st.offline){st.okAt=st.cachedAt?new Date(st.cachedAt):st.okAt;st.err={api:false,msg:"offline"}}
   else{st.okAt=new Date();st.err=null;live()}
   var ids={};st.findings.forEach(function(f){ids[f.id]=1});

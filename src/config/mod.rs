@@ -5,6 +5,8 @@
 //! the directory of the config file.
 
 mod api;
+mod baseline;
+pub use baseline::{BaselineConfig, LearnConfig, RunningConfig};
 mod error;
 pub mod inference;
 
@@ -402,6 +404,9 @@ pub struct AssetConfig {
     /// Parameters pack criteria read (age_years, insulation_class, voltage_class, ...).
     #[serde(default)]
     pub params: BTreeMap<String, packs::Param>,
+    /// Baselines learned from this asset's own normal (`config/baseline.rs`).
+    #[serde(default)]
+    pub baselines: Vec<BaselineConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -486,6 +491,10 @@ pub struct SimulatorConfig {
     pub transformer_fault: bool,
     #[serde(default = "yes")]
     pub pump_fault: bool,
+    /// When the pump's fault starts, if not at `fault_onset_hours` (e.g. after a baseline
+    /// has learned the healthy pump).
+    #[serde(default)]
+    pub pump_fault_onset_hours: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -946,6 +955,7 @@ impl Config {
                 ));
             }
             params::validate(doc, &at.key("params"), &asset.params)?;
+            baseline::validate(doc, &at, asset)?;
             if !asset_ids.insert(asset.id.as_str()) {
                 return Err(doc.invalid(at.key("id"), format!("duplicate asset id `{}`", asset.id)));
             }

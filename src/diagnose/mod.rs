@@ -2,6 +2,7 @@
 //! [`Outcome`]: a fault with evidence and citations, normal, or an abstention with its reason.
 //! The [`tracker`] turns outcomes into finding transitions with hysteresis.
 
+pub mod baseline;
 pub mod duval;
 pub mod evidence;
 pub mod lab;
@@ -306,6 +307,20 @@ impl Diagnoser {
             }
         }
         out
+    }
+
+    /// Add each asset's baseline criteria (`baseline.<name>`); their learned state lives in
+    /// `registry`, which outlives a Diagnoser rebuilt on reload.
+    pub fn with_baselines(mut self, registry: &crate::baseline::online::Registry) -> Self {
+        for (asset, criterion, reason) in &registry.disabled {
+            self.disabled.push(Disabled { asset: asset.clone(), criterion: criterion.clone(), reason: reason.clone() });
+        }
+        for e in registry.entries() {
+            if let Some((_, criteria)) = self.assets.iter_mut().find(|(a, _)| *a == e.spec.asset) {
+                criteria.push(Box::new(baseline::BaselineCriterion::new(e.clone())));
+            }
+        }
+        self
     }
 
     /// Criteria per asset, for summaries.

@@ -11,6 +11,7 @@
 //! cursor of the MQTT finding feed, kept in the FULL outbox, and must never be reused.
 
 pub mod acked_ingest;
+pub mod baseline;
 pub mod mqtt_feed;
 pub mod outbox;
 
@@ -110,6 +111,7 @@ ALTER TABLE samples ADD COLUMN text TEXT;
 -- v6: the event summary in Chinese; '' in rows written before it (read the English one).
 ALTER TABLE finding_events ADD COLUMN summary_zh TEXT NOT NULL DEFAULT '';
 "#,
+    baseline::MIGRATION,
 ];
 
 pub struct Store {

@@ -117,9 +117,13 @@ done
 # --- test --------------------------------------------------------------------------------
 mkdir -p "$ART"
 set +e
+# The baseline test first: page.test.mjs stops the daemon at its end.
+(cd "$HERE" && EDGECITE_URL="$URL" CHROMIUM_PATH="$CHROMIUM" node --test --test-reporter=spec baseline.test.mjs)
+bl_status=$?
 (cd "$HERE" && EDGECITE_URL="$URL" EDGECITE_PID="$DAEMON_PID" EDGECITE_ARTIFACTS="$ART" \
   CHROMIUM_PATH="$CHROMIUM" node --test --test-reporter=spec page.test.mjs)
 status=$?
+[ "$status" != 0 ] || status=$bl_status
 set -e
 if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
   drc=0; wait "$DAEMON_PID" 2>/dev/null || drc=$?

@@ -60,14 +60,14 @@ pub enum TokenCommand {
     },
 }
 
-fn open(config: &std::path::Path) -> anyhow::Result<Store> {
+pub(crate) fn open(config: &std::path::Path) -> anyhow::Result<Store> {
     let c = Config::load(config)?;
     // Root must not leave root-owned WAL/SHM files in the service's state directory.
     crate::store::owner::refuse_root_on_foreign_db(&c.store.path, &std::env::args().collect::<Vec<_>>())?;
     Ok(Store::open(&c.store.path)?)
 }
 
-fn audit(store: &Store, action: &str, target: &str, detail: &str) -> anyhow::Result<()> {
+pub(crate) fn audit(store: &Store, action: &str, target: &str, detail: &str) -> anyhow::Result<()> {
     let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into()));
     store.audit(
         &AuditEntry { actor: &actor, role: None, action, target, status: 0, remote: None, detail },

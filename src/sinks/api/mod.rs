@@ -6,6 +6,7 @@
 //! `pub(crate) fn routes() -> Router<ApiState>` and are merged in `router` below.
 
 pub mod ask;
+mod baselines;
 mod dga;
 mod models;
 mod outbox;
@@ -120,6 +121,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(outbox::Doc::openapi());
     doc.merge(ask::Doc::openapi());
     doc.merge(dga::Doc::openapi());
+    doc.merge(baselines::Doc::openapi());
     doc
 }
 
@@ -174,6 +176,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(outbox::routes())
         .merge(ask::routes())
         .merge(dga::routes())
+        .merge(baselines::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         // Outermost last: metrics and error shaping see every response, auth covers every
         // route (including those merged above by other features).
