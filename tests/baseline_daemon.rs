@@ -27,7 +27,7 @@ fn baseline(d: &Daemon) -> Value {
 
 fn assessment(d: &Daemon) -> Option<Value> {
     let a = d.json("/api/v1/assets/P1");
-    a["assessments"].as_array()?.iter().find(|x| x["criterion"]["id"] == "baseline.skid").cloned()
+    a["assessments"].as_array()?.iter().find(|x| x["criterion"]["id"] == "verdict.baseline.skid").cloned()
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn baseline_learns_survives_a_restart_finds_a_departure_and_relearns_audited() {
     set_fault(ports.sim, 2, true);
     let f = d.wait_until("a baseline departure finding", LIMIT, || {
         let open = d.json("/api/v1/findings?state=open");
-        open.as_array().unwrap().iter().find(|f| f["criterion"]["id"] == "baseline.skid").cloned()
+        open.as_array().unwrap().iter().find(|f| f["criterion"]["id"] == "verdict.baseline.skid").cloned()
     });
     assert_eq!(f["code"], "BASELINE.SKID.DEPARTURE");
     let cit = &f["citations"][0];
@@ -148,7 +148,7 @@ fn demo_pump_learns_before_its_fault_then_reports_the_departure() {
     assert_eq!(b["samples"], 30);
     let f = d.wait_until("the demo pump's departure", Duration::from_secs(120), || {
         let open = d.json("/api/v1/findings?state=open");
-        open.as_array().unwrap().iter().find(|f| f["criterion"]["id"] == "baseline.skid").cloned()
+        open.as_array().unwrap().iter().find(|f| f["criterion"]["id"] == "verdict.baseline.skid").cloned()
     });
     // Learned before the fault, and no departure before the fault's onset (demo.toml:
     // pump_fault_onset_hours = 8 at 720 simulated seconds per second: 40 s after the start).
