@@ -486,6 +486,11 @@ pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
             }
             crate::store::owner::refuse_root_on_foreign_db(&c.packs.refs_db, &std::env::args().collect::<Vec<_>>())?;
             let mut ix = RefIndex::open(&c.packs.refs_db)?;
+            if !c.packs.dirs.is_empty() || !c.packs.builtin {
+                // Segment with the same glossary as the daemon (plant packs' names included).
+                let g = crate::knowledge::glossary::Glossary::load(c.packs.builtin, &c.packs.dirs)?;
+                ix.set_lexicon(std::sync::Arc::new(crate::knowledge::search::query::Lexicon::new(g)))?;
+            }
             ix.load_library(&packs.library)?;
             let n = ix.put_document(&doc, "plant")?;
             println!(

@@ -118,7 +118,7 @@ done
 mkdir -p "$ART"
 set +e
 (cd "$HERE" && EDGECITE_URL="$URL" EDGECITE_PID="$DAEMON_PID" EDGECITE_ARTIFACTS="$ART" \
-  CHROMIUM_PATH="$CHROMIUM" node --test --test-reporter=spec page.test.mjs)
+  CHROMIUM_PATH="$CHROMIUM" node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs)
 status=$?
 set -e
 if ! kill -0 "$DAEMON_PID" 2>/dev/null; then

@@ -175,6 +175,9 @@ const STOP: &[&str] = &[
     "given",
     "s",
     "applied",
+    "after",
+    "before",
+    "during",
     "apply",
     "may",
     "might",
@@ -249,6 +252,9 @@ const CJK_STOP: &[&str] = &[
     "里",
     "中",
     "能否",
+    "判为",
+    "判定为",
+    "判断为",
     "可否",
 ];
 
@@ -431,6 +437,9 @@ pub struct Coverage {
 /// Occurrences of a concept's name that are not inside a longer name of another concept.
 fn find_concept(lex: &Lexicon, hay: &str, alt: &str) -> Vec<(usize, usize)> {
     let mut v = find_all(hay, alt, false);
+    if v.is_empty() {
+        return v;
+    }
     if let Some(longer) = lex.containers.get(alt) {
         let mut covered: Vec<(usize, usize)> = Vec::new();
         for l in longer {
