@@ -264,3 +264,31 @@ fn matches_say_which_term_matched_and_sentences_are_highlighted() {
     assert_eq!(r.results[0].passage_id, "dlt722.attention-values");
     assert!(r.results[0].matched.iter().any(|m| m.concept.as_deref() == Some("gas.h2")), "{:?}", r.results[0].matched);
 }
+
+#[test]
+fn glossary_expansion_works_both_ways_on_one_language_documents() {
+    let mut ix = index();
+    let en = import_text(
+        "m.md",
+        "# Manual\n\n## Bearings\n\nRegrease the pump bearings every 2000 hours.\n",
+        "en-manual",
+        None,
+        "",
+        true,
+    )
+    .unwrap();
+    let zh =
+        import_text("z.md", "# 规程\n\n## 轴承\n\n轴承温度超过 85 °C 时停泵检查润滑。\n", "zh-manual", None, "", true)
+            .unwrap();
+    ix.put_document(&en, "plant").unwrap();
+    ix.put_document(&zh, "plant").unwrap();
+    // A Chinese question finds the English-only passage, and the reverse.
+    let r = ix.search("水泵轴承", "zh", 5, &[]).unwrap();
+    assert!(r.supported, "{r:?}");
+    assert_eq!(r.results[0].passage_id, "en-manual#bearings", "{:?}", ids(&r));
+    assert!(r.results[0].matched.iter().any(|m| m.term == "轴承" && m.via == "bearings"), "{:?}", r.results[0].matched);
+    let r = ix.search("bearing temperature", "en", 5, &[]).unwrap();
+    assert!(r.supported, "{r:?}");
+    assert_eq!(r.results[0].passage_id, "zh-manual#轴承", "{:?}", ids(&r));
+    assert!(r.results[0].highlight.contains("<mark>轴承"), "{}", r.results[0].highlight);
+}
