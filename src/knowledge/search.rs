@@ -535,7 +535,11 @@ impl RefIndex {
             if ctx.class_passages.contains(&h.passage_id) {
                 score += 0.05;
             }
-            h.params = query::param_values(lex, &format!("{} {}", h.text, h.clause));
+            // Parameter values rank only with an asset's context; else they are read for the
+            // returned passages alone (below), which keeps the common search cheap.
+            if !ctx.params.is_empty() {
+                h.params = query::param_values(lex, &format!("{} {}", h.text, h.clause));
+            }
             for (p, v) in &h.params {
                 match ctx.params.get(p) {
                     Some(want) if want == v => score += 0.15,
@@ -590,6 +594,9 @@ impl RefIndex {
                 let mut h = s.hit;
                 h.highlight = highlight(&h.text, &s.ranges);
                 h.sentences = matching_sentences(&h.text, &s.ranges);
+                if ctx.params.is_empty() {
+                    h.params = query::param_values(lex, &format!("{} {}", h.text, h.clause));
+                }
                 h.nearest = !supported;
                 h
             })
