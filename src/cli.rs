@@ -245,10 +245,20 @@ fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Res
 #[derive(clap::Args, Debug)]
 pub struct AskArgs {
     /// The question (English or Chinese).
-    pub query: String,
-    /// Tie the answer to this asset's open findings (needs --config, reads its store).
+    #[arg(required_unless_present = "eval")]
+    pub query: Option<String>,
+    /// Ask from this asset: its open findings' passages rank first, then its class's and
+    /// those naming its parameters (machine group, foundation, voltage and insulation
+    /// class). Needs --config (reads its store).
     #[arg(long)]
     pub asset: Option<String>,
+    /// Run a question set (TOML `[[question]]` with `q` and `answers` or `abstain = true`)
+    /// and print supported / wrong citation / correct abstention / wrong abstention.
+    #[arg(long, conflicts_with = "query")]
+    pub eval: Option<PathBuf>,
+    /// With --eval: the counts for support floors 0.30 to 0.90 (how the floor is chosen).
+    #[arg(long, requires = "eval")]
+    pub sweep: bool,
     #[arg(long)]
     pub json: bool,
     /// Language of the answer (default: the config's [packs] language, else en).
@@ -296,7 +306,17 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
         Some(c) => Knowledge::open(&c.packs, false)?,
         None => Knowledge::open(&crate::config::packs::PacksConfig::default(), true)?,
     };
+    if let Some(file) = &a.eval {
+        return ask_eval(&know, file, a.sweep, a.json);
+    }
+    let query = a.query.as_deref().unwrap_or_default();
     let lang = a.lang.or(cfg.as_ref().map(|c| c.packs.language)).unwrap_or_default();
+    let context = match (&a.asset, &cfg) {
+        (Some(id), Some(c)) => {
+            c.assets.iter().find(|x| &x.id == id).map(|x| crate::knowledge::ask::AssetContext::new(x, &know.packs))
+        }
+        _ => None,
+    };
     let findings = match (&a.asset, &cfg) {
         (None, _) => None,
         (Some(_), None) => anyhow::bail!("--asset needs --config (the asset's findings are in its store)"),
@@ -316,7 +336,7 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
         }
     };
     let refs = know.refs.lock().unwrap_or_else(|p| p.into_inner());
-    let r = answer(&refs, &a.query, lang, a.limit as usize, findings.as_deref())?;
+    let r = answer(&refs, query, lang, a.limit as usize, context.as_ref(), findings.as_deref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
@@ -337,6 +357,16 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
             if zh { "无有依据的答案" } else { "NO SUPPORTED ANSWER" },
             r.reason.as_deref().unwrap_or("")
         );
+    } else if let Some(why) = &r.reason {
+        println!("{why}");
+    }
+    if let Some(note) = &r.context_note {
+        println!("{note}");
+    }
+    for d in &r.depends_on {
+        for v in &d.variants {
+            println!("  {}: {} -> {}", d.label, v.label, v.passages.join(", "));
+        }
     }
     for h in &r.results {
         println!(
@@ -365,6 +395,74 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
             .replace("&#39;", "'")
             .replace("&amp;", "&");
         println!("  {plain}");
+        for m in &h.matched {
+            if m.via != m.term {
+                println!("  ({} {} {})", m.term, if zh { "匹配为" } else { "matched as" }, m.via);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `edgecite ask --eval FILE [--sweep]`: the question set's outcome at the support floor
+/// (or at each floor of the sweep), and every question that was not right.
+fn ask_eval(
+    know: &crate::sinks::api::ask::Knowledge,
+    file: &std::path::Path,
+    sweep: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::knowledge::ask::{evaluate, load_questions};
+    let text = std::fs::read_to_string(file).with_context(|| format!("question set {}", file.display()))?;
+    let qs = load_questions(&file.display().to_string(), &text).map_err(anyhow::Error::msg)?;
+    let mut refs = know.refs.lock().unwrap_or_else(|p| p.into_inner());
+    let default = refs.floor();
+    let floors: Vec<f64> = if sweep { (6..=18).map(|i| i as f64 * 0.05).collect() } else { vec![default] };
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for f in &floors {
+        refs.set_floor(*f);
+        let mut fl = Vec::new();
+        let c = evaluate(&refs, &qs, &mut fl)?;
+        if (*f - default).abs() < 1e-9 || !sweep {
+            failures = fl;
+        }
+        rows.push((*f, c));
+    }
+    refs.set_floor(default);
+    if json {
+        let v: Vec<serde_json::Value> =
+            rows.iter().map(|(f, c)| serde_json::json!({"floor": f, "counts": c})).collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"rows": v, "failures": failures}))?);
+        return Ok(());
+    }
+    let pct = |n: usize, of: usize| if of == 0 { 0.0 } else { 100.0 * n as f64 / of as f64 };
+    let c0 = rows[0].1;
+    println!(
+        "{}: {} questions ({} answerable, {} to abstain on)",
+        file.display(),
+        c0.questions,
+        c0.answerable,
+        c0.unanswerable
+    );
+    println!("floor  supported  wrong citation  correct abstention  wrong abstention");
+    for (f, c) in &rows {
+        println!(
+            "{:.2}{} {:>4} ({:>5.1} %)  {:>4}            {:>4} ({:>5.1} %)       {:>4} ({:>4.1} %)",
+            f,
+            if (*f - default).abs() < 1e-9 { "*" } else { " " },
+            c.supported,
+            pct(c.supported, c.answerable),
+            c.wrong_citation,
+            c.correct_abstention,
+            pct(c.correct_abstention, c.unanswerable),
+            c.wrong_abstention,
+            pct(c.wrong_abstention, c.answerable)
+        );
+    }
+    println!("(* the support floor in use; % of answerable questions, correct abstentions of those to abstain on)");
+    for f in &failures {
+        println!("  {f}");
     }
     Ok(())
 }
@@ -482,6 +580,11 @@ pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
             }
             crate::store::owner::refuse_root_on_foreign_db(&c.packs.refs_db, &std::env::args().collect::<Vec<_>>())?;
             let mut ix = RefIndex::open(&c.packs.refs_db)?;
+            if !c.packs.dirs.is_empty() || !c.packs.builtin {
+                // Segment with the same glossary as the daemon (plant packs' names included).
+                let g = crate::knowledge::glossary::Glossary::load(c.packs.builtin, &c.packs.dirs)?;
+                ix.set_lexicon(std::sync::Arc::new(crate::knowledge::search::query::Lexicon::new(g)))?;
+            }
             ix.load_library(&packs.library)?;
             let n = ix.put_document(&doc, "plant")?;
             println!(

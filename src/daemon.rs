@@ -66,6 +66,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let started = crate::time::now_ms();
     let knowledge = Arc::new(
         api::ask::Knowledge::open(&config.packs, false)
+            .map(|k| k.with_assets(&config.assets))
             .with_context(|| format!("packs and references ([packs] in {})", config.file.display()))?,
     );
     let packs = &knowledge.packs;

@@ -246,7 +246,8 @@ function baselineLines(id){return (st.baselines||[]).filter(function(b){return b
  return h("div",{cls:"meta","data-testid":"baseline","data-baseline":b.name,"data-state":b.state},t("baseline")+" "+b.name+": "+(S.en["bl_"+b.state]?t("bl_"+b.state):b.state)+
   (b.state==="learning"?" · "+b.progress+" / "+b.learn:" · "+tm(b.learned_from)+" – "+tm(b.learned_to)+" · "+b.samples+" "+t("samples")))})}
 function renderAssets(){var box=$("assets");if(!st.assets){if(!box.firstChild)box.appendChild(h("div",{cls:"empty"},t("loading")));return}
- var frag=document.createDocumentFragment();st.assets.forEach(function(a){frag.appendChild(assetCard(a))});box.replaceChildren(frag)}
+ var frag=document.createDocumentFragment();st.assets.forEach(function(a){frag.appendChild(assetCard(a))});box.replaceChildren(frag);
+ var sel=$("askasset");if(sel&&sel.options.length!==st.assets.length+1){var v=sel.value;sel.replaceChildren(h("option",{value:""},"—"));st.assets.forEach(function(a){var o=h("option",{value:a.id},a.name||a.id);sel.appendChild(o)});sel.value=v}}
 
 function renderGateway(){var hz=st.health,b=$("gwbody");if(!hz)return;
  function line(k,v){return h("div",{cls:"ev"},h("b",null,t(k)+": "),v)}
@@ -310,9 +311,11 @@ function marked(s){var out=[],on=false;String(s||"").split(/(<mark>|<\/mark>)/).
  if(p==="<mark>")on=true;else if(p==="</mark>")on=false;else if(p)out.push(on?h("mark",null,unesc(p)):unesc(p))});return out}
 $("ask").addEventListener("submit",function(ev){ev.preventDefault();var q=$("askq").value.trim(),box=$("askres");if(!q)return;
  box.replaceChildren(h("div",{cls:"meta"},t("loading")));
- getJSON("/api/v1/ask?limit=10&lang="+(lang==="zh"?"zh":"en")+"&q="+encodeURIComponent(q)).then(function(d){
+ var as=$("askasset")&&$("askasset").value;
+ getJSON("/api/v1/ask?limit=10&lang="+(lang==="zh"?"zh":"en")+(as?"&asset="+encodeURIComponent(as):"")+"&q="+encodeURIComponent(q)).then(function(d){
   var rs=(d&&d.results)||[];
   box.replaceChildren(h("div",null,d&&d.supported===false?h("div",{cls:"err"},d.reason||t("askNA")):null,
+   d&&d.supported&&(d.reason||d.context_note)?h("div",{cls:"meta","data-testid":"ask-note"},[d.reason,d.context_note].filter(Boolean).join(" · ")):null,
    rs.length?null:h("div",{cls:"empty","data-testid":"ask-empty"},d&&d.reason?d.reason:t("askNone")),
    rs.map(function(x){return h("div",{cls:"res","data-testid":"ask-result"},h("div",{cls:"row"},vbadge(x.verification),h("b",null,x.doc_title||x.doc_id),x.nearest?h("span",{cls:"q"},t("nearest")):null),
     h("div",{cls:"meta"},h("span",{cls:"code"},x.doc_id),x.edition?" · "+t("edition")+" "+x.edition:"",x.clause?" · "+t("clause")+" "+x.clause:""),

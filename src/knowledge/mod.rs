@@ -2,7 +2,9 @@
 //! a finding quotes. The built-in library is embedded; a corrupt library is an error that
 //! names the file, the key and the reason.
 
+pub mod ask;
 pub mod classes;
+pub mod glossary;
 pub mod search;
 
 use serde::{Deserialize, Serialize};

@@ -1,18 +1,47 @@
 //! Reference search: documents, clauses and sections, passages in our own words, plant
 //! documents and past failure cases, in their own SQLite file (`[packs] refs_db`), with
-//! two FTS5 indexes over the same rows: `unicode61` for Latin words and `trigram` for
-//! Chinese (substrings of 3+ characters). Chinese terms shorter than 3 characters use a
-//! `LIKE` scan. Ranking is term coverage (how much of the question a passage contains)
-//! plus a small BM25 tie-break; below [`RELEVANCE_FLOOR`] there is no supported answer and
-//! the nearest passages are returned labelled as such. No text is generated.
+//! three FTS5 indexes over the same rows: `unicode61` for Latin words, `trigram` for
+//! Chinese substrings of 3+ characters, and a word index of the Chinese text segmented by
+//! jieba (its dictionary taught the glossary's Chinese names) for shorter words.
+//!
+//! A question is taken apart into weighted terms ([`query::analyze`]): glossary concepts
+//! (expanded to every name of the concept, English and Chinese, so "hydrogen" meets H2 and
+//! 乙炔 meets acetylene), Chinese words and Latin words and numbers. A passage's support is
+//! the weighted share of the terms its text, clause or document title holds; it supports an
+//! answer from [`SUPPORT_FLOOR`] with at least one specific term (a gas, method, standard,
+//! equipment, fault or parameter value, not only units and generic words). Below that there
+//! is no supported answer and the nearest passages are labelled as such. With an asset's
+//! context, passages naming its parameter values rank first; when the supported passages
+//! differ by a parameter neither the question nor the asset fixes, the result says so
+//! (`depends_on`) with each variant. No text is generated.
+
+pub mod query;
 
 use super::{Library, Verification};
+use query::{Lexicon, Matched};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
-/// A passage must cover at least this share of the question's terms to support an answer.
-pub const RELEVANCE_FLOOR: f64 = 0.5;
+pub use query::is_cjk;
+
+/// A passage must cover at least this weighted share of the question's terms to support an
+/// answer. Product policy, checked on the question set (`edgecite ask --eval
+/// tests/fixtures/ask_questions.toml --sweep` prints the counts for floors 0.30 to 0.90):
+/// the floor is the lowest of the floors with no wrong citation (never the wrong passage
+/// first, then the fewest wrong abstentions); README, reference search, has the table.
+pub const SUPPORT_FLOOR: f64 = 0.65;
+/// The former name of [`SUPPORT_FLOOR`].
+pub const RELEVANCE_FLOOR: f64 = SUPPORT_FLOOR;
+/// A question needs at least this many characters of content (after question words):
+/// one character (乙, H) names nothing and is refused with a hint.
+pub const MIN_CONTENT_CHARS: usize = 2;
+/// Weight of specific terms a supporting passage must hold (one concept, or two words).
+const MIN_SPECIFIC_WEIGHT: f64 = 2.0;
+/// How much more a question word weighs when no stored passage holds it.
+const UNKNOWN_WORD_FACTOR: f64 = 3.0;
 const COLUMNS: &str =
     "p.rowid, p.passage_id, p.lang, p.doc_id, d.title, d.edition, p.clause, p.kind, p.verification, p.text";
 /// Candidates fetched per index before scoring.
@@ -54,15 +83,20 @@ CREATE VIRTUAL TABLE IF NOT EXISTS ref_fts_latin USING fts5(
     text, clause, content='ref_passages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS ref_fts_cjk USING fts5(
     text, clause, content='ref_passages', content_rowid='rowid', tokenize='trigram');
+CREATE VIRTUAL TABLE IF NOT EXISTS ref_fts_words USING fts5(words, tokenize='unicode61');
+CREATE TABLE IF NOT EXISTS ref_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS ref_vocab_words USING fts5vocab(ref_fts_words, 'row');
 CREATE VIRTUAL TABLE IF NOT EXISTS ref_vocab_latin USING fts5vocab(ref_fts_latin, 'row');
 CREATE VIRTUAL TABLE IF NOT EXISTS ref_vocab_cjk USING fts5vocab(ref_fts_cjk, 'row');
 CREATE TRIGGER IF NOT EXISTS ref_passages_ai AFTER INSERT ON ref_passages BEGIN
     INSERT INTO ref_fts_latin(rowid, text, clause) VALUES (new.rowid, new.text, new.clause);
     INSERT INTO ref_fts_cjk(rowid, text, clause) VALUES (new.rowid, new.text, new.clause);
 END;
-CREATE TRIGGER IF NOT EXISTS ref_passages_ad AFTER DELETE ON ref_passages BEGIN
+DROP TRIGGER IF EXISTS ref_passages_ad;
+CREATE TRIGGER ref_passages_ad AFTER DELETE ON ref_passages BEGIN
     INSERT INTO ref_fts_latin(ref_fts_latin, rowid, text, clause) VALUES ('delete', old.rowid, old.text, old.clause);
     INSERT INTO ref_fts_cjk(ref_fts_cjk, rowid, text, clause) VALUES ('delete', old.rowid, old.text, old.clause);
+    DELETE FROM ref_fts_words WHERE rowid = old.rowid;
 END;
 "#;
 
@@ -106,7 +140,18 @@ pub struct Hit {
     pub text: String,
     /// `text` HTML-escaped with `<mark>` around the matched terms.
     pub highlight: String,
+    /// The sentence(s) of `text` holding the most matched terms.
+    pub sentences: Vec<String>,
+    /// The ranking score: support plus the asset context's boosts and a BM25 tie-break.
     pub score: f64,
+    /// The weighted share of the question's terms this passage holds (what support is
+    /// judged on).
+    pub coverage: f64,
+    /// Which of the question's terms matched, and through which name.
+    pub matched: Vec<Matched>,
+    /// Asset parameter values the passage names: (`vibration.group`, `group2`).
+    #[serde(skip)]
+    pub params: Vec<(String, String)>,
     pub nearest: bool,
 }
 
@@ -115,92 +160,89 @@ pub struct SearchResult {
     pub supported: bool,
     pub reason: Option<String>,
     pub results: Vec<Hit>,
+    /// Parameters the supported passages differ by that the question and the asset leave
+    /// open, each with its variants ("depends on the machine group").
+    pub depends_on: Vec<Depends>,
+    /// How the asset's parameters ranked the answer, when they did.
+    pub context_note: Option<String>,
 }
 
-/// A query term: a Latin word or a run of CJK characters.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Term {
-    Word(String),
-    Cjk(String),
+/// A parameter the answer depends on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Depends {
+    pub param: String,
+    pub label: String,
+    pub variants: Vec<Variant>,
 }
 
-const STOP: &[&str] = &[
-    "a", "an", "the", "of", "to", "in", "on", "at", "is", "are", "be", "was", "what", "how", "why", "when", "which",
-    "for", "and", "or", "with", "my", "do", "does", "i", "it", "its", "should", "can", "we", "this", "that", "there",
-    "about", "from", "by", "as", "if",
-];
-const CJK_STOP: &[&str] =
-    &["怎么办", "怎么", "什么", "如何", "是否", "哪些", "的", "了", "吗", "呢", "是", "和", "与", "及"];
-
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Variant {
+    pub value: String,
+    pub label: String,
+    pub passages: Vec<String>,
 }
 
-/// Split a question into terms: lowercase Latin words (stop words dropped) and CJK runs
-/// (question words removed).
-pub fn terms(q: &str) -> Vec<Term> {
-    let mut out: Vec<Term> = Vec::new();
-    let mut word = String::new();
-    let mut run = String::new();
-    let flush_word = |w: &mut String, out: &mut Vec<Term>| {
-        let lw = w.to_lowercase();
-        if !lw.is_empty() && !STOP.contains(&lw.as_str()) && !out.contains(&Term::Word(lw.clone())) {
-            out.push(Term::Word(lw));
-        }
-        w.clear();
-    };
-    let flush_run = |r: &mut String, out: &mut Vec<Term>| {
-        let mut s = r.clone();
-        for sw in CJK_STOP {
-            s = s.replace(sw, " ");
-        }
-        for part in s.split_whitespace() {
-            if !out.contains(&Term::Cjk(part.to_string())) {
-                out.push(Term::Cjk(part.to_string()));
-            }
-        }
-        r.clear();
-    };
-    for c in q.chars() {
-        if is_cjk(c) {
-            flush_word(&mut word, &mut out);
-            run.push(c);
-        } else if c.is_alphanumeric() || (c == '.' && !word.is_empty()) {
-            flush_run(&mut run, &mut out);
-            word.push(c);
-        } else {
-            flush_word(&mut word, &mut out);
-            flush_run(&mut run, &mut out);
+/// What a question asked from an asset brings: passages its open findings cite, passages
+/// its class's criteria cite, and its parameter values (`vibration.group` = `group2`,
+/// `vibration.foundation`, `voltage_class`, `insulation_class`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub boost: Vec<String>,
+    pub class_passages: Vec<String>,
+    pub params: BTreeMap<String, String>,
+}
+
+fn param_label(p: &str, lang: &str) -> String {
+    let zh = lang == "zh";
+    match p {
+        "vibration.group" => if zh { "机器组别" } else { "the machine group" }.into(),
+        "vibration.foundation" => if zh { "基础类型" } else { "the foundation" }.into(),
+        "voltage_class" => if zh { "电压等级" } else { "the voltage class" }.into(),
+        "insulation_class" => if zh { "绝缘耐热等级" } else { "the insulation class" }.into(),
+        other => other.to_string(),
+    }
+}
+
+fn value_label(lex: &Lexicon, p: &str, v: &str, lang: &str) -> String {
+    lex.glossary
+        .entries()
+        .iter()
+        .find(|e| e.param.as_deref() == Some(p) && e.value.as_deref() == Some(v))
+        .and_then(|e| if lang == "zh" { e.zh.first() } else { e.en.first() })
+        .cloned()
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// The sentences of `text` that hold the most matched ranges (at least one).
+fn matching_sentences(text: &str, ranges: &[(usize, usize)]) -> Vec<String> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    let b = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        let stop = matches!(c, '。' | '；' | '！' | '？')
+            || (matches!(c, '.' | ';' | '!' | '?') && b.get(end).is_none_or(|n| *n == b' '));
+        if stop {
+            spans.push((start, end));
+            start = end;
         }
     }
-    flush_word(&mut word, &mut out);
-    flush_run(&mut run, &mut out);
-    // "c57.104." -> "c57.104"
-    out.into_iter()
-        .map(|t| match t {
-            Term::Word(w) => Term::Word(w.trim_end_matches('.').to_string()),
-            t => t,
-        })
-        .filter(|t| !matches!(t, Term::Word(w) if w.chars().count() < 2 && !w.chars().all(|c| c.is_ascii_digit())))
+    if start < text.len() {
+        spans.push((start, text.len()));
+    }
+    let counts: Vec<usize> =
+        spans.iter().map(|(s, e)| ranges.iter().filter(|(rs, re)| rs >= s && re <= e).count()).collect();
+    let max = counts.iter().copied().max().unwrap_or(0);
+    if max == 0 {
+        return Vec::new();
+    }
+    spans
+        .iter()
+        .zip(&counts)
+        .filter(|(_, c)| **c == max)
+        .take(2)
+        .map(|((s, e), _)| text[*s..*e].trim().to_string())
         .collect()
-}
-
-/// The pieces a term is matched by: the word itself, or a CJK run's trigrams (runs of 3+
-/// characters) or the whole run (shorter).
-fn pieces(t: &Term) -> Vec<String> {
-    match t {
-        Term::Word(w) => vec![w.clone()],
-        Term::Cjk(r) => {
-            let cs: Vec<char> = r.chars().collect();
-            if cs.len() < 3 {
-                vec![r.clone()]
-            } else {
-                let mut v: Vec<String> = cs.windows(3).map(|w| w.iter().collect()).collect();
-                v.dedup();
-                v
-            }
-        }
-    }
 }
 
 /// The reference index.
@@ -209,6 +251,8 @@ pub struct RefIndex {
     path: String,
     /// Row count, kept for the term-frequency cut (count(*) is a scan).
     rows: std::cell::Cell<i64>,
+    lexicon: Arc<Lexicon>,
+    floor: f64,
 }
 
 impl RefIndex {
@@ -234,8 +278,10 @@ impl RefIndex {
         // `refs import` writes while the daemon may be indexing: take the write lock first.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.execute_batch(SCHEMA).map_err(|source| SearchError::Db { path: path.clone(), source })?;
-        let ix = RefIndex { conn, path, rows: std::cell::Cell::new(0) };
+        let mut ix =
+            RefIndex { conn, path, rows: std::cell::Cell::new(0), lexicon: Lexicon::builtin(), floor: SUPPORT_FLOOR };
         ix.recount()?;
+        ix.index_words()?;
         Ok(ix)
     }
 
@@ -244,6 +290,60 @@ impl RefIndex {
         let mut stmt = self.db(self.conn.prepare("PRAGMA quick_check(5)"))?;
         let lines: Vec<String> = self.db(self.db(stmt.query_map([], |r| r.get(0)))?.collect())?;
         Ok((lines != ["ok"]).then(|| lines.join("; ")))
+    }
+
+    /// Use another glossary (the built-in one plus plant packs'); the word index is rebuilt
+    /// when its Chinese names differ from those the index was built with.
+    pub fn set_lexicon(&mut self, lexicon: Arc<Lexicon>) -> Result<(), SearchError> {
+        self.lexicon = lexicon;
+        self.index_words()
+    }
+
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+
+    /// The support floor (default [`SUPPORT_FLOOR`]; `edgecite ask --eval --sweep` varies it).
+    pub fn set_floor(&mut self, floor: f64) {
+        self.floor = floor;
+    }
+
+    pub fn floor(&self) -> f64 {
+        self.floor
+    }
+
+    /// Segment the rows the word index lacks (all of them when the glossary's Chinese names
+    /// changed since it was built).
+    fn index_words(&mut self) -> Result<(), SearchError> {
+        let path = self.path.clone();
+        let e = |source| SearchError::Db { path: path.clone(), source };
+        let lex = self.lexicon.clone();
+        let tx = self.conn.transaction().map_err(e)?;
+        let have: Option<String> =
+            tx.query_row("SELECT value FROM ref_meta WHERE key = 'lexicon'", [], |r| r.get(0)).optional().map_err(e)?;
+        if have.as_deref() != Some(lex.fingerprint()) {
+            tx.execute("DELETE FROM ref_fts_words", []).map_err(e)?;
+            tx.execute("INSERT OR REPLACE INTO ref_meta (key, value) VALUES ('lexicon', ?1)", [lex.fingerprint()])
+                .map_err(e)?;
+        }
+        {
+            let mut st = tx
+                .prepare(
+                    "SELECT rowid, text, clause FROM ref_passages WHERE rowid NOT IN (SELECT rowid FROM ref_fts_words)",
+                )
+                .map_err(e)?;
+            let rows: Vec<(i64, String, String)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            let mut ins = tx.prepare("INSERT INTO ref_fts_words (rowid, words) VALUES (?1, ?2)").map_err(e)?;
+            for (rowid, text, clause) in rows {
+                let words = lex.index_words(&format!("{text} {clause}"));
+                ins.execute(params![rowid, words]).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
     }
 
     fn recount(&self) -> Result<(), SearchError> {
@@ -288,7 +388,8 @@ impl RefIndex {
             }
         }
         tx.commit().map_err(e)?;
-        self.recount()
+        self.recount()?;
+        self.index_words()
     }
 
     /// Add (or replace) one document with its passages; `source` is `builtin` or `plant`.
@@ -314,6 +415,7 @@ impl RefIndex {
         }
         tx.commit().map_err(e)?;
         self.recount()?;
+        self.index_words()?;
         Ok(doc.passages.len())
     }
 
@@ -330,158 +432,346 @@ impl RefIndex {
             .map(|o| o.is_some())
     }
 
-    /// Search. `lang` prefers passages in that language (the other language's copy of the
-    /// same passage is dropped); `boost` are passage ids to rank up (the asset's evidence).
+    /// Search without asset context. `lang` prefers passages in that language (the other
+    /// language's copy of the same passage is dropped); `boost` are passage ids to rank up
+    /// (the asset's evidence).
     pub fn search(&self, q: &str, lang: &str, limit: usize, boost: &[String]) -> Result<SearchResult, SearchError> {
-        let ts = terms(q);
+        self.search_in(q, lang, limit, &Context { boost: boost.to_vec(), ..Context::default() })
+    }
+
+    /// Search with an asset's context: its evidence's passages and its class's passages rank
+    /// up, and passages naming the asset's parameter values (machine group, foundation,
+    /// voltage and insulation class) rank above those naming other values.
+    pub fn search_in(&self, q: &str, lang: &str, limit: usize, ctx: &Context) -> Result<SearchResult, SearchError> {
+        let lex = &self.lexicon;
+        let mut ts = query::analyze(lex, q);
+        // A word no stored passage holds names something the library may not cover: it
+        // weighs more, so a passage sharing only the question's generic words does not
+        // support an answer ("moisture content limit in transformer oil").
+        for t in &mut ts {
+            if t.concept.is_none() && !t.number && t.text.chars().count() >= 2 && !self.known_word(&t.text)? {
+                t.weight *= UNKNOWN_WORD_FACTOR;
+            }
+        }
+        let empty = |reason: String| SearchResult {
+            supported: false,
+            reason: Some(reason),
+            results: Vec::new(),
+            depends_on: Vec::new(),
+            context_note: None,
+        };
         if ts.is_empty() {
-            return Ok(SearchResult {
-                supported: false,
-                reason: Some("the question has no searchable term".into()),
-                results: Vec::new(),
-            });
+            return Ok(empty("the question has no searchable term".into()));
         }
-        // Candidates from both indexes and the LIKE fallback, each with its row.
-        let mut cand: Vec<(i64, f64, Hit)> = Vec::new();
-        const COLS: &str = COLUMNS;
-        let words: Vec<String> = ts
-            .iter()
-            .filter_map(|t| match t {
-                Term::Word(w) => Some(w.clone()),
-                _ => None,
-            })
-            .collect();
-        if !words.is_empty() {
-            let q: Vec<String> = words.iter().map(|w| format!("\"{}\"*", w.replace('"', ""))).collect();
-            self.candidates(&mut cand, "ref_fts_latin", &q, limit)?;
+        if query::content_chars(&ts) < MIN_CONTENT_CHARS {
+            return Ok(empty(format!(
+                "the question is too short to search: \"{}\" is {} character(s) of content, at least {MIN_CONTENT_CHARS} \
+                 are needed; ask with a whole word or term (乙炔 rather than 乙, \"H2\" rather than \"H\")",
+                q.trim(),
+                query::content_chars(&ts)
+            )));
         }
-        let mut tri: Vec<String> = Vec::new();
-        let mut short: Vec<String> = Vec::new();
+        // Candidate pieces per index: Latin forms to the unicode61 index, Chinese forms of
+        // 3+ characters to the trigram index, shorter ones to the word index.
+        let (mut latin, mut tri, mut words) = (Vec::new(), Vec::new(), Vec::new());
         for t in &ts {
-            if let Term::Cjk(r) = t {
-                if r.chars().count() >= 3 {
-                    tri.extend(pieces(t));
-                } else {
-                    short.push(r.clone());
+            let (mut l, mut c3, mut w) = (Vec::new(), Vec::new(), Vec::new());
+            for alt in &t.alts {
+                let a = alt.replace('"', "");
+                if a.chars().any(query::is_cjk) {
+                    let plain: String = a.chars().filter(|c| !c.is_whitespace()).collect();
+                    if plain.chars().count() >= 3 && plain.chars().all(query::is_cjk) {
+                        c3.push(format!("\"{plain}\""));
+                    } else if plain.chars().all(query::is_cjk) {
+                        w.push(format!("\"{plain}\""));
+                    } else {
+                        // Mixed ("F 级"): its Chinese part, by words.
+                        let zh: String = plain.chars().filter(|c| query::is_cjk(*c)).collect();
+                        w.push(format!("\"{zh}\""));
+                    }
+                } else if a.chars().any(|c| c.is_alphanumeric()) {
+                    let prefix = t.concept.is_none() && !t.number && a.chars().count() >= 4;
+                    l.push(if prefix { format!("\"{a}\"*") } else { format!("\"{a}\"") });
+                }
+            }
+            for (v, g) in [(&mut latin, l), (&mut tri, c3), (&mut words, w)] {
+                if !g.is_empty() {
+                    v.push(g);
                 }
             }
         }
-        if !tri.is_empty() {
-            let q: Vec<String> = tri.iter().map(|w| format!("\"{w}\"")).collect();
-            self.candidates(&mut cand, "ref_fts_cjk", &q, limit)?;
-        }
-        for s in &short {
-            // Trigrams cannot match 1-2 characters: scan (Chinese rows only) with LIKE.
-            let like = format!("%{}%", s.replace(['%', '_'], ""));
-            let sql = format!("SELECT {COLS}, 0.0 FROM ref_passages p JOIN ref_documents d ON d.id = p.doc_id WHERE p.lang = 'zh' AND (p.text LIKE ?1 OR p.clause LIKE ?1) LIMIT ?2");
-            self.collect(&mut cand, &sql, &like)?;
-        }
+        let mut cand: Vec<(i64, f64, Hit)> = Vec::new();
+        self.candidates(&mut cand, "ref_fts_latin", &latin, limit)?;
+        self.candidates(&mut cand, "ref_fts_cjk", &tri, limit)?;
+        self.candidates(&mut cand, "ref_fts_words", &words, limit)?;
         cand.sort_by_key(|c| c.0);
         cand.dedup_by_key(|c| c.0);
-        let mut hits: Vec<(Hit, Vec<(usize, usize)>)> = Vec::new();
+        struct Scored {
+            hit: Hit,
+            ranges: Vec<(usize, usize)>,
+            share: f64,
+            specific: f64,
+        }
+        // The other language's copy of each candidate: a passage covers what either copy holds.
+        let ids: Vec<&str> = cand.iter().map(|c| c.2.passage_id.as_str()).collect();
+        let mut copies: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        {
+            let mut st = self.db(self.conn.prepare_cached(
+                "SELECT passage_id, lang, text FROM ref_passages WHERE passage_id IN (SELECT value FROM json_each(?1))",
+            ))?;
+            let json = serde_json::to_string(&ids).unwrap_or_default();
+            let rows =
+                self.db(st.query_map([json], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))))?;
+            for r in rows {
+                let (id, l, text) = self.db(r)?;
+                copies.entry(id).or_default().push((l, text));
+            }
+        }
+        let mut scored: Vec<Scored> = Vec::new();
         for (_, bm, mut h) in cand {
-            let (cov, ranges) = coverage(&ts, &h.text, &h.clause);
-            if cov <= 0.0 {
+            let other: String = copies
+                .get(&h.passage_id)
+                .map(|v| v.iter().filter(|(l, _)| *l != h.lang).map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default();
+            let c = query::coverage(lex, &ts, &h.text, &h.clause, &format!("{} \u{1} {other}", h.doc_title));
+            if c.share <= 0.0 {
                 continue;
             }
-            h.score =
-                cov + 0.01 * (-bm).clamp(0.0, 10.0) / 10.0 + if boost.contains(&h.passage_id) { 0.25 } else { 0.0 };
-            h.score = (h.score * 1000.0).round() / 1000.0;
-            hits.push((h, ranges));
+            h.coverage = (c.share * 1000.0).round() / 1000.0;
+            h.matched = c.matched;
+            let mut score = c.share + 0.01 * (-bm).clamp(0.0, 10.0) / 10.0;
+            if ctx.boost.contains(&h.passage_id) {
+                score += 0.25;
+            }
+            if ctx.class_passages.contains(&h.passage_id) {
+                score += 0.05;
+            }
+            // Parameter values rank only with an asset's context; else they are read for the
+            // returned passages alone (below), which keeps the common search cheap.
+            if !ctx.params.is_empty() {
+                h.params = query::param_values(lex, &format!("{} {}", h.text, h.clause));
+            }
+            for (p, v) in &h.params {
+                match ctx.params.get(p) {
+                    Some(want) if want == v => score += 0.15,
+                    Some(_) if !h.params.iter().any(|(p2, v2)| p2 == p && ctx.params.get(p2) == Some(v2)) => {
+                        score -= 0.15
+                    }
+                    _ => {}
+                }
+            }
+            h.score = (score * 1000.0).round() / 1000.0;
+            scored.push(Scored { hit: h, ranges: c.ranges, share: c.share, specific: c.specific });
         }
         // One language per passage: the asked one when both match, with the better score.
-        let mut by_id: std::collections::HashMap<String, (Hit, Vec<(usize, usize)>)> = std::collections::HashMap::new();
-        for (h, r) in hits {
-            match by_id.get_mut(&h.passage_id) {
+        let mut by_id: HashMap<String, Scored> = HashMap::new();
+        for s in scored {
+            match by_id.get_mut(&s.hit.passage_id) {
                 None => {
-                    by_id.insert(h.passage_id.clone(), (h, r));
+                    by_id.insert(s.hit.passage_id.clone(), s);
                 }
                 Some(have) => {
-                    let best = have.0.score.max(h.score);
-                    if h.lang == lang && have.0.lang != lang {
-                        *have = (h, r);
+                    let (score, share, cov, specific) = (
+                        have.hit.score.max(s.hit.score),
+                        have.share.max(s.share),
+                        have.hit.coverage.max(s.hit.coverage),
+                        have.specific.max(s.specific),
+                    );
+                    let matched = if s.share > have.share { s.hit.matched.clone() } else { have.hit.matched.clone() };
+                    if s.hit.lang == lang && have.hit.lang != lang {
+                        *have = s;
                     }
-                    have.0.score = best;
+                    (have.hit.score, have.share, have.hit.coverage, have.specific, have.hit.matched) =
+                        (score, share, cov, specific, matched);
                 }
             }
         }
-        let mut ranked: Vec<(Hit, Vec<(usize, usize)>)> = by_id.into_values().collect();
-        ranked.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then_with(|| a.0.passage_id.cmp(&b.0.passage_id)));
+        let mut ranked: Vec<Scored> = by_id.into_values().collect();
+        ranked
+            .sort_by(|a, b| b.hit.score.total_cmp(&a.hit.score).then_with(|| a.hit.passage_id.cmp(&b.hit.passage_id)));
+        if ranked.is_empty() {
+            return Ok(empty("no reference passage shares a term with the question".into()));
+        }
+        let supports = |s: &Scored| s.share >= self.floor && s.specific >= MIN_SPECIFIC_WEIGHT;
+        let best = ranked.iter().map(|s| s.share).fold(0.0, f64::max);
+        let supported = ranked.iter().any(supports);
+        if supported {
+            ranked.retain(supports);
+        }
         ranked.truncate(limit);
-        // Highlight only what is returned.
         let mut hits: Vec<Hit> = ranked
             .into_iter()
-            .map(|(mut h, r)| {
-                h.highlight = highlight(&h.text, &r);
+            .map(|s| {
+                let mut h = s.hit;
+                h.highlight = highlight(&h.text, &s.ranges);
+                h.sentences = matching_sentences(&h.text, &s.ranges);
+                if ctx.params.is_empty() {
+                    h.params = query::param_values(lex, &format!("{} {}", h.text, h.clause));
+                }
+                h.nearest = !supported;
                 h
             })
             .collect();
-        hits.truncate(limit);
-        let best = hits.first().map(|h| h.score).unwrap_or(0.0);
-        if hits.is_empty() {
-            return Ok(SearchResult {
-                supported: false,
-                reason: Some("no reference passage shares a term with the question".into()),
-                results: hits,
-            });
-        }
-        if best < RELEVANCE_FLOOR {
-            for h in &mut hits {
-                h.nearest = true;
-            }
+        if !supported {
             return Ok(SearchResult {
                 supported: false,
                 reason: Some(format!(
-                    "no supported answer: the closest passage covers {:.0} % of the question's terms (at least {:.0} % needed); the nearest references are listed as such",
+                    "no supported answer: the closest passage covers {:.0} % of the question's terms (at least {:.0} % \
+                     and one specific term — a gas, method, standard, equipment, fault or parameter — needed); the \
+                     nearest references are listed as such",
                     best.min(1.0) * 100.0,
-                    RELEVANCE_FLOOR * 100.0
+                    self.floor * 100.0
                 )),
                 results: hits,
+                depends_on: Vec::new(),
+                context_note: None,
             });
         }
-        hits.retain(|h| h.score >= RELEVANCE_FLOOR);
-        Ok(SearchResult { supported: true, reason: None, results: hits })
+        // Parameters the answer differs by: values named by the supported passages that the
+        // question and the asset leave open.
+        let fixed_by_question: Vec<&str> =
+            ts.iter().filter_map(|t| t.concept.and_then(|c| lex.glossary.entry(c).param.as_deref())).collect();
+        let mut depends_on: Vec<Depends> = Vec::new();
+        for h in &hits {
+            for (p, v) in &h.params {
+                if fixed_by_question.contains(&p.as_str()) || ctx.params.contains_key(p) {
+                    continue;
+                }
+                let d = match depends_on.iter_mut().find(|d| &d.param == p) {
+                    Some(d) => d,
+                    None => {
+                        depends_on.push(Depends {
+                            param: p.clone(),
+                            label: param_label(p, lang),
+                            variants: Vec::new(),
+                        });
+                        depends_on.last_mut().expect("pushed")
+                    }
+                };
+                match d.variants.iter_mut().find(|x| &x.value == v) {
+                    Some(x) => x.passages.push(h.passage_id.clone()),
+                    None => d.variants.push(Variant {
+                        value: v.clone(),
+                        label: value_label(lex, p, v, lang),
+                        passages: vec![h.passage_id.clone()],
+                    }),
+                }
+            }
+        }
+        depends_on.retain(|d| d.variants.len() > 1);
+        for d in &mut depends_on {
+            d.variants.sort_by(|a, b| a.value.cmp(&b.value));
+        }
+        // Bring one passage of each variant into the answer (they may be below `limit`).
+        let used: Vec<(String, String)> = ctx
+            .params
+            .iter()
+            .filter(|(p, _)| hits.iter().any(|h| h.params.iter().any(|(hp, _)| hp == *p)))
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
+        let context_note = (!used.is_empty()).then(|| {
+            let parts: Vec<String> = used
+                .iter()
+                .map(|(p, v)| format!("{} = {}", param_label(p, lang), value_label(lex, p, v, lang)))
+                .collect();
+            if lang == "zh" {
+                format!("按该资产的参数排序：{}", parts.join("，"))
+            } else {
+                format!("ranked for this asset's parameters: {}", parts.join(", "))
+            }
+        });
+        if !depends_on.is_empty() {
+            for h in &mut hits {
+                h.nearest = false;
+            }
+        }
+        let reason = (!depends_on.is_empty()).then(|| {
+            let names: Vec<&str> = depends_on.iter().map(|d| d.label.as_str()).collect();
+            if lang == "zh" {
+                format!("答案取决于{}：问题未指明，下列每种情况各有其条文", names.join("和"))
+            } else {
+                format!(
+                    "the answer depends on {}, which the question does not fix: each variant is shown with its passage",
+                    names.join(" and ")
+                )
+            }
+        });
+        Ok(SearchResult { supported: true, reason, results: hits, depends_on, context_note })
     }
 
-    /// Candidates for the query pieces. Pieces found in over a fifth of the rows do not
-    /// tell passages apart and make FTS queries slow, so candidates come from the rarer
-    /// pieces: first rows holding all of them (unranked, cheap), then, if too few, any of
-    /// them ranked by BM25. Only when every piece is common are those used. Coverage
-    /// scoring still counts every term.
+    /// Whether any stored passage holds the word (Latin: a word it begins; Chinese: a
+    /// segmented word, or the characters for 3+ character words).
+    fn known_word(&self, w: &str) -> Result<bool, SearchError> {
+        let (sql, arg) = if w.chars().any(query::is_cjk) {
+            if w.chars().count() >= 3 {
+                ("SELECT 1 FROM ref_fts_cjk WHERE ref_fts_cjk MATCH ?1 LIMIT 1", format!("\"{}\"", w.replace('"', "")))
+            } else {
+                ("SELECT 1 FROM ref_vocab_words WHERE term = ?1 LIMIT 1", w.to_string())
+            }
+        } else {
+            ("SELECT 1 FROM ref_fts_latin WHERE ref_fts_latin MATCH ?1 LIMIT 1", format!("\"{}\"*", w.replace('"', "")))
+        };
+        let mut st = self.db(self.conn.prepare_cached(sql))?;
+        Ok(self.db(st.query_row([arg], |_| Ok(())).optional())?.is_some())
+    }
+
+    /// Candidates for the query's piece groups (one group per term: its forms in this
+    /// index). Pieces found in over a fifth of the rows do not tell passages apart and make
+    /// FTS queries slow, so candidates come from the rarer pieces: first rows holding a
+    /// piece of every group (unranked, cheap), then, if too few, any piece ranked by BM25.
+    /// Only when every piece is common are those used. Coverage scoring counts every term.
     fn candidates(
         &self,
         cand: &mut Vec<(i64, f64, Hit)>,
         table: &str,
-        q: &[String],
+        groups: &[Vec<String>],
         limit: usize,
     ) -> Result<(), SearchError> {
+        if groups.is_empty() {
+            return Ok(());
+        }
         let base = format!(
             "SELECT {COLUMNS}, bm25({table}) FROM {table} f JOIN ref_passages p ON p.rowid = f.rowid JOIN ref_documents d ON d.id = p.doc_id WHERE {table} MATCH ?1"
         );
-        let vocab = if table == "ref_fts_latin" { "ref_vocab_latin" } else { "ref_vocab_cjk" };
+        let vocab = match table {
+            "ref_fts_latin" => "ref_vocab_latin",
+            "ref_fts_cjk" => "ref_vocab_cjk",
+            _ => "ref_vocab_words",
+        };
         let rows = self.rows.get() as f64;
         let mut st = self.db(self.conn.prepare_cached(&format!("SELECT doc FROM {vocab} WHERE term = ?1")))?;
-        let mut rare = Vec::new();
-        for piece in q {
-            let term = piece.trim_end_matches('*').trim_matches('"').to_lowercase();
-            let df: i64 = self.db(st.query_row([&term], |r| r.get(0)).optional())?.unwrap_or(0);
-            if (df as f64) <= rows * 0.2 {
-                rare.push(piece.clone());
+        let mut rare: Vec<Vec<String>> = Vec::new();
+        for g in groups {
+            let mut r = Vec::new();
+            for piece in g {
+                let term = piece.trim_end_matches('*').trim_matches('"').to_lowercase();
+                let df: i64 = self.db(st.query_row([&term], |r| r.get(0)).optional())?.unwrap_or(0);
+                if (df as f64) <= rows * 0.2 {
+                    r.push(piece.clone());
+                }
+            }
+            if !r.is_empty() {
+                rare.push(r);
             }
         }
-        let use_: &[String] = if rare.is_empty() { q } else { &rare };
+        let or = |g: &[String]| format!("({})", g.join(" OR "));
+        let all: Vec<String> = groups.iter().flatten().cloned().collect();
+        let use_: Vec<Vec<String>> = if rare.is_empty() { groups.to_vec() } else { rare.clone() };
         let before = cand.len();
-        self.collect(cand, &format!("{base} LIMIT ?2"), &use_.join(" AND "))?;
-        if cand.len() - before < limit * 2 && use_.len() > 1 {
-            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &use_.join(" OR "))?;
+        if use_.len() > 1 {
+            let and: Vec<String> = use_.iter().map(|g| or(g)).collect();
+            self.collect(cand, &format!("{base} LIMIT ?2"), &and.join(" AND "))?;
         }
-        if cand.len() == before && !rare.is_empty() && rare.len() < q.len() {
+        if cand.len() - before < limit * 2 {
+            let flat: Vec<String> = use_.iter().flatten().cloned().collect();
+            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &flat.join(" OR "))?;
+        }
+        if cand.len() == before && !rare.is_empty() && rare.iter().map(|g| g.len()).sum::<usize>() < all.len() {
             // The rare pieces match nothing: the nearest passages come from the common ones.
-            self.collect(cand, &format!("{base} LIMIT ?2"), &q.join(" OR "))?;
+            self.collect(cand, &format!("{base} LIMIT ?2"), &all.join(" OR "))?;
         }
         Ok(())
     }
-
     fn collect(&self, cand: &mut Vec<(i64, f64, Hit)>, sql: &str, m: &str) -> Result<(), SearchError> {
         let mut st = self.db(self.conn.prepare_cached(sql))?;
         let rows = self.db(st.query_map(params![m, CANDIDATES as i64], |r| {
@@ -499,7 +789,11 @@ impl RefIndex {
                     verification: RefVerification::parse(&r.get::<_, String>(8)?),
                     text: r.get(9)?,
                     highlight: String::new(),
+                    sentences: Vec::new(),
                     score: 0.0,
+                    coverage: 0.0,
+                    matched: Vec::new(),
+                    params: Vec::new(),
                     nearest: false,
                 },
             ))
@@ -509,87 +803,6 @@ impl RefIndex {
         }
         Ok(())
     }
-}
-
-/// Share of the terms found in the text (or clause), each term weighted by its length in
-/// pieces, and the byte ranges of the matches in `text`.
-fn coverage(ts: &[Term], text: &str, clause: &str) -> (f64, Vec<(usize, usize)>) {
-    let lower = text.to_lowercase();
-    let same_len = lower.len() == text.len();
-    let lclause = clause.to_lowercase();
-    let (mut got, mut total) = (0.0, 0.0);
-    let mut ranges = Vec::new();
-    for t in ts {
-        let w = 1.0;
-        total += w;
-        if let Term::Cjk(run) = t {
-            got += w * cjk_coverage(run, text, clause, &mut ranges);
-            continue;
-        }
-        let ps = pieces(t);
-        let mut found = 0;
-        for p in &ps {
-            let mut hit = false;
-            match t {
-                Term::Word(_) => {
-                    // Word start match (prefix, as the FTS query uses).
-                    let mut from = 0;
-                    while let Some(i) = lower[from..].find(p.as_str()) {
-                        let s = from + i;
-                        let before = lower[..s].chars().next_back();
-                        if before.is_none_or(|c| !c.is_alphanumeric()) {
-                            hit = true;
-                            if same_len {
-                                let mut e = s + p.len();
-                                while let Some(c) = lower[e..].chars().next().filter(|c| c.is_alphanumeric()) {
-                                    e += c.len_utf8();
-                                }
-                                ranges.push((s, e));
-                            }
-                        }
-                        from = s + p.len();
-                    }
-                    if !hit && lclause.contains(p.as_str()) {
-                        hit = true;
-                    }
-                }
-                Term::Cjk(_) => {} // scored by cjk_coverage above
-            }
-            if hit {
-                found += 1;
-            }
-        }
-        got += w * found as f64 / ps.len().max(1) as f64;
-    }
-    (if total > 0.0 { got / total } else { 0.0 }, ranges)
-}
-
-/// Share of a CJK run's characters that appear in `text` (or `clause`) inside a bigram of
-/// the run (a lone character counts only for a one-character run); match ranges added.
-fn cjk_coverage(run: &str, text: &str, clause: &str, ranges: &mut Vec<(usize, usize)>) -> f64 {
-    let cs: Vec<char> = run.chars().collect();
-    if cs.len() == 1 {
-        let mut hit = false;
-        for (i, _) in text.match_indices(cs[0]) {
-            hit = true;
-            ranges.push((i, i + cs[0].len_utf8()));
-        }
-        return if hit || clause.contains(cs[0]) { 1.0 } else { 0.0 };
-    }
-    let mut covered = vec![false; cs.len()];
-    for i in 0..cs.len() - 1 {
-        let bg: String = cs[i..i + 2].iter().collect();
-        let mut hit = false;
-        for (at, m) in text.match_indices(bg.as_str()) {
-            hit = true;
-            ranges.push((at, at + m.len()));
-        }
-        if hit || clause.contains(bg.as_str()) {
-            covered[i] = true;
-            covered[i + 1] = true;
-        }
-    }
-    covered.iter().filter(|c| **c).count() as f64 / cs.len() as f64
 }
 
 pub fn html_escape(s: &str) -> String {

@@ -121,7 +121,7 @@ set +e
 (cd "$HERE" && EDGECITE_URL="$URL" CHROMIUM_PATH="$CHROMIUM" node --test --test-reporter=spec baseline.test.mjs)
 bl_status=$?
 (cd "$HERE" && EDGECITE_URL="$URL" EDGECITE_PID="$DAEMON_PID" EDGECITE_ARTIFACTS="$ART" \
-  CHROMIUM_PATH="$CHROMIUM" node --test --test-reporter=spec page.test.mjs)
+  CHROMIUM_PATH="$CHROMIUM" node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs)
 status=$?
 [ "$status" != 0 ] || status=$bl_status
 set -e

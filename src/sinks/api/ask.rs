@@ -7,13 +7,14 @@ use super::{query_store, ApiError, ApiState};
 use crate::config::packs::Lang;
 use crate::diagnose::lab::LabDiagnoser;
 use crate::diagnose::pack::PackSet;
-use crate::knowledge::search::{RefIndex, RefVerification, SearchError};
-use crate::store::{FindingFilter, FindingRecord};
+use crate::knowledge::glossary::Glossary;
+use crate::knowledge::search::query::Lexicon;
+use crate::knowledge::search::{RefIndex, SearchError};
+use crate::store::FindingFilter;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +28,8 @@ pub struct Knowledge {
     /// Set when the reference index on disk could not be used and was rebuilt (or is kept
     /// in memory): why, for `/healthz`. Search still answers from the built-in library.
     pub refs_degraded: Option<String>,
+    /// Each configured asset's class and parameters, for questions asked from it.
+    pub assets: HashMap<String, AssetContext>,
 }
 
 /// Whether the file itself is broken (then it is moved aside and rebuilt).
@@ -91,110 +94,39 @@ fn open_refs(path: &std::path::Path, lib: &crate::knowledge::Library) -> anyhow:
 }
 
 impl Knowledge {
-    /// Load the packs, open the reference index and refresh its built-in content.
+    /// Load the packs and their glossaries, open the reference index and refresh its
+    /// built-in content.
     pub fn open(cfg: &crate::config::packs::PacksConfig, in_memory: bool) -> anyhow::Result<Knowledge> {
         let packs = PackSet::load(cfg.builtin, &cfg.dirs)?;
-        let (refs, refs_degraded) = if in_memory {
+        let glossary = Glossary::load(cfg.builtin, &cfg.dirs)?;
+        let (mut refs, refs_degraded) = if in_memory {
             let mut r = RefIndex::in_memory()?;
             r.load_library(&packs.library)?;
             (r, None)
         } else {
             open_refs(&cfg.refs_db, &packs.library)?
         };
+        if !cfg.dirs.is_empty() || !cfg.builtin {
+            refs.set_lexicon(Arc::new(Lexicon::new(glossary)))?;
+        }
         Ok(Knowledge {
             lab: LabDiagnoser::new(&packs)?,
             packs,
             refs: Mutex::new(refs),
             language: cfg.language,
             refs_degraded,
+            assets: HashMap::new(),
         })
+    }
+
+    /// Know the configured assets' classes and parameters (`asset=` on /api/v1/ask).
+    pub fn with_assets(mut self, assets: &[crate::config::AssetConfig]) -> Knowledge {
+        self.assets = assets.iter().map(|a| (a.id.clone(), AssetContext::new(a, &self.packs))).collect();
+        self
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct AskResult {
-    pub doc_id: String,
-    pub doc_title: String,
-    pub edition: String,
-    pub clause: String,
-    pub passage_id: String,
-    pub verification: RefVerification,
-    pub text: String,
-    pub highlight: String,
-    pub score: f64,
-    pub nearest: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AssetEvidence {
-    pub finding_id: i64,
-    pub criterion: String,
-    pub code: String,
-    pub severity: String,
-    pub title: String,
-    pub summary: String,
-    /// Passage ids the finding cites; those passages rank higher.
-    pub citations: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AskResponse {
-    pub query: String,
-    pub lang: Lang,
-    pub supported: bool,
-    pub reason: Option<String>,
-    pub results: Vec<AskResult>,
-    pub asset_evidence: Option<Vec<AssetEvidence>>,
-}
-
-/// Answer a question from the reference index; `findings` are the asset's open findings
-/// when an asset is given.
-pub fn answer(
-    refs: &RefIndex,
-    query: &str,
-    lang: Lang,
-    limit: usize,
-    findings: Option<&[FindingRecord]>,
-) -> Result<AskResponse, SearchError> {
-    let evidence: Option<Vec<AssetEvidence>> = findings.map(|fs| {
-        fs.iter()
-            .map(|f| AssetEvidence {
-                finding_id: f.id,
-                criterion: f.criterion.id.clone(),
-                code: f.code.clone(),
-                severity: f.severity.clone(),
-                title: if lang == Lang::Zh { f.title.zh.clone() } else { f.title.en.clone() },
-                summary: f.evidence.summary_text().pick(lang).to_string(),
-                citations: f.citations.iter().map(|c| c.passage_id.clone()).collect(),
-            })
-            .collect()
-    });
-    let boost: Vec<String> = evidence.iter().flatten().flat_map(|e| e.citations.iter().cloned()).collect();
-    let r = refs.search(query, lang.as_str(), limit, &boost)?;
-    Ok(AskResponse {
-        query: query.to_string(),
-        lang,
-        supported: r.supported,
-        reason: r.reason,
-        results: r
-            .results
-            .into_iter()
-            .map(|h| AskResult {
-                doc_id: h.doc_id,
-                doc_title: h.doc_title,
-                edition: h.edition,
-                clause: h.clause,
-                passage_id: h.passage_id,
-                verification: h.verification,
-                text: h.text,
-                highlight: h.highlight,
-                score: h.score,
-                nearest: h.nearest,
-            })
-            .collect(),
-        asset_evidence: evidence,
-    })
-}
+pub use crate::knowledge::ask::{answer, AskResponse, AskResult, AssetContext, AssetEvidence};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new().route("/api/v1/ask", get(ask))
@@ -213,7 +145,9 @@ struct AskParams {
     /// The question: 1 to 500 characters, not only spaces.
     #[param(min_length = 1, max_length = 500, pattern = r"\S")]
     q: String,
-    /// An asset id: its open findings' cited passages rank first (404 if unknown).
+    /// An asset id: its open findings' cited passages rank first, then passages of its class
+    /// and naming its parameter values (machine group, foundation, voltage and insulation
+    /// class); 404 if unknown.
     asset: Option<String>,
     /// `en` or `zh` (else `Accept-Language`, else `[packs] language`).
     #[param(pattern = "^(en|zh|zh-CN)$")]
@@ -245,7 +179,7 @@ pub(crate) fn request_lang(param: Option<&str>, headers: &HeaderMap, default: La
 /// the nearest references; tied to the asset's open findings when `asset` is given.
 #[utoipa::path(get, path = "/api/v1/ask", tag = "references",
     params(AskParams),
-    responses((status = 200, description = "query, lang, supported, reason, results, asset_evidence", body = Object),
+    responses((status = 200, description = "query, lang, supported, reason, results (with matched terms and sentences), depends_on, context_note, asset_context, asset_evidence", body = Object),
         (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)))]
 async fn ask(
@@ -278,6 +212,7 @@ async fn ask(
         return Err(bad(format!("q is {} characters long: at most 500", query.chars().count())));
     }
     let lang = request_lang(q.get("lang").map(|s| s.as_str()), &headers, know.language)?;
+    let context = asset.as_ref().and_then(|a| know.assets.get(a).cloned());
     let findings = match asset {
         None => None,
         Some(a) => {
@@ -291,7 +226,7 @@ async fn ask(
     };
     tokio::task::spawn_blocking(move || {
         let refs = know.refs.lock().unwrap_or_else(|p| p.into_inner());
-        answer(&refs, &query, lang, limit, findings.as_deref())
+        answer(&refs, &query, lang, limit, context.as_ref(), findings.as_deref())
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
