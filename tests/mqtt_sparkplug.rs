@@ -1,8 +1,10 @@
 //! Sparkplug B edge node against a real Mosquitto, every payload decoded by an independent
-//! decoder (Python protobuf, proto/sparkplug_b.proto compiled by grpcio-tools): births with
-//! values, finding states and scores; DDATA by alias; seq per session; rebirth on NCMD;
-//! NDEATH as the will; bdSeq continuity and stable aliases across a restart; is_historical
-//! on data replayed after an outage.
+//! decoder (Python protobuf, Eclipse Tahu's proto/sparkplug_b.proto compiled by grpcio-tools):
+//! births with values, units, qualities, finding states and scores; DDATA by alias without
+//! datatypes; seq per session; rebirth on NCMD; NDEATH as the QoS 1 will with an Int64
+//! bdSeq; bdSeq continuity (one step per accepted CONNECT, not per attempt) and stable
+//! aliases across a restart and an outage; is_historical on data replayed after an outage;
+//! DDEATH when a Modbus device dies and DBIRTH when it returns.
 
 use crate::common::mosquitto::{publish_all, sparkplug_decode, sparkplug_encode, Broker, Received, Subscriber};
 use crate::common::{demo_config, Daemon, Ports};
@@ -39,7 +41,20 @@ fn count(got: &[Received], kind: &str) -> usize {
 }
 
 fn bdseq(p: &Value) -> u64 {
-    num(&p["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "bdSeq").unwrap()["long_value"])
+    let m = p["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "bdSeq").unwrap();
+    assert_eq!(m["datatype"], 4, "bdSeq must be an Int64 (spec, TCK): {m}");
+    num(&m["long_value"])
+}
+
+/// A property of a metric as the decoder printed it: (type, value field).
+fn property<'a>(m: &'a Value, key: &str) -> Option<&'a Value> {
+    let keys = m["properties"]["keys"].as_array()?;
+    let i = keys.iter().position(|k| k == key)?;
+    m["properties"]["values"].get(i)
+}
+
+fn metric<'a>(p: &'a Value, name: &str) -> &'a Value {
+    p["metrics"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("no {name} in {p}"))
 }
 
 /// name -> alias of a birth.
@@ -79,6 +94,13 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
     let t1 = births(&d, t1_birth)[0].clone();
     let t1_aliases = aliases(&t1);
     assert!(t1_aliases.contains_key("values/h2"), "{t1}");
+    // Births carry datatypes and the PropertySet: engineering unit and quality.
+    let h2 = metric(&t1, "values/h2");
+    assert_eq!(h2["datatype"], 10, "{h2}");
+    let unit = property(h2, "engUnit").unwrap_or_else(|| panic!("no engUnit: {h2}"));
+    assert_eq!((&unit["type"], &unit["string_value"]), (&json!(12), &json!("ppm")), "{h2}");
+    let q = property(h2, "Quality").unwrap_or_else(|| panic!("no Quality: {h2}"));
+    assert_eq!((&q["type"], &q["int_value"]), (&json!(3), &json!(192)), "{h2}");
     assert!(t1_aliases.keys().any(|n| n.starts_with("criteria/") && n.ends_with("/status")), "{t1}");
     let p1 = births(&d, "spBv1.0/Plant/DBIRTH/gw1/P1")[0].clone();
     let p1_aliases = aliases(&p1);
@@ -95,6 +117,7 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
         };
         for m in p["metrics"].as_array().unwrap() {
             assert!(m.get("name").is_none(), "{m}");
+            assert!(m.get("datatype").is_none(), "datatypes belong in births only: {m}");
             assert!(born.contains(&num(&m["alias"])), "{t}: {m}");
         }
     }
@@ -121,6 +144,8 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
     let d = decoded(&sub.snapshot());
     let death = &d.iter().find(|(t, _)| t.contains("/NDEATH/")).unwrap().1;
     assert_eq!(bdseq(death), b0, "{death}");
+    let will = sub.snapshot().into_iter().find(|r| r.topic.contains("/NDEATH/")).unwrap();
+    assert_eq!(will.qos, 1, "the NDEATH will must be QoS 1");
 
     // Restart: bdSeq moves on by one, aliases are the same.
     let mut daemon = Daemon::start(&cfg, ports.api, &[]);
@@ -137,9 +162,12 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
 
     // Outage: DDATA queued while the broker is away arrives after the births, historical.
     broker.stop();
-    daemon.wait_until("Sparkplug data queued", LIMIT, || {
+    daemon.wait_until("Sparkplug data queued and connection attempts failing", LIMIT, || {
         let o = daemon.json("/api/v1/outbox");
-        (o["sparkplug"]["connected"] == false && o["sparkplug"]["enqueued"].as_u64()? >= 3).then_some(())
+        (o["sparkplug"]["connected"] == false
+            && o["sparkplug"]["enqueued"].as_u64()? >= 3
+            && o["sparkplug"]["connection_errors"].as_u64()? >= 3)
+            .then_some(())
     });
     broker.restart();
     sub.wait_for(
@@ -153,6 +181,10 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
                 })
         },
     );
+    // Several failed attempts during the outage, one accepted CONNECT after it: one step.
+    let d = decoded(&sub.snapshot());
+    let fourth = births(&d, nbirth)[3].clone();
+    assert_eq!(bdseq(&fourth), (bdseq(&third) + 1) % 256, "{fourth}");
     // A clean stop publishes the NDEATH itself (no will on a clean disconnect), with the
     // bdSeq of the session it ends.
     let before = count(&sub.snapshot(), "NDEATH");
@@ -162,4 +194,47 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
     let last_birth = births(&d, nbirth).last().copied().unwrap().clone();
     let last_death = &d.iter().rev().find(|(t, _)| t.contains("/NDEATH/")).unwrap().1;
     assert_eq!(bdseq(last_death), bdseq(&last_birth), "{last_death} {last_birth}");
+}
+
+#[test]
+fn sparkplug_device_death_and_rebirth_follow_the_modbus_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let sub = Subscriber::start(broker.port, "test-spb-dev", "spBv1.0/#");
+    let ports = Ports::new();
+    // The pump's Modbus device is an independent pymodbus peer on a fixed port, so it can
+    // be stopped (the device dies) and started again (it returns).
+    let peer_port = crate::common::free_port();
+    let spec = json!({"transport": "tcp", "port": peer_port,
+        "units": {"2": {"holding": vec![0u16; 12], "input": [300, 310, 2000]}}});
+    let peer = crate::common::peer::Peer::start(spec.clone());
+    let path = demo_config(dir.path(), &ports, &[("port = 5020\nunit = 2", &format!("port = {peer_port}\nunit = 2"))]);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[mqtt]\nenabled = true\nport = {}\nreconnect_min_ms = 100\nreconnect_max_ms = 500\n[mqtt.sparkplug]\nenabled = true\ngroup_id = \"Plant\"\n",
+        broker.port
+    ));
+    std::fs::write(&path, text).unwrap();
+    let daemon = Daemon::start(&path, ports.api, &[]);
+    let p1 = |kind: &str| format!("spBv1.0/Plant/{kind}/gw1/P1");
+    let n = |got: &[Received], t: &str| got.iter().filter(|r| r.topic == t).count();
+    sub.wait_for("births", LIMIT, || daemon.log_text(), |got| n(got, &p1("DBIRTH")) == 1);
+
+    peer.stop();
+    sub.wait_for("DDEATH of P1", LIMIT, || daemon.log_text(), |got| n(got, &p1("DDEATH")) == 1);
+    let got = sub.snapshot();
+    assert!(!got.iter().any(|r| r.topic == "spBv1.0/Plant/DDEATH/gw1/T1"), "T1's device is alive");
+    let d = decoded(&got);
+    let death = &d.iter().find(|(t, _)| *t == p1("DDEATH")).unwrap().1;
+    assert!(death.get("seq").is_some(), "{death}");
+
+    let _peer = crate::common::peer::Peer::start(spec);
+    sub.wait_for("DBIRTH of P1 after its return", LIMIT, || daemon.log_text(), |got| n(got, &p1("DBIRTH")) == 2);
+    let d = decoded(&sub.snapshot());
+    let reborn = d.iter().filter(|(t, _)| *t == p1("DBIRTH")).nth(1).unwrap().1.clone();
+    let first = d.iter().find(|(t, _)| *t == p1("DBIRTH")).unwrap().1.clone();
+    assert_eq!(aliases(&reborn), aliases(&first));
+    // seq keeps counting within the session across the death and the rebirth.
+    let seqs: Vec<u64> = d.iter().map(|(_, p)| num(&p["seq"])).collect();
+    assert!(seqs.iter().enumerate().all(|(i, s)| *s == i as u64 % 256), "{seqs:?}");
 }

@@ -83,6 +83,8 @@ pub struct Received {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+    /// The QoS it was delivered with (the subscription is QoS 1, so this is the sender's).
+    pub qos: u8,
 }
 
 impl Received {
@@ -123,10 +125,14 @@ impl Subscriber {
                         Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)))) => {
                             sub.store(true, std::sync::atomic::Ordering::Relaxed)
                         }
-                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => g
-                            .lock()
-                            .unwrap()
-                            .push(Received { topic: p.topic, payload: p.payload.to_vec(), retain: p.retain }),
+                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => {
+                            g.lock().unwrap().push(Received {
+                                qos: p.qos as u8,
+                                topic: p.topic,
+                                payload: p.payload.to_vec(),
+                                retain: p.retain,
+                            })
+                        }
                         Ok(Ok(_)) | Err(_) => {}
                         Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
                     }

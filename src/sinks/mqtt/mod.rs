@@ -361,28 +361,34 @@ impl SparkplugProducer {
             let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
             for asset in pipeline.assets() {
                 let mine: Vec<&Assessment> = assessments.iter().filter(|a| a.asset == asset.id).collect();
-                let now = sparkplug::device_metrics(asset, &mine);
-                if let Some(prev) = devices.get(&asset.id) {
-                    let changed: std::collections::BTreeMap<String, sparkplug::Val> = now
-                        .iter()
-                        .filter(|(k, v)| prev.get(*k) != Some(*v))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    if !changed.is_empty() {
-                        let change = sparkplug::Change { ts: now_ms, metrics: changed };
-                        msgs.push(NewMessage {
-                            class: MessageClass::Telemetry,
-                            topic: sparkplug::SparkplugProtocol::topic(
-                                &self.group,
-                                "DDATA",
-                                &self.node,
-                                Some(&asset.id),
-                            ),
-                            payload: serde_json::to_vec(&change).expect("json"),
-                            retain: false,
-                            created_ms: now_ms,
-                        });
+                let now = sparkplug::device_state(asset, &mine);
+                let (kind, change) = match sparkplug::transition(devices.get(&asset.id), &now, now_ms) {
+                    sparkplug::Transition::Data(Some(c)) => ("DDATA", Some(c)),
+                    sparkplug::Transition::Birth(c) => {
+                        tracing::info!(device = %asset.id, "Sparkplug: device data is back; DBIRTH");
+                        ("DBIRTH", Some(c))
                     }
+                    sparkplug::Transition::Death => {
+                        tracing::warn!(device = %asset.id, "Sparkplug: every value of the device is a comm_error; DDEATH");
+                        let c = sparkplug::Change {
+                            ts: now_ms,
+                            metrics: Default::default(),
+                            quality: Default::default(),
+                            units: Default::default(),
+                        };
+                        ("DDEATH", Some(c))
+                    }
+                    sparkplug::Transition::Data(None) | sparkplug::Transition::Nothing => ("", None),
+                };
+                if let Some(change) = change {
+                    msgs.push(NewMessage {
+                        // Births and deaths are never dropped by the quota; data may be.
+                        class: if kind == "DDATA" { MessageClass::Telemetry } else { MessageClass::State },
+                        topic: sparkplug::SparkplugProtocol::topic(&self.group, kind, &self.node, Some(&asset.id)),
+                        payload: serde_json::to_vec(&change).expect("json"),
+                        retain: false,
+                        created_ms: now_ms,
+                    });
                 }
                 devices.insert(asset.id.clone(), now);
             }

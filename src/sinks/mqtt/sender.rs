@@ -62,6 +62,7 @@ impl Protocol for JsonProtocol {
             payload: serde_json::to_vec(&payload::status(&self.site, &self.gateway, false, crate::time::now_ms()))
                 .expect("json"),
             retain: true,
+            qos: None,
         }
     }
 

@@ -2,17 +2,22 @@
 //!
 //! - Its own MQTT session (client id `{client_id}-spb`) and outbox file (`sparkplug.db`
 //!   beside the JSON outbox), because the NDEATH must be that session's will.
-//! - `bdSeq` is kept in the outbox file and moves by one (0-255, wrapping) per connection
-//!   attempt: the NDEATH in the will and the NBIRTH that follows carry the same value, and a
-//!   restart continues from the last one.
+//! - `bdSeq` (Int64) is kept in the outbox file. Every connection attempt's will carries
+//!   the current value; it moves on by one (0-255, wrapping) only once a CONNECT is
+//!   accepted (CONNACK), so an outage of many failed attempts costs one step, the NDEATH in
+//!   the will and the NBIRTH that follows carry the same value, and a restart continues.
 //! - Metric aliases come from the outbox file's `aliases` table: once given, a name keeps
 //!   its alias across restarts.
-//! - Device metrics: `values/{role}` (Double), `criteria/{criterion}/status` and `/code`
-//!   (String: fault, normal or abstain, and the finding code), `criteria/{criterion}/score`
-//!   (Double, the model's anomaly score when the evidence has one, else null).
-//! - NBIRTH (seq 0), then DBIRTH per device, then DDATA with the changed metrics only,
-//!   aliases only. `seq` goes 0-255 and wraps. DDATA queued during an outage is replayed
-//!   after the births with `is_historical = true`.
+//! - Device metrics: `values/{role}` (Double, properties `engUnit` and `Quality`),
+//!   `criteria/{criterion}/status` and `/code` (String: fault, normal or abstain, and the
+//!   finding code), `criteria/{criterion}/score` (Double, the model's anomaly score when
+//!   the evidence has one, else null).
+//! - NBIRTH (seq 0), then DBIRTH per live device, then DDATA with the changed metrics only:
+//!   aliases only, no datatype (the birth gave it), `Quality` when it changed. `seq` goes
+//!   0-255 and wraps. DDATA queued during an outage is replayed after the births with
+//!   `is_historical = true`.
+//! - Device health: when every role of an asset reads `comm_error` (its Modbus device is
+//!   gone) the device gets a DDEATH; when a value comes back, a DBIRTH.
 //! - NCMD `Node Control/Rebirth` = true: NBIRTH and DBIRTHs again (same bdSeq, seq from 0).
 //! - QoS 0 for births and data and QoS 1 for the will, as the specification asks; a DDATA
 //!   row leaves the outbox once written to the socket.
@@ -20,6 +25,7 @@
 use super::sender::Protocol;
 use crate::diagnose::{Assessment, Outcome};
 use crate::pipeline::AssetState;
+use crate::sample::Quality;
 use crate::sources::mqtt::client::{Conn, Will};
 use crate::sources::mqtt::sparkplug::{self as spb, datatype, Metric, Payload, Value};
 use crate::store::outbox::{Message, Outbox};
@@ -39,22 +45,97 @@ pub enum Val {
     Null,
 }
 
-/// Current metrics of every device: what a DBIRTH carries.
-pub type Devices = BTreeMap<String, BTreeMap<String, Val>>;
+/// One metric now: its value, and for measured values the unit and the quality code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cur {
+    pub v: Val,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<i32>,
+}
 
-/// A queued DDATA: the changed metrics of one device.
-#[derive(Debug, Serialize, Deserialize)]
+/// One device (asset): its metrics now, and whether its data source is gone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Device {
+    pub metrics: BTreeMap<String, Cur>,
+    pub dead: bool,
+}
+
+/// Current state of every device: what a DBIRTH carries.
+pub type Devices = BTreeMap<String, Device>;
+
+/// A queued DDATA: the changed metrics of one device (values, and the quality codes that
+/// changed). A queued DBIRTH carries every metric; a DDEATH none.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub ts: i64,
     pub metrics: BTreeMap<String, Val>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quality: BTreeMap<String, i32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub units: BTreeMap<String, String>,
 }
 
-/// The metrics of one asset now.
-pub fn device_metrics(asset: &AssetState, assessments: &[&Assessment]) -> BTreeMap<String, Val> {
+/// What an evaluation pass means for one device on the wire.
+#[derive(Debug, PartialEq)]
+pub enum Transition {
+    /// Still alive: a DDATA with these changes (None when nothing changed).
+    Data(Option<Change>),
+    /// Its data source died: DDEATH.
+    Death,
+    /// It came back: DBIRTH with everything.
+    Birth(Change),
+    /// Still dead: nothing.
+    Nothing,
+}
+
+/// Decide what to publish for a device that was `prev` (None: first pass) and is `now`.
+pub fn transition(prev: Option<&Device>, now: &Device, ts: i64) -> Transition {
+    let full = || Change {
+        ts,
+        metrics: now.metrics.iter().map(|(k, c)| (k.clone(), c.v.clone())).collect(),
+        quality: now.metrics.iter().filter_map(|(k, c)| Some((k.clone(), c.quality?))).collect(),
+        units: now.metrics.iter().filter_map(|(k, c)| Some((k.clone(), c.unit.clone()?))).collect(),
+    };
+    match prev {
+        None => Transition::Nothing, // the session's births carry the first state
+        Some(p) if !p.dead && now.dead => Transition::Death,
+        Some(p) if p.dead && !now.dead => Transition::Birth(full()),
+        Some(_) if now.dead => Transition::Nothing,
+        Some(p) => {
+            let mut c = Change { ts, metrics: BTreeMap::new(), quality: BTreeMap::new(), units: BTreeMap::new() };
+            for (k, cur) in &now.metrics {
+                let before = p.metrics.get(k);
+                if before.map(|b| &b.v) != Some(&cur.v) {
+                    c.metrics.insert(k.clone(), cur.v.clone());
+                }
+                if let Some(q) = cur.quality {
+                    if before.and_then(|b| b.quality) != Some(q) {
+                        c.metrics.entry(k.clone()).or_insert_with(|| cur.v.clone());
+                        c.quality.insert(k.clone(), q);
+                    }
+                }
+            }
+            Transition::Data((!c.metrics.is_empty()).then_some(c))
+        }
+    }
+}
+
+/// The metrics of one asset now, and whether its source is gone (every role's latest
+/// sample a `comm_error`).
+pub fn device_state(asset: &AssetState, assessments: &[&Assessment]) -> Device {
     let mut m = BTreeMap::new();
+    let mut dead = !asset.roles.is_empty();
     for r in &asset.roles {
-        let v = r.latest().and_then(|s| s.value).map(Val::Num).unwrap_or(Val::Null);
-        m.insert(format!("values/{}", r.role), v);
+        let latest = r.latest();
+        if !latest.is_some_and(|s| s.quality == Quality::CommError) {
+            dead = false;
+        }
+        let v = latest.and_then(|s| s.value).map(Val::Num).unwrap_or(Val::Null);
+        let quality = latest.map(|s| spb::quality_to_code(s.quality));
+        let unit = (!r.unit.is_empty()).then(|| r.unit.clone());
+        m.insert(format!("values/{}", r.role), Cur { v, unit, quality });
     }
     for a in assessments {
         let c = &a.criterion.id;
@@ -64,11 +145,12 @@ pub fn device_metrics(asset: &AssetState, assessments: &[&Assessment]) -> BTreeM
             Outcome::Abstain { evidence, .. } => (String::new(), Some(evidence)),
         };
         let score = ev.and_then(|e| e.derived.iter().find(|d| d.name == "anomaly score")).map(|d| d.value);
-        m.insert(format!("criteria/{c}/status"), Val::Text(a.outcome.status().to_string()));
-        m.insert(format!("criteria/{c}/code"), Val::Text(code));
-        m.insert(format!("criteria/{c}/score"), score.map(Val::Num).unwrap_or(Val::Null));
+        let cur = |v| Cur { v, unit: None, quality: None };
+        m.insert(format!("criteria/{c}/status"), cur(Val::Text(a.outcome.status().to_string())));
+        m.insert(format!("criteria/{c}/code"), cur(Val::Text(code)));
+        m.insert(format!("criteria/{c}/score"), cur(score.map(Val::Num).unwrap_or(Val::Null)));
     }
-    m
+    Device { metrics: m, dead }
 }
 
 pub struct SparkplugProtocol {
@@ -76,7 +158,7 @@ pub struct SparkplugProtocol {
     node: String,
     outbox: Arc<Mutex<Outbox>>,
     devices: Arc<Mutex<Devices>>,
-    bdseq: u64,
+    bdseq: i64,
     seq: u64,
 }
 
@@ -109,7 +191,20 @@ impl SparkplugProtocol {
         }
     }
 
-    fn metric(&self, device: &str, name: &str, v: &Val, ts: i64, with_name: bool, historical: bool) -> Metric {
+    /// One metric of a device. In a birth: name, alias, datatype and the `engUnit` and
+    /// `Quality` properties; in data: alias only, no datatype, `Quality` when it changed.
+    #[allow(clippy::too_many_arguments)]
+    fn metric(
+        &self,
+        device: &str,
+        name: &str,
+        v: &Val,
+        ts: i64,
+        birth: bool,
+        historical: bool,
+        quality: Option<i32>,
+        unit: Option<&str>,
+    ) -> Metric {
         let (dt, value, null) = match v {
             Val::Num(x) => (datatype::DOUBLE, Some(Value::DoubleValue(*x)), None),
             Val::Text(s) => (datatype::STRING, Some(Value::StringValue(s.clone())), None),
@@ -122,45 +217,62 @@ impl SparkplugProtocol {
                 (dt, None, Some(true))
             }
         };
+        let mut props = Vec::new();
+        if let (true, Some(u)) = (birth, unit) {
+            props.push(("engUnit", spb::prop_string(u)));
+        }
+        if let Some(q) = quality {
+            props.push(("Quality", spb::prop_int32(q)));
+        }
         Metric {
-            name: with_name.then(|| name.to_string()),
+            name: birth.then(|| name.to_string()),
             alias: self.alias(device, name),
             timestamp: Some(ts as u64),
-            datatype: Some(dt),
+            datatype: birth.then_some(dt),
             is_historical: historical.then_some(true),
             is_null: null,
             value,
+            properties: (!props.is_empty()).then(|| spb::properties(props)),
             ..Default::default()
         }
     }
 
-    fn death(&self, bdseq: u64) -> Payload {
+    fn bdseq_metric(&self, bdseq: i64, ts: i64, alias: bool) -> Metric {
+        Metric {
+            name: Some("bdSeq".into()),
+            alias: if alias { self.alias("", "bdSeq") } else { None },
+            timestamp: Some(ts as u64),
+            datatype: Some(datatype::INT64),
+            value: Some(Value::LongValue(bdseq as u64)),
+            ..Default::default()
+        }
+    }
+
+    fn death(&self, bdseq: i64) -> Payload {
+        let now = crate::time::now_ms();
         Payload {
-            timestamp: Some(crate::time::now_ms() as u64),
-            metrics: vec![Metric {
-                name: Some("bdSeq".into()),
-                datatype: Some(datatype::UINT64),
-                value: Some(Value::LongValue(bdseq)),
-                ..Default::default()
-            }],
+            timestamp: Some(now as u64),
+            metrics: vec![self.bdseq_metric(bdseq, now, false)],
             ..Default::default()
         }
     }
 
-    /// NBIRTH and one DBIRTH per device; returns how many were published.
+    fn device_birth(&mut self, device: &str, d: &Device, ts: i64) -> Payload {
+        let ms = d
+            .metrics
+            .iter()
+            .map(|(name, c)| self.metric(device, name, &c.v, ts, true, false, c.quality, c.unit.as_deref()))
+            .collect();
+        Payload { timestamp: Some(ts as u64), seq: Some(self.next_seq()), metrics: ms, ..Default::default() }
+    }
+
+    /// NBIRTH and one DBIRTH per live device; returns how many were published.
     fn births(&mut self, conn: &Conn) -> usize {
         let now = crate::time::now_ms();
         self.seq = 0;
         let mut n = 0;
         let node_metrics = vec![
-            Metric {
-                name: Some("bdSeq".into()),
-                alias: self.alias("", "bdSeq"),
-                timestamp: Some(now as u64),
-                datatype: Some(datatype::UINT64),
-                value: Some(Value::LongValue(self.bdseq)),
-                ..Default::default()
-            },
+            self.bdseq_metric(self.bdseq, now, true),
             Metric {
                 name: Some(REBIRTH.into()),
                 alias: self.alias("", REBIRTH),
@@ -181,39 +293,46 @@ impl SparkplugProtocol {
             n += 1;
         }
         let devices = self.devices.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for (device, metrics) in &devices {
-            let ms = metrics.iter().map(|(name, v)| self.metric(device, name, v, now, true, false)).collect();
-            let p =
-                Payload { timestamp: Some(now as u64), seq: Some(self.next_seq()), metrics: ms, ..Default::default() };
+        let mut dead = 0;
+        for (device, d) in &devices {
+            if d.dead {
+                dead += 1;
+                continue;
+            }
+            let p = self.device_birth(device, d, now);
             let topic = Self::topic(&self.group, "DBIRTH", &self.node, Some(device));
             if conn.try_publish(&topic, 0, false, spb::encode(&p)).is_ok() {
                 n += 1;
             }
         }
-        tracing::info!(bd_seq = self.bdseq, devices = devices.len(), "Sparkplug births published");
+        tracing::info!(bd_seq = self.bdseq, devices = devices.len() - dead, dead, "Sparkplug births published");
         n
     }
 }
 
 impl Protocol for SparkplugProtocol {
     fn will(&mut self) -> Will {
-        // Each connection attempt takes the next bdSeq, persisted before it is used.
-        let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        let next = o.meta(BDSEQ).unwrap_or(0).rem_euclid(256) as u64;
-        if let Err(e) = o.enqueue(&[], &[(BDSEQ, ((next + 1) % 256) as i64)]) {
-            tracing::error!(error = %e, "Sparkplug: cannot persist bdSeq");
-        }
-        drop(o);
-        self.bdseq = next;
-        let death = self.death(next);
+        // The will of every attempt carries the current bdSeq; it moves on only once a
+        // CONNECT is accepted (`on_connected`), so failed attempts do not use up values.
+        let cur = self.outbox.lock().unwrap_or_else(|p| p.into_inner()).meta(BDSEQ).unwrap_or(0).rem_euclid(256);
+        self.bdseq = cur;
+        let death = self.death(cur);
         Will {
             topic: Self::topic(&self.group, "NDEATH", &self.node, None),
             payload: spb::encode(&death),
             retain: false,
+            qos: Some(1),
         }
     }
 
     fn on_connected(&mut self, conn: &Conn) -> usize {
+        // This CONNECT (with this bdSeq in its will) was accepted: the next one takes the
+        // next value, persisted before anything is published.
+        let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = o.enqueue(&[], &[(BDSEQ, (self.bdseq + 1) % 256)]) {
+            tracing::error!(error = %e, "Sparkplug: cannot persist bdSeq");
+        }
+        drop(o);
         if let Err(e) = conn.try_subscribe(&Self::topic(&self.group, "NCMD", &self.node, None), 1) {
             tracing::warn!(error = %e, "Sparkplug: cannot subscribe to NCMD");
         }
@@ -221,21 +340,52 @@ impl Protocol for SparkplugProtocol {
     }
 
     fn encode(&mut self, m: &Message, replay: bool) -> Vec<u8> {
-        let device = m.topic.rsplit('/').next().unwrap_or("").to_string();
+        let mut parts = m.topic.rsplit('/');
+        let device = parts.next().unwrap_or("").to_string();
+        let kind = m.topic.split('/').nth(2).unwrap_or("DDATA");
         let change: Change = match serde_json::from_slice(&m.payload) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, id = m.id, "Sparkplug: unreadable queued change");
-                Change { ts: m.created_ms, metrics: BTreeMap::new() }
+                Change { ts: m.created_ms, metrics: BTreeMap::new(), quality: BTreeMap::new(), units: BTreeMap::new() }
             }
         };
-        let metrics =
-            change.metrics.iter().map(|(name, v)| self.metric(&device, name, v, change.ts, false, replay)).collect();
-        let p = Payload {
-            timestamp: Some(crate::time::now_ms() as u64),
-            seq: Some(self.next_seq()),
-            metrics,
-            ..Default::default()
+        let p = match kind {
+            "DDEATH" => Payload { timestamp: Some(change.ts as u64), seq: Some(self.next_seq()), ..Default::default() },
+            "DBIRTH" => {
+                let d = Device {
+                    metrics: change
+                        .metrics
+                        .iter()
+                        .map(|(k, v)| {
+                            let cur = Cur {
+                                v: v.clone(),
+                                unit: change.units.get(k).cloned(),
+                                quality: change.quality.get(k).copied(),
+                            };
+                            (k.clone(), cur)
+                        })
+                        .collect(),
+                    dead: false,
+                };
+                self.device_birth(&device, &d, change.ts)
+            }
+            _ => {
+                let metrics = change
+                    .metrics
+                    .iter()
+                    .map(|(name, v)| {
+                        let q = change.quality.get(name).copied();
+                        self.metric(&device, name, v, change.ts, false, replay, q, None)
+                    })
+                    .collect();
+                Payload {
+                    timestamp: Some(crate::time::now_ms() as u64),
+                    seq: Some(self.next_seq()),
+                    metrics,
+                    ..Default::default()
+                }
+            }
         };
         spb::encode(&p)
     }
@@ -269,5 +419,32 @@ impl Protocol for SparkplugProtocol {
         if let Err(e) = conn.try_publish(&topic, 1, false, spb::encode(&death)) {
             tracing::warn!(error = %e, "Sparkplug: cannot publish NDEATH");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(v: f64, q: i32, dead: bool) -> Device {
+        let cur = Cur { v: if dead { Val::Null } else { Val::Num(v) }, unit: Some("bar".into()), quality: Some(q) };
+        Device { metrics: BTreeMap::from([("values/p".to_string(), cur)]), dead }
+    }
+
+    #[test]
+    fn device_health_drives_births_and_deaths() {
+        let alive = dev(1.0, 192, false);
+        assert_eq!(transition(None, &alive, 1), Transition::Nothing);
+        assert_eq!(transition(Some(&alive), &alive, 1), Transition::Data(None));
+        let Transition::Data(Some(c)) = transition(Some(&alive), &dev(2.0, 192, false), 2) else { panic!() };
+        assert_eq!(c.metrics["values/p"], Val::Num(2.0));
+        assert!(c.quality.is_empty(), "quality unchanged: not repeated");
+        let Transition::Data(Some(c)) = transition(Some(&alive), &dev(1.0, 500, false), 2) else { panic!() };
+        assert_eq!(c.quality["values/p"], 500, "a quality change is data");
+        let dead = dev(0.0, 0, true);
+        assert_eq!(transition(Some(&alive), &dead, 3), Transition::Death);
+        assert_eq!(transition(Some(&dead), &dead, 4), Transition::Nothing);
+        let Transition::Birth(c) = transition(Some(&dead), &alive, 5) else { panic!() };
+        assert_eq!((c.metrics.len(), c.units["values/p"].as_str(), c.quality["values/p"]), (1, "bar", 192));
     }
 }

@@ -47,6 +47,8 @@ pub struct Will {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+    /// QoS of the will; `None`: the configured `qos`. (Sparkplug's NDEATH is always 1.)
+    pub qos: Option<u8>,
 }
 
 /// What `Conn::try_ack` needs to acknowledge one received PUBLISH (its payload removed).
@@ -186,7 +188,12 @@ impl Conn {
                     o.set_credentials(&cfg.username, &cfg.password);
                 }
                 if let Some(w) = will {
-                    o.set_last_will(rumqttc::LastWill::new(w.topic, w.payload, qos(cfg.qos), w.retain));
+                    o.set_last_will(rumqttc::LastWill::new(
+                        w.topic,
+                        w.payload,
+                        qos(w.qos.unwrap_or(cfg.qos)),
+                        w.retain,
+                    ));
                 }
                 let (client, mut el) = rumqttc::AsyncClient::new(o, capacity);
                 el.set_network_options(net);
@@ -211,7 +218,7 @@ impl Conn {
                     o.set_last_will(v5::mqttbytes::v5::LastWill::new(
                         w.topic,
                         w.payload,
-                        qos5(cfg.qos),
+                        qos5(w.qos.unwrap_or(cfg.qos)),
                         w.retain,
                         None,
                     ));

@@ -9,6 +9,7 @@
 //! the same payload are kept.
 
 pub mod client;
+pub mod host;
 pub mod sparkplug;
 
 use crate::config::mqtt::{MqttConfig, PayloadFormat, SubscriptionConfig};
@@ -56,10 +57,6 @@ fn bad(kind: &'static str, reason: impl Into<String>) -> Malformed {
     Malformed { kind, reason: reason.into() }
 }
 
-/// Sparkplug aliases learnt from births, per edge node or device.
-#[derive(Default)]
-pub struct Aliases(HashMap<String, HashMap<u64, String>>);
-
 fn fill(template: &str, caps: &[String], metric: Option<&str>) -> String {
     let mut p = template.to_string();
     for (i, c) in caps.iter().enumerate() {
@@ -100,7 +97,7 @@ pub fn parse(
     topic: &str,
     payload: &[u8],
     now_ms: i64,
-    aliases: &mut Aliases,
+    host: &mut host::HostState,
 ) -> (Vec<Sample>, Vec<Malformed>) {
     let one = |r: Result<Sample, Malformed>| match r {
         Ok(s) => (vec![s], vec![]),
@@ -129,7 +126,7 @@ pub fn parse(
             let ts = if sub.timestamp.is_empty() { now_ms } else { timestamp(&doc, &sub.timestamp)? };
             Ok(Sample::good(PointId::from(fill(&sub.point, caps, None).as_str()), ts, v))
         })()),
-        PayloadFormat::SparkplugB => parse_sparkplug(sub, caps, topic, payload, now_ms, aliases),
+        PayloadFormat::SparkplugB => parse_sparkplug(sub, caps, topic, payload, now_ms, host),
     }
 }
 
@@ -143,35 +140,83 @@ fn parse_sparkplug(
     topic: &str,
     payload: &[u8],
     now_ms: i64,
-    aliases: &mut Aliases,
+    host: &mut host::HostState,
 ) -> (Vec<Sample>, Vec<Malformed>) {
+    use sparkplug::Reading;
     let Some(t) = sparkplug::parse_topic(topic) else {
         return (vec![], vec![bad("not_sparkplug_topic", "expected spBv1.0/{group}/{type}/{node}[/{device}]")]);
     };
-    let birth = matches!(t.kind, "NBIRTH" | "DBIRTH");
-    if !birth && !matches!(t.kind, "NDATA" | "DDATA") {
-        return (vec![], vec![]); // deaths, commands, states: nothing to ingest
+    if !matches!(t.kind, "NBIRTH" | "DBIRTH" | "NDATA" | "DDATA" | "NDEATH" | "DDEATH") {
+        return (vec![], vec![]); // commands and states: nothing to ingest
     }
     let p = match sparkplug::decode(payload) {
         Ok(p) => p,
         Err(e) => return (vec![], vec![bad("sparkplug_decode", e)]),
     };
-    let key = format!("{}/{}/{}", t.group, t.node, t.device.unwrap_or(""));
-    let names = aliases.0.entry(key).or_default();
-    if t.kind == "NBIRTH" || t.kind == "DBIRTH" {
-        names.clear();
+    let key = host::key(t.group, t.node, t.device);
+    let ts_of =
+        |m: Option<&sparkplug::Metric>| m.and_then(|m| m.timestamp).or(p.timestamp).map(|t| t as i64).unwrap_or(now_ms);
+    if t.kind == "NDEATH" || t.kind == "DDEATH" {
+        if t.kind == "NDEATH" {
+            // The will of an older session (its bdSeq is not the current birth's) says
+            // nothing about the session that is alive now.
+            let bd = p.metrics.iter().find(|m| m.name.as_deref() == Some("bdSeq")).and_then(|m| match m.value {
+                Some(sparkplug::Value::LongValue(v)) => Some(v as i64),
+                Some(sparkplug::Value::IntValue(v)) => Some(v as i64),
+                _ => None,
+            });
+            if let (Some(bd), Some(born)) = (bd, host.bdseq(t.group, t.node)) {
+                if bd != born {
+                    tracing::info!(%topic, bd_seq = bd, birth_bd_seq = born, "Sparkplug: NDEATH of an earlier session ignored");
+                    return (vec![], vec![]);
+                }
+            }
+        }
+        let prefix = if t.kind == "NDEATH" { host::key(t.group, t.node, None) } else { key.clone() };
+        let ts = ts_of(None);
+        let stale: Vec<Sample> = host
+            .points_under(&prefix, &sub.topic)
+            .into_iter()
+            .map(|pt| Sample::bad(PointId::from(pt.as_str()), ts, crate::sample::Quality::Stale))
+            .collect();
+        tracing::info!(%topic, points = stale.len(), "Sparkplug: {} marks the points stale", t.kind);
+        return (stale, vec![]);
+    }
+    let birth = matches!(t.kind, "NBIRTH" | "DBIRTH");
+    if birth {
+        let mut aliases = std::collections::BTreeMap::new();
+        let mut datatypes = std::collections::BTreeMap::new();
+        for m in &p.metrics {
+            if let Some(name) = &m.name {
+                if let Some(a) = m.alias {
+                    aliases.insert(a, name.clone());
+                }
+                if let Some(dt) = m.datatype {
+                    datatypes.insert(name.clone(), dt);
+                }
+                if t.kind == "NBIRTH" && name == "bdSeq" {
+                    if let Some(sparkplug::Value::LongValue(v)) = m.value {
+                        host.set_bdseq(t.group, t.node, v as i64);
+                    }
+                }
+            }
+        }
+        host.birth(key.clone(), aliases, datatypes);
     }
     let (mut samples, mut errors) = (Vec::new(), Vec::new());
+    let mut unknown = false;
     for m in &p.metrics {
-        if let (true, Some(name), Some(alias)) = (birth, &m.name, m.alias) {
-            names.insert(alias, name.clone());
-        }
+        let born = host.get(&key);
         let name = match (&m.name, m.alias) {
             (Some(n), _) => n.clone(),
-            (None, Some(a)) => match names.get(&a) {
+            (None, Some(a)) => match born.and_then(|b| b.aliases.get(&a)) {
                 Some(n) => n.clone(),
                 None => {
-                    errors.push(bad("unknown_alias", format!("metric alias {a} was not in a birth certificate seen")));
+                    unknown = true;
+                    errors.push(bad(
+                        "unknown_alias",
+                        format!("metric alias {a} was not in a birth certificate seen; a rebirth is requested"),
+                    ));
                     continue;
                 }
             },
@@ -180,16 +225,44 @@ fn parse_sparkplug(
                 continue;
             }
         };
-        let ts = m.timestamp.or(p.timestamp).map(|t| t as i64).unwrap_or(now_ms);
-        match sparkplug::number(m) {
-            Ok(Some(v)) => {
-                samples.push(Sample::good(PointId::from(fill(&sub.point, caps, Some(&name)).as_str()), ts, v))
-            }
-            Ok(None) => {}
-            Err(e) => errors.push(bad("not_a_number", format!("metric `{name}`: {e}"))),
+        if birth && t.kind == "NBIRTH" && (name == "bdSeq" || name.starts_with("Node Control/")) {
+            continue; // session bookkeeping, not a measurement
         }
+        let dt = born.and_then(|b| b.datatypes.get(&name)).copied();
+        let ts = ts_of(Some(m));
+        let point = fill(&sub.point, caps, Some(&name));
+        let id = PointId::from(point.as_str());
+        let q = sparkplug::quality(m).unwrap_or(crate::sample::Quality::Good);
+        let sample = match sparkplug::reading(m, dt) {
+            Ok(_) if !q.is_good() => Sample::bad(id, ts, q),
+            Ok(Reading::Number(v)) => Sample::good(id, ts, v),
+            Ok(Reading::Inexact { approx, exact }) => Sample {
+                value: Some(approx),
+                text: Some(exact.as_str().into()),
+                quality: crate::sample::Quality::Inexact,
+                ..Sample::bad(id, ts, crate::sample::Quality::Inexact)
+            },
+            Ok(Reading::Null) => continue,
+            Err(e) => {
+                errors.push(bad("not_a_number", format!("metric `{name}`: {e}")));
+                continue;
+            }
+        };
+        host.stored(&key, &sub.topic, &point);
+        samples.push(sample);
+    }
+    if unknown {
+        host.want_rebirth(t.group, t.node);
     }
     (samples, errors)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+    #[error("Sparkplug host state {0}")]
+    HostState(#[from] host::HostStateError),
 }
 
 /// Start the ingest source when `[mqtt]` is on and has subscriptions. Returns its counters.
@@ -200,7 +273,7 @@ pub fn spawn(
     tasks: &mut tokio::task::JoinSet<()>,
     tx: mpsc::Sender<Durable>,
     cancel: CancellationToken,
-) -> Result<Option<Arc<SourceCounters>>, client::ClientError> {
+) -> Result<Option<Arc<SourceCounters>>, SpawnError> {
     let m = &config.mqtt;
     if !m.enabled || m.subscriptions.is_empty() {
         return Ok(None);
@@ -208,8 +281,37 @@ pub fn spawn(
     let tls = m.tls.as_ref().map(client::tls_config).transpose()?;
     let counters = Arc::new(SourceCounters::default());
     let client_id = format!("{}-in", m.client_id_for(&config.site.id, &config.site.gateway));
-    tasks.spawn(run(m.clone(), client_id, tls, tx, counters.clone(), cancel));
+    let host = if m.subscriptions.iter().any(|s| s.format == PayloadFormat::SparkplugB) {
+        let path = host_state_path(&config.store.path);
+        let h = host::HostState::open(&path)?;
+        tracing::info!(path = %path.display(), births = h.known_births(), "Sparkplug host state loaded");
+        h
+    } else {
+        host::HostState::in_memory()
+    };
+    tasks.spawn(run(m.clone(), client_id, tls, tx, counters.clone(), host, cancel));
     Ok(Some(counters))
+}
+
+/// `sparkplug_host.json` beside the store: the aliases, datatypes and points learnt from births.
+pub fn host_state_path(store_path: &std::path::Path) -> std::path::PathBuf {
+    store_path.parent().unwrap_or(std::path::Path::new(".")).join("sparkplug_host.json")
+}
+
+/// The NCMD payload that asks an edge node for a rebirth.
+pub fn rebirth_request(now_ms: i64) -> Vec<u8> {
+    use sparkplug::{datatype, Metric, Payload, Value};
+    sparkplug::encode(&Payload {
+        timestamp: Some(now_ms as u64),
+        metrics: vec![Metric {
+            name: Some("Node Control/Rebirth".into()),
+            timestamp: Some(now_ms as u64),
+            datatype: Some(datatype::BOOLEAN),
+            value: Some(Value::BooleanValue(true)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
 }
 
 /// Received QoS 1 messages of the current session, in arrival order, each waiting for its
@@ -265,10 +367,10 @@ async fn run(
     tls: Option<Arc<rustls::ClientConfig>>,
     tx: mpsc::Sender<Durable>,
     counters: Arc<SourceCounters>,
+    mut host: host::HostState,
     cancel: CancellationToken,
 ) {
     let mut backoff = Backoff::new(&cfg);
-    let mut aliases = Aliases::default();
     let mut malformed_by_topic: HashMap<String, u64> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
     let mut acks = Acks::default();
@@ -312,7 +414,7 @@ async fn run(
                     let mut samples = Vec::new();
                     for s in &cfg.subscriptions {
                         let Some(caps) = match_filter(&s.topic, &topic) else { continue };
-                        let (mut got, errors) = parse(s, &caps, &topic, &payload, now, &mut aliases);
+                        let (mut got, errors) = parse(s, &caps, &topic, &payload, now, &mut host);
                         for e in errors {
                             SourceCounters::add(&counters.errors, 1);
                             let n = malformed_by_topic.entry(topic.clone()).or_default();
@@ -325,6 +427,16 @@ async fn run(
                             }
                         }
                         samples.append(&mut got);
+                    }
+                    if let Err(e) = host.save() {
+                        tracing::error!(error = %e, "Sparkplug: cannot save the host state (learnt aliases)");
+                    }
+                    for (group, node) in host.take_rebirths(now) {
+                        let t = format!("spBv1.0/{group}/NCMD/{node}");
+                        match conn.try_publish(&t, 0, false, rebirth_request(now)) {
+                            Ok(()) => tracing::warn!(topic = %t, "Sparkplug: unknown alias; rebirth requested"),
+                            Err(e) => tracing::warn!(topic = %t, error = %e, "Sparkplug: cannot request a rebirth"),
+                        }
                     }
                     if samples.is_empty() {
                         // Nothing to store (malformed, counted and logged above, or nothing
@@ -409,13 +521,20 @@ mod tests {
     #[test]
     fn json_paths_and_timestamps() {
         let s = sub("x", "j.v", PayloadFormat::Json, "data.0.v", "data.0.ts");
-        let (ok, errs) =
-            parse(&s, &[], "x", br#"{"data":[{"v":2.5,"ts":"2026-01-01T00:00:00Z"}]}"#, 5, &mut Aliases::default());
+        let (ok, errs) = parse(
+            &s,
+            &[],
+            "x",
+            br#"{"data":[{"v":2.5,"ts":"2026-01-01T00:00:00Z"}]}"#,
+            5,
+            &mut host::HostState::in_memory(),
+        );
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!((ok[0].value, ok[0].ts_ms), (Some(2.5), 1_767_225_600_000));
-        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":"hot","ts":1}]}"#, 5, &mut Aliases::default());
+        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":"hot","ts":1}]}"#, 5, &mut host::HostState::in_memory());
         assert_eq!(errs[0].kind, "not_a_number");
-        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, 5, &mut Aliases::default());
+        let (_, errs) =
+            parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, 5, &mut host::HostState::in_memory());
         assert_eq!(errs[0].kind, "bad_timestamp");
     }
 }
