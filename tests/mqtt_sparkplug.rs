@@ -6,7 +6,9 @@
 //! aliases across a restart and an outage; is_historical on data replayed after an outage;
 //! DDEATH when a Modbus device dies and DBIRTH when it returns.
 
-use crate::common::mosquitto::{publish_all, sparkplug_decode, sparkplug_encode, Broker, Received, Subscriber};
+use crate::common::mosquitto::{
+    publish_all, publish_retained, sparkplug_decode, sparkplug_encode, Broker, Received, Subscriber,
+};
 use crate::common::{demo_config, Daemon, Ports};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -237,4 +239,69 @@ fn sparkplug_device_death_and_rebirth_follow_the_modbus_device() {
     // seq keeps counting within the session across the death and the rebirth.
     let seqs: Vec<u64> = d.iter().map(|(_, p)| num(&p["seq"])).collect();
     assert!(seqs.iter().enumerate().all(|(i, s)| *s == i as u64 % 256), "{seqs:?}");
+}
+
+#[test]
+fn sparkplug_births_wait_for_the_primary_host_and_follow_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let sub = Subscriber::start(broker.port, "test-spb-state", "spBv1.0/Plant/#");
+    let state = |online: bool, ts: i64| {
+        ("spBv1.0/STATE/SCADA".to_string(), json!({"online": online, "timestamp": ts}).to_string().into_bytes())
+    };
+    // The host is offline before the node starts (its retained STATE says so).
+    publish_retained(broker.port, "test-host", &[state(false, 1)]);
+    let ports = Ports::new();
+    let cfg = config(dir.path(), &ports, broker.port);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("primary_host_id = \"SCADA\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let daemon = Daemon::start(&cfg, ports.api, &[]);
+    let spb = |d: &Daemon| d.json("/api/v1/outbox")["sparkplug"].clone();
+    daemon.wait_until("connected, data queued, nothing born", LIMIT, || {
+        let s = spb(&daemon);
+        (s["connected"] == true && s["enqueued"].as_u64()? >= 2).then_some(())
+    });
+    assert!(daemon.log_text().contains("waiting for the primary host application"), "{}", daemon.log_text());
+    assert!(sub.snapshot().is_empty(), "nothing may be published while the host is offline");
+
+    publish_retained(broker.port, "test-host", &[state(true, 2)]);
+    sub.wait_for(
+        "births and the queued data once the host is online",
+        LIMIT,
+        || daemon.log_text(),
+        |got| count(got, "NBIRTH") == 1 && count(got, "DBIRTH") == 2 && count(got, "DDATA") >= 1,
+    );
+    let d = decoded(&sub.snapshot());
+    assert!(d[0].0.contains("/NBIRTH/"), "NBIRTH first: {:?}", d.iter().map(|x| &x.0).collect::<Vec<_>>());
+    let b1 = bdseq(births(&d, "spBv1.0/Plant/NBIRTH/gw1")[0]);
+
+    // The host goes offline: the node sends its NDEATH (the session's bdSeq), reconnects
+    // and waits. An older STATE that says online changes nothing.
+    publish_retained(broker.port, "test-host", &[state(false, 3)]);
+    sub.wait_for("NDEATH", LIMIT, || daemon.log_text(), |got| count(got, "NDEATH") == 1);
+    let d = decoded(&sub.snapshot());
+    let death = &d.iter().find(|(t, _)| t.contains("/NDEATH/")).unwrap().1;
+    assert_eq!(bdseq(death), b1, "{death}");
+    daemon.wait_until("a second session", LIMIT, || (spb(&daemon)["connects"].as_u64()? >= 2).then_some(()));
+    publish_all(broker.port, "test-host", &[state(true, 2)]);
+    let before = sub.snapshot().len();
+    let queued = spb(&daemon)["enqueued"].as_u64().unwrap();
+    daemon.wait_until("more data queued", LIMIT, || (spb(&daemon)["enqueued"].as_u64()? > queued).then_some(()));
+    let after = sub.snapshot();
+    assert_eq!(
+        after.len(),
+        before,
+        "published while the host is offline: {:?}",
+        after[before..].iter().map(|r| &r.topic).collect::<Vec<_>>()
+    );
+
+    // It returns: births again, with the next bdSeq (a new session).
+    publish_retained(broker.port, "test-host", &[state(true, 4)]);
+    sub.wait_for("births after the host's return", LIMIT, || daemon.log_text(), |got| count(got, "NBIRTH") == 2);
+    let d = decoded(&sub.snapshot());
+    let b2 = bdseq(births(&d, "spBv1.0/Plant/NBIRTH/gw1")[1]);
+    assert_eq!(b2, (b1 + 1) % 256);
+    // Clear the retained STATE so other tests on this broker are not affected.
+    publish_retained(broker.port, "test-host", &[("spBv1.0/STATE/SCADA".to_string(), vec![])]);
 }

@@ -81,6 +81,11 @@ pub struct SparkplugConfig {
     /// Edge node id; default the site's gateway id. Each asset is a device.
     #[serde(default)]
     pub edge_node_id: String,
+    /// Host id of the primary host application (SCADA). When set, births (and data) are
+    /// published only while its `spBv1.0/STATE/{id}` says online; when it goes offline the
+    /// node sends its NDEATH and reconnects, and births again when the host returns.
+    #[serde(default)]
+    pub primary_host_id: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -306,7 +311,11 @@ impl MqttConfig {
         }
         if self.sparkplug.enabled {
             let sat = at.key("sparkplug");
-            for (k, v) in [("group_id", &self.sparkplug.group_id), ("edge_node_id", &self.sparkplug.edge_node_id)] {
+            for (k, v) in [
+                ("group_id", &self.sparkplug.group_id),
+                ("edge_node_id", &self.sparkplug.edge_node_id),
+                ("primary_host_id", &self.sparkplug.primary_host_id),
+            ] {
                 let required = k == "group_id";
                 if (required && v.is_empty()) || v.contains(['/', '+', '#']) {
                     return Err(doc.invalid(

@@ -270,13 +270,22 @@ pub fn assert_complete_and_ordered(got: &[Received], outbox: &OutboxFile) {
 
 /// Publish each (topic, payload) at QoS 1, in order, and wait for every PUBACK.
 pub fn publish_all(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
+    publish_with(port, client_id, msgs, false)
+}
+
+/// `publish_all` with the retain flag set on every message.
+pub fn publish_retained(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
+    publish_with(port, client_id, msgs, true)
+}
+
+fn publish_with(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)], retain: bool) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut o = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
         o.set_keep_alive(Duration::from_secs(5)).set_inflight(1);
         let (client, mut el) = rumqttc::AsyncClient::new(o, msgs.len() + 10);
         for (t, p) in msgs {
-            client.publish(t.clone(), rumqttc::QoS::AtLeastOnce, false, p.clone()).await.unwrap();
+            client.publish(t.clone(), rumqttc::QoS::AtLeastOnce, retain, p.clone()).await.unwrap();
         }
         let mut acked = 0;
         while acked < msgs.len() {

@@ -155,7 +155,8 @@ impl MqttSink {
             };
             let devices = Arc::new(Mutex::new(sparkplug::Devices::new()));
             let (wake, ready) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-            let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone());
+            let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone())
+                .with_primary_host(&m.sparkplug.primary_host_id);
             // Births and data at QoS 0, as the specification asks.
             let mut scfg = m.clone();
             scfg.qos = 0;

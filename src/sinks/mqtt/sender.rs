@@ -45,6 +45,16 @@ pub trait Protocol: Send + 'static {
     fn reports_drops(&self) -> bool;
     /// Before a clean disconnect (the broker does not send the will then): say so.
     fn on_shutdown(&mut self, conn: &Conn);
+    /// Whether queued messages may be sent now (Sparkplug: not before the births, which
+    /// wait for the primary host application to be online).
+    fn ready(&self) -> bool {
+        true
+    }
+    /// After `on_message`: end this session with a clean disconnect and connect again
+    /// (Sparkplug: the primary host application went offline).
+    fn wants_reconnect(&mut self) -> bool {
+        false
+    }
 }
 
 /// The JSON sink: retained online status with an offline will, envelope with dedup id.
@@ -117,6 +127,8 @@ fn lock(o: &Mutex<Outbox>) -> std::sync::MutexGuard<'_, Outbox> {
 enum End {
     Cancelled,
     Broken,
+    /// The protocol asked for a new session (clean disconnect first).
+    Reconnect,
 }
 
 impl Sender {
@@ -183,6 +195,15 @@ impl Sender {
                             return;
                         }
                         End::Broken => self.status.connected.store(false, Ordering::Relaxed),
+                        End::Reconnect => {
+                            self.status.connected.store(false, Ordering::Relaxed);
+                            conn.disconnect().await;
+                            tracing::info!("MQTT disconnected on the protocol's request; connecting again");
+                            tokio::select! {
+                                _ = tokio::time::sleep(backoff.next_delay()) => {}
+                                _ = cancel.cancelled() => return,
+                            }
+                        }
                     }
                 }
                 Err(e) => {
@@ -289,7 +310,11 @@ impl Sender {
                 break End::Cancelled;
             }
             // Refill in chunks (a quarter of the window at least), not one row per PUBACK.
-            if drain_until.is_none() && (used == 0 || used <= max - max.div_ceil(4)) && (live_more || !backlog_done) {
+            if drain_until.is_none()
+                && self.proto.ready()
+                && (used == 0 || used <= max - max.div_ceil(4))
+                && (live_more || !backlog_done)
+            {
                 let mut room = max - used;
                 let now = tokio::time::Instant::now();
                 tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
@@ -366,6 +391,9 @@ impl Sender {
                     Ok(Event::Message { topic, payload, .. }) => {
                         for _ in 0..self.proto.on_message(conn, &topic, &payload) {
                             waiting.push_back(None);
+                        }
+                        if self.proto.wants_reconnect() {
+                            break End::Reconnect;
                         }
                     }
                     Ok(_) => {}

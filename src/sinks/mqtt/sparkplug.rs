@@ -160,11 +160,40 @@ pub struct SparkplugProtocol {
     devices: Arc<Mutex<Devices>>,
     bdseq: i64,
     seq: u64,
+    /// `primary_host_id`: births wait for its STATE to say online.
+    host: Option<String>,
+    /// The births of this session are out (data may flow).
+    born: bool,
+    /// Newest STATE timestamp seen (older ones are stale retained copies).
+    state_ts: i64,
+    reconnect: bool,
 }
 
 impl SparkplugProtocol {
     pub fn new(group: &str, node: &str, outbox: Arc<Mutex<Outbox>>, devices: Arc<Mutex<Devices>>) -> Self {
-        SparkplugProtocol { group: group.into(), node: node.into(), outbox, devices, bdseq: 0, seq: 0 }
+        SparkplugProtocol {
+            group: group.into(),
+            node: node.into(),
+            outbox,
+            devices,
+            bdseq: 0,
+            seq: 0,
+            host: None,
+            born: false,
+            state_ts: i64::MIN,
+            reconnect: false,
+        }
+    }
+
+    /// Births only while this primary host application's STATE says online.
+    pub fn with_primary_host(mut self, host_id: &str) -> Self {
+        self.host = (!host_id.is_empty()).then(|| host_id.to_string());
+        self
+    }
+
+    /// `spBv1.0/STATE/{host_id}` (Sparkplug 3.0).
+    pub fn state_topic(host_id: &str) -> String {
+        format!("spBv1.0/STATE/{host_id}")
     }
 
     pub fn topic(group: &str, kind: &str, node: &str, device: Option<&str>) -> String {
@@ -310,6 +339,50 @@ impl SparkplugProtocol {
     }
 }
 
+#[derive(Deserialize)]
+struct State {
+    online: bool,
+    #[serde(default)]
+    timestamp: Option<i64>,
+}
+
+impl SparkplugProtocol {
+    /// The primary host application's STATE (`{"online": bool, "timestamp": ms}`): online
+    /// -> births (again); offline -> NDEATH and a new session that waits for it.
+    fn on_state(&mut self, conn: &Conn, topic: &str, payload: &[u8]) -> usize {
+        let st: State = match serde_json::from_slice(payload) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%topic, error = %e, payload = %String::from_utf8_lossy(&payload[..payload.len().min(80)]),
+                    "Sparkplug: STATE is not JSON with `online` (bool) and `timestamp` (ms); ignored");
+                return 0;
+            }
+        };
+        let ts = st.timestamp.unwrap_or(i64::MIN);
+        if ts < self.state_ts {
+            tracing::info!(%topic, timestamp = ts, newest = self.state_ts, "Sparkplug: older STATE ignored");
+            return 0;
+        }
+        self.state_ts = ts;
+        match (st.online, self.born) {
+            (true, false) => {
+                tracing::info!(%topic, "Sparkplug: primary host application online; births");
+                self.born = true;
+                self.births(conn)
+            }
+            (false, true) => {
+                tracing::warn!(%topic, "Sparkplug: primary host application offline; NDEATH and a new session that waits for it");
+                self.born = false;
+                self.reconnect = true;
+                let death = self.death(self.bdseq);
+                let t = Self::topic(&self.group, "NDEATH", &self.node, None);
+                usize::from(conn.try_publish(&t, 1, false, spb::encode(&death)).is_ok())
+            }
+            _ => 0,
+        }
+    }
+}
+
 impl Protocol for SparkplugProtocol {
     fn will(&mut self) -> Will {
         // The will of every attempt carries the current bdSeq; it moves on only once a
@@ -336,6 +409,16 @@ impl Protocol for SparkplugProtocol {
         if let Err(e) = conn.try_subscribe(&Self::topic(&self.group, "NCMD", &self.node, None), 1) {
             tracing::warn!(error = %e, "Sparkplug: cannot subscribe to NCMD");
         }
+        self.born = false;
+        if let Some(h) = &self.host {
+            // The host's retained STATE arrives right after this subscription.
+            if let Err(e) = conn.try_subscribe(&Self::state_topic(h), 1) {
+                tracing::warn!(error = %e, "Sparkplug: cannot subscribe to STATE");
+            }
+            tracing::info!(primary_host = %h, "Sparkplug: waiting for the primary host application to be online");
+            return 0;
+        }
+        self.born = true;
         self.births(conn)
     }
 
@@ -391,6 +474,15 @@ impl Protocol for SparkplugProtocol {
     }
 
     fn on_message(&mut self, conn: &Conn, topic: &str, payload: &[u8]) -> usize {
+        if let Some(h) = &self.host {
+            if topic == Self::state_topic(h) {
+                return self.on_state(conn, topic, payload);
+            }
+        }
+        if !self.born {
+            tracing::info!(%topic, "Sparkplug: command ignored while the primary host application is offline");
+            return 0;
+        }
         let Ok(p) = spb::decode(payload) else {
             tracing::warn!(%topic, "Sparkplug: undecodable NCMD ignored");
             return 0;
@@ -410,6 +502,14 @@ impl Protocol for SparkplugProtocol {
 
     fn reports_drops(&self) -> bool {
         false
+    }
+
+    fn ready(&self) -> bool {
+        self.born
+    }
+
+    fn wants_reconnect(&mut self) -> bool {
+        std::mem::take(&mut self.reconnect)
     }
 
     fn on_shutdown(&mut self, conn: &Conn) {
