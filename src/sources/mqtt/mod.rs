@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod host;
+pub mod json;
 pub mod sparkplug;
 
 use crate::config::mqtt::{MqttConfig, PayloadFormat, SubscriptionConfig};
@@ -51,10 +52,12 @@ pub fn match_filter(filter: &str, topic: &str) -> Option<Vec<String>> {
 pub struct Malformed {
     pub kind: &'static str,
     pub reason: String,
+    /// Only a warning: the sample was kept (e.g. `implausible_timestamp`).
+    pub warning: bool,
 }
 
 fn bad(kind: &'static str, reason: impl Into<String>) -> Malformed {
-    Malformed { kind, reason: reason.into() }
+    Malformed { kind, reason: reason.into(), warning: false }
 }
 
 fn fill(template: &str, caps: &[String], metric: Option<&str>) -> String {
@@ -66,28 +69,6 @@ fn fill(template: &str, caps: &[String], metric: Option<&str>) -> String {
         p = p.replace("{metric}", &sparkplug::sanitise(m));
     }
     p
-}
-
-fn lookup<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
-    path.split('.').try_fold(v, |v, k| match v {
-        serde_json::Value::Array(a) => a.get(k.parse::<usize>().ok()?),
-        _ => v.get(k),
-    })
-}
-
-fn timestamp(v: &serde_json::Value, path: &str) -> Result<i64, Malformed> {
-    let t = lookup(v, path).ok_or_else(|| bad("missing_field", format!("no timestamp at `{path}`")))?;
-    if let Some(ms) = t.as_i64() {
-        return Ok(ms);
-    }
-    if let Some(s) = t.as_str() {
-        if let Ok(t) = humantime::parse_rfc3339(s) {
-            if let Ok(d) = t.duration_since(std::time::UNIX_EPOCH) {
-                return Ok(d.as_millis() as i64);
-            }
-        }
-    }
-    Err(bad("bad_timestamp", format!("timestamp at `{path}` is {t}: expected Unix ms or RFC 3339 UTC text")))
 }
 
 /// Turn one message into samples, and the reasons for whatever could not be used.
@@ -115,17 +96,7 @@ pub fn parse(
             }
             Ok(Sample::good(PointId::from(fill(&sub.point, caps, None).as_str()), now_ms, v))
         })()),
-        PayloadFormat::Json => one((|| {
-            let doc: serde_json::Value = serde_json::from_slice(payload)
-                .map_err(|e| bad("invalid_json", format!("payload is not JSON: {e}")))?;
-            let v =
-                lookup(&doc, &sub.value).ok_or_else(|| bad("missing_field", format!("no value at `{}`", sub.value)))?;
-            let v = v.as_f64().ok_or_else(|| {
-                bad("not_a_number", format!("value at `{}` is {}, not a number", sub.value, truncate(&v.to_string())))
-            })?;
-            let ts = if sub.timestamp.is_empty() { now_ms } else { timestamp(&doc, &sub.timestamp)? };
-            Ok(Sample::good(PointId::from(fill(&sub.point, caps, None).as_str()), ts, v))
-        })()),
+        PayloadFormat::Json => json::parse(sub, caps, payload, now_ms),
         PayloadFormat::SparkplugB => parse_sparkplug(sub, caps, topic, payload, now_ms, host),
     }
 }
@@ -398,9 +369,12 @@ async fn run(
                 Ok(Event::Connected) => {
                     backoff.reset();
                     SourceCounters::add(&counters.connects, 1);
-                    for s in &cfg.subscriptions {
-                        if let Err(e) = conn.try_subscribe(&s.topic, cfg.ingest_qos) {
-                            tracing::error!(topic = %s.topic, error = %e, "MQTT ingest: cannot subscribe");
+                    // Several subscriptions may share a topic filter: one MQTT subscription each.
+                    let filters: std::collections::BTreeSet<&str> =
+                        cfg.subscriptions.iter().map(|s| s.topic.as_str()).collect();
+                    for f in filters {
+                        if let Err(e) = conn.try_subscribe(f, cfg.ingest_qos) {
+                            tracing::error!(topic = %f, error = %e, "MQTT ingest: cannot subscribe");
                         }
                     }
                 }
@@ -416,9 +390,16 @@ async fn run(
                         let Some(caps) = match_filter(&s.topic, &topic) else { continue };
                         let (mut got, errors) = parse(s, &caps, &topic, &payload, now, &mut host);
                         for e in errors {
-                            SourceCounters::add(&counters.errors, 1);
                             let n = malformed_by_topic.entry(topic.clone()).or_default();
                             *n += 1;
+                            if e.warning {
+                                if *n <= 20 || *n % 1000 == 0 {
+                                    tracing::warn!(topic = %topic, subscription = %s.topic, kind = e.kind, reason = %e.reason,
+                                        count = *n, "MQTT ingest: payload stored with a warning");
+                                }
+                                continue;
+                            }
+                            SourceCounters::add(&counters.errors, 1);
                             // Every malformed payload is counted; the log keeps the first 20
                             // per topic and then every 1000th, so a flood cannot fill the disk.
                             if *n <= 20 || *n % 1000 == 0 {
@@ -505,7 +486,7 @@ mod tests {
             format,
             value: value.into(),
             timestamp: ts.into(),
-            unit: String::new(),
+            ..toml::from_str("topic = \"x\"\npoint = \"x.y\"").unwrap()
         }
     }
 
@@ -518,6 +499,8 @@ mod tests {
         assert_eq!(match_filter("a/b", "a/b"), Some(vec![]));
     }
 
+    const NOW: i64 = 1_780_000_000_000;
+
     #[test]
     fn json_paths_and_timestamps() {
         let s = sub("x", "j.v", PayloadFormat::Json, "data.0.v", "data.0.ts");
@@ -526,15 +509,22 @@ mod tests {
             &[],
             "x",
             br#"{"data":[{"v":2.5,"ts":"2026-01-01T00:00:00Z"}]}"#,
-            5,
+            NOW,
             &mut host::HostState::in_memory(),
         );
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!((ok[0].value, ok[0].ts_ms), (Some(2.5), 1_767_225_600_000));
-        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":"hot","ts":1}]}"#, 5, &mut host::HostState::in_memory());
+        let (_, errs) = parse(
+            &s,
+            &[],
+            "x",
+            br#"{"data":[{"v":"hot","ts":1767225600000}]}"#,
+            NOW,
+            &mut host::HostState::in_memory(),
+        );
         assert_eq!(errs[0].kind, "not_a_number");
         let (_, errs) =
-            parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, 5, &mut host::HostState::in_memory());
+            parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, NOW, &mut host::HostState::in_memory());
         assert_eq!(errs[0].kind, "bad_timestamp");
     }
 }
