@@ -305,3 +305,93 @@ fn sparkplug_births_wait_for_the_primary_host_and_follow_its_state() {
     // Clear the retained STATE so other tests on this broker are not affected.
     publish_retained(broker.port, "test-host", &[("spBv1.0/STATE/SCADA".to_string(), vec![])]);
 }
+
+#[test]
+fn sparkplug_dcmd_writes_only_writable_points_checked_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let sub = Subscriber::start(broker.port, "test-spb-dcmd", "spBv1.0/Plant/#");
+    let ports = Ports::new();
+    // The pump on an independent pymodbus peer, its pressure set point writable.
+    let spec = json!({"transport": "tcp", "port": 0,
+        "units": {"2": {"holding": vec![0u16; 12], "input": [300, 310, 2000]}}});
+    let peer = crate::common::peer::Peer::start(spec);
+    let pressure =
+        r#"{ id = "pressure",     register = "holding", address = 8,  type = "f32", order = "CDAB", unit = "bar" }"#;
+    let writable = r#"{ id = "pressure",     register = "holding", address = 8,  type = "f32", order = "CDAB", unit = "bar", writable = true, valid_min = 0, valid_max = 10 }"#;
+    let path = demo_config(
+        dir.path(),
+        &ports,
+        &[("port = 5020\nunit = 2", &format!("port = {}\nunit = 2", peer.port())), (pressure, writable)],
+    );
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[mqtt]\nenabled = true\nport = {}\n[mqtt.sparkplug]\nenabled = true\ngroup_id = \"Plant\"\naccept_dcmd = true\n",
+        broker.port
+    ));
+    std::fs::write(&path, text).unwrap();
+    let daemon = Daemon::start(&path, ports.api, &[]);
+    let p1 = "spBv1.0/Plant/DBIRTH/gw1/P1";
+    sub.wait_for("P1's birth", LIMIT, || daemon.log_text(), |got| got.iter().any(|r| r.topic == p1));
+    let d = decoded(&sub.snapshot());
+    let born = aliases(births(&d, p1)[0]);
+    let alias = born["values/pressure"];
+
+    // By name; by alias; a read-only point; out of the valid range; a finding status.
+    let cmds = sparkplug_encode(json!([
+        {"file": "by_name", "timestamp": 1, "metrics": [{"name": "values/pressure", "datatype": 10, "value": 4.5}]},
+        {"file": "by_alias", "timestamp": 2, "metrics": [{"alias": alias, "datatype": 10, "value": 6.25}]},
+        {"file": "read_only", "timestamp": 3, "metrics": [{"name": "values/flow", "datatype": 10, "value": 1.0}]},
+        {"file": "out_of_range", "timestamp": 4, "metrics": [{"name": "values/pressure", "datatype": 10, "value": 99.0}]},
+        {"file": "status", "timestamp": 5, "metrics": [{"name": "criteria/x/status", "datatype": 12, "value": "normal"}]},
+    ]));
+    let topic = "spBv1.0/Plant/DCMD/gw1/P1".to_string();
+    publish_all(broker.port, "test-spb-host", &[(topic.clone(), cmds["by_name"].clone())]);
+    let audit = |d: &Daemon| -> Vec<Value> {
+        d.json("/api/v1/admin/audit?limit=1000")
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["actor"] == "sparkplug")
+            .cloned()
+            .collect()
+    };
+    daemon.wait_until("the first DCMD audited", LIMIT, || (audit(&daemon).len() == 1).then_some(()));
+    // The new value comes back in DDATA (read from the device at the next poll).
+    let wrote = |v: f64| {
+        move |got: &[Received]| {
+            decoded(got).iter().any(|(t, p)| {
+                t.ends_with("/DDATA/gw1/P1")
+                    && p["metrics"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|m| num(&m["alias"]) == alias && m["double_value"] == v)
+            })
+        }
+    };
+    sub.wait_for("DDATA with pressure 4.5", LIMIT, || daemon.log_text(), wrote(4.5));
+    let rest: Vec<_> =
+        ["by_alias", "read_only", "out_of_range", "status"].iter().map(|f| (topic.clone(), cmds[*f].clone())).collect();
+    publish_all(broker.port, "test-spb-host", &rest);
+    daemon.wait_until("every DCMD audited", LIMIT, || (audit(&daemon).len() == 5).then_some(()));
+    sub.wait_for("DDATA with pressure 6.25", LIMIT, || daemon.log_text(), wrote(6.25));
+    let rows = audit(&daemon);
+    let has = |part: &str, status: i64, detail: &str| {
+        rows.iter().any(|r| {
+            r["target"].as_str().unwrap().contains(part)
+                && r["status"] == status
+                && r["detail"].as_str().unwrap().contains(detail)
+                && r["action"] == "DCMD"
+                && r["remote"] == topic.as_str()
+        })
+    };
+    assert!(has("P1/values/pressure -> pump1.pressure", 200, "wrote 4.5"), "{rows:?}");
+    assert!(has("P1/values/pressure -> pump1.pressure", 200, "wrote 6.25"), "by alias: {rows:?}");
+    assert!(has("P1/values/flow", 403, "read-only"), "{rows:?}");
+    assert!(has("P1/values/pressure", 400, "valid range"), "{rows:?}");
+    assert!(has("P1/criteria/x/status", 403, "only values/{role}"), "{rows:?}");
+    // Only the two accepted writes reached the device (function 16, two registers each).
+    let stats = peer.stop();
+    assert_eq!(stats["2"]["16"], 2, "{stats}");
+}

@@ -86,6 +86,10 @@ pub struct SparkplugConfig {
     /// node sends its NDEATH and reconnects, and births again when the host returns.
     #[serde(default)]
     pub primary_host_id: String,
+    /// Accept DCMD writes to `values/{role}` metrics whose Modbus point is `writable`
+    /// (checked and audited like every write). Off by default.
+    #[serde(default)]
+    pub accept_dcmd: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

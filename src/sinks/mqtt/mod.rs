@@ -7,6 +7,7 @@
 //! `telemetry_interval_ms` / `state_interval_ms` (the latest values win; every sample is in
 //! the store anyway); state is sent only when it changes. Findings are never rate limited.
 
+pub mod dcmd;
 pub mod payload;
 pub mod sender;
 pub mod sparkplug;
@@ -156,7 +157,8 @@ impl MqttSink {
             let devices = Arc::new(Mutex::new(sparkplug::Devices::new()));
             let (wake, ready) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
             let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone())
-                .with_primary_host(&m.sparkplug.primary_host_id);
+                .with_primary_host(&m.sparkplug.primary_host_id)
+                .with_dcmd(dcmd::Dcmd::from_config(config));
             // Births and data at QoS 0, as the specification asks.
             let mut scfg = m.clone();
             scfg.qos = 0;

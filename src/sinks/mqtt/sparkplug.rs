@@ -167,6 +167,7 @@ pub struct SparkplugProtocol {
     /// Newest STATE timestamp seen (older ones are stale retained copies).
     state_ts: i64,
     reconnect: bool,
+    dcmd: Option<Arc<super::dcmd::Dcmd>>,
 }
 
 impl SparkplugProtocol {
@@ -182,7 +183,49 @@ impl SparkplugProtocol {
             born: false,
             state_ts: i64::MIN,
             reconnect: false,
+            dcmd: None,
         }
+    }
+
+    /// Handle DCMD writes (each checked and audited).
+    pub fn with_dcmd(mut self, dcmd: Arc<super::dcmd::Dcmd>) -> Self {
+        self.dcmd = Some(dcmd);
+        self
+    }
+
+    /// A DCMD: each metric by name or by an alias this node gave, as a write request.
+    fn on_dcmd(&self, topic: &str, payload: &[u8]) {
+        let Some(dcmd) = &self.dcmd else { return };
+        let device = topic.rsplit('/').next().unwrap_or("");
+        let p = match spb::decode(payload) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%topic, error = %e, "Sparkplug: undecodable DCMD ignored");
+                return;
+            }
+        };
+        let mut requests = Vec::new();
+        for m in &p.metrics {
+            let name = match (&m.name, m.alias) {
+                (Some(n), _) => n.clone(),
+                (None, Some(a)) => {
+                    let found = self.outbox.lock().unwrap_or_else(|p| p.into_inner()).alias_name(a).ok().flatten();
+                    match found.as_deref().and_then(|k| k.split_once('|')) {
+                        Some((d, n)) if d == device => n.to_string(),
+                        _ => format!("alias {a} (not a metric of {device})"),
+                    }
+                }
+                (None, None) => "(a metric with neither name nor alias)".into(),
+            };
+            let value = match spb::reading(m, Some(datatype::DOUBLE)) {
+                Ok(spb::Reading::Number(v)) => Ok(v),
+                Ok(spb::Reading::Null) => Err("no value (is_null)".to_string()),
+                Ok(spb::Reading::Inexact { exact, .. }) => Err(format!("{exact} is not exact as a number")),
+                Err(e) => Err(e),
+            };
+            requests.push(super::dcmd::Request { metric: name, value });
+        }
+        dcmd.handle(topic, device, requests);
     }
 
     /// Births only while this primary host application's STATE says online.
@@ -409,6 +452,9 @@ impl Protocol for SparkplugProtocol {
         if let Err(e) = conn.try_subscribe(&Self::topic(&self.group, "NCMD", &self.node, None), 1) {
             tracing::warn!(error = %e, "Sparkplug: cannot subscribe to NCMD");
         }
+        if let Err(e) = conn.try_subscribe(&Self::topic(&self.group, "DCMD", &self.node, Some("+")), 1) {
+            tracing::warn!(error = %e, "Sparkplug: cannot subscribe to DCMD");
+        }
         self.born = false;
         if let Some(h) = &self.host {
             // The host's retained STATE arrives right after this subscription.
@@ -481,6 +527,10 @@ impl Protocol for SparkplugProtocol {
         }
         if !self.born {
             tracing::info!(%topic, "Sparkplug: command ignored while the primary host application is offline");
+            return 0;
+        }
+        if topic.split('/').nth(2) == Some("DCMD") {
+            self.on_dcmd(topic, payload);
             return 0;
         }
         let Ok(p) = spb::decode(payload) else {
