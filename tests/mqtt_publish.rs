@@ -139,3 +139,41 @@ fn without_mqtt_the_outbox_route_says_so() {
     assert_eq!(body["error"]["code"], "mqtt_disabled", "{body}");
     assert!(daemon.json("/healthz")["mqtt"].is_null());
 }
+
+/// A broker restarted without persistence has forgotten every retained message: the
+/// gateway's next session publishes the retained state of every asset again (not only on
+/// the next change), so a consumer that subscribes afterwards still gets it.
+#[test]
+fn retained_state_is_republished_after_a_broker_restart_without_persistence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start_without_persistence(dir.path());
+    let ports = Ports::new();
+    let cfg = mqtt_config(dir.path(), &ports, broker.port, "reconnect_min_ms = 100");
+    let daemon = Daemon::start(&cfg, ports.api, &[]);
+    let state = |a: &str| format!("edgecite/v1/demo-plant/gw1/{a}/state");
+    {
+        let first = Subscriber::start(broker.port, "test-state-1", "edgecite/v1/+/+/+/state");
+        first.wait_for(
+            "both states",
+            Duration::from_secs(60),
+            || daemon.log_text(),
+            |got| has(got, &state("T1")) && has(got, &state("P1")),
+        );
+    }
+    broker.stop();
+    broker.restart();
+    daemon.wait_until("the state republished in a new session", Duration::from_secs(60), || {
+        let o = daemon.json("/api/v1/outbox");
+        (o["connects"].as_u64()? >= 2
+            && daemon.log_text().contains("retained state of every asset is published again")
+            && o["outbox"]["messages"].as_u64()? == 0)
+            .then_some(())
+    });
+    let later = Subscriber::start(broker.port, "test-state-2", "edgecite/v1/+/+/+/state");
+    later.wait_for(
+        "both states, retained",
+        Duration::from_secs(30),
+        || daemon.log_text(),
+        |got| ["T1", "P1"].iter().all(|a| got.iter().any(|r| r.topic == state(a) && r.retain)),
+    );
+}

@@ -20,6 +20,15 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(dir: &Path) -> Broker {
+        Broker::start_with(dir, true)
+    }
+
+    /// A broker that keeps nothing across a restart (no sessions, no retained messages).
+    pub fn start_without_persistence(dir: &Path) -> Broker {
+        Broker::start_with(dir, false)
+    }
+
+    fn start_with(dir: &Path, persistence: bool) -> Broker {
         let port = super::free_port();
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).unwrap();
@@ -27,7 +36,7 @@ impl Broker {
         // to the `mosquitto` user and could not write its log and persistence file here).
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence true\nqueue_qos0_messages true\npersistence_location {}/\n\
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence {persistence}\nqueue_qos0_messages true\npersistence_location {}/\n\
              max_queued_messages 0\nmax_inflight_messages 0\nlog_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
             user.trim(),
             dir.display(),

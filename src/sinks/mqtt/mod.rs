@@ -104,6 +104,9 @@ pub struct MqttSink {
     last_telemetry: HashMap<String, (i64, i64)>,
     /// asset -> (time of the last message, content key)
     last_state: HashMap<String, (i64, String)>,
+    /// Sessions seen: a new one republishes every asset's retained state, because a broker
+    /// that restarted without persistence has lost it.
+    seen_connects: u64,
     spb: Option<SparkplugProducer>,
 }
 
@@ -228,6 +231,7 @@ impl MqttSink {
             state_every_ms: m.state_interval_ms as i64,
             last_telemetry: HashMap::new(),
             last_state: HashMap::new(),
+            seen_connects: 0,
             spb: spb.map(|(p, _)| p),
         }))
     }
@@ -262,6 +266,14 @@ impl MqttSink {
     ) -> Result<(), MqttError> {
         let mut msgs = Vec::new();
         let json = |v: &serde_json::Value| serde_json::to_vec(v).expect("json values serialise");
+        let connects = self.status.connects.load(Ordering::Relaxed);
+        if connects != self.seen_connects {
+            if self.seen_connects > 0 {
+                tracing::info!("MQTT: new session; the retained state of every asset is published again");
+            }
+            self.seen_connects = connects;
+            self.last_state.clear();
+        }
         for asset in pipeline.assets() {
             let newest = asset.roles.iter().filter_map(|r| r.latest().map(|s| s.ts_ms)).max();
             if let Some(newest) = newest {

@@ -209,14 +209,26 @@ impl Sender {
                 Err(e) => {
                     self.status.connection_errors.fetch_add(1, Ordering::Relaxed);
                     let delay = backoff.next_delay();
+                    let refused = crate::sources::mqtt::client::refusal(&e);
                     if !announced_down {
-                        tracing::warn!(broker = %self.status.broker, error = %e, retry_ms = delay.as_millis() as u64,
-                            "MQTT broker unreachable; messages stay in the outbox");
+                        match refused {
+                            Some(why) => {
+                                tracing::warn!(broker = %self.status.broker, error = %e, retry_ms = delay.as_millis() as u64,
+                                "MQTT broker refused the connection: {why}; messages stay in the outbox")
+                            }
+                            None => {
+                                tracing::warn!(broker = %self.status.broker, error = %e, retry_ms = delay.as_millis() as u64,
+                                "MQTT broker unreachable; messages stay in the outbox")
+                            }
+                        }
                         announced_down = true;
                     } else {
                         tracing::debug!(error = %e, retry_ms = delay.as_millis() as u64, "MQTT connect failed");
                     }
-                    self.note_error(e);
+                    self.note_error(match refused {
+                        Some(why) => format!("{why} ({e})"),
+                        None => e,
+                    });
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = cancel.cancelled() => return,

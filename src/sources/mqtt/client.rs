@@ -329,3 +329,22 @@ impl Backoff {
         d
     }
 }
+
+/// When a connection error is the broker (or its TLS layer) refusing us rather than the
+/// broker being unreachable: what to tell the operator, naming the config to fix.
+pub fn refusal(err: &str) -> Option<&'static str> {
+    let has = |s: &str| err.contains(s);
+    if has("CertificateRequired") {
+        Some("the broker requires a client certificate: set [mqtt.tls] client_cert and client_key")
+    } else if has("BadCertificate") || has("UnknownCA") || has("CertificateUnknown") || has("CertificateRevoked") {
+        Some("the broker rejected the client certificate ([mqtt.tls] client_cert): not signed by a CA it trusts, or revoked")
+    } else if has("CertificateExpired") {
+        Some("a certificate has expired (the broker's, or [mqtt.tls] client_cert)")
+    } else if has("invalid peer certificate") {
+        Some("the broker's certificate is not trusted: it must chain to [mqtt.tls] ca and name [mqtt] host")
+    } else if has("BadUserNamePassword") || has("NotAuthorized") {
+        Some("the broker refused the credentials ([mqtt] username/password)")
+    } else {
+        None
+    }
+}

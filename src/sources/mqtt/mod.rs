@@ -443,7 +443,11 @@ async fn run(
         SourceCounters::add(&counters.transport_errors, 1);
         let delay = backoff.next_delay();
         counters.backoff_ms.store(delay.as_millis() as u64, Ordering::Relaxed);
-        tracing::warn!(error = %err, retry_ms = delay.as_millis() as u64, "MQTT ingest: connection lost");
+        match client::refusal(&err) {
+            Some(why) => tracing::warn!(error = %err, retry_ms = delay.as_millis() as u64,
+                "MQTT ingest: the broker refused the connection: {why}"),
+            None => tracing::warn!(error = %err, retry_ms = delay.as_millis() as u64, "MQTT ingest: connection lost"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = cancel.cancelled() => return,
