@@ -43,6 +43,10 @@ pub struct MqttConfig {
     /// (latest values win; every sample is still in the store).
     #[serde(default = "default_stream_interval_ms")]
     pub telemetry_interval_ms: u64,
+    /// MQTT 5: message expiry (s) of telemetry, so a broker does not deliver old telemetry
+    /// to a consumer that was away; 0 (default) = never expires. Findings and state never do.
+    #[serde(default)]
+    pub telemetry_expiry_s: u32,
     /// Per-asset rate limit of the retained state stream.
     #[serde(default = "default_stream_interval_ms")]
     pub state_interval_ms: u64,

@@ -14,7 +14,7 @@
 use super::payload::{self, Topics};
 use super::MqttStatus;
 use crate::config::mqtt::MqttConfig;
-use crate::sources::mqtt::client::{Backoff, Conn, Event, Will};
+use crate::sources::mqtt::client::{Backoff, Conn, Event, Props, Will};
 use crate::store::outbox::{Message, MessageClass, NewMessage, Outbox};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -45,6 +45,10 @@ pub trait Protocol: Send + 'static {
     fn reports_drops(&self) -> bool;
     /// Before a clean disconnect (the broker does not send the will then): say so.
     fn on_shutdown(&mut self, conn: &Conn);
+    /// MQTT 5 properties of a queued message (MQTT 3.1.1 drops them).
+    fn properties(&self, _m: &Message) -> Props {
+        Props::default()
+    }
     /// Whether queued messages may be sent now (Sparkplug: not before the births, which
     /// wait for the primary host application to be online).
     fn ready(&self) -> bool {
@@ -63,6 +67,7 @@ pub struct JsonProtocol {
     gateway: String,
     topics: Topics,
     epoch: i64,
+    telemetry_expiry_s: u32,
 }
 
 impl Protocol for JsonProtocol {
@@ -84,6 +89,19 @@ impl Protocol for JsonProtocol {
                 tracing::warn!(error = %e, "cannot publish the online status");
                 0
             }
+        }
+    }
+
+    /// MQTT 5: `content-type: application/json`, UTF-8 payload, user property `schema`
+    /// (`edgecite/v1/{kind}`), and telemetry expires after `telemetry_expiry_s` when set.
+    fn properties(&self, m: &Message) -> Props {
+        let kind = m.topic.rsplit('/').next().unwrap_or("");
+        Props {
+            content_type: Some("application/json".into()),
+            utf8: true,
+            expiry_s: (m.class == MessageClass::Telemetry && self.telemetry_expiry_s > 0)
+                .then_some(self.telemetry_expiry_s),
+            user: vec![("schema".into(), format!("edgecite/v1/{kind}")), ("gateway".into(), self.gateway.clone())],
         }
     }
 
@@ -145,8 +163,13 @@ impl Sender {
     ) -> Sender {
         let topics = Topics::new(&cfg.topic_prefix, &site, &gateway);
         let epoch = lock(&outbox).epoch();
-        let proto =
-            Box::new(JsonProtocol { site: site.clone(), gateway: gateway.clone(), topics: topics.clone(), epoch });
+        let proto = Box::new(JsonProtocol {
+            site: site.clone(),
+            gateway: gateway.clone(),
+            topics: topics.clone(),
+            epoch,
+            telemetry_expiry_s: cfg.telemetry_expiry_s,
+        });
         Sender { cfg, client_id, site, gateway, topics, tls, outbox, wake, status, proto }
     }
 
@@ -373,7 +396,8 @@ impl Sender {
                 }
                 for (m, replay) in batch {
                     let body = self.proto.encode(&m, replay);
-                    if let Err(e) = conn.try_publish(&m.topic, qos, m.retain, body) {
+                    let props = self.proto.properties(&m);
+                    if let Err(e) = conn.try_publish_props(&m.topic, qos, m.retain, body, props) {
                         // The request queue is sized above the window; this means the
                         // session is going away. The row stays for the next session.
                         tracing::warn!(error = %e, "publish request refused");

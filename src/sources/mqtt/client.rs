@@ -51,6 +51,17 @@ pub struct Will {
     pub qos: Option<u8>,
 }
 
+/// MQTT 5 properties of one PUBLISH.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Props {
+    pub content_type: Option<String>,
+    /// Payload Format Indicator 1: the payload is UTF-8 text.
+    pub utf8: bool,
+    /// Message Expiry Interval (s): the broker drops the message if not delivered by then.
+    pub expiry_s: Option<u32>,
+    pub user: Vec<(String, String)>,
+}
+
 /// What `Conn::try_ack` needs to acknowledge one received PUBLISH (its payload removed).
 #[derive(Debug)]
 pub enum AckHandle {
@@ -273,6 +284,30 @@ impl Conn {
         match &self.client {
             Client::V4(c) => c.try_publish(topic, qos(q), retain, payload).map_err(|e| e.to_string()),
             Client::V5(c) => c.try_publish(topic, qos5(q), retain, payload).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// `try_publish` with MQTT 5 publish properties (ignored on MQTT 3.1.1, which has none).
+    pub fn try_publish_props(
+        &self,
+        topic: &str,
+        q: u8,
+        retain: bool,
+        payload: Vec<u8>,
+        props: Props,
+    ) -> Result<(), String> {
+        match &self.client {
+            Client::V4(c) => c.try_publish(topic, qos(q), retain, payload).map_err(|e| e.to_string()),
+            Client::V5(c) => {
+                let p = v5::mqttbytes::v5::PublishProperties {
+                    payload_format_indicator: props.utf8.then_some(1),
+                    message_expiry_interval: props.expiry_s,
+                    user_properties: props.user,
+                    content_type: props.content_type,
+                    ..Default::default()
+                };
+                c.try_publish_with_properties(topic, qos5(q), retain, payload, p).map_err(|e| e.to_string())
+            }
         }
     }
 
