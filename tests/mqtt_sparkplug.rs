@@ -107,6 +107,10 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
     let p1 = births(&d, "spBv1.0/Plant/DBIRTH/gw1/P1")[0].clone();
     let p1_aliases = aliases(&p1);
     assert!(p1_aliases.keys().any(|n| n.starts_with("criteria/model.") && n.ends_with("/score")), "{p1}");
+    // Births and data: QoS 0, not retained.
+    for r in sub.snapshot() {
+        assert!(r.qos == 0 && !r.retain, "{} at QoS {} retain {}", r.topic, r.qos, r.retain);
+    }
     // seq counts every message of the session from the NBIRTH's 0.
     let seqs: Vec<u64> = d.iter().map(|(_, p)| num(&p["seq"])).collect();
     assert!(seqs.iter().enumerate().all(|(i, s)| *s == i as u64 % 256), "{seqs:?}");
