@@ -207,8 +207,12 @@ timestamp = "timestamp"
         ],
     );
     let db = dir.path().join("edgecite.db");
+    // Neuron: 3 values + 1 error, and the 3 values again; Telegraf: 2 fields, twice.
+    daemon.wait_until("every sample handed on", Duration::from_secs(60), || {
+        (mqtt_source(&daemon)?["samples"] == 11).then_some(())
+    });
     daemon.wait_until("the Telegraf points stored", Duration::from_secs(60), || {
-        stored(&db).contains_key("tgms.usage_user").then_some(())
+        stored(&db).contains_key("tg.cpu_gw1_usage_user").then_some(())
     });
     let s = stored(&db);
     let ms = now_s * 1000;
@@ -218,7 +222,8 @@ timestamp = "timestamp"
     assert_eq!(s["grp.line1_temp"], vec![(ms, 21.5)]);
     assert_eq!(s["tg.cpu_gw1_usage_idle"], vec![(ms, 92.5)]);
     assert_eq!(s["tg.cpu_gw1_usage_user"], vec![(ms, 3.25)]);
-    assert_eq!(s["tgms.usage_idle"], vec![(now_s, 92.5)], "stored as sent, in 1970");
+    // The ms reading (January 1970) was handed on as sent (counted above); the store's
+    // retention may already have pruned it, so it is not looked up here.
     // The tag in `errors`: a row with quality `bad`, no value.
     let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let q: (i64, Option<f64>, String) = c

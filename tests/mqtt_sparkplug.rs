@@ -18,10 +18,22 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn config(dir: &Path, ports: &Ports, broker: u16) -> PathBuf {
-    let path = demo_config(dir, ports, &[]);
+    config_with(dir, ports, broker, &[], "")
+}
+
+/// The demo config with `replacements`, MQTT on `broker` and the Sparkplug node on, plus
+/// `sparkplug_extra` lines in `[mqtt.sparkplug]`.
+fn config_with(
+    dir: &Path,
+    ports: &Ports,
+    broker: u16,
+    replacements: &[(&str, &str)],
+    sparkplug_extra: &str,
+) -> PathBuf {
+    let path = demo_config(dir, ports, replacements);
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(&format!(
-        "\n[mqtt]\nenabled = true\nport = {broker}\nreconnect_min_ms = 100\nreconnect_max_ms = 500\n[mqtt.sparkplug]\nenabled = true\ngroup_id = \"Plant\"\n"
+        "\n[mqtt]\nenabled = true\nport = {broker}\nreconnect_min_ms = 100\nreconnect_max_ms = 500\n[mqtt.sparkplug]\nenabled = true\ngroup_id = \"Plant\"\n{sparkplug_extra}\n"
     ));
     std::fs::write(&path, text).unwrap();
     path
@@ -214,13 +226,8 @@ fn sparkplug_device_death_and_rebirth_follow_the_modbus_device() {
     let spec = json!({"transport": "tcp", "port": peer_port,
         "units": {"2": {"holding": vec![0u16; 12], "input": [300, 310, 2000]}}});
     let peer = crate::common::peer::Peer::start(spec.clone());
-    let path = demo_config(dir.path(), &ports, &[("port = 5020\nunit = 2", &format!("port = {peer_port}\nunit = 2"))]);
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!(
-        "\n[mqtt]\nenabled = true\nport = {}\nreconnect_min_ms = 100\nreconnect_max_ms = 500\n[mqtt.sparkplug]\nenabled = true\ngroup_id = \"Plant\"\n",
-        broker.port
-    ));
-    std::fs::write(&path, text).unwrap();
+    let port = format!("port = {peer_port}\nunit = 2");
+    let path = config_with(dir.path(), &ports, broker.port, &[("port = 5020\nunit = 2", &port)], "");
     let daemon = Daemon::start(&path, ports.api, &[]);
     let p1 = |kind: &str| format!("spBv1.0/Plant/{kind}/gw1/P1");
     let n = |got: &[Received], t: &str| got.iter().filter(|r| r.topic == t).count();
@@ -256,10 +263,7 @@ fn sparkplug_births_wait_for_the_primary_host_and_follow_its_state() {
     // The host is offline before the node starts (its retained STATE says so).
     publish_retained(broker.port, "test-host", &[state(false, 1)]);
     let ports = Ports::new();
-    let cfg = config(dir.path(), &ports, broker.port);
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("primary_host_id = \"SCADA\"\n");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = config_with(dir.path(), &ports, broker.port, &[], "primary_host_id = \"SCADA\"");
     let daemon = Daemon::start(&cfg, ports.api, &[]);
     let spb = |d: &Daemon| d.json("/api/v1/outbox")["sparkplug"].clone();
     daemon.wait_until("connected, data queued, nothing born", LIMIT, || {
@@ -323,17 +327,9 @@ fn sparkplug_dcmd_writes_only_writable_points_checked_and_audited() {
     let pressure =
         r#"{ id = "pressure",     register = "holding", address = 8,  type = "f32", order = "CDAB", unit = "bar" }"#;
     let writable = r#"{ id = "pressure",     register = "holding", address = 8,  type = "f32", order = "CDAB", unit = "bar", writable = true, valid_min = 0, valid_max = 10 }"#;
-    let path = demo_config(
-        dir.path(),
-        &ports,
-        &[("port = 5020\nunit = 2", &format!("port = {}\nunit = 2", peer.port())), (pressure, writable)],
-    );
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!(
-        "\n[mqtt]\nenabled = true\nport = {}\n[mqtt.sparkplug]\nenabled = true\ngroup_id = \"Plant\"\naccept_dcmd = true\n",
-        broker.port
-    ));
-    std::fs::write(&path, text).unwrap();
+    let port = format!("port = {}\nunit = 2", peer.port());
+    let replace = [("port = 5020\nunit = 2", port.as_str()), (pressure, writable)];
+    let path = config_with(dir.path(), &ports, broker.port, &replace, "accept_dcmd = true");
     let daemon = Daemon::start(&path, ports.api, &[]);
     let p1 = "spBv1.0/Plant/DBIRTH/gw1/P1";
     sub.wait_for("P1's birth", LIMIT, || daemon.log_text(), |got| got.iter().any(|r| r.topic == p1));

@@ -53,21 +53,6 @@ def set_value(m, dt, v):
         m.bytes_value = bytes(v)
 
 
-def set_prop(pv, dt, v):
-    if dt in (1, 2, 3, 5, 6, 7):
-        pv.int_value = v & 0xFFFFFFFF
-    elif dt in (4, 8, 13):
-        pv.long_value = v & 0xFFFFFFFFFFFFFFFF
-    elif dt == 9:
-        pv.float_value = v
-    elif dt == 10:
-        pv.double_value = v
-    elif dt == 11:
-        pv.boolean_value = v
-    else:
-        pv.string_value = v
-
-
 def main():
     pb = load()
     if sys.argv[1] == "encode":
@@ -91,7 +76,7 @@ def main():
                     m.properties.keys.append(key)
                     pv = m.properties.values.add()
                     pv.type = dt
-                    set_prop(pv, dt, v)
+                    set_value(pv, dt, v)  # PropertyValue has the same value fields
             (out / item["file"]).write_bytes(p.SerializeToString())
     elif sys.argv[1] == "decode":
         res = []

@@ -45,6 +45,8 @@ pub struct HostState {
     asked: BTreeMap<String, i64>,
     /// Nodes that sent an alias no birth explained, since the last `take_rebirths`.
     wanted: BTreeSet<(String, String)>,
+    /// (subscription, `{group}/{node}`) -> seq of the node's last message.
+    seq: BTreeMap<(String, String), u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +126,19 @@ impl HostState {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect()
+    }
+
+    /// Check a message's seq against the node's previous one (through this subscription):
+    /// an NBIRTH starts over; otherwise each message must be the previous + 1 (mod 256).
+    /// Returns the expected seq when this one is not it (a message was lost or reordered).
+    pub fn check_seq(&mut self, sub: &str, group: &str, node: &str, seq: u64, nbirth: bool) -> Option<u64> {
+        let k = (sub.to_string(), format!("{group}/{node}"));
+        let expected = self.seq.get(&k).map(|last| (last + 1) % 256);
+        self.seq.insert(k, seq);
+        match expected {
+            Some(e) if !nbirth && e != seq => Some(e),
+            _ => None,
+        }
     }
 
     pub fn want_rebirth(&mut self, group: &str, node: &str) {

@@ -125,6 +125,12 @@ fn parse_sparkplug(
         Err(e) => return (vec![], vec![bad("sparkplug_decode", e)]),
     };
     let key = host::key(t.group, t.node, t.device);
+    if let Some(seq) = p.seq {
+        if let Some(expected) = host.check_seq(&sub.topic, t.group, t.node, seq, t.kind == "NBIRTH") {
+            tracing::warn!(%topic, seq, expected, "Sparkplug: seq out of order (a message was lost); rebirth requested");
+            host.want_rebirth(t.group, t.node);
+        }
+    }
     let ts_of =
         |m: Option<&sparkplug::Metric>| m.and_then(|m| m.timestamp).or(p.timestamp).map(|t| t as i64).unwrap_or(now_ms);
     if t.kind == "NDEATH" || t.kind == "DDEATH" {
@@ -492,6 +498,33 @@ mod tests {
             timestamp: ts.into(),
             ..toml::from_str("topic = \"x\"\npoint = \"x.y\"").unwrap()
         }
+    }
+
+    #[test]
+    fn a_seq_gap_asks_the_node_for_a_rebirth() {
+        use sparkplug::{datatype, Metric, Payload, Value};
+        let s = sub("spBv1.0/G/#", "spb.{metric}", PayloadFormat::SparkplugB, "", "");
+        let msg = |seq: u64| {
+            let m = Metric {
+                name: Some("T".into()),
+                datatype: Some(datatype::DOUBLE),
+                value: Some(Value::DoubleValue(1.0)),
+                ..Default::default()
+            };
+            sparkplug::encode(&Payload { seq: Some(seq), metrics: vec![m], ..Default::default() })
+        };
+        let mut h = host::HostState::in_memory();
+        for (kind, seq) in [("NBIRTH", 0), ("NDATA", 1), ("NDATA", 2), ("NBIRTH", 0), ("NDATA", 1)] {
+            parse(&s, &[], &format!("spBv1.0/G/{kind}/N"), &msg(seq), NOW, &mut h);
+        }
+        assert!(h.take_rebirths(NOW).is_empty(), "in order, and an NBIRTH starts over");
+        parse(&s, &[], "spBv1.0/G/NDATA/N", &msg(5), NOW, &mut h);
+        assert_eq!(h.take_rebirths(NOW), vec![("G".to_string(), "N".to_string())]);
+        // 255 -> 0 is in order.
+        parse(&s, &[], "spBv1.0/G/NDATA/N", &msg(255), NOW + 60_000, &mut h);
+        h.take_rebirths(NOW + 60_000);
+        parse(&s, &[], "spBv1.0/G/NDATA/N", &msg(0), NOW + 120_000, &mut h);
+        assert!(h.take_rebirths(NOW + 120_000).is_empty());
     }
 
     #[test]
