@@ -20,6 +20,16 @@ pub enum Quality {
     DecodeError,
     /// The value lies outside the point's configured `valid_min`..`valid_max`.
     OutOfRange,
+    /// The publisher is gone (a Sparkplug NDEATH/DDEATH) or marked the value stale: the last
+    /// value is no longer current; the value is absent.
+    Stale,
+    /// The publisher marked the value uncertain (Sparkplug `Quality` 64-191).
+    Uncertain,
+    /// The publisher marked the value bad (Sparkplug `Quality` below 64).
+    Bad,
+    /// A 64-bit integer beyond 2^53: `value` is the nearest f64, `text` the exact digits.
+    /// Not good, so no diagnostic uses the rounded number.
+    Inexact,
 }
 
 impl Quality {
@@ -35,6 +45,10 @@ impl Quality {
             Quality::Exception(code) => format!("exception:{code:02x}"),
             Quality::DecodeError => "decode_error".into(),
             Quality::OutOfRange => "out_of_range".into(),
+            Quality::Stale => "stale".into(),
+            Quality::Uncertain => "uncertain".into(),
+            Quality::Bad => "bad".into(),
+            Quality::Inexact => "inexact".into(),
         }
     }
 }
@@ -49,7 +63,7 @@ pub struct Sample {
     pub point: PointId,
     /// Unix time in ms of the poll (or of the source's own timestamp).
     pub ts_ms: i64,
-    /// `None` when quality is not good.
+    /// `None` when quality is not good (except `Inexact`: the nearest f64).
     pub value: Option<f64>,
     pub quality: Quality,
 }

@@ -33,6 +33,7 @@ mod mqtt_outage;
 mod mqtt_publish;
 mod mqtt_quota;
 mod mqtt_sparkplug;
+mod mqtt_sparkplug_host;
 mod mqtt_tls;
 mod packaging;
 mod rknn;

@@ -388,3 +388,50 @@ async fn a_misbehaving_server_never_hangs_the_source() {
         assert!(c.connects.load(Ordering::Relaxed) >= 2, "{mode}: the link was never re-opened");
     }
 }
+
+/// Three unit ids behind one Modbus TCP endpoint (a TCP-to-RTU gateway): one bus, one TCP
+/// connection (counted by the pymodbus peer), requests serialised on it, every unit read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unit_ids_on_one_tcp_endpoint_share_one_connection() {
+    let unit = |v: u16| json!({"holding": [v, v + 1]});
+    let peer = Peer::start(json!({"transport": "tcp", "port": 0, "count_connections": true,
+        "units": {"1": unit(10), "2": unit(20), "3": unit(30)}}));
+    let devices: Vec<ModbusDeviceConfig> = (1..=3u8)
+        .map(|u| {
+            let mut d = device(
+                &format!("u{u}"),
+                Transport::Tcp,
+                u,
+                vec![PointConfig::new("r0", RegisterKind::Holding, 0, DataType::U16)],
+            );
+            d.port = peer.port();
+            d
+        })
+        .collect();
+    let buses = edgecite::sources::modbus::buses(&devices);
+    assert_eq!(buses.len(), 1, "one bus for the endpoint");
+    let bus = buses.into_iter().next().unwrap();
+    let counters: Vec<_> = bus.handles().into_iter().map(|h| h.counters).collect();
+    let (tx, mut rx) = mpsc::channel(256);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(bus.run(tx, cancel.clone()));
+    let mut seen: HashMap<String, f64> = HashMap::new();
+    while seen.len() < 3 || counters.iter().any(|c| c.requests.load(Ordering::Relaxed) < 5) {
+        let batch = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.expect("samples").unwrap();
+        for s in batch {
+            assert_eq!(s.quality, Quality::Good, "{}", s.point);
+            seen.insert(s.point.to_string(), s.value.unwrap());
+        }
+    }
+    cancel.cancel();
+    task.await.unwrap();
+    assert_eq!(seen["u1.r0"], 10.0);
+    assert_eq!(seen["u2.r0"], 20.0);
+    assert_eq!(seen["u3.r0"], 30.0);
+    let stats = peer.stop();
+    assert_eq!(stats["connections"], 1, "{stats}");
+    assert_eq!(stats["max_open_connections"], 1, "{stats}");
+    for u in ["1", "2", "3"] {
+        assert!(stats[u]["3"].as_u64().unwrap() >= 5, "{stats}");
+    }
+}

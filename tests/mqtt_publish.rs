@@ -110,7 +110,8 @@ fn mqtt5_publishes_and_empties_the_outbox() {
     let broker = Broker::start(dir.path());
     let sub = Subscriber::start(broker.port, "test-v5", "edgecite/v1/#");
     let ports = Ports::new();
-    let config = mqtt_config(dir.path(), &ports, broker.port, "protocol = \"5\"");
+    let config = mqtt_config(dir.path(), &ports, broker.port, "protocol = \"5\"\ntelemetry_expiry_s = 600");
+    let props = v5_properties(broker.port);
     let mut daemon = Daemon::start(&config, ports.api, &[]);
     sub.wait_for(
         "telemetry over MQTT 5",
@@ -122,6 +123,16 @@ fn mqtt5_publishes_and_empties_the_outbox() {
         let o = daemon.json("/api/v1/outbox");
         (o["acked"].as_u64()? >= 4).then_some(())
     });
+    // MQTT 5 properties, as an MQTT 5 subscriber sees them.
+    let (tele, finding_or_state) = props.join().unwrap();
+    assert_eq!(tele.content_type.as_deref(), Some("application/json"), "{tele:?}");
+    assert_eq!(tele.payload_format_indicator, Some(1), "{tele:?}");
+    let expiry = tele.message_expiry_interval.expect("telemetry expires");
+    assert!(expiry > 0 && expiry <= 600, "{tele:?}");
+    assert!(tele.user_properties.contains(&("schema".to_string(), "edgecite/v1/telemetry".to_string())), "{tele:?}");
+    assert!(tele.user_properties.contains(&("gateway".to_string(), "gw1".to_string())), "{tele:?}");
+    assert_eq!(finding_or_state.message_expiry_interval, None, "state never expires: {finding_or_state:?}");
+    assert!(finding_or_state.user_properties.contains(&("schema".to_string(), "edgecite/v1/state".to_string())));
     // A clean stop sends no will; the sink publishes the offline status itself.
     assert!(daemon.terminate());
     sub.wait_for("status online = false after SIGTERM", Duration::from_secs(30), String::new, |got| {
@@ -139,4 +150,89 @@ fn without_mqtt_the_outbox_route_says_so() {
     assert_eq!(code, 404);
     assert_eq!(body["error"]["code"], "mqtt_disabled", "{body}");
     assert!(daemon.json("/healthz")["mqtt"].is_null());
+}
+
+/// A broker restarted without persistence has forgotten every retained message: the
+/// gateway's next session publishes the retained state of every asset again (not only on
+/// the next change), so a consumer that subscribes afterwards still gets it.
+#[test]
+fn retained_state_is_republished_after_a_broker_restart_without_persistence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start_without_persistence(dir.path());
+    let ports = Ports::new();
+    let cfg = mqtt_config(dir.path(), &ports, broker.port, "reconnect_min_ms = 100");
+    let daemon = Daemon::start(&cfg, ports.api, &[]);
+    let state = |a: &str| format!("edgecite/v1/demo-plant/gw1/{a}/state");
+    {
+        let first = Subscriber::start(broker.port, "test-state-1", "edgecite/v1/+/+/+/state");
+        first.wait_for(
+            "both states",
+            Duration::from_secs(60),
+            || daemon.log_text(),
+            |got| has(got, &state("T1")) && has(got, &state("P1")),
+        );
+    }
+    broker.stop();
+    broker.restart();
+    daemon.wait_until("the state republished in a new session", Duration::from_secs(60), || {
+        let o = daemon.json("/api/v1/outbox");
+        (o["connects"].as_u64()? >= 2
+            && daemon.log_text().contains("retained state of every asset is published again")
+            && o["outbox"]["messages"].as_u64()? == 0)
+            .then_some(())
+    });
+    let later = Subscriber::start(broker.port, "test-state-2", "edgecite/v1/+/+/+/state");
+    later.wait_for(
+        "both states, retained",
+        Duration::from_secs(30),
+        || daemon.log_text(),
+        |got| ["T1", "P1"].iter().all(|a| got.iter().any(|r| r.topic == state(a) && r.retain)),
+    );
+}
+
+/// An MQTT 5 subscriber (rumqttc v5) that returns the publish properties of the first
+/// telemetry and the first state message.
+fn v5_properties(
+    port: u16,
+) -> std::thread::JoinHandle<(
+    rumqttc::v5::mqttbytes::v5::PublishProperties,
+    rumqttc::v5::mqttbytes::v5::PublishProperties,
+)> {
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let mut o = MqttOptions::new("test-v5-props", "127.0.0.1", port);
+            o.set_keep_alive(Duration::from_secs(5));
+            let (client, mut el) = AsyncClient::new(o, 10);
+            client.subscribe("edgecite/v1/#", rumqttc::v5::mqttbytes::QoS::AtLeastOnce).await.unwrap();
+            let (mut tele, mut state) = (None, None);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while tele.is_none() || state.is_none() {
+                let ev = tokio::time::timeout_at(deadline, el.poll()).await.expect("MQTT 5 messages within 60 s");
+                match ev.expect("MQTT 5 subscriber connection") {
+                    Event::Incoming(Packet::SubAck(_)) => ready_tx.send(()).unwrap(),
+                    Event::Incoming(Packet::Publish(p)) => {
+                        let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                        let slot = if topic.ends_with("/telemetry") {
+                            &mut tele
+                        } else if topic.ends_with("/state") {
+                            &mut state
+                        } else {
+                            continue;
+                        };
+                        if slot.is_none() {
+                            *slot = Some(p.properties.unwrap_or_default());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (tele.unwrap(), state.unwrap())
+        })
+    });
+    ready_rx.recv_timeout(Duration::from_secs(20)).expect("MQTT 5 subscriber SUBACK");
+    h
 }

@@ -130,6 +130,26 @@ fn tls_with_client_certificate_and_password() {
     });
     assert!(daemon.terminate());
 
+    // No client certificate configured: the broker refuses the handshake, and the log says
+    // that, not "broker unreachable".
+    let nocert = d.join("nocert");
+    std::fs::create_dir_all(&nocert).unwrap();
+    std::fs::copy(d.join("ca.pem"), nocert.join("ca.pem")).unwrap();
+    let config = demo_config(&nocert, &ports, &[]);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    let section = tls_section("s3cret");
+    text.push_str(section.split("client_cert").next().unwrap());
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    daemon.wait_until("the refusal logged", Duration::from_secs(60), || {
+        daemon.log_text().contains("requires a client certificate").then_some(())
+    });
+    let log = daemon.log_text();
+    assert!(!log.contains("broker unreachable"), "{log}");
+    let o = daemon.json("/api/v1/outbox");
+    assert!(o["last_error"].as_str().unwrap().contains("client certificate"), "{o}");
+    assert!(daemon.terminate());
+
     // Right password: connected over TLS with the client certificate, data flows.
     let ports = Ports::new();
     let config = demo_config(d, &ports, &[]);

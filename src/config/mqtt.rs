@@ -43,6 +43,10 @@ pub struct MqttConfig {
     /// (latest values win; every sample is still in the store).
     #[serde(default = "default_stream_interval_ms")]
     pub telemetry_interval_ms: u64,
+    /// MQTT 5: message expiry (s) of telemetry, so a broker does not deliver old telemetry
+    /// to a consumer that was away; 0 (default) = never expires. Findings and state never do.
+    #[serde(default)]
+    pub telemetry_expiry_s: u32,
     /// Per-asset rate limit of the retained state stream.
     #[serde(default = "default_stream_interval_ms")]
     pub state_interval_ms: u64,
@@ -86,6 +90,15 @@ pub struct SparkplugConfig {
     /// Edge node id; default the site's gateway id. Each asset is a device.
     #[serde(default)]
     pub edge_node_id: String,
+    /// Host id of the primary host application (SCADA). When set, births (and data) are
+    /// published only while its `spBv1.0/STATE/{id}` says online; when it goes offline the
+    /// node sends its NDEATH and reconnects, and births again when the host returns.
+    #[serde(default)]
+    pub primary_host_id: String,
+    /// Accept DCMD writes to `values/{role}` metrics whose Modbus point is `writable`
+    /// (checked and audited like every write). Off by default.
+    #[serde(default)]
+    pub accept_dcmd: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -138,11 +151,62 @@ pub struct SubscriptionConfig {
     /// JSON: dotted path of the value (`"data.value"`, `"values.0"`).
     #[serde(default)]
     pub value: String,
-    /// JSON: dotted path of an optional timestamp (Unix ms, or RFC 3339 text).
+    /// JSON: dotted path of an optional timestamp (a number in `timestamp_unit`, or RFC
+    /// 3339 text), from the document root.
     #[serde(default)]
     pub timestamp: String,
+    /// JSON: what a numeric timestamp counts: `s`, `ms` (default), `us`, `ns`; `rfc3339`
+    /// accepts text only.
+    #[serde(default)]
+    pub timestamp_unit: TimestampUnit,
+    /// JSON template: dotted path of the tags, a map (tag name -> entry) or an array of
+    /// entries; each tag becomes a point (`{tag}` in `point`). `value` is then the path
+    /// inside an entry ("" = the entry itself).
+    #[serde(default)]
+    pub tags: String,
+    /// JSON template, array form: path of the tag name inside an entry (default "name").
+    #[serde(default = "default_tag_name")]
+    pub tag_name: String,
+    /// JSON template: path of a per-tag timestamp inside an entry (else `timestamp`).
+    #[serde(default)]
+    pub tag_timestamp: String,
+    /// JSON template: path of a per-tag quality inside an entry: good when true, "good" or
+    /// "ok", or 192-255 (OPC DA); anything else stores the tag with quality `bad`.
+    #[serde(default)]
+    pub tag_quality: String,
+    /// JSON template: path of a map tag -> error (Neuron's `errors`): each such tag is
+    /// stored with quality `bad`, not counted as a malformed payload.
+    #[serde(default)]
+    pub errors: String,
     #[serde(default)]
     pub unit: String,
+}
+
+fn default_tag_name() -> String {
+    "name".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampUnit {
+    S,
+    #[default]
+    Ms,
+    Us,
+    Ns,
+    Rfc3339,
+}
+
+impl TimestampUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimestampUnit::S => "s",
+            TimestampUnit::Ms => "ms",
+            TimestampUnit::Us => "us",
+            TimestampUnit::Ns => "ns",
+            TimestampUnit::Rfc3339 => "rfc3339",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -324,7 +388,11 @@ impl MqttConfig {
         }
         if self.sparkplug.enabled {
             let sat = at.key("sparkplug");
-            for (k, v) in [("group_id", &self.sparkplug.group_id), ("edge_node_id", &self.sparkplug.edge_node_id)] {
+            for (k, v) in [
+                ("group_id", &self.sparkplug.group_id),
+                ("edge_node_id", &self.sparkplug.edge_node_id),
+                ("primary_host_id", &self.sparkplug.primary_host_id),
+            ] {
                 let required = k == "group_id";
                 if (required && v.is_empty()) || v.contains(['/', '+', '#']) {
                     return Err(doc.invalid(
@@ -366,15 +434,51 @@ impl MqttConfig {
                     ));
                 }
             }
-            if s.format == PayloadFormat::Json && s.value.is_empty() {
+            let template_keys = [
+                ("tags", &s.tags),
+                ("tag_timestamp", &s.tag_timestamp),
+                ("tag_quality", &s.tag_quality),
+                ("errors", &s.errors),
+            ];
+            if s.format != PayloadFormat::Json {
+                if let Some((k, _)) = template_keys.iter().find(|(_, v)| !v.is_empty()) {
+                    return Err(doc.invalid(sat.key(k), format!("`{k}` is for format = \"json\" only")));
+                }
+            }
+            if s.tags.is_empty() && s.point.contains("{tag}") {
+                return Err(doc.invalid(
+                    sat.key("point"),
+                    format!("value \"{}\" uses {{tag}} but `tags` (the path of the tags) is not set", s.point),
+                ));
+            }
+            if !s.tags.is_empty() && !s.point.contains("{tag}") {
+                return Err(doc.invalid(
+                    sat.key("point"),
+                    format!("value \"{}\" has no {{tag}}: with `tags` every tag needs its own point", s.point),
+                ));
+            }
+            if s.tags.is_empty() {
+                if let Some((k, _)) = template_keys[1..].iter().find(|(_, v)| !v.is_empty()) {
+                    return Err(doc.invalid(sat.key(k), format!("`{k}` needs `tags` (the path of the tags)")));
+                }
+            }
+            if s.format == PayloadFormat::Json && s.value.is_empty() && s.tags.is_empty() {
                 return Err(doc.invalid(
                     sat.clone(),
                     "missing key `value`: format \"json\" needs the path of the value, e.g. value = \"data.value\""
                         .into(),
                 ));
             }
-            if !seen.insert(s.topic.as_str()) {
-                return Err(doc.invalid(sat.key("topic"), format!("duplicate subscription `{}`", s.topic)));
+            // Several subscriptions may share a topic (one payload, several templates); the
+            // same topic and point twice is a copy-paste mistake.
+            if !seen.insert((s.topic.as_str(), s.point.as_str())) {
+                return Err(doc.invalid(
+                    sat.key("point"),
+                    format!(
+                        "duplicate subscription: topic `{}` with point `{}` is already configured",
+                        s.topic, s.point
+                    ),
+                ));
             }
         }
         Ok(())

@@ -349,6 +349,14 @@ impl Outbox {
         self.alias(name)
     }
 
+    /// The name an alias was given to, if any.
+    pub fn alias_name(&self, alias: u64) -> Result<Option<String>, OutboxError> {
+        self.conn
+            .query_row("SELECT name FROM aliases WHERE alias = ?1", [alias as i64], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
     /// Telemetry dropped by the quota since the outbox was created.
     pub fn dropped_telemetry(&self) -> u64 {
         self.dropped

@@ -20,6 +20,15 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(dir: &Path) -> Broker {
+        Broker::start_with(dir, true)
+    }
+
+    /// A broker that keeps nothing across a restart (no sessions, no retained messages).
+    pub fn start_without_persistence(dir: &Path) -> Broker {
+        Broker::start_with(dir, false)
+    }
+
+    fn start_with(dir: &Path, persistence: bool) -> Broker {
         let port = super::free_port();
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).unwrap();
@@ -27,7 +36,7 @@ impl Broker {
         // to the `mosquitto` user and could not write its log and persistence file here).
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence true\nqueue_qos0_messages true\npersistence_location {}/\n\
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence {persistence}\nqueue_qos0_messages true\npersistence_location {}/\n\
              max_queued_messages 0\nmax_inflight_messages 0\nlog_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
             user.trim(),
             dir.display(),
@@ -83,6 +92,8 @@ pub struct Received {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+    /// The QoS it was delivered with (the subscription is QoS 1, so this is the sender's).
+    pub qos: u8,
 }
 
 impl Received {
@@ -123,10 +134,14 @@ impl Subscriber {
                         Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)))) => {
                             sub.store(true, std::sync::atomic::Ordering::Relaxed)
                         }
-                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => g
-                            .lock()
-                            .unwrap()
-                            .push(Received { topic: p.topic, payload: p.payload.to_vec(), retain: p.retain }),
+                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => {
+                            g.lock().unwrap().push(Received {
+                                qos: p.qos as u8,
+                                topic: p.topic,
+                                payload: p.payload.to_vec(),
+                                retain: p.retain,
+                            })
+                        }
                         Ok(Ok(_)) | Err(_) => {}
                         Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
                     }
@@ -264,6 +279,15 @@ pub fn assert_complete_and_ordered(got: &[Received], outbox: &OutboxFile) {
 
 /// Publish each (topic, payload) at QoS 1, in order, and wait for every PUBACK.
 pub fn publish_all(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
+    publish_with(port, client_id, msgs, false)
+}
+
+/// `publish_all` with the retain flag set on every message.
+pub fn publish_retained(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
+    publish_with(port, client_id, msgs, true)
+}
+
+fn publish_with(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)], retain: bool) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut o = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
@@ -271,7 +295,7 @@ pub fn publish_all(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
         o.set_keep_alive(Duration::from_secs(5)).set_inflight(1).set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut el) = rumqttc::AsyncClient::new(o, msgs.len() + 10);
         for (t, p) in msgs {
-            client.publish(t.clone(), rumqttc::QoS::AtLeastOnce, false, p.clone()).await.unwrap();
+            client.publish(t.clone(), rumqttc::QoS::AtLeastOnce, retain, p.clone()).await.unwrap();
         }
         let mut acked = 0;
         while acked < msgs.len() {

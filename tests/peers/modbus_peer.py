@@ -131,12 +131,26 @@ class Stats:
         self.counts: dict[int, dict[int, int]] = {}
         self.total = 0
         self.faults = 0
+        # TCP connections (spec "count_connections": true): accepted in all, open at most.
+        self.with_connections = False
+        self.connections = 0
+        self.open = 0
+        self.max_open = 0
 
     def count(self, unit: int, fc: int) -> None:
         with self.lock:
             per_unit = self.counts.setdefault(unit, {})
             per_unit[fc] = per_unit.get(fc, 0) + 1
             self.total += 1
+
+    def connection(self, connected: bool) -> None:
+        with self.lock:
+            if connected:
+                self.connections += 1
+                self.open += 1
+                self.max_open = max(self.max_open, self.open)
+            else:
+                self.open -= 1
 
     def fault(self) -> None:
         with self.lock:
@@ -151,6 +165,9 @@ class Stats:
             out["total"] = self.total
             if self.with_faults:
                 out["faults"] = self.faults
+            if self.with_connections:
+                out["connections"] = self.connections
+                out["max_open_connections"] = self.max_open
         return out
 
     def write(self) -> None:
@@ -353,8 +370,9 @@ async def run_pymodbus(spec: dict[str, Any], stats: Stats, ready, stop: asyncio.
         # rtu_over_tcp: RTU frames (unit, PDU, CRC) on a TCP connection, as serial
         # device servers and DTUs carry them.
         framer = FramerType.RTU if spec["transport"] == "rtu_over_tcp" else FramerType.SOCKET
+        stats.with_connections = bool(spec.get("count_connections"))
         server = ModbusTcpServer(devices, address=("127.0.0.1", spec["port"]),
-                                 trace_pdu=trace_pdu, framer=framer)
+                                 trace_pdu=trace_pdu, trace_connect=stats.connection, framer=framer)
     else:
         socat = Socat()
         socat.start()

@@ -4,8 +4,15 @@ compiled at run time by grpcio-tools (no code shared with edgecite).
   sparkplug_peer.py encode SPEC.json OUT_DIR   # SPEC: [{"file", "timestamp", "seq", "metrics": [...]}]
   sparkplug_peer.py decode FILE...             # prints a JSON list of the decoded payloads
 
-A metric in SPEC: {"name"?, "alias"?, "datatype", "value"?, "is_null"?, "timestamp"?};
-the value goes into the field the datatype calls for.
+A metric in SPEC: {"name"?, "alias"?, "datatype", "value"?, "is_null"?, "timestamp"?,
+"is_historical"?, "send_datatype"?, "properties"?}; the value goes into the field the datatype
+calls for. `"send_datatype": false` leaves the datatype off the wire, as the specification
+recommends for data messages (the receiver has it from the birth). `"properties"`:
+{"Quality": [3, 192], "engUnit": [12, "degC"]}, key -> [datatype, value], as a PropertySet.
+
+As a host application the tests use it to build NCMD/DCMD commands (Node Control/Rebirth,
+writes by name or alias), births and deaths (NDEATH with bdSeq) of a simulated edge node;
+the MQTT transport is the test's own client.
 """
 import importlib
 import json
@@ -58,11 +65,18 @@ def main():
                     setattr(p, k, item[k])
             for ms in item["metrics"]:
                 m = p.metrics.add()
-                for k in ("name", "alias", "timestamp", "is_null", "datatype"):
+                for k in ("name", "alias", "timestamp", "is_null", "datatype", "is_historical"):
                     if k in ms:
                         setattr(m, k, ms[k])
                 if "value" in ms:
                     set_value(m, ms["datatype"], ms["value"])
+                if ms.get("send_datatype") is False:
+                    m.ClearField("datatype")
+                for key, (dt, v) in ms.get("properties", {}).items():
+                    m.properties.keys.append(key)
+                    pv = m.properties.values.add()
+                    pv.type = dt
+                    set_value(pv, dt, v)  # PropertyValue has the same value fields
             (out / item["file"]).write_bytes(p.SerializeToString())
     elif sys.argv[1] == "decode":
         res = []

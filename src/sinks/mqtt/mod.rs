@@ -7,6 +7,7 @@
 //! `telemetry_interval_ms` / `state_interval_ms` (the latest values win; every sample is in
 //! the store anyway); state is sent only when it changes. Findings are never rate limited.
 
+pub mod dcmd;
 pub mod payload;
 pub mod sender;
 pub mod sparkplug;
@@ -103,6 +104,9 @@ pub struct MqttSink {
     last_telemetry: HashMap<String, (i64, i64)>,
     /// asset -> (time of the last message, content key)
     last_state: HashMap<String, (i64, String)>,
+    /// Sessions seen: a new one republishes every asset's retained state, because a broker
+    /// that restarted without persistence has lost it.
+    seen_connects: u64,
     spb: Option<SparkplugProducer>,
 }
 
@@ -155,7 +159,9 @@ impl MqttSink {
             };
             let devices = Arc::new(Mutex::new(sparkplug::Devices::new()));
             let (wake, ready) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-            let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone());
+            let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone())
+                .with_primary_host(&m.sparkplug.primary_host_id)
+                .with_dcmd(dcmd::Dcmd::from_config(config));
             // Births and data at QoS 0, as the specification asks.
             let mut scfg = m.clone();
             scfg.qos = 0;
@@ -225,6 +231,7 @@ impl MqttSink {
             state_every_ms: m.state_interval_ms as i64,
             last_telemetry: HashMap::new(),
             last_state: HashMap::new(),
+            seen_connects: 0,
             spb: spb.map(|(p, _)| p),
         }))
     }
@@ -263,6 +270,14 @@ impl MqttSink {
     ) -> Result<(), MqttError> {
         let mut msgs = Vec::new();
         let json = |v: &serde_json::Value| serde_json::to_vec(v).expect("json values serialise");
+        let connects = self.status.connects.load(Ordering::Relaxed);
+        if connects != self.seen_connects {
+            if self.seen_connects > 0 {
+                tracing::info!("MQTT: new session; the retained state of every asset is published again");
+            }
+            self.seen_connects = connects;
+            self.last_state.clear();
+        }
         for asset in pipeline.assets() {
             let newest = asset.roles.iter().filter_map(|r| r.latest().map(|s| s.ts_ms)).max();
             if let Some(newest) = newest {
@@ -365,28 +380,34 @@ impl SparkplugProducer {
             let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
             for asset in pipeline.assets() {
                 let mine: Vec<&Assessment> = assessments.iter().filter(|a| a.asset == asset.id).collect();
-                let now = sparkplug::device_metrics(asset, &mine);
-                if let Some(prev) = devices.get(&asset.id) {
-                    let changed: std::collections::BTreeMap<String, sparkplug::Val> = now
-                        .iter()
-                        .filter(|(k, v)| prev.get(*k) != Some(*v))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    if !changed.is_empty() {
-                        let change = sparkplug::Change { ts: now_ms, metrics: changed };
-                        msgs.push(NewMessage {
-                            class: MessageClass::Telemetry,
-                            topic: sparkplug::SparkplugProtocol::topic(
-                                &self.group,
-                                "DDATA",
-                                &self.node,
-                                Some(&asset.id),
-                            ),
-                            payload: serde_json::to_vec(&change).expect("json"),
-                            retain: false,
-                            created_ms: now_ms,
-                        });
+                let now = sparkplug::device_state(asset, &mine);
+                let (kind, change) = match sparkplug::transition(devices.get(&asset.id), &now, now_ms) {
+                    sparkplug::Transition::Data(Some(c)) => ("DDATA", Some(c)),
+                    sparkplug::Transition::Birth(c) => {
+                        tracing::info!(device = %asset.id, "Sparkplug: device data is back; DBIRTH");
+                        ("DBIRTH", Some(c))
                     }
+                    sparkplug::Transition::Death => {
+                        tracing::warn!(device = %asset.id, "Sparkplug: every value of the device is a comm_error; DDEATH");
+                        let c = sparkplug::Change {
+                            ts: now_ms,
+                            metrics: Default::default(),
+                            quality: Default::default(),
+                            units: Default::default(),
+                        };
+                        ("DDEATH", Some(c))
+                    }
+                    sparkplug::Transition::Data(None) | sparkplug::Transition::Nothing => ("", None),
+                };
+                if let Some(change) = change {
+                    msgs.push(NewMessage {
+                        // Births and deaths are never dropped by the quota; data may be.
+                        class: if kind == "DDATA" { MessageClass::Telemetry } else { MessageClass::State },
+                        topic: sparkplug::SparkplugProtocol::topic(&self.group, kind, &self.node, Some(&asset.id)),
+                        payload: serde_json::to_vec(&change).expect("json"),
+                        retain: false,
+                        created_ms: now_ms,
+                    });
                 }
                 devices.insert(asset.id.clone(), now);
             }

@@ -14,7 +14,7 @@
 use super::payload::{self, Topics};
 use super::MqttStatus;
 use crate::config::mqtt::MqttConfig;
-use crate::sources::mqtt::client::{Backoff, Conn, Event, Will};
+use crate::sources::mqtt::client::{Backoff, Conn, Event, Props, Will};
 use crate::store::outbox::{Message, MessageClass, NewMessage, Outbox};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -45,6 +45,20 @@ pub trait Protocol: Send + 'static {
     fn reports_drops(&self) -> bool;
     /// Before a clean disconnect (the broker does not send the will then): say so.
     fn on_shutdown(&mut self, conn: &Conn);
+    /// MQTT 5 properties of a queued message (MQTT 3.1.1 drops them).
+    fn properties(&self, _m: &Message) -> Props {
+        Props::default()
+    }
+    /// Whether queued messages may be sent now (Sparkplug: not before the births, which
+    /// wait for the primary host application to be online).
+    fn ready(&self) -> bool {
+        true
+    }
+    /// After `on_message`: end this session with a clean disconnect and connect again
+    /// (Sparkplug: the primary host application went offline).
+    fn wants_reconnect(&mut self) -> bool {
+        false
+    }
 }
 
 /// The JSON sink: retained online status with an offline will, envelope with dedup id.
@@ -53,6 +67,7 @@ pub struct JsonProtocol {
     gateway: String,
     topics: Topics,
     epoch: i64,
+    telemetry_expiry_s: u32,
 }
 
 impl Protocol for JsonProtocol {
@@ -62,6 +77,7 @@ impl Protocol for JsonProtocol {
             payload: serde_json::to_vec(&payload::status(&self.site, &self.gateway, false, crate::time::now_ms()))
                 .expect("json"),
             retain: true,
+            qos: None,
         }
     }
 
@@ -73,6 +89,19 @@ impl Protocol for JsonProtocol {
                 tracing::warn!(error = %e, "cannot publish the online status");
                 0
             }
+        }
+    }
+
+    /// MQTT 5: `content-type: application/json`, UTF-8 payload, user property `schema`
+    /// (`edgecite/v1/{kind}`), and telemetry expires after `telemetry_expiry_s` when set.
+    fn properties(&self, m: &Message) -> Props {
+        let kind = m.topic.rsplit('/').next().unwrap_or("");
+        Props {
+            content_type: Some("application/json".into()),
+            utf8: true,
+            expiry_s: (m.class == MessageClass::Telemetry && self.telemetry_expiry_s > 0)
+                .then_some(self.telemetry_expiry_s),
+            user: vec![("schema".into(), format!("edgecite/v1/{kind}")), ("gateway".into(), self.gateway.clone())],
         }
     }
 
@@ -116,6 +145,8 @@ fn lock(o: &Mutex<Outbox>) -> std::sync::MutexGuard<'_, Outbox> {
 enum End {
     Cancelled,
     Broken,
+    /// The protocol asked for a new session (clean disconnect first).
+    Reconnect,
 }
 
 impl Sender {
@@ -132,8 +163,13 @@ impl Sender {
     ) -> Sender {
         let topics = Topics::new(&cfg.topic_prefix, &site, &gateway);
         let epoch = lock(&outbox).epoch();
-        let proto =
-            Box::new(JsonProtocol { site: site.clone(), gateway: gateway.clone(), topics: topics.clone(), epoch });
+        let proto = Box::new(JsonProtocol {
+            site: site.clone(),
+            gateway: gateway.clone(),
+            topics: topics.clone(),
+            epoch,
+            telemetry_expiry_s: cfg.telemetry_expiry_s,
+        });
         Sender { cfg, client_id, site, gateway, topics, tls, outbox, wake, status, proto }
     }
 
@@ -182,19 +218,40 @@ impl Sender {
                             return;
                         }
                         End::Broken => self.status.connected.store(false, Ordering::Relaxed),
+                        End::Reconnect => {
+                            self.status.connected.store(false, Ordering::Relaxed);
+                            conn.disconnect().await;
+                            tracing::info!("MQTT disconnected on the protocol's request; connecting again");
+                            tokio::select! {
+                                _ = tokio::time::sleep(backoff.next_delay()) => {}
+                                _ = cancel.cancelled() => return,
+                            }
+                        }
                     }
                 }
                 Err(e) => {
                     self.status.connection_errors.fetch_add(1, Ordering::Relaxed);
                     let delay = backoff.next_delay();
+                    let refused = crate::sources::mqtt::client::refusal(&e);
                     if !announced_down {
-                        tracing::warn!(broker = %self.status.broker, error = %e, retry_ms = delay.as_millis() as u64,
-                            "MQTT broker unreachable; messages stay in the outbox");
+                        match refused {
+                            Some(why) => {
+                                tracing::warn!(broker = %self.status.broker, error = %e, retry_ms = delay.as_millis() as u64,
+                                "MQTT broker refused the connection: {why}; messages stay in the outbox")
+                            }
+                            None => {
+                                tracing::warn!(broker = %self.status.broker, error = %e, retry_ms = delay.as_millis() as u64,
+                                "MQTT broker unreachable; messages stay in the outbox")
+                            }
+                        }
                         announced_down = true;
                     } else {
                         tracing::debug!(error = %e, retry_ms = delay.as_millis() as u64, "MQTT connect failed");
                     }
-                    self.note_error(e);
+                    self.note_error(match refused {
+                        Some(why) => format!("{why} ({e})"),
+                        None => e,
+                    });
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = cancel.cancelled() => return,
@@ -288,7 +345,11 @@ impl Sender {
                 break End::Cancelled;
             }
             // Refill in chunks (a quarter of the window at least), not one row per PUBACK.
-            if drain_until.is_none() && (used == 0 || used <= max - max.div_ceil(4)) && (live_more || !backlog_done) {
+            if drain_until.is_none()
+                && self.proto.ready()
+                && (used == 0 || used <= max - max.div_ceil(4))
+                && (live_more || !backlog_done)
+            {
                 let mut room = max - used;
                 let now = tokio::time::Instant::now();
                 tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
@@ -335,7 +396,8 @@ impl Sender {
                 }
                 for (m, replay) in batch {
                     let body = self.proto.encode(&m, replay);
-                    if let Err(e) = conn.try_publish(&m.topic, qos, m.retain, body) {
+                    let props = self.proto.properties(&m);
+                    if let Err(e) = conn.try_publish_props(&m.topic, qos, m.retain, body, props) {
                         // The request queue is sized above the window; this means the
                         // session is going away. The row stays for the next session.
                         tracing::warn!(error = %e, "publish request refused");
@@ -365,6 +427,9 @@ impl Sender {
                     Ok(Event::Message { topic, payload, .. }) => {
                         for _ in 0..self.proto.on_message(conn, &topic, &payload) {
                             waiting.push_back(None);
+                        }
+                        if self.proto.wants_reconnect() {
+                            break End::Reconnect;
                         }
                     }
                     Ok(_) => {}

@@ -153,12 +153,14 @@ pub struct Bus<C: Connector> {
 }
 
 /// Group devices into buses: RTU devices by serial line, RTU-over-TCP devices by device
-/// server, and every Modbus TCP device on its own connection.
+/// server, and Modbus TCP devices by endpoint (host and port): the unit ids behind one
+/// TCP-to-RTU gateway share one connection and their requests are serialised on it, as
+/// gateways with a connection limit (often 1 to 4) need.
 pub fn buses(devices: &[ModbusDeviceConfig]) -> Vec<Bus<RealConnector>> {
     let mut groups: Vec<(String, Vec<ModbusDeviceConfig>)> = Vec::new();
     for d in devices {
         let key = match d.transport {
-            Transport::Tcp => format!("tcp:{}", d.id),
+            Transport::Tcp => format!("tcp:{}:{}", d.host, d.port),
             Transport::RtuOverTcp => format!("rtu-over-tcp:{}:{}", d.host, d.port),
             Transport::Rtu => format!("rtu:{}", d.serial.as_ref().map(|s| s.path.as_str()).unwrap_or("")),
         };

@@ -47,6 +47,19 @@ pub struct Will {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+    /// QoS of the will; `None`: the configured `qos`. (Sparkplug's NDEATH is always 1.)
+    pub qos: Option<u8>,
+}
+
+/// MQTT 5 properties of one PUBLISH.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Props {
+    pub content_type: Option<String>,
+    /// Payload Format Indicator 1: the payload is UTF-8 text.
+    pub utf8: bool,
+    /// Message Expiry Interval (s): the broker drops the message if not delivered by then.
+    pub expiry_s: Option<u32>,
+    pub user: Vec<(String, String)>,
 }
 
 /// What `Conn::try_ack` needs to acknowledge one received PUBLISH (its payload removed).
@@ -193,7 +206,12 @@ impl Conn {
                     o.set_credentials(&cfg.username, &cfg.password);
                 }
                 if let Some(w) = will {
-                    o.set_last_will(rumqttc::LastWill::new(w.topic, w.payload, qos(cfg.qos), w.retain));
+                    o.set_last_will(rumqttc::LastWill::new(
+                        w.topic,
+                        w.payload,
+                        qos(w.qos.unwrap_or(cfg.qos)),
+                        w.retain,
+                    ));
                 }
                 let (client, mut el) = rumqttc::AsyncClient::new(o, capacity);
                 el.set_network_options(net);
@@ -218,7 +236,7 @@ impl Conn {
                     o.set_last_will(v5::mqttbytes::v5::LastWill::new(
                         w.topic,
                         w.payload,
-                        qos5(cfg.qos),
+                        qos5(w.qos.unwrap_or(cfg.qos)),
                         w.retain,
                         None,
                     ));
@@ -276,6 +294,30 @@ impl Conn {
         }
     }
 
+    /// `try_publish` with MQTT 5 publish properties (ignored on MQTT 3.1.1, which has none).
+    pub fn try_publish_props(
+        &self,
+        topic: &str,
+        q: u8,
+        retain: bool,
+        payload: Vec<u8>,
+        props: Props,
+    ) -> Result<(), String> {
+        match &self.client {
+            Client::V4(c) => c.try_publish(topic, qos(q), retain, payload).map_err(|e| e.to_string()),
+            Client::V5(c) => {
+                let p = v5::mqttbytes::v5::PublishProperties {
+                    payload_format_indicator: props.utf8.then_some(1),
+                    message_expiry_interval: props.expiry_s,
+                    user_properties: props.user,
+                    content_type: props.content_type,
+                    ..Default::default()
+                };
+                c.try_publish_with_properties(topic, qos5(q), retain, payload, p).map_err(|e| e.to_string())
+            }
+        }
+    }
+
     /// Queue the PUBACK of a received message. Fails (and can be retried after the next
     /// `poll`) when the request queue is full.
     pub fn try_ack(&self, ack: &AckHandle) -> Result<(), String> {
@@ -327,5 +369,24 @@ impl Backoff {
         let d = self.next;
         self.next = (self.next * 2).min(self.max);
         d
+    }
+}
+
+/// When a connection error is the broker (or its TLS layer) refusing us rather than the
+/// broker being unreachable: what to tell the operator, naming the config to fix.
+pub fn refusal(err: &str) -> Option<&'static str> {
+    let has = |s: &str| err.contains(s);
+    if has("CertificateRequired") {
+        Some("the broker requires a client certificate: set [mqtt.tls] client_cert and client_key")
+    } else if has("BadCertificate") || has("UnknownCA") || has("CertificateUnknown") || has("CertificateRevoked") {
+        Some("the broker rejected the client certificate ([mqtt.tls] client_cert): not signed by a CA it trusts, or revoked")
+    } else if has("CertificateExpired") {
+        Some("a certificate has expired (the broker's, or [mqtt.tls] client_cert)")
+    } else if has("invalid peer certificate") {
+        Some("the broker's certificate is not trusted: it must chain to [mqtt.tls] ca and name [mqtt] host")
+    } else if has("BadUserNamePassword") || has("NotAuthorized") {
+        Some("the broker refused the credentials ([mqtt] username/password)")
+    } else {
+        None
     }
 }

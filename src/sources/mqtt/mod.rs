@@ -9,6 +9,8 @@
 //! the same payload are kept.
 
 pub mod client;
+pub mod host;
+pub mod json;
 pub mod sparkplug;
 
 use crate::config::mqtt::{MqttConfig, PayloadFormat, SubscriptionConfig};
@@ -50,15 +52,13 @@ pub fn match_filter(filter: &str, topic: &str) -> Option<Vec<String>> {
 pub struct Malformed {
     pub kind: &'static str,
     pub reason: String,
+    /// Only a warning: the sample was kept (e.g. `implausible_timestamp`).
+    pub warning: bool,
 }
 
 fn bad(kind: &'static str, reason: impl Into<String>) -> Malformed {
-    Malformed { kind, reason: reason.into() }
+    Malformed { kind, reason: reason.into(), warning: false }
 }
-
-/// Sparkplug aliases learnt from births, per edge node or device.
-#[derive(Default)]
-pub struct Aliases(HashMap<String, HashMap<u64, String>>);
 
 fn fill(template: &str, caps: &[String], metric: Option<&str>) -> String {
     let mut p = template.to_string();
@@ -71,31 +71,6 @@ fn fill(template: &str, caps: &[String], metric: Option<&str>) -> String {
     p
 }
 
-fn lookup<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
-    path.split('.').try_fold(v, |v, k| match v {
-        serde_json::Value::Array(a) => a.get(k.parse::<usize>().ok()?),
-        _ => v.get(k),
-    })
-}
-
-fn timestamp(v: &serde_json::Value, path: &str) -> Result<i64, Malformed> {
-    let t = lookup(v, path).ok_or_else(|| bad("missing_field", format!("no timestamp at `{path}`")))?;
-    if let Some(ms) = t.as_i64().filter(|ms| crate::time::in_range(*ms)) {
-        return Ok(ms);
-    }
-    if let Some(s) = t.as_str() {
-        if let Ok(t) = humantime::parse_rfc3339(s) {
-            if let Ok(d) = t.duration_since(std::time::UNIX_EPOCH) {
-                return Ok(d.as_millis() as i64);
-            }
-        }
-    }
-    Err(bad(
-        "bad_timestamp",
-        format!("timestamp at `{path}` is {t}: expected Unix ms or RFC 3339 UTC text, 1970 to 9999"),
-    ))
-}
-
 /// Turn one message into samples, and the reasons for whatever could not be used.
 pub fn parse(
     sub: &SubscriptionConfig,
@@ -103,7 +78,7 @@ pub fn parse(
     topic: &str,
     payload: &[u8],
     now_ms: i64,
-    aliases: &mut Aliases,
+    host: &mut host::HostState,
 ) -> (Vec<Sample>, Vec<Malformed>) {
     let one = |r: Result<Sample, Malformed>| match r {
         Ok(s) => (vec![s], vec![]),
@@ -121,18 +96,8 @@ pub fn parse(
             }
             Ok(Sample::good(PointId::from(fill(&sub.point, caps, None).as_str()), now_ms, v))
         })()),
-        PayloadFormat::Json => one((|| {
-            let doc: serde_json::Value = serde_json::from_slice(payload)
-                .map_err(|e| bad("invalid_json", format!("payload is not JSON: {e}")))?;
-            let v =
-                lookup(&doc, &sub.value).ok_or_else(|| bad("missing_field", format!("no value at `{}`", sub.value)))?;
-            let v = v.as_f64().ok_or_else(|| {
-                bad("not_a_number", format!("value at `{}` is {}, not a number", sub.value, truncate(&v.to_string())))
-            })?;
-            let ts = if sub.timestamp.is_empty() { now_ms } else { timestamp(&doc, &sub.timestamp)? };
-            Ok(Sample::good(PointId::from(fill(&sub.point, caps, None).as_str()), ts, v))
-        })()),
-        PayloadFormat::SparkplugB => parse_sparkplug(sub, caps, topic, payload, now_ms, aliases),
+        PayloadFormat::Json => json::parse(sub, caps, payload, now_ms),
+        PayloadFormat::SparkplugB => parse_sparkplug(sub, caps, topic, payload, now_ms, host),
     }
 }
 
@@ -146,35 +111,90 @@ fn parse_sparkplug(
     topic: &str,
     payload: &[u8],
     now_ms: i64,
-    aliases: &mut Aliases,
+    host: &mut host::HostState,
 ) -> (Vec<Sample>, Vec<Malformed>) {
+    use sparkplug::Reading;
     let Some(t) = sparkplug::parse_topic(topic) else {
         return (vec![], vec![bad("not_sparkplug_topic", "expected spBv1.0/{group}/{type}/{node}[/{device}]")]);
     };
-    let birth = matches!(t.kind, "NBIRTH" | "DBIRTH");
-    if !birth && !matches!(t.kind, "NDATA" | "DDATA") {
-        return (vec![], vec![]); // deaths, commands, states: nothing to ingest
+    if !matches!(t.kind, "NBIRTH" | "DBIRTH" | "NDATA" | "DDATA" | "NDEATH" | "DDEATH") {
+        return (vec![], vec![]); // commands and states: nothing to ingest
     }
     let p = match sparkplug::decode(payload) {
         Ok(p) => p,
         Err(e) => return (vec![], vec![bad("sparkplug_decode", e)]),
     };
-    let key = format!("{}/{}/{}", t.group, t.node, t.device.unwrap_or(""));
-    let names = aliases.0.entry(key).or_default();
-    if t.kind == "NBIRTH" || t.kind == "DBIRTH" {
-        names.clear();
+    let key = host::key(t.group, t.node, t.device);
+    if let Some(seq) = p.seq {
+        if let Some(expected) = host.check_seq(&sub.topic, t.group, t.node, seq, t.kind == "NBIRTH") {
+            tracing::warn!(%topic, seq, expected, "Sparkplug: seq out of order (a message was lost); rebirth requested");
+            host.want_rebirth(t.group, t.node);
+        }
+    }
+    let ts_of = |m: Option<&sparkplug::Metric>| {
+        m.and_then(|m| m.timestamp).or(p.timestamp).map(|t| t.min(i64::MAX as u64) as i64).unwrap_or(now_ms)
+    };
+    if t.kind == "NDEATH" || t.kind == "DDEATH" {
+        if t.kind == "NDEATH" {
+            // The will of an older session (its bdSeq is not the current birth's) says
+            // nothing about the session that is alive now.
+            let bd = p.metrics.iter().find(|m| m.name.as_deref() == Some("bdSeq")).and_then(|m| match m.value {
+                Some(sparkplug::Value::LongValue(v)) => Some(v as i64),
+                Some(sparkplug::Value::IntValue(v)) => Some(v as i64),
+                _ => None,
+            });
+            if let (Some(bd), Some(born)) = (bd, host.bdseq(t.group, t.node)) {
+                if bd != born {
+                    tracing::info!(%topic, bd_seq = bd, birth_bd_seq = born, "Sparkplug: NDEATH of an earlier session ignored");
+                    return (vec![], vec![]);
+                }
+            }
+        }
+        let prefix = if t.kind == "NDEATH" { host::key(t.group, t.node, None) } else { key.clone() };
+        let ts = ts_of(None);
+        let stale: Vec<Sample> = host
+            .points_under(&prefix, &sub.topic)
+            .into_iter()
+            .map(|pt| Sample::bad(PointId::from(pt.as_str()), ts, crate::sample::Quality::Stale))
+            .collect();
+        tracing::info!(%topic, points = stale.len(), "Sparkplug: {} marks the points stale", t.kind);
+        return (stale, vec![]);
+    }
+    let birth = matches!(t.kind, "NBIRTH" | "DBIRTH");
+    if birth {
+        let mut aliases = std::collections::BTreeMap::new();
+        let mut datatypes = std::collections::BTreeMap::new();
+        for m in &p.metrics {
+            if let Some(name) = &m.name {
+                if let Some(a) = m.alias {
+                    aliases.insert(a, name.clone());
+                }
+                if let Some(dt) = m.datatype {
+                    datatypes.insert(name.clone(), dt);
+                }
+                if t.kind == "NBIRTH" && name == "bdSeq" {
+                    if let Some(sparkplug::Value::LongValue(v)) = m.value {
+                        host.set_bdseq(t.group, t.node, v as i64);
+                    }
+                }
+            }
+        }
+        host.birth(key.clone(), aliases, datatypes);
     }
     let (mut samples, mut errors) = (Vec::new(), Vec::new());
+    let mut unknown = false;
     for m in &p.metrics {
-        if let (true, Some(name), Some(alias)) = (birth, &m.name, m.alias) {
-            names.insert(alias, name.clone());
-        }
+        let born = host.get(&key);
         let name = match (&m.name, m.alias) {
             (Some(n), _) => n.clone(),
-            (None, Some(a)) => match names.get(&a) {
+            (None, Some(a)) => match born.and_then(|b| b.aliases.get(&a)) {
                 Some(n) => n.clone(),
                 None => {
-                    errors.push(bad("unknown_alias", format!("metric alias {a} was not in a birth certificate seen")));
+                    unknown = true;
+                    errors.push(bad(
+                        "unknown_alias",
+                        format!("metric alias {a} was not in a birth certificate seen; a rebirth is requested"),
+                    ));
                     continue;
                 }
             },
@@ -183,20 +203,48 @@ fn parse_sparkplug(
                 continue;
             }
         };
-        let ts = m.timestamp.or(p.timestamp).map(|t| t.min(i64::MAX as u64) as i64).unwrap_or(now_ms);
+        if birth && t.kind == "NBIRTH" && (name == "bdSeq" || name.starts_with("Node Control/")) {
+            continue; // session bookkeeping, not a measurement
+        }
+        let dt = born.and_then(|b| b.datatypes.get(&name)).copied();
+        let ts = ts_of(Some(m));
         if !crate::time::in_range(ts) {
             errors.push(bad("bad_timestamp", format!("metric `{name}`: timestamp {ts} is not between 1970 and 9999")));
             continue;
         }
-        match sparkplug::number(m) {
-            Ok(Some(v)) => {
-                samples.push(Sample::good(PointId::from(fill(&sub.point, caps, Some(&name)).as_str()), ts, v))
+        let point = fill(&sub.point, caps, Some(&name));
+        let id = PointId::from(point.as_str());
+        let q = sparkplug::quality(m).unwrap_or(crate::sample::Quality::Good);
+        let sample = match sparkplug::reading(m, dt) {
+            Ok(_) if !q.is_good() => Sample::bad(id, ts, q),
+            Ok(Reading::Number(v)) => Sample::good(id, ts, v),
+            Ok(Reading::Inexact { approx, exact }) => Sample {
+                value: Some(approx),
+                text: Some(exact.as_str().into()),
+                quality: crate::sample::Quality::Inexact,
+                ..Sample::bad(id, ts, crate::sample::Quality::Inexact)
+            },
+            Ok(Reading::Null) => continue,
+            Err(e) => {
+                errors.push(bad("not_a_number", format!("metric `{name}`: {e}")));
+                continue;
             }
-            Ok(None) => {}
-            Err(e) => errors.push(bad("not_a_number", format!("metric `{name}`: {e}"))),
-        }
+        };
+        host.stored(&key, &sub.topic, &point);
+        samples.push(sample);
+    }
+    if unknown {
+        host.want_rebirth(t.group, t.node);
     }
     (samples, errors)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+    #[error("Sparkplug host state {0}")]
+    HostState(#[from] host::HostStateError),
 }
 
 /// Start the ingest source when `[mqtt]` is on and has subscriptions. Returns its counters.
@@ -207,7 +255,7 @@ pub fn spawn(
     tasks: &mut tokio::task::JoinSet<()>,
     tx: mpsc::Sender<Durable>,
     cancel: CancellationToken,
-) -> Result<Option<Arc<SourceCounters>>, client::ClientError> {
+) -> Result<Option<Arc<SourceCounters>>, SpawnError> {
     let m = &config.mqtt;
     if !m.enabled || m.subscriptions.is_empty() {
         return Ok(None);
@@ -215,8 +263,37 @@ pub fn spawn(
     let tls = m.tls.as_ref().map(client::tls_config).transpose()?;
     let counters = Arc::new(SourceCounters::default());
     let client_id = format!("{}-in", m.client_id_for(&config.site.id, &config.site.gateway));
-    tasks.spawn(run(m.clone(), client_id, tls, tx, counters.clone(), cancel));
+    let host = if m.subscriptions.iter().any(|s| s.format == PayloadFormat::SparkplugB) {
+        let path = host_state_path(&config.store.path);
+        let h = host::HostState::open(&path)?;
+        tracing::info!(path = %path.display(), births = h.known_births(), "Sparkplug host state loaded");
+        h
+    } else {
+        host::HostState::in_memory()
+    };
+    tasks.spawn(run(m.clone(), client_id, tls, tx, counters.clone(), host, cancel));
     Ok(Some(counters))
+}
+
+/// `sparkplug_host.json` beside the store: the aliases, datatypes and points learnt from births.
+pub fn host_state_path(store_path: &std::path::Path) -> std::path::PathBuf {
+    store_path.parent().unwrap_or(std::path::Path::new(".")).join("sparkplug_host.json")
+}
+
+/// The NCMD payload that asks an edge node for a rebirth.
+pub fn rebirth_request(now_ms: i64) -> Vec<u8> {
+    use sparkplug::{datatype, Metric, Payload, Value};
+    sparkplug::encode(&Payload {
+        timestamp: Some(now_ms as u64),
+        metrics: vec![Metric {
+            name: Some("Node Control/Rebirth".into()),
+            timestamp: Some(now_ms as u64),
+            datatype: Some(datatype::BOOLEAN),
+            value: Some(Value::BooleanValue(true)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
 }
 
 /// Received QoS 1 messages of the current session, in arrival order, each waiting for its
@@ -272,10 +349,10 @@ async fn run(
     tls: Option<Arc<rustls::ClientConfig>>,
     tx: mpsc::Sender<Durable>,
     counters: Arc<SourceCounters>,
+    mut host: host::HostState,
     cancel: CancellationToken,
 ) {
     let mut backoff = Backoff::new(&cfg);
-    let mut aliases = Aliases::default();
     let mut malformed_by_topic: HashMap<String, u64> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
     let mut acks = Acks::default();
@@ -303,9 +380,12 @@ async fn run(
                 Ok(Event::Connected) => {
                     backoff.reset();
                     SourceCounters::add(&counters.connects, 1);
-                    for s in &cfg.subscriptions {
-                        if let Err(e) = conn.try_subscribe(&s.topic, cfg.ingest_qos) {
-                            tracing::error!(topic = %s.topic, error = %e, "MQTT ingest: cannot subscribe");
+                    // Several subscriptions may share a topic filter: one MQTT subscription each.
+                    let filters: std::collections::BTreeSet<&str> =
+                        cfg.subscriptions.iter().map(|s| s.topic.as_str()).collect();
+                    for f in filters {
+                        if let Err(e) = conn.try_subscribe(f, cfg.ingest_qos) {
+                            tracing::error!(topic = %f, error = %e, "MQTT ingest: cannot subscribe");
                         }
                     }
                 }
@@ -335,11 +415,18 @@ async fn run(
                     let mut samples = Vec::new();
                     for s in &cfg.subscriptions {
                         let Some(caps) = match_filter(&s.topic, &topic) else { continue };
-                        let (mut got, errors) = parse(s, &caps, &topic, &payload, now, &mut aliases);
+                        let (mut got, errors) = parse(s, &caps, &topic, &payload, now, &mut host);
                         for e in errors {
-                            SourceCounters::add(&counters.errors, 1);
                             let n = malformed_by_topic.entry(topic.clone()).or_default();
                             *n += 1;
+                            if e.warning {
+                                if *n <= 20 || *n % 1000 == 0 {
+                                    tracing::warn!(topic = %topic, subscription = %s.topic, kind = e.kind, reason = %e.reason,
+                                        count = *n, "MQTT ingest: payload stored with a warning");
+                                }
+                                continue;
+                            }
+                            SourceCounters::add(&counters.errors, 1);
                             // Every malformed payload is counted; the log keeps the first 20
                             // per topic and then every 1000th, so a flood cannot fill the disk.
                             if *n <= 20 || *n % 1000 == 0 {
@@ -348,6 +435,16 @@ async fn run(
                             }
                         }
                         samples.append(&mut got);
+                    }
+                    if let Err(e) = host.save() {
+                        tracing::error!(error = %e, "Sparkplug: cannot save the host state (learnt aliases)");
+                    }
+                    for (group, node) in host.take_rebirths(now) {
+                        let t = format!("spBv1.0/{group}/NCMD/{node}");
+                        match conn.try_publish(&t, 0, false, rebirth_request(now)) {
+                            Ok(()) => tracing::warn!(topic = %t, "Sparkplug: unknown alias; rebirth requested"),
+                            Err(e) => tracing::warn!(topic = %t, error = %e, "Sparkplug: cannot request a rebirth"),
+                        }
                     }
                     if samples.is_empty() {
                         // Nothing to store (malformed, counted and logged above, or nothing
@@ -373,7 +470,11 @@ async fn run(
         SourceCounters::add(&counters.transport_errors, 1);
         let delay = backoff.next_delay();
         counters.backoff_ms.store(delay.as_millis() as u64, Ordering::Relaxed);
-        tracing::warn!(error = %err, retry_ms = delay.as_millis() as u64, "MQTT ingest: connection lost");
+        match client::refusal(&err) {
+            Some(why) => tracing::warn!(error = %err, retry_ms = delay.as_millis() as u64,
+                "MQTT ingest: the broker refused the connection: {why}"),
+            None => tracing::warn!(error = %err, retry_ms = delay.as_millis() as u64, "MQTT ingest: connection lost"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = cancel.cancelled() => return,
@@ -416,8 +517,35 @@ mod tests {
             format,
             value: value.into(),
             timestamp: ts.into(),
-            unit: String::new(),
+            ..toml::from_str("topic = \"x\"\npoint = \"x.y\"").unwrap()
         }
+    }
+
+    #[test]
+    fn a_seq_gap_asks_the_node_for_a_rebirth() {
+        use sparkplug::{datatype, Metric, Payload, Value};
+        let s = sub("spBv1.0/G/#", "spb.{metric}", PayloadFormat::SparkplugB, "", "");
+        let msg = |seq: u64| {
+            let m = Metric {
+                name: Some("T".into()),
+                datatype: Some(datatype::DOUBLE),
+                value: Some(Value::DoubleValue(1.0)),
+                ..Default::default()
+            };
+            sparkplug::encode(&Payload { seq: Some(seq), metrics: vec![m], ..Default::default() })
+        };
+        let mut h = host::HostState::in_memory();
+        for (kind, seq) in [("NBIRTH", 0), ("NDATA", 1), ("NDATA", 2), ("NBIRTH", 0), ("NDATA", 1)] {
+            parse(&s, &[], &format!("spBv1.0/G/{kind}/N"), &msg(seq), NOW, &mut h);
+        }
+        assert!(h.take_rebirths(NOW).is_empty(), "in order, and an NBIRTH starts over");
+        parse(&s, &[], "spBv1.0/G/NDATA/N", &msg(5), NOW, &mut h);
+        assert_eq!(h.take_rebirths(NOW), vec![("G".to_string(), "N".to_string())]);
+        // 255 -> 0 is in order.
+        parse(&s, &[], "spBv1.0/G/NDATA/N", &msg(255), NOW + 60_000, &mut h);
+        h.take_rebirths(NOW + 60_000);
+        parse(&s, &[], "spBv1.0/G/NDATA/N", &msg(0), NOW + 120_000, &mut h);
+        assert!(h.take_rebirths(NOW + 120_000).is_empty());
     }
 
     #[test]
@@ -429,16 +557,32 @@ mod tests {
         assert_eq!(match_filter("a/b", "a/b"), Some(vec![]));
     }
 
+    const NOW: i64 = 1_780_000_000_000;
+
     #[test]
     fn json_paths_and_timestamps() {
         let s = sub("x", "j.v", PayloadFormat::Json, "data.0.v", "data.0.ts");
-        let (ok, errs) =
-            parse(&s, &[], "x", br#"{"data":[{"v":2.5,"ts":"2026-01-01T00:00:00Z"}]}"#, 5, &mut Aliases::default());
+        let (ok, errs) = parse(
+            &s,
+            &[],
+            "x",
+            br#"{"data":[{"v":2.5,"ts":"2026-01-01T00:00:00Z"}]}"#,
+            NOW,
+            &mut host::HostState::in_memory(),
+        );
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!((ok[0].value, ok[0].ts_ms), (Some(2.5), 1_767_225_600_000));
-        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":"hot","ts":1}]}"#, 5, &mut Aliases::default());
+        let (_, errs) = parse(
+            &s,
+            &[],
+            "x",
+            br#"{"data":[{"v":"hot","ts":1767225600000}]}"#,
+            NOW,
+            &mut host::HostState::in_memory(),
+        );
         assert_eq!(errs[0].kind, "not_a_number");
-        let (_, errs) = parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, 5, &mut Aliases::default());
+        let (_, errs) =
+            parse(&s, &[], "x", br#"{"data":[{"v":1,"ts":"yesterday"}]}"#, NOW, &mut host::HostState::in_memory());
         assert_eq!(errs[0].kind, "bad_timestamp");
     }
 
@@ -448,7 +592,7 @@ mod tests {
         let s = sub("x", "j.v", PayloadFormat::Json, "v", "ts");
         for ts in ["253402300800000", "-1", "9223372036854775807"] {
             let body = format!(r#"{{"v":61,"ts":{ts}}}"#);
-            let (ok, errs) = parse(&s, &[], "x", body.as_bytes(), 5, &mut Aliases::default());
+            let (ok, errs) = parse(&s, &[], "x", body.as_bytes(), 5, &mut host::HostState::in_memory());
             assert!(ok.is_empty(), "{ts}: {ok:?}");
             assert_eq!(errs[0].kind, "bad_timestamp", "{ts}");
             assert!(errs[0].reason.contains(ts), "{}", errs[0].reason);
