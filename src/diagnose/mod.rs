@@ -386,7 +386,15 @@ impl Diagnoser {
                         },
                     })
                     .collect();
-                let Some(policy) = self.policies.get(d) else { continue };
+                // A criterion added after construction (a baseline) is a domain of its own.
+                let single;
+                let policy = match self.policies.get(d) {
+                    Some(p) => p,
+                    None => {
+                        single = verdict::DomainPolicy::single(inputs[0].info);
+                        &single
+                    }
+                };
                 let (info, outcome) = verdict::reconcile(policy, &inputs);
                 out.push(Assessment { asset: asset_id.clone(), criterion: info, outcome, ts_ms: now_ms });
             }
