@@ -55,11 +55,18 @@ async fn run_for(buses: Vec<Bus<RealConnector>>, secs: f64) -> (u64, u64, f64) {
     let cancel = CancellationToken::new();
     let tasks: Vec<_> = buses.into_iter().map(|b| tokio::spawn(b.run(tx.clone(), cancel.clone()))).collect();
     drop(tx);
-    // Warm up until every device answered once.
+    // Warm up until every device answered once (devices on one endpoint share a bus, so
+    // one batch holds several devices' samples), for at most 30 s.
     let mut seen = std::collections::HashSet::new();
+    let warm_up = Instant::now() + Duration::from_secs(30);
     while seen.len() < DEVICES as usize {
-        let b = rx.recv().await.unwrap();
-        seen.insert(b[0].point.split('.').next().unwrap().to_string());
+        let b = tokio::time::timeout_at(warm_up.into(), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {DEVICES} devices answered within 30 s", seen.len()))
+            .expect("the buses stopped during warm-up");
+        for s in b.iter().filter(|s| s.quality == Quality::Good) {
+            seen.insert(s.point.split('.').next().unwrap().to_string());
+        }
     }
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let (mut good, mut bad) = (0u64, 0u64);

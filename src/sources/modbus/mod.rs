@@ -319,7 +319,7 @@ impl<C: Connector> Bus<C> {
                 }
                 produced[d] = (batch.len() - before) as u64;
             }
-            if !batch.is_empty() && !self.send(&tx, batch, &produced).await {
+            if !batch.is_empty() && !self.send(&tx, batch, &produced, &cancel).await {
                 break;
             }
         }
@@ -328,8 +328,24 @@ impl<C: Connector> Bus<C> {
     }
 
     /// Hand a round's samples to the pipeline; `produced[d]` of them came from device d.
-    async fn send(&self, tx: &mpsc::Sender<Vec<Sample>>, batch: Vec<Sample>, produced: &[u64]) -> bool {
-        let ok = tx.send(batch).await.is_ok();
+    /// A full pipeline does not hold up a stop: cancelled while waiting, the round is
+    /// counted as dropped (and logged) and the bus stops.
+    async fn send(
+        &self,
+        tx: &mpsc::Sender<Vec<Sample>>,
+        batch: Vec<Sample>,
+        produced: &[u64],
+        cancel: &CancellationToken,
+    ) -> bool {
+        let ok = tokio::select! {
+            biased;
+            sent = tx.send(batch) => sent.is_ok(),
+            _ = cancel.cancelled() => {
+                tracing::warn!(endpoint = %self.connector.endpoint(), samples = produced.iter().sum::<u64>(),
+                    "modbus bus stopping while the pipeline is full; this round's samples are counted as dropped");
+                false
+            }
+        };
         for (d, n) in self.devices.iter().zip(produced) {
             SourceCounters::add(if ok { &d.counters.samples } else { &d.counters.dropped }, *n);
         }
@@ -466,6 +482,34 @@ mod tests {
         let q = collect.await.unwrap();
         let n = *connects.lock().unwrap();
         (counters, q, n)
+    }
+
+    /// Regression: a bus whose pipeline had stopped reading never saw its cancellation
+    /// (it waited forever in `send`), which hung the Modbus bench in CI for 77 minutes.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_pipeline_does_not_hold_up_a_stop() {
+        let mock = MockBus {
+            units: [(1, Unit::Healthy)].into_iter().collect(),
+            serial: SerialConfig {
+                path: "/dev/mock".into(),
+                baud: 19200,
+                parity: crate::config::Parity::None,
+                data_bits: 8,
+                stop_bits: 1,
+            },
+            connects: Arc::new(Mutex::new(0)),
+        };
+        let bus = Bus::new(mock, vec![device(1)]);
+        let counters = bus.handles()[0].counters.clone();
+        let (tx, rx) = mpsc::channel(1);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(bus.run(tx, cancel.clone()));
+        // Nobody reads: the first round fills the channel, the second waits in `send`.
+        tokio::time::sleep(Duration::from_millis(1_050)).await;
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task).await.expect("the bus stops when cancelled").unwrap();
+        assert!(counters.dropped.load(Ordering::Relaxed) > 0, "the round it could not hand over is counted");
+        drop(rx);
     }
 
     fn requests(c: &SourceCounters) -> u64 {
