@@ -43,10 +43,17 @@ pub fn external_data(set: &str, test: &str) -> Option<PathBuf> {
         "needs the {set} data set (not redistributed), not found at {}; set EDGECITE_DATA_DIR to a folder holding {set}/",
         path.display()
     );
+    skipped(test, &format!("{why} to run it"));
+    None
+}
+
+/// The skip rule for a test whose prerequisite this machine lacks (external data, root):
+/// one line on stderr saying what it needs; under `CI=true` a panic instead, since there
+/// every test must run.
+pub fn skipped(test: &str, why: &str) {
     assert!(!in_ci(), "{test}: CI=true, so it must run, but it {why}");
     // Written to stderr directly, not through eprintln!, so the test harness does not capture it.
-    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED, {why} to run it");
-    None
+    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED, {why}");
 }
 
 pub fn free_port() -> u16 {
