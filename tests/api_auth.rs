@@ -296,23 +296,10 @@ fn the_demo_user_is_created_and_plain_http_off_loopback_is_refused() {
 #[test]
 fn https_with_the_configured_certificate_and_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let ok = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (Debian package openssl) makes the test certificate");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let (cert, key) = common::self_signed_certificate(dir.path());
     let ports = Ports::new();
-    let tls = format!("demo_user = {{ name = \"demo\", password = \"edgecite-demo\", role = \"technician\" }}\ntls = {{ cert = {:?}, key = {:?} }}", cert.display().to_string(), key.display().to_string());
-    let config = demo_config(
-        dir.path(),
-        &ports,
-        &[("demo_user = { name = \"demo\", password = \"edgecite-demo\", role = \"technician\" }", tls.as_str())],
-    );
+    let (line, tls) = common::tls_replacement(&cert, &key);
+    let config = demo_config(dir.path(), &ports, &[(line, tls.as_str())]);
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["run", "--config"])

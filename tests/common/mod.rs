@@ -56,6 +56,32 @@ pub fn skipped(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "{test}: SKIPPED, {why}");
 }
 
+/// A self-signed certificate for 127.0.0.1 and localhost, made by `openssl` in `dir`:
+/// (cert.pem, key.pem). It verifies against itself as CA.
+pub fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) makes the test certificate");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    (cert, key)
+}
+
+/// `[api] tls` with `cert` and `key`, in place of the demo config's `demo_user` line (which
+/// it keeps), for `demo_config`'s replacements.
+pub fn tls_replacement(cert: &Path, key: &Path) -> (&'static str, String) {
+    let line = "demo_user = { name = \"demo\", password = \"edgecite-demo\", role = \"technician\" }";
+    (
+        line,
+        format!("{line}\ntls = {{ cert = {:?}, key = {:?} }}", cert.display().to_string(), key.display().to_string()),
+    )
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -160,6 +186,19 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path, api: u16, env: &[(&str, Option<&str>)]) -> Daemon {
+        let d = Self::spawn(config, api, env);
+        d.wait_until("the API answers", Duration::from_secs(30), || d.get("/healthz").ok());
+        d
+    }
+
+    /// Like `start`, waiting until `ready` says the API answers (e.g. over TLS).
+    pub fn start_waiting(config: &Path, api: u16, env: &[(&str, Option<&str>)], ready: &dyn Fn() -> bool) -> Daemon {
+        let d = Self::spawn(config, api, env);
+        d.wait_until("the API answers", Duration::from_secs(30), || ready().then_some(()));
+        d
+    }
+
+    fn spawn(config: &Path, api: u16, env: &[(&str, Option<&str>)]) -> Daemon {
         let (_, token) = user_with_token(config, "admin");
         let log = config.with_extension("log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgecite"));
@@ -172,9 +211,7 @@ impl Daemon {
             };
         }
         let child = cmd.spawn().expect("spawn edgecite");
-        let d = Daemon { child, log, api, token };
-        d.wait_until("the API answers", Duration::from_secs(30), || d.get("/healthz").ok());
-        d
+        Daemon { child, log, api, token }
     }
 
     pub fn log_text(&self) -> String {

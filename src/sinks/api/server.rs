@@ -1,5 +1,6 @@
 //! Starting the API: bind, open its store connection, create the demo user if configured,
-//! then serve HTTPS (rustls) or, on loopback or when allowed, plain HTTP.
+//! then serve HTTPS (rustls, through tokio-rustls) or, on loopback or when allowed, plain HTTP,
+//! both through one loop with the same connection limit and timeouts.
 
 use super::{router, ApiState};
 use crate::config::{ApiConfig, StoreConfig};
@@ -68,47 +69,18 @@ pub async fn spawn(
         max_connections: cfg.max_connections as usize,
         header_read_timeout: Duration::from_secs(cfg.header_read_timeout_s),
     };
-    let plain_app = router(state.clone());
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let plain_app = router(state);
     let listen = cfg.listen;
     Ok(async move {
-        let result = match tls {
-            Some(tls) => {
-                tracing::info!(listen = %listen, "HTTPS API and web app serving (TLS)");
-                let handle = axum_server::Handle::new();
-                let h = handle.clone();
-                tokio::spawn(async move {
-                    cancel.cancelled().await;
-                    h.graceful_shutdown(Some(Duration::from_secs(5)));
-                });
-                match axum_server::from_tcp_rustls(
-                    listener,
-                    axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
-                ) {
-                    Ok(mut server) => {
-                        server
-                            .http_builder()
-                            .http1()
-                            .timer(hyper_util::rt::TokioTimer::new())
-                            .header_read_timeout(limits.header_read_timeout);
-                        server.handle(handle).serve(app).await
-                    }
-                    Err(e) => Err(e),
-                }
+        match &tls {
+            Some(_) => tracing::info!(listen = %listen, "HTTPS API and web app serving (TLS)"),
+            None => tracing::info!(listen = %listen, "HTTP API and web app serving"),
+        }
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => {
+                serve(l, plain_app, limits, tls.map(|t| tokio_rustls::TlsAcceptor::from(Arc::new(t))), cancel).await
             }
-            None => {
-                tracing::info!(listen = %listen, "HTTP API and web app serving");
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => {
-                        serve_plain(l, plain_app, limits, cancel).await;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "API stopped");
+            Err(e) => tracing::error!(error = %e, "API stopped"),
         }
     })
 }
@@ -119,14 +91,20 @@ struct Limits {
     header_read_timeout: Duration,
 }
 
-/// Plain HTTP: like `axum::serve`, plus what a hostile network needs (issue 13 item 5): a
-/// request head must arrive within `header_read_timeout`, and at most `max_connections` are
-/// open (further ones wait in the kernel's backlog, using no descriptor of ours), so idle
-/// peers cannot exhaust the descriptors and take `/healthz` down. An accept error (out of
-/// descriptors) is logged once per second at most, and the loop goes on.
-async fn serve_plain(listener: tokio::net::TcpListener, app: axum::Router, limits: Limits, cancel: CancellationToken) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use tower::ServiceExt;
+/// HTTP and HTTPS alike: like `axum::serve`, plus what a hostile network needs (issue 13
+/// item 5): at most `max_connections` are open (further ones wait in the kernel's backlog,
+/// using no descriptor of ours), a TLS handshake and then a request head must each arrive
+/// within `header_read_timeout`, so idle peers cannot exhaust the descriptors and take
+/// `/healthz` down. An accept error (out of descriptors) is logged once per second at most,
+/// and the loop goes on.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    cancel: CancellationToken,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -153,21 +131,44 @@ async fn serve_plain(listener: tokio::net::TcpListener, app: axum::Router, limit
             _ = cancel.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
-            app.clone().oneshot(req)
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-        let conn = graceful.watch(conn);
+        let (app, builder, watcher, tls) = (app.clone(), builder.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
-            let _ = conn.await;
+            match tls {
+                None => serve_connection(stream, remote, app, &builder, watcher).await,
+                Some(acceptor) => {
+                    // A failed or late handshake is the peer's problem: closed without a log
+                    // line per connection (a scan would flood the log).
+                    let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await;
+                    if let Ok(Ok(stream)) = handshake {
+                        serve_connection(stream, remote, app, &builder, watcher).await;
+                    }
+                }
+            }
             drop(permit);
         });
     }
     // Open connections finish their requests (server-sent events end on the same token).
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// One accepted connection (plain or after its TLS handshake), served until it closes.
+async fn serve_connection<S>(
+    stream: S,
+    remote: SocketAddr,
+    app: axum::Router,
+    builder: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower::ServiceExt;
+    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let mut req = req.map(axum::body::Body::new);
+        req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+        app.clone().oneshot(req)
+    });
+    let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), svc).into_owned();
+    let _ = watcher.watch(conn).await;
 }
 
 /// A TLS client config for local tools (`edgecite status`) that trusts exactly the
