@@ -446,11 +446,9 @@ mod tests {
         }
     }
 
-    /// Run a bus of units 1..=3 for one simulated minute; return each device's counters
-    /// and the samples' qualities per device.
-    async fn minute(units: &[(u8, Unit)]) -> (Vec<Arc<SourceCounters>>, HashMap<String, Vec<Quality>>, u32) {
-        let connects = Arc::new(Mutex::new(0));
-        let mock = MockBus {
+    /// A simulated 19200 8N1 line with these units on it.
+    fn mock_bus(units: &[(u8, Unit)]) -> MockBus {
+        MockBus {
             units: units.iter().copied().collect(),
             serial: SerialConfig {
                 path: "/dev/mock".into(),
@@ -459,8 +457,15 @@ mod tests {
                 data_bits: 8,
                 stop_bits: 1,
             },
-            connects: connects.clone(),
-        };
+            connects: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    /// Run a bus of units 1..=3 for one simulated minute; return each device's counters
+    /// and the samples' qualities per device.
+    async fn minute(units: &[(u8, Unit)]) -> (Vec<Arc<SourceCounters>>, HashMap<String, Vec<Quality>>, u32) {
+        let mock = mock_bus(units);
+        let connects = mock.connects.clone();
         let bus = Bus::new(mock, units.iter().map(|(u, _)| device(*u)).collect());
         let counters: Vec<_> = bus.handles().into_iter().map(|h| h.counters).collect();
         let (tx, mut rx) = mpsc::channel(1024);
@@ -488,18 +493,7 @@ mod tests {
     /// (it waited forever in `send`), which hung the Modbus bench in CI for 77 minutes.
     #[tokio::test(start_paused = true)]
     async fn a_full_pipeline_does_not_hold_up_a_stop() {
-        let mock = MockBus {
-            units: [(1, Unit::Healthy)].into_iter().collect(),
-            serial: SerialConfig {
-                path: "/dev/mock".into(),
-                baud: 19200,
-                parity: crate::config::Parity::None,
-                data_bits: 8,
-                stop_bits: 1,
-            },
-            connects: Arc::new(Mutex::new(0)),
-        };
-        let bus = Bus::new(mock, vec![device(1)]);
+        let bus = Bus::new(mock_bus(&[(1, Unit::Healthy)]), vec![device(1)]);
         let counters = bus.handles()[0].counters.clone();
         let (tx, rx) = mpsc::channel(1);
         let cancel = CancellationToken::new();
