@@ -302,19 +302,20 @@ fn idle_connections(tls: bool) {
         "listen = \"127.0.0.1:8080\"",
         "listen = \"127.0.0.1:8080\"\nheader_read_timeout_s = 2\nmax_connections = 128".to_string(),
     );
-    let (cert, key) = crate::common::self_signed_certificate(dir.path());
-    let tls_line = crate::common::tls_replacement(&cert, &key);
+    // The certificate is made only for the TLS case.
+    let cert_key = tls.then(|| crate::common::self_signed_certificate(dir.path()));
+    let tls_line = cert_key.as_ref().map(|(cert, key)| crate::common::tls_replacement(cert, key));
     let mut replacements = vec![(limits.0, limits.1.as_str())];
-    if tls {
-        replacements.push((tls_line.0, tls_line.1.as_str()));
+    if let Some((line, with_tls)) = &tls_line {
+        replacements.push((line, with_tls.as_str()));
     }
     let config = demo_config(dir.path(), &ports, &replacements);
     // Under TLS the daemon's /healthz is asked with curl (the certificate as CA).
     let healthz = || -> bool {
-        if tls {
+        if let Some((cert, _)) = &cert_key {
             std::process::Command::new("curl")
                 .args(["-sf", "--max-time", "5", "--cacert"])
-                .arg(&cert)
+                .arg(cert)
                 .arg(format!("https://127.0.0.1:{}/healthz", ports.api))
                 .output()
                 .map(|o| o.status.success())

@@ -69,7 +69,7 @@ pub async fn spawn(
         max_connections: cfg.max_connections as usize,
         header_read_timeout: Duration::from_secs(cfg.header_read_timeout_s),
     };
-    let plain_app = router(state);
+    let app = router(state);
     let listen = cfg.listen;
     Ok(async move {
         match &tls {
@@ -77,9 +77,7 @@ pub async fn spawn(
             None => tracing::info!(listen = %listen, "HTTP API and web app serving"),
         }
         match tokio::net::TcpListener::from_std(listener) {
-            Ok(l) => {
-                serve(l, plain_app, limits, tls.map(|t| tokio_rustls::TlsAcceptor::from(Arc::new(t))), cancel).await
-            }
+            Ok(l) => serve(l, app, limits, tls.map(|t| tokio_rustls::TlsAcceptor::from(Arc::new(t))), cancel).await,
             Err(e) => tracing::error!(error = %e, "API stopped"),
         }
     })
