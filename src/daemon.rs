@@ -64,6 +64,9 @@ fn model_statuses(models: &[Arc<Model>]) -> Vec<ModelStatus> {
 /// Run the daemon until `cancel` is triggered.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
     let started = crate::time::now_ms();
+    for w in config.exposed_secrets() {
+        tracing::warn!("{w}");
+    }
     let knowledge = Arc::new(
         api::ask::Knowledge::open(&config.packs, false)
             .map(|k| k.with_assets(&config.assets))

@@ -548,6 +548,9 @@ fn check(path: &Path) -> anyhow::Result<()> {
     let (models, model_errors, unavailable) = edgecite::daemon::load_models(&config);
     let diagnoser = Diagnoser::new(&config, &packs, &models, &unavailable)?;
     println!("config {}: OK", path.display());
+    for w in config.exposed_secrets() {
+        println!("warning: {w}");
+    }
     println!("site: {} ({})", config.site.id, config.site.name);
     let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();
     println!("sources: {} modbus device(s), {points} point(s)", config.sources.modbus.len());

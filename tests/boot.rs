@@ -336,9 +336,14 @@ fn the_package_boots_in_a_systemd_container_and_the_unit_runs_the_models() {
     for from in ["\"../target/demo/edgecite.db\"", "models_dir = \"../models\""] {
         assert!(demo.contains(from), "configs/demo.toml no longer contains {from}");
     }
+    // The demo user's password comes from the credentials directory (issue 13 item 11), so
+    // logging in as demo proves the unit handed the daemon its credential.
+    let inline = "password = \"edgecite-demo\"";
+    assert!(demo.contains(inline), "configs/demo.toml no longer contains {inline}");
     let demo = demo
         .replace("\"../target/demo/edgecite.db\"", "\"/var/lib/edgecite/edgecite.db\"")
-        .replace("models_dir = \"../models\"", "models_dir = \"/usr/share/edgecite/models\"");
+        .replace("models_dir = \"../models\"", "models_dir = \"/usr/share/edgecite/models\"")
+        .replace(inline, "password_file = \"${CREDENTIALS_DIRECTORY}/edgecite_demo-password\"");
     std::fs::write(share.join("demo.toml"), demo).unwrap();
     // The unit as shipped before issue 15: no setpriority, a violation kills the daemon.
     std::fs::write(share.join("violation.conf"), "[Service]\nSystemCallFilter=~setpriority\nSystemCallErrorNumber=\n")
@@ -373,7 +378,12 @@ fn the_package_boots_in_a_systemd_container_and_the_unit_runs_the_models() {
         );
     }
 
-    // The demo plant under the shipped unit.
+    // The credentials directory the unit loads: made by the package, private to root.
+    let mode = c.sh("stat -c '%a %U' /etc/edgecite/credentials").unwrap();
+    assert_eq!(mode.trim(), "700 root", "/etc/edgecite/credentials after dpkg -i\n{}", c.diagnostics());
+
+    // The demo plant under the shipped unit, its demo password a credential.
+    c.sh("umask 077 && echo edgecite-demo > /etc/edgecite/credentials/demo-password").unwrap();
     c.sh("cp /mnt/edgecite-test/demo.toml /etc/edgecite/edgecite.toml && systemctl restart edgecite").unwrap();
     let jar = dir.path().join("cookies");
     if let Err(e) = checks(&c, &models, &jar) {

@@ -56,3 +56,77 @@ fn a_missing_file_is_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/edgecite.toml") && err.contains("cannot read"), "{err}");
 }
+
+/// Issue 13 item 11: the packaged config is 0644, so a password must be able to live in a
+/// file of its own (or a systemd credential), and an inline one in a readable config is
+/// called out by `check`.
+#[test]
+fn secrets_are_read_from_their_files_and_inline_ones_in_a_readable_config_are_called_out() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(dir.path().join("mqtt-password"), "broker-secret\n").unwrap();
+    std::fs::write(creds.join("edgecite_demo-password"), "demo-secret-42\r\n").unwrap();
+    let head = "[site]\nid = \"plant\"\n[mqtt]\nusername = \"gw\"\n";
+    let from_files = dir.path().join("files.toml");
+    std::fs::write(
+        &from_files,
+        format!(
+            "{head}password_file = \"mqtt-password\"\n[api.demo_user]\nname = \"demo\"\n\
+             password_file = \"${{CREDENTIALS_DIRECTORY}}/edgecite_demo-password\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&from_files, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // `${CREDENTIALS_DIRECTORY}` comes from the environment, as systemd sets it: given to a
+    // child process, since a test must not change its own (shared) environment.
+    let check = |config: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgecite"))
+            .args(["check", "--config"])
+            .arg(config)
+            .env("CREDENTIALS_DIRECTORY", &creds)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = check(&from_files);
+    assert!(ok && !stdout.contains("warning:"), "no secret is inline: {stdout}{stderr}");
+    // What was read: the demo password file with too short a content is refused, naming
+    // the expanded path.
+    std::fs::write(creds.join("edgecite_demo-password"), "short\n").unwrap();
+    let (ok, _, stderr) = check(&from_files);
+    let expanded = creds.join("edgecite_demo-password");
+    assert!(
+        !ok && stderr.contains("api.demo_user.password_file")
+            && stderr.contains(&format!("the password in {} is too short", expanded.display())),
+        "{stderr}"
+    );
+    // The MQTT password, read by the library as the daemon does (relative to the config).
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(&plain, format!("{head}password_file = \"mqtt-password\"\n")).unwrap();
+    let c = edgecite::config::Config::load(&plain).unwrap();
+    assert_eq!(c.mqtt.password, "broker-secret", "relative to the config, one newline dropped");
+    assert!(c.exposed_secrets().is_empty());
+
+    let inline = dir.path().join("inline.toml");
+    std::fs::write(&inline, format!("{head}password = \"broker-secret\"\n")).unwrap();
+    for (mode, warned) in [(0o644, true), (0o640, false)] {
+        std::fs::set_permissions(&inline, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["check", "--config"]).arg(&inline).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            stdout.contains("warning:")
+                && stdout.contains("mqtt.password is written in a file every local user can read (mode 0644)"),
+            warned,
+            "mode {mode:o}: {stdout}"
+        );
+        assert!(!stdout.contains("broker-secret"), "the secret itself is never printed");
+    }
+}

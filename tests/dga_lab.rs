@@ -139,6 +139,17 @@ fn every_row_of_the_published_series_is_diagnosed_or_abstains() {
             s => panic!("overall {s}"),
         }
         assert!(!r["overall"]["summary"]["en"].as_str().unwrap().is_empty());
+        if r["overall"]["status"] == "normal" {
+            // A normal verdict never reads as a limit exceeded (the attention criterion's
+            // title once said "attention values exceeded" before "H2 30 <= 150").
+            let (en, zh) =
+                (r["overall"]["summary"]["en"].as_str().unwrap(), r["overall"]["summary"]["zh"].as_str().unwrap());
+            // (未超过, "not exceeded", is a negation and fine.)
+            assert!(
+                !en.contains("exceeded") && !zh.replace("未超过", "").contains("超过"),
+                "normal summary reads as a fault: {en} / {zh}"
+            );
+        }
         let cited: Vec<&str> =
             r["citations"].as_array().unwrap().iter().map(|c| c["passage_id"].as_str().unwrap()).collect();
         for m in methods {

@@ -539,6 +539,91 @@ fn refs_import_refuses_decompression_bombs_and_oversized_files() {
     );
 }
 
+/// Peak resident memory of a process, KiB (Linux).
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")?.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
+/// Item 4, memory: four concurrent viewer `POST /api/v1/dga` of 10,000 samples took a
+/// 2.2 GiB peak. With `[api] dga_concurrency` raised to 4 (default 1, beyond it 503) the
+/// four run at once and the peak stays below the unit's MemoryHigh, the product's budget.
+#[test]
+fn four_concurrent_10000_sample_dga_requests_stay_within_the_units_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(
+        dir.path(),
+        &ports,
+        &[("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:8080\"\ndga_concurrency = 4")],
+    );
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    let pid = daemon.child.id();
+    // 10,000 lab samples that exercise every method: gases varied per row, some missing.
+    let samples: Vec<serde_json::Value> = (0..10_000u32)
+        .map(|i| {
+            let f = f64::from(i % 97 + 1);
+            let mut s = serde_json::json!({"id": format!("s{i}"), "h2": 3.0 * f, "ch4": 1.5 * f, "c2h6": 0.7 * f,
+                "co": 40.0 * f, "co2": 400.0 * f, "voltage_class": "le220kv"});
+            if i % 3 != 0 {
+                s["c2h4"] = serde_json::json!(f);
+                s["c2h2"] = serde_json::json!(0.1 * f64::from(i % 11));
+            }
+            s
+        })
+        .collect();
+    let body = dir.path().join("dga.json");
+    std::fs::write(&body, serde_json::to_vec(&samples).unwrap()).unwrap();
+    let (rss0, peak0) = (rss_kib(pid), peak_kib(pid));
+    let t0 = Instant::now();
+    let posts: Vec<_> = (0..4)
+        .map(|_| {
+            let (body, token, port) = (body.clone(), daemon.token.clone(), ports.api);
+            std::thread::spawn(move || {
+                let out = std::process::Command::new("curl")
+                    .args(["-s", "--max-time", "300", "-w", "\n%{http_code}", "-H", "Content-Type: application/json"])
+                    .args(["-H", &format!("Authorization: Bearer {token}"), "--data-binary"])
+                    .arg(format!("@{}", body.display()))
+                    .arg(format!("http://127.0.0.1:{port}/api/v1/dga"))
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            })
+        })
+        .collect();
+    let mut response_bytes = 0;
+    for p in posts {
+        let out = p.join().unwrap();
+        response_bytes = out.len();
+        let (json, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+        assert_eq!(code, "200", "POST /api/v1/dga: {}", &out[..out.len().min(500)]);
+        let reports: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(reports.as_array().map(Vec::len), Some(10_000), "one report per sample");
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let (rss1, peak1) = (rss_kib(pid), peak_kib(pid));
+    assert!(daemon.get("/healthz").is_ok(), "the daemon answers after the batches");
+    // Product policy: the daemon's own limits keep it below the unit's MemoryHigh (768M).
+    let unit = std::fs::read_to_string(crate::common::repo().join("systemd/edgecite.service")).unwrap();
+    let high: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("MemoryHigh=")?.trim().strip_suffix('M')?.parse().ok())
+        .expect("MemoryHigh=<n>M in the unit");
+    assert!(peak1 < high * 1024, "peak {peak1} KiB for four 10,000-sample DGA requests (RSS {rss0} KiB, peak {peak0} KiB before; {response_bytes} response bytes each), MemoryHigh={high}M");
+    row(
+        "4 concurrent viewer POST /api/v1/dga of 10,000 samples (dga_concurrency 4; default 1)",
+        &format!("all answered; peak RSS below the unit's MemoryHigh={high}M"),
+        &format!(
+            "4 x 200 with 10,000 reports in {secs:.1} s; RSS {} -> {} MiB, peak {} -> {} MiB (was 2.2 GiB)",
+            rss0 / 1024,
+            rss1 / 1024,
+            peak0 / 1024,
+            peak1 / 1024
+        ),
+        "0",
+    );
+}
+
 /// The unit's limits are set, and the daemon's own defaults sit below them.
 #[test]
 fn the_unit_limits_memory_descriptors_and_tasks_above_the_daemons_own_limits() {

@@ -38,6 +38,23 @@ fn deb_assets_exist_and_match_the_unit() {
     let gateway = std::fs::read_to_string(root.join("configs/gateway.toml")).unwrap();
     assert!(unit.contains("StateDirectory=edgecite") && gateway.contains("\"/var/lib/edgecite/edgecite.db\""));
     assert!(gateway.contains("\"/usr/share/edgecite/models\""));
+    // Issue 13 item 11: secrets live in the credentials directory the unit loads, not in the
+    // 0644 config; both the package and the Yocto recipe make it 0700 root before the unit
+    // starts (a missing directory fails the unit; tests/boot.rs starts it from one).
+    let creds = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LoadCredential=edgecite:"))
+        .expect("the unit loads the credentials directory");
+    let postinst = std::fs::read_to_string(root.join("systemd/postinst")).unwrap();
+    let made = format!("install -d -m 0700 -o root -g root {creds}");
+    let (at, debhelper) = (postinst.find(&made), postinst.find("\n#DEBHELPER#"));
+    assert!(
+        at.is_some() && at < debhelper,
+        "systemd/postinst must `{made}` before #DEBHELPER# (which starts the unit)"
+    );
+    let recipe = std::fs::read_to_string(root.join("cross/yocto/edgecite_0.1.0.bb")).unwrap();
+    let made = format!("install -d -m 0700 {}", creds.replace("/etc", "${D}${sysconfdir}"));
+    assert!(recipe.contains(&made), "the Yocto recipe must `{made}`");
     // Every model in models/ is shipped (a model left out makes its criterion vanish), with its
     // manifest and the model file the manifest names.
     for e in std::fs::read_dir(root.join("models")).unwrap().flatten() {

@@ -32,6 +32,9 @@ do_install:append() {
     install -d ${D}${systemd_system_unitdir} ${D}${sysconfdir}/edgecite ${D}${datadir}/edgecite/models
     install -m 0644 ${S}/systemd/edgecite.service ${D}${systemd_system_unitdir}/edgecite.service
     install -m 0644 ${S}/configs/gateway.toml ${D}${sysconfdir}/edgecite/edgecite.toml
+    # The unit's LoadCredential= directory: secrets such as [mqtt] password_file go here,
+    # out of the world-readable config.
+    install -d -m 0700 ${D}${sysconfdir}/edgecite/credentials
     # Every shipped model: each models/<name>/ with a manifest.toml, its model file and, when
     # present, its RKNN conversion.
     for manifest in ${S}/models/*/manifest.toml; do

@@ -77,7 +77,13 @@ pub struct TlsConfig {
 #[serde(deny_unknown_fields)]
 pub struct DemoUser {
     pub name: String,
+    /// The password inline, or (better) `password_file`: exactly one of the two.
+    #[serde(default)]
     pub password: String,
+    /// A file holding the password (see [`super::secret`]); after loading, `password`
+    /// holds its contents.
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
     #[serde(default = "default_demo_role")]
     pub role: String,
 }
@@ -244,18 +250,38 @@ impl ApiConfig {
                 ));
             }
             super::nonempty_id(doc, &dat.key("name"), &d.name)?;
+            if d.password.is_empty() && d.password_file.is_none() {
+                return Err(doc.invalid(dat.clone(), "no password: set password_file (or password)".into()));
+            }
             if d.password.chars().count() < 8 {
-                return Err(doc.invalid(dat.key("password"), "too short: expected at least 8 characters".into()));
+                let (key, what) = match &d.password_file {
+                    Some(p) => ("password_file", format!("the password in {}", p.display())),
+                    None => ("password", "the password".to_string()),
+                };
+                return Err(doc.invalid(dat.key(key), format!("{what} is too short: expected at least 8 characters")));
             }
         }
         Ok(())
     }
 
-    /// Anchor relative TLS paths at the config's directory and check the files are readable.
+    /// Read the demo user's `password_file` (before validation, which checks its length).
+    pub(super) fn resolve_secrets(&mut self, base: &Path, doc: &Doc) -> Result<(), ConfigError> {
+        if let Some(d) = &mut self.demo_user {
+            let at = KeyPath::root().key("api").key("demo_user");
+            if let Some(p) = super::secret::resolve(doc, &at, "password", &d.password, &mut d.password_file, base)? {
+                d.password = p;
+            }
+        }
+        Ok(())
+    }
+
+    /// Anchor relative TLS paths at the config's directory (or `${CREDENTIALS_DIRECTORY}`)
+    /// and check the files are readable.
     pub(super) fn resolve(&mut self, base: &Path, doc: &Doc) -> Result<(), ConfigError> {
         if let Some(tls) = &mut self.tls {
-            tls.cert = base.join(&tls.cert);
-            tls.key = base.join(&tls.key);
+            let at = KeyPath::root().key("api").key("tls");
+            tls.cert = super::secret::anchor(doc, &at.key("cert"), base, &tls.cert)?;
+            tls.key = super::secret::anchor(doc, &at.key("key"), base, &tls.key)?;
             for (key, p) in [("cert", &tls.cert), ("key", &tls.key)] {
                 if let Err(e) = std::fs::File::open(p) {
                     return Err(doc.invalid(

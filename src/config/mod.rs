@@ -14,6 +14,7 @@ pub use api::{ApiConfig, DemoUser, TlsConfig};
 pub mod mqtt;
 pub mod packs;
 mod params;
+pub mod secret;
 
 pub use error::{ConfigError, KeyPath, Location, Seg};
 
@@ -674,6 +675,9 @@ impl Config {
         if let Some(p) = &config.inference.rknn_runtime_path {
             config.inference.rknn_runtime_path = Some(base.join(p));
         }
+        // Secrets first: validation checks what the files hold.
+        config.mqtt.resolve_secrets(base, &doc)?;
+        config.api.resolve_secrets(base, &doc)?;
         config.validate(&doc)?;
         config.api.resolve(base, &doc)?;
         config.store.path = base.join(&config.store.path);
@@ -682,8 +686,16 @@ impl Config {
         if let Some(p) = &config.inference.runtime_path {
             config.inference.runtime_path = Some(base.join(p));
         }
-        config.mqtt.resolve_paths(base);
+        config.mqtt.resolve_paths(base, &doc)?;
         Ok(config)
+    }
+
+    /// Warnings for secrets written inline in a config file that every local user can read
+    /// (shown by `check`, logged at start).
+    pub fn exposed_secrets(&self) -> Vec<String> {
+        let demo_inline = self.api.demo_user.as_ref().is_some_and(|d| d.password_file.is_none());
+        let mqtt_inline = !self.mqtt.password.is_empty() && self.mqtt.password_file.is_none();
+        secret::exposed(&self.file, &[("mqtt.password", mqtt_inline), ("api.demo_user.password", demo_inline)])
     }
 
     /// Cross-field checks that serde cannot express.

@@ -22,8 +22,13 @@ pub struct MqttConfig {
     pub protocol: MqttProtocol,
     #[serde(default)]
     pub username: String,
+    /// The password inline, or (better) `password_file`: at most one of the two.
     #[serde(default)]
     pub password: String,
+    /// A file holding the password, e.g. `${CREDENTIALS_DIRECTORY}/edgecite_mqtt-password`
+    /// (see [`super::secret`]); after loading, `password` holds its contents.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
     pub tls: Option<MqttTlsConfig>,
     #[serde(default = "default_keepalive_s")]
     pub keepalive_s: u64,
@@ -287,15 +292,27 @@ impl MqttConfig {
         }
     }
 
-    pub(super) fn resolve_paths(&mut self, base: &Path) {
+    /// Read `password_file` (before validation).
+    pub(super) fn resolve_secrets(&mut self, base: &Path, doc: &Doc) -> Result<(), ConfigError> {
+        let at = KeyPath::root().key("mqtt");
+        if let Some(p) = super::secret::resolve(doc, &at, "password", &self.password, &mut self.password_file, base)? {
+            self.password = p;
+        }
+        Ok(())
+    }
+
+    pub(super) fn resolve_paths(&mut self, base: &Path, doc: &Doc) -> Result<(), ConfigError> {
         if let Some(p) = &self.outbox.path {
             self.outbox.path = Some(base.join(p));
         }
         if let Some(t) = &mut self.tls {
-            t.ca = base.join(&t.ca);
-            t.client_cert = t.client_cert.as_ref().map(|p| base.join(p));
-            t.client_key = t.client_key.as_ref().map(|p| base.join(p));
+            let at = KeyPath::root().key("mqtt").key("tls");
+            let anchor = |key: &str, p: &Path| super::secret::anchor(doc, &at.key(key), base, p);
+            t.ca = anchor("ca", &t.ca)?;
+            t.client_cert = t.client_cert.as_deref().map(|p| anchor("client_cert", p)).transpose()?;
+            t.client_key = t.client_key.as_deref().map(|p| anchor("client_key", p)).transpose()?;
         }
+        Ok(())
     }
 
     pub(super) fn validate(&self, doc: &Doc, known_points: &dyn Fn(&str) -> bool) -> Result<(), ConfigError> {

@@ -17,9 +17,18 @@ use std::collections::HashMap;
 pub const PACK: &str = "transformer-dga";
 pub const GASES: [&str; 7] = ["h2", "ch4", "c2h6", "c2h4", "c2h2", "co", "co2"];
 pub const OPTIONAL_GASES: [&str; 2] = ["o2", "n2"];
-/// Earlier samples kept per transformer in a CSV run (the series methods look back at most
-/// 24 months; 64 samples cover monthly sampling with room).
-const MAX_HISTORY: usize = 64;
+/// Earlier samples kept per transformer (the series methods look back at most 24 months;
+/// 64 samples cover monthly sampling with room). Every path keeps the same window, so a
+/// report's `history` does not depend on how the rows were split.
+pub const MAX_HISTORY: usize = 64;
+
+/// Append `s` to an id's history, keeping the last [`MAX_HISTORY`].
+fn remember(h: &mut Vec<LabSample>, s: &LabSample) {
+    h.push(s.clone());
+    if h.len() > MAX_HISTORY {
+        h.drain(..h.len() - MAX_HISTORY);
+    }
+}
 
 /// A gas as a laboratory reports it: a number, not detected (`ND`, `n.d.`, `未检出`), or below
 /// a value (`<1`).
@@ -804,7 +813,7 @@ impl LabDiagnoser {
                             for &i in g {
                                 let (line, s) = &rows[i];
                                 done.push((i, render(&self.diagnose(s, &hist, *line))));
-                                hist.push(s.clone());
+                                remember(&mut hist, s);
                             }
                         }
                         done
@@ -815,11 +824,7 @@ impl LabDiagnoser {
         });
         for (_, s) in rows {
             if let Some(id) = &s.id {
-                let h = histories.entry(id.clone()).or_default();
-                h.push(s.clone());
-                if h.len() > MAX_HISTORY {
-                    h.drain(..h.len() - MAX_HISTORY);
-                }
+                remember(histories.entry(id.clone()).or_default(), s);
             }
         }
         let mut out: Vec<Option<T>> = (0..rows.len()).map(|_| None).collect();
@@ -841,7 +846,7 @@ impl LabDiagnoser {
             match hist {
                 Some(h) => {
                     out.push(self.diagnose(s, h, line));
-                    h.push(s.clone());
+                    remember(h, s);
                 }
                 None => out.push(self.diagnose(s, &[], line)),
             }

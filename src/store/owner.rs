@@ -17,7 +17,7 @@ pub enum OwnerError {
          {db}-wal/-shm files that the edgecite service can no longer open. Run it as the database's owner. \
          Under the shipped systemd unit (DynamicUser):\n  \
          systemd-run --pipe --wait --quiet -p DynamicUser=yes -p User=edgecite -p StateDirectory=edgecite \
-         -p ConfigurationDirectory=edgecite -- {args}\n\
+         -p ConfigurationDirectory=edgecite -p LoadCredential=edgecite:/etc/edgecite/credentials -- {args}\n\
          With a static service user:\n  sudo -u {sudo_user} -- {args}"
     )]
     RootOnForeignDb { path: PathBuf, db: String, owner: String, sudo_user: String, args: String },

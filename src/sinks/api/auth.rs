@@ -124,7 +124,11 @@ pub fn ensure_demo_user(store: &mut crate::store::Store, cfg: &ApiConfig) -> any
     // Any row of that name, disabled included: a disabled demo user stays disabled.
     if !store.user_exists(&d.name)? {
         store.upsert_user(&d.name, &d.role, &hash_secret(&d.password)?, crate::time::now_ms())?;
-        tracing::warn!(user = %d.name, role = %d.role, "demo user created from [api] demo_user; its password is in the config file: do not use this on a real site");
+        let from = match &d.password_file {
+            Some(p) => format!("its password is in {}", p.display()),
+            None => "its password is in the config file".to_string(),
+        };
+        tracing::warn!(user = %d.name, role = %d.role, "demo user created from [api] demo_user; {from}: do not use this on a real site");
     }
     Ok(())
 }
@@ -706,6 +710,7 @@ mod tests {
             demo_user: Some(crate::config::DemoUser {
                 name: "demo".into(),
                 password: "edgecite-demo".into(),
+                password_file: None,
                 role: "technician".into(),
             }),
             ..Default::default()
