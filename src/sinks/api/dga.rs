@@ -228,17 +228,23 @@ mod tests {
     use axum::http::Request;
     use tower::ServiceExt;
 
-    /// Issue 13 item 4: four concurrent 10,000-sample requests took 2.2 GiB. With every slot
-    /// taken a request is answered 503 `busy` at once, before its body is parsed.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn dga_requests_beyond_the_concurrency_limit_are_refused_busy() {
+    /// An API with one DGA slot and a viewer's token (the store lives in the returned dir).
+    fn viewer_api() -> (tempfile::TempDir, ApiState, String, std::sync::Arc<super::super::ask::Knowledge>) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = crate::store::Store::open(&dir.path().join("d.db")).unwrap();
         store.upsert_user("v", "viewer", "-", 0).unwrap();
         let (_, token) = super::super::auth::create_token(&mut store, "v", "t").unwrap();
         let knowledge = std::sync::Arc::new(super::super::ask::Knowledge::open(&Default::default(), true).unwrap());
         let cfg = crate::config::ApiConfig { dga_concurrency: 1, ..Default::default() };
-        let state = ApiState::new(Default::default(), store, &cfg, knowledge);
+        let state = ApiState::new(Default::default(), store, &cfg, knowledge.clone());
+        (dir, state, token, knowledge)
+    }
+
+    /// Issue 13 item 4: four concurrent 10,000-sample requests took 2.2 GiB. With every slot
+    /// taken a request is answered 503 `busy` at once, before its body is parsed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dga_requests_beyond_the_concurrency_limit_are_refused_busy() {
+        let (_dir, state, token, _) = viewer_api();
         let app = router(state.clone());
         let req = || {
             Request::post("/api/v1/dga")
@@ -264,13 +270,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_streamed_array_equals_the_series_diagnosed_at_once() {
         use crate::diagnose::lab::LabSample;
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = crate::store::Store::open(&dir.path().join("d.db")).unwrap();
-        store.upsert_user("v", "viewer", "-", 0).unwrap();
-        let (_, token) = super::super::auth::create_token(&mut store, "v", "t").unwrap();
-        let knowledge = std::sync::Arc::new(super::super::ask::Knowledge::open(&Default::default(), true).unwrap());
-        let cfg = crate::config::ApiConfig { dga_concurrency: 1, ..Default::default() };
-        let state = ApiState::new(Default::default(), store, &cfg, knowledge.clone());
+        let (_dir, state, token, knowledge) = viewer_api();
         // 2.5 windows; three transformers sampled monthly with rising gases (series methods).
         let n = super::STREAM_CHUNK * 5 / 2;
         let samples: Vec<serde_json::Value> = (0..n)
