@@ -80,9 +80,9 @@ pub(super) fn resolve(
     Ok(Some(secret))
 }
 
-/// The inline secrets of a config file others may read: `(key, mode)` per secret, for the
-/// warning at `check` and start-up. Empty when the file is private or holds none.
-pub fn exposed(file: &Path, inline: &[(&str, bool)]) -> Vec<String> {
+/// Warnings for the inline secrets of a config file others may read: `inline` is
+/// `(key, written inline)` per secret. Empty when the file is private or holds none.
+pub(super) fn exposed(file: &Path, inline: &[(&str, bool)]) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = std::fs::metadata(file) else { return Vec::new() };
     let mode = meta.permissions().mode() & 0o777;

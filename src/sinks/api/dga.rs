@@ -136,13 +136,13 @@ async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body
     // a request holds its samples, each id's recent history and one window's reports, never
     // all its reports (issue 13 item 4: four 10,000-sample requests took a 2 GiB peak). The
     // slot is held until the last byte is sent.
-    let state = Window { rows: samples.into_iter(), histories: HashMap::new(), opened: false, done: false, _slot };
+    let state = Window { rows: samples.into_iter(), histories: HashMap::new(), opened: false, _slot };
     let chunks = futures_util::stream::unfold((state, know), move |(mut w, know)| async move {
-        if w.done {
+        if w.opened && w.rows.len() == 0 {
             return None;
         }
         let rows: Vec<(Option<usize>, LabSample)> = w.rows.by_ref().take(STREAM_CHUNK).map(|s| (None, s)).collect();
-        let (mut buf, more) = (vec![if w.opened { b',' } else { b'[' }], w.rows.len() > 0);
+        let mut buf = vec![if w.opened { b',' } else { b'[' }];
         w.opened = true;
         let k = know.clone();
         let mut histories = std::mem::take(&mut w.histories);
@@ -157,7 +157,8 @@ async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body
             Err(e) => {
                 // The status is sent: the body ends short, and the log says why.
                 tracing::error!(error = %e, "POST /api/v1/dga: a window of reports failed; response cut short");
-                return Some((Err(std::io::Error::other(e.to_string())), (Window { done: true, ..w }, know)));
+                w.rows = Vec::new().into_iter();
+                return Some((Err(std::io::Error::other(e.to_string())), (w, know)));
             }
         };
         w.histories = histories;
@@ -167,9 +168,8 @@ async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body
             }
             buf.extend_from_slice(&r);
         }
-        if !more {
+        if w.rows.len() == 0 {
             buf.push(b']');
-            w.done = true;
         }
         Some((Ok(axum::body::Bytes::from(buf)), (w, know)))
     });
@@ -181,8 +181,8 @@ async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body
 struct Window {
     rows: std::vec::IntoIter<LabSample>,
     histories: HashMap<String, Vec<LabSample>>,
+    /// The opening `[` is sent; with no rows left, so is the closing `]`.
     opened: bool,
-    done: bool,
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
