@@ -212,4 +212,42 @@ fn out_of_domain_inputs_abstain_without_a_score() {
     let Outcome::Fault(r) = run(&fault) else { panic!("a developed bearing fault should alert") };
     assert!(score(&Outcome::Fault(r.clone())).unwrap() > 100.0);
     assert_eq!(r.citations[0].reference_id, "model:pump_anomaly@2.0.0");
+    // Vibration and motor temperature above everything in training are the departure the
+    // score measures (`extrapolate = "above"`): scored, and the finding says so.
+    let said = &r.evidence.summary;
+    assert!(
+        said.contains("vib_accel_rms mean of 10 = 0.3500 is above everything the model was trained on (0.2247)"),
+        "{said}"
+    );
+    assert!(said.contains("motor_temp mean of 10 = 95.0000 is above"), "{said}");
+
+    // Issue 22: SKAB rotor runs start with accelerometer 1 at 0.236-0.249 g (above training)
+    // and the motor at 85-86 °C (below training, 88.37-91.51): the model has not seen this
+    // machine, so it abstains and names the feature instead of alarming.
+    let mut rotor = healthy;
+    rotor[0] = ("vib_accel_rms", 0.24);
+    rotor[4] = ("motor_temp", 85.5);
+    let o = run(&rotor);
+    let Outcome::Abstain { reason, detail, .. } = &o else { panic!("expected abstention, got {o:?}") };
+    assert_eq!(*reason, AbstainReason::OutOfDomain);
+    assert!(
+        detail.contains("motor_temp = 85.5000 is below the range the model was trained on [88.3718, 91.5066]"),
+        "{detail}"
+    );
+    assert_eq!(score(&o), None);
+    // The operating point (pressure, flow) abstains on either side of its trained range.
+    for (i, v) in [(3, 0.5), (3, -0.3), (5, 128.0), (5, 118.0)] {
+        let mut off = healthy;
+        off[i].1 = v;
+        let o = run(&off);
+        let Outcome::Abstain { reason, detail, .. } = &o else {
+            panic!("{}: expected abstention, got {o:?}", off[i].0)
+        };
+        assert_eq!(*reason, AbstainReason::OutOfDomain);
+        assert!(detail.contains(off[i].0) && detail.contains("the range the model was trained on"), "{detail}");
+    }
+    // Below the trained range of a symptom is not a side the model measures either.
+    let mut quiet = healthy;
+    quiet[0] = ("vib_accel_rms", 0.15);
+    assert!(matches!(run(&quiet), Outcome::Abstain { reason: AbstainReason::OutOfDomain, .. }));
 }

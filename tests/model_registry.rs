@@ -195,3 +195,28 @@ fn every_shipped_model_matches_its_parity_fixture() {
         assert!(rows >= 20, "{}", dir.display());
     }
 }
+
+/// Issue 22: every input feature of a fixed model carries its trained range; a manifest
+/// without one, with one outside the valid range, or with an unknown `extrapolate` side is
+/// refused naming the file and the key.
+#[test]
+fn every_feature_needs_its_trained_range() {
+    let e = manifest_error(|m| m.replacen("trained_min = 0.1937\n", "", 1));
+    assert!(e.contains("missing field `trained_min`"), "{e}");
+    let e = manifest_error(|m| m.replacen("trained_max = 0.2247", "trained_max = 2.5", 1));
+    assert!(
+        e.contains("features[0]") && e.contains("[0.1937, 2.5] must be a range inside the valid range [0, 2]"),
+        "{e}"
+    );
+    let e = manifest_error(|m| m.replacen("trained_max = 0.2247", "trained_max = 0.1", 1));
+    assert!(e.contains("features[0]") && e.contains("[0.1937, 0.1]"), "{e}");
+    let e = manifest_error(|m| m.replacen("extrapolate = \"above\"", "extrapolate = \"up\"", 1));
+    assert!(e.contains("unknown variant `up`") && e.contains("above"), "{e}");
+    // Every shipped model names a trained range for each feature (the parser requires it).
+    for name in ["pump_anomaly", "pump_valve_anomaly", "machine_temperature"] {
+        let m = inference::Manifest::load(&common::repo().join("models").join(name).join("manifest.toml")).unwrap();
+        for f in &m.features {
+            assert!(f.trained_min < f.trained_max, "{name} {}: [{}, {}]", f.role, f.trained_min, f.trained_max);
+        }
+    }
+}

@@ -4,7 +4,7 @@ domain checks, scores by onnxruntime. tests/model_eval.rs compares the two.
     python models/train/eval_reference.py --model models/pump_anomaly --csv FILE.csv
 
 Prints JSON: {"rows": [{"line", "timestamp", "score", "alert", "abstain"}]} where abstain is
-null, "too_short:<role>", "missing:<role>" or "out_of_domain:<role>".
+null, "too_short:<role>", "missing:<role>", "out_of_domain:<role>" or "untrained:<role>".
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def main(argv=None) -> int:
             if f["statistic"] == "band_energy":
                 band = (f["band_hz"][0], f["band_hz"][1], f["sample_rate_hz"])
             v = features.compute(f["statistic"], xs, band, f.get("recent"))
-            if not (v >= f["valid_min"] and v <= f["valid_max"]):
-                why = f"out_of_domain:{f['role']}"
+            where = features.place(f, v)
+            if where is not None:
+                why = f"{where}:{f['role']}"
                 break
             vec.append(np.float32(v))
         vectors.append(vec if why is None else None)

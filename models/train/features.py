@@ -109,6 +109,25 @@ def rolling(stat: str, x, window: int, band=None, recent=None) -> np.ndarray:
     return out
 
 
+def place(f: dict, v: float) -> str | None:
+    """Where a manifest feature's value lies, as the daemon judges it (src/inference/manifest.rs
+    `FeatureSpec::place`): None when it is scored, "out_of_domain" outside valid_min..valid_max
+    (or NaN), "untrained" beyond trained_min..trained_max on a side `extrapolate` does not name."""
+    if not (v >= f["valid_min"] and v <= f["valid_max"]):
+        return "out_of_domain"
+    if f["trained_min"] <= v <= f["trained_max"]:
+        return None
+    side = f.get("extrapolate", "none")
+    above = v > f["trained_max"]
+    return None if side == "both" or side == ("above" if above else "below") else "untrained"
+
+
+def trained_range(x: np.ndarray, decimals: int) -> tuple[float, float]:
+    """A feature's range over the windows the model was built from, rounded outward."""
+    f = 10**decimals
+    return (math.floor(round(float(np.min(x)) * f, 6)) / f, math.ceil(round(float(np.max(x)) * f, 6)) / f)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--csv", required=True)

@@ -64,6 +64,12 @@ PERCENTILE = 99.9
 A_FP, A_FN = 0.11, 1.0
 DOMAIN = {"mean": (-100.0, 300.0), "std": (0.0, 200.0), "slope": (-100.0, 100.0)}
 UNIT = {"mean": "as measured", "std": "as measured", "slope": "per sample"}
+# Which side of its trained range each feature may be scored on (manifest `extrapolate`): the
+# level is the signal itself, so a level beyond anything learned, either way, is the departure
+# the distance measures; more variability too. Less variability than ever learned (a flat,
+# perhaps stuck, signal) is not something this model judges: it abstains and names it.
+EXTRAPOLATE = {"mean": "both", "std": "above", "slope": "both"}
+TRAINED_DECIMALS = 4
 OPSET, IR_VERSION = 17, 8
 PINNED = ["numpy", "scipy", "scikit-learn", "onnx", "onnxruntime"]
 
@@ -173,7 +179,15 @@ def train(data_dir: Path, out: Path, verbose=True) -> dict:
 
     F = feature_matrix(x, WINDOW, STATS)
     mcd, s, thr = mahalanobis_model(F, train_rows, WINDOW)
-    result = score_alerts(ts, np.nan_to_num(s) >= thr, wins, train_rows)
+    specs = [dict(valid_min=DOMAIN[st][0], valid_max=DOMAIN[st][1],
+                  trained_min=lo, trained_max=hi, extrapolate=EXTRAPOLATE[st])
+             for j, st in enumerate(STATS)
+             for lo, hi in [features.trained_range(F[WINDOW - 1:train_rows, j], TRAINED_DECIMALS)]]
+    # The daemon scores a row only when every feature is placed (features.place).
+    scored = np.array([not np.isnan(row).any() and all(features.place(f, float(np.float32(v))) is None
+                                                        for f, v in zip(specs, row)) for row in F])
+    untrained = int(np.sum(~scored[WINDOW - 1:] & ~np.isnan(F[WINDOW - 1:]).any(axis=1)))
+    result = score_alerts(ts, scored & (np.nan_to_num(s) >= thr), wins, train_rows)
     out.mkdir(parents=True, exist_ok=True)
     onx = to_onnx(mcd, len(STATS))
     (out / "model.onnx").write_bytes(onx.SerializeToString())
@@ -197,6 +211,7 @@ def train(data_dir: Path, out: Path, verbose=True) -> dict:
         "data_sha": sha256_file(data_dir / FILE), "model_sha": sha256_file(out / "model.onnx"),
         "packages": [f"{p}=={importlib.metadata.version(p)}" for p in PINNED],
         "train_p50": float(np.nanmedian(s[WINDOW - 1:train_rows])), "wins": [(str(a), str(b)) for a, b in wins],
+        "specs": specs, "untrained": untrained,
     }
     write_manifest(out / "manifest.toml", r)
     write_report(out / "REPORT.md", r)
@@ -218,10 +233,11 @@ def write_manifest(path: Path, r: dict):
          f"threshold = {r['threshold']}",
          "threshold_rule = " + q(f"{PERCENTILE}th percentile of anomaly_score over the {r['train_rows'] - WINDOW + 1} training windows, rounded up to 2 decimals."),
          ]
-    for j, s in enumerate(STATS):
-        lo, hi = DOMAIN[s]
+    for s, f in zip(STATS, r["specs"]):
         L += ["", "[[features]]", 'role = "temperature"', f'statistic = "{s}"', f"window = {WINDOW}",
-              f'unit = "{UNIT[s]}"', f"valid_min = {lo}", f"valid_max = {hi}"]
+              f'unit = "{UNIT[s]}"', f"valid_min = {f['valid_min']}", f"valid_max = {f['valid_max']}",
+              f"trained_min = {f['trained_min']}", f"trained_max = {f['trained_max']}",
+              f'extrapolate = "{f["extrapolate"]}"']
     res = r["result"]
     L += ["", "[training]", f'data = "NAB realKnownCause/{FILE}, rows before the first labelled window"',
           f'data_sha256 = "{r["data_sha"]}"', f"rows = {r['train_rows']}",
@@ -233,6 +249,7 @@ def write_manifest(path: Path, r: dict):
           "[evaluation]", f"windows = {res['tp'] + res['fn']}", f"windows_detected = {res['tp']}",
           f"false_positive_rows = {res['fp_rows']}", f"false_positive_episodes = {res['fp_episodes']}",
           f"nab_like_score = {res['nab_like']}",
+          f"rows_not_scored_beyond_training = {r['untrained']}",
           f"best_baseline_nab_like_score = {max(b['nab_like'] for b in r['baselines'])}",
           'notes = "See REPORT.md next to this file: the baselines, the whole grid and the selection caveat."', ""]
     text = "\n".join(L)

@@ -45,6 +45,7 @@ from sklearn.covariance import MinCovDet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datadir  # noqa: E402
+import features  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT_DIR = REPO_ROOT / "models" / "pump_anomaly"
@@ -74,8 +75,13 @@ FIXED_DOMAIN = {
     "pressure": (-2.0, 3.0),
     "motor_temp": (0.0, 130.0),
 }
-# Features scaled up in the synthetic "fault" parity rows.
+# Features scaled up in the synthetic "fault" parity rows: the ones a developing mechanical
+# fault raises (vibration, the motor's current and temperature). Above their trained range
+# the distance measures exactly that departure, so the manifest lets the model score there
+# (`extrapolate = "above"`); below it, and for pressure and flow (the operating point) on
+# either side, the model has not seen the machine and abstains, naming the feature.
 FAULT_SENSITIVE = ["vib_accel_rms", "vib_accel2_rms", "motor_current", "motor_temp"]
+TRAINED_DECIMALS = 4
 MCD_PARAMS = dict(random_state=0)
 THRESHOLD_DECIMALS = 2
 OPSET = 17
@@ -222,10 +228,22 @@ def package_versions() -> list[str]:
     return [f"{p}=={importlib.metadata.version(p)}" for p in PINNED_PACKAGES]
 
 
-def in_domain(x: np.ndarray, domain: list[tuple[float, float]]) -> np.ndarray:
-    lo = np.array([d[0] for d in domain], dtype=np.float32)
-    hi = np.array([d[1] for d in domain], dtype=np.float32)
-    return np.all((x >= lo) & (x <= hi), axis=1)
+def feature_specs(domain: list[tuple[float, float]], trained: list[tuple[float, float]]) -> list[dict]:
+    """The manifest's domain keys per role, as features.place reads them."""
+    return [
+        dict(valid_min=lo, valid_max=hi, trained_min=tlo, trained_max=thi,
+             extrapolate="above" if role in FAULT_SENSITIVE else "none")
+        for (role, _, _), (lo, hi), (tlo, thi) in zip(ROLES, domain, trained)
+    ]
+
+
+def outside(x: np.ndarray, specs: list[dict]) -> np.ndarray:
+    """[rows, features] True where the daemon would not score the feature."""
+    return np.array([[features.place(f, float(np.float32(v))) is not None for f, v in zip(specs, row)] for row in x])
+
+
+def in_domain(x: np.ndarray, specs: list[dict]) -> np.ndarray:
+    return ~outside(x, specs).any(axis=1)
 
 
 # --------------------------------------------------------------------------- main work
@@ -269,7 +287,10 @@ def train(data_dir: Path, out_dir: Path, verbose: bool = True) -> dict:
             domain.append((floor_dec(tr_min[j] - FLOW_MARGIN, 1), ceil_dec(tr_max[j] + FLOW_MARGIN, 1)))
         else:
             domain.append(FIXED_DOMAIN[role])
-    train_in_domain = float(np.mean(in_domain(windows, domain)))
+    # The trained range: every anomaly-free window the model and its threshold were built from.
+    trained = [features.trained_range(windows[:, j], TRAINED_DECIMALS) for j in range(N_FEAT)]
+    specs = feature_specs(domain, trained)
+    train_in_domain = float(np.mean(in_domain(windows, specs)))
 
     # valve1 validation (report only; nothing is tuned on it).
     v_x, v_y = [], []
@@ -281,12 +302,13 @@ def train(data_dir: Path, out_dir: Path, verbose: bool = True) -> dict:
         v_y.append(y[WINDOW - 1 :])
     v_x = np.concatenate(v_x)
     v_y = np.concatenate(v_y) > 0.5
-    v_in = in_domain(v_x, domain)
+    v_out = outside(v_x, specs)
+    v_in = ~v_out.any(axis=1)
     v_scores = ort_scores(sess, v_x)
     v_alert = v_scores >= np.float32(threshold)
     outside_frac = float(1.0 - v_in.mean())
     per_feature_outside = {
-        role: float(np.mean((v_x[:, j] < domain[j][0]) | (v_x[:, j] > domain[j][1])))
+        role: float(np.mean(v_out[:, j]))
         for j, (role, _, _) in enumerate(ROLES)
     }
     val = {
@@ -377,6 +399,7 @@ def train(data_dir: Path, out_dir: Path, verbose: bool = True) -> dict:
         noise_sim=noise_sim,
         train_in_domain=train_in_domain,
         domain=domain,
+        specs=specs,
         tr_min=tr_min,
         tr_mean=tr_mean,
         tr_max=tr_max,
@@ -453,15 +476,19 @@ def write_manifest(path: Path, r: dict) -> None:
         )
     )
     for j, (role, _, unit) in enumerate(ROLES):
-        lo, hi = r["domain"][j]
+        f = r["specs"][j]
         L.append("")
         L.append("[[features]]" + ("  # one per role, in input order" if j == 0 else ""))
         L.append(f'role = "{role}"')
         L.append(f'statistic = "{STATISTIC}"')
         L.append(f"window = {WINDOW}")
         L.append(f'unit = "{unit}"')
-        L.append(f"valid_min = {toml_float(lo)}")
-        L.append(f"valid_max = {toml_float(hi)}")
+        L.append(f"valid_min = {toml_float(f['valid_min'])}")
+        L.append(f"valid_max = {toml_float(f['valid_max'])}")
+        L.append(f"trained_min = {toml_float(f['trained_min'])}")
+        L.append(f"trained_max = {toml_float(f['trained_max'])}")
+        if f["extrapolate"] != "none":
+            L.append(f'extrapolate = "{f["extrapolate"]}"')
     L.append("")
     L.append("[training]")
     L.append('data = "SKAB (Skoltech Anomaly Benchmark) anomaly-free/anomaly-free.csv"')
@@ -498,8 +525,9 @@ def write_manifest(path: Path, r: dict) -> None:
         + toml_str(
             f"valve1 runs at a different operating point (flow about 31 l/min vs about 125 in training), "
             f"{inside_txt}; issue 5's simulator must stay at the training operating point "
-            f"(flow {r['domain'][-1][0]}-{r['domain'][-1][1]} l/min) to exercise scoring, and "
-            f"off-point data can only test abstention. "
+            f"(every feature inside its trained range; flow {r['specs'][-1]['trained_min']}-"
+            f"{r['specs'][-1]['trained_max']} l/min) to exercise scoring, and off-point data can only "
+            f"test abstention. "
             f"Training windows at or above the threshold: {r['train_far']:.6f}. "
             f"Synthetic fault response (score, threshold {r['threshold']:.{THRESHOLD_DECIMALS}f}): "
             + "; ".join(f"{n} {sc:.2f}" for n, sc in r["fault_response"])
@@ -530,12 +558,13 @@ def print_summary(r: dict, out_dir: Path) -> None:
         f"({r['n_far']}), training windows >= threshold {r['train_far']:.6f}"
     )
     print(f"anomaly-free windows inside domain: {r['train_in_domain']:.4f}")
-    print("feature          train min      mean       max       std   | valid_min valid_max")
+    print("feature          train min      mean       max       std   | valid_min valid_max | trained range, extrapolate")
     for j, (role, _, unit) in enumerate(ROLES):
-        lo, hi = r["domain"][j]
+        f = r["specs"][j]
         print(
             f"{role:15s} {r['tr_min'][j]:9.5f} {r['tr_mean'][j]:9.5f} {r['tr_max'][j]:9.5f} "
-            f"{r['tr_std'][j]:9.5f} | {lo:8.3g} {hi:8.3g} {unit}"
+            f"{r['tr_std'][j]:9.5f} | {f['valid_min']:8.3g} {f['valid_max']:8.3g} {unit} | "
+            f"{f['trained_min']}-{f['trained_max']} {f['extrapolate']}"
         )
     print(
         f"valve1: {v['windows']} windows, outside domain {v['outside_fraction']:.6f} "

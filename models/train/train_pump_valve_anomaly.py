@@ -59,6 +59,10 @@ CANDIDATES = [(w, r, cols) for w in (60, 64) for r in (5, 10, 16) for cols in ((
 CHOSEN = (64, 16, (5,))
 HELD_OUT = 0.2
 VALID = 1.0e6  # shift_z is dimensionless; |z| above this is treated as outside the domain
+# A shift beyond anything in anomaly-free running, either way, is the onset this model flags,
+# so it is scored on both sides of its trained range (manifest `extrapolate = "both"`).
+EXTRAPOLATE = "both"
+TRAINED_DECIMALS = 4
 PINNED = ["numpy", "scipy", "scikit-learn", "onnx", "onnxruntime"]
 
 
@@ -284,9 +288,11 @@ def build(data_dir: Path, out: Path) -> None:
          "threshold_rule = " + q(f"99.9th percentile of anomaly_score over the last 20% (in time) of the "
                                  f"{len(free_scores)} anomaly-free windows = {raw:.6f}, rounded up to 2 decimals; "
                                  f"{train_rate:.6f} of the first 80% ({n_train} windows) alert at it."), ""]
-    for j in cols:
+    for k, j in enumerate(cols):
+        tlo, thi = features.trained_range(ff[ok][:, k], TRAINED_DECIMALS)
         M += ["[[features]]", f"role = {q(ROLES[j][0])}", 'statistic = "shift_z"', f"window = {w}", f"recent = {r}",
-              'unit = "1"', f"valid_min = {-VALID}", f"valid_max = {VALID}", ""]
+              'unit = "1"', f"valid_min = {-VALID}", f"valid_max = {VALID}", f"trained_min = {tlo}",
+              f"trained_max = {thi}", f'extrapolate = "{EXTRAPOLATE}"', ""]
     M += ["[training]", 'data = "SKAB (Skoltech Anomaly Benchmark) anomaly-free/anomaly-free.csv"',
           f"data_sha256 = {q(data_sha)}", f"rows = {len(free)}", f"windows_train = {n_train}",
           f"windows_held_out = {len(free_scores) - n_train}",

@@ -79,7 +79,7 @@ impl super::Criterion for ModelCriterion {
             Err(FeatureProblem::Unbound { role }) | Err(FeatureProblem::Missing { role }) => {
                 return abstain_for_window(&role, WindowProblem::NoData, ev)
             }
-            Err(p @ FeatureProblem::OutOfDomain { .. }) => {
+            Err(p @ (FeatureProblem::OutOfDomain { .. } | FeatureProblem::Untrained { .. })) => {
                 ev.say(Text::new(format!("no score: {p}"), format!("无得分：{p}")));
                 let detail = ev.summary_text();
                 return Outcome::abstain(AbstainReason::OutOfDomain, detail, ev, vec![self.citation.clone()]);
@@ -87,6 +87,19 @@ impl super::Criterion for ModelCriterion {
         };
         for (spec, v) in m.features.iter().zip(&features.values) {
             ev.derive(&spec.label(), *v as f64, &spec.unit);
+        }
+        // Features scored beyond their trained range, said after the score.
+        let (mut beyond_en, mut beyond_zh) = (String::new(), String::new());
+        for &(i, above) in &features.beyond {
+            let (spec, v) = (&m.features[i], features.values[i]);
+            let (en, zh, edge) =
+                if above { ("above", "高于", spec.trained_max) } else { ("below", "低于", spec.trained_min) };
+            beyond_en += &format!(
+                "; {} = {v:.4} is {en} everything the model was trained on ({edge}): the score extrapolates on the side the model measures",
+                spec.label()
+            );
+            beyond_zh +=
+                &format!("；{} = {v:.4} {zh}模型训练数据的范围（{edge}）：得分在模型所测量的方向上外推", spec.label());
         }
         let score = match self.model.score_for(&asset.id, now_ms, &features.values) {
             Ok(s) if s.is_finite() => s as f64,
@@ -119,7 +132,7 @@ impl super::Criterion for ModelCriterion {
                 } else {
                     String::new()
                 }
-            ),
+            ) + &beyond_en,
             format!(
                 "模型 {} {} 对最近 {window} 个样本的得分为 {score:.3}（阈值 {}{}）",
                 m.name,
@@ -130,7 +143,7 @@ impl super::Criterion for ModelCriterion {
                 } else {
                     String::new()
                 }
-            ),
+            ) + &beyond_zh,
         ));
         if score < threshold {
             return Outcome::Normal { evidence: ev, note: Text::new("score below threshold", "得分低于阈值") };

@@ -55,8 +55,19 @@ pub struct FeatureSpec {
     /// Number of most recent samples the statistic is computed over.
     pub window: usize,
     pub unit: String,
+    /// The domain of validity: outside it the value is not a measurement the model can take
+    /// (a sensor fault, a unit mix-up), and the model abstains.
     pub valid_min: f64,
     pub valid_max: f64,
+    /// The range of this feature over the data the model was built from. Outside it the
+    /// model abstains and names the feature, except on a side `extrapolate` names.
+    pub trained_min: f64,
+    pub trained_max: f64,
+    /// Which side of the trained range the score is built to measure (a fault symptom that
+    /// grows, like vibration): there a value is scored and the finding says it lies beyond
+    /// training. Default `none`: abstain on both sides.
+    #[serde(default)]
+    pub extrapolate: Extrapolate,
     /// `band_energy` only: the band `[lo, hi)` in Hz.
     #[serde(default)]
     pub band_hz: Option<[f64; 2]>,
@@ -69,7 +80,53 @@ pub struct FeatureSpec {
     pub recent: Option<usize>,
 }
 
+/// `extrapolate` in a `[[features]]` entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Extrapolate {
+    #[default]
+    None,
+    Above,
+    Below,
+    Both,
+}
+
+impl Extrapolate {
+    fn allows(self, above: bool) -> bool {
+        matches!((self, above), (Extrapolate::Both, _) | (Extrapolate::Above, true) | (Extrapolate::Below, false))
+    }
+}
+
+/// Where a feature's value lies against its manifest ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Inside the trained range.
+    Trained,
+    /// Beyond the trained range on a side the model measures (`above` true: above it).
+    Beyond { above: bool },
+    /// Outside the valid range (or NaN).
+    Invalid,
+    /// Inside the valid range but beyond the trained one on a side the model does not judge.
+    Untrained { above: bool },
+}
+
 impl FeatureSpec {
+    /// Judge `v` against the valid and the trained range.
+    pub fn place(&self, v: f64) -> Placement {
+        if !(v >= self.valid_min && v <= self.valid_max) {
+            return Placement::Invalid;
+        }
+        if v >= self.trained_min && v <= self.trained_max {
+            return Placement::Trained;
+        }
+        let above = v > self.trained_max;
+        if self.extrapolate.allows(above) {
+            Placement::Beyond { above }
+        } else {
+            Placement::Untrained { above }
+        }
+    }
+
     /// The statistic's value over the window `xs`.
     pub fn compute(&self, xs: &[f64]) -> f64 {
         let band = match (self.band_hz, self.sample_rate_hz) {
@@ -138,6 +195,12 @@ impl Manifest {
                 return Err(err(format!(
                     "key `features[{i}]`: valid_min {} must be below valid_max {}",
                     f.valid_min, f.valid_max
+                )));
+            }
+            if !(f.trained_min <= f.trained_max && f.trained_min >= f.valid_min && f.trained_max <= f.valid_max) {
+                return Err(err(format!(
+                    "key `features[{i}]`: the trained range [{}, {}] must be a range inside the valid range [{}, {}]",
+                    f.trained_min, f.trained_max, f.valid_min, f.valid_max
                 )));
             }
             let band = f.band_hz.is_some() || f.sample_rate_hz.is_some();

@@ -14,7 +14,7 @@ pub mod reload;
 pub mod rknn;
 pub mod stats;
 
-pub use manifest::{FeatureSpec, Manifest, Statistic};
+pub use manifest::{Extrapolate, FeatureSpec, Manifest, Placement, Statistic};
 
 pub use crate::config::inference::Provider;
 use crate::pipeline::{AssetState, WindowProblem};
@@ -270,6 +270,9 @@ impl std::fmt::Debug for Model {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features {
     pub values: Vec<f32>,
+    /// Features scored beyond their trained range (on a side the manifest's `extrapolate`
+    /// names): index, and whether above it.
+    pub beyond: Vec<(usize, bool)>,
 }
 
 /// Why no features (and so no score) can be computed now.
@@ -283,6 +286,13 @@ pub enum FeatureProblem {
         problem: WindowProblem,
     },
     OutOfDomain {
+        role: String,
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    /// Valid, but beyond the range the model was trained on, on a side it does not judge.
+    Untrained {
         role: String,
         value: f64,
         min: f64,
@@ -303,6 +313,11 @@ impl std::fmt::Display for FeatureProblem {
             FeatureProblem::OutOfDomain { role, value, min, max } => {
                 write!(f, "{role} = {value:.4} is outside the model's domain of validity [{min}, {max}]")
             }
+            FeatureProblem::Untrained { role, value, min, max } => write!(
+                f,
+                "{role} = {value:.4} is {} the range the model was trained on [{min}, {max}]; the model does not judge values there",
+                if value > max { "above" } else { "below" }
+            ),
         }
     }
 }
@@ -481,26 +496,41 @@ impl Model {
 }
 
 /// The manifest's features from the windows `window` returns per feature; each value is
-/// checked against the feature's domain of validity (a NaN, undefined, value is outside).
+/// checked against the feature's domain of validity (a NaN, undefined, value is outside) and
+/// its trained range ([`FeatureSpec::place`]).
 pub fn compute_features(
     manifest: &Manifest,
     mut window: impl FnMut(&FeatureSpec) -> Result<Vec<f64>, FeatureProblem>,
 ) -> Result<Features, FeatureProblem> {
     let mut values = Vec::with_capacity(manifest.features.len());
-    for spec in &manifest.features {
+    let mut beyond = Vec::new();
+    for (i, spec) in manifest.features.iter().enumerate() {
         let xs = window(spec)?;
         let v = spec.compute(&xs);
-        if !(v >= spec.valid_min && v <= spec.valid_max) {
-            return Err(FeatureProblem::OutOfDomain {
-                role: spec.role.clone(),
-                value: v,
-                min: spec.valid_min,
-                max: spec.valid_max,
-            });
+        let role = || spec.role.clone();
+        match spec.place(v) {
+            Placement::Trained => {}
+            Placement::Beyond { above } => beyond.push((i, above)),
+            Placement::Invalid => {
+                return Err(FeatureProblem::OutOfDomain {
+                    role: role(),
+                    value: v,
+                    min: spec.valid_min,
+                    max: spec.valid_max,
+                })
+            }
+            Placement::Untrained { .. } => {
+                return Err(FeatureProblem::Untrained {
+                    role: role(),
+                    value: v,
+                    min: spec.trained_min,
+                    max: spec.trained_max,
+                })
+            }
         }
         values.push(v as f32);
     }
-    Ok(Features { values })
+    Ok(Features { values, beyond })
 }
 
 /// A session for `bytes` with provider `p` registered, and whether `p` runs all its nodes
