@@ -46,6 +46,9 @@ const COLUMNS: &str =
     "p.rowid, p.passage_id, p.lang, p.doc_id, d.title, d.edition, p.clause, p.kind, p.verification, p.text";
 /// Candidates fetched per index before scoring.
 const CANDIDATES: usize = 64;
+/// Rows a BM25-ranked candidate query may match (by the pieces' document frequencies):
+/// product policy bounding its work to about a millisecond on one gateway core.
+const RANK_BUDGET: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -251,6 +254,10 @@ pub struct RefIndex {
     path: String,
     /// Row count, kept for the term-frequency cut (count(*) is a scan).
     rows: std::cell::Cell<i64>,
+    /// Document frequencies looked up in the vocabulary tables, per (index, term), valid for
+    /// the `PRAGMA data_version` they were read at (another connection's commit, such as
+    /// `refs import`, changes it) and cleared by this connection's own writes.
+    df: std::cell::RefCell<(i64, HashMap<(&'static str, String), i64>)>,
     lexicon: Arc<Lexicon>,
     floor: f64,
 }
@@ -278,8 +285,14 @@ impl RefIndex {
         // `refs import` writes while the daemon may be indexing: take the write lock first.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.execute_batch(SCHEMA).map_err(|source| SearchError::Db { path: path.clone(), source })?;
-        let mut ix =
-            RefIndex { conn, path, rows: std::cell::Cell::new(0), lexicon: Lexicon::builtin(), floor: SUPPORT_FLOOR };
+        let mut ix = RefIndex {
+            conn,
+            path,
+            rows: std::cell::Cell::new(0),
+            df: Default::default(),
+            lexicon: Lexicon::builtin(),
+            floor: SUPPORT_FLOOR,
+        };
         ix.recount()?;
         ix.index_words()?;
         Ok(ix)
@@ -343,12 +356,46 @@ impl RefIndex {
                 ins.execute(params![rowid, words]).map_err(e)?;
             }
         }
-        tx.commit().map_err(e)
+        tx.commit().map_err(e)?;
+        self.df.borrow_mut().1.clear();
+        Ok(())
     }
 
     fn recount(&self) -> Result<(), SearchError> {
         self.rows.set(self.passage_count()?);
+        self.df.borrow_mut().1.clear();
         Ok(())
+    }
+
+    /// Drop the cached counts when another connection has committed since they were read.
+    fn refresh_counts(&self) -> Result<(), SearchError> {
+        let version: i64 = self.db(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)))?;
+        if self.df.borrow().0 != version {
+            self.recount()?;
+            self.df.borrow_mut().0 = version;
+        }
+        Ok(())
+    }
+
+    /// How many rows of `vocab`'s index hold `term` (with `prefix`, at most how many hold a
+    /// word beginning with it: the sum over those words), cached (see `df`).
+    fn doc_frequency(&self, vocab: &'static str, term: String, prefix: bool) -> Result<i64, SearchError> {
+        let key = (vocab, if prefix { format!("{term}*") } else { term });
+        if let Some(&n) = self.df.borrow().1.get(&key) {
+            return Ok(n);
+        }
+        let n: i64 = if prefix {
+            let word = key.1.trim_end_matches('*');
+            let mut st = self.db(self.conn.prepare_cached(&format!(
+                "SELECT coalesce(sum(doc), 0) FROM {vocab} WHERE term >= ?1 AND term < ?2"
+            )))?;
+            self.db(st.query_row(params![word, format!("{word}\u{10FFFF}")], |r| r.get(0)))?
+        } else {
+            let mut st = self.db(self.conn.prepare_cached(&format!("SELECT doc FROM {vocab} WHERE term = ?1")))?;
+            self.db(st.query_row([&key.1], |r| r.get(0)).optional())?.unwrap_or(0)
+        };
+        self.df.borrow_mut().1.insert(key, n);
+        Ok(n)
     }
 
     fn db<T>(&self, r: rusqlite::Result<T>) -> Result<T, SearchError> {
@@ -443,6 +490,7 @@ impl RefIndex {
     /// up, and passages naming the asset's parameter values (machine group, foundation,
     /// voltage and insulation class) rank above those naming other values.
     pub fn search_in(&self, q: &str, lang: &str, limit: usize, ctx: &Context) -> Result<SearchResult, SearchError> {
+        self.refresh_counts()?;
         let lex = &self.lexicon;
         let mut ts = query::analyze(lex, q);
         // A word no stored passage holds names something the library may not cover: it
@@ -716,61 +764,102 @@ impl RefIndex {
     }
 
     /// Candidates for the query's piece groups (one group per term: its forms in this
-    /// index). Pieces found in over a fifth of the rows do not tell passages apart and make
-    /// FTS queries slow, so candidates come from the rarer pieces: first rows holding a
-    /// piece of every group (unranked, cheap), then, if too few, any piece ranked by BM25.
-    /// Only when every piece is common are those used. Coverage scoring counts every term.
+    /// index), with bounded work however common a piece is:
+    /// 1. rows holding a piece of every group (unranked: an intersection stops at the
+    ///    limit), then, while too few, of every group but the commonest (coordination
+    ///    levels, so a passage holding most of the question's terms is found);
+    /// 2. the rarest pieces ranked by BM25, as many as match at most [`RANK_BUDGET`] rows
+    ///    (ranking scores every matching row);
+    /// 3. if still too few, the remaining (common) pieces unranked.
+    ///
+    /// A piece no row holds is left out. Coverage scoring then counts every term.
     fn candidates(
         &self,
         cand: &mut Vec<(i64, f64, Hit)>,
-        table: &str,
+        table: &'static str,
         groups: &[Vec<String>],
         limit: usize,
     ) -> Result<(), SearchError> {
-        if groups.is_empty() {
-            return Ok(());
+        // The match runs on the index alone (rowid and rank); only the rows it keeps are
+        // joined with their passage and document, so a ranked query over many matches
+        // sorts numbers, not texts.
+        let query = |order: &str| {
+            format!(
+                "SELECT {COLUMNS}, m.rank FROM (SELECT rowid, rank FROM {table} WHERE {table} MATCH ?1 {order} LIMIT ?2) m \
+                 JOIN ref_passages p ON p.rowid = m.rowid JOIN ref_documents d ON d.id = p.doc_id"
+            )
+        };
+        // Each piece with the rows that may hold it; groups with no such piece are dropped.
+        let mut known: Vec<Vec<(i64, &str)>> = Vec::new();
+        for g in groups {
+            let mut k = Vec::new();
+            for piece in g {
+                let df = self.piece_frequency(table, piece)?;
+                if df > 0 {
+                    k.push((df, piece.as_str()));
+                }
+            }
+            if !k.is_empty() {
+                known.push(k);
+            }
         }
-        let base = format!(
-            "SELECT {COLUMNS}, bm25({table}) FROM {table} f JOIN ref_passages p ON p.rowid = f.rowid JOIN ref_documents d ON d.id = p.doc_id WHERE {table} MATCH ?1"
-        );
+        let enough = |cand: &Vec<(i64, f64, Hit)>, before: usize| cand.len() - before >= limit * 2;
+        let or = |g: &[(i64, &str)]| format!("({})", g.iter().map(|p| p.1).collect::<Vec<_>>().join(" OR "));
+        let before = cand.len();
+        // 1. Coordination levels, commonest group dropped first.
+        known.sort_by_key(|g| g.iter().map(|p| p.0).sum::<i64>());
+        let mut level = known.len();
+        while level > 1 && !enough(cand, before) {
+            let and: Vec<String> = known[..level].iter().map(|g| or(g)).collect();
+            self.collect(cand, &query(""), &and.join(" AND "))?;
+            level -= 1;
+        }
+        // 2. and 3. The rarest pieces ranked, within the budget; the rest unranked.
+        let mut flat: Vec<(i64, &str)> = known.iter().flatten().copied().collect();
+        flat.sort();
+        flat.dedup_by_key(|p| p.1);
+        let mut matched = 0;
+        let split = flat
+            .iter()
+            .position(|(df, _)| {
+                matched += df;
+                matched > RANK_BUDGET
+            })
+            .unwrap_or(flat.len());
+        let pieces = |ps: &[(i64, &str)]| ps.iter().map(|p| p.1).collect::<Vec<_>>().join(" OR ");
+        if split > 0 && !enough(cand, before) {
+            self.collect(cand, &query("ORDER BY rank"), &pieces(&flat[..split]))?;
+        }
+        if split < flat.len() && !enough(cand, before) {
+            self.collect(cand, &query(""), &pieces(&flat[split..]))?;
+        }
+        Ok(())
+    }
+
+    /// At most how many rows of `table` hold `piece` (a quoted term, phrase or prefix): the
+    /// smallest document frequency of its tokens (trigrams in the trigram index), 0 when a
+    /// token is in no row.
+    fn piece_frequency(&self, table: &'static str, piece: &str) -> Result<i64, SearchError> {
         let vocab = match table {
             "ref_fts_latin" => "ref_vocab_latin",
             "ref_fts_cjk" => "ref_vocab_cjk",
             _ => "ref_vocab_words",
         };
-        let rows = self.rows.get() as f64;
-        let mut st = self.db(self.conn.prepare_cached(&format!("SELECT doc FROM {vocab} WHERE term = ?1")))?;
-        let mut rare: Vec<Vec<String>> = Vec::new();
-        for g in groups {
-            let mut r = Vec::new();
-            for piece in g {
-                let term = piece.trim_end_matches('*').trim_matches('"').to_lowercase();
-                let df: i64 = self.db(st.query_row([&term], |r| r.get(0)).optional())?.unwrap_or(0);
-                if (df as f64) <= rows * 0.2 {
-                    r.push(piece.clone());
-                }
-            }
-            if !r.is_empty() {
-                rare.push(r);
-            }
+        let prefix = piece.ends_with('*');
+        let text = piece.trim_end_matches('*').trim_matches('"').to_lowercase();
+        let tokens: Vec<String> = if table == "ref_fts_cjk" {
+            let cs: Vec<char> = text.chars().collect();
+            cs.windows(3).map(|w| w.iter().collect()).collect()
+        } else {
+            text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_string).collect()
+        };
+        let mut least: Option<i64> = None;
+        let last = tokens.len().saturating_sub(1);
+        for (i, t) in tokens.into_iter().enumerate() {
+            let df = self.doc_frequency(vocab, t, prefix && i == last)?;
+            least = Some(least.map_or(df, |l| l.min(df)));
         }
-        let or = |g: &[String]| format!("({})", g.join(" OR "));
-        let all: Vec<String> = groups.iter().flatten().cloned().collect();
-        let use_: Vec<Vec<String>> = if rare.is_empty() { groups.to_vec() } else { rare.clone() };
-        let before = cand.len();
-        if use_.len() > 1 {
-            let and: Vec<String> = use_.iter().map(|g| or(g)).collect();
-            self.collect(cand, &format!("{base} LIMIT ?2"), &and.join(" AND "))?;
-        }
-        if cand.len() - before < limit * 2 {
-            let flat: Vec<String> = use_.iter().flatten().cloned().collect();
-            self.collect(cand, &format!("{base} ORDER BY rank LIMIT ?2"), &flat.join(" OR "))?;
-        }
-        if cand.len() == before && !rare.is_empty() && rare.iter().map(|g| g.len()).sum::<usize>() < all.len() {
-            // The rare pieces match nothing: the nearest passages come from the common ones.
-            self.collect(cand, &format!("{base} LIMIT ?2"), &all.join(" OR "))?;
-        }
-        Ok(())
+        Ok(least.unwrap_or(0))
     }
     fn collect(&self, cand: &mut Vec<(i64, f64, Hit)>, sql: &str, m: &str) -> Result<(), SearchError> {
         let mut st = self.db(self.conn.prepare_cached(sql))?;

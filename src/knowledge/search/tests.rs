@@ -292,3 +292,25 @@ fn glossary_expansion_works_both_ways_on_one_language_documents() {
     assert_eq!(r.results[0].passage_id, "zh-manual#轴承", "{:?}", ids(&r));
     assert!(r.results[0].highlight.contains("<mark>轴承"), "{}", r.results[0].highlight);
 }
+
+/// The document frequencies the candidate search caches are dropped when another
+/// connection (`edgecite refs import` beside the daemon) commits: a term no row held when
+/// it was first asked for is found once a document with it is imported.
+#[test]
+fn a_document_imported_by_another_connection_is_found_by_a_cached_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refs.db");
+    let mut daemon = RefIndex::open(&file).unwrap();
+    daemon.load_library(&Library::builtin().unwrap()).unwrap();
+    for q in ["impeller cavitation erosion", "叶轮汽蚀"] {
+        let r = daemon.search(q, "en", 5, &[]).unwrap();
+        assert!(!r.supported && !ids(&r).iter().any(|id| id.starts_with("pump-notes")), "{q}: {:?}", ids(&r));
+    }
+    let md = "# Pump notes\n\n## Cavitation\n\nImpeller cavitation erosion shows as pitting on the vane inlet.\n\n## 汽蚀\n\n叶轮汽蚀表现为叶片进口处的麻点。\n";
+    let doc = import_text("notes.md", md, "pump-notes", None, "1", true).unwrap();
+    RefIndex::open(&file).unwrap().put_document(&doc, "plant").unwrap();
+    let r = daemon.search("impeller cavitation erosion", "en", 5, &[]).unwrap();
+    assert_eq!(ids(&r).first(), Some(&"pump-notes#cavitation"), "{:?}", ids(&r));
+    let r = daemon.search("叶轮汽蚀", "zh", 5, &[]).unwrap();
+    assert_eq!(ids(&r).first(), Some(&"pump-notes#汽蚀"), "{:?}", ids(&r));
+}
