@@ -44,6 +44,9 @@ const MIN_SPECIFIC_WEIGHT: f64 = 2.0;
 const UNKNOWN_WORD_FACTOR: f64 = 3.0;
 const COLUMNS: &str =
     "p.rowid, p.passage_id, p.lang, p.doc_id, d.title, d.edition, p.clause, p.kind, p.verification, p.text";
+/// Cached document frequencies per (vocabulary table, term).
+type DocFrequencies = HashMap<(&'static str, String), i64>;
+
 /// Candidates fetched per index before scoring.
 const CANDIDATES: usize = 64;
 /// Rows a BM25-ranked candidate query may match (by the pieces' document frequencies):
@@ -257,7 +260,7 @@ pub struct RefIndex {
     /// Document frequencies looked up in the vocabulary tables, per (index, term), valid for
     /// the `PRAGMA data_version` they were read at (another connection's commit, such as
     /// `refs import`, changes it) and cleared by this connection's own writes.
-    df: std::cell::RefCell<(i64, HashMap<(&'static str, String), i64>)>,
+    df: std::cell::RefCell<(i64, DocFrequencies)>,
     lexicon: Arc<Lexicon>,
     floor: f64,
 }
