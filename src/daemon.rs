@@ -67,6 +67,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     for w in config.exposed_secrets() {
         tracing::warn!("{w}");
     }
+    let history = crate::store::history::HistoryEstimate::of(&config);
+    tracing::info!("{}", history.describe());
+    if let Some(w) = history.warning() {
+        tracing::warn!("{w}");
+    }
     let knowledge = Arc::new(
         api::ask::Knowledge::open(&config.packs, false)
             .map(|k| k.with_assets(&config.assets))

@@ -611,6 +611,11 @@ fn check(path: &Path) -> anyhow::Result<()> {
         println!("simulator: Modbus TCP on {} (time factor {}, seed {})", sim.listen, sim.time_factor, sim.seed);
     }
     println!("store: {}", config.store.path.display());
+    let history = edgecite::store::history::HistoryEstimate::of(&config);
+    println!("  {}", history.describe());
+    if let Some(w) = history.warning() {
+        println!("  warning: {w}");
+    }
     if config.api.enabled {
         println!("api: {}://{}", if config.api.tls.is_some() { "https" } else { "http" }, config.api.listen);
     }

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub mod auth;
 pub mod guard;
+pub mod history;
 pub mod owner;
 pub mod retention;
 
