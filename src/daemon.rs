@@ -164,6 +164,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
 
     let mut pipeline = Pipeline::new(&config);
     let mut deadband = crate::deadband::Deadband::new(&config);
+    // Each asset's points: what its findings' methods may cite.
+    let asset_points: HashMap<String, Vec<String>> =
+        config.assets.iter().map(|a| (a.id.clone(), a.roles.values().cloned().collect())).collect();
     let live: SharedLive = Arc::new(RwLock::new(Live {
         site_id: config.site.id.clone(),
         site_name: config.site.name.clone(),
@@ -279,7 +282,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 let assessments = tokio::task::block_in_place(|| {
                     diagnoser.evaluate(&pipeline, now, &|a, c| tracker.open_code(a, c))
                 });
-                if let Err(e) = tokio::task::block_in_place(|| record(&mut store, &mut tracker, &assessments, &mut last_status, now)) {
+                if let Err(e) = tokio::task::block_in_place(|| record(&mut store, &mut tracker, &mut deadband, &asset_points, &assessments, &mut last_status, now)) {
                     // A full disk or an I/O error: said loudly, and tried again next pass.
                     tracing::error!(error = %e, "cannot record findings and assessments");
                     // The tracker may now be ahead of the store: start it again from what is
@@ -357,6 +360,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
 fn record(
     store: &mut Store,
     tracker: &mut Tracker,
+    deadband: &mut crate::deadband::Deadband,
+    asset_points: &HashMap<String, Vec<String>>,
     assessments: &[Assessment],
     last_status: &mut HashMap<(String, String), String>,
     now: i64,
@@ -382,7 +387,24 @@ fn record(
             store.record_assessment(&a.asset, cid, now, a.outcome.status(), code, reason_s, detail)?;
             last_status.insert((a.asset.clone(), cid.to_string()), key);
         }
-        match tracker.observe(&a.asset, cid, &a.outcome, now) {
+        let transition = tracker.observe(&a.asset, cid, &a.outcome, now);
+        // Every value a stored finding cites (its evidence values, and those its methods'
+        // summaries quote, all the asset's newest samples) is in the sample history: the
+        // samples the deadband held back are stored with it.
+        let cited = match &transition {
+            None => None,
+            Some(Transition::Opened(r) | Transition::Changed(r) | Transition::Refreshed(r)) => Some(&r.evidence),
+            Some(Transition::Cleared(ev)) => Some(ev),
+        };
+        if let Some(ev) = cited {
+            let own = asset_points.get(&a.asset).into_iter().flatten().map(String::as_str);
+            let held: Vec<crate::sample::Sample> =
+                ev.values.iter().map(|v| v.point.as_str()).chain(own).filter_map(|p| deadband.release(p)).collect();
+            if !held.is_empty() {
+                store.insert_samples(held.iter())?;
+            }
+        }
+        match transition {
             None => {}
             Some(Transition::Opened(r)) => {
                 let id = store.open_finding(&a.asset, &a.criterion, &r, now)?;

@@ -2,6 +2,10 @@
 //! gets a point's sample only when its quality changed, its value moved by more than the
 //! point's absolute or percentage deadband since the last stored one, or 60 s passed.
 //! Points without a deadband are always stored.
+//!
+//! A finding may cite a sample the deadband held back (the pipeline's newest): the daemon
+//! then stores it with the finding ([`Deadband::release`]), so every value a stored
+//! finding cites is in the sample history.
 
 use crate::config::Config;
 use crate::sample::{PointId, Quality, Sample};
@@ -23,6 +27,8 @@ type LastKept = (Option<f64>, Quality, i64, Option<std::sync::Arc<str>>);
 pub struct Deadband {
     rules: HashMap<PointId, Rule>,
     last: HashMap<PointId, LastKept>,
+    /// Each point's newest sample held back, until a later one is stored or it is released.
+    held: HashMap<PointId, Sample>,
     /// Samples not stored because they fell inside their deadband.
     pub suppressed: u64,
 }
@@ -60,10 +66,21 @@ impl Deadband {
         };
         if keep {
             self.last.insert(s.point.clone(), (s.value, s.quality, s.ts_ms, s.text.clone()));
+            self.held.remove(&s.point);
         } else {
             self.suppressed += 1;
+            self.held.insert(s.point.clone(), s.clone());
         }
         keep
+    }
+
+    /// The newest sample of `point` held back (the one the pipeline and so a finding sees),
+    /// now to be stored: it becomes the point's last stored sample. None when the newest
+    /// was stored.
+    pub fn release(&mut self, point: &str) -> Option<Sample> {
+        let s = self.held.remove(point)?;
+        self.last.insert(s.point.clone(), (s.value, s.quality, s.ts_ms, s.text.clone()));
+        Some(s)
     }
 
     /// The samples of `batch` to store.
@@ -115,5 +132,17 @@ points = [
         // Points without a deadband: everything.
         assert_eq!(stored(&mut db, vec![s("all", 0, 1.0), s("all", 1, 1.0)]), [0, 1]);
         assert_eq!(db.suppressed, 5);
+
+        // Issue 18: a finding citing a held-back sample gets it released for the store; it
+        // is then the last stored one, so the deadband measures from it.
+        assert_eq!(stored(&mut db, vec![s("abs", 100_000, 20.0), s("abs", 100_001, 20.4)]), [100_000]);
+        let r = db.release("d.abs").expect("held back");
+        assert_eq!((r.ts_ms, r.value), (100_001, Some(20.4)));
+        assert!(db.release("d.abs").is_none(), "released once");
+        // 20.8 is within 0.5 of the released 20.4 (not of the stored 20.0): held back.
+        assert_eq!(stored(&mut db, vec![s("abs", 100_002, 20.8), s("abs", 100_003, 21.0)]), [100_003]);
+        // A sample stored after a held one: nothing is held for the point any more.
+        assert!(db.release("d.abs").is_none());
+        assert!(db.release("d.all").is_none(), "points without a deadband hold nothing");
     }
 }

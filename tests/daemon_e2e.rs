@@ -301,3 +301,75 @@ fn dead_device_and_missing_runtime_make_the_daemon_abstain_with_reasons() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "asset_not_found");
 }
+
+/// Issue 18's correctness seam: the deadband keeps unchanged values out of the store, yet
+/// the pipeline (and so a finding) sees every sample. With a deadband no reading crosses on
+/// the pump's vibration points, every value the open rotating finding cites must still be
+/// in the sample history, at its timestamp.
+#[test]
+fn every_value_a_finding_cites_is_in_the_sample_history_despite_the_deadband() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let mut edits: Vec<(&str, &str)> = FAST.to_vec();
+    for (from, to) in [
+        (
+            r#"{ id = "vib_velocity", register = "holding", address = 0,  type = "f32", order = "CDAB", unit = "mm/s" }"#,
+            r#"{ id = "vib_velocity", register = "holding", address = 0,  type = "f32", order = "CDAB", unit = "mm/s", deadband_abs = 1000.0 }"#,
+        ),
+        (
+            r#"{ id = "vib_accel",    register = "holding", address = 2,  type = "f32", order = "CDAB", unit = "g" }"#,
+            r#"{ id = "vib_accel",    register = "holding", address = 2,  type = "f32", order = "CDAB", unit = "g", deadband_abs = 1000.0 }"#,
+        ),
+    ] {
+        edits.push((from, to));
+    }
+    let config = demo_config(dir.path(), &ports, &edits);
+    let mut d = Daemon::start(&config, ports.api, &[]);
+    let finding = d.wait_until("the rotating verdict to open", Duration::from_secs(120), || {
+        open_by_code(&d).into_values().find(|f| f["criterion"]["id"] == "verdict.rotating")
+    });
+    let cited: Vec<(String, i64)> = finding["evidence"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["point"].as_str().unwrap().to_string(), v["ts_ms"].as_i64().unwrap()))
+        .collect();
+    assert!(cited.iter().any(|(p, _)| p == "pump1.vib_accel"), "a point with the deadband is cited: {cited:?}");
+    let db = rusqlite::Connection::open_with_flags(
+        dir.path().join("edgecite.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    // The vibration zone method's summary quotes vib_velocity, polled in the same cycle as
+    // the cited values: stored at that time too.
+    let (_, at) = cited.iter().find(|(p, _)| p == "pump1.vib_accel").unwrap().clone();
+    let mut cited = cited;
+    cited.push(("pump1.vib_velocity".into(), at));
+    for (point, ts) in &cited {
+        let n: i64 = db
+            .query_row(
+                "SELECT count(*) FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = ?1 AND s.ts_ms = ?2",
+                rusqlite::params![point, ts],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "{point} at {ts} is cited by finding {} but not stored", finding["id"]);
+    }
+    // The deadband still holds the rest back: far fewer vibration samples stored than polled.
+    let stored: i64 = db
+        .query_row(
+            "SELECT count(*) FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = 'pump1.vib_accel'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let polled: i64 = db
+        .query_row(
+            "SELECT count(*) FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = 'pump1.pressure'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(stored * 4 < polled, "vib_accel {stored} stored vs pressure {polled}");
+    assert!(d.terminate(), "clean stop");
+}
