@@ -73,17 +73,17 @@ enum Command {
     /// Per-asset baselines: evaluation on labelled runs.
     Baseline {
         #[command(subcommand)]
-        command: edgecite::baseline::cli::BaselineCommand,
+        command: edgecite::cli::baseline::BaselineCommand,
     },
     /// API users (for the web app and API tokens).
     User {
         #[command(subcommand)]
-        command: edgecite::sinks::api::cli::UserCommand,
+        command: edgecite::cli::user::UserCommand,
     },
     /// API tokens for scripts and handheld apps.
     Token {
         #[command(subcommand)]
-        command: edgecite::sinks::api::cli::TokenCommand,
+        command: edgecite::cli::user::TokenCommand,
     },
     /// Diagnose lab DGA results (one sample from flags, or --csv FILE) through the transformer-dga pack.
     Dga(edgecite::cli::DgaArgs),
@@ -203,9 +203,9 @@ fn main() -> ExitCode {
         Command::Model { command: ModelCommand::Parity { model, config, models_dir, json } } => {
             model_parity(&model, config.as_deref(), models_dir, json)
         }
-        Command::Baseline { command } => edgecite::baseline::cli::run(command),
-        Command::User { command } => edgecite::sinks::api::cli::user(command),
-        Command::Token { command } => edgecite::sinks::api::cli::token(command),
+        Command::Baseline { command } => edgecite::cli::baseline::run(command),
+        Command::User { command } => edgecite::cli::user::user(command),
+        Command::Token { command } => edgecite::cli::user::token(command),
         Command::Ask(args) => edgecite::cli::ask(&args),
         Command::Refs { command } => edgecite::cli::refs(&command),
         Command::Dga(args) => edgecite::cli::dga(&args)

@@ -19,6 +19,7 @@ mod features_parity;
 mod hostile_input;
 mod inference;
 mod knowledge_api;
+mod layout;
 mod mbpoll;
 mod modbus_pymodbus;
 mod modbus_source;

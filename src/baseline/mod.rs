@@ -25,7 +25,6 @@
 //! are statrs'. Nothing here knows about the daemon: [`online`] binds it to assets, [`eval`]
 //! runs the SKAB protocol.
 
-pub mod cli;
 pub mod eval;
 pub mod online;
 

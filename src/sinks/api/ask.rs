@@ -49,7 +49,10 @@ fn is_corrupt(e: &SearchError) -> bool {
 /// database) is moved aside and a fresh index is built from the library; on other errors
 /// (disk full, I/O), or if the rebuild fails, the index lives in memory. The second value
 /// says what happened.
-fn open_refs(path: &std::path::Path, lib: &crate::knowledge::Library) -> anyhow::Result<(RefIndex, Option<String>)> {
+fn open_refs(
+    path: &std::path::Path,
+    lib: &crate::knowledge::Library,
+) -> Result<(RefIndex, Option<String>), KnowledgeError> {
     let first = RefIndex::open(path).and_then(|mut r| {
         if let Some(p) = r.quick_check()? {
             return Err(SearchError::Corrupt { path: path.display().to_string(), problem: p });
@@ -93,10 +96,23 @@ fn open_refs(path: &std::path::Path, lib: &crate::knowledge::Library) -> anyhow:
     }
 }
 
+/// Why the packs, glossaries or reference index cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error(transparent)]
+    Pack(#[from] crate::diagnose::pack::PackError),
+    #[error(transparent)]
+    Glossary(#[from] crate::knowledge::glossary::GlossaryError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error(transparent)]
+    Lab(#[from] crate::diagnose::lab::LabError),
+}
+
 impl Knowledge {
     /// Load the packs and their glossaries, open the reference index and refresh its
     /// built-in content.
-    pub fn open(cfg: &crate::config::packs::PacksConfig, in_memory: bool) -> anyhow::Result<Knowledge> {
+    pub fn open(cfg: &crate::config::packs::PacksConfig, in_memory: bool) -> Result<Knowledge, KnowledgeError> {
         let packs = PackSet::load(cfg.builtin, &cfg.dirs)?;
         let glossary = Glossary::load(cfg.builtin, &cfg.dirs)?;
         let (mut refs, refs_degraded) = if in_memory {

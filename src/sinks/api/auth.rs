@@ -80,6 +80,10 @@ pub struct Principal {
 pub enum AuthError {
     #[error("cannot hash a password: {0}")]
     Hash(String),
+    #[error("no user `{0}` (create it with `edgecite user add {0} --role ...`)")]
+    NoUser(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Hash a password (or token secret) as an argon2id PHC string with a random salt.
@@ -109,17 +113,16 @@ fn sha256(s: &str) -> [u8; 32] {
 }
 
 /// Create an API token for `user`; returns (id, the token string shown once).
-pub fn create_token(store: &mut crate::store::Store, user: &str, label: &str) -> anyhow::Result<(i64, String)> {
+pub fn create_token(store: &mut crate::store::Store, user: &str, label: &str) -> Result<(i64, String), AuthError> {
     let secret = random_secret();
     let hash = hash_secret(&secret)?;
-    let id = store
-        .create_token(user, label, &hash, crate::time::now_ms())?
-        .ok_or_else(|| anyhow::anyhow!("no user `{user}` (create it with `edgecite user add {user} --role ...`)"))?;
+    let id =
+        store.create_token(user, label, &hash, crate::time::now_ms())?.ok_or_else(|| AuthError::NoUser(user.into()))?;
     Ok((id, format!("{TOKEN_PREFIX}_{id}_{secret}")))
 }
 
 /// Create the configured demo user unless a user of that name exists.
-pub fn ensure_demo_user(store: &mut crate::store::Store, cfg: &ApiConfig) -> anyhow::Result<()> {
+pub fn ensure_demo_user(store: &mut crate::store::Store, cfg: &ApiConfig) -> Result<(), AuthError> {
     let Some(d) = &cfg.demo_user else { return Ok(()) };
     // Any row of that name, disabled included: a disabled demo user stays disabled.
     if !store.user_exists(&d.name)? {

@@ -28,7 +28,6 @@ use std::sync::{Arc, Mutex};
 use utoipa::{OpenApi, ToSchema};
 
 pub mod auth;
-pub mod cli;
 mod field;
 pub mod i18n;
 pub mod metrics;

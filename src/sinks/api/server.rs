@@ -6,32 +6,57 @@ use super::{router, ApiState};
 use crate::config::{ApiConfig, StoreConfig};
 use crate::sinks::live::SharedLive;
 use crate::store::Store;
-use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Why the API cannot start (or a local tool cannot reach it over TLS).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{}: not a PEM certificate chain (key api.tls.cert)", file.display())]
+    CertChain { file: PathBuf, source: rustls::pki_types::pem::Error },
+    #[error("{}: no certificate in the file (key api.tls.cert)", file.display())]
+    NoCert { file: PathBuf },
+    #[error("{}: no PEM certificate (key api.tls.cert)", file.display())]
+    NoPinnedCert { file: PathBuf },
+    #[error("{}: not a PEM private key (key api.tls.key)", file.display())]
+    Key { file: PathBuf, source: rustls::pki_types::pem::Error },
+    #[error("{what}")]
+    Tls { what: &'static str, source: rustls::Error },
+    #[error("api: cannot listen on {addr} (key api.listen)")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Auth(#[from] super::auth::AuthError),
+}
+
 /// A rustls server config from PEM files (certificate chain, private key).
-pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<rustls::ServerConfig> {
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig, ServeError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|i| i.collect::<Result<_, _>>())
-        .with_context(|| format!("{}: not a PEM certificate chain (key api.tls.cert)", cert.display()))?;
+        .map_err(|source| ServeError::CertChain { file: cert.into(), source })?;
     if certs.is_empty() {
-        anyhow::bail!("{}: no certificate in the file (key api.tls.cert)", cert.display());
+        return Err(ServeError::NoCert { file: cert.into() });
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("{}: not a PEM private key (key api.tls.key)", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| ServeError::Key { file: key.into(), source })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
+        .map_err(|source| ServeError::Tls { what: "TLS protocol versions", source })?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .context("api.tls: the certificate and key do not form a usable pair")?;
+        .map_err(|source| ServeError::Tls {
+            what: "api.tls: the certificate and key do not form a usable pair",
+            source,
+        })?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
@@ -44,7 +69,7 @@ pub async fn spawn(
     live: SharedLive,
     knowledge: super::ask::SharedKnowledge,
     cancel: CancellationToken,
-) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+) -> Result<impl Future<Output = ()> + Send + 'static, ServeError> {
     // A backlog above max_connections: connections beyond the limit wait there (no
     // descriptor of ours) instead of being refused.
     let listener = {
@@ -53,7 +78,7 @@ pub async fn spawn(
         sock.set_reuseaddr(true)?;
         sock.bind(cfg.listen)
             .and_then(|_| sock.listen(cfg.max_connections.max(1024)))
-            .with_context(|| format!("api: cannot listen on {} (key api.listen)", cfg.listen))?
+            .map_err(|source| ServeError::Listen { addr: cfg.listen, source })?
             .into_std()?
     };
     listener.set_nonblocking(true)?;
@@ -172,19 +197,20 @@ async fn serve_connection<S>(
 /// A TLS client config for local tools (`edgecite status`) that trusts exactly the
 /// certificate configured in `[api] tls.cert`: the daemon on this host must present it, so
 /// self-signed certificates and certificates for other names work without a CA.
-pub fn pinned_client_config(cert: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
+pub fn pinned_client_config(cert: &std::path::Path) -> Result<rustls::ClientConfig, ServeError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let pinned = CertificateDer::pem_file_iter(cert)
         .and_then(|mut i| i.next().transpose())
         .ok()
         .flatten()
-        .with_context(|| format!("{}: no PEM certificate (key api.tls.cert)", cert.display()))?
+        .ok_or_else(|| ServeError::NoPinnedCert { file: cert.into() })?
         .into_owned();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(Pinned { cert: pinned, provider: provider.clone() });
     Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+        .with_safe_default_protocol_versions()
+        .map_err(|source| ServeError::Tls { what: "TLS protocol versions", source })?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth())
@@ -229,5 +255,28 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bad certificate or key is refused naming the file and the key, the cause chained
+    /// (`edgecite run` prints the chain).
+    #[test]
+    fn tls_errors_name_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, "").unwrap();
+        std::fs::write(&key, "").unwrap();
+        let e = tls_config(&cert, &key).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: no certificate in the file (key api.tls.cert)", cert.display()));
+        let e = pinned_client_config(&cert).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: no PEM certificate (key api.tls.cert)", cert.display()));
+        let missing = dir.path().join("absent.pem");
+        let e = tls_config(&missing, &key).unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: not a PEM certificate chain (key api.tls.cert)", missing.display()));
+        assert!(std::error::Error::source(&e).is_some(), "the cause is chained");
     }
 }

@@ -1,5 +1,11 @@
-//! One-shot commands of the knowledge side: `edgecite dga` (lab DGA results) and
-//! `edgecite ask` / `edgecite refs` (reference library). Binary-edge code: anyhow errors.
+//! The command line's one-shot commands (binary-edge code: anyhow errors, printing):
+//! here `edgecite dga` (lab DGA results) and `edgecite ask` / `edgecite refs` (reference
+//! library); `user.rs`: `edgecite user` / `token`; `baseline.rs`: `edgecite baseline`.
+//! `main.rs` parses the arguments and calls these; the library layers below return
+//! thiserror errors.
+
+pub mod baseline;
+pub mod user;
 
 use crate::config::packs::Lang;
 use crate::config::Config;

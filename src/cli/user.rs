@@ -1,8 +1,8 @@
 //! `edgecite user ...` and `edgecite token ...`: manage API users and tokens in the store
 //! named by a config (works while the daemon runs: SQLite WAL).
 
-use super::auth::{create_token, hash_secret};
 use crate::config::Config;
+use crate::sinks::api::auth::{create_token, hash_secret};
 use crate::store::auth::AuditEntry;
 use crate::store::Store;
 use anyhow::{bail, Context};

@@ -1,7 +1,7 @@
-//! `edgecite baseline ...`: the binary's edge for baselines (anyhow, printing), like `cli.rs`.
+//! `edgecite baseline ...`: the binary's edge for baselines (anyhow, printing).
 
-use super::eval::{evaluate_file, expand, render, EvalOptions, Pooled};
-use super::{FitOptions, LimitBasis};
+use crate::baseline::eval::{evaluate_file, expand, render, EvalOptions, Pooled};
+use crate::baseline::{FitOptions, LimitBasis};
 use anyhow::Context;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -21,13 +21,13 @@ pub enum BaselineCommand {
         #[arg(long, default_value_t = 400)]
         train_rows: usize,
         /// Samples per window feature.
-        #[arg(long, default_value_t = super::DEFAULT_WINDOW)]
+        #[arg(long, default_value_t = crate::baseline::DEFAULT_WINDOW)]
         window: usize,
         /// Confidence level of the T² and Q limits.
-        #[arg(long, default_value_t = super::DEFAULT_CONFIDENCE)]
+        #[arg(long, default_value_t = crate::baseline::DEFAULT_CONFIDENCE)]
         confidence: f64,
         /// Cumulative explained variance that sets the number of components.
-        #[arg(long, default_value_t = super::DEFAULT_VARIANCE)]
+        #[arg(long, default_value_t = crate::baseline::DEFAULT_VARIANCE)]
         variance: f64,
         /// Limits from the published distributions or the learning rows' own quantiles.
         #[arg(long, value_enum, default_value_t = Limits::Distribution)]
@@ -77,21 +77,21 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<()> {
             let c = crate::config::Config::load(&config)?;
             let configured = c.assets.iter().any(|a| a.id == asset && a.baselines.iter().any(|b| b.name == name));
             anyhow::ensure!(configured, "{}: asset `{asset}` has no baseline `{name}`", config.display());
-            let store = crate::sinks::api::cli::open(&config)?;
+            let store = super::user::open(&config)?;
             let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into()));
             anyhow::ensure!(
                 store.request_relearn(&asset, &name, &by, crate::time::now_ms())?,
                 "{}: baseline `{name}` of {asset} is not in the store yet: start the daemon once so it writes its baselines",
                 c.store.path.display()
             );
-            crate::sinks::api::cli::audit(&store, "BASELINE_RELEARN_REQUEST", &format!("{asset}/{name}"), "")?;
+            super::user::audit(&store, "BASELINE_RELEARN_REQUEST", &format!("{asset}/{name}"), "")?;
             println!(
                 "re-learn of baseline `{name}` on {asset} requested; the daemon takes it up at its next evaluation"
             );
             Ok(())
         }
         BaselineCommand::Status { config, json } => {
-            let store = crate::sinks::api::cli::open(&config)?;
+            let store = super::user::open(&config)?;
             let rows = store.baselines(None, crate::time::now_ms())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
