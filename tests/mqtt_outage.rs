@@ -53,11 +53,17 @@ fn outage_with_backlog(
 fn broker_outage_loses_nothing_and_replays_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let (mut broker, sub, _, _, mut daemon) = outage_with_backlog(dir.path(), "test-outage");
+    // The broker away: /healthz is degraded and says why (issue 18: health counts every sink).
+    let h = daemon.json("/healthz");
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert!(h["reasons"].to_string().contains("MQTT sink not connected to"), "{h}");
     broker.restart();
     daemon.wait_until("the backlog replayed", LIMIT, || {
         let (up, _, replayed) = queued(&daemon)?;
         (up && replayed >= 40).then_some(())
     });
+    let h = daemon.json("/healthz");
+    assert!(!h["reasons"].to_string().contains("MQTT sink"), "connected again: {h}");
     let before = first_occurrences(&sub.snapshot()).len();
     wait_received(&sub, &daemon, before + 5); // live data flows again
     assert!(daemon.terminate(), "daemon did not stop cleanly:\n{}", daemon.log_text());

@@ -75,6 +75,19 @@ fn every_payload_kind_round_trips_and_matches_its_schema() {
     assert_eq!(o["connected"], true, "{o}");
     assert!(o["acked"].as_u64().unwrap() >= seqs.len() as u64, "{o}");
     assert!(daemon.json("/healthz")["mqtt"]["outbox"]["quota_bytes"].as_u64().unwrap() > 0);
+    // /metrics counts the sink like a source (issue 18).
+    let auth = format!("Bearer {}", daemon.token);
+    let m = crate::common::http(daemon.api, "GET", "/metrics", &[("Authorization", &auth)], None).unwrap();
+    let text = m.json.as_str().unwrap_or_default().to_string();
+    let value = |family: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{family}{{broker=")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    assert_eq!(value("edgecite_mqtt_connected"), Some(1), "{text}");
+    assert!(value("edgecite_mqtt_acked_total").unwrap() >= seqs.len() as u64, "{text}");
+    assert!(value("edgecite_mqtt_sent_total").unwrap() >= value("edgecite_mqtt_acked_total").unwrap(), "{text}");
+    assert!(value("edgecite_mqtt_enqueued_total").unwrap() >= seqs.len() as u64, "{text}");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["status", "--config"])
         .arg(&config)

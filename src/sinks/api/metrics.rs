@@ -120,9 +120,10 @@ fn esc(s: &str) -> String {
 async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let (samples, findings) = query_store(&state, |s| Ok((s.sample_count_estimate()?, s.finding_counts()?))).await?;
     let mut o = String::with_capacity(8192);
-    let (sources, started, last_eval, open_assets) = {
+    let (sources, started, last_eval, open_assets, mqtt) = {
         let live = state.live.read().unwrap_or_else(|p| p.into_inner());
-        (live.source_statuses(), live.started_ms, live.last_evaluation_ms, live.assets.len())
+        let mqtt = live.mqtt.as_ref().map(|m| m.view());
+        (live.source_statuses(), live.started_ms, live.last_evaluation_ms, live.assets.len(), mqtt)
     };
     let now = crate::time::now_ms();
     let _ = writeln!(o, "# HELP edgecite_up 1 while the daemon serves.\n# TYPE edgecite_up gauge\nedgecite_up 1");
@@ -167,6 +168,41 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
             s.kind,
             s.connected as u8
         );
+    }
+    // The MQTT sink, counted like a source (issue 18): events received into the outbox,
+    // sent, acknowledged, replayed, and the outbox itself.
+    if let Some(m) = &mqtt {
+        let b = esc(&m.broker);
+        let counters: [(&str, &str, u64); 6] = [
+            ("enqueued", "Messages queued in the outbox.", m.enqueued),
+            ("sent", "Messages written to the broker.", m.sent),
+            ("acked", "Messages the broker acknowledged (then deleted from the outbox).", m.acked),
+            ("replayed", "Messages sent from a backlog after a reconnect.", m.replayed),
+            ("connects", "Broker sessions opened.", m.connects),
+            ("connection_errors", "Failed or lost broker connections.", m.connection_errors),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                o,
+                "# HELP edgecite_mqtt_{name}_total {help}\n# TYPE edgecite_mqtt_{name}_total counter\nedgecite_mqtt_{name}_total{{broker=\"{b}\"}} {v}"
+            );
+        }
+        let gauges: [(&str, &str, u64); 4] = [
+            ("connected", "1 while the sink holds a broker session.", m.connected as u64),
+            ("outbox_messages", "Messages waiting in the outbox.", m.outbox.messages),
+            ("outbox_bytes", "Bytes the outbox holds.", m.outbox.bytes),
+            (
+                "outbox_dropped_telemetry",
+                "Telemetry dropped at the outbox quota (findings never are).",
+                m.outbox.dropped_telemetry,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(
+                o,
+                "# HELP edgecite_mqtt_{name} {help}\n# TYPE edgecite_mqtt_{name} gauge\nedgecite_mqtt_{name}{{broker=\"{b}\"}} {v}"
+            );
+        }
     }
     let _ =
         writeln!(o, "# HELP edgecite_store_samples Samples stored (estimate).\n# TYPE edgecite_store_samples gauge");

@@ -457,6 +457,16 @@ async fn healthz(State(state): State<ApiState>, principal: Option<axum::Extensio
     }
     reasons.extend(live.alarm_errors.iter().map(|e| format!("alarm output: {e}")));
     reasons.extend(live.store_health.problems());
+    // The MQTT sink counts like a source: while it is not connected, findings and telemetry
+    // wait in the outbox and the plant does not see them.
+    if let Some(m) = live.mqtt.as_ref().map(|m| m.view()).filter(|m| !m.connected) {
+        reasons.push(format!(
+            "MQTT sink not connected to {} ({} message(s) waiting in the outbox{})",
+            m.broker,
+            m.outbox.messages,
+            m.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+        ));
+    }
     let status = match (store_ok, reasons.is_empty()) {
         (false, _) => "down",
         (true, true) => "healthy",
