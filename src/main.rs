@@ -553,7 +553,12 @@ fn check(path: &Path) -> anyhow::Result<()> {
     }
     println!("site: {} ({})", config.site.id, config.site.name);
     let points: usize = config.sources.modbus.iter().map(|d| d.points.len()).sum();
-    println!("sources: {} modbus device(s), {points} point(s)", config.sources.modbus.len());
+    let subs = if config.mqtt.enabled { config.mqtt.subscriptions.len() } else { 0 };
+    println!(
+        "sources: {} modbus device(s), {points} point(s); {} I2C sensor(s); {subs} MQTT subscription(s)",
+        config.sources.modbus.len(),
+        config.sources.i2c.len()
+    );
     for d in &config.sources.modbus {
         println!(
             "  {:<10} {}/{}  every {} ms, {} point(s) in {} request(s) per cycle",
@@ -564,6 +569,12 @@ fn check(path: &Path) -> anyhow::Result<()> {
             d.points.len(),
             edgecite::sources::modbus::plan::plan_device(d).len()
         );
+    }
+    for s in &config.sources.i2c {
+        println!("  {:<10} i2c {} address {:#04x} ({:?}) every {} ms", s.id, s.bus, s.address, s.sensor, s.interval_ms);
+    }
+    for t in config.mqtt.subscriptions.iter().filter(|_| config.mqtt.enabled) {
+        println!("  mqtt       {} -> {} ({:?})", t.topic, t.point, t.format);
     }
     println!("assets: {}", config.assets.len());
     for a in &config.assets {

@@ -130,3 +130,28 @@ fn secrets_are_read_from_their_files_and_inline_ones_in_a_readable_config_are_ca
         assert!(!stdout.contains("broker-secret"), "the secret itself is never printed");
     }
 }
+
+/// Issue 18: `check` reports every kind of source, not only Modbus devices.
+#[test]
+fn check_lists_i2c_sensors_and_mqtt_subscriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "[site]\nid = \"s\"\n[[sources.i2c]]\nid = \"cabinet\"\nbus = \"/dev/i2c-1\"\naddress = 0x48\nsensor = \"tmp102\"\n\
+         [mqtt]\nenabled = true\n[[mqtt.subscriptions]]\ntopic = \"plant/+/temp\"\npoint = \"ext.{1}_temp\"\n\
+         [[mqtt.subscriptions]]\ntopic = \"plant/+/json\"\npoint = \"ext.{1}_json\"\nformat = \"json\"\nvalue = \"data.value\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["check", "--config"]).arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("sources: 0 modbus device(s), 0 point(s); 1 I2C sensor(s); 2 MQTT subscription(s)"),
+        "{text}"
+    );
+    assert!(text.contains("cabinet    i2c /dev/i2c-1 address 0x48"), "{text}");
+    assert!(text.contains("mqtt       plant/+/json -> ext.{1}_json (Json)"), "{text}");
+    // The history line counts the polled I2C sensor and says MQTT adds what peers publish.
+    assert!(text.contains("at the polled 0.2 samples/s, plus what MQTT peers publish"), "{text}");
+}
