@@ -88,6 +88,18 @@ fn absent_providers_fall_back_to_cpu_with_a_warning_in_log_status_and_api() {
         let runs = model(&l, "pump_anomaly")["latency"]["runs"].as_u64().unwrap();
         (runs >= 3).then_some(())
     });
+    // /metrics counts the models like sources (issue 18): loaded or not, and their runs.
+    let auth = format!("Bearer {}", d.token);
+    let m = common::http(d.api, "GET", "/metrics", &[("Authorization", &auth)], None).unwrap();
+    let text = m.json.as_str().unwrap_or_default().to_string();
+    let value = |line: &str| -> Option<u64> {
+        text.lines().find(|l| l.starts_with(line)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    assert_eq!(value("edgecite_model_loaded{model=\"pump_anomaly\"}"), Some(1), "{text}");
+    assert_eq!(value("edgecite_model_loaded{model=\"tampered\"}"), Some(0), "{text}");
+    assert!(value("edgecite_model_runs_total{model=\"pump_anomaly\"}").unwrap() >= 3, "{text}");
+    assert!(value("edgecite_model_rows_total{model=\"pump_anomaly\"}").unwrap() >= 3, "{text}");
+    assert_eq!(value("edgecite_model_errors_total{model=\"pump_anomaly\"}"), Some(0), "{text}");
 
     let log = d.log_text();
     assert!(

@@ -120,10 +120,17 @@ fn esc(s: &str) -> String {
 async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let (samples, findings) = query_store(&state, |s| Ok((s.sample_count_estimate()?, s.finding_counts()?))).await?;
     let mut o = String::with_capacity(8192);
-    let (sources, started, last_eval, open_assets, mqtt) = {
+    let (sources, started, last_eval, open_assets, mqtt, models) = {
         let live = state.live.read().unwrap_or_else(|p| p.into_inner());
         let mqtt = live.mqtt.as_ref().map(|m| m.view());
-        (live.source_statuses(), live.started_ms, live.last_evaluation_ms, live.assets.len(), mqtt)
+        (
+            live.source_statuses(),
+            live.started_ms,
+            live.last_evaluation_ms,
+            live.assets.len(),
+            mqtt,
+            live.registry.infos(),
+        )
     };
     let now = crate::time::now_ms();
     let _ = writeln!(o, "# HELP edgecite_up 1 while the daemon serves.\n# TYPE edgecite_up gauge\nedgecite_up 1");
@@ -202,6 +209,33 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
                 o,
                 "# HELP edgecite_mqtt_{name} {help}\n# TYPE edgecite_mqtt_{name} gauge\nedgecite_mqtt_{name}{{broker=\"{b}\"}} {v}"
             );
+        }
+    }
+    // The models, counted like sources (issue 18): loaded or not, runs, rows scored, errors,
+    // non-finite scores and the latency's p99.
+    let _ = writeln!(
+        o,
+        "# HELP edgecite_model_loaded 1 when the model is loaded and scores.\n# TYPE edgecite_model_loaded gauge"
+    );
+    for m in &models {
+        let _ = writeln!(o, "edgecite_model_loaded{{model=\"{}\"}} {}", esc(&m.name), (m.status == "loaded") as u8);
+    }
+    type Stat = fn(&crate::inference::stats::StatsSnapshot) -> u64;
+    let stats: [(&str, &str, &str, Stat); 5] = [
+        ("runs_total", "counter", "Inference runs (a batch is one run).", |l| l.runs),
+        ("rows_total", "counter", "Feature rows scored.", |l| l.rows),
+        ("errors_total", "counter", "Runs that failed.", |l| l.errors),
+        ("non_finite_scores_total", "counter", "Scores that were NaN or infinite (no finding from them).", |l| {
+            l.non_finite_scores
+        }),
+        ("latency_p99_microseconds", "gauge", "99th percentile of a run's latency.", |l| l.p99_us),
+    ];
+    for (name, kind, help, get) in stats {
+        let _ = writeln!(o, "# HELP edgecite_model_{name} {help}\n# TYPE edgecite_model_{name} {kind}");
+        for m in &models {
+            if let Some(l) = &m.latency {
+                let _ = writeln!(o, "edgecite_model_{name}{{model=\"{}\"}} {}", esc(&m.name), get(l));
+            }
         }
     }
     let _ =
