@@ -388,18 +388,12 @@ fn record(
             last_status.insert((a.asset.clone(), cid.to_string()), key);
         }
         let transition = tracker.observe(&a.asset, cid, &a.outcome, now);
-        // Every value a stored finding cites (its evidence values, and those its methods'
-        // summaries quote, all the asset's newest samples) is in the sample history: the
-        // samples the deadband held back are stored with it.
-        let cited = match &transition {
-            None => None,
-            Some(Transition::Opened(r) | Transition::Changed(r) | Transition::Refreshed(r)) => Some(&r.evidence),
-            Some(Transition::Cleared(ev)) => Some(ev),
-        };
-        if let Some(ev) = cited {
-            let own = asset_points.get(&a.asset).into_iter().flatten().map(String::as_str);
-            let held: Vec<crate::sample::Sample> =
-                ev.values.iter().map(|v| v.point.as_str()).chain(own).filter_map(|p| deadband.release(p)).collect();
+        // Every value a stored finding cites (its evidence values and the values its methods'
+        // summaries quote: the asset's newest samples) is in the sample history: the
+        // asset's samples the deadband held back are stored with it.
+        if transition.is_some() {
+            let own = asset_points.get(&a.asset).into_iter().flatten();
+            let held: Vec<crate::sample::Sample> = own.filter_map(|p| deadband.release(p)).collect();
             if !held.is_empty() {
                 store.insert_samples(held.iter())?;
             }

@@ -107,7 +107,7 @@ pub enum Placement {
     /// Outside the valid range (or NaN).
     Invalid,
     /// Inside the valid range but beyond the trained one on a side the model does not judge.
-    Untrained { above: bool },
+    Untrained,
 }
 
 impl FeatureSpec {
@@ -123,7 +123,7 @@ impl FeatureSpec {
         if self.extrapolate.allows(above) {
             Placement::Beyond { above }
         } else {
-            Placement::Untrained { above }
+            Placement::Untrained
         }
     }
 

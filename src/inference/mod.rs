@@ -14,7 +14,7 @@ pub mod reload;
 pub mod rknn;
 pub mod stats;
 
-pub use manifest::{Extrapolate, FeatureSpec, Manifest, Placement, Statistic};
+pub use manifest::{FeatureSpec, Manifest, Placement, Statistic};
 
 pub use crate::config::inference::Provider;
 use crate::pipeline::{AssetState, WindowProblem};
@@ -519,7 +519,7 @@ pub fn compute_features(
                     max: spec.valid_max,
                 })
             }
-            Placement::Untrained { .. } => {
+            Placement::Untrained => {
                 return Err(FeatureProblem::Untrained {
                     role: role(),
                     value: v,

@@ -255,8 +255,6 @@ fn matching_sentences(text: &str, ranges: &[(usize, usize)]) -> Vec<String> {
 pub struct RefIndex {
     conn: Connection,
     path: String,
-    /// Row count, kept for the term-frequency cut (count(*) is a scan).
-    rows: std::cell::Cell<i64>,
     /// Document frequencies looked up in the vocabulary tables, per (index, term), valid for
     /// the `PRAGMA data_version` they were read at (another connection's commit, such as
     /// `refs import`, changes it) and cleared by this connection's own writes.
@@ -288,15 +286,7 @@ impl RefIndex {
         // `refs import` writes while the daemon may be indexing: take the write lock first.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.execute_batch(SCHEMA).map_err(|source| SearchError::Db { path: path.clone(), source })?;
-        let mut ix = RefIndex {
-            conn,
-            path,
-            rows: std::cell::Cell::new(0),
-            df: Default::default(),
-            lexicon: Lexicon::builtin(),
-            floor: SUPPORT_FLOOR,
-        };
-        ix.recount()?;
+        let mut ix = RefIndex { conn, path, df: Default::default(), lexicon: Lexicon::builtin(), floor: SUPPORT_FLOOR };
         ix.index_words()?;
         Ok(ix)
     }
@@ -360,22 +350,21 @@ impl RefIndex {
             }
         }
         tx.commit().map_err(e)?;
-        self.df.borrow_mut().1.clear();
+        self.forget_counts();
         Ok(())
     }
 
-    fn recount(&self) -> Result<(), SearchError> {
-        self.rows.set(self.passage_count()?);
+    /// This connection changed the index: the cached document frequencies are stale.
+    fn forget_counts(&self) {
         self.df.borrow_mut().1.clear();
-        Ok(())
     }
 
     /// Drop the cached counts when another connection has committed since they were read.
     fn refresh_counts(&self) -> Result<(), SearchError> {
         let version: i64 = self.db(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)))?;
-        if self.df.borrow().0 != version {
-            self.recount()?;
-            self.df.borrow_mut().0 = version;
+        let mut df = self.df.borrow_mut();
+        if df.0 != version {
+            *df = (version, HashMap::new());
         }
         Ok(())
     }
@@ -438,7 +427,7 @@ impl RefIndex {
             }
         }
         tx.commit().map_err(e)?;
-        self.recount()?;
+        self.forget_counts();
         self.index_words()
     }
 
@@ -464,7 +453,7 @@ impl RefIndex {
             }
         }
         tx.commit().map_err(e)?;
-        self.recount()?;
+        self.forget_counts();
         self.index_words()?;
         Ok(doc.passages.len())
     }
@@ -807,13 +796,13 @@ impl RefIndex {
             }
         }
         let enough = |cand: &Vec<(i64, f64, Hit)>, before: usize| cand.len() - before >= limit * 2;
-        let or = |g: &[(i64, &str)]| format!("({})", g.iter().map(|p| p.1).collect::<Vec<_>>().join(" OR "));
+        let pieces = |ps: &[(i64, &str)]| ps.iter().map(|p| p.1).collect::<Vec<_>>().join(" OR ");
         let before = cand.len();
         // 1. Coordination levels, commonest group dropped first.
         known.sort_by_key(|g| g.iter().map(|p| p.0).sum::<i64>());
         let mut level = known.len();
         while level > 1 && !enough(cand, before) {
-            let and: Vec<String> = known[..level].iter().map(|g| or(g)).collect();
+            let and: Vec<String> = known[..level].iter().map(|g| format!("({})", pieces(g))).collect();
             self.collect(cand, &query(""), &and.join(" AND "))?;
             level -= 1;
         }
@@ -829,7 +818,6 @@ impl RefIndex {
                 matched > RANK_BUDGET
             })
             .unwrap_or(flat.len());
-        let pieces = |ps: &[(i64, &str)]| ps.iter().map(|p| p.1).collect::<Vec<_>>().join(" OR ");
         if split > 0 && !enough(cand, before) {
             self.collect(cand, &query("ORDER BY rank"), &pieces(&flat[..split]))?;
         }

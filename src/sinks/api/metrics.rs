@@ -179,47 +179,38 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     // The MQTT sink, counted like a source (issue 18): events received into the outbox,
     // sent, acknowledged, replayed, and the outbox itself.
     if let Some(m) = &mqtt {
-        let b = esc(&m.broker);
-        let counters: [(&str, &str, u64); 6] = [
-            ("enqueued", "Messages queued in the outbox.", m.enqueued),
-            ("sent", "Messages written to the broker.", m.sent),
-            ("acked", "Messages the broker acknowledged (then deleted from the outbox).", m.acked),
-            ("replayed", "Messages sent from a backlog after a reconnect.", m.replayed),
-            ("connects", "Broker sessions opened.", m.connects),
-            ("connection_errors", "Failed or lost broker connections.", m.connection_errors),
-        ];
-        for (name, help, v) in counters {
-            let _ = writeln!(
-                o,
-                "# HELP edgecite_mqtt_{name}_total {help}\n# TYPE edgecite_mqtt_{name}_total counter\nedgecite_mqtt_{name}_total{{broker=\"{b}\"}} {v}"
-            );
-        }
-        let gauges: [(&str, &str, u64); 4] = [
-            ("connected", "1 while the sink holds a broker session.", m.connected as u64),
-            ("outbox_messages", "Messages waiting in the outbox.", m.outbox.messages),
-            ("outbox_bytes", "Bytes the outbox holds.", m.outbox.bytes),
+        let label = format!("broker=\"{}\"", esc(&m.broker));
+        let rows: [(&str, &str, &str, u64); 10] = [
+            ("enqueued_total", "counter", "Messages queued in the outbox.", m.enqueued),
+            ("sent_total", "counter", "Messages written to the broker.", m.sent),
+            ("acked_total", "counter", "Messages the broker acknowledged (then deleted from the outbox).", m.acked),
+            ("replayed_total", "counter", "Messages sent from a backlog after a reconnect.", m.replayed),
+            ("connects_total", "counter", "Broker sessions opened.", m.connects),
+            ("connection_errors_total", "counter", "Failed or lost broker connections.", m.connection_errors),
+            ("connected", "gauge", "1 while the sink holds a broker session.", m.connected as u64),
+            ("outbox_messages", "gauge", "Messages waiting in the outbox.", m.outbox.messages),
+            ("outbox_bytes", "gauge", "Bytes the outbox holds.", m.outbox.bytes),
             (
                 "outbox_dropped_telemetry",
+                "gauge",
                 "Telemetry dropped at the outbox quota (findings never are).",
                 m.outbox.dropped_telemetry,
             ),
         ];
-        for (name, help, v) in gauges {
-            let _ = writeln!(
-                o,
-                "# HELP edgecite_mqtt_{name} {help}\n# TYPE edgecite_mqtt_{name} gauge\nedgecite_mqtt_{name}{{broker=\"{b}\"}} {v}"
-            );
+        for (name, kind, help, v) in rows {
+            family(&mut o, &format!("edgecite_mqtt_{name}"), kind, help, [(label.clone(), v)]);
         }
     }
     // The models, counted like sources (issue 18): loaded or not, runs, rows scored, errors,
     // non-finite scores and the latency's p99.
-    let _ = writeln!(
-        o,
-        "# HELP edgecite_model_loaded 1 when the model is loaded and scores.\n# TYPE edgecite_model_loaded gauge"
+    let label = |m: &crate::inference::registry::ModelInfo| format!("model=\"{}\"", esc(&m.name));
+    family(
+        &mut o,
+        "edgecite_model_loaded",
+        "gauge",
+        "1 when the model is loaded and scores.",
+        models.iter().map(|m| (label(m), (m.status == "loaded") as u64)),
     );
-    for m in &models {
-        let _ = writeln!(o, "edgecite_model_loaded{{model=\"{}\"}} {}", esc(&m.name), (m.status == "loaded") as u8);
-    }
     type Stat = fn(&crate::inference::stats::StatsSnapshot) -> u64;
     let stats: [(&str, &str, &str, Stat); 5] = [
         ("runs_total", "counter", "Inference runs (a batch is one run).", |l| l.runs),
@@ -231,12 +222,8 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
         ("latency_p99_microseconds", "gauge", "99th percentile of a run's latency.", |l| l.p99_us),
     ];
     for (name, kind, help, get) in stats {
-        let _ = writeln!(o, "# HELP edgecite_model_{name} {help}\n# TYPE edgecite_model_{name} {kind}");
-        for m in &models {
-            if let Some(l) = &m.latency {
-                let _ = writeln!(o, "edgecite_model_{name}{{model=\"{}\"}} {}", esc(&m.name), get(l));
-            }
-        }
+        let rows = models.iter().filter_map(|m| m.latency.as_ref().map(|l| (label(m), get(l))));
+        family(&mut o, &format!("edgecite_model_{name}"), kind, help, rows);
     }
     let _ =
         writeln!(o, "# HELP edgecite_store_samples Samples stored (estimate).\n# TYPE edgecite_store_samples gauge");
@@ -282,4 +269,13 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let mut r = Response::new(Body::from(o));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     Ok(r)
+}
+
+/// One metric family: its HELP and TYPE lines, then a sample per (labels, value).
+fn family(o: &mut String, name: &str, kind: &str, help: &str, rows: impl IntoIterator<Item = (String, u64)>) {
+    use std::fmt::Write;
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, v) in rows {
+        let _ = writeln!(o, "{name}{{{labels}}} {v}");
+    }
 }

@@ -459,12 +459,13 @@ async fn healthz(State(state): State<ApiState>, principal: Option<axum::Extensio
     reasons.extend(live.store_health.problems());
     // The MQTT sink counts like a source: while it is not connected, findings and telemetry
     // wait in the outbox and the plant does not see them.
-    if let Some(m) = live.mqtt.as_ref().map(|m| m.view()).filter(|m| !m.connected) {
+    let mqtt = live.mqtt.as_ref().map(|m| m.view());
+    if let Some(m) = mqtt.as_ref().filter(|m| !m.connected) {
         reasons.push(format!(
             "MQTT sink not connected to {} ({} message(s) waiting in the outbox{})",
             m.broker,
             m.outbox.messages,
-            m.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+            m.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
         ));
     }
     let status = match (store_ok, reasons.is_empty()) {
@@ -490,7 +491,7 @@ async fn healthz(State(state): State<ApiState>, principal: Option<axum::Extensio
         "model_errors": live.model_errors,
         "alarm_errors": live.alarm_errors,
         "disabled_criteria": live.disabled,
-        "mqtt": live.mqtt.as_ref().map(|m| m.view()),
+        "mqtt": mqtt,
     });
     (code, Json(body)).into_response()
 }
