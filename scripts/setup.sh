@@ -83,6 +83,12 @@ ensure_api_test_tools() {
     log "installing schemathesis 4.32.5 into .venv"
     "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
   fi
+  # Issue 14: the OpenAPI document validates, and a client generated from it works
+  # (tests/api_openapi_client.rs).
+  if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("openapi-spec-validator") != "0.9.0" or m.version("openapi-python-client") != "0.29.1")' 2>/dev/null; then
+    log "installing openapi-spec-validator 0.9.0 and openapi-python-client 0.29.1 into .venv"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "openapi-spec-validator==0.9.0" "openapi-python-client==0.29.1"
+  fi
   apt_install openssl openssl
   apt_install curl curl
 }

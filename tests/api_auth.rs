@@ -16,25 +16,51 @@ fn login(port: u16, user: &str, password: &str) -> common::Response {
     http(port, "POST", "/api/v1/auth/login", &[("Content-Type", "application/json")], Some(body.as_bytes())).unwrap()
 }
 
-/// Read `/api/v1/live` until the first complete event.
-fn sse_first_event(port: u16, token: &str) -> String {
+/// Read `/api/v1/live` until `n` complete events; with `gzip` the stream is asked for
+/// gzip-compressed and each event must be readable as soon as its chunk arrives (the
+/// compressor flushes per event). Returns the response head and the events.
+fn sse_events(port: u16, token: &str, gzip: bool, n: usize) -> (String, Vec<String>) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /api/v1/live HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let ae = if gzip { "Accept-Encoding: gzip\r\n" } else { "" };
+    write!(s, "GET /api/v1/live HTTP/1.1\r\nHost: x\r\n{ae}Authorization: Bearer {token}\r\n\r\n").unwrap();
+    let (mut raw, mut chunk) = (Vec::new(), [0u8; 4096]);
+    let mut gz = flate2::write::GzDecoder::new(Vec::new());
+    let (mut head, mut at) = (None::<String>, 0usize);
     loop {
-        let n = s.read(&mut chunk).expect("an event within 10 s");
-        assert!(n > 0, "stream closed: {}", String::from_utf8_lossy(&buf));
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf).to_string();
-        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-        if let Some(start) = text.find("event: ") {
-            // Chunked transfer: the event ends with a blank line.
-            if let Some(end) = text[start..].find("\n\n") {
-                return text[start..start + end].to_string();
+        let got = s.read(&mut chunk).expect("an event within 10 s");
+        assert!(got > 0, "stream closed: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&chunk[..got]);
+        if head.is_none() {
+            let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+            let h = String::from_utf8_lossy(&raw[..end]).to_string();
+            assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+            assert!(h.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{h}");
+            (head, at) = (Some(h), end + 4);
+        }
+        // Chunked transfer: "size\r\ndata\r\n" until the bytes so far end.
+        let mut body = Vec::new();
+        while let Some(nl) = raw[at..].windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(std::str::from_utf8(&raw[at..at + nl]).unwrap().trim(), 16).unwrap();
+            let start = at + nl + 2;
+            if raw.len() < start + size + 2 {
+                break;
             }
+            body.extend_from_slice(&raw[start..start + size]);
+            at = start + size + 2;
+        }
+        if gzip {
+            gz.write_all(&body).unwrap();
+            gz.flush().unwrap();
+        } else {
+            gz.get_mut().extend_from_slice(&body);
+        }
+        let text = String::from_utf8_lossy(gz.get_ref()).to_string();
+        let events: Vec<String> = text.split("\n\n").filter(|e| e.starts_with("event: ")).map(str::to_owned).collect();
+        let complete = if text.ends_with("\n\n") { events.len() } else { events.len().saturating_sub(1) };
+        if complete >= n {
+            return (head.unwrap(), events[..n].to_vec());
         }
     }
 }
@@ -84,6 +110,10 @@ fn roles_tokens_sessions_rate_limit_and_audit() {
     assert_eq!((r.status, r.json["error"]["code"].as_str()), (403, Some("forbidden")), "{}", r.json);
     // Nor read the audit log (admin).
     assert_eq!(d.request("GET", "/api/v1/admin/audit", Some(&tech), None).status, 403);
+    // JSON `null` is not an AckBody (the document's type is an object): refused, not taken as
+    // "no body" (schemathesis ST201).
+    let r = d.request("POST", &ack_path, Some(&tech), Some("null"));
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (422, Some("bad_body")), "{}", r.json);
     // A technician acknowledges; the state machine is untouched.
     let r = d.request("POST", &ack_path, Some(&tech), Some(r#"{"comment":"checking the oil sample"}"#));
     assert_eq!(r.status, 200, "{}", r.json);
@@ -225,12 +255,20 @@ fn roles_tokens_sessions_rate_limit_and_audit() {
     let r = d.request("GET", "/api/v1/assets/T1/history?role=nope", Some(&tech), None);
     assert_eq!((r.status, r.json["error"]["code"].as_str()), (404, Some("role_not_found")));
 
-    // Live values by server-sent events: the first event carries every asset's values.
-    let event = sse_first_event(ports.api, &tech);
-    assert!(event.starts_with("event: assets\ndata: ["), "{event}");
-    let assets: serde_json::Value =
-        serde_json::from_str(event.lines().nth(1).unwrap().strip_prefix("data: ").unwrap()).unwrap();
-    assert!(assets.as_array().unwrap().iter().any(|a| a["id"] == "T1" && a["values"][0]["value"].is_number()));
+    // Live values by server-sent events: first the findings' revision (the newest finding
+    // event, so a client refetches the list only when it moves), then every asset's values.
+    for gzip in [false, true] {
+        let (head, events) = sse_events(ports.api, &tech, gzip, 2);
+        assert_eq!(head.to_ascii_lowercase().contains("content-encoding: gzip"), gzip, "{head}");
+        let data = |e: &str| -> serde_json::Value {
+            serde_json::from_str(e.lines().nth(1).unwrap().strip_prefix("data: ").unwrap()).unwrap()
+        };
+        assert!(events[0].starts_with("event: findings\n"), "{events:?}");
+        assert!(data(&events[0])["rev"].as_i64().is_some_and(|r| r > 0), "a finding is open: {events:?}");
+        assert!(events[1].starts_with("event: assets\ndata: ["), "{events:?}");
+        let assets = data(&events[1]);
+        assert!(assets.as_array().unwrap().iter().any(|a| a["id"] == "T1" && a["values"][0]["value"].is_number()));
+    }
 
     // Guessing token secrets is rate limited too (one wrong guess was made above).
     for _ in 0..4 {

@@ -6,6 +6,7 @@
 mod common;
 
 mod api_auth;
+mod api_openapi_client;
 mod api_retention;
 mod api_schemathesis;
 mod baseline_daemon;

@@ -1,10 +1,12 @@
 // edgecite service worker: keeps the app and the last data seen readable offline.
 // Network first; every good GET answer is kept with the time it was fetched. When the
 // gateway cannot be reached, the cached answer is served with X-Edgecite-Offline: 1 and
-// X-Edgecite-Cached-At: <ms>, and the page shows "offline, data from HH:MM".
+// X-Edgecite-Cached-At: <ms>, and the page shows "offline, data from HH:MM (age)".
+// A 304 (the page asked with the ETag of data it holds) is passed through, never cached.
+// Writes are not handled here: the page queues them in IndexedDB and sends them itself.
 "use strict";
-var CACHE = "edgecite-v1";
-var SHELL = ["/", "/app.js"];
+var CACHE = "edgecite-v2";
+var SHELL = ["/", "/app.js", "/manifest.webmanifest", "/icon.svg", "/icon-192.png"];
 
 self.addEventListener("install", function (e) {
   e.waitUntil(caches.open(CACHE).then(function (c) { return c.addAll(SHELL); }).then(function () { return self.skipWaiting(); }));

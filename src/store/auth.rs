@@ -65,6 +65,15 @@ CREATE TABLE finding_notes (
 CREATE INDEX finding_notes_finding ON finding_notes(finding_id, ts_ms);
 "#;
 
+/// The client id of a field app's action (issue 14), so that a queued action sent again
+/// after a lost answer is applied once (appended to `MIGRATIONS`).
+pub(super) const CLIENT_ID_MIGRATION: &str = r#"
+-- v8 (issue 14): client ids of queued acknowledgements and notes: a retry is applied once.
+ALTER TABLE finding_notes ADD COLUMN client_id TEXT;
+CREATE UNIQUE INDEX finding_notes_client ON finding_notes(finding_id, user, client_id) WHERE client_id IS NOT NULL;
+ALTER TABLE finding_acks ADD COLUMN client_id TEXT;
+"#;
+
 /// (id, user, label, created, revoked)
 pub type TokenListing = (i64, String, String, String, Option<String>);
 /// (bucket start ms, min, avg, max, samples)
@@ -344,17 +353,40 @@ impl Store {
         comment: &str,
         now_ms: i64,
     ) -> Result<AckResult, StoreError> {
+        self.acknowledge_once(finding, user, comment, now_ms, None)
+    }
+
+    /// `acknowledge` with the client id of the action: when this user's acknowledgement
+    /// with the same client id is already stored, it is a retry and answers `Done` again.
+    pub fn acknowledge_once(
+        &mut self,
+        finding: i64,
+        user: &str,
+        comment: &str,
+        now_ms: i64,
+        client_id: Option<&str>,
+    ) -> Result<AckResult, StoreError> {
         let tx = self.conn.transaction()?;
         let row: Option<(String, String)> = tx
             .query_row("SELECT code, severity FROM findings WHERE id = ?1", [finding], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((code, severity)) = row else { return Ok(AckResult::NoSuchFinding) };
         let n = tx.execute(
-            "INSERT OR IGNORE INTO finding_acks(finding_id, ts_ms, user, comment) VALUES (?1, ?2, ?3, ?4)",
-            params![finding, now_ms, user, comment],
+            "INSERT OR IGNORE INTO finding_acks(finding_id, ts_ms, user, comment, client_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![finding, now_ms, user, comment, client_id],
         )?;
         if n == 0 {
-            return Ok(AckResult::Already);
+            let retry = match client_id {
+                Some(c) => tx
+                    .query_row(
+                        "SELECT count(*) FROM finding_acks WHERE finding_id = ?1 AND user = ?2 AND client_id = ?3",
+                        params![finding, user, c],
+                        |r| r.get::<_, i64>(0),
+                    )?
+                    .eq(&1),
+                None => false,
+            };
+            return Ok(if retry { AckResult::Done } else { AckResult::Already });
         }
         let summary = if comment.is_empty() {
             format!("acknowledged by {user}")
@@ -394,14 +426,41 @@ impl Store {
         photo: Option<(&[u8], &str)>,
         now_ms: i64,
     ) -> Result<Option<Note>, StoreError> {
+        self.add_note_once(finding, user, text, photo, now_ms, None)
+    }
+
+    /// `add_note` with the client id of the action: a note of this user with the same
+    /// client id is already stored when this is a retry; that note is answered, none added.
+    pub fn add_note_once(
+        &mut self,
+        finding: i64,
+        user: &str,
+        text: &str,
+        photo: Option<(&[u8], &str)>,
+        now_ms: i64,
+        client_id: Option<&str>,
+    ) -> Result<Option<Note>, StoreError> {
         let exists: bool =
             self.conn.query_row("SELECT count(*) FROM findings WHERE id = ?1", [finding], |r| r.get(0))?;
         if !exists {
             return Ok(None);
         }
+        if let Some(c) = client_id {
+            let had: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT id FROM finding_notes WHERE finding_id = ?1 AND user = ?2 AND client_id = ?3",
+                    params![finding, user, c],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = had {
+                return Ok(self.notes(finding)?.into_iter().find(|n| n.id == id));
+            }
+        }
         self.conn.execute(
-            "INSERT INTO finding_notes(finding_id, ts_ms, user, text, photo, photo_mime) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![finding, now_ms, user, text, photo.map(|p| p.0), photo.map(|p| p.1)],
+            "INSERT INTO finding_notes(finding_id, ts_ms, user, text, photo, photo_mime, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![finding, now_ms, user, text, photo.map(|p| p.0), photo.map(|p| p.1), client_id],
         )?;
         let id = self.conn.last_insert_rowid();
         Ok(self.notes(finding)?.into_iter().find(|n| n.id == id))
@@ -503,6 +562,40 @@ mod tests {
         assert!(bytes < 4 * 1024, "{bytes} bytes stored for one audit row");
         let row = &s.audit_log(1).unwrap()[0];
         assert!(row.target.ends_with("…(80000 bytes)"), "{}", &row.target[row.target.len() - 30..]);
+    }
+
+    /// A field app's queued action sent twice (the first answer was lost) is applied once;
+    /// another user's action with the same client id is its own.
+    #[test]
+    fn a_retried_action_with_its_client_id_is_applied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let mut s = Store::open(&db).unwrap();
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(
+                "INSERT INTO findings(id, asset, criterion_id, criterion_json, code, title_json, severity, state,
+                   first_seen_ms, last_seen_ms, cleared_ms, evidence_json, citations_json, action_json, verification)
+                 VALUES (1, 'T1', 'c', '{}', 'X', '{}', 'medium', 'open', 0, 0, NULL, '{}', '[1]', '{}', 'verified')",
+                [],
+            )
+            .unwrap();
+        let a = s.add_note_once(1, "ana", "valve 3", None, 10, Some("c-1")).unwrap().unwrap();
+        let b = s.add_note_once(1, "ana", "valve 3", None, 20, Some("c-1")).unwrap().unwrap();
+        assert_eq!(a.id, b.id);
+        s.add_note_once(1, "bo", "valve 3", None, 30, Some("c-1")).unwrap().unwrap();
+        s.add_note_once(1, "ana", "again, typed twice", None, 40, None).unwrap().unwrap();
+        assert_eq!(s.notes(1).unwrap().len(), 3);
+        assert!(matches!(s.acknowledge_once(1, "ana", "seen", 50, Some("k-1")).unwrap(), AckResult::Done));
+        assert!(matches!(s.acknowledge_once(1, "ana", "seen", 60, Some("k-1")).unwrap(), AckResult::Done));
+        assert!(matches!(s.acknowledge_once(1, "ana", "seen", 70, Some("k-2")).unwrap(), AckResult::Already));
+        assert!(matches!(s.acknowledge_once(1, "bo", "", 80, Some("k-1")).unwrap(), AckResult::Already));
+        let events: i64 = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM finding_events WHERE kind = 'acknowledged'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 1);
+        assert_eq!(s.ack(1).unwrap().unwrap().at, crate::time::rfc3339(50));
     }
 
     /// The API's connection acknowledges (read, then write in one transaction) while the

@@ -113,6 +113,7 @@ ALTER TABLE samples ADD COLUMN text TEXT;
 ALTER TABLE finding_events ADD COLUMN summary_zh TEXT NOT NULL DEFAULT '';
 "#,
     baseline::MIGRATION,
+    auth::CLIENT_ID_MIGRATION,
 ];
 
 pub struct Store {
@@ -560,6 +561,13 @@ impl Store {
         insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary, &evidence.summary_zh)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// A number that changes whenever a finding opens, changes severity, clears or is
+    /// acknowledged: the newest finding event's id (0 before the first). The live stream
+    /// sends it so that a client fetches the findings list only when it changed.
+    pub fn findings_rev(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM finding_events", [], |r| r.get(0))?)
     }
 
     /// Open findings as (asset, criterion, code, severity), to resume after a restart.

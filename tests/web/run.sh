@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the technician page in Debian's headless Chromium.
 # Self-contained and idempotent: installs what is missing (chromium, a CJK font, node modules),
-# builds the daemon, runs the demo on free ports with a temp store, runs `node --test`,
+# builds the daemon, runs the demo on free ports with a temp store, runs `node --test` on every
+# *.test.mjs, one file at a time, page.test.mjs last (it stops the daemon for its offline test),
 # stops the daemon on exit and exits with the test's status.
 # Screenshots go to artifacts/web/ at the repo root (gitignored).
 set -euo pipefail
@@ -114,6 +115,15 @@ for _ in $(seq 120); do
 done
 [ "$ready" = 1 ] || { log "no /healthz after 60 s"; exit 1; }
 
+# --- benchmark (issue 14): `run.sh --bench` measures instead of testing --------------------
+if [ "${1:-}" = "--bench" ]; then
+  if [ ! -d "$HERE/bench/node_modules/lighthouse" ]; then
+    log "npm ci (bench: lighthouse)"; (cd "$HERE/bench" && npm ci --no-audit --no-fund >&2)
+  fi
+  (cd "$HERE/bench" && EDGECITE_URL="$URL" CHROME_PATH="$CHROMIUM" node field_bench.mjs)
+  exit $?
+fi
+
 # --- test --------------------------------------------------------------------------------
 mkdir -p "$ART"
 set +e
@@ -121,7 +131,8 @@ set +e
 (cd "$HERE" && EDGECITE_URL="$URL" CHROMIUM_PATH="$CHROMIUM" node --test --test-reporter=spec baseline.test.mjs)
 bl_status=$?
 (cd "$HERE" && EDGECITE_URL="$URL" EDGECITE_PID="$DAEMON_PID" EDGECITE_ARTIFACTS="$ART" \
-  CHROMIUM_PATH="$CHROMIUM" node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs)
+  CHROMIUM_PATH="$CHROMIUM" node --test --test-reporter=spec --test-concurrency=1 \
+    $(ls *.test.mjs | grep -vx -e page.test.mjs -e baseline.test.mjs) page.test.mjs)
 status=$?
 [ "$status" != 0 ] || status=$bl_status
 set -e

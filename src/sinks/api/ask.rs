@@ -195,7 +195,7 @@ pub(crate) fn request_lang(param: Option<&str>, headers: &HeaderMap, default: La
 /// the nearest references; tied to the asset's open findings when `asset` is given.
 #[utoipa::path(get, path = "/api/v1/ask", tag = "references",
     params(AskParams),
-    responses((status = 200, description = "query, lang, supported, reason, results (with matched terms and sentences), depends_on, context_note, asset_context, asset_evidence", body = Object),
+    responses((status = 200, description = "query, lang, supported, reason, results (with matched terms and sentences), depends_on, context_note, asset_context, asset_evidence", body = super::schemas::AskAnswer),
         (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)))]
 async fn ask(

@@ -173,7 +173,8 @@ async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body
         }
         Some((Ok(axum::body::Bytes::from(buf)), (w, know)))
     });
-    let body = axum::body::Body::from_stream(chunks);
+    // Fused: a layer (compression) may poll the body once more after its end.
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::fuse(chunks));
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

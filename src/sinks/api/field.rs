@@ -29,9 +29,23 @@ pub(crate) fn routes(state: &ApiState) -> Router<ApiState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(acknowledge, notes, add_note, add_photo, photo),
-    components(schemas(AckBody, NoteBody, Note, PhotoBytes))
+    components(schemas(AckBody, NoteBody, Note, PhotoBytes)),
+    modifiers(&OptionalAckBody)
 )]
 pub(crate) struct Doc;
+
+/// The acknowledge body is an `AckBody` that may be left out (`required: false`), not a
+/// nullable one: generated clients then send nothing when they have nothing.
+struct OptionalAckBody;
+
+impl utoipa::Modify for OptionalAckBody {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let op = doc.paths.paths.get_mut("/api/v1/findings/{id}/ack").and_then(|p| p.post.as_mut());
+        if let Some(body) = op.and_then(|o| o.request_body.as_mut()) {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
+}
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -40,13 +54,24 @@ pub struct AckBody {
     #[serde(default)]
     #[schema(max_length = 4000)]
     pub comment: String,
+    /// The field app's id of this action (for example a UUID): sent again after a lost
+    /// answer, it is applied once and answered as the first time.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    pub client_id: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
-    #[schema(min_length = 1, max_length = 4000)]
+    /// The note: at least one character that is neither white space nor a control character.
+    #[schema(min_length = 1, max_length = 4000, pattern = "[^\\s\\u0000-\\u001f\\u007f-\\u009f]")]
     pub text: String,
+    /// The field app's id of this note: sent again after a lost answer, the note is stored
+    /// once and the stored one is answered.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    pub client_id: Option<String>,
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -54,8 +79,13 @@ fn not_found(id: i64) -> ApiError {
 }
 
 fn check_text(field: &str, text: &str, required: bool) -> Result<(), ApiError> {
-    if required && text.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_body", format!("{field}: must not be empty")));
+    // Blank is white space and control characters only (the document's pattern for a note).
+    if required && text.chars().all(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!("{field}: must not be empty (white space and control characters only)"),
+        ));
     }
     if text.chars().count() > MAX_TEXT {
         return Err(ApiError::new(
@@ -67,10 +97,42 @@ fn check_text(field: &str, text: &str, required: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The optional body of an acknowledgement: none, empty or an `AckBody` object (a generated
+/// client sends nothing, or `Content-Type: application/json` with no bytes). JSON `null` is
+/// not an `AckBody` and is refused, as the document says.
+fn ack_body(headers: &HeaderMap, body: &[u8]) -> Result<AckBody, ApiError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(AckBody::default());
+    }
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type `{ct}`: expected application/json (or no body)"),
+        ));
+    }
+    serde_json::from_slice::<AckBody>(body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_body", format!("acknowledge body: {e}")))
+}
+
+fn check_client_id(c: &Option<String>) -> Result<(), ApiError> {
+    match c {
+        Some(c) if c.is_empty() || c.chars().count() > 100 || c.chars().any(|ch| ch.is_control()) => {
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("client_id: {} characters; expected 1 to 100 printable characters", c.chars().count()),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Acknowledge a finding (technician). Its open/cleared state is not changed; an
 /// `acknowledged` event is added. A finding is acknowledged once.
 #[utoipa::path(post, path = "/api/v1/findings/{id}/ack", tag = "findings", params(("id" = i64, Path)),
-    request_body(content = Option<AckBody>, description = "optional"),
+    request_body(content = AckBody, description = "optional: none, empty, or an AckBody"),
     responses((status = 200, body = FindingView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "already acknowledged", body = ErrorBody), (status = 415, body = ErrorBody),
@@ -80,17 +142,19 @@ async fn acknowledge(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Option<Json<Option<AckBody>>>,
+    body: Bytes,
 ) -> ApiResult<FindingView> {
     // The finding comes back in the language of Accept-Language (else the configured one).
     let lang = super::i18n::lang_of(&state, None, &headers)?;
     let id = parse_id(&id, "finding")?;
-    let comment = body.and_then(|b| b.0).map(|b| b.comment).unwrap_or_default();
+    let body = ack_body(&headers, &body)?;
+    let (comment, client_id) = (body.comment, body.client_id);
     check_text("comment", &comment, false)?;
+    check_client_id(&client_id)?;
     let user = p.user.clone();
     let now = crate::time::now_ms();
     let (result, rec) = query_store(&state, move |s| {
-        let r = s.acknowledge(id, &user, &comment, now)?;
+        let r = s.acknowledge_once(id, &user, &comment, now, client_id.as_deref())?;
         let rec = s.finding(id)?;
         let ack = s.ack(id)?;
         Ok((r, rec.map(|f| FindingView::new(f, ack, lang))))
@@ -141,8 +205,11 @@ async fn add_note(
 ) -> Result<(StatusCode, Json<Note>), ApiError> {
     let id = parse_id(&id, "finding")?;
     check_text("text", &body.text, true)?;
+    check_client_id(&body.client_id)?;
     let now = crate::time::now_ms();
-    let note = query_store(&state, move |s| s.add_note(id, &p.user, &body.text, None, now)).await?;
+    let note =
+        query_store(&state, move |s| s.add_note_once(id, &p.user, &body.text, None, now, body.client_id.as_deref()))
+            .await?;
     note.map(|n| (StatusCode::CREATED, Json(n))).ok_or_else(|| not_found(id))
 }
 
@@ -157,12 +224,17 @@ pub struct PhotoQuery {
     /// Caption for the photo.
     #[serde(default)]
     text: String,
+    /// The field app's id of this note (see NoteBody.client_id).
+    #[param(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    client_id: Option<String>,
 }
 
 /// Attach a photo to a finding (technician): the raw image as the body, `Content-Type`
-/// image/jpeg, image/png or image/webp, at most `[api] photo_max_kib`.
+/// image/jpeg, image/png or image/webp (the image's first bytes decide when they show one of
+/// the three, so `image/*` or `application/octet-stream` work too), at most `[api] photo_max_kib`.
 #[utoipa::path(post, path = "/api/v1/findings/{id}/photos", tag = "notes", params(("id" = i64, Path), PhotoQuery),
-    request_body(content = PhotoBytes, content_type = "image/jpeg"),
+    request_body(content((PhotoBytes = "image/jpeg"), (PhotoBytes = "image/png"), (PhotoBytes = "image/webp")),
+        description = "image/jpeg, image/png or image/webp"),
     responses((status = 201, body = Note), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody),
@@ -177,8 +249,17 @@ async fn add_photo(
 ) -> Result<(StatusCode, Json<Note>), ApiError> {
     let id = parse_id(&id, "finding")?;
     check_text("text", &q.text, false)?;
+    check_client_id(&q.client_id)?;
     let mime = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mut mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    // The bytes say which image it is when they can: a generic type (`image/*`, bytes) or a
+    // wrong one (a generated client sends one declared type for every image) is corrected.
+    if let Some(sniffed) = sniff(&body) {
+        if sniffed != mime {
+            tracing::debug!(finding = id, declared = %mime, sniffed, "photo type taken from its bytes");
+        }
+        mime = sniffed.to_string();
+    }
     if !PHOTO_TYPES.contains(&mime.as_str()) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -193,7 +274,7 @@ async fn add_photo(
     let (policy, bytes) = (state.retention, body.len() as u64);
     // Room and insert under one store lock: two uploads cannot both take the last room.
     let stored = query_store(&state, move |s| match s.make_room_for_photo(bytes, now, &policy)? {
-        Ok(()) => s.add_note(id, &p.user, &q.text, Some((&body, &mime)), now).map(Ok),
+        Ok(()) => s.add_note_once(id, &p.user, &q.text, Some((&body, &mime)), now, q.client_id.as_deref()).map(Ok),
         Err(stored) => Ok(Err(stored)),
     })
     .await?;
@@ -212,9 +293,22 @@ async fn add_photo(
     note.map(|n| (StatusCode::CREATED, Json(n))).ok_or_else(|| not_found(id))
 }
 
+/// The image type of a photo's first bytes: JPEG, PNG or WebP.
+fn sniff(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
 /// The photo of a note.
 #[utoipa::path(get, path = "/api/v1/notes/{id}/photo", tag = "notes", params(("id" = i64, Path)),
-    responses((status = 200, content_type = "image/jpeg", body = PhotoBytes), (status = 400, body = ErrorBody),
+    responses((status = 200, content_type = "image/*", body = PhotoBytes), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn photo(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id, "note")?;

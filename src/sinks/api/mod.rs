@@ -30,7 +30,10 @@ use utoipa::{OpenApi, ToSchema};
 pub mod auth;
 mod field;
 pub mod i18n;
+mod link;
 pub mod metrics;
+mod qr;
+mod schemas;
 pub mod server;
 mod stream;
 mod webapp;
@@ -121,6 +124,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(ask::Doc::openapi());
     doc.merge(dga::Doc::openapi());
     doc.merge(baselines::Doc::openapi());
+    doc.merge(qr::Doc::openapi());
     doc
 }
 
@@ -128,7 +132,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[openapi(
     info(title = "edgecite API", description = "Equipment data to cited inspection findings. Credentials: `Authorization: Bearer <token>` (edgecite token create) or the session cookie from POST /api/v1/auth/login. GET needs the viewer role, other methods technician, /api/v1/admin/* admin. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     paths(assets, asset, findings, finding, healthz),
-    components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack)),
+    components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack, LangParam, StateParam, SeverityParam,
+        schemas::Health, schemas::AskAnswer, schemas::ModelsAnswer, schemas::OutboxAnswer)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
 )]
@@ -176,11 +181,14 @@ pub fn router(state: ApiState) -> Router {
         .merge(ask::routes())
         .merge(dga::routes())
         .merge(baselines::routes())
+        .merge(qr::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         // Outermost last: metrics and error shaping see every response, auth covers every
         // route (including those merged above by other features).
+        .layer(axum::middleware::from_fn(link::etag))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(link::compression())
         .with_state(state)
 }
 
@@ -444,7 +452,7 @@ async fn finding(
 /// read). Without credentials only `{"status"}`: the detail shows the plant's layout
 /// (endpoints, broker, site, thresholds, version), so it needs a viewer's token or session.
 #[utoipa::path(get, path = "/healthz", tag = "health", security((), ("bearer" = []), ("session" = [])),
-    responses((status = 200, description = "healthy or degraded; the detail with credentials", body = Object), (status = 503, body = Object)))]
+    responses((status = 200, description = "healthy or degraded; the detail with credentials", body = schemas::Health), (status = 503, body = schemas::Health)))]
 async fn healthz(State(state): State<ApiState>, principal: Option<axum::Extension<auth::Principal>>) -> Response {
     let samples = query_store(&state, |s| s.sample_count_estimate()).await;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner());

@@ -19,7 +19,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 /// Every configured model with its status, execution provider, skipped providers and latency.
 #[utoipa::path(get, path = "/api/v1/models", tag = "models",
     responses((status = 200, description = "`generation`, `available_providers`, `runtime` (library and version, null when not loaded) and `models` (one object per model)",
-        body = Object), (status = 401, body = ErrorBody)))]
+        body = super::schemas::ModelsAnswer), (status = 401, body = ErrorBody)))]
 async fn models(State(state): State<ApiState>) -> ApiResult<Value> {
     let registry = state.live.read().unwrap_or_else(|p| p.into_inner()).registry.clone();
     Ok(Json(json!({
