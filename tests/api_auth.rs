@@ -252,6 +252,12 @@ fn roles_tokens_sessions_rate_limit_and_audit() {
     assert!(pts.iter().all(|p| p["min"].as_f64() <= p["avg"].as_f64() && p["avg"].as_f64() <= p["max"].as_f64()));
     let total: i64 = pts.iter().map(|p| p["n"].as_i64().unwrap()).sum();
     assert!(total > pts.len() as i64, "more samples than buckets: downsampled");
+    // With the limits the asset's criteria set on the role, to draw: DL/T 722 H2 150 ppm.
+    let lim = h["limits"].as_array().unwrap();
+    assert!(
+        lim.iter().any(|l| l["criterion"] == "dlt722.attention" && l["value"] == 150.0 && l["label"]["zh"].is_string()),
+        "{h}"
+    );
     let r = d.request("GET", "/api/v1/assets/T1/history?role=nope", Some(&tech), None);
     assert_eq!((r.status, r.json["error"]["code"].as_str()), (404, Some("role_not_found")));
 

@@ -302,4 +302,49 @@ test('a hidden tab asks the gateway nothing', async () => {
   } finally { await ctx.close(); }
 });
 
+test('7-8: no "Connecting…" at login; manifest, icons and favicon served; equal-severity cards keep their order; a trend has times, range and its limit', async () => {
+  const { ctx, page } = await phone();
+  try {
+    await page.goto(BASE + '/', { waitUntil: 'load' });
+    await page.getByTestId('login-user').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.waitForFunction(() => !/Connecting/.test(document.querySelector('#health').textContent), null, { timeout: 10_000 });
+    // Installable: the manifest names icons that are served; the favicon is not a 404.
+    const man = await (await fetch(BASE + '/manifest.webmanifest')).json();
+    assert.ok(man.name && man.start_url && man.icons.length >= 2, JSON.stringify(man));
+    for (const i of man.icons) assert.equal((await fetch(new URL(i.src, BASE + '/'))).status, 200, i.src);
+    assert.equal((await fetch(BASE + '/favicon.ico')).status, 200);
+    // Without the stream the list is polled every 10 s: over three answers the cards keep
+    // one order (severity, then the finding's number), whatever the gateway's order.
+    await page.route('**/api/v1/live*', (r) => r.abort('failed'));
+    await login(page);
+    const orders = [];
+    page.on('response', async (r) => {
+      if (!/\/api\/v1\/findings\?state=open/.test(r.url()) || r.status() !== 200) return;
+      await page.waitForTimeout(300);
+      orders.push(await page.getByTestId('finding').evaluateAll((els) => els.map((e) => e.dataset.id).join(',')));
+    });
+    const t0 = Date.now();
+    while (orders.length < 3 && Date.now() - t0 < 60_000) await page.waitForTimeout(500); // polls; not an assertion
+    assert.ok(orders.length >= 3, `${orders.length} list answers`);
+    const cards = await page.getByTestId('finding').evaluateAll((els) => els.map((e) => [e.dataset.severity, Number(e.dataset.id)]));
+    const rank = { critical: 4, high: 3, medium: 2, low: 1 };
+    for (let i = 1; i < cards.length; i++) {
+      const [a, b] = [cards[i - 1], cards[i]];
+      assert.ok(rank[a[0]] > rank[b[0]] || (rank[a[0]] === rank[b[0]] && a[1] < b[1]), `order ${JSON.stringify(cards)}`);
+    }
+    const same = orders.filter((o) => o.split(',').length === cards.length);
+    assert.ok(new Set(same).size <= 1, `orders seen: ${orders.join(' | ')}`);
+    // A trend: the value range, the start and end times, and the criterion's limit drawn
+    // as a line with its value (T1's hydrogen: DL/T 722-2014 attention value 150 ppm).
+    const t1 = page.locator('[data-testid="asset"][data-asset="T1"]');
+    await t1.getByTestId('trends').click();
+    const svg = t1.locator('[data-testid="asset-trend"][data-role="h2"] svg');
+    await svg.waitFor({ timeout: 20_000 });
+    const texts = await svg.locator('text').allTextContents();
+    assert.ok(texts.filter((x) => /^\d\d:\d\d$/.test(x)).length >= 2, `times on the axis: ${texts}`);
+    assert.ok(await svg.getByTestId('limit').count() >= 1, `a limit line: ${texts}`);
+    assert.ok(texts.some((x) => /DL\/T 722.* 150(\.0+)?$/.test(x)), `the limit's criterion and value: ${texts}`);
+  } finally { await ctx.close(); }
+});
+
 test('no script errors on the field pages', () => { assert.deepEqual(pageErrors, []); });

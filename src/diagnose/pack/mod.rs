@@ -568,7 +568,64 @@ impl Ctx<'_> {
     }
 }
 
+/// A fixed limit a criterion sets on one role, for drawing on that role's trend.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct RoleLimit {
+    /// The criterion that sets it.
+    pub criterion: String,
+    /// What crossing it means: the band it starts, or the criterion's title.
+    pub label: Text,
+    /// In the role's unit.
+    pub value: f64,
+}
+
 impl PackSet {
+    /// The fixed limits the enabled criteria of `class` set on `role` itself: the edges of
+    /// `bands` criteria whose input is the role (the variant the asset's parameter selects;
+    /// none when it is not set) and the `limits` entries on the role (the asset's variant;
+    /// every variant's, labelled with it, when the parameter is not set). Quantities made of
+    /// several roles (ratios, sums) are not a line on one role's trend and are left out.
+    pub fn role_limits(&self, class: &str, role: &str, params: &BTreeMap<String, String>) -> Vec<RoleLimit> {
+        let mut out = Vec::new();
+        let crits = self.packs.iter().flat_map(|p| &p.criteria);
+        for c in crits.filter(|c| c.class.get_ref() == class && c.status != Status::U) {
+            let variant = c.variant_param.as_ref().and_then(|p| params.get(p));
+            match c.kind {
+                Kind::Bands if c.input.as_ref().is_some_and(|i| i.get_ref() == role) => {
+                    let bands = match (&c.variant_param, variant) {
+                        (None, _) => &c.band,
+                        (Some(_), Some(v)) => match c.variant.iter().find(|x| &x.key == v) {
+                            Some(x) if x.status != Some(Status::U) => &x.band,
+                            _ => continue,
+                        },
+                        (Some(_), None) => continue,
+                    };
+                    for b in bands.iter().map(|b| b.get_ref()) {
+                        if let Some(from) = b.from {
+                            let label = b.title.clone().unwrap_or_else(|| Text::new(b.code.clone(), b.code.clone()));
+                            out.push(RoleLimit { criterion: c.id.clone(), label, value: from });
+                        }
+                    }
+                }
+                Kind::Limits => {
+                    for l in c.limit.iter().filter(|l| l.input.get_ref() == role) {
+                        let label = match (&l.variant, variant) {
+                            (Some(lv), Some(v)) if lv != v => continue,
+                            (Some(lv), None) => Text::new(
+                                format!("{} ({} = {lv})", c.title.en, c.variant_param.as_deref().unwrap_or("")),
+                                format!("{}（{} = {lv}）", c.title.zh, c.variant_param.as_deref().unwrap_or("")),
+                            ),
+                            _ => c.title.clone(),
+                        };
+                        out.push(RoleLimit { criterion: c.id.clone(), label, value: l.above });
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// The built-in packs only.
     pub fn builtin() -> Result<PackSet, PackError> {
         Self::load(true, &[])

@@ -981,3 +981,31 @@ action = {{ en = "Check", zh = "检查" }}
     assert_eq!(code(&run(&any, &v(90.0, 400.0), &p, None)), "normal");
     assert_eq!(code(&run(&all, &v(110.0, 380.0), &p, None)), "PLANT.all");
 }
+
+#[test]
+fn a_roles_limits_are_the_edges_and_limit_values_of_its_assets_variant() {
+    let set = PackSet::builtin().unwrap();
+    let p = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+    // ISO 10816-3 group 2 rigid: zone edges 1.4 / 2.8 / 4.5 mm/s, from the pack's variant.
+    let vib = set.role_limits("pump_skid", "vib_velocity_rms", &p(&[("vibration", "group2.rigid")]));
+    let edges: Vec<f64> = vib.iter().filter(|l| l.criterion == "iso10816_3.zone").map(|l| l.value).collect();
+    assert_eq!(edges, vec![1.4, 2.8, 4.5]);
+    // Without the variant parameter the zone edges are unknown: none drawn.
+    assert!(set.role_limits("pump_skid", "vib_velocity_rms", &p(&[])).iter().all(|l| l.criterion != "iso10816_3.zone"));
+    // DL/T 722 attention values: H2 150 for every voltage class; C2H2 by class, each labelled
+    // with its class when the asset's is not set.
+    let h2 = set.role_limits("transformer", "h2", &p(&[]));
+    assert!(h2.iter().any(|l| l.criterion == "dlt722.attention" && l.value == 150.0), "{h2:?}");
+    let c2h2 = |kv| {
+        set.role_limits("transformer", "c2h2", &p(kv))
+            .into_iter()
+            .filter(|l| l.criterion == "dlt722.attention")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(c2h2(&[("voltage_class", "ge330kv")]).iter().map(|l| l.value).collect::<Vec<_>>(), vec![1.0]);
+    let both = c2h2(&[]);
+    assert_eq!(both.iter().map(|l| l.value).collect::<Vec<_>>(), vec![1.0, 5.0]);
+    assert!(both[0].label.en.contains("voltage_class = ge330kv"), "{both:?}");
+    // Another class, or a role no criterion limits on its own: nothing.
+    assert!(set.role_limits("transformer", "vib_velocity_rms", &p(&[])).is_empty());
+}

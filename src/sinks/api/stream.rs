@@ -18,7 +18,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(live, history), components(schemas(History, HistoryPoint)))]
+#[openapi(paths(live, history), components(schemas(History, HistoryPoint, crate::diagnose::pack::RoleLimit)))]
 pub(crate) struct Doc;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -247,6 +247,9 @@ pub struct History {
     pub to_ms: i64,
     pub bucket_ms: i64,
     pub points: Vec<HistoryPoint>,
+    /// The fixed limits the asset's criteria set on this role (band edges, limit values),
+    /// each with its criterion, to draw on the trend.
+    pub limits: Vec<crate::diagnose::pack::RoleLimit>,
 }
 
 /// A role's values over a time range, downsampled to at most `points` buckets (min, avg,
@@ -260,7 +263,7 @@ async fn history(
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<History> {
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", m);
-    let (point, unit) = {
+    let (point, unit, class) = {
         let live = state.live.read().unwrap_or_else(|p| p.into_inner());
         let asset = live
             .assets
@@ -275,8 +278,10 @@ async fn history(
                 format!("asset `{id}` has no role `{}`: it has {}", q.role, roles.join(", ")),
             )
         })?;
-        (v.point.clone(), v.unit.clone())
+        (v.point.clone(), v.unit.clone(), asset.class.clone())
     };
+    let params = state.knowledge.assets.get(&id).map(|a| a.params.clone()).unwrap_or_default();
+    let limits = state.knowledge.packs.role_limits(&class, &q.role, &params);
     let to = q.to_ms.unwrap_or_else(crate::time::now_ms);
     let from = q.from_ms.unwrap_or(to.saturating_sub(3_600_000).max(0));
     let points = q.points.unwrap_or(120);
@@ -304,6 +309,7 @@ async fn history(
             .into_iter()
             .map(|(t, min, avg, max, n)| HistoryPoint { t: crate::time::rfc3339(t), t_ms: t, min, avg, max, n })
             .collect(),
+        limits,
     }))
 }
 
