@@ -68,7 +68,8 @@ pub struct Message {
     pub created_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+/// Rows and bytes waiting in the outbox, and its quota.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct OutboxStats {
     pub messages: u64,
     pub bytes: u64,

@@ -231,9 +231,11 @@ test('5: offline, an acknowledgement and a note are queued, visible, and applied
     const queue = page.getByTestId('queue');
     await queue.waitFor({ state: 'visible' });
     // The queue is drawn after each item is kept in IndexedDB: wait for the second, then count.
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="queued"]').length >= 2, null, { timeout: 10_000 })
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="queue"] [data-testid="queued"]').length >= 2, null, { timeout: 10_000 })
       .catch(() => {});
-    assert.equal(await queue.getByTestId('queued').count(), 2);
+    const db = () => page.evaluate(() => new Promise((res) => { const q = indexedDB.open('edgecite');
+      q.onsuccess = () => { const r = q.result.transaction('queue').objectStore('queue').getAll(); r.onsuccess = () => res(JSON.stringify(r.result.map((x) => [x.kind, x.text || x.comment, x.err]))); }; }));
+    assert.equal(await queue.getByTestId('queued').count(), 2, `queue shown: ${await queue.innerText()}; kept: ${await db()}; note field: "${await page.locator(sel).getByTestId('note-text').inputValue()}"`);
     assert.match(await queue.innerText(), /Waiting to send \(2\)/);
     // Kept on the phone (IndexedDB), each with its own client id.
     const kept = await page.evaluate(() => new Promise((res) => { const q = indexedDB.open('edgecite');
@@ -241,6 +243,13 @@ test('5: offline, an acknowledgement and a note are queued, visible, and applied
     assert.deepEqual(kept.map((k) => k[0]), ['ack', 'note']);
     assert.notEqual(kept[0][1], kept[1][1]);
     assert.equal((await api(`/api/v1/findings/${id}`)).body.acknowledged, null, 'nothing reached the gateway yet');
+    // A search while offline says the gateway is unreachable, not "Failed to fetch".
+    await page.getByTestId('ask-q').fill('hydrogen');
+    await page.getByTestId('ask-go').click();
+    const na = page.getByTestId('ask-na');
+    await na.waitFor({ timeout: 10_000 });
+    assert.match(await na.innerText(), /Gateway unreachable/);
+    assert.doesNotMatch(await na.innerText(), /Failed to fetch/);
     await page.screenshot({ path: path.join(ART, 'field-queue.png') });
     // Back online, the first answer to the note is lost after the gateway stored it: the
     // retry carries the same client id and is applied once.

@@ -235,6 +235,11 @@ test('language toggle switches to Chinese, is remembered, and switches back', as
   assert.match(await dga.getByTestId('details').innerText(), /CH4 占比/);
   assert.doesNotMatch(await dga.getByTestId('details').innerText(), /CH4 %/);
   assert.match(await page.locator('[data-testid=assessment-detail]').allInnerTexts().then((t) => t.join('\n')), /位于/);
+  // The gateway panel and the finding's history in Chinese too (they stayed English).
+  const gw = await page.locator('#gwbody').textContent();
+  assert.match(gw, /运行时长[\s\S]*数据源/);
+  assert.doesNotMatch(gw, /Uptime|Sources|Version|connected|errors/);
+  assert.match(await dga.getByTestId('details').textContent(), /历史[\s\S]*开启/);
   await noHorizontalOverflow();
   await shot('zh.png');
   await page.getByTestId('lang').click();

@@ -133,7 +133,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     info(title = "edgecite API", description = "Equipment data to cited inspection findings. Credentials: `Authorization: Bearer <token>` (edgecite token create) or the session cookie from POST /api/v1/auth/login. GET needs the viewer role, other methods technician, /api/v1/admin/* admin. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     paths(assets, asset, findings, finding, healthz),
     components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack, LangParam, StateParam, SeverityParam,
-        schemas::Health, schemas::AskAnswer, schemas::ModelsAnswer, schemas::OutboxAnswer)),
+        schemas::Health, schemas::AskAnswer, schemas::ModelsAnswer, crate::sinks::mqtt::MqttStatusView, crate::store::outbox::OutboxStats)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
 )]

@@ -19,7 +19,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 /// The MQTT connection, outbox fill level and counters; 404 `mqtt_disabled` when MQTT is off.
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "mqtt",
     responses((status = 200, description = "connection state, outbox rows and bytes, quota, dropped telemetry, counters",
-        body = super::schemas::OutboxAnswer), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        body = MqttStatusView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn outbox(State(state): State<ApiState>) -> ApiResult<MqttStatusView> {
     let live = state.live.read().unwrap_or_else(|p| p.into_inner());
     match &live.mqtt {

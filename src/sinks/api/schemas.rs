@@ -80,25 +80,3 @@ pub struct ModelsAnswer {
     #[schema(value_type = Vec<Object>)]
     pub models: Vec<serde_json::Value>,
 }
-
-/// `GET /api/v1/outbox`: the MQTT connection and its outbox.
-#[derive(ToSchema)]
-pub struct OutboxAnswer {
-    pub broker: String,
-    pub connected: bool,
-    pub connects: u64,
-    pub connection_errors: u64,
-    pub enqueued: u64,
-    pub sent: u64,
-    pub acked: u64,
-    pub replayed: u64,
-    pub last_error: Option<String>,
-    /// Rows and bytes waiting, and the quota.
-    #[schema(value_type = Object)]
-    pub outbox: serde_json::Value,
-    /// `bytes / quota_bytes`.
-    pub outbox_fill: f64,
-    /// The Sparkplug B connection, when configured (same fields).
-    #[schema(value_type = Option<Object>)]
-    pub sparkplug: Option<serde_json::Value>,
-}

@@ -52,7 +52,8 @@ pub struct MqttStatus {
     pub sparkplug: Option<Arc<MqttStatus>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The MQTT connection and its outbox, as `GET /api/v1/outbox` and `/healthz` answer it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MqttStatusView {
     pub broker: String,
     pub connected: bool,
@@ -66,7 +67,9 @@ pub struct MqttStatusView {
     pub outbox: OutboxStats,
     /// `bytes / quota_bytes`, 0 to 1 (above 1 only when findings alone exceed the quota).
     pub outbox_fill: f64,
+    /// The Sparkplug B connection, when configured (same fields).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub sparkplug: Option<Box<MqttStatusView>>,
 }
 
