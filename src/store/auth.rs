@@ -345,20 +345,9 @@ impl Store {
     }
 
     /// Acknowledge a finding (once); adds an `acknowledged` event. The finding's state is
-    /// not touched.
+    /// not touched. With the client id of the action: when this user's acknowledgement with
+    /// the same client id is already stored, it is a retry and answers `Done` again.
     pub fn acknowledge(
-        &mut self,
-        finding: i64,
-        user: &str,
-        comment: &str,
-        now_ms: i64,
-    ) -> Result<AckResult, StoreError> {
-        self.acknowledge_once(finding, user, comment, now_ms, None)
-    }
-
-    /// `acknowledge` with the client id of the action: when this user's acknowledgement
-    /// with the same client id is already stored, it is a retry and answers `Done` again.
-    pub fn acknowledge_once(
         &mut self,
         finding: i64,
         user: &str,
@@ -417,21 +406,10 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Add a note, with an optional photo (bytes, MIME type). None if there is no such finding.
+    /// Add a note, with an optional photo (bytes, MIME type). None if there is no such
+    /// finding. With the client id of the action: a note of this user with the same client
+    /// id is already stored when this is a retry; that note is answered, none added.
     pub fn add_note(
-        &mut self,
-        finding: i64,
-        user: &str,
-        text: &str,
-        photo: Option<(&[u8], &str)>,
-        now_ms: i64,
-    ) -> Result<Option<Note>, StoreError> {
-        self.add_note_once(finding, user, text, photo, now_ms, None)
-    }
-
-    /// `add_note` with the client id of the action: a note of this user with the same
-    /// client id is already stored when this is a retry; that note is answered, none added.
-    pub fn add_note_once(
         &mut self,
         finding: i64,
         user: &str,
@@ -580,16 +558,16 @@ mod tests {
                 [],
             )
             .unwrap();
-        let a = s.add_note_once(1, "ana", "valve 3", None, 10, Some("c-1")).unwrap().unwrap();
-        let b = s.add_note_once(1, "ana", "valve 3", None, 20, Some("c-1")).unwrap().unwrap();
+        let a = s.add_note(1, "ana", "valve 3", None, 10, Some("c-1")).unwrap().unwrap();
+        let b = s.add_note(1, "ana", "valve 3", None, 20, Some("c-1")).unwrap().unwrap();
         assert_eq!(a.id, b.id);
-        s.add_note_once(1, "bo", "valve 3", None, 30, Some("c-1")).unwrap().unwrap();
-        s.add_note_once(1, "ana", "again, typed twice", None, 40, None).unwrap().unwrap();
+        s.add_note(1, "bo", "valve 3", None, 30, Some("c-1")).unwrap().unwrap();
+        s.add_note(1, "ana", "again, typed twice", None, 40, None).unwrap().unwrap();
         assert_eq!(s.notes(1).unwrap().len(), 3);
-        assert!(matches!(s.acknowledge_once(1, "ana", "seen", 50, Some("k-1")).unwrap(), AckResult::Done));
-        assert!(matches!(s.acknowledge_once(1, "ana", "seen", 60, Some("k-1")).unwrap(), AckResult::Done));
-        assert!(matches!(s.acknowledge_once(1, "ana", "seen", 70, Some("k-2")).unwrap(), AckResult::Already));
-        assert!(matches!(s.acknowledge_once(1, "bo", "", 80, Some("k-1")).unwrap(), AckResult::Already));
+        assert!(matches!(s.acknowledge(1, "ana", "seen", 50, Some("k-1")).unwrap(), AckResult::Done));
+        assert!(matches!(s.acknowledge(1, "ana", "seen", 60, Some("k-1")).unwrap(), AckResult::Done));
+        assert!(matches!(s.acknowledge(1, "ana", "seen", 70, Some("k-2")).unwrap(), AckResult::Already));
+        assert!(matches!(s.acknowledge(1, "bo", "", 80, Some("k-1")).unwrap(), AckResult::Already));
         let events: i64 = rusqlite::Connection::open(&db)
             .unwrap()
             .query_row("SELECT count(*) FROM finding_events WHERE kind = 'acknowledged'", [], |r| r.get(0))
@@ -643,7 +621,7 @@ mod tests {
         };
         let mut failures = Vec::new();
         for id in 1..=N {
-            if let Err(e) = api.acknowledge(id, "ana", "", 1) {
+            if let Err(e) = api.acknowledge(id, "ana", "", 1, None) {
                 failures.push(format!("finding {id}: {e}"));
             }
         }

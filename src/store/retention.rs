@@ -244,7 +244,7 @@ mod tests {
         finding(&c, 2, "cleared", Some(NOW - 800 * DAY_MS));
         finding(&c, 3, "cleared", Some(NOW - 10 * DAY_MS));
         for f in 1..=3 {
-            s.add_note(f, "ana", "old note", None, NOW - 900 * DAY_MS).unwrap().unwrap();
+            s.add_note(f, "ana", "old note", None, NOW - 900 * DAY_MS, None).unwrap().unwrap();
         }
 
         let p = s.prune_api_records(NOW, &policy()).unwrap();
@@ -264,15 +264,15 @@ mod tests {
     fn a_new_photo_gets_room_from_cleared_findings_or_is_refused() {
         let (_dir, mut s, _) = open_and_cleared();
         let photo = vec![7u8; 400];
-        let open = s.add_note(1, "ana", "open", Some((&photo, "image/jpeg")), NOW - 50).unwrap().unwrap();
-        let cleared = s.add_note(2, "ana", "cleared", Some((&photo, "image/jpeg")), NOW - 40).unwrap().unwrap();
+        let open = s.add_note(1, "ana", "open", Some((&photo, "image/jpeg")), NOW - 50, None).unwrap().unwrap();
+        let cleared = s.add_note(2, "ana", "cleared", Some((&photo, "image/jpeg")), NOW - 40, None).unwrap().unwrap();
         // 800 stored, quota 1000: 200 bytes fit as they are.
         assert_eq!(s.make_room_for_photo(200, NOW, &policy()).unwrap(), Ok(()));
         assert!(s.note_photo(cleared.id).unwrap().is_some(), "nothing removed when the photo fits");
         // 400 more would make 1200: the cleared finding's photo goes to make room.
         assert_eq!(s.make_room_for_photo(400, NOW, &policy()).unwrap(), Ok(()));
         assert!(s.note_photo(cleared.id).unwrap().is_none());
-        s.add_note(1, "ana", "open 2", Some((&photo, "image/jpeg")), NOW - 30).unwrap().unwrap();
+        s.add_note(1, "ana", "open 2", Some((&photo, "image/jpeg")), NOW - 30, None).unwrap().unwrap();
         // 800 bytes of open findings' photos: 400 more cannot fit and nothing may go.
         assert_eq!(s.make_room_for_photo(400, NOW, &policy()).unwrap(), Err(800));
         assert_eq!(s.make_room_for_photo(5_000, NOW, &policy()).unwrap(), Err(800), "larger than the quota itself");
@@ -284,10 +284,11 @@ mod tests {
     fn photo_quota_removes_oldest_photos_of_cleared_findings_only() {
         let (_dir, mut s, c) = open_and_cleared();
         let photo = vec![7u8; 400];
-        let open_old = s.add_note(1, "ana", "open, oldest", Some((&photo, "image/jpeg")), NOW - 50).unwrap().unwrap();
-        let c1 = s.add_note(2, "ana", "cleared 1", Some((&photo, "image/jpeg")), NOW - 40).unwrap().unwrap();
-        let c2 = s.add_note(2, "ana", "cleared 2", Some((&photo, "image/jpeg")), NOW - 30).unwrap().unwrap();
-        let c3 = s.add_note(2, "ana", "cleared 3", Some((&photo, "image/png")), NOW - 20).unwrap().unwrap();
+        let open_old =
+            s.add_note(1, "ana", "open, oldest", Some((&photo, "image/jpeg")), NOW - 50, None).unwrap().unwrap();
+        let c1 = s.add_note(2, "ana", "cleared 1", Some((&photo, "image/jpeg")), NOW - 40, None).unwrap().unwrap();
+        let c2 = s.add_note(2, "ana", "cleared 2", Some((&photo, "image/jpeg")), NOW - 30, None).unwrap().unwrap();
+        let c3 = s.add_note(2, "ana", "cleared 3", Some((&photo, "image/png")), NOW - 20, None).unwrap().unwrap();
         // 1600 bytes stored, quota 1000: the two oldest cleared photos go (800 bytes).
         let p = s.prune_api_records(NOW, &policy()).unwrap();
         assert_eq!((p.photos, p.photo_bytes_freed, p.photo_bytes_over_quota, p.notes), (2, 800, 0, 0));
@@ -306,7 +307,7 @@ mod tests {
 
         // Open findings alone over the quota: reported, nothing of theirs removed.
         for i in 0..3 {
-            s.add_note(1, "ana", &format!("open {i}"), Some((&photo, "image/jpeg")), NOW - 10).unwrap();
+            s.add_note(1, "ana", &format!("open {i}"), Some((&photo, "image/jpeg")), NOW - 10, None).unwrap();
         }
         let p = s.prune_api_records(NOW, &policy()).unwrap();
         assert_eq!(p.photos, 1, "the last cleared photo goes first");

@@ -154,7 +154,7 @@ async fn acknowledge(
     let user = p.user.clone();
     let now = crate::time::now_ms();
     let (result, rec) = query_store(&state, move |s| {
-        let r = s.acknowledge_once(id, &user, &comment, now, client_id.as_deref())?;
+        let r = s.acknowledge(id, &user, &comment, now, client_id.as_deref())?;
         let rec = s.finding(id)?;
         let ack = s.ack(id)?;
         Ok((r, rec.map(|f| FindingView::new(f, ack, lang))))
@@ -208,8 +208,7 @@ async fn add_note(
     check_client_id(&body.client_id)?;
     let now = crate::time::now_ms();
     let note =
-        query_store(&state, move |s| s.add_note_once(id, &p.user, &body.text, None, now, body.client_id.as_deref()))
-            .await?;
+        query_store(&state, move |s| s.add_note(id, &p.user, &body.text, None, now, body.client_id.as_deref())).await?;
     note.map(|n| (StatusCode::CREATED, Json(n))).ok_or_else(|| not_found(id))
 }
 
@@ -274,7 +273,7 @@ async fn add_photo(
     let (policy, bytes) = (state.retention, body.len() as u64);
     // Room and insert under one store lock: two uploads cannot both take the last room.
     let stored = query_store(&state, move |s| match s.make_room_for_photo(bytes, now, &policy)? {
-        Ok(()) => s.add_note_once(id, &p.user, &q.text, Some((&body, &mime)), now, q.client_id.as_deref()).map(Ok),
+        Ok(()) => s.add_note(id, &p.user, &q.text, Some((&body, &mime)), now, q.client_id.as_deref()).map(Ok),
         Err(stored) => Ok(Err(stored)),
     })
     .await?;
