@@ -143,9 +143,9 @@ fn bench_search(measuring: bool) {
     // faster candidate search must leave these counts as they are on the bare library
     // (a plant row cited first counts as a wrong citation here).
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ask_questions.toml");
-    let qs = edgecite::knowledge::ask::load_questions(file, &std::fs::read_to_string(file).unwrap()).unwrap();
+    let qs = edgecite::service::ask::load_questions(file, &std::fs::read_to_string(file).unwrap()).unwrap();
     let mut failures = Vec::new();
-    let c = edgecite::knowledge::ask::evaluate(&ix, &qs, &mut failures).unwrap();
+    let c = edgecite::service::ask::evaluate(&ix, &qs, &mut failures).unwrap();
     println!(
         "  question set on this index: {} questions, {} supported, {} wrong citation, {} correct abstention, {} wrong abstention",
         c.questions, c.supported, c.wrong_citation, c.correct_abstention, c.wrong_abstention

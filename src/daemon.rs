@@ -73,7 +73,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         tracing::warn!("{w}");
     }
     let knowledge = Arc::new(
-        api::ask::Knowledge::open(&config.packs, false)
+        crate::service::knowledge::Knowledge::open(&config.packs, false)
             .map(|k| k.with_assets(&config.assets))
             .with_context(|| format!("packs and references ([packs] in {})", config.file.display()))?,
     );
@@ -89,7 +89,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let (models, model_errors) = (loaded.models, loaded.errors);
     let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
     // Per-asset baselines: their learned state outlives a Diagnoser rebuilt on reload.
-    let baselines = crate::baseline::online::Registry::from_config(&config, started);
+    let baselines = crate::diagnose::baseline::online::Registry::from_config(&config, started);
     baselines.restore(store.load_baselines()?, started);
     let mut diagnoser = Diagnoser::new(&config, packs, &models, &unavailable_models)?.with_baselines(&baselines);
     let mut reloads = inference::reload::on_sighup(config.inference.clone(), cancel.clone());

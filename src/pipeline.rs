@@ -3,13 +3,8 @@
 
 use crate::config::Config;
 use crate::knowledge::classes::AssetClass;
-use crate::sample::{PointId, Quality, Sample};
+use crate::sample::{PointId, Quality, Sample, WINDOW_CAPACITY};
 use std::collections::{HashMap, VecDeque};
-
-/// Samples kept per role: the largest window a criterion or model may ask for (model
-/// manifests are validated against it). History beyond that is in the store. At 1 Hz the
-/// windows are full after about a minute, after which their memory stays constant.
-pub const WINDOW_CAPACITY: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct RoleState {

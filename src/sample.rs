@@ -92,3 +92,8 @@ impl Sample {
         self
     }
 }
+
+/// Samples kept per role: the largest window a criterion or model may ask for (model
+/// manifests are validated against it). History beyond that is in the store. At 1 Hz the
+/// windows are full after about a minute, after which their memory stays constant.
+pub const WINDOW_CAPACITY: usize = 64;

@@ -25,9 +25,6 @@
 //! are statrs'. Nothing here knows about the daemon: [`online`] binds it to assets, [`eval`]
 //! runs the SKAB protocol.
 
-pub mod eval;
-pub mod online;
-
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor, Normal};

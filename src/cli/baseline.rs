@@ -1,7 +1,7 @@
 //! `edgecite baseline ...`: the binary's edge for baselines (anyhow, printing).
 
-use crate::baseline::eval::{evaluate_file, expand, render, EvalOptions, Pooled};
 use crate::baseline::{FitOptions, LimitBasis};
+use crate::diagnose::baseline::eval::{evaluate_file, expand, render, EvalOptions, Pooled};
 use anyhow::Context;
 use clap::Subcommand;
 use std::path::PathBuf;

@@ -306,7 +306,8 @@ pub enum RefsCommand {
 }
 
 pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
-    use crate::sinks::api::ask::{answer, Knowledge};
+    use crate::service::ask::answer;
+    use crate::service::knowledge::Knowledge;
     let cfg = a.config.as_ref().map(|p| Config::load(p)).transpose()?;
     let know = match &cfg {
         Some(c) => Knowledge::open(&c.packs, false)?,
@@ -319,7 +320,7 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
     let lang = a.lang.or(cfg.as_ref().map(|c| c.packs.language)).unwrap_or_default();
     let context = match (&a.asset, &cfg) {
         (Some(id), Some(c)) => {
-            c.assets.iter().find(|x| &x.id == id).map(|x| crate::knowledge::ask::AssetContext::new(x, &know.packs))
+            c.assets.iter().find(|x| &x.id == id).map(|x| crate::service::ask::AssetContext::new(x, &know.packs))
         }
         _ => None,
     };
@@ -413,12 +414,12 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
 /// `edgecite ask --eval FILE [--sweep]`: the question set's outcome at the support floor
 /// (or at each floor of the sweep), and every question that was not right.
 fn ask_eval(
-    know: &crate::sinks::api::ask::Knowledge,
+    know: &crate::service::knowledge::Knowledge,
     file: &std::path::Path,
     sweep: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    use crate::knowledge::ask::{evaluate, load_questions};
+    use crate::service::ask::{evaluate, load_questions};
     let text = std::fs::read_to_string(file).with_context(|| format!("question set {}", file.display()))?;
     let qs = load_questions(&file.display().to_string(), &text).map_err(anyhow::Error::msg)?;
     let mut refs = know.refs.lock().unwrap_or_else(|p| p.into_inner());

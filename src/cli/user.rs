@@ -2,7 +2,7 @@
 //! named by a config (works while the daemon runs: SQLite WAL).
 
 use crate::config::Config;
-use crate::sinks::api::auth::{create_token, hash_secret};
+use crate::service::accounts::{create_token, hash_secret};
 use crate::store::auth::AuditEntry;
 use crate::store::Store;
 use anyhow::{bail, Context};

@@ -123,10 +123,10 @@ pub(super) fn validate(doc: &Doc, at: &KeyPath, asset: &AssetConfig) -> Result<(
                 return Err(doc.invalid(at.key("features").key(k), format!("role `{k}` is not one of `signals`")));
             }
         }
-        if !(1..=crate::pipeline::WINDOW_CAPACITY).contains(&b.window) {
+        if !(1..=crate::sample::WINDOW_CAPACITY).contains(&b.window) {
             return Err(doc.invalid(
                 at.key("window"),
-                format!("value {} is out of range: expected 1 to {}", b.window, crate::pipeline::WINDOW_CAPACITY),
+                format!("value {} is out of range: expected 1 to {}", b.window, crate::sample::WINDOW_CAPACITY),
             ));
         }
         let need = min_learning_samples(b.signals.len(), b.window);

@@ -1,8 +1,8 @@
 //! Config errors that name the file, line and column, the key path, the value and what was
 //! expected, with the offending line quoted.
 
+use crate::location::Location;
 use std::fmt;
-use std::ops::Range;
 use std::path::PathBuf;
 
 /// One segment of a key path such as `sources.modbus[0].points[2].type`.
@@ -45,32 +45,6 @@ impl fmt::Display for KeyPath {
             }
         }
         Ok(())
-    }
-}
-
-/// Where in the file a problem sits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub line: usize,
-    pub column: usize,
-    /// The text of that line, for the excerpt.
-    pub line_text: String,
-    /// How many characters to underline.
-    pub width: usize,
-}
-
-impl Location {
-    /// Line and column (both 1-based) of a byte span in `text`.
-    pub fn from_span(text: &str, span: Range<usize>) -> Self {
-        let start = span.start.min(text.len());
-        let before = &text[..start];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let column = text[line_start..start].chars().count() + 1;
-        let line_end = text[start..].find('\n').map(|i| start + i).unwrap_or(text.len());
-        let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
-        let width = text[start..span.end.clamp(start, line_end)].chars().count().max(1);
-        Location { line, column, line_text, width }
     }
 }
 

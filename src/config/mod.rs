@@ -16,7 +16,8 @@ pub mod packs;
 mod params;
 pub mod secret;
 
-pub use error::{ConfigError, KeyPath, Location, Seg};
+use crate::location::Location;
+pub use error::{ConfigError, KeyPath, Seg};
 
 use crate::knowledge::classes::AssetClass;
 use serde::Deserialize;

@@ -5,6 +5,13 @@ use super::{nonempty_id, ConfigError, Doc, KeyPath};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// MQTT's largest packet (remaining length 268,435,455 bytes). Incoming packets are taken
+/// up to this size: a smaller client limit makes rumqttc drop the connection on a large
+/// message, which the broker then redelivers to the persistent session on every reconnect,
+/// stopping ingest for good. Payloads above `[mqtt] max_message_bytes` are dropped by the
+/// ingest source, counted and acknowledged.
+pub const MAX_PACKET: u32 = 268_435_455;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
@@ -363,13 +370,12 @@ impl MqttConfig {
         if self.max_inflight == 0 {
             return Err(doc.invalid(at.key("max_inflight"), "value 0 is too small: expected at least 1".into()));
         }
-        if !(1024..=crate::sources::mqtt::client::MAX_PACKET).contains(&self.max_message_bytes) {
+        if !(1024..=MAX_PACKET).contains(&self.max_message_bytes) {
             return Err(doc.invalid(
                 at.key("max_message_bytes"),
                 format!(
                     "value {} is out of range: expected 1024 to {} (bytes, MQTT's maximum)",
-                    self.max_message_bytes,
-                    crate::sources::mqtt::client::MAX_PACKET
+                    self.max_message_bytes, MAX_PACKET
                 ),
             ));
         }

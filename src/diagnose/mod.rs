@@ -311,7 +311,7 @@ impl Diagnoser {
 
     /// Add each asset's baseline criteria (`baseline.<name>`); their learned state lives in
     /// `registry`, which outlives a Diagnoser rebuilt on reload.
-    pub fn with_baselines(mut self, registry: &crate::baseline::online::Registry) -> Self {
+    pub fn with_baselines(mut self, registry: &crate::diagnose::baseline::online::Registry) -> Self {
         for (asset, criterion, reason) in &registry.disabled {
             self.disabled.push(Disabled { asset: asset.clone(), criterion: criterion.clone(), reason: reason.clone() });
         }

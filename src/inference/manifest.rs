@@ -184,11 +184,11 @@ impl Manifest {
             )));
         }
         for (i, f) in m.features.iter().enumerate() {
-            if f.window == 0 || f.window > crate::pipeline::WINDOW_CAPACITY {
+            if f.window == 0 || f.window > crate::sample::WINDOW_CAPACITY {
                 return Err(err(format!(
                     "key `features[{i}].window`: value {} is out of range: expected 1 to {}",
                     f.window,
-                    crate::pipeline::WINDOW_CAPACITY
+                    crate::sample::WINDOW_CAPACITY
                 )));
             }
             if !(f.valid_min < f.valid_max) {

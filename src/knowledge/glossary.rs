@@ -151,13 +151,13 @@ impl Glossary {
             file: file.to_string(),
             message: match e.span() {
                 Some(s) => {
-                    format!("line {}: {}", crate::config::Location::from_span(text, s).line, e.message().trim_end())
+                    format!("line {}: {}", crate::location::Location::from_span(text, s).line, e.message().trim_end())
                 }
                 None => e.message().to_string(),
             },
         })?;
         for sr in raw.term {
-            let line = crate::config::Location::from_span(text, sr.span()).line;
+            let line = crate::location::Location::from_span(text, sr.span()).line;
             let at = super::file_line(file, line);
             let r = sr.into_inner();
             let invalid =

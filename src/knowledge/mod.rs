@@ -2,7 +2,6 @@
 //! a finding quotes. The built-in library is embedded; a corrupt library is an error that
 //! names the file, the key and the reason.
 
-pub mod ask;
 pub mod classes;
 pub mod glossary;
 pub mod search;
@@ -138,7 +137,7 @@ impl Library {
         let mut documents = HashMap::new();
         let mut origins = HashMap::new();
         for sd in raw.document {
-            let line = crate::config::Location::from_span(text, sd.span()).line;
+            let line = crate::location::Location::from_span(text, sd.span()).line;
             let d = sd.into_inner();
             if documents.contains_key(&d.id) {
                 return Err(KnowledgeError::Parse {

@@ -269,7 +269,7 @@ impl RefIndex {
         let p = path.display().to_string();
         let conn = Connection::open(path).map_err(|source| SearchError::Db { path: p.clone(), source })?;
         let ix = Self::init(conn, p)?;
-        crate::store::restrict_permissions(path);
+        crate::files::restrict_permissions(path);
         Ok(ix)
     }
 

@@ -4,6 +4,7 @@
 use crate::diagnose::{AbstainReason, Assessment, CriterionInfo, Disabled, Outcome};
 use crate::pipeline::Pipeline;
 use crate::sources::{SourceCounters, SourceStatus};
+use crate::store::guard::StoreHealth;
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
 
@@ -80,54 +81,6 @@ pub struct Live {
     pub mqtt: Option<Arc<super::mqtt::MqttStatus>>,
     /// The store's own health: integrity check, free disk, samples dropped (issue 13).
     pub store_health: StoreHealth,
-}
-
-/// What the daemon loop learns about its store, for `/healthz` and `/metrics`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct StoreHealth {
-    /// The last `PRAGMA quick_check` found problems (its first lines); None: ok or not run.
-    pub integrity_problem: Option<String>,
-    /// When the last check ran (Unix ms, 0 if not yet) and how many ran.
-    pub integrity_checked_ms: i64,
-    pub integrity_checks: u64,
-    /// Free bytes on the store's file system at the last look, and the watermark.
-    pub free_bytes: Option<u64>,
-    pub min_free_bytes: u64,
-    /// Below the watermark: samples are dropped (counted), findings and the outbox go on.
-    pub disk_low: bool,
-    /// Samples not stored: below the watermark, or the write failed (disk full, I/O).
-    pub samples_dropped: u64,
-    /// The last error writing samples, if any since start, and when (Unix ms).
-    pub last_write_error: Option<String>,
-    pub last_write_error_ms: i64,
-    /// The reference index could not be opened and was rebuilt or is off (the reason).
-    pub references_degraded: Option<String>,
-}
-
-impl StoreHealth {
-    /// Why the store makes the daemon degraded, if it does.
-    pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if let Some(i) = &self.integrity_problem {
-            p.push(format!("store integrity check failed: {i}"));
-        }
-        if self.disk_low {
-            p.push(format!(
-                "free disk below the watermark ({} < {} bytes): samples are being dropped",
-                self.free_bytes.unwrap_or(0),
-                self.min_free_bytes
-            ));
-        }
-        if let Some(e) =
-            self.last_write_error.as_ref().filter(|_| crate::time::now_ms() - self.last_write_error_ms < 60_000)
-        {
-            p.push(format!("samples not stored in the last minute: {e}"));
-        }
-        if let Some(r) = &self.references_degraded {
-            p.push(format!("reference index: {r}"));
-        }
-        p
-    }
 }
 
 pub type SharedLive = Arc<RwLock<Live>>;

@@ -5,7 +5,7 @@
 
 use super::auth::AuditEntry;
 use super::{Store, StoreError};
-use crate::baseline::online::{Learned, Registry, Snapshot, Stored};
+use crate::diagnose::baseline::online::{Learned, Registry, Snapshot, Stored};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 

@@ -194,23 +194,6 @@ pub fn persist_wal(conn: &Connection) {
     }
 }
 
-/// Restrict a database file (and its WAL and shared-memory files) to its owner and group:
-/// it holds password hashes and the plant's data. Under systemd the unit's UMask does this
-/// already; run by hand, the process umask (often 022) would leave them world-readable.
-pub fn restrict_permissions(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let p = PathBuf::from(p);
-        if let Ok(m) = std::fs::metadata(&p) {
-            if m.permissions().mode() & 0o007 != 0 {
-                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m.permissions().mode() & 0o770));
-            }
-        }
-    }
-}
-
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("our types serialise")
 }
@@ -252,7 +235,7 @@ impl Store {
         let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() };
         store.set_cache_kib(cache_kib)?;
         store.migrate()?;
-        restrict_permissions(path);
+        crate::files::restrict_permissions(path);
         Ok(store)
     }
 

@@ -119,7 +119,7 @@ impl Outbox {
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         super::persist_wal(&conn);
         conn.execute_batch(SCHEMA).map_err(err)?;
-        super::restrict_permissions(path);
+        crate::files::restrict_permissions(path);
         let now = crate::time::now_ms();
         conn.execute("INSERT OR IGNORE INTO outbox_meta(key, value) VALUES ('epoch', ?1)", [now]).map_err(err)?;
         let mut o = Outbox {

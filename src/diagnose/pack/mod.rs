@@ -9,10 +9,10 @@ pub mod cond;
 pub mod eval;
 pub mod online;
 
-use crate::config::Location;
 use crate::diagnose::Text;
 use crate::knowledge::classes::AssetClass;
 use crate::knowledge::{Library, Severity, Verification};
+use crate::location::Location;
 use cond::Cond;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};

@@ -19,16 +19,14 @@
 
 use super::{query_store, ApiError, ApiResult, ApiState};
 use crate::config::ApiConfig;
+use crate::service::accounts::{hash_secret, random_secret, verify_secret, Role, TOKEN_PREFIX};
 use crate::store::auth::{AuditEntry, AuditRow};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -38,33 +36,6 @@ use std::time::{Duration, Instant};
 use utoipa::{OpenApi, ToSchema};
 
 pub const SESSION_COOKIE: &str = "edgecite_session";
-const TOKEN_PREFIX: &str = "ect";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Technician,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "technician" => Some(Role::Technician),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Technician => "technician",
-            Role::Admin => "admin",
-        }
-    }
-}
 
 /// The authenticated caller, in the request's extensions for handlers
 /// (`Extension<Principal>`).
@@ -76,64 +47,8 @@ pub struct Principal {
     pub via: &'static str,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("cannot hash a password: {0}")]
-    Hash(String),
-    #[error("no user `{0}` (create it with `edgecite user add {0} --role ...`)")]
-    NoUser(String),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-}
-
-/// Hash a password (or token secret) as an argon2id PHC string with a random salt.
-pub fn hash_secret(secret: &str) -> Result<String, AuthError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AuthError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
-    Ok(Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map_err(|e| AuthError::Hash(e.to_string()))?
-        .to_string())
-}
-
-pub fn verify_secret(phc: &str, secret: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
-}
-
-/// 256 random bits, base64url without padding.
-pub fn random_secret() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).expect("the OS random source works");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
 fn sha256(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
-}
-
-/// Create an API token for `user`; returns (id, the token string shown once).
-pub fn create_token(store: &mut crate::store::Store, user: &str, label: &str) -> Result<(i64, String), AuthError> {
-    let secret = random_secret();
-    let hash = hash_secret(&secret)?;
-    let id =
-        store.create_token(user, label, &hash, crate::time::now_ms())?.ok_or_else(|| AuthError::NoUser(user.into()))?;
-    Ok((id, format!("{TOKEN_PREFIX}_{id}_{secret}")))
-}
-
-/// Create the configured demo user unless a user of that name exists.
-pub fn ensure_demo_user(store: &mut crate::store::Store, cfg: &ApiConfig) -> Result<(), AuthError> {
-    let Some(d) = &cfg.demo_user else { return Ok(()) };
-    // Any row of that name, disabled included: a disabled demo user stays disabled.
-    if !store.user_exists(&d.name)? {
-        store.upsert_user(&d.name, &d.role, &hash_secret(&d.password)?, crate::time::now_ms())?;
-        let from = match &d.password_file {
-            Some(p) => format!("its password is in {}", p.display()),
-            None => "its password is in the config file".to_string(),
-        };
-        tracing::warn!(user = %d.name, role = %d.role, "demo user created from [api] demo_user; {from}: do not use this on a real site");
-    }
-    Ok(())
 }
 
 /// Settings and in-memory state of the auth layer.
@@ -718,10 +633,10 @@ mod tests {
             }),
             ..Default::default()
         };
-        ensure_demo_user(&mut store, &cfg).unwrap();
+        crate::service::accounts::ensure_demo_user(&mut store, &cfg).unwrap();
         assert!(store.user("demo").unwrap().is_some());
         assert!(store.disable_user("demo", 1).unwrap());
-        ensure_demo_user(&mut store, &cfg).unwrap();
+        crate::service::accounts::ensure_demo_user(&mut store, &cfg).unwrap();
         assert!(store.user("demo").unwrap().is_none(), "the disabled demo user came back");
     }
 

@@ -230,12 +230,13 @@ mod tests {
     use tower::ServiceExt;
 
     /// An API with one DGA slot and a viewer's token (the store lives in the returned dir).
-    fn viewer_api() -> (tempfile::TempDir, ApiState, String, std::sync::Arc<super::super::ask::Knowledge>) {
+    fn viewer_api() -> (tempfile::TempDir, ApiState, String, std::sync::Arc<crate::service::knowledge::Knowledge>) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = crate::store::Store::open(&dir.path().join("d.db")).unwrap();
         store.upsert_user("v", "viewer", "-", 0).unwrap();
-        let (_, token) = super::super::auth::create_token(&mut store, "v", "t").unwrap();
-        let knowledge = std::sync::Arc::new(super::super::ask::Knowledge::open(&Default::default(), true).unwrap());
+        let (_, token) = crate::service::accounts::create_token(&mut store, "v", "t").unwrap();
+        let knowledge =
+            std::sync::Arc::new(crate::service::knowledge::Knowledge::open(&Default::default(), true).unwrap());
         let cfg = crate::config::ApiConfig { dga_concurrency: 1, ..Default::default() };
         let state = ApiState::new(Default::default(), store, &cfg, knowledge.clone());
         (dir, state, token, knowledge)

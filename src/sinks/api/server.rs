@@ -33,7 +33,7 @@ pub enum ServeError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
-    Auth(#[from] super::auth::AuthError),
+    Auth(#[from] crate::service::accounts::AuthError),
 }
 
 /// A rustls server config from PEM files (certificate chain, private key).
@@ -83,7 +83,7 @@ pub async fn spawn(
     };
     listener.set_nonblocking(true)?;
     let mut store = Store::open_with_cache(&store_cfg.path, store_cfg.cache_kib)?;
-    super::auth::ensure_demo_user(&mut store, cfg)?;
+    crate::service::accounts::ensure_demo_user(&mut store, cfg)?;
     let tls = cfg.tls.as_ref().map(|t| tls_config(&t.cert, &t.key)).transpose()?;
     if cfg.plain_http_exposed() {
         tracing::warn!(listen = %cfg.listen, "plain HTTP on a non-loopback address (api.allow_plain_http = true): passwords and session cookies cross the network unencrypted; configure [api] tls");

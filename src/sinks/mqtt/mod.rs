@@ -32,7 +32,7 @@ pub enum MqttError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Client(#[from] crate::sources::mqtt::client::ClientError),
+    Client(#[from] crate::mqtt::client::ClientError),
 }
 
 /// Counters and fill level, shared with the API and `edgecite status`.
@@ -146,7 +146,7 @@ impl MqttSink {
         tracing::info!(outbox = %path.display(), queued = stats.messages, bytes = stats.bytes, quota = stats.quota_bytes,
             "MQTT outbox open (synchronous = FULL)");
         let client_id = m.client_id_for(&config.site.id, &config.site.gateway);
-        let tls = m.tls.as_ref().map(crate::sources::mqtt::client::tls_config).transpose()?;
+        let tls = m.tls.as_ref().map(crate::mqtt::client::tls_config).transpose()?;
         let spb = if m.sparkplug.enabled {
             let spath = path.with_file_name("sparkplug.db");
             let so = Arc::new(Mutex::new(Outbox::open(&spath, m.outbox.quota_bytes)?));

@@ -14,7 +14,7 @@
 use super::payload::{self, Topics};
 use super::MqttStatus;
 use crate::config::mqtt::MqttConfig;
-use crate::sources::mqtt::client::{Backoff, Conn, Event, Props, Will};
+use crate::mqtt::client::{Backoff, Conn, Event, Props, Will};
 use crate::store::outbox::{Message, MessageClass, NewMessage, Outbox};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -232,7 +232,7 @@ impl Sender {
                 Err(e) => {
                     self.status.connection_errors.fetch_add(1, Ordering::Relaxed);
                     let delay = backoff.next_delay();
-                    let refused = crate::sources::mqtt::client::refusal(&e);
+                    let refused = crate::mqtt::client::refusal(&e);
                     if !announced_down {
                         match refused {
                             Some(why) => {

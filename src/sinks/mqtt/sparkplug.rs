@@ -24,10 +24,10 @@
 
 use super::sender::Protocol;
 use crate::diagnose::{Assessment, Outcome};
+use crate::mqtt::client::{Conn, Will};
+use crate::mqtt::sparkplug::{self as spb, datatype, Metric, Payload, Value};
 use crate::pipeline::AssetState;
 use crate::sample::Quality;
-use crate::sources::mqtt::client::{Conn, Will};
-use crate::sources::mqtt::sparkplug::{self as spb, datatype, Metric, Payload, Value};
 use crate::store::outbox::{Message, Outbox};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

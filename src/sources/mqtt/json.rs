@@ -116,7 +116,7 @@ fn fill_doc(template: &str, doc: &Value) -> String {
             Some(v) if !v.is_null() => v.to_string(),
             _ => String::new(),
         };
-        out.push_str(&super::sparkplug::sanitise(&v));
+        out.push_str(&crate::mqtt::sparkplug::sanitise(&v));
         rest = &rest[i + end + 1..];
     }
     out.push_str(rest);
@@ -186,7 +186,7 @@ pub fn parse(sub: &SubscriptionConfig, caps: &[String], payload: &[u8], now_ms: 
         None => return (vec![], vec![bad("missing_field", format!("no tags at `{}`", sub.tags))]),
     };
     let point_of = |tag: &str| {
-        let t = template.replace("{tag}", &super::sparkplug::sanitise(tag));
+        let t = template.replace("{tag}", &crate::mqtt::sparkplug::sanitise(tag));
         PointId::from(fill(&t, caps, None).as_str())
     };
     let mut samples = Vec::new();

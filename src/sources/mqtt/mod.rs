@@ -8,17 +8,16 @@
 //! Sparkplug payload each metric stands alone: a bad metric is counted, the good ones of
 //! the same payload are kept.
 
-pub mod client;
 pub mod host;
 pub mod json;
-pub mod sparkplug;
 
 use crate::config::mqtt::{MqttConfig, PayloadFormat, SubscriptionConfig};
 use crate::config::Config;
+use crate::mqtt::client::{AckHandle, Backoff, Conn, Event, Session};
+use crate::mqtt::{client, sparkplug};
 use crate::sample::{PointId, Sample};
 use crate::sources::commit::{Commit, Durable};
 use crate::sources::SourceCounters;
-use client::{AckHandle, Backoff, Conn, Event, Session};
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;

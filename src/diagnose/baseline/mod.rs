@@ -6,12 +6,15 @@
 //! Hysteresis: an open departure clears only when both statistics are below
 //! [`CLEAR_FRACTION`] of their limits, and the tracker's `open_after`/`clear_after` apply.
 
+pub mod eval;
+pub mod online;
+
 use super::evidence::abstain_for_window;
 use super::{AbstainReason, CriterionInfo, Evidence, EvidenceValue, FaultReport, Outcome, Severity, Text};
-use crate::baseline::online::{Entry, Learned, Observation};
 use crate::baseline::{FeatureKind, CLEAR_FRACTION};
 use crate::knowledge::{Citation, Verification};
 use crate::pipeline::AssetState;
+use online::{Entry, Learned, Observation};
 use std::sync::Arc;
 
 /// Signals listed in a departure finding at most.
@@ -280,8 +283,8 @@ impl super::Criterion for BaselineCriterion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::baseline::online::Registry;
     use crate::config::Config;
+    use crate::diagnose::baseline::online::Registry;
     use crate::diagnose::Criterion;
     use crate::pipeline::Pipeline;
     use crate::sample::{PointId, Sample};

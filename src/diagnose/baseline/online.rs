@@ -3,7 +3,7 @@
 //! Diagnoser rebuilt on SIGHUP; the daemon persists what changed after each evaluation pass
 //! and restores it at start, so a learned baseline survives a restart.
 
-use super::{fit, FeatureKind, FitError, FitOptions, Fitted, OutOfDomain, Score};
+use crate::baseline::{fit, FeatureKind, FitError, FitOptions, Fitted, OutOfDomain, Score};
 use crate::config::{AssetConfig, Config};
 use crate::pipeline::{AssetState, WindowProblem};
 use serde::{Deserialize, Serialize};
@@ -241,7 +241,8 @@ impl Entry {
                     (Some(n), _, _, _) => rows.len() >= n,
                     (None, Some(ms), Some(a), Some(b)) => {
                         b - a >= ms
-                            && rows.len() >= super::min_learning_samples(self.spec.signals.len(), self.spec.window)
+                            && rows.len()
+                                >= crate::baseline::min_learning_samples(self.spec.signals.len(), self.spec.window)
                     }
                     _ => false,
                 };

@@ -6,7 +6,7 @@
 //! new one after its back-off, so nothing rumqttc kept in memory is re-sent behind the
 //! caller's back (the publish sink replays from its outbox instead).
 
-use crate::config::mqtt::{MqttConfig, MqttProtocol};
+use crate::config::mqtt::{MqttConfig, MqttProtocol, MAX_PACKET};
 use rumqttc::v5;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,13 +96,6 @@ pub struct Conn {
     client: Client,
     eventloop: Loop,
 }
-
-/// MQTT's largest packet (remaining length 268,435,455 bytes). Incoming packets are taken
-/// up to this size: a smaller client limit makes rumqttc drop the connection on a large
-/// message, which the broker then redelivers to the persistent session on every reconnect,
-/// stopping ingest for good. Payloads above `[mqtt] max_message_bytes` are dropped by the
-/// ingest source, counted and acknowledged.
-pub const MAX_PACKET: u32 = 268_435_455;
 
 fn qos(q: u8) -> rumqttc::QoS {
     if q == 0 {

@@ -4,10 +4,10 @@
 //! what the answer depends on out. No generated text. Also the question-set evaluation
 //! (`edgecite ask --eval FILE`).
 
-use super::search::query::Matched;
-use super::search::{Context, Depends, RefIndex, RefVerification, SearchError};
 use crate::config::packs::Lang;
 use crate::config::AssetConfig;
+use crate::knowledge::search::query::Matched;
+use crate::knowledge::search::{Context, Depends, RefIndex, RefVerification, SearchError};
 use crate::store::FindingRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -195,7 +195,7 @@ pub struct EvalCounts {
 /// Parse a question set; errors name the file and line.
 pub fn load_questions(file: &str, text: &str) -> Result<Vec<Question>, String> {
     let set: QuestionSet = toml::from_str(text).map_err(|e| match e.span() {
-        Some(s) => format!("{file}:{}: {}", crate::config::Location::from_span(text, s).line, e.message().trim_end()),
+        Some(s) => format!("{file}:{}: {}", crate::location::Location::from_span(text, s).line, e.message().trim_end()),
         None => format!("{file}: {}", e.message()),
     })?;
     for (i, q) in set.question.iter().enumerate() {
@@ -220,7 +220,7 @@ pub fn evaluate(refs: &RefIndex, qs: &[Question], failures: &mut Vec<String>) ->
                 failures.push(format!("{:?}: answer `{a}` is no stored passage", q.q));
             }
         }
-        let lang = super::search::detect_language(&q.q);
+        let lang = crate::knowledge::search::detect_language(&q.q);
         let ctx = Context { params: q.asset.clone(), ..Context::default() };
         let r = refs.search_in(&q.q, lang, 5, &ctx)?;
         let top = r.results.first().filter(|_| r.supported).map(|h| h.passage_id.clone());

@@ -11,7 +11,7 @@
 //! feature (temperatures: rate, others: level, see [`FeatureKind::default_for_unit`]).
 //! Columns not in the table are level features.
 
-use super::{fit, FeatureKind, FitOptions, Fitted, CLEAR_FRACTION};
+use crate::baseline::{fit, FeatureKind, FitOptions, Fitted, CLEAR_FRACTION};
 use crate::diagnose::tracker::Tracker;
 use crate::diagnose::{AbstainReason, Evidence, FaultReport, Outcome, Severity, Text};
 use crate::inference::eval::{read_csv_mapped, EvalError};
@@ -52,7 +52,7 @@ impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
             train_rows: 400,
-            window: super::DEFAULT_WINDOW,
+            window: crate::baseline::DEFAULT_WINDOW,
             fit: FitOptions::default(),
             open_after: 3,
             clear_after: 3,
@@ -141,7 +141,7 @@ pub enum BaselineEvalError {
     #[error("{file}: {message}")]
     Input { file: PathBuf, message: String },
     #[error("{file}: cannot learn the baseline from the first {rows} rows: {source}")]
-    Fit { file: PathBuf, rows: usize, source: super::FitError },
+    Fit { file: PathBuf, rows: usize, source: crate::baseline::FitError },
 }
 
 /// The CSV files to evaluate: files as given, directories' `*.csv` in natural order
