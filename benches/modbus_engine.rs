@@ -51,7 +51,7 @@ fn device(unit: u8, port: u16, max_gap: u16) -> ModbusDeviceConfig {
 }
 
 async fn run_for(buses: Vec<Bus<RealConnector>>, secs: f64) -> (u64, u64, f64) {
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, mut rx) = mpsc::channel::<Vec<edgecite::sample::Sample>>(1024);
     let cancel = CancellationToken::new();
     let tasks: Vec<_> = buses.into_iter().map(|b| tokio::spawn(b.run(tx.clone(), cancel.clone()))).collect();
     drop(tx);
@@ -111,7 +111,7 @@ async fn rtu(dead: bool, secs: f64) {
         .collect();
     let bus = Bus::new(RealConnector::of(&devices[0]), devices);
     let counters: Vec<_> = bus.handles().into_iter().map(|h| h.counters).collect();
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, mut rx) = mpsc::channel::<Vec<edgecite::sample::Sample>>(1024);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(bus.run(tx, cancel.clone()));
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });

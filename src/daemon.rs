@@ -4,13 +4,14 @@
 //! in flight are stored, the API stops, the store is closed.
 
 use crate::config::Config;
-use crate::diagnose::model_score::UnavailableModel;
+use crate::diagnose::model_score::ModelSet;
 use crate::diagnose::tracker::{Tracker, Transition};
 use crate::diagnose::{Assessment, Diagnoser, Outcome};
 use crate::inference::{self, Model};
 use crate::pipeline::Pipeline;
-use crate::sample::Sample;
+use crate::sources::commit::{Batch, Commit};
 use crate::simulator::{self, Plant};
+use crate::service::knowledge::Knowledge;
 use crate::sinks::api;
 use crate::sinks::live::{Live, ModelStatus, SharedLive, SourceHandle};
 use crate::store::Store;
@@ -26,27 +27,41 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Samples stored per transaction at most, when batches queue up under load.
 const MAX_BATCH: usize = 20_000;
 
-/// Models named by their manifests (which parse without ONNX Runtime), each with the reason
-/// it cannot run. A directory whose manifest does not parse is reported as an error only.
-fn unavailable<'a>(items: impl Iterator<Item = (&'a std::path::Path, String)>) -> Vec<UnavailableModel> {
-    items
-        .filter_map(|(dir, reason)| {
-            let m = inference::Manifest::load(&dir.join("manifest.toml")).ok()?;
-            Some(UnavailableModel {
-                criterion_id: crate::diagnose::model_score::criterion_id(&m.name),
-                asset_class: m.asset_class,
-                reason,
-            })
-        })
-        .collect()
+/// What `edgecite run` and `edgecite check` build from a config, the same way: the knowledge
+/// (packs, glossaries, reference index, asset context), the models, the diagnoser with every
+/// criterion of every asset, and how long sample history lasts.
+pub struct Assembly {
+    pub knowledge: Arc<Knowledge>,
+    pub models: ModelSet,
+    pub diagnoser: Diagnoser,
+    pub history: crate::store::history::HistoryEstimate,
 }
 
-/// The loaded models, the errors to report, and the models that are configured but cannot
-/// run, whose criteria abstain with the reason.
-pub fn load_models(config: &Config) -> (Vec<Arc<Model>>, Vec<String>, Vec<UnavailableModel>) {
-    let l = inference::load_configured(&config.inference);
-    let unavailable = unavailable(l.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
-    (l.models, l.errors, unavailable)
+/// Where the reference index lives: `run` opens (or rebuilds) its file; `check` builds it in
+/// memory, so that checking a config never writes the service's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refs {
+    OnDisk,
+    InMemory,
+}
+
+impl Assembly {
+    pub fn new(config: &Config, refs: Refs) -> anyhow::Result<Assembly> {
+        let knowledge = Arc::new(
+            Knowledge::open(&config.packs, refs == Refs::InMemory)
+                .map(|k| k.with_assets(&config.assets))
+                .with_context(|| format!("packs and references ([packs] in {})", config.file.display()))?,
+        );
+        let models = ModelSet::load(&config.inference);
+        let diagnoser = Diagnoser::new(config, &knowledge.packs, &models.models, &models.unavailable)?;
+        Ok(Assembly { knowledge, models, diagnoser, history: crate::store::history::HistoryEstimate::of(config) })
+    }
+
+    /// What the operator should hear before the daemon starts: secrets in the config file,
+    /// history cut short by `max_samples`.
+    pub fn warnings(&self, config: &Config) -> Vec<String> {
+        config.exposed_secrets().into_iter().chain(self.history.warning()).collect()
+    }
 }
 
 fn model_statuses(models: &[Arc<Model>]) -> Vec<ModelStatus> {
@@ -64,19 +79,12 @@ fn model_statuses(models: &[Arc<Model>]) -> Vec<ModelStatus> {
 /// Run the daemon until `cancel` is triggered.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
     let started = crate::time::now_ms();
-    for w in config.exposed_secrets() {
+    let assembly = Assembly::new(&config, Refs::OnDisk)?;
+    for w in assembly.warnings(&config) {
         tracing::warn!("{w}");
     }
-    let history = crate::store::history::HistoryEstimate::of(&config);
-    tracing::info!("{}", history.describe());
-    if let Some(w) = history.warning() {
-        tracing::warn!("{w}");
-    }
-    let knowledge = Arc::new(
-        crate::service::knowledge::Knowledge::open(&config.packs, false)
-            .map(|k| k.with_assets(&config.assets))
-            .with_context(|| format!("packs and references ([packs] in {})", config.file.display()))?,
-    );
+    tracing::info!("{}", assembly.history.describe());
+    let Assembly { knowledge, models: loaded, diagnoser, .. } = assembly;
     let packs = &knowledge.packs;
     let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
     // Disk watermark, failed sample writes, periodic quick_check (issue 13).
@@ -84,14 +92,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     guard.health.references_degraded = knowledge.refs_degraded.clone();
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
-    let loaded = inference::load_configured(&config.inference);
-    let unavailable_models = unavailable(loaded.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
     let (models, model_errors) = (loaded.models, loaded.errors);
     let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
     // Per-asset baselines: their learned state outlives a Diagnoser rebuilt on reload.
     let baselines = crate::diagnose::baseline::online::Registry::from_config(&config, started);
     baselines.restore(store.load_baselines()?, started);
-    let mut diagnoser = Diagnoser::new(&config, packs, &models, &unavailable_models)?.with_baselines(&baselines);
+    let mut diagnoser = diagnoser.with_baselines(&baselines);
     let mut reloads = inference::reload::on_sighup(config.inference.clone(), cancel.clone());
     for d in &diagnoser.disabled {
         tracing::warn!(asset = %d.asset, criterion = %d.criterion, reason = %d.reason, "criterion disabled");
@@ -138,7 +144,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         });
     }
 
-    let (tx, mut rx) = mpsc::channel::<Vec<Sample>>(1024);
+    // One ingest channel for every source (batches with an optional commit).
+    let (tx, mut rx) = mpsc::channel::<Batch>(1024);
     let mut handles = Vec::new();
     for bus in crate::sources::modbus::buses(&config.sources.modbus) {
         for h in bus.handles() {
@@ -153,9 +160,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         tasks.spawn(crate::local_hw::run_i2c_sensor(s.clone(), counters, tx.clone(), sources_cancel.clone()));
     }
     // MQTT ingest acknowledges a message only after its samples are committed: its batches
-    // come with a commit token on their own channel.
-    let (durable_tx, mut durable_rx) = mpsc::channel::<crate::sources::commit::Durable>(1024);
-    if let Some(counters) = crate::sources::mqtt::spawn(&config, &mut tasks, durable_tx, sources_cancel.clone())? {
+    // carry a commit.
+    if let Some(counters) = crate::sources::mqtt::spawn(&config, &mut tasks, tx.clone(), sources_cancel.clone())? {
         let endpoint = format!("mqtt://{}:{}", config.mqtt.host, config.mqtt.port);
         handles.push(SourceHandle { id: "mqtt".into(), kind: "mqtt", endpoint, counters });
     }
@@ -197,7 +203,6 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     // All sources have ended (or there are none: an API-only gateway). Only a shutdown
     // request ends the loop; a closed channel alone does not.
     let mut sources_done = false;
-    let mut durable_done = false;
     let mut notifier = crate::notify::Notifier::from_env();
     if let Some(w) = notifier.watchdog() {
         tracing::info!(watchdog_ms = w.as_millis() as u64, "systemd watchdog enabled; pinged from the evaluation loop");
@@ -215,7 +220,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         criteria = diagnoser.criteria().count(), "edgecite running");
 
     loop {
-        if sources_stopping && sources_done && durable_done {
+        if sources_stopping && sources_done {
             break;
         }
         tokio::select! {
@@ -226,54 +231,43 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 sources_stopping = true;
             }
             batch = rx.recv(), if !sources_done => {
-                let Some(mut batch) = batch else {
+                let Some(first) = batch else {
                     sources_done = true;
                     continue;
                 };
                 // Whatever else is queued goes into the same transaction.
-                while batch.len() < MAX_BATCH {
+                let mut samples = first.samples;
+                let mut commits: Vec<Commit> = first.commit.into_iter().collect();
+                while samples.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(more) => batch.extend(more),
-                        Err(_) => break,
-                    }
-                }
-                let keep = deadband.filter(&batch);
-                // Below the watermark or on a failed write the samples are counted, not
-                // stored; acquisition and evaluation go on (the daemon never exits for it).
-                if guard.admit(keep.len()) {
-                    if let Err(e) = tokio::task::block_in_place(|| store.insert_samples(keep.iter().copied())) {
-                        guard.failed(keep.len(), &e);
-                    }
-                }
-                pipeline.ingest(&batch);
-            }
-            first = durable_rx.recv(), if !durable_done => {
-                let Some(first) = first else {
-                    durable_done = true;
-                    continue;
-                };
-                let mut batch = first.samples;
-                let mut commits = vec![first.commit];
-                while batch.len() < MAX_BATCH {
-                    match durable_rx.try_recv() {
                         Ok(more) => {
-                            batch.extend(more.samples);
-                            commits.push(more.commit);
+                            samples.extend(more.samples);
+                            commits.extend(more.commit);
                         }
                         Err(_) => break,
                     }
                 }
-                let keep = deadband.filter(&batch);
+                let keep = deadband.filter(&samples);
+                // Below the watermark or on a failed write the samples are counted, not
+                // stored; acquisition and evaluation go on (the daemon never exits for it).
+                // Samples a peer will be told are stored are FULL-synced.
                 if guard.admit(keep.len()) {
-                    if let Err(e) = tokio::task::block_in_place(|| store.insert_samples_durable(keep.iter().copied())) {
+                    let stored = tokio::task::block_in_place(|| {
+                        if commits.is_empty() {
+                            store.insert_samples(keep.iter().copied())
+                        } else {
+                            store.insert_samples_durable(keep.iter().copied())
+                        }
+                    });
+                    if let Err(e) = stored {
                         guard.failed(keep.len(), &e);
                     }
                 }
                 // Committed (or dropped and counted: below the disk watermark or on a failed
-                // write): the source acknowledges these messages, so the broker's queue does
-                // not stall ingest behind them.
-                commits.into_iter().for_each(|c| c.done());
-                pipeline.ingest(&batch);
+                // write): the MQTT source acknowledges these messages, so the broker's queue
+                // does not stall ingest behind them.
+                commits.into_iter().for_each(Commit::done);
+                pipeline.ingest(&samples);
             }
             _ = eval.tick(), if !sources_stopping => {
                 let now = crate::time::now_ms();
@@ -319,8 +313,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             }
             Some(l) = reloads.recv(), if !sources_stopping => {
                 // Swapped between evaluations; the pipeline and queued samples stay as they are.
-                let unavail = unavailable(l.unavailable.iter().map(|(d, why)| (d.as_path(), why.clone())));
-                match Diagnoser::new(&config, packs, &l.models, &unavail) {
+                let l = ModelSet::from(l);
+                match Diagnoser::new(&config, packs, &l.models, &l.unavailable) {
                     Ok(d) => {
                         diagnoser = d.with_baselines(&baselines);
                         let generation = registry.replace(l.models.clone(), l.rejected);
@@ -328,7 +322,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                         lv.models = model_statuses(&l.models);
                         lv.model_errors = l.errors;
                         lv.disabled = diagnoser.disabled.clone();
-                        tracing::info!(generation, loaded = l.models.len(), rejected = unavail.len(), "models reloaded");
+                        tracing::info!(generation, loaded = l.models.len(), rejected = l.unavailable.len(), "models reloaded");
                     }
                     Err(e) => tracing::error!(error = %e, "model reload rejected; the running models stay"),
                 }

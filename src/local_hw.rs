@@ -50,10 +50,10 @@ pub fn open_alarms(cfg: &AlarmConfig) -> (Option<Alarms<CdevPin>>, Vec<String>) 
 
 /// Poll one I2C sensor until cancelled. A bus that cannot be opened is retried every
 /// interval; its point is `comm_error` meanwhile.
-pub async fn run_i2c_sensor(
+pub async fn run_i2c_sensor<B: From<Vec<Sample>>>(
     cfg: I2cSensorConfig,
     counters: std::sync::Arc<SourceCounters>,
-    tx: mpsc::Sender<Vec<Sample>>,
+    tx: mpsc::Sender<B>,
     cancel: CancellationToken,
 ) {
     let point: PointId = format!("{}.temperature", cfg.id).into();
@@ -102,7 +102,7 @@ pub async fn run_i2c_sensor(
             }
             None => Sample::bad(point.clone(), ts, crate::sample::Quality::CommError),
         };
-        if tx.send(vec![sample]).await.is_err() {
+        if tx.send(vec![sample].into()).await.is_err() {
             SourceCounters::add(&counters.dropped, 1);
             break;
         }

@@ -4,7 +4,6 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use edgecite::config::Config;
-use edgecite::diagnose::Diagnoser;
 use edgecite::sources::modbus::link::{Connector, RealConnector};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -543,12 +542,13 @@ fn modbus_plan(path: &Path) -> anyhow::Result<()> {
 
 fn check(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let packs = edgecite::diagnose::pack::PackSet::load(config.packs.builtin, &config.packs.dirs)?;
+    // The same assembly as `run`, with the reference index in memory (check writes nothing).
+    let assembly = edgecite::daemon::Assembly::new(&config, edgecite::daemon::Refs::InMemory)?;
+    let (packs, diagnoser, history) = (&assembly.knowledge.packs, &assembly.diagnoser, &assembly.history);
+    let (models, model_errors) = (&assembly.models.models, &assembly.models.errors);
     let library = &packs.library;
-    let (models, model_errors, unavailable) = edgecite::daemon::load_models(&config);
-    let diagnoser = Diagnoser::new(&config, &packs, &models, &unavailable)?;
     println!("config {}: OK", path.display());
-    for w in config.exposed_secrets() {
+    for w in assembly.warnings(&config) {
         println!("warning: {w}");
     }
     println!("site: {} ({})", config.site.id, config.site.name);
@@ -599,7 +599,7 @@ fn check(path: &Path) -> anyhow::Result<()> {
         );
     }
     println!("models: {}", models.len());
-    for m in &models {
+    for m in models {
         let options: Vec<String> = m.provider_options.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
             "  {} {} on {} (threshold {}; {} nodes on {}{})",
@@ -615,18 +615,14 @@ fn check(path: &Path) -> anyhow::Result<()> {
             println!("    provider skipped: {f}");
         }
     }
-    for e in &model_errors {
+    for e in model_errors {
         println!("  ERROR: {e}");
     }
     if let Some(sim) = &config.simulator {
         println!("simulator: Modbus TCP on {} (time factor {}, seed {})", sim.listen, sim.time_factor, sim.seed);
     }
     println!("store: {}", config.store.path.display());
-    let history = edgecite::store::history::HistoryEstimate::of(&config);
     println!("  {}", history.describe());
-    if let Some(w) = history.warning() {
-        println!("  warning: {w}");
-    }
     if config.api.enabled {
         println!("api: {}://{}", if config.api.tls.is_some() { "https" } else { "http" }, config.api.listen);
     }

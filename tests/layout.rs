@@ -67,7 +67,7 @@ fn layers(md: &str) -> Vec<(String, Vec<String>)> {
     let section = section.split("\n## ").next().unwrap();
     let mut out = Vec::new();
     for line in section.lines() {
-        let Some(rest) = line.trim_start().split_once(". **").map(|(n, r)| (n, r)) else { continue };
+        let Some(rest) = line.trim_start().split_once(". **") else { continue };
         if !rest.0.chars().all(|c| c.is_ascii_digit()) || rest.0.is_empty() {
             continue;
         }

@@ -412,7 +412,7 @@ async fn unit_ids_on_one_tcp_endpoint_share_one_connection() {
     assert_eq!(buses.len(), 1, "one bus for the endpoint");
     let bus = buses.into_iter().next().unwrap();
     let counters: Vec<_> = bus.handles().into_iter().map(|h| h.counters).collect();
-    let (tx, mut rx) = mpsc::channel(256);
+    let (tx, mut rx) = mpsc::channel::<Vec<Sample>>(256);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(bus.run(tx, cancel.clone()));
     let mut seen: HashMap<String, f64> = HashMap::new();

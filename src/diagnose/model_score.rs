@@ -190,6 +190,41 @@ pub struct UnavailableModel {
     pub reason: String,
 }
 
+/// A load of the configured models as the diagnoser takes it: the models that run, the
+/// errors to report, the rejected ones (for the registry), and the models that cannot run,
+/// whose criteria abstain with the reason. The one way `run`, `check` and a SIGHUP reload
+/// turn a load into criteria.
+#[derive(Default)]
+pub struct ModelSet {
+    pub models: Vec<Arc<Model>>,
+    pub errors: Vec<String>,
+    pub rejected: Vec<crate::inference::registry::Rejected>,
+    pub unavailable: Vec<UnavailableModel>,
+}
+
+impl ModelSet {
+    /// Load the models of `[inference]` (never fails as a whole: see `load_configured`).
+    pub fn load(cfg: &crate::config::InferenceConfig) -> ModelSet {
+        crate::inference::load_configured(cfg).into()
+    }
+}
+
+/// Models named by their manifests (which parse without ONNX Runtime), each with the reason
+/// it cannot run. A directory whose manifest does not parse is reported as an error only.
+impl From<crate::inference::Loaded> for ModelSet {
+    fn from(l: crate::inference::Loaded) -> ModelSet {
+        let unavailable = l
+            .unavailable
+            .iter()
+            .filter_map(|(dir, reason)| {
+                let m = crate::inference::Manifest::load(&dir.join("manifest.toml")).ok()?;
+                Some(UnavailableModel { criterion_id: criterion_id(&m.name), asset_class: m.asset_class, reason: reason.clone() })
+            })
+            .collect();
+        ModelSet { models: l.models, errors: l.errors, rejected: l.rejected, unavailable }
+    }
+}
+
 /// Stands in for a model that could not be loaded: always abstains with the reason.
 pub struct Unavailable {
     info: CriterionInfo,

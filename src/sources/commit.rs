@@ -1,7 +1,8 @@
-//! Samples a source may only acknowledge upstream once they are stored (MQTT QoS 1 ingest).
-//! The source sends a [`Durable`] batch; the daemon loop commits it to SQLite and then calls
-//! [`Commit::done`], which tells the source it may send its acknowledgement. Sources still
-//! never touch the store; they only learn that a batch of theirs is committed.
+//! The one way samples reach the daemon loop: a [`Batch`] on the ingest channel. A source
+//! that may acknowledge upstream only once its samples are stored (MQTT QoS 1 ingest) puts a
+//! [`Commit`] in the batch; the loop commits the batch to SQLite (FULL sync when any batch of
+//! the transaction carries a commit) and then calls [`Commit::done`], which tells the source
+//! it may send its acknowledgement. Sources never touch the store.
 
 use crate::sample::Sample;
 use tokio::sync::mpsc;
@@ -26,9 +27,16 @@ impl Commit {
     }
 }
 
-/// Samples with the commit they wait for.
+/// Samples, and the commit they wait for when their source acknowledges upstream.
 #[derive(Debug)]
-pub struct Durable {
+pub struct Batch {
     pub samples: Vec<Sample>,
-    pub commit: Commit,
+    pub commit: Option<Commit>,
+}
+
+/// Samples nobody upstream waits for (polled sources: Modbus, I2C).
+impl From<Vec<Sample>> for Batch {
+    fn from(samples: Vec<Sample>) -> Batch {
+        Batch { samples, commit: None }
+    }
 }

@@ -203,7 +203,7 @@ impl<C: Connector> Bus<C> {
     /// Poll until cancelled. Samples go to `tx`; if the pipeline is gone the bus stops.
     // Devices are indexed: the loop body borrows `self` mutably around awaits on the link.
     #[allow(clippy::needless_range_loop)]
-    pub async fn run(mut self, tx: mpsc::Sender<Vec<Sample>>, cancel: CancellationToken) {
+    pub async fn run<B: From<Vec<Sample>>>(mut self, tx: mpsc::Sender<B>, cancel: CancellationToken) {
         let endpoint = self.connector.endpoint();
         let gap = self.connector.inter_frame_delay();
         tracing::info!(endpoint = %endpoint, devices = self.devices.len(), requests_per_cycle = self.requests_per_cycle(),
@@ -330,16 +330,16 @@ impl<C: Connector> Bus<C> {
     /// Hand a round's samples to the pipeline; `produced[d]` of them came from device d.
     /// A full pipeline does not hold up a stop: cancelled while waiting, the round is
     /// counted as dropped (and logged) and the bus stops.
-    async fn send(
+    async fn send<B: From<Vec<Sample>>>(
         &self,
-        tx: &mpsc::Sender<Vec<Sample>>,
+        tx: &mpsc::Sender<B>,
         batch: Vec<Sample>,
         produced: &[u64],
         cancel: &CancellationToken,
     ) -> bool {
         let ok = tokio::select! {
             biased;
-            sent = tx.send(batch) => sent.is_ok(),
+            sent = tx.send(batch.into()) => sent.is_ok(),
             _ = cancel.cancelled() => {
                 tracing::warn!(endpoint = %self.connector.endpoint(), samples = produced.iter().sum::<u64>(),
                     "modbus bus stopping while the pipeline is full; this round's samples are counted as dropped");
@@ -468,7 +468,7 @@ mod tests {
         let connects = mock.connects.clone();
         let bus = Bus::new(mock, units.iter().map(|(u, _)| device(*u)).collect());
         let counters: Vec<_> = bus.handles().into_iter().map(|h| h.counters).collect();
-        let (tx, mut rx) = mpsc::channel(1024);
+        let (tx, mut rx) = mpsc::channel::<Vec<Sample>>(1024);
         let cancel = CancellationToken::new();
         let task = tokio::spawn(bus.run(tx, cancel.clone()));
         let collect = tokio::spawn(async move {
@@ -495,7 +495,7 @@ mod tests {
     async fn a_full_pipeline_does_not_hold_up_a_stop() {
         let bus = Bus::new(mock_bus(&[(1, Unit::Healthy)]), vec![device(1)]);
         let counters = bus.handles()[0].counters.clone();
-        let (tx, rx) = mpsc::channel(1);
+        let (tx, rx) = mpsc::channel::<Vec<Sample>>(1);
         let cancel = CancellationToken::new();
         let task = tokio::spawn(bus.run(tx, cancel.clone()));
         // Nobody reads: the first round fills the channel, the second waits in `send`.

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::mqtt::client::{AckHandle, Backoff, Conn, Event, Session};
 use crate::mqtt::{client, sparkplug};
 use crate::sample::{PointId, Sample};
-use crate::sources::commit::{Commit, Durable};
+use crate::sources::commit::{Batch, Commit};
 use crate::sources::SourceCounters;
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -247,12 +247,12 @@ pub enum SpawnError {
 }
 
 /// Start the ingest source when `[mqtt]` is on and has subscriptions. Returns its counters.
-/// Samples go to the daemon loop as [`Durable`] batches; a QoS 1 message is acknowledged to
+/// Samples go to the daemon loop as [`Batch`]es with a commit; a QoS 1 message is acknowledged to
 /// the broker only after the loop reports its samples committed.
 pub fn spawn(
     config: &Config,
     tasks: &mut tokio::task::JoinSet<()>,
-    tx: mpsc::Sender<Durable>,
+    tx: mpsc::Sender<Batch>,
     cancel: CancellationToken,
 ) -> Result<Option<Arc<SourceCounters>>, SpawnError> {
     let m = &config.mqtt;
@@ -346,7 +346,7 @@ async fn run(
     cfg: MqttConfig,
     client_id: String,
     tls: Option<Arc<rustls::ClientConfig>>,
-    tx: mpsc::Sender<Durable>,
+    tx: mpsc::Sender<Batch>,
     counters: Arc<SourceCounters>,
     mut host: host::HostState,
     cancel: CancellationToken,
@@ -457,7 +457,7 @@ async fn run(
                     let commit = Commit::new(done_tx.clone(), token);
                     // While the loop is busy the broker's session holds the backlog; this
                     // send only waits for room in the channel.
-                    if tx.send(Durable { samples, commit }).await.is_err() {
+                    if tx.send(Batch { samples, commit: Some(commit) }).await.is_err() {
                         SourceCounters::add(&counters.dropped, 1);
                     }
                 }
