@@ -28,5 +28,6 @@ pub mod service;
 pub mod simulator;
 pub mod sinks;
 pub mod sources;
+pub mod status;
 pub mod store;
 pub mod time;

@@ -328,12 +328,13 @@ fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyho
         println!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(());
     }
-    if h.get("sources").is_none() {
+    let health: edgecite::sinks::api::health::Health =
+        serde_json::from_value(h).context("/healthz answered a document this edgecite does not understand")?;
+    let Some(d) = health.detail else {
         // Without credentials /healthz says only healthy, degraded or down.
         println!(
             "edgecite at {}: {} (the detail needs a viewer's API token: --token-file PATH or EDGECITE_TOKEN)",
-            config.api.listen,
-            h["status"].as_str().unwrap_or("unknown")
+            config.api.listen, health.status
         );
         if token.is_some() {
             println!(
@@ -342,39 +343,58 @@ fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyho
             );
         }
         return Ok(());
-    }
-    for r in h["reasons"].as_array().into_iter().flatten() {
-        println!("degraded: {}", r.as_str().unwrap_or_default());
+    };
+    for r in &d.reasons {
+        println!("degraded: {r}");
     }
     let s = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "null".into());
     println!(
         "edgecite {} at {}://{}: {}, up {} s, last evaluation {}, {} samples stored",
-        s(&h["version"]),
+        d.version,
         if config.api.tls.is_some() { "https" } else { "http" },
         config.api.listen,
-        s(&h["status"]),
-        h["uptime_s"],
-        s(&h["last_evaluation"]),
-        h["store"]["samples"]
+        health.status,
+        d.uptime_s,
+        or_none(d.last_evaluation.clone()),
+        d.store.samples.map(|n| n.to_string()).unwrap_or_else(|| "null".into())
     );
     println!(
         "{:<10} {:<44} {:<5} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>8}  last success",
         "source", "endpoint", "link", "requests", "timeouts", "transp.", "exception", "skipped", "backoff", "mean us"
     );
-    for src in h["sources"].as_array().into_iter().flatten() {
+    for src in &d.sources {
         println!(
             "{:<10} {:<44} {:<5} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>8}  {}",
-            s(&src["id"]),
-            s(&src["endpoint"]),
-            if src["connected"] == true { "up" } else { "down" },
-            s(&src["requests"]),
-            s(&src["timeouts"]),
-            s(&src["transport_errors"]),
-            s(&src["exceptions"]),
-            s(&src["skipped"]),
-            s(&src["backoff_ms"]),
-            s(&src["latency_mean_us"]),
-            s(&src["last_success"])
+            src.id,
+            src.endpoint,
+            if src.connected { "up" } else { "down" },
+            src.requests,
+            src.timeouts,
+            src.transport_errors,
+            src.exceptions,
+            src.skipped,
+            src.backoff_ms,
+            or_none(src.latency_mean_us.map(|n| n.to_string())),
+            or_none(src.last_success.clone())
+        );
+    }
+    println!(
+        "{:<10} {:<10} {:<8} {:<8} {:>10} {:>10} {:>8} {:>8}",
+        "component", "id", "kind", "health", "received", "sent", "errors", "dropped"
+    );
+    for c in &d.components {
+        println!(
+            "{:<10} {:<10} {:<8} {:<8} {:>10} {:>10} {:>8} {:>8}{}",
+            c.role.as_str(),
+            c.id,
+            c.kind,
+            if c.healthy { "ok" } else { "PROBLEM" },
+            c.received,
+            c.sent,
+            c.errors,
+            c.dropped,
+            c.problem.as_ref().map(|p| format!("  {p}")).unwrap_or_default()
         );
     }
     let models = match &token {
@@ -418,13 +438,13 @@ fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> anyho
             println!("  provider skipped: {}", s(f));
         }
     }
-    for e in h["model_errors"].as_array().into_iter().flatten() {
-        println!("model error: {}", s(e));
+    for e in &d.model_errors {
+        println!("model error: {e}");
     }
-    for d in h["disabled_criteria"].as_array().into_iter().flatten() {
-        println!("disabled: {} {}: {}", s(&d["asset"]), s(&d["criterion"]), s(&d["reason"]));
+    for c in &d.disabled_criteria {
+        println!("disabled: {} {}: {}", c.asset, c.criterion, c.reason);
     }
-    edgecite::sinks::mqtt::print_status(&h["mqtt"]);
+    edgecite::sinks::mqtt::MqttStatusView::print_status(d.mqtt.as_ref());
     Ok(())
 }
 

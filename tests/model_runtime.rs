@@ -100,6 +100,32 @@ fn absent_providers_fall_back_to_cpu_with_a_warning_in_log_status_and_api() {
     assert!(value("edgecite_model_runs_total{model=\"pump_anomaly\"}").unwrap() >= 3, "{text}");
     assert!(value("edgecite_model_rows_total{model=\"pump_anomaly\"}").unwrap() >= 3, "{text}");
     assert_eq!(value("edgecite_model_errors_total{model=\"pump_anomaly\"}"), Some(0), "{text}");
+    // One status seam (issue 18): every source, sink and model is a component with the same
+    // counters in /metrics, /healthz and `edgecite status`; a rejected model is a problem.
+    let c = |id: &str, role: &str, kind: &str| {
+        format!("component_id=\"{id}\",component_role=\"{role}\",component_kind=\"{kind}\"}}")
+    };
+    assert_eq!(value(&format!("edgecite_component_healthy{{{}", c("pump_anomaly", "model", "cpu"))), Some(1), "{text}");
+    assert_eq!(value(&format!("edgecite_component_healthy{{{}", c("tampered", "model", "none"))), Some(0), "{text}");
+    assert!(
+        value(&format!("edgecite_component_received_events_total{{{}", c("pump_anomaly", "model", "cpu"))).unwrap()
+            >= 3
+    );
+    let h = d.json("/healthz");
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert!(
+        h["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().starts_with("model tampered rejected: ")),
+        "{h}"
+    );
+    let comps = h["components"].as_array().unwrap();
+    let comp = |id: &str| comps.iter().find(|x| x["id"] == id).unwrap_or_else(|| panic!("no component {id}: {h}"));
+    assert_eq!(
+        (comp("pump_anomaly")["healthy"].as_bool(), comp("pump_anomaly")["role"].as_str()),
+        (Some(true), Some("model"))
+    );
+    assert_eq!(comp("tampered")["healthy"], false, "{h}");
+    let sources = comps.iter().filter(|x| x["role"] == "source").count();
+    assert_eq!(sources, h["sources"].as_array().unwrap().len(), "every source is a component: {h}");
 
     let log = d.log_text();
     assert!(
@@ -120,6 +146,15 @@ fn absent_providers_fall_back_to_cpu_with_a_warning_in_log_status_and_api() {
     assert!(text.contains("model pump_anomaly 2.0.0 on cpu"), "{text}");
     assert!(text.contains("provider skipped: rknpu: not in this ONNX Runtime build"), "{text}");
     assert!(text.contains("model tampered REJECTED") && text.contains("sha256"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("model ") && l.contains(" tampered ") && l.contains("PROBLEM"));
+    assert!(
+        line.is_some_and(|l| l.contains("model tampered rejected")),
+        "the component table names the problem: {text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("model ") && l.contains(" pump_anomaly ") && l.contains(" ok ")),
+        "{text}"
+    );
 
     // Without a token the models are not listed, and the output says why and what to pass.
     let status = |extra: &[&std::ffi::OsStr], env_token: Option<&str>| {

@@ -57,6 +57,13 @@ fn broker_outage_loses_nothing_and_replays_in_order() {
     let h = daemon.json("/healthz");
     assert_eq!(h["status"], "degraded", "{h}");
     assert!(h["reasons"].to_string().contains("MQTT sink not connected to"), "{h}");
+    // The sink is a component like the sources: not healthy, with the same reason, and its
+    // queued messages counted as received.
+    let sink = h["components"].as_array().unwrap().iter().find(|c| c["role"] == "sink" && c["id"] == "mqtt").cloned();
+    let sink = sink.unwrap_or_else(|| panic!("no MQTT sink component: {h}"));
+    assert_eq!(sink["healthy"], false, "{sink}");
+    assert!(sink["problem"].as_str().unwrap().starts_with("MQTT sink not connected to"), "{sink}");
+    assert!(sink["received"].as_u64().unwrap() > 0, "{sink}");
     broker.restart();
     daemon.wait_until("the backlog replayed", LIMIT, || {
         let (up, _, replayed) = queued(&daemon)?;
@@ -64,6 +71,8 @@ fn broker_outage_loses_nothing_and_replays_in_order() {
     });
     let h = daemon.json("/healthz");
     assert!(!h["reasons"].to_string().contains("MQTT sink"), "connected again: {h}");
+    let sink = h["components"].as_array().unwrap().iter().find(|c| c["id"] == "mqtt").cloned().unwrap();
+    assert_eq!((sink["healthy"].as_bool(), sink["problem"].is_null()), (Some(true), true), "{sink}");
     let before = first_occurrences(&sub.snapshot()).len();
     wait_received(&sub, &daemon, before + 5); // live data flows again
     assert!(daemon.terminate(), "daemon did not stop cleanly:\n{}", daemon.log_text());

@@ -216,7 +216,7 @@ pub enum DiagnoseError {
 }
 
 /// A criterion that is configured but cannot run, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Disabled {
     pub asset: String,
     pub criterion: String,

@@ -43,6 +43,25 @@ pub struct ModelInfo {
     pub latency: Option<StatsSnapshot>,
 }
 
+impl ModelInfo {
+    /// The model as a component: feature rows in, finite scores out, failed runs, and
+    /// non-finite scores (which never give a finding). A rejected model is not healthy.
+    pub fn component(&self) -> crate::status::ComponentStatus {
+        let l = self.latency.clone().unwrap_or_default();
+        crate::status::ComponentStatus {
+            id: self.name.clone(),
+            role: crate::status::ComponentRole::Model,
+            kind: self.provider.unwrap_or("none").to_string(),
+            healthy: self.status == "loaded",
+            problem: self.error.as_ref().map(|e| format!("model {} rejected: {e}", self.name)),
+            received: l.rows,
+            sent: l.rows.saturating_sub(l.non_finite_scores),
+            errors: l.errors,
+            dropped: l.non_finite_scores,
+        }
+    }
+}
+
 impl Registry {
     pub fn new(models: Vec<Arc<Model>>, rejected: Vec<Rejected>) -> Self {
         Registry { inner: RwLock::new((models, rejected, 1)) }

@@ -18,7 +18,7 @@ pub struct ModelStats {
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct StatsSnapshot {
     /// Session runs (one per batch).
     pub runs: u64,

@@ -47,7 +47,7 @@ pub struct LiveAsset {
     pub assessments: Vec<LiveAssessment>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ModelStatus {
     pub name: String,
     pub version: String,
@@ -86,6 +86,14 @@ pub struct Live {
 pub type SharedLive = Arc<RwLock<Live>>;
 
 impl Live {
+    /// Every source, sink and model as a component, in that order.
+    pub fn components(&self) -> Vec<crate::status::ComponentStatus> {
+        let sources = self.source_statuses().into_iter().map(|s| s.component());
+        let sinks = self.mqtt.as_ref().map(|m| m.view().components()).unwrap_or_default();
+        let models = self.registry.infos().into_iter().map(|m| m.component());
+        sources.chain(sinks).chain(models).collect()
+    }
+
     pub fn source_statuses(&self) -> Vec<SourceStatus> {
         self.sources.iter().map(|s| s.counters.snapshot(&s.id, s.kind, &s.endpoint)).collect()
     }

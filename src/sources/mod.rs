@@ -6,7 +6,8 @@ pub mod local_io;
 pub mod modbus;
 pub mod mqtt;
 
-use serde::Serialize;
+use crate::status::{ComponentRole, ComponentStatus};
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -42,10 +43,10 @@ pub struct SourceCounters {
     latency_sum_us: AtomicU64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceStatus {
     pub id: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub endpoint: String,
     pub connected: bool,
     pub requests: u64,
@@ -62,6 +63,23 @@ pub struct SourceStatus {
     /// Successful request latencies: (upper bound in µs, or None for +Inf; count in bucket).
     pub latency_us: Vec<(Option<u64>, u64)>,
     pub latency_mean_us: Option<u64>,
+}
+
+impl SourceStatus {
+    /// The source as a component: samples read, handed on and dropped; failed requests.
+    pub fn component(&self) -> ComponentStatus {
+        ComponentStatus {
+            id: self.id.clone(),
+            role: ComponentRole::Source,
+            kind: self.kind.clone(),
+            healthy: self.connected,
+            problem: (!self.connected).then(|| format!("source {} not connected", self.id)),
+            received: self.samples,
+            sent: self.samples.saturating_sub(self.dropped),
+            errors: self.errors,
+            dropped: self.dropped,
+        }
+    }
 }
 
 impl SourceCounters {
@@ -88,7 +106,7 @@ impl SourceCounters {
         let n: u64 = latency_us.iter().map(|(_, c)| c).sum();
         SourceStatus {
             id: id.to_string(),
-            kind,
+            kind: kind.to_string(),
             endpoint: endpoint.to_string(),
             connected: get(&self.connected) == 1,
             requests: get(&self.requests),

@@ -110,7 +110,7 @@ impl SampleGuard {
 }
 
 /// What the daemon loop learns about its store, for `/healthz` and `/metrics`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoreHealth {
     /// The last `PRAGMA quick_check` found problems (its first lines); None: ok or not run.
     pub integrity_problem: Option<String>,

@@ -69,7 +69,7 @@ pub struct Message {
 }
 
 /// Rows and bytes waiting in the outbox, and its quota.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct OutboxStats {
     pub messages: u64,
     pub bytes: u64,

@@ -120,10 +120,11 @@ fn esc(s: &str) -> String {
 async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let (samples, findings) = query_store(&state, |s| Ok((s.sample_count_estimate()?, s.finding_counts()?))).await?;
     let mut o = String::with_capacity(8192);
-    let (sources, started, last_eval, open_assets, mqtt, models) = {
+    let (components, sources, started, last_eval, open_assets, mqtt, models) = {
         let live = state.live.read().unwrap_or_else(|p| p.into_inner());
         let mqtt = live.mqtt.as_ref().map(|m| m.view());
         (
+            live.components(),
             live.source_statuses(),
             live.started_ms,
             live.last_evaluation_ms,
@@ -147,6 +148,40 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
         state.auth.audit_suppressed.load(std::sync::atomic::Ordering::Relaxed)
     );
     crate::sinks::api::health_metrics(&state, &mut o);
+    // Every source, sink and model in one set of families (Vector's component metrics); the
+    // kind-specific families below add what only that kind counts.
+    let label = |c: &crate::status::ComponentStatus| {
+        format!(
+            "component_id=\"{}\",component_role=\"{}\",component_kind=\"{}\"",
+            esc(&c.id),
+            c.role.as_str(),
+            esc(&c.kind)
+        )
+    };
+    type Count = fn(&crate::status::ComponentStatus) -> u64;
+    let families: [(&str, &str, &str, Count); 5] = [
+        ("healthy", "gauge", "1 while the component is healthy (see /healthz for why not).", |c| c.healthy as u64),
+        ("received_events_total", "counter", "Events in: samples read, messages queued, feature rows.", |c| c.received),
+        ("sent_events_total", "counter", "Events out: samples handed on, messages acknowledged, finite scores.", |c| {
+            c.sent
+        }),
+        ("errors_total", "counter", "Failed requests, failed or lost connections, failed runs.", |c| c.errors),
+        (
+            "discarded_events_total",
+            "counter",
+            "Events given up: samples not taken, telemetry dropped at the quota, non-finite scores.",
+            |c| c.dropped,
+        ),
+    ];
+    for (name, kind, help, get) in families {
+        family(
+            &mut o,
+            &format!("edgecite_component_{name}"),
+            kind,
+            help,
+            components.iter().map(|c| (label(c), get(c))),
+        );
+    }
     type Get = fn(&crate::sources::SourceStatus) -> u64;
     let counters: [(&str, &str, Get); 9] = [
         ("requests", "Requests sent to the source.", |s| s.requests),

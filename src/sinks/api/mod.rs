@@ -29,6 +29,7 @@ use utoipa::{OpenApi, ToSchema};
 
 pub mod auth;
 mod field;
+pub mod health;
 pub mod i18n;
 mod link;
 pub mod metrics;
@@ -131,9 +132,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "edgecite API", description = "Equipment data to cited inspection findings. Credentials: `Authorization: Bearer <token>` (edgecite token create) or the session cookie from POST /api/v1/auth/login. GET needs the viewer role, other methods technician, /api/v1/admin/* admin. Every error is `{\"error\": {\"code\", \"message\"}}`."),
-    paths(assets, asset, findings, finding, healthz),
+    paths(assets, asset, findings, finding, health::healthz),
     components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack, LangParam, StateParam, SeverityParam,
-        schemas::Health, schemas::AskAnswer, schemas::ModelsAnswer, crate::sinks::mqtt::MqttStatusView, crate::store::outbox::OutboxStats)),
+        health::Health, health::HealthDetail, health::Site, health::StoreView, crate::status::ComponentStatus, crate::status::ComponentRole, schemas::AskAnswer, schemas::ModelsAnswer, crate::sinks::mqtt::MqttStatusView, crate::store::outbox::OutboxStats)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
 )]
@@ -165,7 +166,7 @@ async fn openapi_json() -> Response {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/assets", get(assets))
         .route("/api/v1/assets/{id}", get(asset))
@@ -451,59 +452,6 @@ async fn finding(
 /// `healthy`, `degraded` (with the reasons, to credentials) or `down` (the store cannot be
 /// read). Without credentials only `{"status"}`: the detail shows the plant's layout
 /// (endpoints, broker, site, thresholds, version), so it needs a viewer's token or session.
-#[utoipa::path(get, path = "/healthz", tag = "health", security((), ("bearer" = []), ("session" = [])),
-    responses((status = 200, description = "healthy or degraded; the detail with credentials", body = schemas::Health), (status = 503, body = schemas::Health)))]
-async fn healthz(State(state): State<ApiState>, principal: Option<axum::Extension<auth::Principal>>) -> Response {
-    let samples = query_store(&state, |s| s.sample_count_estimate()).await;
-    let live = state.live.read().unwrap_or_else(|p| p.into_inner());
-    let sources = live.source_statuses();
-    let now = crate::time::now_ms();
-    let store_ok = samples.is_ok();
-    let mut reasons: Vec<String> = Vec::new();
-    for s in sources.iter().filter(|s| !s.connected) {
-        reasons.push(format!("source {} not connected", s.id));
-    }
-    reasons.extend(live.alarm_errors.iter().map(|e| format!("alarm output: {e}")));
-    reasons.extend(live.store_health.problems());
-    // The MQTT sink counts like a source: while it is not connected, findings and telemetry
-    // wait in the outbox and the plant does not see them.
-    let mqtt = live.mqtt.as_ref().map(|m| m.view());
-    if let Some(m) = mqtt.as_ref().filter(|m| !m.connected) {
-        reasons.push(format!(
-            "MQTT sink not connected to {} ({} message(s) waiting in the outbox{})",
-            m.broker,
-            m.outbox.messages,
-            m.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
-        ));
-    }
-    let status = match (store_ok, reasons.is_empty()) {
-        (false, _) => "down",
-        (true, true) => "healthy",
-        (true, false) => "degraded",
-    };
-    let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    if principal.is_none() {
-        return (code, Json(json!({ "status": status }))).into_response();
-    }
-    let body = json!({
-        "status": status,
-        "reasons": reasons,
-        "version": env!("CARGO_PKG_VERSION"),
-        "site": {"id": live.site_id, "name": live.site_name},
-        "uptime_s": (now - live.started_ms) / 1000,
-        "last_evaluation": (live.last_evaluation_ms > 0).then(|| crate::time::rfc3339(live.last_evaluation_ms)),
-        "store": {"ok": store_ok, "samples": samples.ok(), "sqlite_memory_bytes": Store::sqlite_memory_bytes(),
-            "health": live.store_health},
-        "sources": sources,
-        "models": live.models,
-        "model_errors": live.model_errors,
-        "alarm_errors": live.alarm_errors,
-        "disabled_criteria": live.disabled,
-        "mqtt": mqtt,
-    });
-    (code, Json(body)).into_response()
-}
-
 /// The store's health gauges and counters in the Prometheus text format.
 pub(crate) fn health_metrics(state: &ApiState, o: &mut String) {
     use std::fmt::Write;

@@ -5,40 +5,6 @@
 
 use utoipa::ToSchema;
 
-/// `GET /healthz`: whether the gateway works, and what is degraded.
-#[derive(ToSchema)]
-pub struct Health {
-    /// The overall state: `healthy`, `degraded` or `down` (see DEVELOPERS.md). Without
-    /// credentials the answer is this field alone.
-    pub status: String,
-    /// With credentials: why the state is not `healthy`, one line each.
-    pub reasons: Option<Vec<String>>,
-    pub version: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub site: Option<serde_json::Value>,
-    pub uptime_s: Option<i64>,
-    /// RFC 3339; absent before the first evaluation.
-    pub last_evaluation: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub store: Option<serde_json::Value>,
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub sources: Option<Vec<serde_json::Value>>,
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub models: Option<Vec<serde_json::Value>>,
-    /// Models that could not be loaded, with the file and why.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub model_errors: Option<Vec<serde_json::Value>>,
-    /// Alarm outputs that failed, with the device and why.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub alarm_errors: Option<Vec<serde_json::Value>>,
-    /// Criteria switched off by configuration or by a failed check, with the reason.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub disabled_criteria: Option<Vec<serde_json::Value>>,
-    /// The MQTT sink: broker, session, counters and the outbox (absent without `[mqtt]`).
-    #[schema(value_type = Option<Object>)]
-    pub mqtt: Option<serde_json::Value>,
-}
-
 /// `GET /api/v1/ask`: ranked passages, or no supported answer and why.
 #[derive(ToSchema)]
 pub struct AskAnswer {

@@ -15,6 +15,7 @@ pub mod sparkplug;
 use crate::config::Config;
 use crate::diagnose::Assessment;
 use crate::pipeline::Pipeline;
+use crate::status::{ComponentRole, ComponentStatus};
 use crate::store::outbox::{MessageClass, NewMessage, Outbox, OutboxError, OutboxStats};
 use crate::store::{Store, StoreError};
 use payload::Topics;
@@ -53,7 +54,7 @@ pub struct MqttStatus {
 }
 
 /// The MQTT connection and its outbox, as `GET /api/v1/outbox` and `/healthz` answer it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct MqttStatusView {
     pub broker: String,
     pub connected: bool,
@@ -89,6 +90,60 @@ impl MqttStatus {
             outbox_fill: if outbox.quota_bytes > 0 { outbox.bytes as f64 / outbox.quota_bytes as f64 } else { 0.0 },
             outbox,
             sparkplug: self.sparkplug.as_ref().map(|s| Box::new(s.view())),
+        }
+    }
+}
+
+impl MqttStatusView {
+    /// The sink as components: `mqtt`, and `sparkplug` when configured. Not connected, it
+    /// is not healthy: findings and telemetry wait in the outbox and the plant does not see
+    /// them.
+    pub fn components(&self) -> Vec<ComponentStatus> {
+        let one = |id: &str, v: &MqttStatusView| ComponentStatus {
+            id: id.to_string(),
+            role: ComponentRole::Sink,
+            kind: "mqtt".into(),
+            healthy: v.connected,
+            problem: (!v.connected).then(|| {
+                format!(
+                    "{} not connected to {} ({} message(s) waiting in the outbox{})",
+                    if id == "mqtt" { "MQTT sink" } else { "Sparkplug sink" },
+                    v.broker,
+                    v.outbox.messages,
+                    v.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+                )
+            }),
+            received: v.enqueued,
+            sent: v.acked,
+            errors: v.connection_errors,
+            dropped: v.outbox.dropped_telemetry,
+        };
+        std::iter::once(one("mqtt", self)).chain(self.sparkplug.as_deref().map(|s| one("sparkplug", s))).collect()
+    }
+
+    /// `edgecite status`: the MQTT lines.
+    pub fn print_status(m: Option<&MqttStatusView>) {
+        let Some(m) = m else {
+            println!("mqtt: off");
+            return;
+        };
+        let o = &m.outbox;
+        println!(
+            "mqtt {} {}: {} connects, {} sent, {} acked, {} replayed; outbox {} messages, {} of {} bytes ({:.1} %), {} telemetry dropped",
+            m.broker,
+            if m.connected { "up" } else { "down" },
+            m.connects,
+            m.sent,
+            m.acked,
+            m.replayed,
+            o.messages,
+            o.bytes,
+            o.quota_bytes,
+            m.outbox_fill * 100.0,
+            o.dropped_telemetry,
+        );
+        if let Some(e) = &m.last_error {
+            println!("mqtt last error: {e}");
         }
     }
 }
@@ -341,32 +396,6 @@ impl MqttSink {
             Some(c) => self.enqueue(&msgs, &[(FINDING_CURSOR, c)]),
             None => self.enqueue(&msgs, &[]),
         }
-    }
-}
-
-/// `edgecite status`: the MQTT lines, from the `mqtt` key of `/healthz`.
-pub fn print_status(m: &serde_json::Value) {
-    if m.is_null() {
-        println!("mqtt: off");
-        return;
-    }
-    let o = &m["outbox"];
-    println!(
-        "mqtt {} {}: {} connects, {} sent, {} acked, {} replayed; outbox {} messages, {} of {} bytes ({:.1} %), {} telemetry dropped",
-        m["broker"].as_str().unwrap_or(""),
-        if m["connected"] == true { "up" } else { "down" },
-        m["connects"],
-        m["sent"],
-        m["acked"],
-        m["replayed"],
-        o["messages"],
-        o["bytes"],
-        o["quota_bytes"],
-        m["outbox_fill"].as_f64().unwrap_or(0.0) * 100.0,
-        o["dropped_telemetry"],
-    );
-    if let Some(e) = m["last_error"].as_str() {
-        println!("mqtt last error: {e}");
     }
 }
 
