@@ -30,4 +30,5 @@ pub mod sinks;
 pub mod sources;
 pub mod status;
 pub mod store;
+pub mod text;
 pub mod time;

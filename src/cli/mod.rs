@@ -75,11 +75,7 @@ pub struct DgaArgs {
 }
 
 pub fn parse_lang(s: &str) -> Result<Lang, String> {
-    match s {
-        "en" => Ok(Lang::En),
-        "zh" | "zh-CN" | "zh-cn" => Ok(Lang::Zh),
-        _ => Err(format!("`{s}`: expected en or zh")),
-    }
+    Lang::parse(s).ok_or_else(|| format!("`{s}`: expected en or zh"))
 }
 
 /// The packs of a config (or the built-in ones).
@@ -206,7 +202,7 @@ fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Res
         return Ok(());
     }
     let zh = a.lang == Lang::Zh;
-    let pick = |t: &crate::diagnose::Text| if zh { t.zh.clone() } else { t.en.clone() };
+    let pick = |t: &crate::diagnose::Text| t.pick(a.lang).to_string();
     let head = match (&r.line, &r.id) {
         (Some(l), Some(id)) => {
             format!("line {l} ({id}{})", r.date.as_ref().map(|d| format!(", {d}")).unwrap_or_default())
@@ -223,19 +219,18 @@ fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Res
                 m.severity.map(|s| s.as_str()).unwrap_or(""),
                 m.finding.as_ref().map(&pick).unwrap_or_default()
             ),
-            "normal" if zh => "正常".to_string(),
-            "normal" => "normal".to_string(),
+            "normal" => a.lang.pick("normal", "正常").to_string(),
             _ if zh => format!("不作判断（{}）", m.reason.unwrap_or("")),
             _ => format!("abstains ({})", m.reason.unwrap_or("")),
         };
-        let detail = if zh && !m.detail_zh.is_empty() { &m.detail_zh } else { &m.detail };
+        let detail = a.lang.pick(&m.detail, &m.detail_zh);
         writeln!(out, "  {:<28} {what}: {detail}", m.criterion)?;
         if let Some(act) = m.action.as_ref() {
-            writeln!(out, "  {:<28} {} {}", "", if zh { "建议：" } else { "action:" }, pick(act))?;
+            writeln!(out, "  {:<28} {} {}", "", a.lang.pick("action:", "建议："), pick(act))?;
         }
     }
     for c in &r.citations {
-        let clause = if zh && !c.clause_zh.is_empty() { &c.clause_zh } else { &c.clause };
+        let clause = a.lang.pick(&c.clause, &c.clause_zh);
         let status = match (zh, c.verification) {
             (true, crate::knowledge::Verification::Verified) => "已核实".to_string(),
             (true, crate::knowledge::Verification::Secondary) => "二手来源".to_string(),
@@ -348,22 +343,17 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    let zh = lang == Lang::Zh;
     if let Some(ev) = &r.asset_evidence {
-        println!("{} {}:", if zh { "资产当前证据" } else { "asset evidence" }, a.asset.as_deref().unwrap_or(""));
+        println!("{} {}:", lang.pick("asset evidence", "资产当前证据"), a.asset.as_deref().unwrap_or(""));
         if ev.is_empty() {
-            println!("  {}", if zh { "无未关闭的发现" } else { "no open findings" });
+            println!("  {}", lang.pick("no open findings", "无未关闭的发现"));
         }
         for e in ev {
             println!("  #{} {} [{}] {}: {}", e.finding_id, e.code, e.severity, e.title, e.summary);
         }
     }
     if !r.supported {
-        println!(
-            "{}: {}",
-            if zh { "无有依据的答案" } else { "NO SUPPORTED ANSWER" },
-            r.reason.as_deref().unwrap_or("")
-        );
+        println!("{}: {}", lang.pick("NO SUPPORTED ANSWER", "无有依据的答案"), r.reason.as_deref().unwrap_or(""));
     } else if let Some(why) = &r.reason {
         println!("{why}");
     }
@@ -378,15 +368,7 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
     for h in &r.results {
         println!(
             "\n{}[{}] {} {} — {} ({:?}, score {})",
-            if h.nearest {
-                if zh {
-                    "（最接近）"
-                } else {
-                    "(nearest) "
-                }
-            } else {
-                ""
-            },
+            if h.nearest { lang.pick("(nearest) ", "（最接近）") } else { "" },
             h.passage_id,
             h.doc_title,
             h.edition,
@@ -404,7 +386,7 @@ pub fn ask(a: &AskArgs) -> anyhow::Result<()> {
         println!("  {plain}");
         for m in &h.matched {
             if m.via != m.term {
-                println!("  ({} {} {})", m.term, if zh { "匹配为" } else { "matched as" }, m.via);
+                println!("  ({} {} {})", m.term, lang.pick("matched as", "匹配为"), m.via);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! default language of finding text. Asset `params` (used by pack variants and
 //! quantities) are typed here too.
 
+pub use crate::text::Lang;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -25,45 +26,6 @@ impl Param {
             Param::Num(n) => n.to_string(),
             Param::Str(s) => s.clone(),
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-pub enum Lang {
-    #[default]
-    #[serde(rename = "en")]
-    En,
-    #[serde(rename = "zh", alias = "zh-CN")]
-    Zh,
-}
-
-impl Lang {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh",
-        }
-    }
-
-    /// The preferred language of an `Accept-Language` header (en or zh), if it names one.
-    pub fn from_accept_language(h: &str) -> Option<Lang> {
-        let mut best: Option<(f32, Lang)> = None;
-        for part in h.split(',') {
-            let mut it = part.trim().split(';');
-            let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok())).unwrap_or(1.0);
-            let lang = if tag.starts_with("zh") {
-                Lang::Zh
-            } else if tag.starts_with("en") {
-                Lang::En
-            } else {
-                continue;
-            };
-            if best.is_none_or(|(bq, _)| q > bq) {
-                best = Some((q, lang));
-            }
-        }
-        best.map(|(_, l)| l)
     }
 }
 

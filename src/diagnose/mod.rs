@@ -14,6 +14,7 @@ pub mod verdict;
 pub mod vibration;
 
 pub use crate::knowledge::Severity;
+pub use crate::text::Text;
 pub use evidence::{Derived, Evidence, EvidenceValue};
 
 use crate::config::Config;
@@ -22,34 +23,6 @@ use crate::knowledge::{Citation, Verification};
 use crate::pipeline::{AssetState, Pipeline};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// Text in both product languages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Text {
-    pub en: String,
-    pub zh: String,
-}
-
-impl Text {
-    pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
-        Text { en: en.into(), zh: zh.into() }
-    }
-
-    /// The same text in both languages (ids, codes, numbers).
-    pub fn same(s: impl Into<String>) -> Self {
-        let s = s.into();
-        Text { zh: s.clone(), en: s }
-    }
-
-    /// The text in `lang`; Chinese falls back to English where it is missing (rows stored
-    /// before the Chinese text existed).
-    pub fn pick(&self, lang: crate::config::packs::Lang) -> &str {
-        match lang {
-            crate::config::packs::Lang::Zh if !self.zh.is_empty() => &self.zh,
-            _ => &self.en,
-        }
-    }
-}
 
 /// What a criterion found: always with evidence and at least one citation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -112,7 +112,7 @@ pub fn answer(
                 criterion: f.criterion.id.clone(),
                 code: f.code.clone(),
                 severity: f.severity.clone(),
-                title: if lang == Lang::Zh { f.title.zh.clone() } else { f.title.en.clone() },
+                title: f.title.pick(lang).to_string(),
                 summary: f.evidence.summary_text().pick(lang).to_string(),
                 citations: f.citations.iter().map(|c| c.passage_id.clone()).collect(),
             })

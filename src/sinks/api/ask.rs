@@ -52,9 +52,7 @@ fn bad(message: String) -> ApiError {
 /// The language of a request: `lang=`, else `Accept-Language`, else the configured default.
 pub(crate) fn request_lang(param: Option<&str>, headers: &HeaderMap, default: Lang) -> Result<Lang, ApiError> {
     match param {
-        Some("en") => Ok(Lang::En),
-        Some("zh") | Some("zh-CN") => Ok(Lang::Zh),
-        Some(other) => Err(bad(format!("lang=`{other}`: expected en or zh"))),
+        Some(p) => Lang::parse(p).ok_or_else(|| bad(format!("lang=`{p}`: expected en or zh"))),
         None => Ok(headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())

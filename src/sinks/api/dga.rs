@@ -194,7 +194,11 @@ const STREAM_CHUNK: usize = 100;
 /// and method details (both languages stay available under `*_i18n`).
 fn localise(r: &LabReport, lang: Lang) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-    let pick = |t: &Value| t.get(lang.as_str()).cloned().unwrap_or(Value::Null);
+    // A serialized `Text`, picked with the English fallback like every other answer.
+    let pick = |t: &Value| match serde_json::from_value::<crate::text::Text>(t.clone()) {
+        Ok(t) => Value::String(t.pick(lang).to_string()),
+        Err(_) => Value::Null,
+    };
     if let Some(ms) = v.get_mut("methods").and_then(|m| m.as_array_mut()) {
         for m in ms {
             for key in ["finding", "action"] {
@@ -209,7 +213,7 @@ fn localise(r: &LabReport, lang: Lang) -> Value {
                     Some(Value::String(z)) if !z.is_empty() => z,
                     _ => en.clone(),
                 };
-                m["detail"] = Value::String(if lang == Lang::Zh { zh.clone() } else { en.clone() });
+                m["detail"] = Value::String(lang.pick(&en, &zh).to_string());
                 m["detail_i18n"] = serde_json::json!({ "en": en, "zh": zh });
             }
         }

@@ -18,10 +18,6 @@ pub(crate) fn lang_of(state: &ApiState, param: Option<&str>, headers: &HeaderMap
     request_lang(param, headers, state.knowledge.language)
 }
 
-fn both(en: &str, zh: &str) -> Text {
-    Text::new(en, if zh.is_empty() { en } else { zh })
-}
-
 /// A criterion's identity with its title in the request's language.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CriterionView {
@@ -34,7 +30,7 @@ pub struct CriterionView {
 
 impl CriterionView {
     pub fn new(c: &CriterionInfo, lang: Lang) -> Self {
-        let t = both(&c.title, &c.title_zh);
+        let t = Text::filled(&c.title, &c.title_zh);
         CriterionView {
             id: c.id.clone(),
             version: c.version.clone(),
@@ -74,7 +70,7 @@ pub struct EventView {
 
 impl EventView {
     fn new(e: FindingEvent, lang: Lang) -> Self {
-        let t = both(&e.summary, &e.summary_zh);
+        let t = Text::filled(&e.summary, &e.summary_zh);
         EventView {
             ts: e.ts,
             kind: e.kind,
@@ -115,9 +111,9 @@ pub struct FindingText {
 
 impl FindingText {
     pub fn new(f: FindingRecord, lang: Lang) -> Self {
-        let summary = both(&f.evidence.summary, &f.evidence.summary_zh);
-        let title = both(&f.title.en, &f.title.zh);
-        let action = both(&f.recommended_action.en, &f.recommended_action.zh);
+        let summary = Text::filled(&f.evidence.summary, &f.evidence.summary_zh);
+        let title = Text::filled(&f.title.en, &f.title.zh);
+        let action = Text::filled(&f.recommended_action.en, &f.recommended_action.zh);
         FindingText {
             id: f.id,
             asset: f.asset,
@@ -167,7 +163,7 @@ pub struct AssessmentView {
 
 impl AssessmentView {
     fn new(a: LiveAssessment, lang: Lang) -> Self {
-        let t = both(&a.detail, &a.detail_zh);
+        let t = Text::filled(&a.detail, &a.detail_zh);
         AssessmentView {
             criterion: CriterionView::new(&a.criterion, lang),
             status: a.status,
