@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+/// A product language: `en` or `zh` (`zh-CN` is read as `zh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, utoipa::ToSchema)]
+// Named as the API document has always named the `lang` parameter's values.
+#[schema(as = LangParam)]
 pub enum Lang {
     #[default]
     #[serde(rename = "en")]

@@ -6,11 +6,10 @@
 use super::{query_store, ApiError, ApiState};
 use crate::config::packs::Lang;
 use crate::store::FindingFilter;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::service::ask::{answer, AskResponse};
@@ -24,22 +23,21 @@ pub(crate) fn routes() -> Router<ApiState> {
 #[openapi(paths(ask))]
 pub(crate) struct Doc;
 
-/// The query parameters of `/api/v1/ask`, for the OpenAPI document (the handler reads them
-/// from a map so that an unknown parameter is named in the error).
-#[derive(utoipa::IntoParams)]
+/// The query parameters of `/api/v1/ask`: the OpenAPI document's and the handler's (an
+/// unknown parameter is refused, naming it).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 struct AskParams {
     /// The question: 1 to 500 characters, not only spaces.
-    #[param(min_length = 1, max_length = 500, pattern = r"\S")]
-    q: String,
+    #[param(required = true, min_length = 1, max_length = 500, pattern = r"\S")]
+    q: Option<String>,
     /// An asset id: its open findings' cited passages rank first, then passages of its class
     /// and naming its parameter values (machine group, foundation, voltage and insulation
     /// class); 404 if unknown.
     asset: Option<String>,
     /// `en` or `zh` (else `Accept-Language`, else `[packs] language`).
-    #[param(pattern = "^(en|zh|zh-CN)$")]
-    lang: Option<String>,
+    lang: Option<Lang>,
     /// How many passages, 1 to 50 (default 5).
     #[param(minimum = 1, maximum = 50)]
     limit: Option<u32>,
@@ -50,15 +48,14 @@ fn bad(message: String) -> ApiError {
 }
 
 /// The language of a request: `lang=`, else `Accept-Language`, else the configured default.
-pub(crate) fn request_lang(param: Option<&str>, headers: &HeaderMap, default: Lang) -> Result<Lang, ApiError> {
-    match param {
-        Some(p) => Lang::parse(p).ok_or_else(|| bad(format!("lang=`{p}`: expected en or zh"))),
-        None => Ok(headers
+pub(crate) fn request_lang(param: Option<Lang>, headers: &HeaderMap, default: Lang) -> Lang {
+    param.unwrap_or_else(|| {
+        headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .and_then(Lang::from_accept_language)
-            .unwrap_or(default)),
-    }
+            .unwrap_or(default)
+    })
 }
 
 /// Ranked reference passages with citations and highlights, or "no supported answer" with
@@ -71,33 +68,21 @@ pub(crate) fn request_lang(param: Option<&str>, headers: &HeaderMap, default: La
 async fn ask(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    super::ApiQuery(q): super::ApiQuery<AskParams>,
 ) -> Result<Json<AskResponse>, ApiError> {
     let know = state.knowledge.clone();
-    let mut query = None;
-    let mut asset = None;
-    let mut limit = 5usize;
-    for (k, v) in &q {
-        match k.as_str() {
-            "q" => query = Some(v.clone()),
-            "asset" => asset = Some(v.clone()),
-            "lang" => {}
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=50).contains(n))
-                    .ok_or_else(|| bad(format!("limit=`{v}`: expected a whole number from 1 to 50")))?
-            }
-            other => return Err(bad(format!("unknown query parameter `{other}`: expected q, asset, lang or limit"))),
-        }
-    }
+    let limit = match q.limit {
+        None => 5,
+        Some(n) if (1..=50).contains(&n) => n as usize,
+        Some(n) => return Err(bad(format!("limit=`{n}`: expected a whole number from 1 to 50"))),
+    };
     let query =
-        query.filter(|s| !s.trim().is_empty()).ok_or_else(|| bad("missing q: the question to search for".into()))?;
+        q.q.filter(|s| !s.trim().is_empty()).ok_or_else(|| bad("missing q: the question to search for".into()))?;
     if query.chars().count() > 500 {
         return Err(bad(format!("q is {} characters long: at most 500", query.chars().count())));
     }
-    let lang = request_lang(q.get("lang").map(|s| s.as_str()), &headers, know.language)?;
+    let lang = request_lang(q.lang, &headers, know.language);
+    let asset = q.asset;
     let context = asset.as_ref().and_then(|a| know.assets.get(a).cloned());
     let findings = match asset {
         None => None,

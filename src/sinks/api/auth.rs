@@ -21,7 +21,7 @@ use super::{query_store, ApiError, ApiResult, ApiState};
 use crate::config::ApiConfig;
 use crate::service::accounts::{hash_secret, random_secret, verify_secret, Role, TOKEN_PREFIX};
 use crate::store::auth::{AuditEntry, AuditRow};
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -561,6 +561,7 @@ async fn me(Extension(p): Extension<Principal>) -> ApiResult<Principal> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Rows to return, newest first (1 to 1000; default 100).
@@ -572,7 +573,10 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery),
     responses((status = 200, body = Vec<AuditRow>), (status = 400, body = super::ErrorBody),
         (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody)))]
-async fn audit(State(state): State<ApiState>, Query(q): Query<AuditQuery>) -> ApiResult<Vec<AuditRow>> {
+async fn audit(
+    State(state): State<ApiState>,
+    super::ApiQuery(q): super::ApiQuery<AuditQuery>,
+) -> ApiResult<Vec<AuditRow>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("limit={limit}: expected 1 to 1000")));

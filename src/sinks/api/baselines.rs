@@ -5,7 +5,7 @@
 use super::auth::Principal;
 use super::{query_store, ApiError, ApiResult, ApiState, ErrorBody};
 use crate::store::baseline::BaselineRow;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -21,6 +21,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 pub(crate) struct Doc;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this asset's baselines.
@@ -40,7 +41,10 @@ pub struct RelearnAccepted {
 /// Baselines with their state (learning, ready, stale), time range, sample count and limits.
 #[utoipa::path(get, path = "/api/v1/baselines", tag = "baselines", params(ListQuery),
     responses((status = 200, body = Vec<BaselineRow>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn list(State(state): State<ApiState>, Query(q): Query<ListQuery>) -> ApiResult<Vec<BaselineRow>> {
+async fn list(
+    State(state): State<ApiState>,
+    super::ApiQuery(q): super::ApiQuery<ListQuery>,
+) -> ApiResult<Vec<BaselineRow>> {
     Ok(Json(query_store(&state, move |s| s.baselines(q.asset.as_deref(), crate::time::now_ms())).await?))
 }
 

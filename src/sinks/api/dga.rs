@@ -101,7 +101,7 @@ fn sample(i: Option<usize>, v: Value) -> Result<LabSample, ApiError> {
         (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
         (status = 413, body = super::ErrorBody), (status = 503, body = super::ErrorBody)))]
 async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
-    let lang = super::ask::request_lang(None, &headers, state.knowledge.language)?;
+    let lang = super::ask::request_lang(None, &headers, state.knowledge.language);
     // Each request may hold 10,000 samples and their reports: a bounded number at once
     // (issue 13 item 4), the others are told to come back.
     let Ok(_slot) = state.dga_slots.clone().try_acquire_owned() else {

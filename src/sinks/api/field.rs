@@ -5,7 +5,7 @@ use super::auth::Principal;
 use super::{parse_id, query_store, ApiError, ApiResult, ApiState, ErrorBody, FindingView};
 use crate::store::auth::{AckResult, Note};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -145,7 +145,7 @@ async fn acknowledge(
     body: Bytes,
 ) -> ApiResult<FindingView> {
     // The finding comes back in the language of Accept-Language (else the configured one).
-    let lang = super::i18n::lang_of(&state, None, &headers)?;
+    let lang = super::i18n::lang_of(&state, None, &headers);
     let id = parse_id(&id, "finding")?;
     let body = ack_body(&headers, &body)?;
     let (comment, client_id) = (body.comment, body.client_id);
@@ -218,6 +218,7 @@ async fn add_note(
 pub struct PhotoBytes(#[allow(dead_code)] Vec<u8>);
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PhotoQuery {
     /// Caption for the photo.
@@ -242,7 +243,7 @@ async fn add_photo(
     State(state): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    Query(q): Query<PhotoQuery>,
+    super::ApiQuery(q): super::ApiQuery<PhotoQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Note>), ApiError> {

@@ -3,7 +3,7 @@
 //! it in a `*_i18n` field; Chinese falls back to English in rows stored before it existed.
 
 use super::ask::request_lang;
-use super::{ApiError, ApiState};
+use super::ApiState;
 use crate::config::packs::Lang;
 use crate::diagnose::{AbstainReason, CriterionInfo, Derived, EvidenceValue, Text};
 use crate::knowledge::{Citation, Verification};
@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The language of a request (see the module doc).
-pub(crate) fn lang_of(state: &ApiState, param: Option<&str>, headers: &HeaderMap) -> Result<Lang, ApiError> {
+pub(crate) fn lang_of(state: &ApiState, param: Option<Lang>, headers: &HeaderMap) -> Lang {
     request_lang(param, headers, state.knowledge.language)
 }
 

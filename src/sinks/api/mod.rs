@@ -23,7 +23,6 @@ use axum::{Json, Router};
 use i18n::{FindingText, LiveAssetView};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use utoipa::{OpenApi, ToSchema};
 
@@ -96,6 +95,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A route's query parameters, declared once: the struct the OpenAPI document lists
+/// (`IntoParams`) is the one the handler reads, with `deny_unknown_fields`. A query that
+/// does not parse (an unknown parameter, a bad value) answers 400 `bad_query` naming the
+/// parameter and the value.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(ApiQuery(q)),
+            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text())),
+        }
+    }
+}
+
 /// The body of every error response.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -133,7 +149,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[openapi(
     info(title = "edgecite API", description = "Equipment data to cited inspection findings. Credentials: `Authorization: Bearer <token>` (edgecite token create) or the session cookie from POST /api/v1/auth/login. GET needs the viewer role, other methods technician, /api/v1/admin/* admin. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     paths(assets, asset, findings, finding, health::healthz),
-    components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack, LangParam, StateParam, SeverityParam,
+    components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack, crate::text::Lang, StateParam, SeverityParam,
         health::Health, health::HealthDetail, health::Site, health::StoreView, crate::status::ComponentStatus, crate::status::ComponentRole, schemas::AskAnswer, schemas::ModelsAnswer, crate::sinks::mqtt::MqttStatusView, crate::store::outbox::OutboxStats)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
@@ -256,29 +272,10 @@ struct AssetView {
 /// `lang`: `en` or `zh` (also `zh-CN`). Without it, `Accept-Language`, then `[packs] language`.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 struct LangQuery {
     /// Language of the texts: en or zh (default: Accept-Language, then the configured one).
-    lang: Option<LangParam>,
-}
-
-#[derive(serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-enum LangParam {
-    #[serde(rename = "en")]
-    En,
-    #[serde(rename = "zh")]
-    Zh,
-    #[serde(rename = "zh-CN")]
-    ZhCn,
-}
-
-/// The `lang` of a query that takes nothing else.
-fn only_lang(state: &ApiState, q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Lang, ApiError> {
-    if let Some(other) = q.keys().find(|k| *k != "lang") {
-        return Err(bad_query(format!("unknown query parameter `{other}`: expected lang")));
-    }
-    i18n::lang_of(state, q.get("lang").map(|s| s.as_str()), headers)
+    lang: Option<Lang>,
 }
 
 fn rank(sev: &str) -> u8 {
@@ -312,9 +309,9 @@ async fn open_findings(state: &ApiState) -> Result<Vec<FindingRecord>, ApiError>
 async fn assets(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<LangQuery>,
 ) -> ApiResult<Vec<AssetView>> {
-    let lang = only_lang(&state, &q, &headers)?;
+    let lang = i18n::lang_of(&state, q.lang, &headers);
     let open = open_findings(&state).await?;
     let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.clone();
     Ok(Json(live.into_iter().map(|a| asset_view(a, &open, false, lang)).collect()))
@@ -328,9 +325,9 @@ async fn asset(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<LangQuery>,
 ) -> ApiResult<AssetView> {
-    let lang = only_lang(&state, &q, &headers)?;
+    let lang = i18n::lang_of(&state, q.lang, &headers);
     let live = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.iter().find(|a| a.id == id).cloned();
     let live =
         live.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "asset_not_found", format!("no asset `{id}`")))?;
@@ -340,7 +337,6 @@ async fn asset(
 
 #[derive(serde::Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // documents the query; parsed by hand for precise errors
 enum StateParam {
     Open,
     Cleared,
@@ -348,7 +344,6 @@ enum StateParam {
 
 #[derive(serde::Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
 enum SeverityParam {
     Low,
     Medium,
@@ -358,7 +353,7 @@ enum SeverityParam {
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 struct FindingsQuery {
     state: Option<StateParam>,
     /// Asset id.
@@ -368,10 +363,8 @@ struct FindingsQuery {
     #[param(minimum = 1, maximum = 5000)]
     limit: Option<u32>,
     /// Language of the texts: en or zh (default: Accept-Language, then the configured one).
-    lang: Option<LangParam>,
+    lang: Option<Lang>,
 }
-
-const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 fn bad_query(msg: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_query", msg)
@@ -384,33 +377,29 @@ fn bad_query(msg: String) -> ApiError {
 async fn findings(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<FindingsQuery>,
 ) -> ApiResult<Vec<FindingView>> {
-    let lang = i18n::lang_of(&state, q.get("lang").map(|s| s.as_str()), &headers)?;
-    let mut filter = FindingFilter::default();
-    for (k, v) in q {
-        match k.as_str() {
-            "state" if v == "open" || v == "cleared" => filter.state = Some(v),
-            "state" => return Err(bad_query(format!("state=`{v}`: expected `open` or `cleared`"))),
-            "severity" if SEVERITIES.contains(&v.as_str()) => filter.severity = Some(v),
-            "severity" => return Err(bad_query(format!("severity=`{v}`: expected low, medium, high or critical"))),
-            "asset" => filter.asset = Some(v),
-            "lang" => {}
-            "limit" => {
-                let n: u32 = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=5000).contains(n))
-                    .ok_or_else(|| bad_query(format!("limit=`{v}`: expected a whole number from 1 to 5000")))?;
-                filter.limit = Some(n);
-            }
-            other => {
-                return Err(bad_query(format!(
-                    "unknown query parameter `{other}`: expected state, asset, severity, limit or lang"
-                )))
-            }
-        }
+    let lang = i18n::lang_of(&state, q.lang, &headers);
+    if let Some(n) = q.limit.filter(|n| !(1..=5000).contains(n)) {
+        return Err(bad_query(format!("limit=`{n}`: expected a whole number from 1 to 5000")));
     }
+    let filter = FindingFilter {
+        state: q.state.map(|s| match s {
+            StateParam::Open => "open".to_string(),
+            StateParam::Cleared => "cleared".to_string(),
+        }),
+        severity: q.severity.map(|s| {
+            match s {
+                SeverityParam::Low => "low",
+                SeverityParam::Medium => "medium",
+                SeverityParam::High => "high",
+                SeverityParam::Critical => "critical",
+            }
+            .to_string()
+        }),
+        asset: q.asset,
+        limit: q.limit,
+    };
     let (list, mut acks) = query_store(&state, move |s| Ok((s.findings(&filter)?, s.acks()?))).await?;
     Ok(Json(
         list.into_iter()
@@ -435,9 +424,9 @@ async fn finding(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<LangQuery>,
 ) -> ApiResult<FindingView> {
-    let lang = only_lang(&state, &q, &headers)?;
+    let lang = i18n::lang_of(&state, q.lang, &headers);
     let n = parse_id(&id, "finding")?;
     query_store(&state, move |s| Ok(s.finding(n)?.map(|f| (f, s.ack(n)))))
         .await?

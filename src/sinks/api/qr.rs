@@ -2,7 +2,7 @@
 //! `<origin>/#/assets/<id>`, so a label on the machine leads a technician to its findings.
 
 use super::{ApiError, ApiState, ErrorBody};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,6 +19,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 pub(crate) struct Doc;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QrQuery {
     /// The address to encode: `http://` or `https://`, at most 300 characters (default:
@@ -35,7 +36,7 @@ pub struct QrQuery {
 async fn qr(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    Query(q): Query<QrQuery>,
+    super::ApiQuery(q): super::ApiQuery<QrQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let known = state.live.read().unwrap_or_else(|p| p.into_inner()).assets.iter().any(|a| a.id == id);

@@ -2,7 +2,7 @@
 
 use super::i18n::LiveAssetView;
 use super::{query_store, ApiError, ApiResult, ApiState, ErrorBody};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 pub(crate) struct Doc;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LiveQuery {
     /// At most one event per this many seconds (1 to 300; default 1): a phone on a weak
@@ -29,8 +30,7 @@ pub struct LiveQuery {
     #[param(minimum = 1, maximum = 300)]
     interval_s: Option<u64>,
     /// Language of the texts: en or zh (default: Accept-Language, then the configured one).
-    #[param(value_type = Option<String>)]
-    lang: Option<String>,
+    lang: Option<crate::text::Lang>,
 }
 
 /// Server-sent events. First an `assets` event: the JSON array of `/api/v1/assets` live
@@ -51,7 +51,7 @@ pub struct LiveQuery {
 async fn live(
     State(state): State<ApiState>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<LiveQuery>,
+    super::ApiQuery(q): super::ApiQuery<LiveQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     let interval = q.interval_s.unwrap_or(1);
     if !(1..=300).contains(&interval) {
@@ -61,7 +61,7 @@ async fn live(
             format!("interval_s={interval}: expected 1 to 300"),
         ));
     }
-    let lang = super::i18n::lang_of(&state, q.lang.as_deref(), &headers)?;
+    let lang = super::i18n::lang_of(&state, q.lang, &headers);
     let gzip = super::link::accepts_gzip(&headers);
     let first = LiveCursor { last: -1, prev: None, rev: None, first: true, queued: None };
     let stream = futures_util::stream::unfold((state, first), move |(state, mut c)| async move {
@@ -209,6 +209,7 @@ fn delta(prev: &Value, cur: &Value) -> Option<Value> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// The asset's role, e.g. `h2` or `vib_velocity`.
@@ -260,7 +261,7 @@ pub struct History {
 async fn history(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    super::ApiQuery(q): super::ApiQuery<HistoryQuery>,
 ) -> ApiResult<History> {
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", m);
     let (point, unit, class) = {
