@@ -399,38 +399,9 @@ impl PackSet {
         let mut out = Vec::new();
         let crits = self.packs.iter().flat_map(|p| &p.criteria);
         for c in crits.filter(|c| c.class.get_ref() == class && c.status != Status::U) {
-            let variant = c.variant_param.as_ref().and_then(|p| params.get(p));
-            match c.kind {
-                Kind::Bands if c.input.as_ref().is_some_and(|i| i.get_ref() == role) => {
-                    let bands = match (&c.variant_param, variant) {
-                        (None, _) => &c.band,
-                        (Some(_), Some(v)) => match c.variant.iter().find(|x| &x.key == v) {
-                            Some(x) if x.status != Some(Status::U) => &x.band,
-                            _ => continue,
-                        },
-                        (Some(_), None) => continue,
-                    };
-                    for b in bands.iter().map(|b| b.get_ref()) {
-                        if let Some(from) = b.from {
-                            let label = b.title.clone().unwrap_or_else(|| Text::new(b.code.clone(), b.code.clone()));
-                            out.push(RoleLimit { criterion: c.id.clone(), label, value: from });
-                        }
-                    }
-                }
-                Kind::Limits => {
-                    for l in c.limit.iter().filter(|l| l.input.get_ref() == role) {
-                        let label = match (&l.variant, variant) {
-                            (Some(lv), Some(v)) if lv != v => continue,
-                            (Some(lv), None) => Text::new(
-                                format!("{} ({} = {lv})", c.title.en, c.variant_param.as_deref().unwrap_or("")),
-                                format!("{}（{} = {lv}）", c.title.zh, c.variant_param.as_deref().unwrap_or("")),
-                            ),
-                            _ => c.title.clone(),
-                        };
-                        out.push(RoleLimit { criterion: c.id.clone(), label, value: l.above });
-                    }
-                }
-                _ => {}
+            if let Some(limits) = c.kind.traits().role_limits {
+                let variant = c.variant_param.as_ref().and_then(|p| params.get(p));
+                out.extend(limits(c, role, variant.map(String::as_str)));
             }
         }
         out

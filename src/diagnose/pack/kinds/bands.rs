@@ -5,15 +5,20 @@
 use super::Traits;
 use crate::diagnose::pack::eval::{Compiled, EvalCtx, Params, Ranges};
 use crate::diagnose::pack::gate::{abstain, fault, fmt_num, lookup, Check};
-use crate::diagnose::pack::{CriterionDef, PackError, Status};
+use crate::diagnose::pack::{CriterionDef, PackError, RoleLimit, Status};
 use crate::diagnose::{AbstainReason, Evidence, Outcome, Severity, Text};
 use crate::knowledge::Citation;
 use serde::Deserialize;
 use std::borrow::Cow;
 use toml::Spanned;
 
-pub(in crate::diagnose::pack) const TRAITS: Traits =
-    Traits { reads_gate: true, needs_citation: true, needs_history: false, names_faults: false };
+pub(in crate::diagnose::pack) const TRAITS: Traits = Traits {
+    reads_gate: true,
+    needs_citation: true,
+    needs_history: false,
+    names_faults: false,
+    role_limits: Some(role_limits),
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +147,30 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
         }
     }
     Ok(())
+}
+
+/// The lower edges of the bands when `role` is the input (the variant `variant` selects;
+/// none when the criterion has variants and `variant` is not set).
+fn role_limits(c: &CriterionDef, role: &str, variant: Option<&str>) -> Vec<RoleLimit> {
+    if c.input.as_ref().is_none_or(|i| i.get_ref() != role) {
+        return Vec::new();
+    }
+    let bands = match (&c.variant_param, variant) {
+        (None, _) => &c.band,
+        (Some(_), Some(v)) => match c.variant.iter().find(|x| x.key == v) {
+            Some(x) if x.status != Some(Status::U) => &x.band,
+            _ => return Vec::new(),
+        },
+        (Some(_), None) => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for b in bands.iter().map(|b| b.get_ref()) {
+        if let Some(from) = b.from {
+            let label = b.title.clone().unwrap_or_else(|| Text::new(b.code.clone(), b.code.clone()));
+            out.push(RoleLimit { criterion: c.id.clone(), label, value: from });
+        }
+    }
+    out
 }
 
 impl Compiled {

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use toml::Spanned;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
-    Traits { reads_gate: true, needs_citation: true, needs_history: false, names_faults: true };
+    Traits { reads_gate: true, needs_citation: true, needs_history: false, names_faults: true, role_limits: None };
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
-    Traits { reads_gate: false, needs_citation: true, needs_history: true, names_faults: false };
+    Traits { reads_gate: false, needs_citation: true, needs_history: true, names_faults: false, role_limits: None };
 
 const YEAR_MS: f64 = 365.25 * 86_400_000.0;
 

@@ -4,15 +4,20 @@
 use super::Traits;
 use crate::diagnose::pack::eval::{Compiled, EvalCtx, Ranges};
 use crate::diagnose::pack::gate::{abstain, criterion_fault, fmt_num, lookup, Check};
-use crate::diagnose::pack::{CriterionDef, PackError};
+use crate::diagnose::pack::{CriterionDef, PackError, RoleLimit};
 use crate::diagnose::{AbstainReason, Evidence, Outcome, Text};
 use crate::knowledge::Citation;
 use serde::Deserialize;
 use std::borrow::Cow;
 use toml::Spanned;
 
-pub(in crate::diagnose::pack) const TRAITS: Traits =
-    Traits { reads_gate: false, needs_citation: true, needs_history: false, names_faults: false };
+pub(in crate::diagnose::pack) const TRAITS: Traits = Traits {
+    reads_gate: false,
+    needs_citation: true,
+    needs_history: false,
+    names_faults: false,
+    role_limits: Some(role_limits),
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +41,24 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
         ck.known(&l.input, &format!("limit[{i}].input"))?;
     }
     Ok(())
+}
+
+/// The limits on `role` (the asset's variant; every variant's, labelled with it, when
+/// `variant` is not set).
+fn role_limits(c: &CriterionDef, role: &str, variant: Option<&str>) -> Vec<RoleLimit> {
+    let mut out = Vec::new();
+    for l in c.limit.iter().filter(|l| l.input.get_ref() == role) {
+        let label = match (&l.variant, variant) {
+            (Some(lv), Some(v)) if lv != v => continue,
+            (Some(lv), None) => Text::new(
+                format!("{} ({} = {lv})", c.title.en, c.variant_param.as_deref().unwrap_or("")),
+                format!("{}（{} = {lv}）", c.title.zh, c.variant_param.as_deref().unwrap_or("")),
+            ),
+            _ => c.title.clone(),
+        };
+        out.push(RoleLimit { criterion: c.id.clone(), label, value: l.above });
+    }
+    out
 }
 
 pub(in crate::diagnose::pack) fn evaluate(

@@ -19,7 +19,7 @@ pub mod regions;
 
 use super::eval::{Compiled, EvalCtx, Ranges};
 use super::gate::Check;
-use super::{CriterionDef, PackError};
+use super::{CriterionDef, PackError, RoleLimit};
 use crate::diagnose::{Evidence, Outcome};
 use crate::knowledge::Citation;
 use serde::Deserialize;
@@ -36,7 +36,12 @@ pub(in crate::diagnose::pack) struct Traits {
     pub needs_history: bool,
     /// Names fault types (so it may be the primary or a confirmation method of a verdict).
     pub names_faults: bool,
+    /// The fixed limits it sets on one role (`criterion`, `role`, the asset's variant), for
+    /// drawing on that role's trend ([`super::PackSet::role_limits`]).
+    pub role_limits: Option<RoleLimits>,
 }
+
+pub(in crate::diagnose::pack) type RoleLimits = fn(&CriterionDef, &str, Option<&str>) -> Vec<RoleLimit>;
 
 macro_rules! kinds {
     ($($(#[$doc:meta])* $variant:ident = $name:literal => $module:ident,)*) => {

@@ -10,7 +10,7 @@ use crate::knowledge::Citation;
 use std::borrow::Cow;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
-    Traits { reads_gate: false, needs_citation: false, needs_history: false, names_faults: false };
+    Traits { reads_gate: false, needs_citation: false, needs_history: false, names_faults: false, role_limits: None };
 
 pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> Result<(), PackError> {
     if c.model.is_none() {

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use toml::Spanned;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
-    Traits { reads_gate: false, needs_citation: true, needs_history: true, names_faults: false };
+    Traits { reads_gate: false, needs_citation: true, needs_history: true, names_faults: false, role_limits: None };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
