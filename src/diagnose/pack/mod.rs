@@ -1,19 +1,42 @@
 //! Diagnostic packs: declarative criteria (`configs/packs/<pack>/pack.toml` plus the
 //! reference files they cite), parameterising the evaluators the product provides
-//! ([`eval`]): bands, regions (polygons such as the Duval triangle, ratio tables), ratio
-//! codes, limits, IEEE C57.104 status, rate of change, model score and all/any
-//! combinations. Packs are validated at load; every error names file:line, the key and why.
-//! The shipped packs are embedded in the binary; plants and vendors add directories.
+//! ([`kinds`], evaluated through [`eval::Compiled`]): bands, regions (polygons such as the
+//! Duval triangle, ratio tables), ratio codes, limits, IEEE C57.104 status, rate of change,
+//! model score and all/any combinations. Packs are validated at load; every error names
+//! file:line, the key and why. The shipped packs are embedded in the binary; plants and
+//! vendors add directories.
+//!
+//! This file holds the format's top level (`[pack]`, `[[criterion]]` and the keys every
+//! criterion has), loading, the checks every criterion gets and those across criteria
+//! (`of`, `[pack.verdict]`, duplicate ids). Each kind's own keys, checks and evaluation are
+//! in `kinds/<kind>.rs`; what kinds share (the `gate`, detection limits, outcome and
+//! evidence helpers) in [`gate`].
+//!
+//! Adding an evaluator kind: one new file `kinds/<kind>.rs` (its config structs, `TRAITS`,
+//! `validate` and `evaluate`) and one line in the `kinds!` list in `kinds/mod.rs`, the one
+//! dispatch over kinds. Keys of its own become fields of [`CriterionDef`] (a criterion is
+//! one flat table, so serde can name every allowed key in its errors).
 
 pub mod cond;
 pub mod eval;
+pub mod gate;
+pub mod kinds;
 pub mod online;
+
+pub use gate::Gate;
+pub use kinds::bands::{Band, Edge, Variant};
+pub use kinds::codes::{pattern_len, pattern_matches, CodeRule, Digit};
+pub use kinds::ieee::{ByAge, GasTable, IeeeTables};
+pub use kinds::limits::Limit;
+pub use kinds::rate::{RateDef, RateMode};
+pub use kinds::regions::Region;
+pub use kinds::Kind;
 
 use crate::diagnose::Text;
 use crate::knowledge::classes::AssetClass;
 use crate::knowledge::{Library, Severity, Verification};
 use crate::location::Location;
-use cond::Cond;
+use gate::Check;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -79,47 +102,6 @@ pub enum Status {
     U,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Edge {
-    /// A value equal to an edge belongs to the band above it (`from <= x < to`).
-    #[default]
-    LowerInclusive,
-    /// A value equal to an edge belongs to the band below it (`from < x <= to`).
-    UpperInclusive,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Bands,
-    Regions,
-    Codes,
-    Limits,
-    IeeeStatus,
-    Rate,
-    ModelScore,
-    All,
-    Any,
-}
-
-impl Kind {
-    /// The name a pack writes in `kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Bands => "bands",
-            Kind::Regions => "regions",
-            Kind::Codes => "codes",
-            Kind::Limits => "limits",
-            Kind::IeeeStatus => "ieee_status",
-            Kind::Rate => "rate",
-            Kind::ModelScore => "model_score",
-            Kind::All => "all",
-            Kind::Any => "any",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quantity {
@@ -160,178 +142,6 @@ pub const FUNCTIONS: &[(&str, Option<usize>)] = &[
     ("unbalance", Some(3)),
     ("pct_change", Some(2)),
 ];
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Band {
-    pub from: Option<f64>,
-    pub to: Option<f64>,
-    pub code: String,
-    pub severity: Option<Severity>,
-    pub title: Option<Text>,
-    pub action: Option<Text>,
-    #[serde(default)]
-    pub cite: Vec<Spanned<String>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Variant {
-    pub key: String,
-    pub band: Vec<Spanned<Band>>,
-    #[serde(default)]
-    pub cite: Vec<Spanned<String>>,
-    pub status: Option<Status>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Region {
-    pub code: String,
-    pub when: Vec<Spanned<String>>,
-    #[serde(skip)]
-    pub conds: Vec<Cond>,
-    pub severity: Option<Severity>,
-    pub title: Text,
-    pub action: Option<Text>,
-    #[serde(default)]
-    pub cite: Vec<Spanned<String>>,
-    /// The fault family this region names (for the domain verdict's reconciliation).
-    pub family: Option<Family>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Digit {
-    pub input: Spanned<String>,
-    pub band: Vec<Spanned<Band>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CodeRule {
-    /// Digits, `x` for any digit, `[01]` for a set.
-    pub pattern: Spanned<String>,
-    pub code: String,
-    pub severity: Option<Severity>,
-    pub title: Text,
-    pub action: Option<Text>,
-    /// The fault family this code names (for the domain verdict's reconciliation).
-    pub family: Option<Family>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limit {
-    pub input: Spanned<String>,
-    /// Exceeded when strictly greater.
-    pub above: f64,
-    /// Only for assets whose variant parameter has this value.
-    pub variant: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Gate {
-    /// Applicable when at least one input is strictly above its value.
-    #[serde(default)]
-    pub any_above: BTreeMap<String, f64>,
-    /// Applicable only when this input is at least `min`.
-    pub at_least: Option<(String, f64)>,
-    /// While a finding is open, the `any_above` values are multiplied by this.
-    pub hold_fraction: Option<f64>,
-    #[serde(default)]
-    pub cite: Vec<Spanned<String>>,
-    /// The asset parameter that selects `by_variant` overrides of `any_above`.
-    pub variant_param: Option<String>,
-    /// Per value of `variant_param`, values that replace those of `any_above`. When the
-    /// parameter is not set, each overridden input takes its largest value over the variants
-    /// (edgecite policy: the method then applies only where every variant would apply it).
-    #[serde(default)]
-    pub by_variant: BTreeMap<String, BTreeMap<String, f64>>,
-}
-
-impl Gate {
-    /// The `any_above` values for an asset with these params, and the variant used (`None`:
-    /// the parameter is not set, so the largest of the variants' values).
-    pub fn limits(&self, params: &eval::Params) -> (BTreeMap<String, f64>, Option<String>) {
-        let mut out = self.any_above.clone();
-        let Some(vp) = &self.variant_param else { return (out, None) };
-        match params.get(vp).map(|p| p.as_key()) {
-            Some(key) => {
-                if let Some(o) = self.by_variant.get(&key) {
-                    out.extend(o.iter().map(|(k, v)| (k.clone(), *v)));
-                }
-                (out, Some(key))
-            }
-            None => {
-                for o in self.by_variant.values() {
-                    for (k, v) in o {
-                        let e = out.entry(k.clone()).or_insert(*v);
-                        *e = e.max(*v);
-                    }
-                }
-                (out, None)
-            }
-        }
-    }
-}
-
-/// A value that is the same for every age column or differs per column.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum ByAge {
-    One(f64),
-    /// Age unknown, 1-9 years, 10-30 years, above 30 years.
-    Four([f64; 4]),
-}
-
-impl ByAge {
-    pub fn get(&self, col: usize) -> f64 {
-        match self {
-            ByAge::One(v) => *v,
-            ByAge::Four(a) => a[col],
-        }
-    }
-}
-
-pub type GasTable = BTreeMap<String, ByAge>;
-
-/// IEEE C57.104-2019 Tables 1-4, split by O2/N2 <= 0.2 (`low`) and > 0.2 (`high`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IeeeTables {
-    pub o2_n2_split: f64,
-    pub t1_low: GasTable,
-    pub t1_high: GasTable,
-    pub t2_low: GasTable,
-    pub t2_high: GasTable,
-    pub t3_low: GasTable,
-    pub t3_high: GasTable,
-    pub t4_short_low: GasTable,
-    pub t4_short_high: GasTable,
-    pub t4_long_low: GasTable,
-    pub t4_long_high: GasTable,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RateMode {
-    /// (C2 - C1) / C1 / months x 100, between the last two samples.
-    RelativePerMonth,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateDef {
-    pub input: Spanned<String>,
-    pub mode: RateMode,
-    /// A rate at or above this is a finding.
-    pub limit: f64,
-    /// Not applied when the current value is below this.
-    #[serde(default)]
-    pub min_value: f64,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -589,38 +399,9 @@ impl PackSet {
         let mut out = Vec::new();
         let crits = self.packs.iter().flat_map(|p| &p.criteria);
         for c in crits.filter(|c| c.class.get_ref() == class && c.status != Status::U) {
-            let variant = c.variant_param.as_ref().and_then(|p| params.get(p));
-            match c.kind {
-                Kind::Bands if c.input.as_ref().is_some_and(|i| i.get_ref() == role) => {
-                    let bands = match (&c.variant_param, variant) {
-                        (None, _) => &c.band,
-                        (Some(_), Some(v)) => match c.variant.iter().find(|x| &x.key == v) {
-                            Some(x) if x.status != Some(Status::U) => &x.band,
-                            _ => continue,
-                        },
-                        (Some(_), None) => continue,
-                    };
-                    for b in bands.iter().map(|b| b.get_ref()) {
-                        if let Some(from) = b.from {
-                            let label = b.title.clone().unwrap_or_else(|| Text::new(b.code.clone(), b.code.clone()));
-                            out.push(RoleLimit { criterion: c.id.clone(), label, value: from });
-                        }
-                    }
-                }
-                Kind::Limits => {
-                    for l in c.limit.iter().filter(|l| l.input.get_ref() == role) {
-                        let label = match (&l.variant, variant) {
-                            (Some(lv), Some(v)) if lv != v => continue,
-                            (Some(lv), None) => Text::new(
-                                format!("{} ({} = {lv})", c.title.en, c.variant_param.as_deref().unwrap_or("")),
-                                format!("{}（{} = {lv}）", c.title.zh, c.variant_param.as_deref().unwrap_or("")),
-                            ),
-                            _ => c.title.clone(),
-                        };
-                        out.push(RoleLimit { criterion: c.id.clone(), label, value: l.above });
-                    }
-                }
-                _ => {}
+            if let Some(limits) = c.kind.traits().role_limits {
+                let variant = c.variant_param.as_ref().and_then(|p| params.get(p));
+                out.extend(limits(c, role, variant.map(String::as_str)));
             }
         }
         out
@@ -884,13 +665,14 @@ fn validate_verdict(cx: &Ctx, h: &PackHeader, criteria: &[CriterionDef], lib: &L
                         ))
                     }
                     Role::Primary | Role::Confirmation => {
-                        if !matches!(c.kind, Kind::Regions | Kind::Codes) {
+                        if !c.kind.traits().names_faults {
                             return Err(cx.err(
                                 at(c),
                                 format!("criterion `{}`.role", c.id),
                                 format!(
-                                    "role `{}` needs kind regions or codes (it names fault types)",
-                                    c.role.as_str()
+                                    "role `{}` needs kind {} (it names fault types)",
+                                    c.role.as_str(),
+                                    Kind::listed(|t| t.names_faults, "or")
                                 ),
                             ));
                         }
@@ -995,17 +777,6 @@ fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, at: &KeySpans, lib: &Libr
         }
         names.push(q.name.clone());
     }
-    let known = |s: &Spanned<String>, what: &str| -> Result<(), PackError> {
-        if names.contains(s.get_ref()) {
-            Ok(())
-        } else {
-            Err(cx.err(
-                s.span(),
-                format!("{key}.{what}"),
-                format!("unknown role or quantity `{}`: expected one of {}", s.get_ref(), names.join(", ")),
-            ))
-        }
-    };
     // Status.
     if c.status == Status::U {
         if c.disabled_reason.as_deref().is_none_or(|s| s.trim().is_empty()) {
@@ -1042,358 +813,20 @@ fn validate(cx: &Ctx, key: &str, c: &mut CriterionDef, at: &KeySpans, lib: &Libr
             ));
         }
     }
-    if let Some(g) = &c.gate {
-        let gspan = at.gate.as_ref().map_or_else(|| c.class.span(), |s| s.span());
-        if !matches!(c.kind, Kind::Bands | Kind::Regions | Kind::Codes) {
-            return Err(cx.err(
-                gspan,
-                format!("{key}.gate"),
-                format!(
-                    "kind `{}` does not read `gate` (only bands, regions and codes do): the gate would be \
-                     ignored; remove it",
-                    c.kind.as_str()
-                ),
-            ));
-        }
-        for (name, v) in &g.any_above {
-            if !names.contains(name) {
-                let span = at
-                    .gate
-                    .as_ref()
-                    .and_then(|s| s.get_ref().any_above.keys().find(|k| k.get_ref() == name))
-                    .map_or(gspan.clone(), |k| k.span());
-                return Err(cx.err(
-                    span,
-                    format!("{key}.gate.any_above"),
-                    format!(
-                        "`{name}` = {v} names no input role or quantity of this criterion (expected one of {}): \
-                         it never has a value, so it never opens the gate",
-                        names.join(", ")
-                    ),
-                ));
-            }
-        }
-        if let Some((name, v)) = &g.at_least {
-            if !names.contains(name) {
-                let span =
-                    at.gate.as_ref().and_then(|s| s.get_ref().at_least.as_ref()).map_or(gspan.clone(), |s| s.span());
-                return Err(cx.err(
-                    span,
-                    format!("{key}.gate.at_least"),
-                    format!(
-                        "`{name}` (at least {v}) names no input role or quantity of this criterion (expected one \
-                         of {}): it never has a value, so the gate would stay closed for ever",
-                        names.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
+    gate::validate(cx, key, c, at, &names)?;
     // Citations.
-    let cite_ok = |list: &[Spanned<String>], what: &str| -> Result<(), PackError> {
-        for p in list {
-            if lib.citation(p.get_ref()).is_none() {
-                return Err(cx.err(
-                    p.span(),
-                    format!("{key}.{what}"),
-                    format!("cites `{}`, which no reference file of the library has", p.get_ref()),
-                ));
-            }
-        }
-        Ok(())
-    };
-    cite_ok(&c.cite, "cite")?;
+    let ck = Check { cx, key, names: &names, lib, at: c.class.span() };
+    ck.cite_ok(&c.cite, "cite")?;
     let variants_cited = !c.variant.is_empty() && c.variant.iter().all(|v| !v.cite.is_empty());
-    if c.kind != Kind::ModelScore && c.cite.is_empty() && !variants_cited && !matches!(c.kind, Kind::All | Kind::Any) {
+    if c.kind.traits().needs_citation && c.cite.is_empty() && !variants_cited {
         return Err(cx.err(c.class.span(), format!("{key}.cite"), "a criterion needs at least one citation"));
     }
     if let Some(g) = &c.gate {
-        cite_ok(&g.cite, "gate.cite")?;
+        ck.cite_ok(&g.cite, "gate.cite")?;
     }
-    let bands_ok = |bands: &[Spanned<Band>], what: &str, finding: bool| -> Result<(), PackError> {
-        if bands.is_empty() {
-            return Err(cx.err(c.class.span(), format!("{key}.{what}"), "no bands"));
-        }
-        for (i, b) in bands.iter().enumerate() {
-            let br = b.get_ref();
-            cite_ok(&br.cite, &format!("{what}[{i}].cite"))?;
-            if i == 0 && br.from.is_some() {
-                return Err(cx.err(
-                    b.span(),
-                    format!("{key}.{what}[0].from"),
-                    "the first band must be open below (no `from`): values below it would fall in a gap",
-                ));
-            }
-            if i + 1 == bands.len() && br.to.is_some() {
-                return Err(cx.err(
-                    b.span(),
-                    format!("{key}.{what}[{i}].to"),
-                    "the last band must be open above (no `to`): values above it would fall in a gap",
-                ));
-            }
-            if let (Some(f), Some(t)) = (br.from, br.to) {
-                if !(f < t) {
-                    return Err(cx.err(
-                        b.span(),
-                        format!("{key}.{what}[{i}]"),
-                        format!("from {f} is not below to {t}"),
-                    ));
-                }
-            }
-            if i > 0 {
-                let prev = bands[i - 1].get_ref();
-                match (prev.to, br.from) {
-                    (Some(t), Some(f)) if f > t => {
-                        return Err(cx.err(
-                            b.span(),
-                            format!("{key}.{what}[{i}].from"),
-                            format!("gap between bands: the previous band ends at {t}, this one starts at {f}"),
-                        ));
-                    }
-                    (Some(t), Some(f)) if f < t => {
-                        return Err(cx.err(
-                            b.span(),
-                            format!("{key}.{what}[{i}].from"),
-                            format!("bands overlap: the previous band ends at {t}, this one starts at {f}"),
-                        ));
-                    }
-                    (Some(_), Some(_)) => {}
-                    _ => {
-                        return Err(cx.err(
-                            b.span(),
-                            format!("{key}.{what}[{i}]"),
-                            "inner band edges need both the previous `to` and this `from`",
-                        ));
-                    }
-                }
-            }
-            if finding && br.severity.is_some() && (br.title.is_none() || br.action.is_none()) {
-                return Err(cx.err(
-                    b.span(),
-                    format!("{key}.{what}[{i}]"),
-                    "a band with a severity needs `title` and `action` (en and zh)",
-                ));
-            }
-            if finding && br.title.is_none() {
-                return Err(cx.err(b.span(), format!("{key}.{what}[{i}].title"), "every band needs a title"));
-            }
-        }
-        Ok(())
-    };
-    match c.kind {
-        Kind::Bands => {
-            let input =
-                c.input.as_ref().ok_or_else(|| cx.err(c.class.span(), format!("{key}.input"), "bands need `input`"))?;
-            known(input, "input")?;
-            if c.variant.is_empty() {
-                bands_ok(&c.band, "band", true)?;
-            } else {
-                if c.variant_param.is_none() {
-                    return Err(cx.err(
-                        c.class.span(),
-                        format!("{key}.variant_param"),
-                        "variants need `variant_param`",
-                    ));
-                }
-                for (i, v) in c.variant.iter().enumerate() {
-                    bands_ok(&v.band, &format!("variant[{i}].band"), true)?;
-                    cite_ok(&v.cite, &format!("variant[{i}].cite"))?;
-                }
-            }
-        }
-        Kind::Regions => {
-            if c.region.is_empty() {
-                return Err(cx.err(
-                    c.class.span(),
-                    format!("{key}.region"),
-                    "regions need at least one [[criterion.region]]",
-                ));
-            }
-            let vars = names.clone();
-            for (i, r) in c.region.iter_mut().enumerate() {
-                for w in &r.when {
-                    let cond = if w.get_ref().trim() == "else" {
-                        Cond::default()
-                    } else {
-                        Cond::parse(w.get_ref()).map_err(|m| cx.err(w.span(), format!("{key}.region[{i}].when"), m))?
-                    };
-                    if let Some(v) = cond.vars().find(|v| !vars.iter().any(|n| n == v)) {
-                        return Err(cx.err(
-                            w.span(),
-                            format!("{key}.region[{i}].when"),
-                            format!("unknown variable `{v}`: expected one of {}", vars.join(", ")),
-                        ));
-                    }
-                    r.conds.push(cond);
-                }
-                cite_ok(&r.cite, &format!("region[{i}].cite"))?;
-                if r.severity.is_some() && r.action.is_none() {
-                    return Err(cx.err(
-                        r.when[0].span(),
-                        format!("{key}.region[{i}].action"),
-                        "a region with a severity needs `action` (en and zh)",
-                    ));
-                }
-            }
-        }
-        Kind::Codes => {
-            if c.digit.is_empty() || c.code.is_empty() {
-                return Err(cx.err(
-                    c.class.span(),
-                    key.to_string(),
-                    "codes need [[criterion.digit]] and [[criterion.code]]",
-                ));
-            }
-            for (i, d) in c.digit.iter().enumerate() {
-                known(&d.input, &format!("digit[{i}].input"))?;
-                bands_ok(&d.band, &format!("digit[{i}].band"), false)?;
-                for b in &d.band {
-                    if b.get_ref().code.chars().count() != 1 {
-                        return Err(cx.err(
-                            b.span(),
-                            format!("{key}.digit[{i}].band.code"),
-                            "a digit band's code is one character",
-                        ));
-                    }
-                }
-            }
-            for (i, r) in c.code.iter().enumerate() {
-                let n = pattern_len(r.pattern.get_ref()).ok_or_else(|| {
-                    cx.err(
-                        r.pattern.span(),
-                        format!("{key}.code[{i}].pattern"),
-                        "bad pattern: expected digits, `x` or `[..]` sets",
-                    )
-                })?;
-                if n != c.digit.len() {
-                    return Err(cx.err(
-                        r.pattern.span(),
-                        format!("{key}.code[{i}].pattern"),
-                        format!("pattern has {n} positions for {} digits", c.digit.len()),
-                    ));
-                }
-                if r.severity.is_some() && r.action.is_none() {
-                    return Err(cx.err(
-                        r.pattern.span(),
-                        format!("{key}.code[{i}].action"),
-                        "a code with a severity needs `action`",
-                    ));
-                }
-            }
-        }
-        Kind::Limits => {
-            if c.limit.is_empty() || c.severity.is_none() || c.action.is_none() {
-                return Err(cx.err(
-                    c.class.span(),
-                    key.to_string(),
-                    "limits need [[criterion.limit]], `severity` and `action`",
-                ));
-            }
-            for (i, l) in c.limit.iter().enumerate() {
-                known(&l.input, &format!("limit[{i}].input"))?;
-            }
-        }
-        Kind::IeeeStatus => {
-            let t = c
-                .ieee
-                .as_ref()
-                .ok_or_else(|| cx.err(c.class.span(), format!("{key}.ieee"), "ieee_status needs [criterion.ieee]"))?;
-            for table in [
-                &t.t1_low,
-                &t.t1_high,
-                &t.t2_low,
-                &t.t2_high,
-                &t.t3_low,
-                &t.t3_high,
-                &t.t4_short_low,
-                &t.t4_short_high,
-                &t.t4_long_low,
-                &t.t4_long_high,
-            ] {
-                for g in table.keys() {
-                    if !names.contains(g) {
-                        return Err(cx.err(
-                            c.class.span(),
-                            format!("{key}.ieee"),
-                            format!("unknown gas `{g}`: list it under inputs or optional"),
-                        ));
-                    }
-                }
-            }
-            if c.action.is_none() {
-                return Err(cx.err(c.class.span(), format!("{key}.action"), "ieee_status needs `action`"));
-            }
-        }
-        Kind::Rate => {
-            let r = c
-                .rate
-                .as_ref()
-                .ok_or_else(|| cx.err(c.class.span(), format!("{key}.rate"), "rate needs [criterion.rate]"))?;
-            known(&r.input, "rate.input")?;
-            if c.severity.is_none() || c.action.is_none() {
-                return Err(cx.err(c.class.span(), key.to_string(), "rate needs `severity` and `action`"));
-            }
-        }
-        Kind::ModelScore => {
-            if c.model.is_none() {
-                return Err(cx.err(
-                    c.class.span(),
-                    format!("{key}.model"),
-                    "model_score needs `model` (the manifest name)",
-                ));
-            }
-        }
-        Kind::All | Kind::Any => {
-            if c.of.len() < 2 || c.severity.is_none() || c.action.is_none() {
-                return Err(cx.err(
-                    c.class.span(),
-                    key.to_string(),
-                    "all/any need `of` (two or more criteria), `severity` and `action`",
-                ));
-            }
-        }
-    }
+    // What this kind reads.
+    c.kind.validate(&ck, c)?;
     Ok(())
-}
-
-/// The number of positions of a code pattern, or None if malformed.
-pub fn pattern_len(p: &str) -> Option<usize> {
-    let mut n = 0;
-    let mut in_set = false;
-    for ch in p.chars() {
-        match ch {
-            '[' if !in_set => in_set = true,
-            ']' if in_set => {
-                in_set = false;
-                n += 1
-            }
-            c if in_set && c.is_ascii_digit() => {}
-            c if !in_set && (c.is_ascii_digit() || c == 'x') => n += 1,
-            _ => return None,
-        }
-    }
-    (!in_set).then_some(n)
-}
-
-/// Whether `code` (one char per digit) matches `pattern`.
-pub fn pattern_matches(pattern: &str, code: &str) -> bool {
-    let mut chars = code.chars();
-    let mut it = pattern.chars();
-    while let Some(p) = it.next() {
-        let Some(c) = chars.next() else { return false };
-        match p {
-            'x' => {}
-            '[' => {
-                let set: String = it.by_ref().take_while(|&ch| ch != ']').collect();
-                if !set.contains(c) {
-                    return false;
-                }
-            }
-            d if d == c => {}
-            _ => return false,
-        }
-    }
-    chars.next().is_none()
 }
 
 /// The criterion's verification as findings show it.

@@ -1009,3 +1009,10 @@ fn a_roles_limits_are_the_edges_and_limit_values_of_its_assets_variant() {
     // Another class, or a role no criterion limits on its own: nothing.
     assert!(set.role_limits("transformer", "vib_velocity_rms", &p(&[])).is_empty());
 }
+
+#[test]
+fn messages_name_the_kinds_that_read_a_key_as_before_the_kinds_had_files() {
+    assert_eq!(Kind::listed(|t| t.reads_gate, "and"), "bands, regions and codes");
+    assert_eq!(Kind::listed(|t| t.names_faults, "or"), "regions or codes");
+    assert_eq!(Kind::listed(|t| t.needs_history, "and"), "ieee_status and rate");
+}
