@@ -204,7 +204,7 @@ pub struct ModelSet {
 
 impl ModelSet {
     /// Load the models of `[inference]` (never fails as a whole: see `load_configured`).
-    pub fn load(cfg: &crate::config::InferenceConfig) -> ModelSet {
+    pub fn load(cfg: &crate::config::inference::InferenceConfig) -> ModelSet {
         crate::inference::load_configured(cfg).into()
     }
 }
@@ -218,7 +218,11 @@ impl From<crate::inference::Loaded> for ModelSet {
             .iter()
             .filter_map(|(dir, reason)| {
                 let m = crate::inference::Manifest::load(&dir.join("manifest.toml")).ok()?;
-                Some(UnavailableModel { criterion_id: criterion_id(&m.name), asset_class: m.asset_class, reason: reason.clone() })
+                Some(UnavailableModel {
+                    criterion_id: criterion_id(&m.name),
+                    asset_class: m.asset_class,
+                    reason: reason.clone(),
+                })
             })
             .collect();
         ModelSet { models: l.models, errors: l.errors, rejected: l.rejected, unavailable }
