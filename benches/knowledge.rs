@@ -12,7 +12,8 @@ use edgecite::diagnose::pack::eval::{Compiled, EvalCtx, Params, Snapshot};
 use edgecite::diagnose::pack::{Kind, PackSet, Status};
 use edgecite::diagnose::{Evidence, EvidenceValue};
 use edgecite::knowledge::classes::AssetClass;
-use edgecite::knowledge::search::{ImportedDoc, ImportedPassage, RefIndex, RefVerification};
+use edgecite::knowledge::search::import::{ImportedDoc, ImportedPassage};
+use edgecite::knowledge::search::{RefIndex, RefVerification};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 

@@ -2,7 +2,8 @@
 //! alarm outputs and the heartbeat LED, and I2C buses for local sensors. Hardware that
 //! cannot be opened is reported (log and /healthz) and the daemon runs without it.
 
-use crate::config::{AlarmConfig, GpioLine, I2cSensor, I2cSensorConfig};
+use crate::config::alarm::{AlarmConfig, GpioLine};
+use crate::config::sources::{I2cSensor, I2cSensorConfig};
 use crate::sample::{PointId, Sample};
 use crate::sinks::alarm::{AlarmOutput, Alarms};
 use crate::sources::local_io::Tmp102;

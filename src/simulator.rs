@@ -12,7 +12,8 @@
 //! the fault's development from its onset. The simulated clock (whole seconds) is in input
 //! registers 10-11 (u32, big word order) of both units.
 
-use crate::config::{ByteOrder, DataType, RegisterKind, SimulatorConfig};
+use crate::config::simulator::SimulatorConfig;
+use crate::config::{ByteOrder, DataType, RegisterKind};
 use crate::sources::modbus::decode::encode_raw;
 use serde::Serialize;
 use std::future::{ready, Ready};

@@ -4,7 +4,8 @@
 
 use crate::common;
 
-use edgecite::config::{DataType, ModbusDeviceConfig, PointConfig, RegisterKind, SimulatorConfig};
+use edgecite::config::simulator::SimulatorConfig;
+use edgecite::config::{DataType, ModbusDeviceConfig, PointConfig, RegisterKind};
 use edgecite::sample::{Quality, Sample};
 use edgecite::simulator::{self, Plant};
 use edgecite::sources::modbus::link::RealConnector;

@@ -528,7 +528,8 @@ fn pdf_text(file: &std::path::Path, _: &[u8]) -> anyhow::Result<String> {
 }
 
 pub fn refs(cmd: &RefsCommand) -> anyhow::Result<()> {
-    use crate::knowledge::search::{import_cases, import_text, RefIndex};
+    use crate::knowledge::search::import::{import_cases, import_text};
+    use crate::knowledge::search::RefIndex;
     match cmd {
         RefsCommand::Import { file, config, id, title, edition, max_mib } => {
             let c = Config::load(config)?;

@@ -1,6 +1,10 @@
-//! `[inference] providers`: the ordered preference over ONNX Runtime execution providers.
+//! `[inference]`: runtime and models paths, the ordered preference over ONNX Runtime
+//! execution providers, their options and plugin libraries, the model watch; validated at
+//! load.
 
+use super::{yes, ConfigError, Doc, KeyPath};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// An ONNX Runtime execution provider edgecite can ask for. The provider itself comes with
 /// the vendor's ONNX Runtime build; edgecite only registers it by name.
@@ -287,6 +291,89 @@ pub fn provider_option_strings(options: &ProviderOptions, p: Provider) -> Vec<(S
         .get(&p)
         .map(|m| m.iter().filter_map(|(k, v)| check_provider_option(p, k, v).ok().map(|s| (k.clone(), s))).collect())
         .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Path of libonnxruntime.so; if absent, `ORT_DYLIB_PATH`, then standard locations.
+    pub runtime_path: Option<PathBuf>,
+    #[serde(default = "default_models_dir")]
+    pub models_dir: PathBuf,
+    /// Execution providers in order of preference; CPU is always the last resort.
+    #[serde(default)]
+    pub providers: Vec<Provider>,
+    /// Poll the models directory every this many ms and reload on a change (0 = off).
+    #[serde(default)]
+    pub watch_ms: u64,
+    /// Options per execution provider (`[inference.provider_options.openvino] device_type = "NPU"`).
+    #[serde(default)]
+    pub provider_options: ProviderOptions,
+    /// Path of librknnrt.so for the `rknn` provider; if absent, `RKNN_RUNTIME_PATH`, then
+    /// /usr/lib and the other standard places.
+    #[serde(default)]
+    pub rknn_runtime_path: Option<PathBuf>,
+    /// Plugin execution-provider libraries to register (`[[inference.ep_libraries]]`).
+    #[serde(default)]
+    pub ep_libraries: Vec<EpLibrary>,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        InferenceConfig {
+            enabled: true,
+            runtime_path: None,
+            models_dir: default_models_dir(),
+            providers: Vec::new(),
+            watch_ms: 0,
+            provider_options: Default::default(),
+            rknn_runtime_path: None,
+            ep_libraries: Vec::new(),
+        }
+    }
+}
+
+fn default_models_dir() -> PathBuf {
+    "models".into()
+}
+
+impl InferenceConfig {
+    pub(super) fn validate(&self, doc: &Doc, root: &KeyPath) -> Result<(), ConfigError> {
+        if let Err((i, why)) = check_providers(&self.providers) {
+            return Err(doc.invalid(root.key("inference").key("providers").index(i), why));
+        }
+        for (i, lib) in self.ep_libraries.iter().enumerate() {
+            let at = root.key("inference").key("ep_libraries").index(i);
+            if lib.name.trim().is_empty() {
+                return Err(doc.invalid(
+                    at.key("name"),
+                    "value \"\" is empty: expected a name to register the library under".into(),
+                ));
+            }
+            if self.ep_libraries[..i].iter().any(|l| l.name == lib.name) {
+                return Err(doc.invalid(at.key("name"), format!("value \"{}\" is listed twice", lib.name)));
+            }
+            if !lib.path.is_file() {
+                return Err(doc.invalid(at.key("path"), format!("{}: no such file", lib.path.display())));
+            }
+        }
+        for (p, options) in &self.provider_options {
+            for (k, v) in options {
+                if let Err(why) = check_provider_option(*p, k, v) {
+                    return Err(doc.invalid(root.key("inference").key("provider_options").key(p.as_str()).key(k), why));
+                }
+            }
+        }
+        if self.watch_ms != 0 && self.watch_ms < 100 {
+            return Err(doc.invalid(
+                root.key("inference").key("watch_ms"),
+                format!("value {} is too small: expected 0 (off) or at least 100 (ms)", self.watch_ms),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -204,7 +204,7 @@ pub struct ModelSet {
 
 impl ModelSet {
     /// Load the models of `[inference]` (never fails as a whole: see `load_configured`).
-    pub fn load(cfg: &crate::config::InferenceConfig) -> ModelSet {
+    pub fn load(cfg: &crate::config::inference::InferenceConfig) -> ModelSet {
         crate::inference::load_configured(cfg).into()
     }
 }

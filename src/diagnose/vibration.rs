@@ -10,7 +10,7 @@
 //! Status (criteria.md A2): group 2 rigid is V2 (verified); the other three are V1 and are
 //! cited as secondary.
 
-use crate::config::{Foundation, MachineGroup};
+use crate::config::assets::{Foundation, MachineGroup};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Zone {

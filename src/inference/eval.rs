@@ -248,7 +248,7 @@ pub fn run(
     csv: &Path,
     json: bool,
     map: &[(String, String)],
-    cfg: &crate::config::InferenceConfig,
+    cfg: &crate::config::inference::InferenceConfig,
 ) -> Result<Vec<RowResult>, EvalError> {
     let dir = find_model(name, &cfg.models_dir)?;
     super::init_runtime(cfg.runtime_path.as_deref())?;

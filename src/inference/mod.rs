@@ -680,7 +680,7 @@ pub struct Loaded {
 
 /// Load the models of an `[inference]` section: runtime first (only when there is a model),
 /// then each model on its preferred execution provider. Never fails as a whole.
-pub fn load_configured(cfg: &crate::config::InferenceConfig) -> Loaded {
+pub fn load_configured(cfg: &crate::config::inference::InferenceConfig) -> Loaded {
     let dirs = model_dirs(&cfg.models_dir);
     if !cfg.enabled {
         let why = "inference disabled in config ([inference] enabled = false)";

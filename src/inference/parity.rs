@@ -74,7 +74,7 @@ pub fn check(model: &Model, dir: &Path) -> Result<ParityReport, EvalError> {
 }
 
 /// The whole command: load the runtime and the model on the configured providers, compare.
-pub fn run(name: &str, cfg: &crate::config::InferenceConfig) -> Result<ParityReport, EvalError> {
+pub fn run(name: &str, cfg: &crate::config::inference::InferenceConfig) -> Result<ParityReport, EvalError> {
     let dir = find_model(name, &cfg.models_dir)?;
     super::init_runtime(cfg.runtime_path.as_deref())?;
     super::set_rknn_runtime(cfg.rknn_runtime_path.as_deref());

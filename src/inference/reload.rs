@@ -6,7 +6,7 @@
 //! fails to load is reported and its criterion abstains, the others run.
 
 use super::Loaded;
-use crate::config::InferenceConfig;
+use crate::config::inference::InferenceConfig;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 

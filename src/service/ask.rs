@@ -220,7 +220,7 @@ pub fn evaluate(refs: &RefIndex, qs: &[Question], failures: &mut Vec<String>) ->
                 failures.push(format!("{:?}: answer `{a}` is no stored passage", q.q));
             }
         }
-        let lang = crate::knowledge::search::detect_language(&q.q);
+        let lang = crate::knowledge::search::import::detect_language(&q.q);
         let ctx = Context { params: q.asset.clone(), ..Context::default() };
         let r = refs.search_in(&q.q, lang, 5, &ctx)?;
         let top = r.results.first().filter(|_| r.supported).map(|h| h.passage_id.clone());

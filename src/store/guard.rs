@@ -4,7 +4,7 @@
 //! logged instead of ending the daemon. The periodic `PRAGMA quick_check` is scheduled here.
 
 use super::{free_bytes, Store, StoreError};
-use crate::config::StoreConfig;
+use crate::config::store::StoreConfig;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

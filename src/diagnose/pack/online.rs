@@ -193,12 +193,12 @@ pub fn asset_params(asset: &crate::config::AssetConfig) -> Params {
     let mut p = asset.params.clone();
     if let Some(v) = asset.vibration {
         let g = match v.group {
-            crate::config::MachineGroup::Group1 => "group1",
-            crate::config::MachineGroup::Group2 => "group2",
+            crate::config::assets::MachineGroup::Group1 => "group1",
+            crate::config::assets::MachineGroup::Group2 => "group2",
         };
         let f = match v.foundation {
-            crate::config::Foundation::Rigid => "rigid",
-            crate::config::Foundation::Flexible => "flexible",
+            crate::config::assets::Foundation::Rigid => "rigid",
+            crate::config::assets::Foundation::Flexible => "flexible",
         };
         p.insert("vibration".into(), super::eval::Param::Str(format!("{g}.{f}")));
         if let Some(m) = v.min_running_current_a {

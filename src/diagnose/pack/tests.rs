@@ -226,7 +226,7 @@ fn band_edges_from_the_pack_files() {
 /// The rotating pack's ISO 10816-3 bands are the reference table.
 #[test]
 fn iso_bands_match_the_reference_table() {
-    use crate::config::{Foundation::*, MachineGroup::*};
+    use crate::config::assets::{Foundation::*, MachineGroup::*};
     let set = PackSet::builtin().unwrap();
     let c = set.pack("rotating").unwrap().criterion("iso10816_3.zone").unwrap();
     for (key, g, f, status) in [

@@ -1,4 +1,6 @@
+use super::import::{import_cases, import_text};
 use super::*;
+use crate::knowledge::Library;
 
 fn index() -> RefIndex {
     let mut ix = RefIndex::in_memory().unwrap();

@@ -3,7 +3,8 @@
 //! both through one loop with the same connection limit and timeouts.
 
 use super::{router, ApiState};
-use crate::config::{ApiConfig, StoreConfig};
+use crate::config::store::StoreConfig;
+use crate::config::ApiConfig;
 use crate::sinks::live::SharedLive;
 use crate::store::Store;
 use std::future::Future;
