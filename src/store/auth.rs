@@ -382,7 +382,7 @@ impl Store {
         } else {
             format!("acknowledged by {user}: {comment}")
         };
-        super::insert_event(&tx, finding, now_ms, "acknowledged", &code, &severity, &summary)?;
+        super::findings::insert_event(&tx, finding, now_ms, "acknowledged", &code, &severity, &summary)?;
         tx.commit()?;
         Ok(AckResult::Done)
     }

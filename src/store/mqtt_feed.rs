@@ -3,7 +3,8 @@
 //! keeps the cursor in its outbox, committed with the messages, so each event is queued
 //! exactly once across restarts.
 
-use super::{raw_finding, FindingRecord, Store, StoreError, FINDING_COLUMNS};
+use super::findings::{raw_finding, FINDING_COLUMNS};
+use super::{FindingRecord, Store, StoreError};
 
 /// One finding event and the finding it belongs to, as of now.
 #[derive(Debug, Clone)]
