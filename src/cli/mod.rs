@@ -1,10 +1,18 @@
-//! The command line's one-shot commands (binary-edge code: anyhow errors, printing):
-//! here `edgecite dga` (lab DGA results) and `edgecite ask` / `edgecite refs` (reference
-//! library); `user.rs`: `edgecite user` / `token`; `baseline.rs`: `edgecite baseline`.
-//! `main.rs` parses the arguments and calls these; the library layers below return
-//! thiserror errors.
+//! The command line's commands (binary-edge code: anyhow errors, printing): here
+//! `edgecite dga` (lab DGA results), `edgecite ask` / `edgecite refs` (reference library)
+//! and `edgecite version`; `check.rs`: `edgecite check`; `status.rs`: `edgecite status`;
+//! `simulate.rs`: `edgecite simulate`; `modbus.rs`: `edgecite modbus plan` / `write`;
+//! `model.rs`: `edgecite model eval` / `parity`; `user.rs`: `edgecite user` / `token`;
+//! `baseline.rs`: `edgecite baseline`. `main.rs` parses the arguments, starts the runtime
+//! and the signal handling, and calls these; the library layers below return thiserror
+//! errors.
 
 pub mod baseline;
+pub mod check;
+pub mod modbus;
+pub mod model;
+pub mod simulate;
+pub mod status;
 pub mod user;
 
 use crate::config::packs::Lang;
@@ -14,6 +22,12 @@ use crate::diagnose::pack::PackSet;
 use anyhow::Context;
 use std::io::Write;
 use std::path::PathBuf;
+
+/// `edgecite version`.
+pub fn version() -> anyhow::Result<()> {
+    println!("edgecite {}", env!("CARGO_PKG_VERSION"));
+    Ok(())
+}
 
 /// Rows diagnosed per parallel window in `edgecite dga --csv`.
 const WINDOW: usize = 4096;

@@ -215,6 +215,23 @@ impl Compiled {
         Ok(())
     }
 
+    /// [`Self::gate`] at the start of a kind's `evaluate`: the evidence back when the criterion
+    /// applies, else the `below_applicability` abstention that says why (citing the gate), boxed
+    /// (an `Outcome` is large).
+    pub(in crate::diagnose::pack) fn gated(
+        &self,
+        mut ev: Evidence,
+        vars: &[(String, f64)],
+        cx: &EvalCtx,
+    ) -> Result<Evidence, Box<Outcome>> {
+        if let Err(why) = self.gate(&mut ev, vars, cx) {
+            let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
+            ev.say(why);
+            return Err(Box::new(abstain(AbstainReason::BelowApplicability, detail, ev, self.gate_cites.clone())));
+        }
+        Ok(ev)
+    }
+
     /// The inputs known only within bounds, and the ratios and sums computed from them.
     /// An input reported below a value (`ND`, `<x`) lies in `[0, that value]` (`ND` without a
     /// value: `[0, detection limit]`); a measured value under `quantification_multiple`

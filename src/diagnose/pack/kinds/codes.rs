@@ -81,18 +81,17 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
 
 pub(in crate::diagnose::pack) fn evaluate(
     c: &Compiled,
-    mut ev: Evidence,
+    ev: Evidence,
     vars: &[(String, f64)],
     ranges: &Ranges,
     cx: &EvalCtx,
     mut cites: Cow<'_, [Citation]>,
 ) -> Outcome {
     let d = &c.def;
-    if let Err(why) = c.gate(&mut ev, vars, cx) {
-        let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
-        ev.say(why);
-        return abstain(AbstainReason::BelowApplicability, detail, ev, c.gate_cites.clone());
-    }
+    let mut ev = match c.gated(ev, vars, cx) {
+        Ok(ev) => ev,
+        Err(not_applied) => return *not_applied,
+    };
     let mut code = String::new();
     let mut parts = Vec::new();
     for dg in &d.digit {
