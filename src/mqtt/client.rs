@@ -343,25 +343,38 @@ impl Conn {
 
 /// Exponential back-off between connection attempts, from `min` doubling up to `max`.
 pub struct Backoff {
-    min: Duration,
+    builder: backon::ExponentialBuilder,
+    steps: backon::ExponentialBackoff,
     max: Duration,
-    next: Duration,
 }
 
 impl Backoff {
+    /// Exponential from `[mqtt] reconnect_min_ms` to `reconnect_max_ms`, with "equal
+    /// jitter": each delay is drawn at random between half the exponential step and the
+    /// step, so a fleet that lost its broker at the same moment does not come back in
+    /// lockstep, and no delay exceeds `reconnect_max_ms`.
     pub fn new(cfg: &MqttConfig) -> Backoff {
-        let min = Duration::from_millis(cfg.reconnect_min_ms);
-        Backoff { min, max: Duration::from_millis(cfg.reconnect_max_ms), next: min }
+        Backoff::between(Duration::from_millis(cfg.reconnect_min_ms), Duration::from_millis(cfg.reconnect_max_ms))
+    }
+
+    pub fn between(min: Duration, max: Duration) -> Backoff {
+        // backon adds a random part in [0, step) to each step: half steps give [step/2, step).
+        let builder = backon::ExponentialBuilder::default()
+            .with_min_delay(min / 2)
+            .with_max_delay(max / 2)
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times();
+        Backoff { steps: backon::BackoffBuilder::build(builder), builder, max }
     }
 
     pub fn reset(&mut self) {
-        self.next = self.min;
+        self.steps = backon::BackoffBuilder::build(self.builder);
     }
 
     pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        d
+        // The steps never end (without_max_times); the cap, should they.
+        self.steps.next().unwrap_or(self.max)
     }
 }
 
@@ -381,5 +394,30 @@ pub fn refusal(err: &str) -> Option<&'static str> {
         Some("the broker refused the credentials ([mqtt] username/password)")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn reconnect_delays_grow_stay_within_the_bounds_and_are_spread_by_jitter() {
+        let (min, max) = (Duration::from_millis(500), Duration::from_millis(30_000));
+        let mut b = Backoff::between(min, max);
+        let mut step = min;
+        for _ in 0..12 {
+            let d = b.next_delay();
+            assert!(d >= step / 2 && d <= step, "{d:?} not in [{:?}, {step:?}]", step / 2);
+            step = (step * 2).min(max);
+        }
+        b.reset();
+        assert!(b.next_delay() <= min, "reset starts again from the first step");
+        // A fleet of 200 gateways that lost the broker together: their first reconnects.
+        let firsts: Vec<Duration> = (0..200).map(|_| Backoff::between(min, max).next_delay()).collect();
+        let (lo, hi) = (firsts.iter().min().unwrap(), firsts.iter().max().unwrap());
+        println!("first reconnect of 200 gateways: {lo:?} to {hi:?}");
+        assert!(*hi - *lo > Duration::from_millis(100), "not spread: {lo:?} to {hi:?}");
     }
 }
