@@ -4,16 +4,24 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A product language: `en` or `zh` (`zh-CN` is read as `zh`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, utoipa::ToSchema)]
+/// A product language: `en` or `zh` (`zh-CN` is read as `zh`). Read through [`Lang::parse`]
+/// wherever it comes from (config, query, command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 // Named as the API document has always named the `lang` parameter's values.
 #[schema(as = LangParam)]
 pub enum Lang {
     #[default]
     #[serde(rename = "en")]
     En,
-    #[serde(rename = "zh", alias = "zh-CN")]
+    #[serde(rename = "zh")]
     Zh,
+}
+
+impl<'de> Deserialize<'de> for Lang {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Lang, D::Error> {
+        let s = String::deserialize(d)?;
+        Lang::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}`: expected en or zh")))
+    }
 }
 
 impl Lang {
@@ -109,6 +117,9 @@ mod tests {
         }
         assert_eq!(Lang::parse("fr"), None);
         assert_eq!(Lang::parse(""), None);
+        // Config and query values go through the same parse.
+        assert_eq!(serde_json::from_str::<Lang>("\"zh-CN\"").unwrap(), Lang::Zh);
+        assert!(serde_json::from_str::<Lang>("\"fr\"").unwrap_err().to_string().contains("expected en or zh"));
     }
 
     #[test]

@@ -696,7 +696,7 @@ pub fn load_configured(cfg: &crate::config::inference::InferenceConfig) -> Loade
         let why = format!("ONNX Runtime unavailable: {e}");
         return Loaded {
             errors: vec![e.to_string()],
-            rejected: dirs.iter().map(|d| registry::Rejected { dir: d.clone(), error: why.clone() }).collect(),
+            rejected: dirs.iter().map(|d| registry::Rejected::new(d.clone(), why.clone())).collect(),
             unavailable: dirs.into_iter().map(|d| (d, why.clone())).collect(),
             ..Default::default()
         };
@@ -707,7 +707,7 @@ pub fn load_configured(cfg: &crate::config::inference::InferenceConfig) -> Loade
     Loaded {
         models: models.into_iter().map(std::sync::Arc::new).collect(),
         errors: lib_errors.into_iter().chain(errors.iter().map(|(_, e)| e.to_string())).collect(),
-        rejected: errors.iter().map(|(d, e)| registry::Rejected { dir: d.clone(), error: e.to_string() }).collect(),
+        rejected: errors.iter().map(|(d, e)| registry::Rejected::new(d.clone(), e.to_string())).collect(),
         unavailable: errors.into_iter().map(|(d, e)| (d, format!("model rejected: {e}"))).collect(),
     }
 }

@@ -12,6 +12,16 @@ use std::sync::{Arc, RwLock};
 pub struct Rejected {
     pub dir: PathBuf,
     pub error: String,
+    /// Its manifest, read once when it was rejected, if it parses (hash or shape errors):
+    /// the model is named by it.
+    pub manifest: Option<Manifest>,
+}
+
+impl Rejected {
+    pub fn new(dir: PathBuf, error: String) -> Rejected {
+        let manifest = Manifest::load(&dir.join("manifest.toml")).ok();
+        Rejected { dir, error, manifest }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -106,12 +116,11 @@ impl Registry {
                 })
                 .collect();
         for r in &g.1 {
-            // The manifest may still parse (hash or shape errors): name the model by it.
-            let manifest = Manifest::load(&r.dir.join("manifest.toml")).ok();
+            let manifest = r.manifest.as_ref();
             let dir_name = r.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             out.push(ModelInfo {
-                name: manifest.as_ref().map(|m| m.name.clone()).unwrap_or(dir_name),
-                version: manifest.as_ref().map(|m| m.version.clone()),
+                name: manifest.map(|m| m.name.clone()).unwrap_or(dir_name),
+                version: manifest.map(|m| m.version.clone()),
                 dir: r.dir.display().to_string(),
                 status: "rejected",
                 error: Some(r.error.clone()),
@@ -119,9 +128,8 @@ impl Registry {
                 provider_fallbacks: Vec::new(),
                 provider_nodes: None,
                 provider_options: Default::default(),
-                asset_class: manifest.as_ref().map(|m| m.asset_class.as_str()),
+                asset_class: manifest.map(|m| m.asset_class.as_str()),
                 input_roles: manifest
-                    .as_ref()
                     .map(|m| {
                         let mut v: Vec<String> = Vec::new();
                         for f in &m.features {
@@ -132,7 +140,7 @@ impl Registry {
                         v
                     })
                     .unwrap_or_default(),
-                threshold: manifest.as_ref().map(|m| m.output.threshold),
+                threshold: manifest.map(|m| m.output.threshold),
                 latency: None,
             });
         }

@@ -83,15 +83,22 @@ pub struct Live {
     pub store_health: StoreHealth,
 }
 
+/// The components of snapshots already taken (sources, the MQTT sink, models), in that order.
+pub fn components(
+    sources: &[SourceStatus],
+    mqtt: Option<&super::mqtt::MqttStatusView>,
+    models: &[crate::inference::registry::ModelInfo],
+) -> Vec<crate::status::ComponentStatus> {
+    let sinks = mqtt.map(|m| m.components()).unwrap_or_default();
+    sources.iter().map(|s| s.component()).chain(sinks).chain(models.iter().map(|m| m.component())).collect()
+}
+
 pub type SharedLive = Arc<RwLock<Live>>;
 
 impl Live {
     /// Every source, sink and model as a component, in that order.
     pub fn components(&self) -> Vec<crate::status::ComponentStatus> {
-        let sources = self.source_statuses().into_iter().map(|s| s.component());
-        let sinks = self.mqtt.as_ref().map(|m| m.view().components()).unwrap_or_default();
-        let models = self.registry.infos().into_iter().map(|m| m.component());
-        sources.chain(sinks).chain(models).collect()
+        components(&self.source_statuses(), self.mqtt.as_ref().map(|m| m.view()).as_ref(), &self.registry.infos())
     }
 
     pub fn source_statuses(&self) -> Vec<SourceStatus> {

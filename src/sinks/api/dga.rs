@@ -195,9 +195,9 @@ const STREAM_CHUNK: usize = 100;
 fn localise(r: &LabReport, lang: Lang) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
     // A serialized `Text`, picked with the English fallback like every other answer.
-    let pick = |t: &Value| match serde_json::from_value::<crate::text::Text>(t.clone()) {
-        Ok(t) => Value::String(t.pick(lang).to_string()),
-        Err(_) => Value::Null,
+    let pick = |t: &Value| {
+        let part = |l: &str| t.get(l).and_then(Value::as_str);
+        part("en").map_or(Value::Null, |en| Value::String(lang.pick(en, part("zh").unwrap_or("")).to_string()))
     };
     if let Some(ms) = v.get_mut("methods").and_then(|m| m.as_array_mut()) {
         for m in ms {

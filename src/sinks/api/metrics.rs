@@ -120,11 +120,10 @@ fn esc(s: &str) -> String {
 async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let (samples, findings) = query_store(&state, |s| Ok((s.sample_count_estimate()?, s.finding_counts()?))).await?;
     let mut o = String::with_capacity(8192);
-    let (components, sources, started, last_eval, open_assets, mqtt, models) = {
+    let (sources, started, last_eval, open_assets, mqtt, models) = {
         let live = state.live.read().unwrap_or_else(|p| p.into_inner());
         let mqtt = live.mqtt.as_ref().map(|m| m.view());
         (
-            live.components(),
             live.source_statuses(),
             live.started_ms,
             live.last_evaluation_ms,
@@ -148,6 +147,7 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
         state.auth.audit_suppressed.load(std::sync::atomic::Ordering::Relaxed)
     );
     crate::sinks::api::health_metrics(&state, &mut o);
+    let components = crate::sinks::live::components(&sources, mqtt.as_ref(), &models);
     // Every source, sink and model in one set of families (Vector's component metrics); the
     // kind-specific families below add what only that kind counts.
     let label = |c: &crate::status::ComponentStatus| {

@@ -99,15 +99,14 @@ impl MqttStatusView {
     /// is not healthy: findings and telemetry wait in the outbox and the plant does not see
     /// them.
     pub fn components(&self) -> Vec<ComponentStatus> {
-        let one = |id: &str, v: &MqttStatusView| ComponentStatus {
+        let one = |id: &str, what: &str, v: &MqttStatusView| ComponentStatus {
             id: id.to_string(),
             role: ComponentRole::Sink,
             kind: "mqtt".into(),
             healthy: v.connected,
             problem: (!v.connected).then(|| {
                 format!(
-                    "{} not connected to {} ({} message(s) waiting in the outbox{})",
-                    if id == "mqtt" { "MQTT sink" } else { "Sparkplug sink" },
+                    "{what} not connected to {} ({} message(s) waiting in the outbox{})",
                     v.broker,
                     v.outbox.messages,
                     v.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
@@ -118,7 +117,9 @@ impl MqttStatusView {
             errors: v.connection_errors,
             dropped: v.outbox.dropped_telemetry,
         };
-        std::iter::once(one("mqtt", self)).chain(self.sparkplug.as_deref().map(|s| one("sparkplug", s))).collect()
+        std::iter::once(one("mqtt", "MQTT sink", self))
+            .chain(self.sparkplug.as_deref().map(|s| one("sparkplug", "Sparkplug sink", s)))
+            .collect()
     }
 
     /// `edgecite status`: the MQTT lines.
