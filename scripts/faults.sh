@@ -28,7 +28,7 @@ existing=(
 unit=(
   "store::outbox::tests::only_the_newest_retained_message_of_a_topic_stays_retained|outage backlog replays an older retained state after the live one|only the newest state of a topic keeps retain|0 (older states still delivered, not retained)"
   "sinks::api::auth::tests::a_disabled_demo_user_stays_disabled_across_restarts|demo user disabled, daemon restarted|stays disabled|-"
-  "store::tests::finding_transitions_commit_with_synchronous_full_then_return_to_normal|power cut after a finding event was published|event transactions commit with synchronous = FULL, ids never reused|0 events"
+  "store::findings::tests::finding_transitions_commit_with_synchronous_full_then_return_to_normal|power cut after a finding event was published|event transactions commit with synchronous = FULL, ids never reused|0 events"
   "sinks::api::dga::tests::dga_requests_beyond_the_concurrency_limit_are_refused_busy|POST /api/v1/dga beyond [api] dga_concurrency|503 busy at once, before parsing|0 (client retries)"
   "sinks::api::auth::tests::failures_map_stays_bounded|failed logins from 20,005 addresses|failure map at most 10,000 entries|-"
   "store::outbox::tests::quota_warnings_are_rate_limited|outbox over quota at every evaluation|one warning a minute at most|0 (counts in stats)"
@@ -57,19 +57,23 @@ echo "|---|---|---|---|"
 while IFS='|' read -r _ case expected observed lost; do
   echo "| $case | $expected | $observed | $lost |"
 done < <(grep '^FAULT|' "$log")
+missing=()
 for e in "${existing[@]}" "${unit[@]}"; do
   IFS='|' read -r name case expected lost <<<"$e"
   if grep -q "^test $name \.\.\. ok" "$log"; then
     echo "| $case | $expected | passed (\`$name\`) | $lost |"
   else
     echo "| $case | $expected | **FAILED** (\`$name\`) | see log |"
+    # A case whose test did not run (renamed or moved) is a failure, not a pass.
+    grep -q "^test $name \.\.\. " "$log" || missing+=("$name")
   fi
 done
 failed="$(grep -E '^test .* \.\.\. FAILED' "$log" || true)"
 echo
-if [ "$rc" -ne 0 ] || [ -n "$failed" ]; then
+if [ "$rc" -ne 0 ] || [ -n "$failed" ] || [ "${#missing[@]}" -gt 0 ]; then
   echo "[faults] FAILED:" >&2
   echo "$failed" >&2
+  for m in "${missing[@]}"; do echo "[faults] case's test did not run (renamed or moved?): $m" >&2; done
   grep -E "panicked at|assertion" -A3 "$log" | head -60 >&2
   exit 1
 fi
