@@ -20,6 +20,12 @@ fn rss_kib(pid: u32) -> Option<u64> {
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Bytes the process has sent towards storage (`write_bytes` in /proc/PID/io).
+fn write_bytes(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines().find_map(|l| l.strip_prefix("write_bytes: "))?.trim().parse().ok()
+}
+
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let seconds = if measuring { 30 } else { 3 };
@@ -56,10 +62,7 @@ fn main() {
         .unwrap();
     let db = dir.path().join("bench.db");
     let count = || -> i64 {
-        let Ok(c) = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
-            return 0;
-        };
-        c.query_row("SELECT count(*) FROM samples", [], |r| r.get(0)).unwrap_or(0)
+        edgecite::store::Store::open_readonly(&db).and_then(|s| s.sample_count_estimate()).unwrap_or(0)
     };
     // Warm-up: until samples flow.
     let start = Instant::now();
@@ -68,19 +71,20 @@ fn main() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(1));
-    let (n0, t0) = (count(), Instant::now());
+    let (n0, t0, w0) = (count(), Instant::now(), write_bytes(child.id()));
     std::thread::sleep(Duration::from_secs(seconds));
-    let (n1, dt) = (count(), t0.elapsed().as_secs_f64());
+    let (n1, dt, w1) = (count(), t0.elapsed().as_secs_f64(), write_bytes(child.id()));
     let rss = rss_kib(child.id());
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     let rate = (n1 - n0) as f64 / dt;
     println!(
-        "ingest: {} Modbus TCP sources x 9 points every 10 ms (2 requests per poll): {:.0} samples/s stored over {:.1} s ({} samples); daemon RSS {} MiB; clean exit: {}",
+        "ingest: {} Modbus TCP sources x 9 points every 10 ms (2 requests per poll): {:.0} samples/s stored over {:.1} s ({} samples); {} bytes written to storage per stored sample (daemon's /proc/PID/io); daemon RSS {} MiB; clean exit: {}",
         DEVICES,
         rate,
         dt,
         n1 - n0,
+        w0.zip(w1).map(|(a, b)| format!("{:.1}", (b - a) as f64 / (n1 - n0).max(1) as f64)).unwrap_or("?".into()),
         rss.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or("?".into()),
         status.success()
     );

@@ -248,26 +248,20 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     }
                 }
                 let keep = deadband.filter(&samples);
-                // Below the watermark or on a failed write the samples are counted, not
+                // Polled samples wait for `[store] commit_interval_ms` and go in one
+                // transaction; below the watermark or on a failed write they are counted, not
                 // stored; acquisition and evaluation go on (the daemon never exits for it).
-                // Samples a peer will be told are stored are FULL-synced.
-                if guard.admit(keep.len()) {
-                    let stored = tokio::task::block_in_place(|| {
-                        if commits.is_empty() {
-                            store.insert_samples(keep.iter().copied())
-                        } else {
-                            store.insert_samples_durable(keep.iter().copied())
-                        }
-                    });
-                    if let Err(e) = stored {
-                        guard.failed(keep.len(), &e);
-                    }
+                // Samples a peer will be told are stored are committed now, FULL-synced.
+                guard.hold(keep.iter().copied());
+                if !commits.is_empty() || guard.due() {
+                    // A failed write is counted and logged by the guard.
+                    let _ = tokio::task::block_in_place(|| guard.commit(&mut store, !commits.is_empty()));
                 }
-                // Committed (or dropped and counted: below the disk watermark or on a failed
-                // write): the MQTT source acknowledges these messages, so the broker's queue
-                // does not stall ingest behind them.
                 commits.into_iter().for_each(Commit::done);
                 pipeline.ingest(&samples);
+            }
+            _ = tokio::time::sleep(guard.due_in().unwrap_or(PRUNE_EVERY)), if guard.due_in().is_some() => {
+                let _ = tokio::task::block_in_place(|| guard.commit(&mut store, false));
             }
             _ = eval.tick(), if !sources_stopping => {
                 let now = crate::time::now_ms();
@@ -276,7 +270,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 let assessments = tokio::task::block_in_place(|| {
                     diagnoser.evaluate(&pipeline, now, &|a, c| tracker.open_code(a, c))
                 });
-                if let Err(e) = tokio::task::block_in_place(|| record(&mut store, &mut tracker, &mut deadband, &asset_points, &assessments, &mut last_status, now)) {
+                if let Err(e) = tokio::task::block_in_place(|| record(&mut store, &mut tracker, &mut deadband, &mut guard, &asset_points, &assessments, &mut last_status, now)) {
                     // A full disk or an I/O error: said loudly, and tried again next pass.
                     tracing::error!(error = %e, "cannot record findings and assessments");
                     // The tracker may now be ahead of the store: start it again from what is
@@ -344,6 +338,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             tracing::error!(error = %e, "task failed during shutdown");
         }
     }
+    if let Err(e) = tokio::task::block_in_place(|| guard.commit(&mut store, false)) {
+        tracing::error!(error = %e, "cannot store the last samples at shutdown");
+    }
     drop(store);
     tracing::info!("edgecite stopped; store closed");
     Ok(())
@@ -351,10 +348,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
 
 /// Apply assessments: finding transitions to the store, status changes to the log and the
 /// assessments table.
+#[allow(clippy::too_many_arguments)]
 fn record(
     store: &mut Store,
     tracker: &mut Tracker,
     deadband: &mut crate::deadband::Deadband,
+    guard: &mut crate::store::guard::SampleGuard,
     asset_points: &HashMap<String, Vec<String>>,
     assessments: &[Assessment],
     last_status: &mut HashMap<(String, String), String>,
@@ -387,10 +386,9 @@ fn record(
         // asset's samples the deadband held back are stored with it.
         if transition.is_some() {
             let own = asset_points.get(&a.asset).into_iter().flatten();
-            let held: Vec<crate::sample::Sample> = own.filter_map(|p| deadband.release(p)).collect();
-            if !held.is_empty() {
-                store.insert_samples(held.iter())?;
-            }
+            let released: Vec<crate::sample::Sample> = own.filter_map(|p| deadband.release(p)).collect();
+            guard.hold(released.iter());
+            guard.commit(store, false)?;
         }
         match transition {
             None => {}

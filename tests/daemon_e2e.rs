@@ -335,41 +335,19 @@ fn every_value_a_finding_cites_is_in_the_sample_history_despite_the_deadband() {
         .map(|v| (v["point"].as_str().unwrap().to_string(), v["ts_ms"].as_i64().unwrap()))
         .collect();
     assert!(cited.iter().any(|(p, _)| p == "pump1.vib_accel"), "a point with the deadband is cited: {cited:?}");
-    let db = rusqlite::Connection::open_with_flags(
-        dir.path().join("edgecite.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let db = edgecite::store::Store::open_readonly(&dir.path().join("edgecite.db")).unwrap();
     // The vibration zone method's summary quotes vib_velocity, polled in the same cycle as
     // the cited values: stored at that time too.
     let (_, at) = cited.iter().find(|(p, _)| p == "pump1.vib_accel").unwrap().clone();
     let mut cited = cited;
     cited.push(("pump1.vib_velocity".into(), at));
     for (point, ts) in &cited {
-        let n: i64 = db
-            .query_row(
-                "SELECT count(*) FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = ?1 AND s.ts_ms = ?2",
-                rusqlite::params![point, ts],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let n = db.point_samples(point, *ts, *ts).unwrap().len();
         assert_eq!(n, 1, "{point} at {ts} is cited by finding {} but not stored", finding["id"]);
     }
     // The deadband still holds the rest back: far fewer vibration samples stored than polled.
-    let stored: i64 = db
-        .query_row(
-            "SELECT count(*) FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = 'pump1.vib_accel'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let polled: i64 = db
-        .query_row(
-            "SELECT count(*) FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = 'pump1.pressure'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored = db.point_samples("pump1.vib_accel", i64::MIN, i64::MAX).unwrap().len();
+    let polled = db.point_samples("pump1.pressure", i64::MIN, i64::MAX).unwrap().len();
     assert!(stored * 4 < polled, "vib_accel {stored} stored vs pressure {polled}");
     assert!(d.terminate(), "clean stop");
 }

@@ -27,11 +27,8 @@ fn fds(pid: u32) -> usize {
 }
 
 fn stored_values(db: &Path, point: &str) -> Vec<f64> {
-    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut q = c
-        .prepare("SELECT s.value FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = ?1 ORDER BY s.id")
-        .unwrap();
-    q.query_map([point], |r| r.get::<_, f64>(0)).unwrap().map(Result::unwrap).collect()
+    let s = edgecite::store::Store::open_readonly(db).unwrap();
+    s.point_samples(point, i64::MIN, i64::MAX).unwrap().into_iter().map(|r| r.value.expect("a value")).collect()
 }
 
 fn mqtt_source(d: &Daemon) -> Option<serde_json::Value> {
@@ -411,10 +408,8 @@ fn low_disk_corrupt_index_and_broken_page_degrade_but_never_stop_the_daemon() {
     assert_eq!(h["status"], "degraded");
     let dropped = h["store"]["health"]["samples_dropped"].as_u64().unwrap();
     assert!(dropped > 0, "{h}");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    let n: i64 = c.query_row("SELECT count(*) FROM samples", [], |r| r.get(0)).unwrap();
+    let n = edgecite::store::Store::open_readonly(&db).unwrap().sample_count().unwrap();
     assert_eq!(n, 0, "samples stored below the watermark");
-    drop(c);
     let ask = daemon.json("/api/v1/ask?q=bearing%20vibration");
     assert!(ask["results"].as_array().is_some_and(|r| !r.is_empty()), "search answers from the rebuilt index: {ask}");
     row(
@@ -696,9 +691,7 @@ fn a_full_disk_never_stops_the_daemon_and_storing_resumes_when_there_is_room() {
     assert!(text.contains("min_free_mib = 0"));
     std::fs::write(&config, text).unwrap();
     let count = || -> i64 {
-        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .and_then(|c| c.query_row("SELECT count(*) FROM samples", [], |r| r.get(0)))
-            .unwrap_or(-1)
+        edgecite::store::Store::open_readonly(&db).and_then(|s| s.sample_count()).unwrap_or(-1)
     };
     let mut daemon = Daemon::start(&config, ports.api, &[]);
     daemon.wait_until("samples stored", Duration::from_secs(60), || (count() > 0).then_some(()));

@@ -206,8 +206,7 @@ fn produced(d: &Daemon) -> u64 {
 }
 
 fn stored(db: &Path) -> u64 {
-    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    c.query_row("SELECT count(*) FROM samples", [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    edgecite::store::Store::open_readonly(db).unwrap().sample_count().unwrap() as u64
 }
 
 #[test]
@@ -229,9 +228,11 @@ fn sighup_reloads_models_under_load_without_losing_a_sample() {
     for _ in 0..5 {
         assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
         std::thread::sleep(Duration::from_millis(300));
-        // Everything produced before a read of the store is in it, give or take what is
-        // in flight (at most one poll per source and point: 2 devices, under 20 points each).
+        // Everything produced is in the store one commit interval later ([store]
+        // commit_interval_ms, 1 s by default), give or take what is in flight (at most one
+        // poll per source and point: 2 devices, under 20 points each).
         let before = produced(&d);
+        std::thread::sleep(Duration::from_millis(1000 + 300));
         let rows = stored(&db);
         assert!(rows + 40 >= before, "stored {rows} < produced {before} minus in-flight");
     }

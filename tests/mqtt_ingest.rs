@@ -11,15 +11,14 @@ use std::path::Path;
 use std::time::Duration;
 
 fn stored(db: &Path) -> BTreeMap<String, Vec<(i64, f64)>> {
-    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut q = c
-        .prepare("SELECT p.name, s.ts_ms, s.value FROM samples s JOIN points p ON p.id = s.point_id WHERE s.value IS NOT NULL ORDER BY s.ts_ms")
-        .unwrap();
+    let s = edgecite::store::Store::open_readonly(db).unwrap();
     let mut out: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
-    for r in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))).unwrap() {
-        let (p, t, v) = r.unwrap();
-        out.entry(p).or_default().push((t, v));
+    for (p, r) in s.all_samples().unwrap() {
+        if let Some(v) = r.value {
+            out.entry(p).or_default().push((r.ts_ms, v));
+        }
     }
+    out.values_mut().for_each(|v| v.sort_by_key(|r| r.0));
     out
 }
 
@@ -225,15 +224,8 @@ timestamp = "timestamp"
     // The ms reading (January 1970) was handed on as sent (counted above); the store's
     // retention may already have pruned it, so it is not looked up here.
     // The tag in `errors`: a row with quality `bad`, no value.
-    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let q: (i64, Option<f64>, String) = c
-        .query_row(
-            "SELECT s.ts_ms, s.value, s.quality FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = 'neuron.plc1_pressure'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!(q, (ms, None, "bad".to_string()));
+    let rows = edgecite::store::Store::open_readonly(&db).unwrap().samples("neuron.plc1_pressure", i64::MIN, 10).unwrap();
+    assert_eq!(rows.first(), Some(&(ms, None, "bad".to_string())), "{rows:?}");
     let src = mqtt_source(&daemon).unwrap();
     assert_eq!(src["errors"], 0, "{src}");
     let log = daemon.log_text();

@@ -27,15 +27,13 @@ fn base_ts() -> i64 {
 
 /// (ts_ms, value) of every stored row of point `js.crash`.
 fn stored(db: &Path) -> Vec<(i64, f64)> {
-    let Ok(c) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+    let Ok(s) = edgecite::store::Store::open_readonly(db) else {
         return vec![];
     };
-    let Ok(mut q) = c.prepare(
-        "SELECT s.ts_ms, s.value FROM samples s JOIN points p ON p.id = s.point_id WHERE p.name = 'js.crash' ORDER BY s.id",
-    ) else {
+    let Ok(rows) = s.point_samples("js.crash", i64::MIN, i64::MAX) else {
         return vec![];
     };
-    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    rows.into_iter().map(|r| (r.ts_ms, r.value.expect("a value"))).collect()
 }
 
 /// Publish message 0..N at QoS 1 (about one per ms), recording which ones were PUBACKed.

@@ -20,18 +20,13 @@ const LIMIT: Duration = Duration::from_secs(60);
 type Rows = BTreeMap<String, Vec<(i64, Option<f64>, String, Option<String>)>>;
 
 fn stored(db: &Path) -> Rows {
-    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut q = c
-        .prepare(
-            "SELECT p.name, s.ts_ms, s.value, s.quality, s.text FROM samples s JOIN points p ON p.id = s.point_id
-             WHERE p.name LIKE 'spb.%' ORDER BY s.ts_ms, s.rowid",
-        )
-        .unwrap();
+    let s = edgecite::store::Store::open_readonly(db).unwrap();
     let mut out = Rows::new();
-    for r in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap() {
-        let (p, t, v, ql, tx) = r.unwrap();
-        out.entry(p).or_default().push((t, v, ql, tx));
+    for (p, r) in s.all_samples().unwrap().into_iter().filter(|(p, _)| p.starts_with("spb.")) {
+        out.entry(p).or_default().push((r.ts_ms, r.value, r.quality, r.text));
     }
+    // Time order; samples with the same time in the order stored (a stable sort).
+    out.values_mut().for_each(|v| v.sort_by_key(|r| r.0));
     out
 }
 

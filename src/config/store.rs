@@ -26,6 +26,11 @@ pub struct StoreConfig {
     /// degraded and sets `edgecite_store_integrity_ok` to 0.
     #[serde(default = "default_quick_check_interval_s")]
     pub quick_check_interval_s: u64,
+    /// Polled samples are held this long and stored in one transaction (0: each poll batch
+    /// at once). Samples a peer is told are stored (MQTT ingest) and the samples a finding
+    /// cites are committed at once whatever this is.
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
 }
 
 impl Default for StoreConfig {
@@ -37,6 +42,7 @@ impl Default for StoreConfig {
             cache_kib: default_cache_kib(),
             min_free_mib: default_min_free_mib(),
             quick_check_interval_s: default_quick_check_interval_s(),
+            commit_interval_ms: default_commit_interval_ms(),
         }
     }
 }
@@ -56,6 +62,11 @@ fn default_min_free_mib() -> u64 {
 fn default_quick_check_interval_s() -> u64 {
     3600
 }
+fn default_commit_interval_ms() -> u64 {
+    1000
+}
+/// Longest `commit_interval_ms`: what a crash of the daemon may take of polled samples.
+pub const MAX_COMMIT_INTERVAL_MS: u64 = 10_000;
 fn default_cache_kib() -> u32 {
     512
 }
@@ -66,6 +77,15 @@ impl StoreConfig {
             return Err(doc.invalid(
                 root.key("store").key("sample_retention_hours"),
                 format!("value {} is out of range: expected a positive number of hours", self.sample_retention_hours),
+            ));
+        }
+        if self.commit_interval_ms > MAX_COMMIT_INTERVAL_MS {
+            return Err(doc.invalid(
+                root.key("store").key("commit_interval_ms"),
+                format!(
+                    "value {} is out of range: expected 0 to {MAX_COMMIT_INTERVAL_MS} ms (a crash loses up to this much of polled samples)",
+                    self.commit_interval_ms
+                ),
             ));
         }
         Ok(())

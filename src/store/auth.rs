@@ -495,16 +495,16 @@ impl Store {
         buckets: u32,
     ) -> Result<Vec<HistoryBucket>, StoreError> {
         let width = ((to_ms - from_ms) / buckets.max(1) as i64).max(1);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT (s.ts_ms - ?2) / ?4 AS b, min(s.value), avg(s.value), max(s.value), count(s.value)
-             FROM samples s JOIN points p ON p.id = s.point_id
-             WHERE p.name = ?1 AND s.ts_ms >= ?2 AND s.ts_ms < ?3 AND s.value IS NOT NULL
-             GROUP BY b ORDER BY b",
-        )?;
-        let rows = stmt.query_map(params![point, from_ms, to_ms, width], |r| {
-            Ok((from_ms + r.get::<_, i64>(0)? * width, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut acc: std::collections::BTreeMap<i64, (f64, f64, f64, i64)> = Default::default();
+        for s in self.point_samples(point, from_ms, to_ms - 1)? {
+            let Some(v) = s.value else { continue };
+            let b = acc.entry((s.ts_ms - from_ms) / width).or_insert((f64::INFINITY, 0.0, f64::NEG_INFINITY, 0));
+            b.0 = b.0.min(v);
+            b.1 += v;
+            b.2 = b.2.max(v);
+            b.3 += 1;
+        }
+        Ok(acc.into_iter().map(|(b, (lo, sum, hi, n))| (from_ms + b * width, lo, sum / n as f64, hi, n)).collect())
     }
 }
 

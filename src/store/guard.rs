@@ -2,9 +2,12 @@
 //! watermark below which samples are dropped and counted before findings, acknowledgements
 //! and the outbox are touched, and sample writes that fail (disk full, I/O error) counted and
 //! logged instead of ending the daemon. The periodic `PRAGMA quick_check` is scheduled here.
+//! Polled samples wait here for `[store] commit_interval_ms` and go to the store in one
+//! transaction (one block per point: a few sequential pages, issue 21).
 
 use super::{free_bytes, Store, StoreError};
 use crate::config::store::StoreConfig;
+use crate::sample::Sample;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -22,7 +25,13 @@ pub struct SampleGuard {
     pub health: StoreHealth,
     check_every: Option<Duration>,
     last_check: Option<Instant>,
+    held: Vec<Sample>,
+    held_since: Option<Instant>,
+    commit_every: Duration,
 }
+
+/// Samples held at most before a commit, whatever the interval.
+pub const MAX_HELD: usize = 50_000;
 
 impl SampleGuard {
     pub fn new(cfg: &StoreConfig) -> SampleGuard {
@@ -36,7 +45,44 @@ impl SampleGuard {
             health: StoreHealth { min_free_bytes: min_free, ..Default::default() },
             check_every: (cfg.quick_check_interval_s > 0).then(|| Duration::from_secs(cfg.quick_check_interval_s)),
             last_check: Some(Instant::now()),
+            held: Vec::new(),
+            held_since: None,
+            commit_every: Duration::from_millis(cfg.commit_interval_ms),
         }
+    }
+
+    /// Hold samples for the next commit.
+    pub fn hold<'a>(&mut self, samples: impl IntoIterator<Item = &'a Sample>) {
+        let before = self.held.len();
+        self.held.extend(samples.into_iter().cloned());
+        if before == 0 && !self.held.is_empty() {
+            self.held_since = Some(Instant::now());
+        }
+    }
+
+    /// Whether the held samples are due: `commit_interval_ms` since the first, or
+    /// [`MAX_HELD`] of them.
+    pub fn due(&self) -> bool {
+        self.held.len() >= MAX_HELD || self.held_since.is_some_and(|t| t.elapsed() >= self.commit_every)
+    }
+
+    /// How long until the held samples are due (None: nothing held).
+    pub fn due_in(&self) -> Option<Duration> {
+        self.held_since.map(|t| self.commit_every.saturating_sub(t.elapsed()))
+    }
+
+    /// Store the held samples in one transaction, FULL-synced when `durable` (a peer is
+    /// told they are stored). Below the watermark or on a failed write they are counted,
+    /// not stored (a failed write is also returned, for callers that must not go on
+    /// without them). Returns the samples stored.
+    pub fn commit(&mut self, store: &mut Store, durable: bool) -> Result<usize, StoreError> {
+        let held = std::mem::take(&mut self.held);
+        self.held_since = None;
+        if held.is_empty() || !self.admit(held.len()) {
+            return Ok(0);
+        }
+        let stored = if durable { store.insert_samples_durable(held.iter()) } else { store.insert_samples(held.iter()) };
+        stored.inspect_err(|e| self.failed(held.len(), e))
     }
 
     /// Whether a batch of samples may be written now. Below the watermark it is dropped

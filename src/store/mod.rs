@@ -8,14 +8,18 @@
 //!
 //! Durability: `synchronous = NORMAL` in WAL mode. A committed transaction survives a crash
 //! of the daemon (SIGKILL); on power loss the last transactions before the loss may be
-//! rolled back, never corrupted. Samples are written once per poll batch, so this bounds
-//! what a power cut can take to about one second of samples. Transactions that write
+//! rolled back, never corrupted. Polled samples are committed every `[store]
+//! commit_interval_ms` (1 s; `guard.rs`): a crash of the daemon loses at most that much of
+//! them, a power cut that and the last transactions before it. Samples acknowledged to a
+//! peer are committed FULL at once (`acked_ingest.rs`). Samples are kept as per-point blocks
+//! (`samples.rs`, `block.rs`). Transactions that write
 //! finding events (open, change, clear) commit with `synchronous = FULL`: their ids are the
 //! cursor of the MQTT finding feed, kept in the FULL outbox, and must never be reused.
 
 pub mod acked_ingest;
 pub mod auth;
 pub mod baseline;
+mod block;
 mod findings;
 pub mod guard;
 pub mod history;
@@ -23,9 +27,10 @@ pub mod mqtt_feed;
 pub mod outbox;
 pub mod owner;
 pub mod retention;
-mod samples;
+pub mod samples;
 mod schema;
 
+pub use block::StoredSample;
 pub use findings::{FindingEvent, FindingFilter, FindingRecord};
 
 use rusqlite::{Connection, OpenFlags};
@@ -41,6 +46,8 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("sqlite: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("stored samples in {table} row {id} are damaged: {message}")]
+    Block { table: &'static str, id: i64, message: String },
     #[error("stored JSON in {column} is corrupt: {message}")]
     Json { column: &'static str, message: String },
 }
@@ -49,6 +56,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     point_ids: HashMap<String, i64>,
+    compaction: samples::Compaction,
 }
 
 /// Free bytes for an unprivileged writer on the file system holding `path` (its directory
@@ -119,8 +127,11 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(format!("cannot enable WAL: {e}")))?;
         persist_wal(&conn);
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Deleted rows are zeroed only on pages written anyway: freeing a table's pages
+        // (compaction empties `sample_recent` each minute) then writes no page of it.
+        conn.pragma_update(None, "secure_delete", "FAST")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() };
+        let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new(), compaction: Default::default() };
         store.set_cache_kib(cache_kib)?;
         store.migrate()?;
         crate::files::restrict_permissions(path);
@@ -133,7 +144,7 @@ impl Store {
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| StoreError::Open { path: path.to_path_buf(), message: e.to_string() })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Store { conn, path: path.to_path_buf(), point_ids: HashMap::new() })
+        Ok(Store { conn, path: path.to_path_buf(), point_ids: HashMap::new(), compaction: Default::default() })
     }
 
     /// `PRAGMA quick_check`: None when it reports `ok`, else its first lines.

@@ -1,7 +1,7 @@
 //! The schema: forward-only migrations keyed on `PRAGMA user_version`, run when the store
 //! opens for writing (a copy of the old file is kept first).
 
-use super::{auth, baseline, retention, Store, StoreError};
+use super::{auth, baseline, retention, samples, Store, StoreError};
 
 /// Forward-only migrations; index + 1 is the schema version it produces.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -76,6 +76,7 @@ ALTER TABLE finding_events ADD COLUMN summary_zh TEXT NOT NULL DEFAULT '';
 "#,
     baseline::MIGRATION,
     auth::CLIENT_ID_MIGRATION,
+    samples::MIGRATION,
 ];
 
 impl Store {
@@ -105,6 +106,9 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            if i + 1 == samples::BLOCKS_VERSION {
+                samples::move_row_samples(&tx)?;
+            }
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
             tracing::info!(db = %self.path.display(), version = i + 1, "database migrated");

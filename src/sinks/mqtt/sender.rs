@@ -5,7 +5,9 @@
 //! metric if it changed, then send. Messages already in the outbox when the session
 //! started are the backlog: replayed in id order at most `replay_per_s` per second, with
 //! `replay: true`. Messages queued during the session are live: sent in id order at once.
-//! At most `max_inflight` are unacknowledged. rumqttc reports each PUBLISH it writes
+//! At most `max_inflight` are unacknowledged: rows are read from the outbox in batches into
+//! a read-ahead and published from it whenever the window has room (after every PUBACK, not
+//! after a quarter of the window). rumqttc reports each PUBLISH it writes
 //! (`Sent(pkid)`, in request order), so packet ids map back to outbox ids; a PUBACK deletes
 //! the row (grouped into one transaction per batch). When the session breaks, rows not yet
 //! acknowledged stay and are replayed in the next one (a consumer may see such a message
@@ -325,6 +327,9 @@ impl Sender {
         let mut live_more = true;
         let mut inflight: HashMap<u16, i64> = HashMap::new();
         let mut acked: Vec<i64> = Vec::new();
+        // Rows read from the outbox, not yet published (dropped with the session: the rows
+        // stay in the outbox and the next session reads them again).
+        let mut ahead: VecDeque<(Message, bool)> = VecDeque::new();
         let rate = self.cfg.replay_per_s as f64;
         let mut tokens = rate / 10.0;
         let mut last_refill = tokio::time::Instant::now();
@@ -339,62 +344,61 @@ impl Sender {
         let mut drain_until: Option<tokio::time::Instant> = None;
         let end = loop {
             // Refill the window: live first, then the backlog within its rate.
-            let used = waiting.len() + inflight.len();
-            if drain_until.is_some() && used == 0 {
+            if drain_until.is_some() && waiting.len() + inflight.len() == 0 {
                 tracing::info!("MQTT: every message sent was acknowledged before the stop");
                 break End::Cancelled;
             }
-            // Refill in chunks (a quarter of the window at least), not one row per PUBACK.
-            if drain_until.is_none()
-                && self.proto.ready()
-                && (used == 0 || used <= max - max.div_ceil(4))
-                && (live_more || !backlog_done)
-            {
-                let mut room = max - used;
-                let now = tokio::time::Instant::now();
-                tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
-                last_refill = now;
-                let read =
-                    |after: i64, until: i64, n: usize| tokio::task::block_in_place(|| reader.read(after, until, n));
-                let mut batch: Vec<(Message, bool)> = Vec::new();
-                if live_more {
-                    match read(live_cursor, i64::MAX, room) {
-                        Ok(rows) => {
-                            live_more = rows.len() == room;
-                            if let Some(last) = rows.last() {
-                                live_cursor = last.id;
-                            }
-                            room -= rows.len();
-                            batch.extend(rows.into_iter().map(|m| (m, false)));
-                        }
-                        Err(e) => tracing::error!(error = %e, "outbox read failed"),
-                    }
-                }
-                let allowed = (tokens.floor() as usize).min(room);
-                if !backlog_done && allowed > 0 {
-                    match read(backlog_cursor, boundary, allowed) {
-                        Ok(rows) => {
-                            if rows.len() < allowed {
-                                backlog_done = true;
-                                if boundary > 0 {
-                                    tracing::info!(
-                                        replayed = replayed + rows.len() as u64,
-                                        seconds = started.elapsed().as_secs_f64(),
-                                        "MQTT backlog replayed"
-                                    );
+            // Read the outbox in batches into a read-ahead (when it is below a quarter of
+            // the window, up to a window); publish from it whenever the window has room, so
+            // every PUBACK is followed by the next PUBLISH at once.
+            if drain_until.is_none() && self.proto.ready() {
+                if ahead.len() < max.div_ceil(4) && (live_more || !backlog_done) {
+                    let mut room = max - ahead.len();
+                    let now = tokio::time::Instant::now();
+                    tokens = (tokens + rate * (now - last_refill).as_secs_f64()).min(rate.max(1.0));
+                    last_refill = now;
+                    let read =
+                        |after: i64, until: i64, n: usize| tokio::task::block_in_place(|| reader.read(after, until, n));
+                    if live_more {
+                        match read(live_cursor, i64::MAX, room) {
+                            Ok(rows) => {
+                                live_more = rows.len() == room;
+                                if let Some(last) = rows.last() {
+                                    live_cursor = last.id;
                                 }
+                                room -= rows.len();
+                                ahead.extend(rows.into_iter().map(|m| (m, false)));
                             }
-                            if let Some(last) = rows.last() {
-                                backlog_cursor = last.id;
-                            }
-                            tokens -= rows.len() as f64;
-                            replayed += rows.len() as u64;
-                            batch.extend(rows.into_iter().map(|m| (m, true)));
+                            Err(e) => tracing::error!(error = %e, "outbox read failed"),
                         }
-                        Err(e) => tracing::error!(error = %e, "outbox read failed"),
+                    }
+                    let allowed = (tokens.floor() as usize).min(room);
+                    if !backlog_done && allowed > 0 {
+                        match read(backlog_cursor, boundary, allowed) {
+                            Ok(rows) => {
+                                if rows.len() < allowed {
+                                    backlog_done = true;
+                                    if boundary > 0 {
+                                        tracing::info!(
+                                            replayed = replayed + rows.len() as u64,
+                                            seconds = started.elapsed().as_secs_f64(),
+                                            "MQTT backlog replayed"
+                                        );
+                                    }
+                                }
+                                if let Some(last) = rows.last() {
+                                    backlog_cursor = last.id;
+                                }
+                                tokens -= rows.len() as f64;
+                                replayed += rows.len() as u64;
+                                ahead.extend(rows.into_iter().map(|m| (m, true)));
+                            }
+                            Err(e) => tracing::error!(error = %e, "outbox read failed"),
+                        }
                     }
                 }
-                for (m, replay) in batch {
+                while waiting.len() + inflight.len() < max {
+                    let Some((m, replay)) = ahead.pop_front() else { break };
                     let body = self.proto.encode(&m, replay);
                     let props = self.proto.properties(&m);
                     if let Err(e) = conn.try_publish_props(&m.topic, qos, m.retain, body, props) {
