@@ -543,17 +543,14 @@ impl Overall {
                 severity: Some(f.severity),
                 codes: vec![f.code.clone()],
                 family,
-                summary: f.evidence.summary_text(),
+                summary: f.evidence.summary.clone(),
                 action: Some(f.recommended_action.clone()),
                 ..base
             },
             Outcome::Normal { note, .. } => Overall { summary: note.clone(), ..base },
-            Outcome::Abstain { reason, detail, detail_zh, .. } => Overall {
+            Outcome::Abstain { reason, detail, .. } => Overall {
                 reason: Some(reason.as_str()),
-                summary: super::Text::new(
-                    detail.clone(),
-                    if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() },
-                ),
+                summary: detail.fill(),
                 action: info.and_then(|i| i.next),
                 ..base
             },
@@ -673,7 +670,7 @@ impl LabDiagnoser {
             };
             let mut r = MethodResult {
                 criterion: c.info.id.clone(),
-                title: c.info.title.clone(),
+                title: c.info.title.en.clone(),
                 verification: c.info.verification,
                 status: outcome.status(),
                 code: None,
@@ -697,22 +694,22 @@ impl LabDiagnoser {
                     r.severity = Some(f.severity);
                     r.finding = Some(f.title.clone());
                     r.action = Some(f.recommended_action.clone());
-                    r.detail = f.evidence.summary.clone();
-                    r.detail_zh = f.evidence.summary_zh.clone();
+                    r.detail = f.evidence.summary.en.clone();
+                    r.detail_zh = f.evidence.summary.zh.clone();
                     &f.citations
                 }
                 Outcome::Normal { evidence, note } => {
-                    (r.detail, r.detail_zh) = if evidence.summary.is_empty() {
+                    (r.detail, r.detail_zh) = if evidence.summary.en.is_empty() {
                         (note.en.clone(), note.zh.clone())
                     } else {
-                        (evidence.summary.clone(), evidence.summary_zh.clone())
+                        (evidence.summary.en.clone(), evidence.summary.zh.clone())
                     };
                     &c.cites
                 }
-                Outcome::Abstain { reason, detail, detail_zh, citations, .. } => {
+                Outcome::Abstain { reason, detail, citations, .. } => {
                     r.reason = Some(reason.as_str());
-                    r.detail = detail.clone();
-                    r.detail_zh = detail_zh.clone();
+                    r.detail = detail.en.clone();
+                    r.detail_zh = detail.zh.clone();
                     citations
                 }
             };

@@ -51,8 +51,10 @@ impl ModelCriterion {
             info: CriterionInfo {
                 id: criterion_id(&m.name),
                 version: m.version.clone(),
-                title: format!("Anomaly model {} {}", m.name, m.version),
-                title_zh: format!("异常检测模型 {} {}", m.name, m.version),
+                title: Text::new(
+                    format!("Anomaly model {} {}", m.name, m.version),
+                    format!("异常检测模型 {} {}", m.name, m.version),
+                ),
                 verification: Verification::Model,
             },
             model,
@@ -81,7 +83,7 @@ impl super::Criterion for ModelCriterion {
             }
             Err(p @ (FeatureProblem::OutOfDomain { .. } | FeatureProblem::Untrained { .. })) => {
                 ev.say(Text::new(format!("no score: {p}"), format!("无得分：{p}")));
-                let detail = ev.summary_text();
+                let detail = ev.summary.clone();
                 return Outcome::abstain(AbstainReason::OutOfDomain, detail, ev, vec![self.citation.clone()]);
             }
         };
@@ -241,8 +243,7 @@ impl Unavailable {
             info: CriterionInfo {
                 id: id.into(),
                 version: "-".into(),
-                title: format!("Anomaly model ({id}): unavailable"),
-                title_zh: format!("异常检测模型（{id}）：不可用"),
+                title: Text::new(format!("Anomaly model ({id}): unavailable"), format!("异常检测模型（{id}）：不可用")),
                 verification: Verification::Model,
             },
             reason: reason.into(),

@@ -161,9 +161,9 @@ impl Live {
 
 pub fn live_assessment(x: &Assessment) -> LiveAssessment {
     let (code, reason, detail, detail_zh) = match &x.outcome {
-        Outcome::Fault(r) => (Some(r.code.clone()), None, r.evidence.summary.clone(), r.evidence.summary_zh.clone()),
-        Outcome::Normal { evidence, .. } => (None, None, evidence.summary.clone(), evidence.summary_zh.clone()),
-        Outcome::Abstain { reason, detail, detail_zh, .. } => (None, Some(*reason), detail.clone(), detail_zh.clone()),
+        Outcome::Fault(r) => (Some(r.code.clone()), None, r.evidence.summary.en.clone(), r.evidence.summary.zh.clone()),
+        Outcome::Normal { evidence, .. } => (None, None, evidence.summary.en.clone(), evidence.summary.zh.clone()),
+        Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.en.clone(), detail.zh.clone()),
     };
     LiveAssessment {
         criterion: x.criterion.clone(),

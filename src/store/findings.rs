@@ -101,16 +101,7 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         let ev = &report.evidence;
-        insert_event_i18n(
-            &tx,
-            id,
-            now_ms,
-            "opened",
-            &report.code,
-            report.severity.as_str(),
-            &ev.summary,
-            &ev.summary_zh,
-        )?;
+        insert_event_i18n(&tx, id, now_ms, "opened", &report.code, report.severity.as_str(), &ev.summary)?;
         tx.commit()?;
         Ok(id)
     }
@@ -165,16 +156,7 @@ impl Store {
         )?;
         if changed {
             let ev = &report.evidence;
-            insert_event_i18n(
-                &tx,
-                id,
-                now_ms,
-                "changed",
-                &report.code,
-                report.severity.as_str(),
-                &ev.summary,
-                &ev.summary_zh,
-            )?;
+            insert_event_i18n(&tx, id, now_ms, "changed", &report.code, report.severity.as_str(), &ev.summary)?;
         }
         tx.commit()?;
         Ok(())
@@ -209,7 +191,7 @@ impl Store {
             return Ok(());
         };
         tx.execute("UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1", params![id, now_ms])?;
-        insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary, &evidence.summary_zh)?;
+        insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary)?;
         tx.commit()?;
         Ok(())
     }
@@ -312,11 +294,10 @@ pub(super) fn insert_event(
     severity: &str,
     summary: &str,
 ) -> Result<(), StoreError> {
-    insert_event_i18n(tx, id, ts, kind, code, severity, summary, "")
+    insert_event_i18n(tx, id, ts, kind, code, severity, &Text::untranslated(summary))
 }
 
-/// A finding event with its summary in both languages (`summary_zh` may be empty).
-#[allow(clippy::too_many_arguments)]
+/// A finding event with its summary in both languages (the Chinese may be empty).
 fn insert_event_i18n(
     tx: &rusqlite::Transaction,
     id: i64,
@@ -324,13 +305,12 @@ fn insert_event_i18n(
     kind: &str,
     code: &str,
     severity: &str,
-    summary: &str,
-    summary_zh: &str,
+    summary: &Text,
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO finding_events(finding_id, ts_ms, kind, code, severity, summary, summary_zh)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, ts, kind, code, severity, summary, summary_zh],
+        params![id, ts, kind, code, severity, summary.en, summary.zh],
     )?;
     Ok(())
 }
@@ -423,8 +403,7 @@ mod tests {
                     below: None,
                 }],
                 derived: vec![],
-                summary: "s".into(),
-                summary_zh: "s-zh".into(),
+                summary: Text::new("s", "s-zh"),
                 ..Default::default()
             },
             citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],
@@ -436,8 +415,7 @@ mod tests {
         CriterionInfo {
             id: "c".into(),
             version: "1".into(),
-            title: "C".into(),
-            title_zh: "C-zh".into(),
+            title: Text::new("C", "C-zh"),
             verification: Verification::Verified,
         }
     }
@@ -470,7 +448,7 @@ mod tests {
         let f = s.finding(id).unwrap().unwrap();
         assert_eq!(f.state, "cleared");
         assert_eq!(f.code, "B");
-        assert_eq!((f.criterion.title_zh.as_str(), f.evidence.summary_zh.as_str()), ("C-zh", "s-zh"));
+        assert_eq!((f.criterion.title.zh.as_str(), f.evidence.summary.zh.as_str()), ("C-zh", "s-zh"));
         let events = f.events.unwrap();
         let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(kinds, ["opened", "changed", "cleared"]);
@@ -514,8 +492,8 @@ mod tests {
         }
         let s = Store::open(&path).unwrap();
         let f = s.finding(1).unwrap().unwrap();
-        assert_eq!((f.evidence.summary.as_str(), f.evidence.summary_zh.as_str()), ("old line", ""));
-        assert_eq!((f.criterion.title.as_str(), f.criterion.title_zh.as_str()), ("Old", ""));
+        assert_eq!((f.evidence.summary.en.as_str(), f.evidence.summary.zh.as_str()), ("old line", ""));
+        assert_eq!((f.criterion.title.en.as_str(), f.criterion.title.zh.as_str()), ("Old", ""));
         let e = &f.events.unwrap()[0];
         assert_eq!((e.summary.as_str(), e.summary_zh.as_str()), ("old line", ""));
     }

@@ -32,8 +32,10 @@ impl BaselineCriterion {
             info: CriterionInfo {
                 id: s.criterion_id(),
                 version: "1".into(),
-                title: format!("Departure from the learned baseline `{}`", s.name),
-                title_zh: format!("偏离已学习的基线 `{}`", s.name),
+                title: Text::new(
+                    format!("Departure from the learned baseline `{}`", s.name),
+                    format!("偏离已学习的基线 `{}`", s.name),
+                ),
                 verification: Verification::Model,
             },
             entry,
@@ -346,7 +348,7 @@ learn = { samples = 60 }
             let now = healthy(&mut p, &mut g);
             let o = c.evaluate(p.asset("P1").unwrap(), now, None);
             assert_eq!(reason(&o), Some(AbstainReason::InsufficientData));
-            if let Outcome::Abstain { detail, .. } = &o {
+            if let Outcome::Abstain { detail: Text { en: detail, .. }, .. } = &o {
                 assert!(detail.contains("learning") || detail.contains("samples needed"), "{detail}");
             }
         }
@@ -362,10 +364,13 @@ learn = { samples = 60 }
         let Some(Outcome::Fault(r)) = fault else { panic!("departure: {fault:?}") };
         assert_eq!(r.code, "BASELINE.SKID.DEPARTURE");
         assert_eq!(r.evidence.values[0].role, "pressure", "most contributing signal first");
-        assert!(r.evidence.summary.starts_with("baseline `skid`: T²") && r.evidence.summary.contains("pressure level"));
-        let share = r.evidence.derived.iter().find(|d| d.name == "pressure share of departure").unwrap();
+        assert!(
+            r.evidence.summary.en.starts_with("baseline `skid`: T²")
+                && r.evidence.summary.en.contains("pressure level")
+        );
+        let share = r.evidence.derived.iter().find(|d| d.name.en == "pressure share of departure").unwrap();
         assert!(share.value > 50.0, "{share:?}");
-        assert!(r.evidence.derived.iter().any(|d| d.name == "pressure learned max"));
+        assert!(r.evidence.derived.iter().any(|d| d.name.en == "pressure learned max"));
         let cit = &r.citations[0];
         assert_eq!(cit.reference_id, "baseline:P1/skid");
         assert!(cit.title.contains("60 samples") && cit.passage_en.contains("Jackson & Mudholkar"), "{cit:?}");
@@ -373,7 +378,7 @@ learn = { samples = 60 }
         let now = step(&mut p, 120.0, 2.0, 300.0);
         let o = c.evaluate(p.asset("P1").unwrap(), now, Some("BASELINE.SKID.DEPARTURE"));
         assert_eq!(reason(&o), Some(AbstainReason::OutOfDomain));
-        let Outcome::Abstain { detail, detail_zh, .. } = &o else { unreachable!() };
+        let Outcome::Abstain { detail: Text { en: detail, zh: detail_zh }, .. } = &o else { unreachable!() };
         assert!(detail.contains("motor_current level") && !detail.contains("flow"), "{detail}");
         assert!(detail_zh.contains("motor_current"));
     }

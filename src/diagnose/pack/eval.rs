@@ -89,8 +89,7 @@ impl Compiled {
             info: CriterionInfo {
                 id: def.id.clone(),
                 version: def.version.clone(),
-                title: def.title.en.clone(),
-                title_zh: def.title.zh.clone(),
+                title: def.title.clone(),
                 verification: if def.kind == Kind::ModelScore { Verification::Model } else { verification(def.status) },
             },
             pack: pack.id.clone(),

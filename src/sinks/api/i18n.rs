@@ -30,7 +30,7 @@ pub struct CriterionView {
 
 impl CriterionView {
     pub fn new(c: &CriterionInfo, lang: Lang) -> Self {
-        let t = Text::filled(&c.title, &c.title_zh);
+        let t = c.title.fill();
         CriterionView {
             id: c.id.clone(),
             version: c.version.clone(),
@@ -111,7 +111,7 @@ pub struct FindingText {
 
 impl FindingText {
     pub fn new(f: FindingRecord, lang: Lang) -> Self {
-        let summary = Text::filled(&f.evidence.summary, &f.evidence.summary_zh);
+        let summary = f.evidence.summary.fill();
         let title = Text::filled(&f.title.en, &f.title.zh);
         let action = Text::filled(&f.recommended_action.en, &f.recommended_action.zh);
         FindingText {
@@ -209,12 +209,11 @@ mod tests {
         let c = CriterionInfo {
             id: "c".into(),
             version: "1".into(),
-            title: "Ratio".into(),
-            title_zh: String::new(),
+            title: Text::new("Ratio", ""),
             verification: Verification::Verified,
         };
         assert_eq!(CriterionView::new(&c, Lang::Zh).title, "Ratio");
-        let c = CriterionInfo { title_zh: "比值".into(), ..c };
+        let c = CriterionInfo { title: Text::new("Ratio", "比值"), ..c };
         assert_eq!(CriterionView::new(&c, Lang::Zh).title, "比值");
         assert_eq!(CriterionView::new(&c, Lang::En).title, "Ratio");
         assert_eq!(CriterionView::new(&c, Lang::En).title_i18n, Text::new("Ratio", "比值"));
