@@ -228,6 +228,14 @@ mod tests {
         let c: CriterionInfo = same(r#"{"id":"c","version":"1","title":"Old","verification":"verified"}"#);
         assert_eq!(c.title, Text::new("Old", ""));
         same::<CriterionInfo>(r#"{"id":"c","version":"1","title":"T","title_zh":"标题","verification":"secondary"}"#);
+        let cites: Vec<crate::knowledge::Citation> = same(concat!(
+            r#"[{"reference_id":"r","title":"T","edition":"2019","clause":"6.1","passage_id":"p","passage_en":"en","#,
+            r#""passage_zh":"中","verification":"verified","edge_convention":"<"},{"reference_id":"r","title":"T","#,
+            r#""edition":"","clause":"6.1","clause_zh":"第6.1条","passage_id":"p","passage_en":"","passage_zh":"","#,
+            r#""verification":"secondary","edge_convention":"<="}]"#
+        ));
+        assert_eq!((cites[0].clause.pick(crate::text::Lang::Zh), cites[0].passage.zh.as_str()), ("6.1", "中"));
+        assert_eq!(cites[1].clause.zh, "第6.1条");
         // Derived numbers leave the Chinese out where it is the same.
         let mut ev = Evidence::default();
         ev.derive_text(Text::new("score", "score"), 1.0, Text::new("%/month", "%/月"));

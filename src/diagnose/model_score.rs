@@ -29,16 +29,20 @@ impl ModelCriterion {
             reference_id: format!("model:{}@{}", m.name, m.version),
             title: format!("edgecite model {} {}: {}", m.name, m.version, m.description),
             edition: m.version.clone(),
-            clause: format!("manifest output `{}`, threshold {}", m.output.name, m.output.threshold),
-            clause_zh: format!("清单输出 `{}`，阈值 {}", m.output.name, m.output.threshold),
-            passage_id: format!("model:{}@{}", m.name, m.version),
-            passage_en: format!(
-                "{} Training data: {} ({} rows; {}). Threshold rule: {}",
-                m.citation, m.training.data, m.training.rows, m.training.license, m.output.threshold_rule
+            clause: Text::new(
+                format!("manifest output `{}`, threshold {}", m.output.name, m.output.threshold),
+                format!("清单输出 `{}`，阈值 {}", m.output.name, m.output.threshold),
             ),
-            passage_zh: format!(
-                "统计异常模型 {} {}：根据训练数据（{}）学习的正常运行状态，得分越高表示近期测量值偏离正常运行越远；它是异常指标，不是对具体故障的诊断。报警阈值 {}。",
-                m.name, m.version, m.training.data, m.output.threshold
+            passage_id: format!("model:{}@{}", m.name, m.version),
+            passage: Text::new(
+                format!(
+                    "{} Training data: {} ({} rows; {}). Threshold rule: {}",
+                    m.citation, m.training.data, m.training.rows, m.training.license, m.output.threshold_rule
+                ),
+                format!(
+                    "统计异常模型 {} {}：根据训练数据（{}）学习的正常运行状态，得分越高表示近期测量值偏离正常运行越远；它是异常指标，不是对具体故障的诊断。报警阈值 {}。",
+                    m.name, m.version, m.training.data, m.output.threshold
+                ),
             ),
             verification: Verification::Model,
             edge_convention: format!(

@@ -147,8 +147,7 @@ impl DomainPolicy {
     pub fn of_pack(pack: &super::pack::Pack, lib: &crate::knowledge::Library) -> DomainPolicy {
         let mut cites: Vec<Citation> = pack.verdict.cite.iter().filter_map(|c| lib.citation(c.get_ref())).collect();
         for c in &mut cites {
-            c.passage_en.clear();
-            c.passage_zh.clear();
+            c.passage = Text::default();
         }
         DomainPolicy {
             domain: pack.id.clone(),

@@ -7,17 +7,46 @@ use crate::knowledge::{Citation, Verification};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct FindingEvent {
     pub ts: String,
     pub kind: String,
     pub code: String,
     pub severity: String,
-    pub summary: String,
-    /// The summary in Chinese; empty in rows written before it existed.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub summary_zh: String,
+    /// The summary; its Chinese is empty in rows written before it existed.
+    pub summary: Text,
 }
+
+// [`FindingEvent`] as served: the summary as `summary` and `summary_zh`. Its doc comments
+// are the API document's descriptions.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = FindingEvent)]
+struct FindingEventWire<'a> {
+    ts: &'a str,
+    kind: &'a str,
+    code: &'a str,
+    severity: &'a str,
+    summary: &'a str,
+    /// The summary in Chinese; empty in rows written before it existed.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    summary_zh: &'a str,
+}
+
+impl Serialize for FindingEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FindingEventWire {
+            ts: &self.ts,
+            kind: &self.kind,
+            code: &self.code,
+            severity: &self.severity,
+            summary: &self.summary.en,
+            summary_zh: &self.summary.zh,
+        }
+        .serialize(s)
+    }
+}
+
+crate::schema_from_wire!(FindingEvent => FindingEventWire<'static>);
 
 /// A finding as the API returns it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -276,8 +305,7 @@ impl Store {
                 kind: r.get(1)?,
                 code: r.get(2)?,
                 severity: r.get(3)?,
-                summary: r.get(4)?,
-                summary_zh: r.get(5)?,
+                summary: Text::new(r.get::<_, String>(4)?, r.get::<_, String>(5)?),
             })
         })?;
         rec.events = Some(events.collect::<Result<_, _>>()?);
@@ -421,6 +449,25 @@ mod tests {
     }
 
     #[test]
+    fn events_serve_their_summary_as_summary_and_summary_zh() {
+        let e = |zh: &str| FindingEvent {
+            ts: "t".into(),
+            kind: "opened".into(),
+            code: "X".into(),
+            severity: "high".into(),
+            summary: Text::new("s", zh),
+        };
+        assert_eq!(
+            serde_json::to_string(&e("")).unwrap(),
+            r#"{"ts":"t","kind":"opened","code":"X","severity":"high","summary":"s"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&e("中")).unwrap(),
+            r#"{"ts":"t","kind":"opened","code":"X","severity":"high","summary":"s","summary_zh":"中"}"#
+        );
+    }
+
+    #[test]
     fn finding_transitions_commit_with_synchronous_full_then_return_to_normal() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("f.db")).unwrap();
@@ -452,7 +499,7 @@ mod tests {
         let events = f.events.unwrap();
         let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(kinds, ["opened", "changed", "cleared"]);
-        let zh: Vec<_> = events.iter().map(|e| e.summary_zh.as_str()).collect();
+        let zh: Vec<_> = events.iter().map(|e| e.summary.zh.as_str()).collect();
         assert_eq!(zh, ["s-zh", "s-zh", ""]);
         assert!(s.open_findings().unwrap().is_empty());
         // After clearing, a new episode may open.
@@ -495,7 +542,7 @@ mod tests {
         assert_eq!((f.evidence.summary.en.as_str(), f.evidence.summary.zh.as_str()), ("old line", ""));
         assert_eq!((f.criterion.title.en.as_str(), f.criterion.title.zh.as_str()), ("Old", ""));
         let e = &f.events.unwrap()[0];
-        assert_eq!((e.summary.as_str(), e.summary_zh.as_str()), ("old line", ""));
+        assert_eq!((e.summary.en.as_str(), e.summary.zh.as_str()), ("old line", ""));
     }
 
     #[test]

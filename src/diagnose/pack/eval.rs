@@ -115,8 +115,7 @@ impl Compiled {
     pub fn strip_passage_texts(&mut self) {
         let strip = |v: &mut Vec<Citation>| {
             for c in v {
-                c.passage_en = String::new();
-                c.passage_zh = String::new();
+                c.passage = Text::default();
                 c.edge_convention = String::new();
             }
         };

@@ -150,9 +150,9 @@ fn every_shipped_finding_kind_is_cited() {
             for p in cites {
                 let cit = set.library.citation(&p).unwrap_or_else(|| panic!("{code}: `{p}` not stored"));
                 assert!(
-                    !cit.passage_en.is_empty()
-                        && !cit.passage_zh.is_empty()
-                        && !cit.clause_zh.is_empty()
+                    !cit.passage.en.is_empty()
+                        && !cit.passage.zh.is_empty()
+                        && !cit.clause.zh.is_empty()
                         && !cit.edge_convention.is_empty()
                 );
                 assert!(index.has_passage(&p).unwrap(), "{code}: `{p}` not in the search index");
@@ -791,7 +791,7 @@ fn the_documented_example_pack_loads_and_evaluates() {
     assert_eq!(f.severity, Severity::High);
     assert_eq!(f.citations.len(), 1);
     assert_eq!(
-        (f.citations[0].reference_id.as_str(), f.citations[0].clause.as_str()),
+        (f.citations[0].reference_id.as_str(), f.citations[0].clause.en.as_str()),
         ("plant-mm07", "§4.2 Bearing temperature")
     );
     assert_eq!(f.citations[0].verification, crate::knowledge::Verification::Secondary);

@@ -70,7 +70,7 @@ pub struct EventView {
 
 impl EventView {
     fn new(e: FindingEvent, lang: Lang) -> Self {
-        let t = Text::filled(&e.summary, &e.summary_zh);
+        let t = e.summary.fill();
         EventView {
             ts: e.ts,
             kind: e.kind,
@@ -163,7 +163,7 @@ pub struct AssessmentView {
 
 impl AssessmentView {
     fn new(a: LiveAssessment, lang: Lang) -> Self {
-        let t = Text::filled(&a.detail, &a.detail_zh);
+        let t = a.detail.fill();
         AssessmentView {
             criterion: CriterionView::new(&a.criterion, lang),
             status: a.status,
