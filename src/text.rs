@@ -117,10 +117,9 @@ impl Text {
 }
 
 /// Gives `$ty` the OpenAPI schema (name, properties, description) of `$wire`, the struct it
-/// is serialized through (`#[serde(from = .., into = ..)]`): a type that holds its text
-/// pairs as [`Text`] in memory keeps the `x` / `x_zh` properties it has always had on the
-/// wire.
-#[macro_export]
+/// is serialized through (`#[serde(from = .., into = ..)]`, or a `Serialize` that writes a
+/// borrowed wire struct): a type that holds its text pairs as [`Text`] in memory keeps the
+/// `x` / `x_zh` properties it has always had on the wire.
 macro_rules! schema_from_wire {
     ($ty:ty => $wire:ty) => {
         impl utoipa::PartialSchema for $ty {
@@ -138,6 +137,7 @@ macro_rules! schema_from_wire {
         }
     };
 }
+pub(crate) use schema_from_wire;
 
 #[cfg(test)]
 mod tests {

@@ -62,7 +62,7 @@ impl From<Derived> for DerivedWire {
     }
 }
 
-crate::schema_from_wire!(Derived => DerivedWire);
+crate::text::schema_from_wire!(Derived => DerivedWire);
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(from = "EvidenceWire", into = "EvidenceWire")]
@@ -123,7 +123,7 @@ impl From<Evidence> for EvidenceWire {
     }
 }
 
-crate::schema_from_wire!(Evidence => EvidenceWire);
+crate::text::schema_from_wire!(Evidence => EvidenceWire);
 
 impl Evidence {
     /// Set the summary line in both languages.

@@ -197,7 +197,7 @@ impl From<CriterionInfo> for CriterionInfoWire {
     }
 }
 
-crate::schema_from_wire!(CriterionInfo => CriterionInfoWire);
+crate::text::schema_from_wire!(CriterionInfo => CriterionInfoWire);
 
 pub trait Criterion: Send + Sync {
     fn info(&self) -> &CriterionInfo;

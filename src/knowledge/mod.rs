@@ -153,7 +153,7 @@ impl<'de> Deserialize<'de> for Citation {
     }
 }
 
-crate::schema_from_wire!(Citation => CitationWire<'static>);
+crate::text::schema_from_wire!(Citation => CitationWire<'static>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KnowledgeError {

@@ -55,7 +55,7 @@ impl Serialize for LiveValue {
     }
 }
 
-crate::schema_from_wire!(LiveValue => LiveValueWire<'static>);
+crate::text::schema_from_wire!(LiveValue => LiveValueWire<'static>);
 
 #[derive(Debug, Clone)]
 pub struct LiveAssessment {
@@ -109,7 +109,7 @@ impl Serialize for LiveAssessment {
     }
 }
 
-crate::schema_from_wire!(LiveAssessment => LiveAssessmentWire<'static>);
+crate::text::schema_from_wire!(LiveAssessment => LiveAssessmentWire<'static>);
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LiveAsset {

@@ -46,7 +46,7 @@ impl Serialize for FindingEvent {
     }
 }
 
-crate::schema_from_wire!(FindingEvent => FindingEventWire<'static>);
+crate::text::schema_from_wire!(FindingEvent => FindingEventWire<'static>);
 
 /// A finding as the API returns it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

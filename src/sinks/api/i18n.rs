@@ -112,8 +112,8 @@ pub struct FindingText {
 impl FindingText {
     pub fn new(f: FindingRecord, lang: Lang) -> Self {
         let summary = f.evidence.summary.fill();
-        let title = Text::filled(&f.title.en, &f.title.zh);
-        let action = Text::filled(&f.recommended_action.en, &f.recommended_action.zh);
+        let title = f.title.fill();
+        let action = f.recommended_action.fill();
         FindingText {
             id: f.id,
             asset: f.asset,
