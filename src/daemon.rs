@@ -110,12 +110,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             // feeds its domain's verdict, so the old finding is cleared with the reason; its
             // rows, events and notes stay.
             let ev = crate::diagnose::Evidence {
-                summary: format!(
-                    "cleared at start-up: `{criterion}` no longer gives a finding of its own for {asset}: \
-                     findings are one verdict per asset and domain, which shows its result"
-                ),
-                summary_zh: format!(
-                    "启动时关闭：`{criterion}` 不再单独给出发现：每台设备每个领域一个结论，其中列出该判据的结果"
+                summary: crate::diagnose::Text::new(
+                    format!(
+                        "cleared at start-up: `{criterion}` no longer gives a finding of its own for {asset}: \
+                         findings are one verdict per asset and domain, which shows its result"
+                    ),
+                    format!(
+                        "启动时关闭：`{criterion}` 不再单独给出发现：每台设备每个领域一个结论，其中列出该判据的结果"
+                    ),
                 ),
                 ..Default::default()
             };
@@ -362,9 +364,9 @@ fn record(
     for a in assessments {
         let cid = a.criterion.id.as_str();
         let (code, reason, detail) = match &a.outcome {
-            Outcome::Fault(r) => (Some(r.code.as_str()), None, r.evidence.summary.as_str()),
-            Outcome::Normal { evidence, .. } => (None, None, evidence.summary.as_str()),
-            Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.as_str()),
+            Outcome::Fault(r) => (Some(r.code.as_str()), None, r.evidence.summary.en.as_str()),
+            Outcome::Normal { evidence, .. } => (None, None, evidence.summary.en.as_str()),
+            Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.en.as_str()),
         };
         let reason_s = reason.map(|r| r.as_str());
         let key = format!("{}|{}|{}", a.outcome.status(), code.unwrap_or(""), reason_s.unwrap_or(""));
@@ -394,7 +396,7 @@ fn record(
             None => {}
             Some(Transition::Opened(r)) => {
                 let id = store.open_finding(&a.asset, &a.criterion, &r, now)?;
-                tracing::warn!(finding = id, asset = %a.asset, criterion = cid, code = %r.code, severity = r.severity.as_str(), evidence = %r.evidence.summary, "finding opened");
+                tracing::warn!(finding = id, asset = %a.asset, criterion = cid, code = %r.code, severity = r.severity.as_str(), evidence = %r.evidence.summary.en, "finding opened");
             }
             Some(Transition::Changed(r)) => {
                 store.update_finding(&a.asset, cid, &r, now, true)?;
@@ -403,7 +405,7 @@ fn record(
             Some(Transition::Refreshed(r)) => store.update_finding(&a.asset, cid, &r, now, false)?,
             Some(Transition::Cleared(ev)) => {
                 store.clear_finding(&a.asset, cid, &ev, now)?;
-                tracing::info!(asset = %a.asset, criterion = cid, evidence = %ev.summary, "finding cleared");
+                tracing::info!(asset = %a.asset, criterion = cid, evidence = %ev.summary.en, "finding cleared");
             }
         }
     }

@@ -74,7 +74,9 @@ impl Lang {
 }
 
 /// Text in both product languages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+// (An empty `zh` is text not translated: picks fall back to `en`. A plain comment: the doc
+// comment above is the API document's description.)
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Text {
     pub en: String,
     pub zh: String,
@@ -83,6 +85,11 @@ pub struct Text {
 impl Text {
     pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
         Text { en: en.into(), zh: zh.into() }
+    }
+
+    /// English only, the Chinese missing (empty: picks fall back to English).
+    pub fn untranslated(en: impl Into<String>) -> Self {
+        Text { en: en.into(), zh: String::new() }
     }
 
     /// The same text in both languages (ids, codes, numbers).
@@ -102,7 +109,35 @@ impl Text {
     pub fn filled(en: &str, zh: &str) -> Self {
         Text::new(en, Lang::Zh.pick(en, zh))
     }
+
+    /// This text with its Chinese filled with English where it is missing.
+    pub fn fill(&self) -> Self {
+        Text::filled(&self.en, &self.zh)
+    }
 }
+
+/// Gives `$ty` the OpenAPI schema (name, properties, description) of `$wire`, the struct it
+/// is serialized through (`#[serde(from = .., into = ..)]`, or a `Serialize` that writes a
+/// borrowed wire struct): a type that holds its text pairs as [`Text`] in memory keeps the
+/// `x` / `x_zh` properties it has always had on the wire.
+macro_rules! schema_from_wire {
+    ($ty:ty => $wire:ty) => {
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                <$wire as utoipa::PartialSchema>::schema()
+            }
+        }
+        impl utoipa::ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                <$wire as utoipa::ToSchema>::name()
+            }
+            fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+                <$wire as utoipa::ToSchema>::schemas(out)
+            }
+        }
+    };
+}
+pub(crate) use schema_from_wire;
 
 #[cfg(test)]
 mod tests {

@@ -179,8 +179,7 @@ fn a_per_criterion_finding_from_before_the_verdict_layer_is_cleared_with_the_rea
         let info = CriterionInfo {
             id: "iec60599.duval_triangle_1".into(),
             version: "1".into(),
-            title: "Duval Triangle 1 (IEC 60599:2022 Annex B)".into(),
-            title_zh: String::new(),
+            title: Text::new("Duval Triangle 1 (IEC 60599:2022 Annex B)", ""),
             verification: edgecite::knowledge::Verification::Verified,
         };
         let lib = edgecite::knowledge::Library::builtin().unwrap();
@@ -199,7 +198,7 @@ fn a_per_criterion_finding_from_before_the_verdict_layer_is_cleared_with_the_rea
                     quality: "good".into(),
                     below: None,
                 }],
-                summary: "old".into(),
+                summary: Text::untranslated("old"),
                 ..Default::default()
             },
             citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],

@@ -187,7 +187,7 @@ fn out_of_domain_inputs_abstain_without_a_score() {
         ("motor_temp", 89.5),
         ("flow", 125.2),
     ];
-    let score = |o: &Outcome| o.evidence().derived.iter().find(|d| d.name == "anomaly score").map(|d| d.value);
+    let score = |o: &Outcome| o.evidence().derived.iter().find(|d| d.name.en == "anomaly score").map(|d| d.value);
 
     let normal = run(&healthy);
     assert_eq!(normal.status(), "normal");
@@ -196,7 +196,9 @@ fn out_of_domain_inputs_abstain_without_a_score() {
     let mut valve1 = healthy;
     valve1[5] = ("flow", 31.0);
     let o = run(&valve1);
-    let Outcome::Abstain { reason, detail, .. } = &o else { panic!("expected abstention, got {o:?}") };
+    let Outcome::Abstain { reason, detail: edgecite::diagnose::Text { en: detail, .. }, .. } = &o else {
+        panic!("expected abstention, got {o:?}")
+    };
     assert_eq!(*reason, AbstainReason::OutOfDomain);
     assert!(detail.contains("flow") && detail.contains("31"), "{detail}");
     assert_eq!(score(&o), None, "no score outside the domain");
@@ -214,7 +216,7 @@ fn out_of_domain_inputs_abstain_without_a_score() {
     assert_eq!(r.citations[0].reference_id, "model:pump_anomaly@2.0.0");
     // Vibration and motor temperature above everything in training are the departure the
     // score measures (`extrapolate = "above"`): scored, and the finding says so.
-    let said = &r.evidence.summary;
+    let said = &r.evidence.summary.en;
     assert!(
         said.contains("vib_accel_rms mean of 10 = 0.3500 is above everything the model was trained on (0.2247)"),
         "{said}"
@@ -228,7 +230,9 @@ fn out_of_domain_inputs_abstain_without_a_score() {
     rotor[0] = ("vib_accel_rms", 0.24);
     rotor[4] = ("motor_temp", 85.5);
     let o = run(&rotor);
-    let Outcome::Abstain { reason, detail, .. } = &o else { panic!("expected abstention, got {o:?}") };
+    let Outcome::Abstain { reason, detail: edgecite::diagnose::Text { en: detail, .. }, .. } = &o else {
+        panic!("expected abstention, got {o:?}")
+    };
     assert_eq!(*reason, AbstainReason::OutOfDomain);
     assert!(
         detail.contains("motor_temp = 85.5000 is below the range the model was trained on [88.3718, 91.5066]"),
@@ -240,7 +244,7 @@ fn out_of_domain_inputs_abstain_without_a_score() {
         let mut off = healthy;
         off[i].1 = v;
         let o = run(&off);
-        let Outcome::Abstain { reason, detail, .. } = &o else {
+        let Outcome::Abstain { reason, detail: edgecite::diagnose::Text { en: detail, .. }, .. } = &o else {
             panic!("{}: expected abstention, got {o:?}", off[i].0)
         };
         assert_eq!(*reason, AbstainReason::OutOfDomain);

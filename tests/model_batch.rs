@@ -50,7 +50,7 @@ async fn all_pumps_are_scored_in_one_run_and_the_criteria_reuse_it() {
     let mut scores = Vec::new();
     for id in ["P1", "P2", "P3"] {
         let o = crit.evaluate(pipeline.asset(id).unwrap(), 1010, None);
-        scores.push(o.evidence().derived.iter().find(|d| d.name == "anomaly score").unwrap().value);
+        scores.push(o.evidence().derived.iter().find(|d| d.name.en == "anomaly score").unwrap().value);
     }
     assert_eq!(model.stats.snapshot().runs, 1, "the criteria used the batched scores");
     // A later evaluation time is not served from the batch: a run of its own.

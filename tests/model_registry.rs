@@ -56,7 +56,7 @@ fn run(crit: &dyn Criterion, bad: Option<&str>) -> Outcome {
 }
 
 fn score(o: &Outcome) -> Option<f64> {
-    o.evidence().derived.iter().find(|d| d.name == "anomaly score").map(|d| d.value)
+    o.evidence().derived.iter().find(|d| d.name.en == "anomaly score").map(|d| d.value)
 }
 
 #[test]
@@ -74,7 +74,9 @@ fn a_model_returning_nan_abstains_and_is_counted_never_alerts() {
     let crit = ModelCriterion::new(model.clone());
     for _ in 0..3 {
         let o = run(&crit, None);
-        let Outcome::Abstain { reason, detail, citations, .. } = &o else { panic!("expected abstention, got {o:?}") };
+        let Outcome::Abstain { reason, detail: edgecite::diagnose::Text { en: detail, .. }, citations, .. } = &o else {
+            panic!("expected abstention, got {o:?}")
+        };
         assert_eq!(*reason, AbstainReason::ModelUnavailable);
         assert!(detail.contains("NaN") && detail.contains("nan_score"), "{detail}");
         assert!(citations.is_empty());
@@ -90,7 +92,9 @@ fn bad_quality_input_abstains_without_a_score() {
     let crit = ModelCriterion::new(Arc::new(Model::load(&common::repo().join("models/pump_anomaly")).unwrap()));
     assert_eq!(run(&crit, None).status(), "normal");
     let o = run(&crit, Some("motor_temp"));
-    let Outcome::Abstain { reason, detail, .. } = &o else { panic!("expected abstention, got {o:?}") };
+    let Outcome::Abstain { reason, detail: edgecite::diagnose::Text { en: detail, .. }, .. } = &o else {
+        panic!("expected abstention, got {o:?}")
+    };
     assert_eq!(*reason, AbstainReason::BadQuality, "{detail}");
     assert!(detail.contains("motor_temp"), "{detail}");
     assert_eq!(score(&o), None);

@@ -237,14 +237,14 @@ fn print_report(out: &mut impl Write, a: &DgaArgs, r: &LabReport) -> anyhow::Res
             _ if zh => format!("不作判断（{}）", m.reason.unwrap_or("")),
             _ => format!("abstains ({})", m.reason.unwrap_or("")),
         };
-        let detail = a.lang.pick(&m.detail, &m.detail_zh);
+        let detail = m.detail.pick(a.lang);
         writeln!(out, "  {:<28} {what}: {detail}", m.criterion)?;
         if let Some(act) = m.action.as_ref() {
             writeln!(out, "  {:<28} {} {}", "", a.lang.pick("action:", "建议："), pick(act))?;
         }
     }
     for c in &r.citations {
-        let clause = a.lang.pick(&c.clause, &c.clause_zh);
+        let clause = c.clause.pick(a.lang);
         let status = match (zh, c.verification) {
             (true, crate::knowledge::Verification::Verified) => "已核实".to_string(),
             (true, crate::knowledge::Verification::Secondary) => "二手来源".to_string(),

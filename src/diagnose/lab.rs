@@ -464,36 +464,78 @@ fn csv_records(text: &str) -> Vec<(usize, Vec<String>)> {
 }
 
 /// One method's result on a sample.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MethodResult {
     pub criterion: String,
     pub title: String,
     pub verification: Verification,
     /// `fault`, `normal` or `abstain`.
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<super::Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<super::Text>,
     /// Why the method abstains (snake_case reason).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
-    pub detail: String,
-    /// `detail` in Chinese (empty: not translated).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub detail_zh: String,
+    /// The evidence line or the abstention's reason (the Chinese empty: not translated).
+    pub detail: super::Text,
     pub derived: Vec<super::Derived>,
     /// Passage ids this result cites.
     pub citations: Vec<String>,
     /// The method's part in the verdict (primary, confirmation, level, supplementary).
     pub role: super::pack::Role,
     /// The fault family of its fault, if it names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub family: Option<verdict::Family>,
+}
+
+/// [`MethodResult`] as reports write it: the detail as `detail` and `detail_zh`.
+#[derive(Serialize)]
+struct MethodResultWire<'a> {
+    criterion: &'a str,
+    title: &'a str,
+    verification: Verification,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<Severity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finding: Option<&'a super::Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a super::Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    detail_zh: &'a str,
+    derived: &'a [super::Derived],
+    citations: &'a [String],
+    role: super::pack::Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family: Option<verdict::Family>,
+}
+
+impl Serialize for MethodResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        MethodResultWire {
+            criterion: &self.criterion,
+            title: &self.title,
+            verification: self.verification,
+            status: self.status,
+            code: self.code.as_deref(),
+            severity: self.severity,
+            finding: self.finding.as_ref(),
+            action: self.action.as_ref(),
+            reason: self.reason,
+            detail: &self.detail.en,
+            detail_zh: &self.detail.zh,
+            derived: &self.derived,
+            citations: &self.citations,
+            role: self.role,
+            family: self.family,
+        }
+        .serialize(s)
+    }
 }
 
 /// The report's top line: the transformer-dga verdict (docs/verdict.md), never the most
@@ -543,17 +585,14 @@ impl Overall {
                 severity: Some(f.severity),
                 codes: vec![f.code.clone()],
                 family,
-                summary: f.evidence.summary_text(),
+                summary: f.evidence.summary.clone(),
                 action: Some(f.recommended_action.clone()),
                 ..base
             },
             Outcome::Normal { note, .. } => Overall { summary: note.clone(), ..base },
-            Outcome::Abstain { reason, detail, detail_zh, .. } => Overall {
+            Outcome::Abstain { reason, detail, .. } => Overall {
                 reason: Some(reason.as_str()),
-                summary: super::Text::new(
-                    detail.clone(),
-                    if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() },
-                ),
+                summary: detail.fill(),
                 action: info.and_then(|i| i.next),
                 ..base
             },
@@ -561,17 +600,43 @@ impl Overall {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CitationRef {
     pub passage_id: String,
     pub reference_id: String,
     pub title: String,
     pub edition: String,
-    pub clause: String,
-    /// `clause` in Chinese (absent: read `clause`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub clause_zh: String,
+    /// The clause (the Chinese empty: the library has none).
+    pub clause: super::Text,
     pub verification: Verification,
+}
+
+/// [`CitationRef`] as reports write it: the clause as `clause` and `clause_zh`.
+#[derive(Serialize)]
+struct CitationRefWire<'a> {
+    passage_id: &'a str,
+    reference_id: &'a str,
+    title: &'a str,
+    edition: &'a str,
+    clause: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    clause_zh: &'a str,
+    verification: Verification,
+}
+
+impl Serialize for CitationRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CitationRefWire {
+            passage_id: &self.passage_id,
+            reference_id: &self.reference_id,
+            title: &self.title,
+            edition: &self.edition,
+            clause: &self.clause.en,
+            clause_zh: &self.clause.zh,
+            verification: self.verification,
+        }
+        .serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -673,7 +738,7 @@ impl LabDiagnoser {
             };
             let mut r = MethodResult {
                 criterion: c.info.id.clone(),
-                title: c.info.title.clone(),
+                title: c.info.title.en.clone(),
                 verification: c.info.verification,
                 status: outcome.status(),
                 code: None,
@@ -681,8 +746,7 @@ impl LabDiagnoser {
                 finding: None,
                 action: None,
                 reason: None,
-                detail: String::new(),
-                detail_zh: String::new(),
+                detail: super::Text::default(),
                 derived: outcome.evidence().derived.clone(),
                 citations: Vec::new(),
                 role: c.def.role,
@@ -698,21 +762,15 @@ impl LabDiagnoser {
                     r.finding = Some(f.title.clone());
                     r.action = Some(f.recommended_action.clone());
                     r.detail = f.evidence.summary.clone();
-                    r.detail_zh = f.evidence.summary_zh.clone();
                     &f.citations
                 }
                 Outcome::Normal { evidence, note } => {
-                    (r.detail, r.detail_zh) = if evidence.summary.is_empty() {
-                        (note.en.clone(), note.zh.clone())
-                    } else {
-                        (evidence.summary.clone(), evidence.summary_zh.clone())
-                    };
+                    r.detail = if evidence.summary.en.is_empty() { note.clone() } else { evidence.summary.clone() };
                     &c.cites
                 }
-                Outcome::Abstain { reason, detail, detail_zh, citations, .. } => {
+                Outcome::Abstain { reason, detail, citations, .. } => {
                     r.reason = Some(reason.as_str());
                     r.detail = detail.clone();
-                    r.detail_zh = detail_zh.clone();
                     citations
                 }
             };
@@ -765,7 +823,6 @@ impl LabDiagnoser {
                     title: c.title,
                     edition: c.edition,
                     clause: c.clause,
-                    clause_zh: c.clause_zh,
                     verification: c.verification,
                 })
                 .collect(),

@@ -107,11 +107,10 @@ pub enum Outcome {
         evidence: Evidence,
         note: Text,
     },
-    /// `detail` is English, `detail_zh` the same in Chinese (empty: not translated).
+    /// `detail`: why, in both languages (the Chinese empty: not translated).
     Abstain {
         reason: AbstainReason,
-        detail: String,
-        detail_zh: String,
+        detail: Text,
         evidence: Evidence,
         citations: Vec<Citation>,
     },
@@ -120,7 +119,7 @@ pub enum Outcome {
 impl Outcome {
     /// An abstention with its reason in both languages.
     pub fn abstain(reason: AbstainReason, detail: Text, evidence: Evidence, citations: Vec<Citation>) -> Outcome {
-        Outcome::Abstain { reason, detail: detail.en, detail_zh: detail.zh, evidence, citations }
+        Outcome::Abstain { reason, detail, evidence, citations }
     }
 
     /// `fault`, `normal` or `abstain`.
@@ -150,16 +149,55 @@ impl Outcome {
 }
 
 /// Identity of a criterion as it appears in findings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "CriterionInfoWire", into = "CriterionInfoWire")]
 pub struct CriterionInfo {
     pub id: String,
     pub version: String,
-    pub title: String,
-    /// The title in Chinese (empty in rows stored before it existed: read the English one).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub title_zh: String,
+    /// The title; its Chinese is empty in rows stored before it existed (`pick` falls back).
+    pub title: Text,
     pub verification: Verification,
 }
+
+// [`CriterionInfo`] as stored and served: the title as `title` and `title_zh`. Its doc
+// comments are the API document's descriptions.
+/// Identity of a criterion as it appears in findings.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CriterionInfo)]
+struct CriterionInfoWire {
+    id: String,
+    version: String,
+    title: String,
+    /// The title in Chinese (empty in rows stored before it existed: read the English one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    title_zh: String,
+    verification: Verification,
+}
+
+impl From<CriterionInfoWire> for CriterionInfo {
+    fn from(w: CriterionInfoWire) -> Self {
+        CriterionInfo {
+            id: w.id,
+            version: w.version,
+            title: Text::new(w.title, w.title_zh),
+            verification: w.verification,
+        }
+    }
+}
+
+impl From<CriterionInfo> for CriterionInfoWire {
+    fn from(c: CriterionInfo) -> Self {
+        CriterionInfoWire {
+            id: c.id,
+            version: c.version,
+            title: c.title.en,
+            title_zh: c.title.zh,
+            verification: c.verification,
+        }
+    }
+}
+
+crate::text::schema_from_wire!(CriterionInfo => CriterionInfoWire);
 
 pub trait Criterion: Send + Sync {
     fn info(&self) -> &CriterionInfo;
@@ -495,7 +533,7 @@ roles = { vib_velocity_rms = "d.v", motor_current = "d.i" }
         let p = pipeline_with(&[("ch4", 400.0, g), ("c2h4", 600.0, Quality::Exception(2)), ("c2h2", 2.0, g)], 0);
         let o = eval(c, &p, "T1", 0, None);
         assert_eq!(reason(&o), Some(AbstainReason::BadQuality));
-        let Outcome::Abstain { detail, .. } = o else { unreachable!() };
+        let Outcome::Abstain { detail: Text { en: detail, .. }, .. } = o else { unreachable!() };
         assert!(detail.contains("c2h4") && detail.contains("exception:02"), "{detail}");
         let p = pipeline_with(&[("ch4", 400.0, g)], 0);
         assert_eq!(reason(&eval(c, &p, "T1", 0, None)), Some(AbstainReason::NoData));

@@ -29,16 +29,20 @@ impl ModelCriterion {
             reference_id: format!("model:{}@{}", m.name, m.version),
             title: format!("edgecite model {} {}: {}", m.name, m.version, m.description),
             edition: m.version.clone(),
-            clause: format!("manifest output `{}`, threshold {}", m.output.name, m.output.threshold),
-            clause_zh: format!("清单输出 `{}`，阈值 {}", m.output.name, m.output.threshold),
-            passage_id: format!("model:{}@{}", m.name, m.version),
-            passage_en: format!(
-                "{} Training data: {} ({} rows; {}). Threshold rule: {}",
-                m.citation, m.training.data, m.training.rows, m.training.license, m.output.threshold_rule
+            clause: Text::new(
+                format!("manifest output `{}`, threshold {}", m.output.name, m.output.threshold),
+                format!("清单输出 `{}`，阈值 {}", m.output.name, m.output.threshold),
             ),
-            passage_zh: format!(
-                "统计异常模型 {} {}：根据训练数据（{}）学习的正常运行状态，得分越高表示近期测量值偏离正常运行越远；它是异常指标，不是对具体故障的诊断。报警阈值 {}。",
-                m.name, m.version, m.training.data, m.output.threshold
+            passage_id: format!("model:{}@{}", m.name, m.version),
+            passage: Text::new(
+                format!(
+                    "{} Training data: {} ({} rows; {}). Threshold rule: {}",
+                    m.citation, m.training.data, m.training.rows, m.training.license, m.output.threshold_rule
+                ),
+                format!(
+                    "统计异常模型 {} {}：根据训练数据（{}）学习的正常运行状态，得分越高表示近期测量值偏离正常运行越远；它是异常指标，不是对具体故障的诊断。报警阈值 {}。",
+                    m.name, m.version, m.training.data, m.output.threshold
+                ),
             ),
             verification: Verification::Model,
             edge_convention: format!(
@@ -51,8 +55,10 @@ impl ModelCriterion {
             info: CriterionInfo {
                 id: criterion_id(&m.name),
                 version: m.version.clone(),
-                title: format!("Anomaly model {} {}", m.name, m.version),
-                title_zh: format!("异常检测模型 {} {}", m.name, m.version),
+                title: Text::new(
+                    format!("Anomaly model {} {}", m.name, m.version),
+                    format!("异常检测模型 {} {}", m.name, m.version),
+                ),
                 verification: Verification::Model,
             },
             model,
@@ -81,7 +87,7 @@ impl super::Criterion for ModelCriterion {
             }
             Err(p @ (FeatureProblem::OutOfDomain { .. } | FeatureProblem::Untrained { .. })) => {
                 ev.say(Text::new(format!("no score: {p}"), format!("无得分：{p}")));
-                let detail = ev.summary_text();
+                let detail = ev.summary.clone();
                 return Outcome::abstain(AbstainReason::OutOfDomain, detail, ev, vec![self.citation.clone()]);
             }
         };
@@ -241,8 +247,7 @@ impl Unavailable {
             info: CriterionInfo {
                 id: id.into(),
                 version: "-".into(),
-                title: format!("Anomaly model ({id}): unavailable"),
-                title_zh: format!("异常检测模型（{id}）：不可用"),
+                title: Text::new(format!("Anomaly model ({id}): unavailable"), format!("异常检测模型（{id}）：不可用")),
                 verification: Verification::Model,
             },
             reason: reason.into(),

@@ -135,13 +135,7 @@ mod tests {
         Outcome::Normal { evidence: Evidence::default(), note: Text::new("", "") }
     }
     fn abstain(reason: AbstainReason) -> Outcome {
-        Outcome::Abstain {
-            reason,
-            detail: String::new(),
-            detail_zh: String::new(),
-            evidence: Evidence::default(),
-            citations: vec![],
-        }
+        Outcome::Abstain { reason, detail: Text::new("", ""), evidence: Evidence::default(), citations: vec![] }
     }
     fn kind(t: &Option<Transition>) -> &'static str {
         match t {

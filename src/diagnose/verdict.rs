@@ -147,8 +147,7 @@ impl DomainPolicy {
     pub fn of_pack(pack: &super::pack::Pack, lib: &crate::knowledge::Library) -> DomainPolicy {
         let mut cites: Vec<Citation> = pack.verdict.cite.iter().filter_map(|c| lib.citation(c.get_ref())).collect();
         for c in &mut cites {
-            c.passage_en.clear();
-            c.passage_zh.clear();
+            c.passage = Text::default();
         }
         DomainPolicy {
             domain: pack.id.clone(),
@@ -165,10 +164,7 @@ impl DomainPolicy {
         DomainPolicy {
             domain: info.id.clone(),
             version: info.version.clone(),
-            title: Text::new(
-                info.title.clone(),
-                if info.title_zh.is_empty() { info.title.clone() } else { info.title_zh.clone() },
-            ),
+            title: info.title.fill(),
             policy: Policy::Independent,
             cites: Vec::new(),
             confirm_action: None,
@@ -180,8 +176,7 @@ impl DomainPolicy {
         CriterionInfo {
             id: verdict_id(&self.domain),
             version: self.version.clone(),
-            title: self.title.en.clone(),
-            title_zh: self.title.zh.clone(),
+            title: self.title.clone(),
             verification,
         }
     }
@@ -222,26 +217,18 @@ impl Input<'_> {
     fn view(&self, agrees: Option<bool>) -> MethodView {
         let (code, severity, reason, summary) = match self.outcome {
             Outcome::Fault(f) => {
-                let s = if f.evidence.summary.is_empty() { f.title.clone() } else { f.evidence.summary_text() };
+                let s = if f.evidence.summary.en.is_empty() { f.title.clone() } else { f.evidence.summary.clone() };
                 (Some(f.code.clone()), Some(f.severity), None, s)
             }
             Outcome::Normal { evidence, note } => {
-                let s = if evidence.summary.is_empty() { note.clone() } else { evidence.summary_text() };
+                let s = if evidence.summary.en.is_empty() { note.clone() } else { evidence.summary.clone() };
                 (None, None, None, s)
             }
-            Outcome::Abstain { reason, detail, detail_zh, .. } => (
-                None,
-                None,
-                Some(*reason),
-                Text::new(detail.clone(), if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() }),
-            ),
+            Outcome::Abstain { reason, detail, .. } => (None, None, Some(*reason), detail.fill()),
         };
         MethodView {
             criterion: self.info.id.clone(),
-            title: Text::new(
-                self.info.title.clone(),
-                if self.info.title_zh.is_empty() { self.info.title.clone() } else { self.info.title_zh.clone() },
-            ),
+            title: self.info.title.fill(),
             verification: self.info.verification,
             role: self.role,
             status: self.outcome.status().to_string(),
@@ -251,7 +238,7 @@ impl Input<'_> {
             reason,
             summary,
             agrees,
-            score: self.outcome.evidence().derived.iter().find(|d| d.name == "anomaly score").map(|d| d.value),
+            score: self.outcome.evidence().derived.iter().find(|d| d.name.en == "anomaly score").map(|d| d.value),
         }
     }
 }
@@ -372,7 +359,6 @@ fn finish(
     match (result, normal_note) {
         (Ok((mut f, verification)), _) => {
             ev.summary = f.evidence.summary.clone();
-            ev.summary_zh = f.evidence.summary_zh.clone();
             f.evidence = ev;
             (p.info(verification), Outcome::Fault(f))
         }
@@ -487,7 +473,7 @@ fn primary_confirmed(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outc
                     format!("主方法未给出诊断；{} 种辅助方法结论一致", agreeing.len() + 1),
                 )
             };
-            let line = f.evidence.summary_text();
+            let line = f.evidence.summary.clone();
             let mut parts = vec![Text::new(
                 format!("{} ({}): {}; {}", f.title.en, fam.label().en, who.en, line.en),
                 format!("{}（{}）：{}；{}", f.title.zh, fam.label().zh, who.zh, line.zh),
@@ -615,13 +601,13 @@ fn independent(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outcome) {
         let note = if inputs.len() == 1 {
             match inputs[0].outcome {
                 Outcome::Normal { note, evidence } => {
-                    if evidence.summary.is_empty() {
+                    if evidence.summary.en.is_empty() {
                         note.clone()
                     } else {
-                        evidence.summary_text()
+                        evidence.summary.clone()
                     }
                 }
-                o => o.evidence().summary_text(),
+                o => o.evidence().summary.clone(),
             }
         } else {
             j
@@ -629,11 +615,9 @@ fn independent(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outcome) {
         // An applicability abstention ("levels below where the criterion applies") is normal
         // evidence, kept as such for the tracker.
         if let [only] = inputs {
-            if let Outcome::Abstain { reason, detail, detail_zh, .. } = only.outcome {
+            if let Outcome::Abstain { reason, detail, .. } = only.outcome {
                 let b2 = Built { kind: VerdictKind::Normal, family: None, confirmed_by: 0, of: 0, next: None };
-                let d =
-                    Text::new(detail.clone(), if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() });
-                return finish(p, inputs, &none, b2, &all, Err((*reason, d)), None);
+                return finish(p, inputs, &none, b2, &all, Err((*reason, detail.fill())), None);
             }
         }
         return finish(p, inputs, &none, b, &all, Err((AbstainReason::NoData, Text::same(""))), Some(note));
@@ -647,9 +631,7 @@ fn independent(p: &DomainPolicy, inputs: &[Input]) -> (CriterionInfo, Outcome) {
         .unwrap_or(AbstainReason::NoData);
     let detail = if inputs.len() == 1 {
         match inputs[0].outcome {
-            Outcome::Abstain { detail, detail_zh, .. } => {
-                Text::new(detail.clone(), if detail_zh.is_empty() { detail.clone() } else { detail_zh.clone() })
-            }
+            Outcome::Abstain { detail, .. } => detail.fill(),
             _ => j,
         }
     } else {
@@ -668,8 +650,7 @@ mod tests {
         CriterionInfo {
             id: id.into(),
             version: "1".into(),
-            title: id.into(),
-            title_zh: String::new(),
+            title: Text::new(id, ""),
             verification: Verification::Verified,
         }
     }
@@ -678,7 +659,7 @@ mod tests {
     /// `A:no_data` (abstain with a reason), `-` (absent).
     fn outcome(spec: &str) -> Option<(Outcome, Option<Family>)> {
         let parts: Vec<&str> = spec.split(':').collect();
-        let ev = Evidence { summary: format!("evidence of {spec}"), ..Default::default() };
+        let ev = Evidence { summary: Text::untranslated(format!("evidence of {spec}")), ..Default::default() };
         match parts[0] {
             "-" => None,
             "N" => Some((Outcome::Normal { evidence: ev, note: Text::same("normal") }, None)),

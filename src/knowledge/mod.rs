@@ -6,7 +6,9 @@ pub mod classes;
 pub mod glossary;
 pub mod search;
 
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 const BUILTIN: &str = include_str!("references.toml");
@@ -80,22 +82,78 @@ struct LibraryFile {
 }
 
 /// What a finding cites: the reference, the clause, the passage and how far it is verified.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Citation {
     pub reference_id: String,
     pub title: String,
     pub edition: String,
-    pub clause: String,
-    /// The clause in Chinese; empty when the library has none (read `clause`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub clause_zh: String,
+    /// The clause; its Chinese is empty when the library has none.
+    pub clause: Text,
     pub passage_id: String,
-    pub passage_en: String,
-    pub passage_zh: String,
+    /// The passage text (served as `passage_en` and `passage_zh`).
+    pub passage: Text,
     pub verification: Verification,
     /// The boundary convention edgecite applies (`<` or `<=`) for the numbers cited.
     pub edge_convention: String,
 }
+
+// [`Citation`] as stored (`citations_json`) and served: `clause`/`clause_zh`,
+// `passage_en`/`passage_zh`. Borrowed when written, owned when read. Its doc comments are
+// the API document's descriptions.
+/// What a finding cites: the reference, the clause, the passage and how far it is verified.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Citation)]
+struct CitationWire<'a> {
+    reference_id: Cow<'a, str>,
+    title: Cow<'a, str>,
+    edition: Cow<'a, str>,
+    clause: Cow<'a, str>,
+    /// The clause in Chinese; empty when the library has none (read `clause`).
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    clause_zh: Cow<'a, str>,
+    passage_id: Cow<'a, str>,
+    passage_en: Cow<'a, str>,
+    passage_zh: Cow<'a, str>,
+    verification: Verification,
+    /// The boundary convention edgecite applies (`<` or `<=`) for the numbers cited.
+    edge_convention: Cow<'a, str>,
+}
+
+impl Serialize for Citation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CitationWire {
+            reference_id: Cow::Borrowed(&self.reference_id),
+            title: Cow::Borrowed(&self.title),
+            edition: Cow::Borrowed(&self.edition),
+            clause: Cow::Borrowed(&self.clause.en),
+            clause_zh: Cow::Borrowed(&self.clause.zh),
+            passage_id: Cow::Borrowed(&self.passage_id),
+            passage_en: Cow::Borrowed(&self.passage.en),
+            passage_zh: Cow::Borrowed(&self.passage.zh),
+            verification: self.verification,
+            edge_convention: Cow::Borrowed(&self.edge_convention),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Citation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Citation, D::Error> {
+        let w = CitationWire::deserialize(d)?;
+        Ok(Citation {
+            reference_id: w.reference_id.into_owned(),
+            title: w.title.into_owned(),
+            edition: w.edition.into_owned(),
+            clause: Text::new(w.clause, w.clause_zh),
+            passage_id: w.passage_id.into_owned(),
+            passage: Text::new(w.passage_en, w.passage_zh),
+            verification: w.verification,
+            edge_convention: w.edge_convention.into_owned(),
+        })
+    }
+}
+
+crate::text::schema_from_wire!(Citation => CitationWire<'static>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KnowledgeError {
@@ -245,11 +303,9 @@ impl Library {
             reference_id: d.id.clone(),
             title: d.title.clone(),
             edition: d.edition.clone(),
-            clause: p.clause.clone(),
-            clause_zh: p.clause_zh.clone(),
+            clause: Text::new(p.clause.clone(), p.clause_zh.clone()),
             passage_id: p.id.clone(),
-            passage_en: p.text_en.clone(),
-            passage_zh: p.text_zh.clone(),
+            passage: Text::new(p.text_en.clone(), p.text_zh.clone()),
             verification: p.verification,
             edge_convention: p.edge.clone(),
         })
@@ -274,7 +330,7 @@ mod tests {
         assert!(lib.passage_count() >= 7);
         for id in lib.passages.keys() {
             let c = lib.citation(id).unwrap();
-            assert!(!c.passage_en.is_empty() && !c.passage_zh.is_empty() && !c.clause.is_empty());
+            assert!(!c.passage.en.is_empty() && !c.passage.zh.is_empty() && !c.clause.en.is_empty());
         }
     }
 

@@ -113,7 +113,7 @@ pub fn answer(
                 code: f.code.clone(),
                 severity: f.severity.clone(),
                 title: f.title.pick(lang).to_string(),
-                summary: f.evidence.summary_text().pick(lang).to_string(),
+                summary: f.evidence.summary.pick(lang).to_string(),
                 citations: f.citations.iter().map(|c| c.passage_id.clone()).collect(),
             })
             .collect()

@@ -1,18 +1,18 @@
 //! The live view of the plant that the API serves: latest values and the latest assessment
 //! of every criterion, refreshed by the daemon after each evaluation pass.
 
-use crate::diagnose::{AbstainReason, Assessment, CriterionInfo, Disabled, Outcome};
+use crate::diagnose::{AbstainReason, Assessment, CriterionInfo, Disabled, Outcome, Text};
 use crate::pipeline::Pipeline;
 use crate::sources::{SourceCounters, SourceStatus};
 use crate::store::guard::StoreHealth;
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct LiveValue {
     pub role: String,
-    pub label_en: String,
-    pub label_zh: String,
+    /// The role's label (served as `label_en` and `label_zh`).
+    pub label: Text,
     pub point: String,
     pub value: Option<f64>,
     /// The value of a text point.
@@ -22,21 +22,94 @@ pub struct LiveValue {
     pub quality: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+// [`LiveValue`] as served. Its doc comments are the API document's descriptions.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = LiveValue)]
+struct LiveValueWire<'a> {
+    role: &'a str,
+    label_en: &'a str,
+    label_zh: &'a str,
+    point: &'a str,
+    value: Option<f64>,
+    /// The value of a text point.
+    text: Option<&'a str>,
+    unit: &'a str,
+    ts: Option<&'a str>,
+    quality: Option<&'a str>,
+}
+
+impl Serialize for LiveValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        LiveValueWire {
+            role: &self.role,
+            label_en: &self.label.en,
+            label_zh: &self.label.zh,
+            point: &self.point,
+            value: self.value,
+            text: self.text.as_deref(),
+            unit: &self.unit,
+            ts: self.ts.as_deref(),
+            quality: self.quality.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+crate::text::schema_from_wire!(LiveValue => LiveValueWire<'static>);
+
+#[derive(Debug, Clone)]
 pub struct LiveAssessment {
     pub criterion: CriterionInfo,
     /// `fault`, `normal` or `abstain`.
     pub status: String,
     pub code: Option<String>,
     pub reason: Option<AbstainReason>,
-    pub detail: String,
-    /// `detail` in Chinese (empty: not translated, read `detail`).
-    pub detail_zh: String,
+    /// What the evidence shows, or why the criterion abstains (the Chinese empty: not
+    /// translated).
+    pub detail: Text,
     pub ts: String,
     /// A verdict's methods: each criterion of the domain with its own result.
     pub methods: Vec<crate::diagnose::verdict::MethodView>,
     pub verdict: Option<crate::diagnose::verdict::VerdictInfo>,
 }
+
+// [`LiveAssessment`] as served: the detail as `detail` and `detail_zh`. Its doc comments
+// are the API document's descriptions.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = LiveAssessment)]
+struct LiveAssessmentWire<'a> {
+    criterion: &'a CriterionInfo,
+    /// `fault`, `normal` or `abstain`.
+    status: &'a str,
+    code: Option<&'a str>,
+    reason: Option<AbstainReason>,
+    detail: &'a str,
+    /// `detail` in Chinese (empty: not translated, read `detail`).
+    detail_zh: &'a str,
+    ts: &'a str,
+    /// A verdict's methods: each criterion of the domain with its own result.
+    methods: &'a [crate::diagnose::verdict::MethodView],
+    verdict: Option<&'a crate::diagnose::verdict::VerdictInfo>,
+}
+
+impl Serialize for LiveAssessment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        LiveAssessmentWire {
+            criterion: &self.criterion,
+            status: &self.status,
+            code: self.code.as_deref(),
+            reason: self.reason,
+            detail: &self.detail.en,
+            detail_zh: &self.detail.zh,
+            ts: &self.ts,
+            methods: &self.methods,
+            verdict: self.verdict.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
+crate::text::schema_from_wire!(LiveAssessment => LiveAssessmentWire<'static>);
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LiveAsset {
@@ -119,8 +192,10 @@ impl Live {
                         let latest = r.latest();
                         LiveValue {
                             role: r.role.clone(),
-                            label_en: def.map(|d| d.label_en).unwrap_or(&r.role).to_string(),
-                            label_zh: def.map(|d| d.label_zh).unwrap_or(&r.role).to_string(),
+                            label: match def {
+                                Some(d) => Text::new(d.label_en, d.label_zh),
+                                None => Text::same(r.role.as_str()),
+                            },
                             point: r.point.to_string(),
                             value: latest.and_then(|s| s.value),
                             text: latest.and_then(|s| s.text.as_deref().map(String::from)),
@@ -160,10 +235,10 @@ impl Live {
 }
 
 pub fn live_assessment(x: &Assessment) -> LiveAssessment {
-    let (code, reason, detail, detail_zh) = match &x.outcome {
-        Outcome::Fault(r) => (Some(r.code.clone()), None, r.evidence.summary.clone(), r.evidence.summary_zh.clone()),
-        Outcome::Normal { evidence, .. } => (None, None, evidence.summary.clone(), evidence.summary_zh.clone()),
-        Outcome::Abstain { reason, detail, detail_zh, .. } => (None, Some(*reason), detail.clone(), detail_zh.clone()),
+    let (code, reason, detail) = match &x.outcome {
+        Outcome::Fault(r) => (Some(r.code.clone()), None, r.evidence.summary.clone()),
+        Outcome::Normal { evidence, .. } => (None, None, evidence.summary.clone()),
+        Outcome::Abstain { reason, detail, .. } => (None, Some(*reason), detail.clone()),
     };
     LiveAssessment {
         criterion: x.criterion.clone(),
@@ -171,7 +246,6 @@ pub fn live_assessment(x: &Assessment) -> LiveAssessment {
         code,
         reason,
         detail,
-        detail_zh,
         ts: crate::time::rfc3339(x.ts_ms),
         methods: x.outcome.evidence().methods.clone(),
         verdict: x.outcome.evidence().verdict.clone(),
@@ -200,5 +274,42 @@ mod tests {
         assert_eq!(quality(5001, "ch4").as_deref(), Some("stale"));
         assert_eq!(quality(1000, "c2h4").as_deref(), Some("comm_error"));
         assert_eq!(quality(1000, "c2h2"), None, "no sample yet");
+    }
+
+    #[test]
+    fn labels_and_details_are_served_as_their_pairs() {
+        let v = LiveValue {
+            role: "ch4".into(),
+            label: Text::new("Methane", "甲烷"),
+            point: "d.ch4".into(),
+            value: Some(1.5),
+            text: None,
+            unit: "ppm".into(),
+            ts: None,
+            quality: Some("good".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"role":"ch4","label_en":"Methane","label_zh":"甲烷","point":"d.ch4","value":1.5,"text":null,"unit":"ppm","ts":null,"quality":"good"}"#
+        );
+        let a = LiveAssessment {
+            criterion: CriterionInfo {
+                id: "c".into(),
+                version: "1".into(),
+                title: Text::new("C", ""),
+                verification: crate::knowledge::Verification::Verified,
+            },
+            status: "abstain".into(),
+            code: None,
+            reason: Some(AbstainReason::NoData),
+            detail: Text::new("no data", ""),
+            ts: "t".into(),
+            methods: vec![],
+            verdict: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            r#"{"criterion":{"id":"c","version":"1","title":"C","verification":"verified"},"status":"abstain","code":null,"reason":"no_data","detail":"no data","detail_zh":"","ts":"t","methods":[],"verdict":null}"#
+        );
     }
 }

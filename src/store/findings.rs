@@ -7,17 +7,46 @@ use crate::knowledge::{Citation, Verification};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct FindingEvent {
     pub ts: String,
     pub kind: String,
     pub code: String,
     pub severity: String,
-    pub summary: String,
-    /// The summary in Chinese; empty in rows written before it existed.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub summary_zh: String,
+    /// The summary; its Chinese is empty in rows written before it existed.
+    pub summary: Text,
 }
+
+// [`FindingEvent`] as served: the summary as `summary` and `summary_zh`. Its doc comments
+// are the API document's descriptions.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = FindingEvent)]
+struct FindingEventWire<'a> {
+    ts: &'a str,
+    kind: &'a str,
+    code: &'a str,
+    severity: &'a str,
+    summary: &'a str,
+    /// The summary in Chinese; empty in rows written before it existed.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    summary_zh: &'a str,
+}
+
+impl Serialize for FindingEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FindingEventWire {
+            ts: &self.ts,
+            kind: &self.kind,
+            code: &self.code,
+            severity: &self.severity,
+            summary: &self.summary.en,
+            summary_zh: &self.summary.zh,
+        }
+        .serialize(s)
+    }
+}
+
+crate::text::schema_from_wire!(FindingEvent => FindingEventWire<'static>);
 
 /// A finding as the API returns it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -101,16 +130,7 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         let ev = &report.evidence;
-        insert_event_i18n(
-            &tx,
-            id,
-            now_ms,
-            "opened",
-            &report.code,
-            report.severity.as_str(),
-            &ev.summary,
-            &ev.summary_zh,
-        )?;
+        insert_event_i18n(&tx, id, now_ms, "opened", &report.code, report.severity.as_str(), &ev.summary)?;
         tx.commit()?;
         Ok(id)
     }
@@ -165,16 +185,7 @@ impl Store {
         )?;
         if changed {
             let ev = &report.evidence;
-            insert_event_i18n(
-                &tx,
-                id,
-                now_ms,
-                "changed",
-                &report.code,
-                report.severity.as_str(),
-                &ev.summary,
-                &ev.summary_zh,
-            )?;
+            insert_event_i18n(&tx, id, now_ms, "changed", &report.code, report.severity.as_str(), &ev.summary)?;
         }
         tx.commit()?;
         Ok(())
@@ -209,7 +220,7 @@ impl Store {
             return Ok(());
         };
         tx.execute("UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1", params![id, now_ms])?;
-        insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary, &evidence.summary_zh)?;
+        insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary)?;
         tx.commit()?;
         Ok(())
     }
@@ -294,8 +305,7 @@ impl Store {
                 kind: r.get(1)?,
                 code: r.get(2)?,
                 severity: r.get(3)?,
-                summary: r.get(4)?,
-                summary_zh: r.get(5)?,
+                summary: Text::new(r.get::<_, String>(4)?, r.get::<_, String>(5)?),
             })
         })?;
         rec.events = Some(events.collect::<Result<_, _>>()?);
@@ -312,11 +322,10 @@ pub(super) fn insert_event(
     severity: &str,
     summary: &str,
 ) -> Result<(), StoreError> {
-    insert_event_i18n(tx, id, ts, kind, code, severity, summary, "")
+    insert_event_i18n(tx, id, ts, kind, code, severity, &Text::untranslated(summary))
 }
 
-/// A finding event with its summary in both languages (`summary_zh` may be empty).
-#[allow(clippy::too_many_arguments)]
+/// A finding event with its summary in both languages (the Chinese may be empty).
 fn insert_event_i18n(
     tx: &rusqlite::Transaction,
     id: i64,
@@ -324,13 +333,12 @@ fn insert_event_i18n(
     kind: &str,
     code: &str,
     severity: &str,
-    summary: &str,
-    summary_zh: &str,
+    summary: &Text,
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO finding_events(finding_id, ts_ms, kind, code, severity, summary, summary_zh)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, ts, kind, code, severity, summary, summary_zh],
+        params![id, ts, kind, code, severity, summary.en, summary.zh],
     )?;
     Ok(())
 }
@@ -423,8 +431,7 @@ mod tests {
                     below: None,
                 }],
                 derived: vec![],
-                summary: "s".into(),
-                summary_zh: "s-zh".into(),
+                summary: Text::new("s", "s-zh"),
                 ..Default::default()
             },
             citations: vec![lib.citation("iec60599.duval-triangle-1").unwrap()],
@@ -436,10 +443,28 @@ mod tests {
         CriterionInfo {
             id: "c".into(),
             version: "1".into(),
-            title: "C".into(),
-            title_zh: "C-zh".into(),
+            title: Text::new("C", "C-zh"),
             verification: Verification::Verified,
         }
+    }
+
+    #[test]
+    fn events_serve_their_summary_as_summary_and_summary_zh() {
+        let e = |zh: &str| FindingEvent {
+            ts: "t".into(),
+            kind: "opened".into(),
+            code: "X".into(),
+            severity: "high".into(),
+            summary: Text::new("s", zh),
+        };
+        assert_eq!(
+            serde_json::to_string(&e("")).unwrap(),
+            r#"{"ts":"t","kind":"opened","code":"X","severity":"high","summary":"s"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&e("中")).unwrap(),
+            r#"{"ts":"t","kind":"opened","code":"X","severity":"high","summary":"s","summary_zh":"中"}"#
+        );
     }
 
     #[test]
@@ -470,11 +495,11 @@ mod tests {
         let f = s.finding(id).unwrap().unwrap();
         assert_eq!(f.state, "cleared");
         assert_eq!(f.code, "B");
-        assert_eq!((f.criterion.title_zh.as_str(), f.evidence.summary_zh.as_str()), ("C-zh", "s-zh"));
+        assert_eq!((f.criterion.title.zh.as_str(), f.evidence.summary.zh.as_str()), ("C-zh", "s-zh"));
         let events = f.events.unwrap();
         let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(kinds, ["opened", "changed", "cleared"]);
-        let zh: Vec<_> = events.iter().map(|e| e.summary_zh.as_str()).collect();
+        let zh: Vec<_> = events.iter().map(|e| e.summary.zh.as_str()).collect();
         assert_eq!(zh, ["s-zh", "s-zh", ""]);
         assert!(s.open_findings().unwrap().is_empty());
         // After clearing, a new episode may open.
@@ -514,10 +539,10 @@ mod tests {
         }
         let s = Store::open(&path).unwrap();
         let f = s.finding(1).unwrap().unwrap();
-        assert_eq!((f.evidence.summary.as_str(), f.evidence.summary_zh.as_str()), ("old line", ""));
-        assert_eq!((f.criterion.title.as_str(), f.criterion.title_zh.as_str()), ("Old", ""));
+        assert_eq!((f.evidence.summary.en.as_str(), f.evidence.summary.zh.as_str()), ("old line", ""));
+        assert_eq!((f.criterion.title.en.as_str(), f.criterion.title.zh.as_str()), ("Old", ""));
         let e = &f.events.unwrap()[0];
-        assert_eq!((e.summary.as_str(), e.summary_zh.as_str()), ("old line", ""));
+        assert_eq!((e.summary.en.as_str(), e.summary.zh.as_str()), ("old line", ""));
     }
 
     #[test]

@@ -32,8 +32,10 @@ impl BaselineCriterion {
             info: CriterionInfo {
                 id: s.criterion_id(),
                 version: "1".into(),
-                title: format!("Departure from the learned baseline `{}`", s.name),
-                title_zh: format!("偏离已学习的基线 `{}`", s.name),
+                title: Text::new(
+                    format!("Departure from the learned baseline `{}`", s.name),
+                    format!("偏离已学习的基线 `{}`", s.name),
+                ),
                 verification: Verification::Model,
             },
             entry,
@@ -54,27 +56,31 @@ pub fn citation(asset: &str, name: &str, l: &Learned) -> Citation {
         reference_id: format!("baseline:{asset}/{name}"),
         title: format!("Baseline `{name}` of {asset}, learned from {from} to {to} ({} samples)", l.samples),
         edition: to.clone(),
-        clause: format!("T² limit {:.3}, Q limit {:.4} at {} % confidence", f.t2_limit, f.q_limit, f.confidence * 100.0),
-        clause_zh: format!("T² 限值 {:.3}，Q 限值 {:.4}，置信水平 {} %", f.t2_limit, f.q_limit, f.confidence * 100.0),
-        passage_id: format!("baseline:{asset}/{name}@{}", l.to_ms),
-        passage_en: format!(
-            "Principal component model of this asset's own normal operation, learned from {} good-quality running-state evaluations between {from} and {to}: signals {}; {} of {} components explain {:.1} % of the standardised variance. {}. A departure is a statistical finding against this machine's learned normal, not a diagnosis of a specific fault.",
-            l.samples,
-            signals.join(", "),
-            f.components,
-            f.signals.len(),
-            f.explained * 100.0,
-            f.basis()
+        clause: Text::new(
+            format!("T² limit {:.3}, Q limit {:.4} at {} % confidence", f.t2_limit, f.q_limit, f.confidence * 100.0),
+            format!("T² 限值 {:.3}，Q 限值 {:.4}，置信水平 {} %", f.t2_limit, f.q_limit, f.confidence * 100.0),
         ),
-        passage_zh: format!(
-            "本设备自身正常运行的主成分模型，由 {from} 至 {to} 之间 {} 个质量良好、运行状态下的评估学习得到；信号：{}；{} 个主成分（共 {} 个）解释标准化方差的 {:.1} %。T² 限值 {:.3}，Q 限值 {:.4}。偏离是相对于本机已学习正常状态的统计发现，不是对具体故障的诊断。",
-            l.samples,
-            signals.join("、"),
-            f.components,
-            f.signals.len(),
-            f.explained * 100.0,
-            f.t2_limit,
-            f.q_limit
+        passage_id: format!("baseline:{asset}/{name}@{}", l.to_ms),
+        passage: Text::new(
+            format!(
+                "Principal component model of this asset's own normal operation, learned from {} good-quality running-state evaluations between {from} and {to}: signals {}; {} of {} components explain {:.1} % of the standardised variance. {}. A departure is a statistical finding against this machine's learned normal, not a diagnosis of a specific fault.",
+                l.samples,
+                signals.join(", "),
+                f.components,
+                f.signals.len(),
+                f.explained * 100.0,
+                f.basis()
+            ),
+            format!(
+                "本设备自身正常运行的主成分模型，由 {from} 至 {to} 之间 {} 个质量良好、运行状态下的评估学习得到；信号：{}；{} 个主成分（共 {} 个）解释标准化方差的 {:.1} %。T² 限值 {:.3}，Q 限值 {:.4}。偏离是相对于本机已学习正常状态的统计发现，不是对具体故障的诊断。",
+                l.samples,
+                signals.join("、"),
+                f.components,
+                f.signals.len(),
+                f.explained * 100.0,
+                f.t2_limit,
+                f.q_limit
+            ),
         ),
         verification: Verification::Model,
         edge_convention: format!(
@@ -346,7 +352,7 @@ learn = { samples = 60 }
             let now = healthy(&mut p, &mut g);
             let o = c.evaluate(p.asset("P1").unwrap(), now, None);
             assert_eq!(reason(&o), Some(AbstainReason::InsufficientData));
-            if let Outcome::Abstain { detail, .. } = &o {
+            if let Outcome::Abstain { detail: Text { en: detail, .. }, .. } = &o {
                 assert!(detail.contains("learning") || detail.contains("samples needed"), "{detail}");
             }
         }
@@ -362,18 +368,21 @@ learn = { samples = 60 }
         let Some(Outcome::Fault(r)) = fault else { panic!("departure: {fault:?}") };
         assert_eq!(r.code, "BASELINE.SKID.DEPARTURE");
         assert_eq!(r.evidence.values[0].role, "pressure", "most contributing signal first");
-        assert!(r.evidence.summary.starts_with("baseline `skid`: T²") && r.evidence.summary.contains("pressure level"));
-        let share = r.evidence.derived.iter().find(|d| d.name == "pressure share of departure").unwrap();
+        assert!(
+            r.evidence.summary.en.starts_with("baseline `skid`: T²")
+                && r.evidence.summary.en.contains("pressure level")
+        );
+        let share = r.evidence.derived.iter().find(|d| d.name.en == "pressure share of departure").unwrap();
         assert!(share.value > 50.0, "{share:?}");
-        assert!(r.evidence.derived.iter().any(|d| d.name == "pressure learned max"));
+        assert!(r.evidence.derived.iter().any(|d| d.name.en == "pressure learned max"));
         let cit = &r.citations[0];
         assert_eq!(cit.reference_id, "baseline:P1/skid");
-        assert!(cit.title.contains("60 samples") && cit.passage_en.contains("Jackson & Mudholkar"), "{cit:?}");
+        assert!(cit.title.contains("60 samples") && cit.passage.en.contains("Jackson & Mudholkar"), "{cit:?}");
         // Out of domain: a reading ten times anything learned is named, with no score.
         let now = step(&mut p, 120.0, 2.0, 300.0);
         let o = c.evaluate(p.asset("P1").unwrap(), now, Some("BASELINE.SKID.DEPARTURE"));
         assert_eq!(reason(&o), Some(AbstainReason::OutOfDomain));
-        let Outcome::Abstain { detail, detail_zh, .. } = &o else { unreachable!() };
+        let Outcome::Abstain { detail: Text { en: detail, zh: detail_zh }, .. } = &o else { unreachable!() };
         assert!(detail.contains("motor_current level") && !detail.contains("flow"), "{detail}");
         assert!(detail_zh.contains("motor_current"));
     }

@@ -89,8 +89,7 @@ impl Compiled {
             info: CriterionInfo {
                 id: def.id.clone(),
                 version: def.version.clone(),
-                title: def.title.en.clone(),
-                title_zh: def.title.zh.clone(),
+                title: def.title.clone(),
                 verification: if def.kind == Kind::ModelScore { Verification::Model } else { verification(def.status) },
             },
             pack: pack.id.clone(),
@@ -116,8 +115,7 @@ impl Compiled {
     pub fn strip_passage_texts(&mut self) {
         let strip = |v: &mut Vec<Citation>| {
             for c in v {
-                c.passage_en = String::new();
-                c.passage_zh = String::new();
+                c.passage = Text::default();
                 c.edge_convention = String::new();
             }
         };

@@ -150,9 +150,9 @@ fn every_shipped_finding_kind_is_cited() {
             for p in cites {
                 let cit = set.library.citation(&p).unwrap_or_else(|| panic!("{code}: `{p}` not stored"));
                 assert!(
-                    !cit.passage_en.is_empty()
-                        && !cit.passage_zh.is_empty()
-                        && !cit.clause_zh.is_empty()
+                    !cit.passage.en.is_empty()
+                        && !cit.passage.zh.is_empty()
+                        && !cit.clause.zh.is_empty()
                         && !cit.edge_convention.is_empty()
                 );
                 assert!(index.has_passage(&p).unwrap(), "{code}: `{p}` not in the search index");
@@ -288,7 +288,7 @@ fn ratio_methods_and_their_abstentions() {
     // boundary 0.1, so the three-ratio code cannot be told (issue 12, item 1).
     let o = run(&three, &pd, &p, None);
     assert_eq!(code(&o), "abstain:imprecise");
-    assert!(o.evidence().summary.contains("C2H2 < 1"), "{}", o.evidence().summary);
+    assert!(o.evidence().summary.en.contains("C2H2 < 1"), "{}", o.evidence().summary.en);
     // With C2H4 20 the bound is 0.05: code 0 1 0 whatever C2H2 is below 1.
     let pd20 = [("h2", 2000.0), ("ch4", 100.0), ("c2h6", 50.0), ("c2h4", 20.0), ("c2h2", 0.0)];
     assert_eq!(code(&run(&three, &pd20, &p, None)), "DGA.DLT722.CODE_010");
@@ -306,7 +306,7 @@ fn ratio_methods_and_their_abstentions() {
     let tiny = [("h2", 200.0), ("ch4", 300.0), ("c2h6", 100.0), ("c2h4", 1.0), ("c2h2", 1.0)];
     let o = run(&three, &tiny, &p, None);
     assert_eq!(code(&o), "abstain:imprecise");
-    assert!(o.evidence().summary.contains("c2h2_c2h4"), "{}", o.evidence().summary);
+    assert!(o.evidence().summary.en.contains("c2h2_c2h4"), "{}", o.evidence().summary.en);
 }
 
 #[test]
@@ -319,7 +319,7 @@ fn attention_limits_depend_on_the_voltage_class() {
     // judged, so not "normal" (issue 12, item 2: unknown is never normal).
     let o = run(&c, &gas, &p, None);
     assert_eq!(code(&o), "abstain:no_data");
-    assert!(o.evidence().summary.contains("not judged: C2H2 3"), "{}", o.evidence().summary);
+    assert!(o.evidence().summary.en.contains("not judged: C2H2 3"), "{}", o.evidence().summary.en);
     // Above both classes' values it is exceeded whatever the class; within both, within.
     let high: Vec<(&str, f64)> = gas.iter().map(|(g, v)| (*g, if *g == "c2h2" { 6.0 } else { *v })).collect();
     assert_eq!(code(&run(&c, &high, &p, None)), "DGA.DLT722.ATTENTION");
@@ -389,7 +389,7 @@ fn ieee_status_levels_deltas_and_rates() {
     // A rate above Table 4 over three or more samples is status 3 (active gassing).
     let o = at(&base(70.0), &Params::new(), &hist, Some(365 * day));
     assert_eq!(code(&o), "DGA.IEEE_C57104.STATUS3");
-    assert!(o.evidence().summary.contains("Table 4"), "{}", o.evidence().summary);
+    assert!(o.evidence().summary.en.contains("Table 4"), "{}", o.evidence().summary.en);
 }
 
 #[test]
@@ -414,7 +414,7 @@ fn relative_gassing_rate_needs_dated_series() {
     let day = 86_400_000i64;
     let o = at(80.0, &[snap(0, 40.0), snap(6 * day, 79.0)], Some(6 * day + 1000));
     assert_eq!(code(&o), "abstain:insufficient_data");
-    let Outcome::Abstain { detail, .. } = &o else { unreachable!() };
+    let Outcome::Abstain { detail: Text { en: detail, .. }, .. } = &o else { unreachable!() };
     assert!(detail.contains("7 days older"), "{detail}");
     // ... and when there is one, it is used (40 -> 80 in 8 days).
     assert_eq!(code(&at(80.0, &[snap(0, 40.0), snap(6 * day, 79.0)], Some(8 * day))), "DGA.DLT722.RELATIVE_RATE");
@@ -465,11 +465,11 @@ fn thermography_motor_and_battery_quantities() {
     // 400, 400, 388: average 396, max deviation 8 -> 2.02 %: derate, factor ~0.953.
     let o = run(&mg1, &[("v_ab", 400.0), ("v_bc", 400.0), ("v_ca", 388.0)], &p, None);
     assert_eq!(code(&o), "MOTOR.NEMA_MG1.UNBALANCE_DERATE");
-    let d = o.evidence().derived.iter().find(|d| d.name == "derating factor").unwrap();
+    let d = o.evidence().derived.iter().find(|d| d.name.en == "derating factor").unwrap();
     assert!((d.value - 0.954).abs() < 0.002, "{}", d.value);
-    assert_eq!(d.name_zh, "降额系数");
-    let u = o.evidence().derived.iter().find(|d| d.name == "voltage unbalance").unwrap();
-    assert_eq!((u.name_zh.as_str(), u.unit.as_str(), u.unit_zh.as_str()), ("电压不平衡率", "%", ""));
+    assert_eq!(d.name.zh, "降额系数");
+    let u = o.evidence().derived.iter().find(|d| d.name.en == "voltage unbalance").unwrap();
+    assert_eq!((u.name.zh.as_str(), u.unit.en.as_str(), u.unit.zh.as_str()), ("电压不平衡率", "%", ""));
     // Exactly 1 % is within rating (upper-inclusive edge).
     assert_eq!(code(&run(&mg1, &[("v_ab", 101.0), ("v_bc", 99.5), ("v_ca", 99.5)], &p, None)), "normal");
     let ohm = compiled(&set, "battery", "vendor.ohmic_change");
@@ -712,8 +712,8 @@ fn iec60599_ratio_region_edges_from_the_pack_file() {
                     if let Outcome::Fault(f) = &o {
                         let title =
                             &def.region.iter().find(|g| f.code.ends_with(&format!(".{}", g.code))).unwrap().title;
-                        assert!(f.evidence.summary.contains(&title.en), "{}", f.evidence.summary);
-                        assert!(f.evidence.summary_zh.contains(&title.zh), "{}", f.evidence.summary_zh);
+                        assert!(f.evidence.summary.en.contains(&title.en), "{}", f.evidence.summary.en);
+                        assert!(f.evidence.summary.zh.contains(&title.zh), "{}", f.evidence.summary.zh);
                     }
                     checked += 1;
                 }
@@ -781,9 +781,9 @@ fn the_documented_example_pack_loads_and_evaluates() {
     let o = run(&c, &[("bearing_temp", 90.0)], &p, None);
     assert_eq!(code(&o), "PLANT.BEARING.ALARM");
     assert!(
-        o.evidence().summary.contains("bearing_temp 90 °C is in band ALARM (edges 85 / 95 °C)"),
+        o.evidence().summary.en.contains("bearing_temp 90 °C is in band ALARM (edges 85 / 95 °C)"),
         "{}",
-        o.evidence().summary
+        o.evidence().summary.en
     );
     let o = run(&c, &[("bearing_temp", 96.0)], &p, None);
     assert_eq!(code(&o), "PLANT.BEARING.TRIP");
@@ -791,7 +791,7 @@ fn the_documented_example_pack_loads_and_evaluates() {
     assert_eq!(f.severity, Severity::High);
     assert_eq!(f.citations.len(), 1);
     assert_eq!(
-        (f.citations[0].reference_id.as_str(), f.citations[0].clause.as_str()),
+        (f.citations[0].reference_id.as_str(), f.citations[0].clause.en.as_str()),
         ("plant-mm07", "§4.2 Bearing temperature")
     );
     assert_eq!(f.citations[0].verification, crate::knowledge::Verification::Secondary);
@@ -806,8 +806,8 @@ fn the_documented_example_pack_loads_and_evaluates() {
     assert_eq!(code(&run(&rise, &v(90.0), &p, None)), "PLANT.BEARING_RISE.HIGH", "a rise of 50 K is on the edge");
     let o = run(&rise, &v(96.0), &p, None);
     assert_eq!(code(&o), "PLANT.BEARING_RISE.HIGH");
-    let d = o.evidence().derived.iter().find(|d| d.name == "bearing rise over coolant").unwrap();
-    assert_eq!((d.value, d.name_zh.as_str(), d.unit.as_str()), (56.0, "轴承温升（对冷却介质）", "K"));
+    let d = o.evidence().derived.iter().find(|d| d.name.en == "bearing rise over coolant").unwrap();
+    assert_eq!((d.value, d.name.zh.as_str(), d.unit.en.as_str()), (56.0, "轴承温升（对冷却介质）", "K"));
 }
 
 /// A small plant pack directory: `pack.toml` with the given criteria (after the header),

@@ -188,8 +188,8 @@ impl RefIndex {
                     Verification::Verified => "verified",
                     _ => "secondary",
                 };
-                ins.execute(params![c.passage_id, "en", c.reference_id, c.clause, v, c.passage_en]).map_err(e)?;
-                ins.execute(params![c.passage_id, "zh", c.reference_id, c.clause, v, c.passage_zh]).map_err(e)?;
+                ins.execute(params![c.passage_id, "en", c.reference_id, c.clause.en, v, c.passage.en]).map_err(e)?;
+                ins.execute(params![c.passage_id, "zh", c.reference_id, c.clause.en, v, c.passage.zh]).map_err(e)?;
             }
         }
         tx.commit().map_err(e)?;

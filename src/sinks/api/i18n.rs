@@ -30,7 +30,7 @@ pub struct CriterionView {
 
 impl CriterionView {
     pub fn new(c: &CriterionInfo, lang: Lang) -> Self {
-        let t = Text::filled(&c.title, &c.title_zh);
+        let t = c.title.fill();
         CriterionView {
             id: c.id.clone(),
             version: c.version.clone(),
@@ -70,7 +70,7 @@ pub struct EventView {
 
 impl EventView {
     fn new(e: FindingEvent, lang: Lang) -> Self {
-        let t = Text::filled(&e.summary, &e.summary_zh);
+        let t = e.summary.fill();
         EventView {
             ts: e.ts,
             kind: e.kind,
@@ -111,9 +111,9 @@ pub struct FindingText {
 
 impl FindingText {
     pub fn new(f: FindingRecord, lang: Lang) -> Self {
-        let summary = Text::filled(&f.evidence.summary, &f.evidence.summary_zh);
-        let title = Text::filled(&f.title.en, &f.title.zh);
-        let action = Text::filled(&f.recommended_action.en, &f.recommended_action.zh);
+        let summary = f.evidence.summary.fill();
+        let title = f.title.fill();
+        let action = f.recommended_action.fill();
         FindingText {
             id: f.id,
             asset: f.asset,
@@ -163,7 +163,7 @@ pub struct AssessmentView {
 
 impl AssessmentView {
     fn new(a: LiveAssessment, lang: Lang) -> Self {
-        let t = Text::filled(&a.detail, &a.detail_zh);
+        let t = a.detail.fill();
         AssessmentView {
             criterion: CriterionView::new(&a.criterion, lang),
             status: a.status,
@@ -209,12 +209,11 @@ mod tests {
         let c = CriterionInfo {
             id: "c".into(),
             version: "1".into(),
-            title: "Ratio".into(),
-            title_zh: String::new(),
+            title: Text::new("Ratio", ""),
             verification: Verification::Verified,
         };
         assert_eq!(CriterionView::new(&c, Lang::Zh).title, "Ratio");
-        let c = CriterionInfo { title_zh: "比值".into(), ..c };
+        let c = CriterionInfo { title: Text::new("Ratio", "比值"), ..c };
         assert_eq!(CriterionView::new(&c, Lang::Zh).title, "比值");
         assert_eq!(CriterionView::new(&c, Lang::En).title, "Ratio");
         assert_eq!(CriterionView::new(&c, Lang::En).title_i18n, Text::new("Ratio", "比值"));

@@ -144,7 +144,7 @@ pub fn device_state(asset: &AssetState, assessments: &[&Assessment]) -> Device {
             Outcome::Normal { evidence, .. } => (String::new(), Some(evidence)),
             Outcome::Abstain { evidence, .. } => (String::new(), Some(evidence)),
         };
-        let score = ev.and_then(|e| e.derived.iter().find(|d| d.name == "anomaly score")).map(|d| d.value);
+        let score = ev.and_then(|e| e.derived.iter().find(|d| d.name.en == "anomaly score")).map(|d| d.value);
         let cur = |v| Cur { v, unit: None, quality: None };
         m.insert(format!("criteria/{c}/status"), cur(Val::Text(a.outcome.status().to_string())));
         m.insert(format!("criteria/{c}/code"), cur(Val::Text(code)));

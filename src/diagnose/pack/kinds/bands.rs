@@ -228,7 +228,7 @@ pub(in crate::diagnose::pack) fn evaluate(
                     format!("{role} {cur:.2} is below {min}: machine taken as stopped"),
                     format!("{role} {cur:.2} 低于 {min}：视为设备停机"),
                 ));
-                return abstain(AbstainReason::NotRunning, ev.summary_text(), ev, Vec::new());
+                return abstain(AbstainReason::NotRunning, ev.summary.clone(), ev, Vec::new());
             }
         }
     }

@@ -112,7 +112,7 @@ pub(in crate::diagnose::pack) fn evaluate(
                     format!("{name} cannot be computed; {}", note.en),
                     format!("无法计算 {name}；{}", note.zh),
                 ));
-                return abstain(AbstainReason::Imprecise, ev.summary_text(), ev, cites);
+                return abstain(AbstainReason::Imprecise, ev.summary.clone(), ev, cites);
             }
             return abstain(
                 AbstainReason::OutOfDomain,
@@ -140,7 +140,7 @@ pub(in crate::diagnose::pack) fn evaluate(
                     format!("{name} lies between {} and {hi_s}, across a code boundary; {}", fmt_num(lo), note.en),
                     format!("{name} 介于 {} 与 {hi_s} 之间，跨越编码分界；{}", fmt_num(lo), note.zh),
                 ));
-                return abstain(AbstainReason::Imprecise, ev.summary_text(), ev, cites);
+                return abstain(AbstainReason::Imprecise, ev.summary.clone(), ev, cites);
             }
         }
         code.push_str(&b.code);
@@ -155,7 +155,7 @@ pub(in crate::diagnose::pack) fn evaluate(
                 d.no_match_zh.as_deref().or(d.no_match.as_deref()).unwrap_or("不对应任何故障类型")
             ),
         ));
-        return abstain(AbstainReason::OutOfDomain, ev.summary_text(), ev, cites);
+        return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
     };
     let parts = parts.join(", ");
     ev.say(Text::new(

@@ -44,11 +44,13 @@ pub(in crate::diagnose::pack) fn evaluate(
         let o = sub.evaluate(ev.clone(), cx);
         match &o {
             Outcome::Fault(r) => faults.push(format!("{}: {}", sub.def.id, r.code)),
-            Outcome::Abstain { reason, detail, detail_zh, .. } if !reason.counts_as_normal() => {
+            Outcome::Abstain { reason, detail, .. } if !reason.counts_as_normal() => {
                 if unknown.is_none() {
-                    let zh = if detail_zh.is_empty() { detail } else { detail_zh };
-                    unknown =
-                        Some((*reason, Text::new(format!("{}: {detail}", title.en), format!("{}：{zh}", title.zh))));
+                    let d = detail.fill();
+                    unknown = Some((
+                        *reason,
+                        Text::new(format!("{}: {}", title.en, d.en), format!("{}：{}", title.zh, d.zh)),
+                    ));
                 }
             }
             _ => {

@@ -148,7 +148,7 @@ pub(in crate::diagnose::pack) fn evaluate(
                 format!("{}{tail}", if ok.is_empty() { "nothing judged".into() } else { ok.join(", ") }),
                 format!("{}{tail_zh}", if ok.is_empty() { "无可判断项".into() } else { ok.join(", ") }),
             ));
-            return abstain(AbstainReason::NoData, ev.summary_text(), ev, cites);
+            return abstain(AbstainReason::NoData, ev.summary.clone(), ev, cites);
         }
         if ok.is_empty() {
             return abstain(

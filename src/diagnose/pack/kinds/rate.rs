@@ -69,7 +69,7 @@ pub(in crate::diagnose::pack) fn evaluate(
             format!("{name} {c} is below {m}: the gassing rate is not applied"),
             format!("{name} {c} 低于 {m}：不应用产气速率"),
         ));
-        return abstain(AbstainReason::BelowApplicability, ev.summary_text(), ev, cites);
+        return abstain(AbstainReason::BelowApplicability, ev.summary.clone(), ev, cites);
     }
     let Some(prev) = previous(cx, d.series_min_days) else {
         let why = if cx.history.is_empty() {

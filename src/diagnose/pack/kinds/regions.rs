@@ -81,8 +81,7 @@ pub(in crate::diagnose::pack) fn evaluate(
         Ok(ev) => ev,
         Err(not_applied) => return *not_applied,
     };
-    let gate_summary = std::mem::take(&mut ev.summary);
-    ev.summary_zh.clear();
+    let gate_summary = std::mem::take(&mut ev.summary).en;
     let mut vars = vars.to_vec();
     let mut ranges = ranges.clone();
     if !d.components.is_empty() {
@@ -168,13 +167,13 @@ pub(in crate::diagnose::pack) fn evaluate(
             format!("{}: could be {cands}; {}", shown.join(", "), note.en),
             format!("{}：可能为 {cands}；{}", shown.join(", "), note.zh),
         ));
-        return abstain(AbstainReason::Imprecise, ev.summary_text(), ev, cites);
+        return abstain(AbstainReason::Imprecise, ev.summary.clone(), ev, cites);
     }
     let Some(ri) = found else {
         let why = d.no_match.clone().unwrap_or_else(|| "the values match no region".into());
         let why_zh = d.no_match_zh.clone().unwrap_or_else(|| "数值不落入任何区域".into());
         ev.say(Text::new(format!("{}: {why}", shown.join(", ")), format!("{}：{why_zh}", shown.join(", "))));
-        return abstain(AbstainReason::OutOfDomain, ev.summary_text(), ev, cites);
+        return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
     };
     let r = &d.region[ri];
     let head = if gate_summary.is_empty() { String::new() } else { format!("{gate_summary}; ") };
