@@ -61,9 +61,8 @@ fn main() {
         .spawn()
         .unwrap();
     let db = dir.path().join("bench.db");
-    let count = || -> i64 {
-        edgecite::store::Store::open_readonly(&db).and_then(|s| s.sample_count_estimate()).unwrap_or(0)
-    };
+    let count =
+        || -> i64 { edgecite::store::Store::open_readonly(&db).and_then(|s| s.sample_count_estimate()).unwrap_or(0) };
     // Warm-up: until samples flow.
     let start = Instant::now();
     while count() == 0 {

@@ -75,7 +75,8 @@ fn file_bytes(dir: &std::path::Path) -> u64 {
 fn blocks(minutes: i64, retention_h: f64, commit_ms: i64) -> Case {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-    let names: Vec<edgecite::sample::PointId> = (0..POINTS).map(|i| format!("dev{}.p{}", i / 50, i % 50).into()).collect();
+    let names: Vec<edgecite::sample::PointId> =
+        (0..POINTS).map(|i| format!("dev{}.p{}", i / 50, i % 50).into()).collect();
     let t0 = 1_800_000_000_000i64;
     let (w0, c0) = (write_bytes(), cpu_s());
     let mut held: Vec<Sample> = Vec::new();
@@ -104,7 +105,11 @@ fn blocks(minutes: i64, retention_h: f64, commit_ms: i64) -> Case {
     n += store.insert_samples(&held).unwrap() as u64;
     drop(store);
     sync_dir(dir.path());
-    let name = if commit_ms == 0 { "blocks, a commit per device poll (commit_interval_ms = 0)" } else { "blocks, a commit per second (commit_interval_ms = 1000, default)" };
+    let name = if commit_ms == 0 {
+        "blocks, a commit per device poll (commit_interval_ms = 0)"
+    } else {
+        "blocks, a commit per second (commit_interval_ms = 1000, default)"
+    };
     Case { name, samples: n, bytes: write_bytes() - w0, cpu: cpu_s() - c0, file: file_bytes(dir.path()) }
 }
 
@@ -122,7 +127,8 @@ fn rows(minutes: i64, retention_h: f64, commit_ms: i64) -> Case {
          CREATE INDEX samples_ts ON samples(ts_ms);",
     )
     .unwrap();
-    let names: Vec<edgecite::sample::PointId> = (0..POINTS).map(|i| format!("dev{}.p{}", i / 50, i % 50).into()).collect();
+    let names: Vec<edgecite::sample::PointId> =
+        (0..POINTS).map(|i| format!("dev{}.p{}", i / 50, i % 50).into()).collect();
     let t0 = 1_800_000_000_000i64;
     let (w0, c0) = (write_bytes(), cpu_s());
     let mut held: Vec<(usize, Sample)> = Vec::new();
@@ -130,7 +136,9 @@ fn rows(minutes: i64, retention_h: f64, commit_ms: i64) -> Case {
     let insert = |batch: &[(usize, Sample)]| {
         c.execute_batch("BEGIN").unwrap();
         let mut st = c
-            .prepare_cached("INSERT INTO samples(point_id, ts_ms, value, quality, raw, text) VALUES (?1, ?2, ?3, ?4, ?5, NULL)")
+            .prepare_cached(
+                "INSERT INTO samples(point_id, ts_ms, value, quality, raw, text) VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+            )
             .unwrap();
         for (pid, s) in batch {
             let raw: Vec<u8> = s.raw.as_ref().unwrap().iter().flat_map(|w| w.to_be_bytes()).collect();

@@ -351,3 +351,32 @@ fn every_value_a_finding_cites_is_in_the_sample_history_despite_the_deadband() {
     assert!(stored * 4 < polled, "vib_accel {stored} stored vs pressure {polled}");
     assert!(d.terminate(), "clean stop");
 }
+
+#[test]
+fn a_clean_stop_stores_the_polled_samples_still_waiting_for_their_commit() {
+    // Polled samples wait up to `[store] commit_interval_ms` before they are committed; at
+    // the longest interval a stop comes before the first commit, and what was held is
+    // stored on the way out, not dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::new();
+    let config = demo_config(
+        dir.path(),
+        &ports,
+        &[(
+            "path = \"../target/demo/edgecite.db\"",
+            "path = \"../target/demo/edgecite.db\"\ncommit_interval_ms = 10000",
+        )],
+    );
+    let mut d = Daemon::start(&config, ports.api, &[]);
+    d.wait_until("pump1 polled", Duration::from_secs(30), || {
+        let h = d.json("/healthz");
+        let polled: u64 = h["sources"].as_array()?.iter().map(|s| s["samples"].as_u64().unwrap_or(0)).sum();
+        (polled > 20).then_some(())
+    });
+    let stop = edgecite::time::now_ms();
+    assert!(d.terminate(), "clean stop");
+    let db = edgecite::store::Store::open_readonly(&dir.path().join("edgecite.db")).unwrap();
+    let pressure = db.point_samples("pump1.pressure", i64::MIN, i64::MAX).unwrap();
+    let newest = pressure.iter().map(|s| s.ts_ms).max().expect("pump1.pressure samples stored at the stop");
+    assert!(newest >= stop - 2_000, "newest stored pump1.pressure sample at {newest}, stop at {stop}");
+}

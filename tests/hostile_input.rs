@@ -690,9 +690,7 @@ fn a_full_disk_never_stops_the_daemon_and_storing_resumes_when_there_is_room() {
     );
     assert!(text.contains("min_free_mib = 0"));
     std::fs::write(&config, text).unwrap();
-    let count = || -> i64 {
-        edgecite::store::Store::open_readonly(&db).and_then(|s| s.sample_count()).unwrap_or(-1)
-    };
+    let count = || -> i64 { edgecite::store::Store::open_readonly(&db).and_then(|s| s.sample_count()).unwrap_or(-1) };
     let mut daemon = Daemon::start(&config, ports.api, &[]);
     daemon.wait_until("samples stored", Duration::from_secs(60), || (count() > 0).then_some(()));
     // Fill the file system to the last byte.

@@ -224,7 +224,8 @@ timestamp = "timestamp"
     // The ms reading (January 1970) was handed on as sent (counted above); the store's
     // retention may already have pruned it, so it is not looked up here.
     // The tag in `errors`: a row with quality `bad`, no value.
-    let rows = edgecite::store::Store::open_readonly(&db).unwrap().samples("neuron.plc1_pressure", i64::MIN, 10).unwrap();
+    let rows =
+        edgecite::store::Store::open_readonly(&db).unwrap().samples("neuron.plc1_pressure", i64::MIN, 10).unwrap();
     assert_eq!(rows.first(), Some(&(ms, None, "bad".to_string())), "{rows:?}");
     let src = mqtt_source(&daemon).unwrap();
     assert_eq!(src["errors"], 0, "{src}");

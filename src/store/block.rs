@@ -242,7 +242,10 @@ pub fn decode(b: &[u8]) -> Result<Vec<StoredSample>, String> {
             Some(raw.clone().ok_or_else(|| format!("repeated registers with none before them at byte {}", r.at))?)
         } else {
             let n = r.varint()?;
-            let n = usize::try_from(n).ok().filter(|n| *n <= b.len()).ok_or_else(|| format!("register count {n} too large"))?;
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|n| *n <= b.len())
+                .ok_or_else(|| format!("register count {n} too large"))?;
             let words: Vec<u16> = r.take(n * 2)?.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
             raw = Some(words.clone());
             Some(words)

@@ -81,7 +81,8 @@ impl SampleGuard {
         if held.is_empty() || !self.admit(held.len()) {
             return Ok(0);
         }
-        let stored = if durable { store.insert_samples_durable(held.iter()) } else { store.insert_samples(held.iter()) };
+        let stored =
+            if durable { store.insert_samples_durable(held.iter()) } else { store.insert_samples(held.iter()) };
         stored.inspect_err(|e| self.failed(held.len(), e))
     }
 

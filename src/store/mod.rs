@@ -131,7 +131,8 @@ impl Store {
         // (compaction empties `sample_recent` each minute) then writes no page of it.
         conn.pragma_update(None, "secure_delete", "FAST")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn, path: path.to_path_buf(), point_ids: HashMap::new(), compaction: Default::default() };
+        let mut store =
+            Store { conn, path: path.to_path_buf(), point_ids: HashMap::new(), compaction: Default::default() };
         store.set_cache_kib(cache_kib)?;
         store.migrate()?;
         crate::files::restrict_permissions(path);

@@ -64,10 +64,17 @@ pub(super) fn move_row_samples(tx: &Transaction) -> Result<(), StoreError> {
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let raw: Option<Vec<u8>> = r.get(4)?;
-            let raw: Option<Vec<u16>> = raw.map(|b| b.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect());
+            let raw: Option<Vec<u16>> =
+                raw.map(|b| b.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect());
             let quality: String = r.get(3)?;
             let text: Option<String> = r.get(5)?;
-            by_point.entry(r.get(0)?).or_default().push(r.get(1)?, r.get(2)?, &quality, raw.as_deref(), text.as_deref());
+            by_point.entry(r.get(0)?).or_default().push(
+                r.get(1)?,
+                r.get(2)?,
+                &quality,
+                raw.as_deref(),
+                text.as_deref(),
+            );
         }
     }
     let mut total = 0;
@@ -183,7 +190,8 @@ impl Store {
             let mut rows = stmt.query(params![pid, from_ms, to_ms])?;
             while let Some(r) = rows.next()? {
                 let id: i64 = r.get(0)?;
-                let samples = block::decode(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?).map_err(|m| damaged(table, id, m))?;
+                let samples = block::decode(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)
+                    .map_err(|m| damaged(table, id, m))?;
                 out.extend(samples.into_iter().filter(|s| s.ts_ms >= from_ms && s.ts_ms <= to_ms));
             }
         }
@@ -231,7 +239,8 @@ impl Store {
         let mut deleted: i64 = 0;
         {
             let old: Vec<(i64, i64, i64, i64)> = {
-                let mut stmt = tx.prepare_cached("SELECT id, start_ms, end_ms, n FROM sample_blocks WHERE start_ms < ?1")?;
+                let mut stmt =
+                    tx.prepare_cached("SELECT id, start_ms, end_ms, n FROM sample_blocks WHERE start_ms < ?1")?;
                 let rows = stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
