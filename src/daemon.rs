@@ -92,6 +92,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     guard.health.references_degraded = knowledge.refs_degraded.clone();
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
+    // What this gateway runs, for `_gateway/info`.
+    let runs = crate::sinks::mqtt::info::Runs::new(&config, packs, &loaded);
     let (models, model_errors) = (loaded.models, loaded.errors);
     let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
     // Per-asset baselines: their learned state outlives a Diagnoser rebuilt on reload.
@@ -192,6 +194,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     // MQTT publish sink (store-and-forward outbox + sender task); None when [mqtt] is off.
     let mut mqtt = crate::sinks::mqtt::MqttSink::start(&config, &mut tasks, cancel.clone()).context("mqtt")?;
     live.write().unwrap().mqtt = mqtt.as_ref().map(|m| m.status.clone());
+    if let Some(m) = mqtt.as_mut() {
+        m.set_runs(runs);
+    }
 
     if config.api.enabled {
         tasks.spawn(api::spawn(&config.api, &config.store, live.clone(), knowledge.clone(), cancel.clone()).await?);
@@ -310,8 +315,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             Some(l) = reloads.recv(), if !sources_stopping => {
                 // Swapped between evaluations; the pipeline and queued samples stay as they are.
                 let l = ModelSet::from(l);
+                let runs = crate::sinks::mqtt::info::Runs::new(&config, packs, &l);
                 match Diagnoser::new(&config, packs, &l.models, &l.unavailable) {
                     Ok(d) => {
+                        if let Some(m) = mqtt.as_mut() {
+                            m.set_runs(runs);
+                        }
                         diagnoser = d.with_baselines(&baselines);
                         let generation = registry.replace(l.models.clone(), l.rejected);
                         let mut lv = live.write().unwrap_or_else(|p| p.into_inner());

@@ -113,9 +113,9 @@ fn manifest_errors_name_the_file_and_key() {
 fn one_broken_model_does_not_stop_the_others() {
     init();
     let root = tempfile::tempdir().unwrap();
-    copy_dir(&model_dir(), &root.path().join("good"));
+    common::copy_dir(&model_dir(), &root.path().join("good"));
     let bad = broken_copy(|m| m, Some(b"tampered"));
-    copy_dir(bad.path(), &root.path().join("bad"));
+    common::copy_dir(bad.path(), &root.path().join("bad"));
     let (models, errors) = inference::load_all(root.path());
     assert_eq!(models.len(), 1);
     assert_eq!(errors.len(), 1);
@@ -149,14 +149,6 @@ fn replace_line(text: &str, prefix: &str, with: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
 }
 
 /// The model criterion on pipeline windows: outside the model's domain (the SKAB valve1

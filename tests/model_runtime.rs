@@ -10,14 +10,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 /// A daemon on the demo plant with models from `models` and the given provider preference;
 /// both Modbus sources poll every 50 ms (load), evaluation every 100 ms.
 fn start(dir: &Path, models: &Path, providers: &str) -> Daemon {
@@ -54,9 +46,9 @@ fn model<'a>(list: &'a Value, name: &str) -> &'a Value {
 fn absent_providers_fall_back_to_cpu_with_a_warning_in_log_status_and_api() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
     // A second model whose file was tampered with: rejected, the first still runs.
-    copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("tampered"));
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("tampered"));
     let m = std::fs::read_to_string(models.join("tampered/manifest.toml")).unwrap();
     std::fs::write(models.join("tampered/manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"tampered\""))
         .unwrap();
@@ -213,14 +205,14 @@ fn stored(db: &Path) -> u64 {
 fn sighup_reloads_models_under_load_without_losing_a_sample() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
     let mut d = start(dir.path(), &models, r#"["xnnpack"]"#);
     let db = dir.path().join("edgecite.db");
     d.wait_until("samples flowing", Duration::from_secs(30), || (produced(&d) > 200).then_some(()));
     assert_eq!(d.json("/api/v1/models")["generation"], 1);
 
     // Add a second model (same graph, another name) and reload five times while polling.
-    copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_b"));
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_b"));
     let m = std::fs::read_to_string(models.join("pump_b/manifest.toml")).unwrap();
     std::fs::write(models.join("pump_b/manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_b\""))
         .unwrap();
@@ -260,12 +252,12 @@ fn sighup_reloads_models_under_load_without_losing_a_sample() {
 fn a_changed_models_directory_is_reloaded_when_watched() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
     let d = start_with(dir.path(), &models, "watch_ms = 200");
     assert_eq!(d.json("/api/v1/models")["generation"], 1);
     // A new model appears: loaded without a signal.
     let staging = dir.path().join("staging");
-    copy_dir(&common::repo().join("models/pump_anomaly"), &staging);
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &staging);
     let m = std::fs::read_to_string(staging.join("manifest.toml")).unwrap();
     std::fs::write(staging.join("manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_c\"")).unwrap();
     std::fs::rename(&staging, models.join("pump_c")).unwrap();

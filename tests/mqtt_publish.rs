@@ -4,7 +4,7 @@
 //! marks the gateway offline, and MQTT 5 works like 3.1.1.
 
 use crate::common::mosquitto::{validate_with_jsonschema, Broker, Received, Subscriber};
-use crate::common::{demo_config, Daemon, Ports};
+use crate::common::{self, demo_config, Daemon, Ports};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +39,7 @@ fn every_payload_kind_round_trips_and_matches_its_schema() {
         format!("{base}/T1/state"),
         format!("{base}/P1/state"),
         format!("{base}/_gateway/status"),
+        format!("{base}/_gateway/info"),
     ];
     sub.wait_for(
         "telemetry, state, status and an opened finding",
@@ -248,4 +249,61 @@ fn v5_properties(
     });
     ready_rx.recv_timeout(Duration::from_secs(20)).expect("MQTT 5 subscriber SUBACK");
     h
+}
+
+#[test]
+fn gateway_info_says_what_runs_and_is_published_again_when_a_reload_changes_it() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let ports = Ports::new();
+    let models = dir.path().join("models");
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
+    let config = mqtt_config(dir.path(), &ports, broker.port, "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let repo_models = format!("{:?}", common::repo().join("models").display().to_string());
+    assert!(text.contains(&repo_models));
+    std::fs::write(&config, text.replace(&repo_models, &format!("{:?}", models.display().to_string()))).unwrap();
+    let mut daemon = Daemon::start(&config, ports.api, &[]);
+    let topic = "edgecite/v1/demo-plant/gw1/_gateway/info";
+    let info_with = |n: usize| {
+        move |got: &[Received]| {
+            got.iter().any(|r| r.topic == topic && r.json()["models"].as_array().map(Vec::len) == Some(n))
+        }
+    };
+    // A fleet tool that subscribes later gets it retained.
+    std::thread::sleep(Duration::from_secs(2));
+    let sub = Subscriber::start(broker.port, "test-info", "edgecite/v1/+/+/_gateway/info");
+    sub.wait_for("the retained gateway info", Duration::from_secs(60), || daemon.log_text(), info_with(1));
+    let first = sub.snapshot().into_iter().find(|r| r.topic == topic).unwrap();
+    assert!(first.retain, "info is retained");
+    let v = first.json();
+    let config_sha = hex::encode(sha2::Sha256::digest(std::fs::read(&config).unwrap()));
+    assert_eq!(v["config_sha256"], config_sha.as_str(), "{v}");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(models.join("pump_anomaly/manifest.toml")).unwrap()).unwrap();
+    let m = &v["models"][0];
+    assert_eq!((m["name"].as_str(), m["sha256"].as_str()), (Some("pump_anomaly"), manifest["sha256"].as_str()), "{v}");
+    assert_eq!(m["provider"], "cpu", "{v}");
+    assert!(v["onnxruntime"].as_str().is_some_and(|r| r.starts_with("1.")), "{v}");
+    assert!(v["providers_available"].as_array().unwrap().iter().any(|p| p == "cpu"), "{v}");
+    let packs: Vec<&str> = v["packs"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert!(packs.contains(&"transformer-dga"), "{v}");
+    assert!(v["packs"].as_array().unwrap().iter().all(|p| p["sha256"].as_str().unwrap().len() == 64), "{v}");
+    // A second model and SIGHUP: the reload is reported without a restart.
+    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_b"));
+    let m = std::fs::read_to_string(models.join("pump_b/manifest.toml")).unwrap();
+    std::fs::write(models.join("pump_b/manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_b\""))
+        .unwrap();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    sub.wait_for("gateway info naming both models", Duration::from_secs(60), || daemon.log_text(), info_with(2));
+    let items: Vec<(String, serde_json::Value)> =
+        sub.snapshot().iter().filter(|r| r.topic == topic).map(|r| ("info".to_string(), r.json())).collect();
+    validate_with_jsonschema(&items);
+    assert!(daemon.terminate(), "clean stop");
 }

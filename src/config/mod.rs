@@ -62,6 +62,9 @@ pub struct Config {
     /// The file this config was read from (not a TOML key).
     #[serde(skip)]
     pub file: PathBuf,
+    /// SHA-256 of the config text as read (hex; not a TOML key): which config a gateway runs.
+    #[serde(skip)]
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +118,10 @@ impl Config {
             doc.toml_error(e.into_inner(), key)
         })?;
         config.file = path.to_path_buf();
+        config.sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         // Library paths relative to this file (checked by validate).
         for lib in &mut config.inference.ep_libraries {

@@ -142,6 +142,15 @@ pub fn demo_config(dir: &Path, ports: &Ports, replacements: &[(&str, &str)]) -> 
     path
 }
 
+/// Copy the files of a directory (a model's) into `to`, creating it.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 /// `edgecite user add NAME --role ROLE --password-stdin` against a config's store.
 pub fn add_user(config: &Path, name: &str, role: &str, password: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgecite"))

@@ -341,6 +341,8 @@ pub struct Pack {
     pub title: Text,
     /// Where it came from (a path, or `(built in)`).
     pub source: String,
+    /// SHA-256 of the pack file as read (hex): which pack a gateway runs.
+    pub sha256: String,
     pub criteria: Vec<CriterionDef>,
     pub verdict: VerdictDef,
     pub detection_limits: BTreeMap<String, f64>,
@@ -569,6 +571,10 @@ pub fn parse_pack(file: &str, text: &str, library: &Library) -> Result<Pack, Pac
         version: h.version,
         title: h.title,
         source: file.to_string(),
+        sha256: {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        },
         criteria,
         verdict: h.verdict,
         detection_limits: h.detection_limits,

@@ -8,6 +8,7 @@
 //! the store anyway); state is sent only when it changes. Findings are never rate limited.
 
 pub mod dcmd;
+pub mod info;
 pub mod payload;
 pub mod sender;
 pub mod sparkplug;
@@ -167,6 +168,11 @@ pub struct MqttSink {
     /// that restarted without persistence has lost it.
     seen_connects: u64,
     spb: Option<SparkplugProducer>,
+    /// What the gateway runs (set by the daemon at start and on a reload), and what the
+    /// last `_gateway/info` message said.
+    runs: Option<info::Runs>,
+    info_sent: Option<info::Runs>,
+    started_ms: i64,
 }
 
 /// The producer side of the Sparkplug B session.
@@ -292,6 +298,9 @@ impl MqttSink {
             last_state: HashMap::new(),
             seen_connects: 0,
             spb: spb.map(|(p, _)| p),
+            runs: None,
+            info_sent: None,
+            started_ms: crate::time::now_ms(),
         }))
     }
 
@@ -318,6 +327,12 @@ impl MqttSink {
         &self.topics
     }
 
+    /// What the gateway runs now: a change is published on `_gateway/info` with the next
+    /// evaluation pass.
+    pub fn set_runs(&mut self, runs: info::Runs) {
+        self.runs = Some(runs);
+    }
+
     /// After an evaluation pass (and after `record` stored the finding transitions): queue
     /// telemetry and state within their rate limits, and every new finding event.
     pub fn after_evaluation(
@@ -336,6 +351,18 @@ impl MqttSink {
             }
             self.seen_connects = connects;
             self.last_state.clear();
+            self.info_sent = None;
+        }
+        if let Some(runs) = self.runs.as_ref().filter(|r| self.info_sent.as_ref() != Some(*r)) {
+            let p = info::Info::new(&self.site, &self.gateway, runs, self.started_ms, now_ms);
+            msgs.push(NewMessage {
+                class: MessageClass::State,
+                topic: self.topics.gateway("info"),
+                payload: serde_json::to_vec(&p).expect("info serialises"),
+                retain: true,
+                created_ms: now_ms,
+            });
+            self.info_sent = Some(runs.clone());
         }
         for asset in pipeline.assets() {
             let newest = asset.roles.iter().filter_map(|r| r.latest().map(|s| s.ts_ms)).max();
