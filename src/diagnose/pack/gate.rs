@@ -120,10 +120,21 @@ pub(in crate::diagnose::pack) struct KindInput<'a> {
 }
 
 impl KindInput<'_> {
-    /// [`Compiled::gated`] on this input: the input back, its evidence saying what opened the
-    /// gate, or the `below_applicability` abstention.
+    /// [`Compiled::gate`] at the start of a kind's `evaluate`: this input back when the
+    /// criterion applies (its evidence saying what opened the gate), else the
+    /// `below_applicability` abstention that says why (citing the gate), boxed (an `Outcome`
+    /// is large).
     pub fn gated(mut self) -> Result<Self, Box<Outcome>> {
-        self.ev = self.c.gated(self.ev, self.vars, self.cx)?;
+        if let Err(why) = self.c.gate(&mut self.ev, self.vars, self.cx) {
+            let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
+            self.ev.say(why);
+            return Err(Box::new(abstain(
+                AbstainReason::BelowApplicability,
+                detail,
+                self.ev,
+                self.c.gate_cites.clone(),
+            )));
+        }
         Ok(self)
     }
 }
@@ -236,23 +247,6 @@ impl Compiled {
             ev.say(Text::same(above.join(", ")));
         }
         Ok(())
-    }
-
-    /// [`Self::gate`] at the start of a kind's `evaluate`: the evidence back when the criterion
-    /// applies, else the `below_applicability` abstention that says why (citing the gate), boxed
-    /// (an `Outcome` is large).
-    pub(in crate::diagnose::pack) fn gated(
-        &self,
-        mut ev: Evidence,
-        vars: &[(String, f64)],
-        cx: &EvalCtx,
-    ) -> Result<Evidence, Box<Outcome>> {
-        if let Err(why) = self.gate(&mut ev, vars, cx) {
-            let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
-            ev.say(why);
-            return Err(Box::new(abstain(AbstainReason::BelowApplicability, detail, ev, self.gate_cites.clone())));
-        }
-        Ok(ev)
     }
 
     /// The inputs known only within bounds, and the ratios and sums computed from them.
