@@ -129,45 +129,54 @@ pub fn status(path: &Path, raw: bool, token_file: Option<&std::path::Path>) -> a
             c.problem.as_ref().map(|p| format!("  {p}")).unwrap_or_default()
         );
     }
-    let models = match &token {
+    let models: Vec<crate::inference::registry::ModelInfo> = match &token {
         None => {
             println!(
                 "models: not shown: /api/v1/models needs an API token; pass --token-file PATH or set EDGECITE_TOKEN to a viewer's token (`edgecite token create USER`)"
             );
-            serde_json::Value::Null
+            Vec::new()
         }
-        Some(t) => api_get(&config.api, "/api/v1/models", Some(t))?,
+        Some(t) => {
+            let v = api_get(&config.api, "/api/v1/models", Some(t))?;
+            if let Some(e) = v.get("error") {
+                println!(
+                    "models: not shown ({}: {}); the token from {} was refused: create a viewer's token (`edgecite token create USER`)",
+                    s(&e["code"]),
+                    s(&e["message"]),
+                    if token_file.is_some() { "--token-file" } else { "EDGECITE_TOKEN" }
+                );
+                Vec::new()
+            } else {
+                let answer: crate::sinks::api::models::ModelsAnswer = serde_json::from_value(v)
+                    .context("/api/v1/models answered a document this edgecite does not understand")?;
+                answer.models
+            }
+        }
     };
-    if let Some(e) = models.get("error") {
-        println!(
-            "models: not shown ({}: {}); the token from {} was refused: create a viewer's token (`edgecite token create USER`)",
-            s(&e["code"]),
-            s(&e["message"]),
-            if token_file.is_some() { "--token-file" } else { "EDGECITE_TOKEN" }
-        );
-    }
-    for m in models["models"].as_array().into_iter().flatten() {
-        if m["status"] == "loaded" {
-            let l = &m["latency"];
+    for m in &models {
+        if m.status == "loaded" {
+            // What the daemon leaves out shows as `null`.
+            let l = m.latency.as_ref();
+            let n = |f: fn(&crate::inference::stats::StatsSnapshot) -> u64| or_none(l.map(|l| f(l).to_string()));
             println!(
                 "model {} {} on {} ({} nodes): {} run(s), {} row(s), mean {:.0} us, p99 <= {} us, {} error(s), {} non-finite score(s); roles {}",
-                s(&m["name"]),
-                s(&m["version"]),
-                s(&m["provider"]),
-                s(&m["provider_nodes"]),
-                l["runs"],
-                l["rows"],
-                l["mean_us"].as_f64().unwrap_or(0.0),
-                l["p99_us"],
-                l["errors"],
-                l["non_finite_scores"],
-                m["input_roles"].as_array().into_iter().flatten().map(s).collect::<Vec<_>>().join(",")
+                m.name,
+                or_none(m.version.clone()),
+                or_none(m.provider.as_deref().map(String::from)),
+                or_none(m.provider_nodes.as_deref().map(String::from)),
+                n(|l| l.runs),
+                n(|l| l.rows),
+                l.map_or(0.0, |l| l.mean_us),
+                n(|l| l.p99_us),
+                n(|l| l.errors),
+                n(|l| l.non_finite_scores),
+                m.input_roles.join(",")
             );
         } else {
-            println!("model {} REJECTED: {}", s(&m["name"]), s(&m["error"]));
+            println!("model {} REJECTED: {}", m.name, or_none(m.error.clone()));
         }
-        for f in m["provider_fallbacks"].as_array().into_iter().flatten() {
-            println!("  provider skipped: {}", s(f));
+        for f in &m.provider_fallbacks {
+            println!("  provider skipped: {f}");
         }
     }
     for e in &d.model_errors {

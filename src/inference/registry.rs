@@ -3,7 +3,8 @@
 
 use super::stats::StatsSnapshot;
 use super::{Manifest, Model};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -29,25 +30,26 @@ pub struct Registry {
     inner: RwLock<(Vec<Arc<Model>>, Vec<Rejected>, u64)>,
 }
 
-/// One model as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One model as the API shows it (and `edgecite status` reads it back: the names the
+/// daemon sets are `'static`, those read back owned).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelInfo {
     pub name: String,
     pub version: Option<String>,
     pub dir: String,
     /// `loaded` or `rejected`.
-    pub status: &'static str,
+    pub status: Cow<'static, str>,
     pub error: Option<String>,
     /// The execution provider the session runs on (loaded models).
-    pub provider: Option<&'static str>,
+    pub provider: Option<Cow<'static, str>>,
     /// Preferred providers skipped for this model, with the reason.
     pub provider_fallbacks: Vec<String>,
     /// `all`: the provider runs every node; `partial`: ONNX Runtime runs the nodes the
     /// provider does not support on CPU.
-    pub provider_nodes: Option<&'static str>,
+    pub provider_nodes: Option<Cow<'static, str>>,
     /// The options passed to the provider (`[inference.provider_options.<provider>]`).
     pub provider_options: std::collections::BTreeMap<String, String>,
-    pub asset_class: Option<&'static str>,
+    pub asset_class: Option<Cow<'static, str>>,
     pub input_roles: Vec<String>,
     pub threshold: Option<f64>,
     pub latency: Option<StatsSnapshot>,
@@ -61,7 +63,7 @@ impl ModelInfo {
         crate::status::ComponentStatus {
             id: self.name.clone(),
             role: crate::status::ComponentRole::Model,
-            kind: self.provider.unwrap_or("none").to_string(),
+            kind: self.provider.as_deref().unwrap_or("none").to_string(),
             healthy: self.status == "loaded",
             problem: self.error.as_ref().map(|e| format!("model {} rejected: {e}", self.name)),
             received: l.rows,
@@ -103,13 +105,13 @@ impl Registry {
                     name: m.manifest.name.clone(),
                     version: Some(m.manifest.version.clone()),
                     dir: m.dir.display().to_string(),
-                    status: "loaded",
+                    status: Cow::Borrowed("loaded"),
                     error: None,
-                    provider: Some(m.provider),
+                    provider: Some(Cow::Borrowed(m.provider)),
                     provider_fallbacks: m.fallbacks.clone(),
-                    provider_nodes: Some(m.placement),
+                    provider_nodes: Some(Cow::Borrowed(m.placement)),
                     provider_options: m.provider_options.iter().cloned().collect(),
-                    asset_class: Some(m.manifest.asset_class.as_str()),
+                    asset_class: Some(Cow::Borrowed(m.manifest.asset_class.as_str())),
                     input_roles: m.roles(),
                     threshold: Some(m.manifest.output.threshold),
                     latency: Some(m.stats.snapshot()),
@@ -122,13 +124,13 @@ impl Registry {
                 name: manifest.map(|m| m.name.clone()).unwrap_or(dir_name),
                 version: manifest.map(|m| m.version.clone()),
                 dir: r.dir.display().to_string(),
-                status: "rejected",
+                status: Cow::Borrowed("rejected"),
                 error: Some(r.error.clone()),
                 provider: None,
                 provider_fallbacks: Vec::new(),
                 provider_nodes: None,
                 provider_options: Default::default(),
-                asset_class: manifest.map(|m| m.asset_class.as_str()),
+                asset_class: manifest.map(|m| Cow::Borrowed(m.asset_class.as_str())),
                 input_roles: manifest
                     .map(|m| {
                         let mut v: Vec<String> = Vec::new();

@@ -1,6 +1,6 @@
 //! Per-model inference counters and latency histogram (lock-free, read by the API).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Upper bounds of the latency buckets in microseconds; the last bucket is open.
@@ -18,7 +18,7 @@ pub struct ModelStats {
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct StatsSnapshot {
     /// Session runs (one per batch).
     pub runs: u64,

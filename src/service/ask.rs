@@ -6,8 +6,7 @@
 
 use crate::config::packs::Lang;
 use crate::config::AssetConfig;
-use crate::knowledge::search::query::Matched;
-use crate::knowledge::search::{Context, Depends, RefIndex, RefVerification, SearchError};
+use crate::knowledge::search::{Context, Depends, Hit, RefIndex, SearchError};
 use crate::store::FindingRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,27 +46,6 @@ impl AssetContext {
 }
 
 #[derive(Debug, Serialize)]
-pub struct AskResult {
-    pub doc_id: String,
-    pub doc_title: String,
-    pub edition: String,
-    pub clause: String,
-    pub passage_id: String,
-    pub lang: String,
-    pub verification: RefVerification,
-    pub text: String,
-    pub highlight: String,
-    /// The sentence(s) holding the most matched terms.
-    pub sentences: Vec<String>,
-    pub score: f64,
-    /// The weighted share of the question's terms the passage holds.
-    pub coverage: f64,
-    /// Each matched term, the name it matched through and the glossary term id.
-    pub matched: Vec<Matched>,
-    pub nearest: bool,
-}
-
-#[derive(Debug, Serialize)]
 pub struct AssetEvidence {
     pub finding_id: i64,
     pub criterion: String,
@@ -85,7 +63,7 @@ pub struct AskResponse {
     pub lang: Lang,
     pub supported: bool,
     pub reason: Option<String>,
-    pub results: Vec<AskResult>,
+    pub results: Vec<Hit>,
     /// Parameters the answer depends on that neither the question nor the asset fixes,
     /// each variant with its passages ("depends on the machine group").
     pub depends_on: Vec<Depends>,
@@ -129,26 +107,7 @@ pub fn answer(
         lang,
         supported: r.supported,
         reason: r.reason,
-        results: r
-            .results
-            .into_iter()
-            .map(|h| AskResult {
-                doc_id: h.doc_id,
-                doc_title: h.doc_title,
-                edition: h.edition,
-                clause: h.clause,
-                passage_id: h.passage_id,
-                lang: h.lang,
-                verification: h.verification,
-                text: h.text,
-                highlight: h.highlight,
-                sentences: h.sentences,
-                score: h.score,
-                coverage: h.coverage,
-                matched: h.matched,
-                nearest: h.nearest,
-            })
-            .collect(),
+        results: r.results,
         depends_on: r.depends_on,
         context_note: r.context_note,
         asset_context: asset.cloned(),

@@ -99,40 +99,32 @@ impl Store {
         report: &FaultReport,
         now_ms: i64,
     ) -> Result<i64, StoreError> {
-        self.durable(|s| s.open_finding_tx(asset, criterion, report, now_ms))
-    }
-
-    fn open_finding_tx(
-        &mut self,
-        asset: &str,
-        criterion: &CriterionInfo,
-        report: &FaultReport,
-        now_ms: i64,
-    ) -> Result<i64, StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO findings(asset, criterion_id, criterion_json, code, title_json, severity, state,
+        self.durable(|s| {
+            let tx = s.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO findings(asset, criterion_id, criterion_json, code, title_json, severity, state,
                 first_seen_ms, last_seen_ms, evidence_json, citations_json, action_json, verification)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                asset,
-                criterion.id,
-                json(criterion),
-                report.code,
-                json(&report.title),
-                report.severity.as_str(),
-                now_ms,
-                json(&report.evidence),
-                json(&report.citations),
-                json(&report.recommended_action),
-                json(&criterion.verification).trim_matches('"'),
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        let ev = &report.evidence;
-        insert_event_i18n(&tx, id, now_ms, "opened", &report.code, report.severity.as_str(), &ev.summary)?;
-        tx.commit()?;
-        Ok(id)
+                params![
+                    asset,
+                    criterion.id,
+                    json(criterion),
+                    report.code,
+                    json(&report.title),
+                    report.severity.as_str(),
+                    now_ms,
+                    json(&report.evidence),
+                    json(&report.citations),
+                    json(&report.recommended_action),
+                    json(&criterion.verification).trim_matches('"'),
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            let ev = &report.evidence;
+            insert_event_i18n(&tx, id, now_ms, "opened", &report.code, report.severity.as_str(), &ev.summary)?;
+            tx.commit()?;
+            Ok(id)
+        })
     }
 
     /// Update the open finding of (asset, criterion): new code/severity (`changed`) or new
@@ -145,50 +137,43 @@ impl Store {
         now_ms: i64,
         changed: bool,
     ) -> Result<(), StoreError> {
-        if !changed {
-            return self.update_finding_tx(asset, criterion, report, now_ms, false);
-            // no event
-        }
-        self.durable(|s| s.update_finding_tx(asset, criterion, report, now_ms, true))
-    }
-
-    fn update_finding_tx(
-        &mut self,
-        asset: &str,
-        criterion: &str,
-        report: &FaultReport,
-        now_ms: i64,
-        changed: bool,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let id: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM findings WHERE asset = ?1 AND criterion_id = ?2 AND state = 'open'",
-                [asset, criterion],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(id) = id else { return Ok(()) };
-        tx.execute(
-            "UPDATE findings SET code = ?2, title_json = ?3, severity = ?4, last_seen_ms = ?5, evidence_json = ?6,
+        let update = |s: &mut Self| -> Result<(), StoreError> {
+            let tx = s.conn.transaction()?;
+            let id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM findings WHERE asset = ?1 AND criterion_id = ?2 AND state = 'open'",
+                    [asset, criterion],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(()) };
+            tx.execute(
+                "UPDATE findings SET code = ?2, title_json = ?3, severity = ?4, last_seen_ms = ?5, evidence_json = ?6,
                 citations_json = ?7, action_json = ?8 WHERE id = ?1",
-            params![
-                id,
-                report.code,
-                json(&report.title),
-                report.severity.as_str(),
-                now_ms,
-                json(&report.evidence),
-                json(&report.citations),
-                json(&report.recommended_action)
-            ],
-        )?;
+                params![
+                    id,
+                    report.code,
+                    json(&report.title),
+                    report.severity.as_str(),
+                    now_ms,
+                    json(&report.evidence),
+                    json(&report.citations),
+                    json(&report.recommended_action)
+                ],
+            )?;
+            if changed {
+                let ev = &report.evidence;
+                insert_event_i18n(&tx, id, now_ms, "changed", &report.code, report.severity.as_str(), &ev.summary)?;
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        // A refresh (no event) need not be on disk at once; a change is.
         if changed {
-            let ev = &report.evidence;
-            insert_event_i18n(&tx, id, now_ms, "changed", &report.code, report.severity.as_str(), &ev.summary)?;
+            self.durable(update)
+        } else {
+            update(self)
         }
-        tx.commit()?;
-        Ok(())
     }
 
     pub fn clear_finding(
@@ -198,31 +183,23 @@ impl Store {
         evidence: &Evidence,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.durable(|s| s.clear_finding_tx(asset, criterion, evidence, now_ms))
-    }
-
-    fn clear_finding_tx(
-        &mut self,
-        asset: &str,
-        criterion: &str,
-        evidence: &Evidence,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let row: Option<(i64, String, String)> = tx
-            .query_row(
-                "SELECT id, code, severity FROM findings WHERE asset = ?1 AND criterion_id = ?2 AND state = 'open'",
-                [asset, criterion],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((id, code, severity)) = row else {
-            return Ok(());
-        };
-        tx.execute("UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1", params![id, now_ms])?;
-        insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary)?;
-        tx.commit()?;
-        Ok(())
+        self.durable(|s| {
+            let tx = s.conn.transaction()?;
+            let row: Option<(i64, String, String)> = tx
+                .query_row(
+                    "SELECT id, code, severity FROM findings WHERE asset = ?1 AND criterion_id = ?2 AND state = 'open'",
+                    [asset, criterion],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((id, code, severity)) = row else {
+                return Ok(());
+            };
+            tx.execute("UPDATE findings SET state = 'cleared', cleared_ms = ?2 WHERE id = ?1", params![id, now_ms])?;
+            insert_event_i18n(&tx, id, now_ms, "cleared", &code, &severity, &evidence.summary)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// A number that changes whenever a finding opens, changes severity, clears or is

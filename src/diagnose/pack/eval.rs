@@ -3,7 +3,7 @@
 //! [`Evidence`] and call [`Compiled::evaluate`], which computes the criterion's quantities
 //! and hands them to its kind's evaluator ([`super::kinds`]).
 
-use super::gate::abstain;
+use super::gate::{abstain, KindInput};
 use super::{verification, CriterionDef, Kind, PackError};
 use crate::diagnose::{AbstainReason, CriterionInfo, Evidence, Outcome, Text};
 use crate::knowledge::{Citation, Library, Verification};
@@ -184,7 +184,7 @@ impl Compiled {
         }
         let cites = Cow::Borrowed(self.cites.as_slice());
         let ranges = self.ranges(&ev, &vars);
-        self.def.kind.evaluate(self, ev, &vars, &ranges, cx, cites)
+        self.def.kind.evaluate(KindInput { c: self, ev, vars: &vars, ranges: &ranges, cx, cites })
     }
 }
 

@@ -2,13 +2,15 @@
 //! keys, its checks at load and its test on a sample), detection limits (values known only
 //! within bounds), the outcome helpers (a finding with its severity, an abstention), the
 //! evidence helpers (value lookup, numbers as shown, the earlier sample a series compares
-//! with) and [`Check`], what a kind's validation is given.
+//! with), [`Check`], what a kind's validation is given, and [`KindInput`], what its
+//! evaluation is given.
 
 use super::eval::{Compiled, EvalCtx, Params, Ranges, Snapshot};
 use super::{CriterionDef, Ctx, KeySpans, Kind, PackError};
 use crate::diagnose::{AbstainReason, Evidence, FaultReport, Outcome, Severity, Text};
 use crate::knowledge::{Citation, Library};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
@@ -102,6 +104,38 @@ impl Check<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// What a kind's `evaluate` is given: the criterion, the evidence gathered for it, its role
+/// values and quantities (`vars`; `ranges`: those known only within bounds), what else the
+/// evaluation may use, and the criterion's citations (a finding adds its own to them).
+pub(in crate::diagnose::pack) struct KindInput<'a> {
+    pub c: &'a Compiled,
+    pub ev: Evidence,
+    pub vars: &'a [(String, f64)],
+    pub ranges: &'a Ranges,
+    pub cx: &'a EvalCtx<'a>,
+    pub cites: Cow<'a, [Citation]>,
+}
+
+impl KindInput<'_> {
+    /// [`Compiled::gate`] at the start of a kind's `evaluate`: this input back when the
+    /// criterion applies (its evidence saying what opened the gate), else the
+    /// `below_applicability` abstention that says why (citing the gate), boxed (an `Outcome`
+    /// is large).
+    pub fn gated(mut self) -> Result<Self, Box<Outcome>> {
+        if let Err(why) = self.c.gate(&mut self.ev, self.vars, self.cx) {
+            let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
+            self.ev.say(why);
+            return Err(Box::new(abstain(
+                AbstainReason::BelowApplicability,
+                detail,
+                self.ev,
+                self.c.gate_cites.clone(),
+            )));
+        }
+        Ok(self)
     }
 }
 
@@ -213,23 +247,6 @@ impl Compiled {
             ev.say(Text::same(above.join(", ")));
         }
         Ok(())
-    }
-
-    /// [`Self::gate`] at the start of a kind's `evaluate`: the evidence back when the criterion
-    /// applies, else the `below_applicability` abstention that says why (citing the gate), boxed
-    /// (an `Outcome` is large).
-    pub(in crate::diagnose::pack) fn gated(
-        &self,
-        mut ev: Evidence,
-        vars: &[(String, f64)],
-        cx: &EvalCtx,
-    ) -> Result<Evidence, Box<Outcome>> {
-        if let Err(why) = self.gate(&mut ev, vars, cx) {
-            let detail = Text::new(format!("not applied: {}", why.en), format!("未应用：{}", why.zh));
-            ev.say(why);
-            return Err(Box::new(abstain(AbstainReason::BelowApplicability, detail, ev, self.gate_cites.clone())));
-        }
-        Ok(ev)
     }
 
     /// The inputs known only within bounds, and the ratios and sums computed from them.
@@ -371,6 +388,41 @@ pub(in crate::diagnose::pack) fn abstain(
     citations: impl Into<Vec<Citation>>,
 ) -> Outcome {
     Outcome::abstain(reason, detail, evidence, citations.into())
+}
+
+/// An abstention whose detail is also what the evidence says (`why`).
+pub(in crate::diagnose::pack) fn abstain_saying(
+    reason: AbstainReason,
+    why: Text,
+    mut ev: Evidence,
+    citations: impl Into<Vec<Citation>>,
+) -> Outcome {
+    ev.say(why.clone());
+    abstain(reason, why, ev, citations)
+}
+
+/// The outcome of the rule a value fell in (a band, a region, a code): normal (`title` as the
+/// note) when it has no severity, else its finding `<code prefix><code>`, citing the
+/// criterion, then the rule's own passages (`own`), then the gate.
+#[allow(clippy::too_many_arguments)]
+pub(in crate::diagnose::pack) fn rule_outcome(
+    c: &Compiled,
+    code: &str,
+    title: &Text,
+    severity: Option<Severity>,
+    action: &Option<Text>,
+    own: &[Citation],
+    ev: Evidence,
+    mut cites: Cow<'_, [Citation]>,
+) -> Outcome {
+    match severity {
+        None => Outcome::Normal { evidence: ev, note: title.clone() },
+        Some(sev) => {
+            cites.to_mut().extend(own.iter().cloned());
+            cites.to_mut().extend(c.gate_cites.iter().cloned());
+            fault(format!("{}{code}", c.def.code_prefix), title.clone(), sev, action.clone(), ev, cites)
+        }
+    }
 }
 
 pub fn lookup(vars: &[(String, f64)], name: &str) -> Option<f64> {

@@ -79,6 +79,7 @@ impl RefVerification {
     }
 }
 
+/// A ranked passage, served as is in the answer to a question (`GET /api/v1/ask`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Hit {
     pub doc_id: String,
@@ -87,6 +88,8 @@ pub struct Hit {
     pub clause: String,
     pub passage_id: String,
     pub lang: String,
+    /// The passage's kind in its reference file (not served).
+    #[serde(skip)]
     pub kind: String,
     pub verification: RefVerification,
     pub text: String,

@@ -8,7 +8,7 @@
 pub mod ask;
 mod baselines;
 mod dga;
-mod models;
+pub mod models;
 mod outbox;
 
 use super::live::{LiveAsset, SharedLive};
@@ -150,7 +150,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     info(title = "edgecite API", description = "Equipment data to cited inspection findings. Credentials: `Authorization: Bearer <token>` (edgecite token create) or the session cookie from POST /api/v1/auth/login. GET needs the viewer role, other methods technician, /api/v1/admin/* admin. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     paths(assets, asset, findings, finding, health::healthz),
     components(schemas(ErrorBody, ErrorDetail, AssetView, FindingView, Ack, crate::text::Lang, StateParam, SeverityParam,
-        health::Health, health::HealthDetail, health::Site, health::StoreView, crate::status::ComponentStatus, crate::status::ComponentRole, schemas::AskAnswer, schemas::ModelsAnswer, crate::sinks::mqtt::MqttStatusView, crate::store::outbox::OutboxStats)),
+        health::Health, health::HealthDetail, health::Site, health::StoreView, crate::status::ComponentStatus, crate::status::ComponentRole, schemas::AskAnswer, models::ModelsAnswer, crate::sinks::mqtt::MqttStatusView, crate::store::outbox::OutboxStats)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
 )]

@@ -31,18 +31,3 @@ pub struct AskAnswer {
     #[schema(value_type = Option<Vec<Object>>)]
     pub asset_evidence: Option<Vec<serde_json::Value>>,
 }
-
-/// `GET /api/v1/models`.
-#[derive(ToSchema)]
-pub struct ModelsAnswer {
-    /// Bumped on every reload of the models.
-    pub generation: u64,
-    /// Execution providers of the loaded ONNX Runtime (empty when it is not loaded).
-    pub available_providers: Vec<String>,
-    /// The ONNX Runtime library (`library` path and `version`); null when it is not loaded.
-    #[schema(value_type = Option<Object>)]
-    pub runtime: Option<serde_json::Value>,
-    /// One object per configured model: status, provider, skipped providers, latency.
-    #[schema(value_type = Vec<Object>)]
-    pub models: Vec<serde_json::Value>,
-}

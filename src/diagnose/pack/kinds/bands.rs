@@ -3,13 +3,12 @@
 //! not-running check. [`check_bands`] and [`find_band`] also serve `codes`' digits.
 
 use super::Traits;
-use crate::diagnose::pack::eval::{Compiled, EvalCtx, Params, Ranges};
-use crate::diagnose::pack::gate::{abstain, fault, fmt_num, lookup, Check};
+use crate::diagnose::pack::eval::{Compiled, Params};
+use crate::diagnose::pack::gate::{abstain, abstain_saying, fmt_num, lookup, rule_outcome, Check, KindInput};
 use crate::diagnose::pack::{CriterionDef, PackError, RoleLimit, Status};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Severity, Text};
+use crate::diagnose::{AbstainReason, Outcome, Severity, Text};
 use crate::knowledge::Citation;
 use serde::Deserialize;
-use std::borrow::Cow;
 use toml::Spanned;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits = Traits {
@@ -209,14 +208,8 @@ impl Compiled {
     }
 }
 
-pub(in crate::diagnose::pack) fn evaluate(
-    c: &Compiled,
-    mut ev: Evidence,
-    vars: &[(String, f64)],
-    _ranges: &Ranges,
-    cx: &EvalCtx,
-    mut cites: Cow<'_, [Citation]>,
-) -> Outcome {
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
+    let KindInput { c, mut ev, vars, cx, mut cites, .. } = k;
     let d = &c.def;
     let input = d.input.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("");
     if let Some(role) = &d.running_role {
@@ -224,17 +217,20 @@ pub(in crate::diagnose::pack) fn evaluate(
             (cx.params.get("min_running_current_a").and_then(|p| p.as_f64()), ev.value(role))
         {
             if cur < min {
-                ev.say(Text::new(
-                    format!("{role} {cur:.2} is below {min}: machine taken as stopped"),
-                    format!("{role} {cur:.2} 低于 {min}：视为设备停机"),
-                ));
-                return abstain(AbstainReason::NotRunning, ev.summary.clone(), ev, Vec::new());
+                return abstain_saying(
+                    AbstainReason::NotRunning,
+                    Text::new(
+                        format!("{role} {cur:.2} is below {min}: machine taken as stopped"),
+                        format!("{role} {cur:.2} 低于 {min}：视为设备停机"),
+                    ),
+                    ev,
+                    Vec::new(),
+                );
             }
         }
     }
     if let Err(why) = c.gate(&mut ev, vars, cx) {
-        ev.say(why.clone());
-        return abstain(AbstainReason::BelowApplicability, why, ev, c.gate_cites.clone());
+        return abstain_saying(AbstainReason::BelowApplicability, why, ev, c.gate_cites.clone());
     }
     let Some(x) = lookup(vars, input) else {
         return abstain(
@@ -306,14 +302,7 @@ pub(in crate::diagnose::pack) fn evaluate(
         ),
     ));
     let title = band.title.clone().unwrap_or_else(|| Text::new(band.code.clone(), band.code.clone()));
-    match band.severity {
-        None => Outcome::Normal { evidence: ev, note: title },
-        Some(sev) => {
-            cites.to_mut().extend(c.cites_of_band(bands, band).iter().cloned());
-            cites.to_mut().extend(c.gate_cites.iter().cloned());
-            fault(format!("{}{}", d.code_prefix, band.code), title, sev, band.action.clone(), ev, cites)
-        }
-    }
+    rule_outcome(c, &band.code, &title, band.severity, &band.action, c.cites_of_band(bands, band), ev, cites)
 }
 
 /// The band holding `x`, edges multiplied by `h`.

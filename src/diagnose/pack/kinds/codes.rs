@@ -3,13 +3,10 @@
 
 use super::bands::{check_bands, find_band, Band};
 use super::Traits;
-use crate::diagnose::pack::eval::{Compiled, EvalCtx, Ranges};
-use crate::diagnose::pack::gate::{abstain, fault, fmt_num, lookup, Check};
+use crate::diagnose::pack::gate::{abstain, abstain_saying, fmt_num, lookup, rule_outcome, Check, KindInput};
 use crate::diagnose::pack::{CriterionDef, Family, PackError};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Severity, Text};
-use crate::knowledge::Citation;
+use crate::diagnose::{AbstainReason, Outcome, Severity, Text};
 use serde::Deserialize;
-use std::borrow::Cow;
 use toml::Spanned;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
@@ -79,19 +76,12 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
     Ok(())
 }
 
-pub(in crate::diagnose::pack) fn evaluate(
-    c: &Compiled,
-    ev: Evidence,
-    vars: &[(String, f64)],
-    ranges: &Ranges,
-    cx: &EvalCtx,
-    mut cites: Cow<'_, [Citation]>,
-) -> Outcome {
-    let d = &c.def;
-    let mut ev = match c.gated(ev, vars, cx) {
-        Ok(ev) => ev,
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
+    let KindInput { c, mut ev, vars, ranges, cites, .. } = match k.gated() {
+        Ok(k) => k,
         Err(not_applied) => return *not_applied,
     };
+    let d = &c.def;
     let mut code = String::new();
     let mut parts = Vec::new();
     for dg in &d.digit {
@@ -108,11 +98,15 @@ pub(in crate::diagnose::pack) fn evaluate(
                 let q = d.quantity.iter().find(|q| &q.name == name);
                 let args: Vec<&str> = q.map(|q| q.args.iter().map(|a| a.as_str()).collect()).unwrap_or_default();
                 let note = c.imprecise_note(ranges, &args);
-                ev.say(Text::new(
-                    format!("{name} cannot be computed; {}", note.en),
-                    format!("无法计算 {name}；{}", note.zh),
-                ));
-                return abstain(AbstainReason::Imprecise, ev.summary.clone(), ev, cites);
+                return abstain_saying(
+                    AbstainReason::Imprecise,
+                    Text::new(
+                        format!("{name} cannot be computed; {}", note.en),
+                        format!("无法计算 {name}；{}", note.zh),
+                    ),
+                    ev,
+                    cites,
+                );
             }
             return abstain(
                 AbstainReason::OutOfDomain,
@@ -136,11 +130,15 @@ pub(in crate::diagnose::pack) fn evaluate(
                 let args: Vec<&str> = q.map(|q| q.args.iter().map(|a| a.as_str()).collect()).unwrap_or_default();
                 let note = c.imprecise_note(ranges, &args);
                 let hi_s = if hi.is_finite() { fmt_num(hi) } else { "∞".into() };
-                ev.say(Text::new(
-                    format!("{name} lies between {} and {hi_s}, across a code boundary; {}", fmt_num(lo), note.en),
-                    format!("{name} 介于 {} 与 {hi_s} 之间，跨越编码分界；{}", fmt_num(lo), note.zh),
-                ));
-                return abstain(AbstainReason::Imprecise, ev.summary.clone(), ev, cites);
+                return abstain_saying(
+                    AbstainReason::Imprecise,
+                    Text::new(
+                        format!("{name} lies between {} and {hi_s}, across a code boundary; {}", fmt_num(lo), note.en),
+                        format!("{name} 介于 {} 与 {hi_s} 之间，跨越编码分界；{}", fmt_num(lo), note.zh),
+                    ),
+                    ev,
+                    cites,
+                );
             }
         }
         code.push_str(&b.code);
@@ -148,27 +146,25 @@ pub(in crate::diagnose::pack) fn evaluate(
     }
     let Some(r) = d.code.iter().find(|r| pattern_matches(r.pattern.get_ref(), &code)) else {
         let parts = parts.join(", ");
-        ev.say(Text::new(
-            format!("{parts}: code {code} {}", d.no_match.as_deref().unwrap_or("matches no fault type")),
-            format!(
-                "{parts}：编码 {code} {}",
-                d.no_match_zh.as_deref().or(d.no_match.as_deref()).unwrap_or("不对应任何故障类型")
+        return abstain_saying(
+            AbstainReason::OutOfDomain,
+            Text::new(
+                format!("{parts}: code {code} {}", d.no_match.as_deref().unwrap_or("matches no fault type")),
+                format!(
+                    "{parts}：编码 {code} {}",
+                    d.no_match_zh.as_deref().or(d.no_match.as_deref()).unwrap_or("不对应任何故障类型")
+                ),
             ),
-        ));
-        return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
+            ev,
+            cites,
+        );
     };
     let parts = parts.join(", ");
     ev.say(Text::new(
         format!("{parts}: code {code} = {}", r.title.en),
         format!("{parts}：编码 {code} = {}", r.title.zh),
     ));
-    match r.severity {
-        None => Outcome::Normal { evidence: ev, note: r.title.clone() },
-        Some(sev) => {
-            cites.to_mut().extend(c.gate_cites.iter().cloned());
-            fault(format!("{}{}", d.code_prefix, r.code), r.title.clone(), sev, r.action.clone(), ev, cites)
-        }
-    }
+    rule_outcome(c, &r.code, &r.title, r.severity, &r.action, &[], ev, cites)
 }
 
 /// The number of positions of a code pattern, or None if malformed.

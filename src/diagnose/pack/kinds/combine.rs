@@ -2,12 +2,9 @@
 //! (`of`, checked across the pack by `parse_pack` in `pack/mod.rs`).
 
 use super::{Kind, Traits};
-use crate::diagnose::pack::eval::{Compiled, EvalCtx, Ranges};
-use crate::diagnose::pack::gate::{abstain, criterion_fault, Check};
+use crate::diagnose::pack::gate::{abstain, criterion_fault, Check, KindInput};
 use crate::diagnose::pack::{CriterionDef, PackError};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Text};
-use crate::knowledge::Citation;
-use std::borrow::Cow;
+use crate::diagnose::{AbstainReason, Outcome, Text};
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
     Traits { reads_gate: false, needs_citation: false, needs_history: false, names_faults: false, role_limits: None };
@@ -27,14 +24,8 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
 /// one is, and otherwise abstains with the first abstention; `any` is a fault when one
 /// is, normal when every one is normal, and otherwise abstains (a sub-criterion that
 /// cannot tell might have been the fault).
-pub(in crate::diagnose::pack) fn evaluate(
-    c: &Compiled,
-    mut ev: Evidence,
-    _vars: &[(String, f64)],
-    _ranges: &Ranges,
-    cx: &EvalCtx,
-    cites: Cow<'_, [Citation]>,
-) -> Outcome {
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
+    let KindInput { c, mut ev, cx, cites, .. } = k;
     let d = &c.def;
     let all = d.kind == Kind::All;
     let mut faults = Vec::new();

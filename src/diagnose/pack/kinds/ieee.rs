@@ -3,13 +3,11 @@
 //! split and age column.
 
 use super::Traits;
-use crate::diagnose::pack::eval::{Compiled, EvalCtx, Ranges, Snapshot};
-use crate::diagnose::pack::gate::{abstain, fault, fmt_num, previous, Check, MONTH_MS};
+use crate::diagnose::pack::eval::Snapshot;
+use crate::diagnose::pack::gate::{abstain, fault, fmt_num, previous, Check, KindInput, MONTH_MS};
 use crate::diagnose::pack::{CriterionDef, PackError};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Severity, Text};
-use crate::knowledge::Citation;
+use crate::diagnose::{AbstainReason, Outcome, Severity, Text};
 use serde::Deserialize;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
@@ -88,14 +86,8 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
     Ok(())
 }
 
-pub(in crate::diagnose::pack) fn evaluate(
-    c: &Compiled,
-    mut ev: Evidence,
-    _vars: &[(String, f64)],
-    _ranges: &Ranges,
-    cx: &EvalCtx,
-    cites: Cow<'_, [Citation]>,
-) -> Outcome {
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
+    let KindInput { c, mut ev, cx, cites, .. } = k;
     let d = &c.def;
     let t = d.ieee.as_ref().expect("validated");
     let (Some(o2), Some(n2)) = (ev.value("o2"), ev.value("n2")) else {

@@ -2,13 +2,10 @@
 //! parameter); one limit exceeded is the criterion's finding.
 
 use super::Traits;
-use crate::diagnose::pack::eval::{Compiled, EvalCtx, Ranges};
-use crate::diagnose::pack::gate::{abstain, criterion_fault, fmt_num, lookup, Check};
+use crate::diagnose::pack::gate::{abstain, abstain_saying, criterion_fault, fmt_num, lookup, Check, KindInput};
 use crate::diagnose::pack::{CriterionDef, PackError, RoleLimit};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Text};
-use crate::knowledge::Citation;
+use crate::diagnose::{AbstainReason, Outcome, Text};
 use serde::Deserialize;
-use std::borrow::Cow;
 use toml::Spanned;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits = Traits {
@@ -61,14 +58,8 @@ fn role_limits(c: &CriterionDef, role: &str, variant: Option<&str>) -> Vec<RoleL
     out
 }
 
-pub(in crate::diagnose::pack) fn evaluate(
-    c: &Compiled,
-    mut ev: Evidence,
-    vars: &[(String, f64)],
-    _ranges: &Ranges,
-    cx: &EvalCtx,
-    cites: Cow<'_, [Citation]>,
-) -> Outcome {
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
+    let KindInput { c, mut ev, vars, cx, cites, .. } = k;
     let d = &c.def;
     let h = if cx.open.is_some() { d.hysteresis.unwrap_or(1.0) } else { 1.0 };
     let variant = d.variant_param.as_ref().and_then(|p| cx.params.get(p)).map(|p| p.as_key());
@@ -144,11 +135,15 @@ pub(in crate::diagnose::pack) fn evaluate(
     let tail_zh = if skipped.is_empty() { String::new() } else { format!("；未判断：{}", skipped_zh.join("，")) };
     if over.is_empty() {
         if !missing.is_empty() || !skipped.is_empty() {
-            ev.say(Text::new(
-                format!("{}{tail}", if ok.is_empty() { "nothing judged".into() } else { ok.join(", ") }),
-                format!("{}{tail_zh}", if ok.is_empty() { "无可判断项".into() } else { ok.join(", ") }),
-            ));
-            return abstain(AbstainReason::NoData, ev.summary.clone(), ev, cites);
+            return abstain_saying(
+                AbstainReason::NoData,
+                Text::new(
+                    format!("{}{tail}", if ok.is_empty() { "nothing judged".into() } else { ok.join(", ") }),
+                    format!("{}{tail_zh}", if ok.is_empty() { "无可判断项".into() } else { ok.join(", ") }),
+                ),
+                ev,
+                cites,
+            );
         }
         if ok.is_empty() {
             return abstain(

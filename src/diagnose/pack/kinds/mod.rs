@@ -3,10 +3,11 @@
 //! the one dispatch over kinds: it declares [`Kind`] (the name a pack writes), what the
 //! kind reads ([`Traits`]) and which file validates and evaluates it.
 //!
-//! To add a kind: write `kinds/<name>.rs` with `TRAITS`, `validate` and `evaluate` (see
-//! `limits.rs` for a small one), then add one line to the `kinds!` list below. Keys of its
-//! own (like `limit` or `rate`) are fields of [`super::CriterionDef`], whose keys are one
-//! flat table in `pack.toml`.
+//! To add a kind: write `kinds/<name>.rs` with `TRAITS`, `validate` and `evaluate` (given a
+//! [`KindInput`]; see `limits.rs` for a small one), then add one line to the `kinds!` list
+//! below. Keys of its own (like `limit` or `rate`) are fields of [`super::CriterionDef`],
+//! whose keys are one flat table in `pack.toml`. The steps kinds share (the gate, the
+//! abstentions, a rule's finding) are helpers in [`super::gate`].
 
 pub mod bands;
 pub mod codes;
@@ -17,13 +18,10 @@ pub mod model;
 pub mod rate;
 pub mod regions;
 
-use super::eval::{Compiled, EvalCtx, Ranges};
-use super::gate::Check;
+use super::gate::{Check, KindInput};
 use super::{CriterionDef, PackError, RoleLimit};
-use crate::diagnose::{Evidence, Outcome};
-use crate::knowledge::Citation;
+use crate::diagnose::Outcome;
 use serde::Deserialize;
-use std::borrow::Cow;
 
 /// What a kind reads besides its own keys (checked at load, used when evaluating).
 #[derive(Debug)]
@@ -75,19 +73,10 @@ macro_rules! kinds {
                 }
             }
 
-            /// Evaluate `c` on `ev`, whose role values and quantities are `vars` (`ranges`:
-            /// those known only within bounds).
-            pub(in crate::diagnose::pack) fn evaluate(
-                self,
-                c: &Compiled,
-                ev: Evidence,
-                vars: &[(String, f64)],
-                ranges: &Ranges,
-                cx: &EvalCtx,
-                cites: Cow<'_, [Citation]>,
-            ) -> Outcome {
+            /// Evaluate the criterion of `k` on its evidence.
+            pub(in crate::diagnose::pack) fn evaluate(self, k: KindInput) -> Outcome {
                 match self {
-                    $(Kind::$variant => $module::evaluate(c, ev, vars, ranges, cx, cites),)*
+                    $(Kind::$variant => $module::evaluate(k),)*
                 }
             }
         }

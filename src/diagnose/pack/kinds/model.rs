@@ -1,13 +1,11 @@
 //! `kind = "model_score"`: a model's score as a criterion. The online pipeline runs it
-//! ([`crate::diagnose::model_score`]); through [`Compiled::evaluate`] (lab samples) it abstains.
+//! ([`crate::diagnose::model_score`]); through
+//! [`crate::diagnose::pack::eval::Compiled::evaluate`] (lab samples) it abstains.
 
 use super::Traits;
-use crate::diagnose::pack::eval::{Compiled, EvalCtx, Ranges};
-use crate::diagnose::pack::gate::{abstain, Check};
+use crate::diagnose::pack::gate::{abstain, Check, KindInput};
 use crate::diagnose::pack::{CriterionDef, PackError};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Text};
-use crate::knowledge::Citation;
-use std::borrow::Cow;
+use crate::diagnose::{AbstainReason, Outcome, Text};
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
     Traits { reads_gate: false, needs_citation: false, needs_history: false, names_faults: false, role_limits: None };
@@ -23,18 +21,11 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
     Ok(())
 }
 
-pub(in crate::diagnose::pack) fn evaluate(
-    _c: &Compiled,
-    ev: Evidence,
-    _vars: &[(String, f64)],
-    _ranges: &Ranges,
-    _cx: &EvalCtx,
-    _cites: Cow<'_, [Citation]>,
-) -> Outcome {
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
     abstain(
         AbstainReason::ModelUnavailable,
         Text::new("a model score needs the online pipeline and its model", "模型得分需要在线数据管道及其模型"),
-        ev,
+        k.ev,
         Vec::new(),
     )
 }

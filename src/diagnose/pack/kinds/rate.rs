@@ -2,13 +2,13 @@
 //! one of the same asset (`series_min_days` older), against a limit.
 
 use super::Traits;
-use crate::diagnose::pack::eval::{quantities, Compiled, EvalCtx, Ranges};
-use crate::diagnose::pack::gate::{abstain, criterion_fault, fmt_num, lookup, previous, Check, MONTH_MS};
+use crate::diagnose::pack::eval::quantities;
+use crate::diagnose::pack::gate::{
+    abstain, abstain_saying, criterion_fault, fmt_num, lookup, previous, Check, KindInput, MONTH_MS,
+};
 use crate::diagnose::pack::{CriterionDef, PackError};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Text};
-use crate::knowledge::Citation;
+use crate::diagnose::{AbstainReason, Outcome, Text};
 use serde::Deserialize;
-use std::borrow::Cow;
 use toml::Spanned;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
@@ -44,14 +44,8 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
     Ok(())
 }
 
-pub(in crate::diagnose::pack) fn evaluate(
-    c: &Compiled,
-    mut ev: Evidence,
-    vars: &[(String, f64)],
-    _ranges: &Ranges,
-    cx: &EvalCtx,
-    cites: Cow<'_, [Citation]>,
-) -> Outcome {
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
+    let KindInput { c, mut ev, vars, cx, cites, .. } = k;
     let d = &c.def;
     let r = d.rate.as_ref().expect("validated");
     let name = r.input.get_ref();
@@ -65,11 +59,15 @@ pub(in crate::diagnose::pack) fn evaluate(
     };
     if cur < r.min_value {
         let (c, m) = (fmt_num(cur), fmt_num(r.min_value));
-        ev.say(Text::new(
-            format!("{name} {c} is below {m}: the gassing rate is not applied"),
-            format!("{name} {c} 低于 {m}：不应用产气速率"),
-        ));
-        return abstain(AbstainReason::BelowApplicability, ev.summary.clone(), ev, cites);
+        return abstain_saying(
+            AbstainReason::BelowApplicability,
+            Text::new(
+                format!("{name} {c} is below {m}: the gassing rate is not applied"),
+                format!("{name} {c} 低于 {m}：不应用产气速率"),
+            ),
+            ev,
+            cites,
+        );
     }
     let Some(prev) = previous(cx, d.series_min_days) else {
         let why = if cx.history.is_empty() {

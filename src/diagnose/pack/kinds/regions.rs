@@ -5,13 +5,10 @@
 
 use super::Traits;
 use crate::diagnose::pack::cond::Cond;
-use crate::diagnose::pack::eval::{Compiled, EvalCtx, Ranges};
-use crate::diagnose::pack::gate::{abstain, fault, fmt_num, lookup, range_of, Check};
+use crate::diagnose::pack::gate::{abstain, abstain_saying, fmt_num, lookup, range_of, rule_outcome, Check, KindInput};
 use crate::diagnose::pack::{CriterionDef, Family, PackError};
-use crate::diagnose::{AbstainReason, Evidence, Outcome, Severity, Text};
-use crate::knowledge::Citation;
+use crate::diagnose::{AbstainReason, Outcome, Severity, Text};
 use serde::Deserialize;
-use std::borrow::Cow;
 use toml::Spanned;
 
 pub(in crate::diagnose::pack) const TRAITS: Traits =
@@ -68,19 +65,12 @@ pub(in crate::diagnose::pack) fn validate(ck: &Check, c: &mut CriterionDef) -> R
     Ok(())
 }
 
-pub(in crate::diagnose::pack) fn evaluate(
-    c: &Compiled,
-    ev: Evidence,
-    vars: &[(String, f64)],
-    ranges: &Ranges,
-    cx: &EvalCtx,
-    mut cites: Cow<'_, [Citation]>,
-) -> Outcome {
-    let d = &c.def;
-    let mut ev = match c.gated(ev, vars, cx) {
-        Ok(ev) => ev,
+pub(in crate::diagnose::pack) fn evaluate(k: KindInput) -> Outcome {
+    let KindInput { c, mut ev, vars, ranges, cites, .. } = match k.gated() {
+        Ok(k) => k,
         Err(not_applied) => return *not_applied,
     };
+    let d = &c.def;
     let gate_summary = std::mem::take(&mut ev.summary).en;
     let mut vars = vars.to_vec();
     let mut ranges = ranges.clone();
@@ -163,17 +153,25 @@ pub(in crate::diagnose::pack) fn evaluate(
         let note = c.imprecise_note(&ranges, &names);
         let cands =
             maybe.iter().copied().chain(found.map(|i| d.region[i].code.as_str())).collect::<Vec<_>>().join(", ");
-        ev.say(Text::new(
-            format!("{}: could be {cands}; {}", shown.join(", "), note.en),
-            format!("{}：可能为 {cands}；{}", shown.join(", "), note.zh),
-        ));
-        return abstain(AbstainReason::Imprecise, ev.summary.clone(), ev, cites);
+        return abstain_saying(
+            AbstainReason::Imprecise,
+            Text::new(
+                format!("{}: could be {cands}; {}", shown.join(", "), note.en),
+                format!("{}：可能为 {cands}；{}", shown.join(", "), note.zh),
+            ),
+            ev,
+            cites,
+        );
     }
     let Some(ri) = found else {
         let why = d.no_match.clone().unwrap_or_else(|| "the values match no region".into());
         let why_zh = d.no_match_zh.clone().unwrap_or_else(|| "数值不落入任何区域".into());
-        ev.say(Text::new(format!("{}: {why}", shown.join(", ")), format!("{}：{why_zh}", shown.join(", "))));
-        return abstain(AbstainReason::OutOfDomain, ev.summary.clone(), ev, cites);
+        return abstain_saying(
+            AbstainReason::OutOfDomain,
+            Text::new(format!("{}: {why}", shown.join(", ")), format!("{}：{why_zh}", shown.join(", "))),
+            ev,
+            cites,
+        );
     };
     let r = &d.region[ri];
     let head = if gate_summary.is_empty() { String::new() } else { format!("{gate_summary}; ") };
@@ -182,12 +180,5 @@ pub(in crate::diagnose::pack) fn evaluate(
         format!("{head}{shown} lies in {code} ({})", r.title.en),
         format!("{head}{shown} 位于 {code}（{}）", r.title.zh),
     ));
-    match r.severity {
-        None => Outcome::Normal { evidence: ev, note: r.title.clone() },
-        Some(sev) => {
-            cites.to_mut().extend(c.region_cites[ri].iter().cloned());
-            cites.to_mut().extend(c.gate_cites.iter().cloned());
-            fault(format!("{}{}", d.code_prefix, r.code), r.title.clone(), sev, r.action.clone(), ev, cites)
-        }
-    }
+    rule_outcome(c, &r.code, &r.title, r.severity, &r.action, &c.region_cites[ri], ev, cites)
 }
