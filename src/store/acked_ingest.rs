@@ -12,8 +12,13 @@ impl Store {
         &mut self,
         samples: impl IntoIterator<Item = &'a Sample>,
     ) -> Result<usize, StoreError> {
+        self.insert_staged_durable(&samples.into_iter().collect())
+    }
+
+    /// `insert_staged`, durable against power loss when it returns.
+    pub fn insert_staged_durable(&mut self, staged: &super::samples::Staged) -> Result<usize, StoreError> {
         self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let r = self.insert_samples(samples);
+        let r = self.insert_staged(staged);
         let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
         let n = r?;
         back?;

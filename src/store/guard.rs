@@ -25,7 +25,7 @@ pub struct SampleGuard {
     pub health: StoreHealth,
     check_every: Option<Duration>,
     last_check: Option<Instant>,
-    held: Vec<Sample>,
+    held: super::samples::Staged,
     held_since: Option<Instant>,
     commit_every: Duration,
 }
@@ -45,7 +45,7 @@ impl SampleGuard {
             health: StoreHealth { min_free_bytes: min_free, ..Default::default() },
             check_every: (cfg.quick_check_interval_s > 0).then(|| Duration::from_secs(cfg.quick_check_interval_s)),
             last_check: Some(Instant::now()),
-            held: Vec::new(),
+            held: Default::default(),
             held_since: None,
             commit_every: Duration::from_millis(cfg.commit_interval_ms),
         }
@@ -54,7 +54,7 @@ impl SampleGuard {
     /// Hold samples for the next commit.
     pub fn hold<'a>(&mut self, samples: impl IntoIterator<Item = &'a Sample>) {
         let before = self.held.len();
-        self.held.extend(samples.into_iter().cloned());
+        samples.into_iter().for_each(|s| self.held.push(s));
         if before == 0 && !self.held.is_empty() {
             self.held_since = Some(Instant::now());
         }
@@ -82,7 +82,7 @@ impl SampleGuard {
             return Ok(0);
         }
         let stored =
-            if durable { store.insert_samples_durable(held.iter()) } else { store.insert_samples(held.iter()) };
+            if durable { store.insert_staged_durable(&held) } else { store.insert_staged(&held) };
         stored.inspect_err(|e| self.failed(held.len(), e))
     }
 

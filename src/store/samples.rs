@@ -15,7 +15,7 @@
 
 use super::block::{self, Encoder, StoredSample};
 use super::{Store, StoreError};
-use crate::sample::Sample;
+use crate::sample::{PointId, Sample};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::HashMap;
 
@@ -97,6 +97,47 @@ fn damaged(table: &'static str, id: i64, message: String) -> StoreError {
     StoreError::Block { table, id, message }
 }
 
+/// Samples waiting for their commit, already encoded: one block per point (a few bytes per
+/// sample in memory, not a `Sample` each).
+#[derive(Default)]
+pub struct Staged {
+    blocks: Vec<(PointId, Encoder)>,
+    slot: HashMap<PointId, usize>,
+    n: usize,
+}
+
+impl Staged {
+    pub fn push(&mut self, s: &Sample) {
+        let i = match self.slot.get(&s.point) {
+            Some(i) => *i,
+            None => {
+                self.blocks.push((s.point.clone(), Encoder::default()));
+                self.slot.insert(s.point.clone(), self.blocks.len() - 1);
+                self.blocks.len() - 1
+            }
+        };
+        self.blocks[i].1.push_sample(s);
+        self.n += 1;
+    }
+
+    /// Samples staged.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+}
+
+impl<'a> FromIterator<&'a Sample> for Staged {
+    fn from_iter<I: IntoIterator<Item = &'a Sample>>(it: I) -> Staged {
+        let mut s = Staged::default();
+        it.into_iter().for_each(|x| s.push(x));
+        s
+    }
+}
+
 /// Where compaction stands: recent blocks added since it last ran.
 #[derive(Debug, Default)]
 pub(super) struct Compaction {
@@ -116,25 +157,20 @@ impl Store {
 
     /// Store a batch of samples in one transaction: one block per point.
     pub fn insert_samples<'a>(&mut self, samples: impl IntoIterator<Item = &'a Sample>) -> Result<usize, StoreError> {
+        self.insert_staged(&samples.into_iter().collect())
+    }
+
+    /// Store staged samples in one transaction: one block per point.
+    pub fn insert_staged(&mut self, staged: &Staged) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
-        let mut blocks: Vec<(i64, Encoder)> = Vec::new();
-        let mut slot: HashMap<i64, usize> = HashMap::new();
-        let mut n = 0;
-        for s in samples {
-            let pid = Self::point_id(&tx, &mut self.point_ids, &s.point)?;
-            let i = *slot.entry(pid).or_insert_with(|| {
-                blocks.push((pid, Encoder::default()));
-                blocks.len() - 1
-            });
-            blocks[i].1.push_sample(s);
-            n += 1;
+        for (point, e) in &staged.blocks {
+            let pid = Self::point_id(&tx, &mut self.point_ids, point)?;
+            insert_block(&tx, "sample_recent", pid, e)?;
         }
-        for (pid, e) in &blocks {
-            insert_block(&tx, "sample_recent", *pid, e)?;
-        }
+        let n = staged.n;
         tx.prepare_cached("UPDATE sample_totals SET n = n + ?1")?.execute([n as i64])?;
         tx.commit()?;
-        self.compaction.recent_rows += blocks.len() as u64;
+        self.compaction.recent_rows += staged.blocks.len() as u64;
         if self.compaction.recent_rows >= COMPACT_ROWS {
             self.compact()?;
         }
@@ -144,26 +180,38 @@ impl Store {
     /// Merge the recent blocks into one block per point; returns the blocks merged.
     pub fn compact(&mut self) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
-        let mut by_point: HashMap<i64, Encoder> = HashMap::new();
+        // The row ids per point first (a few bytes each), then one point at a time: memory
+        // holds one point's merged block, not the whole minute's.
         let mut order: Vec<i64> = Vec::new();
-        let mut merged = 0;
+        let mut ids: HashMap<i64, Vec<i64>> = HashMap::new();
         {
-            let mut stmt = tx.prepare_cached("SELECT id, point_id, data FROM sample_recent ORDER BY id")?;
+            let mut stmt = tx.prepare_cached("SELECT id, point_id FROM sample_recent ORDER BY id")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let (id, pid): (i64, i64) = (r.get(0)?, r.get(1)?);
-                let data = r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-                let samples = block::decode(data).map_err(|m| damaged("sample_recent", id, m))?;
-                let e = by_point.entry(pid).or_insert_with(|| {
-                    order.push(pid);
-                    Encoder::default()
-                });
-                samples.iter().for_each(|s| e.push_stored(s));
-                merged += 1;
+                ids.entry(pid)
+                    .or_insert_with(|| {
+                        order.push(pid);
+                        Vec::new()
+                    })
+                    .push(id);
             }
         }
+        let mut merged = 0;
         for pid in &order {
-            insert_block(&tx, "sample_blocks", *pid, &by_point[pid])?;
+            let mut e = Encoder::default();
+            {
+                let mut stmt = tx.prepare_cached("SELECT data FROM sample_recent WHERE id = ?1")?;
+                for id in &ids[pid] {
+                    let mut rows = stmt.query([id])?;
+                    let r = rows.next()?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+                    let data = r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+                    let samples = block::decode(data).map_err(|m| damaged("sample_recent", *id, m))?;
+                    samples.iter().for_each(|s| e.push_stored(s));
+                    merged += 1;
+                }
+            }
+            insert_block(&tx, "sample_blocks", *pid, &e)?;
         }
         tx.execute("DELETE FROM sample_recent", [])?;
         tx.commit()?;
