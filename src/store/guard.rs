@@ -81,8 +81,7 @@ impl SampleGuard {
         if held.is_empty() || !self.admit(held.len()) {
             return Ok(0);
         }
-        let stored =
-            if durable { store.insert_staged_durable(&held) } else { store.insert_staged(&held) };
+        let stored = if durable { store.insert_staged_durable(&held) } else { store.insert_staged(&held) };
         stored.inspect_err(|e| self.failed(held.len(), e))
     }
 
