@@ -22,7 +22,8 @@ pub struct Runs {
     pub models: Vec<ModelRun>,
     /// Models that could not be loaded, with the file and why.
     pub model_errors: Vec<String>,
-    /// The loaded ONNX Runtime's release; null when inference is off or it is missing.
+    /// The loaded ONNX Runtime's release; null when none is loaded (inference off, no
+    /// models, or the library missing).
     pub onnxruntime: Option<String>,
     pub providers_available: Vec<String>,
 }
@@ -47,7 +48,9 @@ pub struct ModelRun {
 
 impl Runs {
     pub fn new(config: &Config, packs: &PackSet, models: &ModelSet) -> Runs {
-        let runtime = config.inference.enabled;
+        // Only a runtime that loaded is asked (ort panics on a call without its library);
+        // none is loaded with inference off or without models.
+        let runtime = config.inference.enabled && crate::inference::runtime_path().is_some();
         Runs {
             version: env!("CARGO_PKG_VERSION").to_string(),
             target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
