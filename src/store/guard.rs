@@ -224,4 +224,34 @@ mod tests {
         assert!(g.admit(10));
         assert_eq!(g.health.samples_dropped, 0);
     }
+
+    #[test]
+    fn held_samples_wait_for_the_interval_and_go_in_one_commit_or_are_counted_below_the_watermark() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: dir.path().join("s.db"),
+            commit_interval_ms: 50,
+            min_free_mib: 0,
+            ..Default::default()
+        };
+        let mut store = Store::open(&cfg.path).unwrap();
+        let mut g = SampleGuard::new(&cfg);
+        assert!(!g.due() && g.due_in().is_none());
+        let batch: Vec<Sample> = (0..3).map(|i| Sample::good("a.b".into(), i, i as f64)).collect();
+        g.hold(batch.iter());
+        g.hold(batch[..1].iter());
+        assert!(!g.due() && g.due_in().is_some());
+        assert_eq!(store.sample_count().unwrap(), 0, "nothing stored before the commit");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(g.due());
+        assert_eq!(g.commit(&mut store, false).unwrap(), 4);
+        assert_eq!(store.sample_count().unwrap(), 4);
+        assert!(!g.due() && g.due_in().is_none());
+        // A watermark no disk meets: the held samples are counted as dropped, not stored.
+        let low = StoreConfig { min_free_mib: u64::MAX / (1 << 21), ..cfg };
+        let mut g = SampleGuard::new(&low);
+        g.hold(batch.iter());
+        assert_eq!(g.commit(&mut store, true).unwrap(), 0);
+        assert_eq!((g.health.samples_dropped, store.sample_count().unwrap()), (3, 4));
+    }
 }

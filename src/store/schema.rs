@@ -165,4 +165,45 @@ mod tests {
         s.insert_samples([&with_raw]).unwrap();
         assert_eq!(s.latest_raw("d.x").unwrap(), Some(vec![0x1234, 0xABCD]));
     }
+
+    #[test]
+    fn rows_of_the_old_sample_table_become_blocks_with_their_registers_text_and_quality() {
+        // A database at the last row-per-sample version (8), as a gateway has it before
+        // blocks: every column of every row must come back after the migration.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..samples::BLOCKS_VERSION - 1] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", (samples::BLOCKS_VERSION - 1) as i64).unwrap();
+            conn.execute_batch(
+                "INSERT INTO points(name) VALUES ('d.f'), ('d.s');
+                 INSERT INTO samples(point_id, ts_ms, value, quality, raw, text) VALUES
+                   (1, 1000, 21.5, 'good', x'41ac0000', NULL),
+                   (2, 1000, NULL, 'good', x'48490000', 'HI'),
+                   (1, 1100, NULL, 'exception_2', NULL, NULL),
+                   (1, 1200, 21.75, 'good', x'41ae0000', NULL);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let back = s.all_samples().unwrap();
+        let f: Vec<_> = back.iter().filter(|(p, _)| p == "d.f").map(|(_, x)| x.clone()).collect();
+        assert_eq!(f.len(), 3);
+        assert_eq!((f[0].ts_ms, f[0].value, f[0].raw.clone()), (1000, Some(21.5), Some(vec![0x41ac, 0])));
+        assert_eq!((f[1].value, f[1].quality.as_str(), f[1].raw.clone()), (None, "exception_2", None));
+        assert_eq!((f[2].value, f[2].raw.clone()), (Some(21.75), Some(vec![0x41ae, 0])));
+        let t: Vec<_> = back.iter().filter(|(p, _)| p == "d.s").map(|(_, x)| x.clone()).collect();
+        assert_eq!((t[0].text.as_deref(), t[0].raw.clone()), (Some("HI"), Some(vec![0x4849, 0])));
+        assert_eq!((s.sample_count().unwrap(), s.sample_count_estimate().unwrap()), (4, 4));
+        assert_eq!(s.latest_raw("d.f").unwrap(), Some(vec![0x41ae, 0]));
+        // The old table is gone; its copy is kept beside the file.
+        let gone: i64 =
+            s.conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'samples'", [], |r| r.get(0)).unwrap();
+        assert_eq!(gone, 0);
+        assert!(dir.path().join("v8.v8.bak").exists());
+    }
 }
