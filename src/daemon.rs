@@ -92,8 +92,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     guard.health.references_degraded = knowledge.refs_degraded.clone();
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
-    // What this gateway runs, for `_gateway/info`.
-    let runs = crate::sinks::mqtt::info::Runs::new(&config, packs, &loaded);
+    // What this gateway runs, for `_gateway/info` (asked only when MQTT is on).
+    let runs = config.mqtt.enabled.then(|| crate::sinks::mqtt::info::Runs::new(&config, packs, &loaded, started));
     let (models, model_errors) = (loaded.models, loaded.errors);
     let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
     // Per-asset baselines: their learned state outlives a Diagnoser rebuilt on reload.
@@ -194,7 +194,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     // MQTT publish sink (store-and-forward outbox + sender task); None when [mqtt] is off.
     let mut mqtt = crate::sinks::mqtt::MqttSink::start(&config, &mut tasks, cancel.clone()).context("mqtt")?;
     live.write().unwrap().mqtt = mqtt.as_ref().map(|m| m.status.clone());
-    if let Some(m) = mqtt.as_mut() {
+    if let (Some(m), Some(runs)) = (mqtt.as_mut(), runs) {
         m.set_runs(runs);
     }
 
@@ -315,11 +315,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             Some(l) = reloads.recv(), if !sources_stopping => {
                 // Swapped between evaluations; the pipeline and queued samples stay as they are.
                 let l = ModelSet::from(l);
-                let runs = crate::sinks::mqtt::info::Runs::new(&config, packs, &l);
                 match Diagnoser::new(&config, packs, &l.models, &l.unavailable) {
                     Ok(d) => {
                         if let Some(m) = mqtt.as_mut() {
-                            m.set_runs(runs);
+                            m.set_runs(crate::sinks::mqtt::info::Runs::new(&config, packs, &l, started));
                         }
                         diagnoser = d.with_baselines(&baselines);
                         let generation = registry.replace(l.models.clone(), l.rejected);

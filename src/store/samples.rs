@@ -93,30 +93,22 @@ fn insert_block(tx: &Transaction, table: &str, point_id: i64, e: &Encoder) -> Re
     Ok(())
 }
 
-fn damaged(table: &'static str, id: i64, message: String) -> StoreError {
-    StoreError::Block { table, id, message }
+/// Decode the block of row `id` of `table`; a damaged one is an error naming the row.
+fn decode_row(table: &'static str, id: i64, data: &[u8]) -> Result<Vec<StoredSample>, StoreError> {
+    block::decode(data).map_err(|message| StoreError::Block { table, id, message })
 }
 
 /// Samples waiting for their commit, already encoded: one block per point (a few bytes per
 /// sample in memory, not a `Sample` each).
 #[derive(Default)]
 pub struct Staged {
-    blocks: Vec<(PointId, Encoder)>,
-    slot: HashMap<PointId, usize>,
+    blocks: HashMap<PointId, Encoder>,
     n: usize,
 }
 
 impl Staged {
     pub fn push(&mut self, s: &Sample) {
-        let i = match self.slot.get(&s.point) {
-            Some(i) => *i,
-            None => {
-                self.blocks.push((s.point.clone(), Encoder::default()));
-                self.slot.insert(s.point.clone(), self.blocks.len() - 1);
-                self.blocks.len() - 1
-            }
-        };
-        self.blocks[i].1.push_sample(s);
+        self.blocks.entry(s.point.clone()).or_default().push_sample(s);
         self.n += 1;
     }
 
@@ -206,7 +198,7 @@ impl Store {
                     let mut rows = stmt.query([id])?;
                     let r = rows.next()?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
                     let data = r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
-                    let samples = block::decode(data).map_err(|m| damaged("sample_recent", *id, m))?;
+                    let samples = decode_row("sample_recent", *id, data)?;
                     samples.iter().for_each(|s| e.push_stored(s));
                     merged += 1;
                 }
@@ -238,8 +230,7 @@ impl Store {
             let mut rows = stmt.query(params![pid, from_ms, to_ms])?;
             while let Some(r) = rows.next()? {
                 let id: i64 = r.get(0)?;
-                let samples = block::decode(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)
-                    .map_err(|m| damaged(table, id, m))?;
+                let samples = decode_row(table, id, r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)?;
                 out.extend(samples.into_iter().filter(|s| s.ts_ms >= from_ms && s.ts_ms <= to_ms));
             }
         }
@@ -271,7 +262,7 @@ impl Store {
             let row: Option<(i64, Vec<u8>)> =
                 self.conn.query_row(&sql, [pid], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
             if let Some((id, data)) = row {
-                let samples = block::decode(&data).map_err(|m| damaged(table, id, m))?;
+                let samples = decode_row(table, id, &data)?;
                 return Ok(samples.last().and_then(|s| s.raw.clone()));
             }
         }
@@ -370,7 +361,7 @@ fn rewrite(
     keep: impl FnOnce(&[StoredSample]) -> Vec<StoredSample>,
 ) -> Result<i64, StoreError> {
     let data: Vec<u8> = tx.query_row("SELECT data FROM sample_blocks WHERE id = ?1", [id], |r| r.get(0))?;
-    let samples = block::decode(&data).map_err(|m| damaged("sample_blocks", id, m))?;
+    let samples = decode_row("sample_blocks", id, &data)?;
     let kept = keep(&samples);
     let gone = (samples.len() - kept.len()) as i64;
     if kept.is_empty() {

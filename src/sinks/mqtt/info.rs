@@ -26,6 +26,9 @@ pub struct Runs {
     /// models, or the library missing).
     pub onnxruntime: Option<String>,
     pub providers_available: Vec<String>,
+    /// When the daemon started (the message says it as `started`, `started_ms`).
+    #[serde(skip)]
+    pub started_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -47,7 +50,7 @@ pub struct ModelRun {
 }
 
 impl Runs {
-    pub fn new(config: &Config, packs: &PackSet, models: &ModelSet) -> Runs {
+    pub fn new(config: &Config, packs: &PackSet, models: &ModelSet, started_ms: i64) -> Runs {
         // Only a runtime that loaded is asked (ort panics on a call without its library);
         // none is loaded with inference off or without models.
         let runtime = config.inference.enabled && crate::inference::runtime_path().is_some();
@@ -78,6 +81,7 @@ impl Runs {
             } else {
                 Vec::new()
             },
+            started_ms,
         }
     }
 }
@@ -99,7 +103,8 @@ pub struct Info<'a> {
 }
 
 impl<'a> Info<'a> {
-    pub fn new(site: &'a str, gateway: &'a str, runs: &'a Runs, started_ms: i64, now_ms: i64) -> Info<'a> {
+    pub fn new(site: &'a str, gateway: &'a str, runs: &'a Runs, now_ms: i64) -> Info<'a> {
+        let started_ms = runs.started_ms;
         Info {
             schema: "edgecite/v1/info",
             site,

@@ -168,11 +168,10 @@ pub struct MqttSink {
     /// that restarted without persistence has lost it.
     seen_connects: u64,
     spb: Option<SparkplugProducer>,
-    /// What the gateway runs (set by the daemon at start and on a reload), and what the
-    /// last `_gateway/info` message said.
+    /// What the gateway runs (set by the daemon at start and on a reload), and whether
+    /// `_gateway/info` is to be published with the next pass (it changed, or a new session).
     runs: Option<info::Runs>,
-    info_sent: Option<info::Runs>,
-    started_ms: i64,
+    info_due: bool,
 }
 
 /// The producer side of the Sparkplug B session.
@@ -299,8 +298,7 @@ impl MqttSink {
             seen_connects: 0,
             spb: spb.map(|(p, _)| p),
             runs: None,
-            info_sent: None,
-            started_ms: crate::time::now_ms(),
+            info_due: false,
         }))
     }
 
@@ -330,7 +328,10 @@ impl MqttSink {
     /// What the gateway runs now: a change is published on `_gateway/info` with the next
     /// evaluation pass.
     pub fn set_runs(&mut self, runs: info::Runs) {
-        self.runs = Some(runs);
+        if self.runs.as_ref() != Some(&runs) {
+            self.runs = Some(runs);
+            self.info_due = true;
+        }
     }
 
     /// After an evaluation pass (and after `record` stored the finding transitions): queue
@@ -351,10 +352,10 @@ impl MqttSink {
             }
             self.seen_connects = connects;
             self.last_state.clear();
-            self.info_sent = None;
+            self.info_due = true;
         }
-        if let Some(runs) = self.runs.as_ref().filter(|r| self.info_sent.as_ref() != Some(*r)) {
-            let p = info::Info::new(&self.site, &self.gateway, runs, self.started_ms, now_ms);
+        if let Some(runs) = self.runs.as_ref().filter(|_| self.info_due) {
+            let p = info::Info::new(&self.site, &self.gateway, runs, now_ms);
             msgs.push(NewMessage {
                 class: MessageClass::State,
                 topic: self.topics.gateway("info"),
@@ -362,7 +363,7 @@ impl MqttSink {
                 retain: true,
                 created_ms: now_ms,
             });
-            self.info_sent = Some(runs.clone());
+            self.info_due = false;
         }
         for asset in pipeline.assets() {
             let newest = asset.roles.iter().filter_map(|r| r.latest().map(|s| s.ts_ms)).max();

@@ -343,14 +343,14 @@ impl Sender {
         // its PUBACK, or at this deadline.
         let mut drain_until: Option<tokio::time::Instant> = None;
         let end = loop {
-            // Refill the window: live first, then the backlog within its rate.
             if drain_until.is_some() && waiting.len() + inflight.len() == 0 {
                 tracing::info!("MQTT: every message sent was acknowledged before the stop");
                 break End::Cancelled;
             }
             // Read the outbox in batches into a read-ahead (when it is below a quarter of
-            // the window, up to a window); publish from it whenever the window has room, so
-            // every PUBACK is followed by the next PUBLISH at once.
+            // the window, up to a window; live first, then the backlog within its rate);
+            // publish from it whenever the window has room, so every PUBACK is followed by
+            // the next PUBLISH at once.
             if drain_until.is_none() && self.proto.ready() {
                 if ahead.len() < max.div_ceil(4) && (live_more || !backlog_done) {
                     let mut room = max - ahead.len();
