@@ -7,12 +7,15 @@ use crate::config::Config;
 use crate::diagnose::model_score::ModelSet;
 use crate::diagnose::tracker::{Tracker, Transition};
 use crate::diagnose::{Assessment, Diagnoser, Outcome};
+use crate::fleet::bundle::Kind;
+use crate::fleet::deploy::{Check, Fleet, Start};
 use crate::inference::{self, Model};
 use crate::pipeline::Pipeline;
 use crate::service::knowledge::Knowledge;
 use crate::simulator::{self, Plant};
 use crate::sinks::api;
 use crate::sinks::live::{Live, ModelStatus, SharedLive, SourceHandle};
+use crate::sinks::mqtt::sender::DeployRequest;
 use crate::sources::commit::{Batch, Commit};
 use crate::store::Store;
 use anyhow::Context;
@@ -76,17 +79,116 @@ fn model_statuses(models: &[Arc<Model>]) -> Vec<ModelStatus> {
         .collect()
 }
 
-/// Run the daemon until `cancel` is triggered.
-pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+/// Whether what a deploy put in place is what the daemon now runs: a pack at its version, a
+/// model at its version and loaded (`Ok` for a config: it assembled).
+pub fn deployed_is_loaded(assembly: &Assembly, kind: Kind, name: &str, version: &str) -> Result<(), String> {
+    match kind {
+        Kind::Config => Ok(()),
+        Kind::Pack => match assembly.knowledge.packs.packs.iter().find(|p| p.id == name) {
+            Some(p) if p.version == version => Ok(()),
+            Some(p) => Err(format!("pack `{name}` loaded at version {}, not {version}", p.version)),
+            None => Err(format!("no pack `{name}` loaded (is `name` the pack's id?)")),
+        },
+        Kind::Model => match assembly.models.models.iter().find(|m| m.manifest.name == name) {
+            Some(m) if m.manifest.version == version => Ok(()),
+            Some(m) => Err(format!("model `{name}` loaded at version {}, not {version}", m.manifest.version)),
+            None => Err(format!(
+                "model `{name}` not loaded{}",
+                if assembly.models.errors.is_empty() {
+                    " (is `name` the model's name?)".to_string()
+                } else {
+                    format!(": {}", assembly.models.errors.join("; "))
+                }
+            )),
+        },
+    }
+}
+
+/// `edgecite check` of the files as a deploy left them: the config loads, the daemon
+/// assembles, the deployed pack or model is what loads, and a deployed config keeps the
+/// fleet able to reach and check it.
+fn check_deploy(running: &Config, kind: Kind, name: &str, version: &str) -> Result<(), String> {
+    let config = Config::load(&running.file).map_err(|e| e.to_string())?;
+    if kind == Kind::Config && (!config.fleet.accept_deploys || config.fleet.state_dir != running.fleet.state_dir) {
+        return Err("a deployed config must keep [fleet] accept_deploys = true and the same [fleet] state_dir \
+                    (the fleet could not check it, or roll it back); change those on the gateway"
+            .into());
+    }
+    let assembly = Assembly::new(&config, Refs::InMemory).map_err(|e| format!("{e:#}"))?;
+    deployed_is_loaded(&assembly, kind, name, version)
+}
+
+/// Hand the deploy outcomes not yet queued to the MQTT outbox (each file is removed once its
+/// messages are committed there).
+fn queue_outcomes(fleet: Option<&Fleet>, mqtt: Option<&crate::sinks::mqtt::MqttSink>) {
+    let (Some(f), Some(m)) = (fleet, mqtt) else { return };
+    for (path, o) in f.outcomes() {
+        match m.queue_outcome(&o) {
+            Ok(()) => {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    tracing::error!(file = %path.display(), error = %e, "deploy outcome queued but its file stays (it may be sent twice)");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, deploy = %o.deploy_id, "cannot queue the deploy outcome; tried again later");
+                return;
+            }
+        }
+    }
+}
+
+async fn next_deploy(rx: &mut Option<mpsc::Receiver<DeployRequest>>) -> Option<DeployRequest> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How `run` ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Asked to stop (a signal).
+    Stopped,
+    /// A deploy changed what the daemon runs, or rolled it back: assemble again from the
+    /// files, in the same process (the service does not restart).
+    Reassemble,
+}
+
+/// Run the daemon until `stop` is triggered, or until a deploy asks for a new assembly.
+pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<Exit> {
     let started = crate::time::now_ms();
-    let assembly = Assembly::new(&config, Refs::OnDisk)?;
+    // A deploy ends this assembly through its own token; `stop` ends the process.
+    let cancel = stop.child_token();
+    let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
+    let fleet = Fleet::new(&config);
+    let mut health = match fleet.as_ref().map(|f| f.start(&store, started)).transpose()? {
+        Some(Start::RolledBack) => return Ok(Exit::Reassemble),
+        Some(Start::Checking(h)) => Some(h),
+        Some(Start::Clean) | None => None,
+    };
+    let assembled = Assembly::new(&config, Refs::OnDisk).and_then(|a| match &health {
+        Some(h) => deployed_is_loaded(&a, h.pending.kind(), h.pending.name(), h.pending.version())
+            .map(|()| a)
+            .map_err(anyhow::Error::msg),
+        None => Ok(a),
+    });
+    let assembly = match (assembled, health.take(), &fleet) {
+        (Ok(a), h, _) => {
+            health = h;
+            a
+        }
+        (Err(e), Some(h), Some(f)) => {
+            f.assembly_failed(h, &format!("{e:#}"), &store)?;
+            return Ok(Exit::Reassemble);
+        }
+        (Err(e), _, _) => return Err(e),
+    };
     for w in assembly.warnings(&config) {
         tracing::warn!("{w}");
     }
     tracing::info!("{}", assembly.history.describe());
     let Assembly { knowledge, models: loaded, diagnoser, .. } = assembly;
     let packs = &knowledge.packs;
-    let mut store = Store::open_with_cache(&config.store.path, config.store.cache_kib)?;
     // Disk watermark, failed sample writes, periodic quick_check (issue 13).
     let mut guard = crate::store::guard::SampleGuard::new(&config.store);
     guard.health.references_degraded = knowledge.refs_degraded.clone();
@@ -197,6 +299,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     if let (Some(m), Some(runs)) = (mqtt.as_mut(), runs) {
         m.set_runs(runs);
     }
+    let mut deploys = mqtt.as_mut().and_then(|m| m.take_deploys());
+    queue_outcomes(fleet.as_ref(), mqtt.as_ref());
+    let mut reassemble = false;
 
     if config.api.enabled {
         tasks.spawn(api::spawn(&config.api, &config.store, live.clone(), knowledge.clone(), cancel.clone()).await?);
@@ -301,6 +406,28 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                         tracing::error!(error = %e, "MQTT: cannot queue messages in the outbox");
                     }
                 }
+                if let (Some(h), Some(f)) = (health.as_mut(), fleet.as_ref()) {
+                    let model = (h.pending.kind() == Kind::Model).then(|| {
+                        registry.models().iter().find(|m| m.manifest.name == h.pending.name()).map(|m| {
+                            let s = m.stats.snapshot();
+                            (s.runs, s.errors, s.non_finite_scores)
+                        })
+                    });
+                    let verdict = h.evaluated(now, model);
+                    let done = match verdict {
+                        Check::Wait => Ok(()),
+                        Check::Passed => health.take().map_or(Ok(()), |h| tokio::task::block_in_place(|| f.confirm(h, &store))),
+                        Check::Failed(why) => {
+                            reassemble = true;
+                            cancel.cancel();
+                            health.take().map_or(Ok(()), |h| tokio::task::block_in_place(|| f.roll_back(h.pending, &why, &store)))
+                        }
+                    };
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, "deploy: cannot record the health check's outcome");
+                    }
+                    queue_outcomes(fleet.as_ref(), mqtt.as_ref());
+                }
                 // Only a loop that gets this far keeps systemd's watchdog content.
                 notifier.ping();
                 if let Some(a) = alarms.as_mut() {
@@ -331,6 +458,27 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                     Err(e) => tracing::error!(error = %e, "model reload rejected; the running models stay"),
                 }
             }
+            Some(req) = next_deploy(&mut deploys), if !sources_stopping => {
+                let Some(f) = fleet.as_ref() else { continue };
+                let busy = health.as_ref().map(|h| h.pending.deploy_id().to_string());
+                let reply = crate::fleet::deploy::ReplyTo::from_mqtt(req.reply);
+                let check = |kind: Kind, name: &str, version: &str| check_deploy(&config, kind, name, version);
+                match tokio::task::block_in_place(|| f.apply(&req.payload, reply, busy.as_deref(), &store, &check)) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        reassemble = true;
+                        cancel.cancel();
+                    }
+                    Err(e) => {
+                        // Half done: the next assembly finds the deploy in progress and puts
+                        // the previous version back.
+                        tracing::error!(error = %e, "deploy failed while putting the new version in place; rolling back");
+                        reassemble = true;
+                        cancel.cancel();
+                    }
+                }
+                queue_outcomes(fleet.as_ref(), mqtt.as_ref());
+            }
             _ = prune.tick(), if !sources_stopping => {
                 let now = crate::time::now_ms();
                 match tokio::task::block_in_place(|| store.prune(now, config.store.sample_retention_hours, config.store.max_samples)) {
@@ -352,8 +500,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         tracing::error!(error = %e, "cannot store the last samples at shutdown");
     }
     drop(store);
+    if reassemble && !stop.is_cancelled() {
+        tracing::info!("edgecite stopped for a new assembly (deploy); starting again");
+        return Ok(Exit::Reassemble);
+    }
     tracing::info!("edgecite stopped; store closed");
-    Ok(())
+    Ok(Exit::Stopped)
 }
 
 /// Apply assessments: finding transitions to the store, status changes to the log and the

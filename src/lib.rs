@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod deadband;
 pub mod diagnose;
 pub mod files;
+pub mod fleet;
 pub mod inference;
 pub mod knowledge;
 pub mod local_hw;

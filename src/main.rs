@@ -93,6 +93,11 @@ enum Command {
         #[command(subcommand)]
         command: edgecite::cli::RefsCommand,
     },
+    /// Fleet bundles: signing keys, build, sign, verify, deploy requests.
+    Bundle {
+        #[command(subcommand)]
+        command: edgecite::cli::bundle::BundleCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
             edgecite::cli::model::parity(&model, config.as_deref(), models_dir, json)
         }
         Command::Baseline { command } => edgecite::cli::baseline::run(command),
+        Command::Bundle { command } => edgecite::cli::bundle::run(command),
         Command::User { command } => edgecite::cli::user::user(command),
         Command::Token { command } => edgecite::cli::user::token(command),
         Command::Ask(args) => edgecite::cli::ask(&args),
@@ -244,12 +250,26 @@ async fn cancel_on_signal(cancel: CancellationToken) {
     cancel.cancel();
 }
 
+/// Run the daemon; after a deploy, read the files again and assemble it again, in the same
+/// process.
 fn run(path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
+    let load = || match Config::load(path) {
+        // A deployed config that does not load now (it did when it was checked) is undone
+        // at once; the deploy's record then reports the rollback.
+        Err(e) if edgecite::fleet::deploy::recover_config(path) => {
+            tracing::error!(error = %e, "the deployed config does not load; the previous one is back");
+            Config::load(path)
+        }
+        r => r,
+    };
+    let mut config = load()?;
     runtime()?.block_on(async move {
         let cancel = CancellationToken::new();
         tokio::spawn(cancel_on_signal(cancel.clone()));
-        edgecite::daemon::run(config, cancel).await
+        while edgecite::daemon::run(config, cancel.clone()).await? == edgecite::daemon::Exit::Reassemble {
+            config = load()?;
+        }
+        Ok(())
     })
 }
 

@@ -8,6 +8,7 @@
 //! errors.
 
 pub mod baseline;
+pub mod bundle;
 pub mod check;
 pub mod modbus;
 pub mod model;

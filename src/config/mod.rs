@@ -12,6 +12,7 @@ pub mod assets;
 mod baseline;
 pub mod diagnose;
 mod error;
+pub mod fleet;
 pub mod inference;
 pub mod mqtt;
 pub mod packs;
@@ -59,6 +60,9 @@ pub struct Config {
     /// Diagnostic packs, reference search, language.
     #[serde(default)]
     pub packs: packs::PacksConfig,
+    /// Signed deploys over MQTT (`config/fleet.rs`).
+    #[serde(default)]
+    pub fleet: fleet::FleetConfig,
     /// The file this config was read from (not a TOML key).
     #[serde(skip)]
     pub file: PathBuf,
@@ -138,6 +142,8 @@ impl Config {
         config.store.path = base.join(&config.store.path);
         config.inference.models_dir = base.join(&config.inference.models_dir);
         config.packs.anchor(base, &config.store.path);
+        config.fleet.anchor(base, &config.store.path, &config.packs.dirs);
+        config.fleet.validate(&doc, &KeyPath::root(), config.mqtt.enabled, &config.packs.dirs)?;
         if let Some(p) = &config.inference.runtime_path {
             config.inference.runtime_path = Some(base.join(p));
         }

@@ -39,8 +39,17 @@ pub enum Event {
         /// Set for QoS 1 messages on a session with manual acknowledgements: hand it to
         /// `Conn::try_ack` once the message is dealt with (stored, or counted as malformed).
         ack: Option<AckHandle>,
+        /// MQTT 5 request properties: response topic and correlation data.
+        reply: Reply,
     },
     Other,
+}
+
+/// Where a request wants its answer (MQTT 5 request/response; empty on 3.1.1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reply {
+    pub topic: Option<String>,
+    pub correlation: Option<Vec<u8>>,
 }
 
 pub struct Will {
@@ -60,6 +69,8 @@ pub struct Props {
     /// Message Expiry Interval (s): the broker drops the message if not delivered by then.
     pub expiry_s: Option<u32>,
     pub user: Vec<(String, String)>,
+    /// Correlation data of a response (MQTT 5 request/response).
+    pub correlation: Option<Vec<u8>>,
 }
 
 /// What `Conn::try_ack` needs to acknowledge one received PUBLISH (its payload removed).
@@ -253,7 +264,7 @@ impl Conn {
                         let payload = std::mem::take(&mut p.payload).to_vec();
                         let topic = std::mem::take(&mut p.topic);
                         let ack = (p.qos != rumqttc::QoS::AtMostOnce).then_some(AckHandle::V4(p));
-                        Ok(Event::Message { topic, payload, ack })
+                        Ok(Event::Message { topic, payload, ack, reply: Reply::default() })
                     }
                     E::Outgoing(Outgoing::Publish(pkid)) => Ok(Event::Sent(pkid)),
                     _ => Ok(Event::Other),
@@ -270,8 +281,16 @@ impl Conn {
                     E::Incoming(Packet::Publish(mut p)) => {
                         let payload = std::mem::take(&mut p.payload).to_vec();
                         let topic = String::from_utf8_lossy(&std::mem::take(&mut p.topic)).into_owned();
+                        let reply = p
+                            .properties
+                            .as_mut()
+                            .map(|props| Reply {
+                                topic: props.response_topic.take(),
+                                correlation: props.correlation_data.take().map(|c| c.to_vec()),
+                            })
+                            .unwrap_or_default();
                         let ack = (p.qos != v5::mqttbytes::QoS::AtMostOnce).then_some(AckHandle::V5(p));
-                        Ok(Event::Message { topic, payload, ack })
+                        Ok(Event::Message { topic, payload, ack, reply })
                     }
                     E::Outgoing(Outgoing::Publish(pkid)) => Ok(Event::Sent(pkid)),
                     _ => Ok(Event::Other),
@@ -304,6 +323,7 @@ impl Conn {
                     message_expiry_interval: props.expiry_s,
                     user_properties: props.user,
                     content_type: props.content_type,
+                    correlation_data: props.correlation.map(Into::into),
                     ..Default::default()
                 };
                 c.try_publish_with_properties(topic, qos5(q), retain, payload, p).map_err(|e| e.to_string())

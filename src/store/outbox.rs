@@ -35,6 +35,8 @@ pub enum MessageClass {
     Finding = 1,
     State = 2,
     Metrics = 3,
+    /// An answer to a request (a deploy's outcome on its response topic); never dropped.
+    Reply = 4,
 }
 
 impl MessageClass {
@@ -43,6 +45,7 @@ impl MessageClass {
             0 => MessageClass::Telemetry,
             1 => MessageClass::Finding,
             2 => MessageClass::State,
+            4 => MessageClass::Reply,
             _ => MessageClass::Metrics,
         }
     }

@@ -172,6 +172,8 @@ pub struct MqttSink {
     /// `_gateway/info` is to be published with the next pass (it changed, or a new session).
     runs: Option<info::Runs>,
     info_due: bool,
+    /// Deploy requests from the broker (`[fleet] accept_deploys`), for the daemon loop.
+    deploys: Option<tokio::sync::mpsc::Receiver<sender::DeployRequest>>,
 }
 
 /// The producer side of the Sparkplug B session.
@@ -273,7 +275,7 @@ impl MqttSink {
         let outbox = Arc::new(Mutex::new(outbox));
         let wake = Arc::new(Notify::new());
         let topics = Topics::new(&m.topic_prefix, &config.site.id, &config.site.gateway);
-        let s = sender::Sender::new(
+        let mut s = sender::Sender::new(
             m.clone(),
             client_id,
             config.site.id.clone(),
@@ -283,6 +285,14 @@ impl MqttSink {
             wake.clone(),
             status.clone(),
         );
+        let mut deploys = None;
+        if config.fleet.accept_deploys {
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            s = s.with_deploys(tx);
+            tracing::info!(topic = %topics.gateway("cmd/deploy"), trust = %config.fleet.trust_dir.display(),
+                "deploys accepted (signed bundles only)");
+            deploys = Some(rx);
+        }
         tasks.spawn(s.run(cancel));
         Ok(Some(MqttSink {
             outbox,
@@ -299,7 +309,36 @@ impl MqttSink {
             spb: spb.map(|(p, _)| p),
             runs: None,
             info_due: false,
+            deploys,
         }))
+    }
+
+    /// The deploy requests' receiver, for the daemon loop (once).
+    pub fn take_deploys(&mut self) -> Option<tokio::sync::mpsc::Receiver<sender::DeployRequest>> {
+        self.deploys.take()
+    }
+
+    /// Queue a deploy's outcome: on `…/_gateway/deploy`, and as a reply on the request's
+    /// response topic (MQTT 5 correlation data, or the 3.1.1 request's `correlation`).
+    pub fn queue_outcome(&self, o: &crate::fleet::deploy::Outcome) -> Result<(), MqttError> {
+        let bytes = serde_json::to_vec(&payload::deploy(&self.site, &self.gateway, o)).expect("json");
+        let mut msgs = vec![NewMessage {
+            class: MessageClass::State,
+            topic: self.topics.gateway("deploy"),
+            payload: bytes.clone(),
+            retain: false,
+            created_ms: o.ts_ms,
+        }];
+        if let Some(t) = &o.reply.topic {
+            msgs.push(NewMessage {
+                class: MessageClass::Reply,
+                topic: t.clone(),
+                payload: bytes,
+                retain: false,
+                created_ms: o.ts_ms,
+            });
+        }
+        self.enqueue(&msgs, &[])
     }
 
     /// Commit messages to the outbox (one transaction) and wake the sender. This is the

@@ -48,6 +48,15 @@ fn head(kind: &str, site: &str, gateway: &str, ts_ms: i64) -> serde_json::Map<St
     m
 }
 
+/// A deploy's outcome (`_gateway/deploy` and the request's reply topic).
+pub fn deploy(site: &str, gateway: &str, o: &crate::fleet::deploy::Outcome) -> Value {
+    let mut m = head("deploy", site, gateway, o.ts_ms);
+    if let Value::Object(fields) = serde_json::to_value(o).expect("outcome serialises") {
+        m.extend(fields);
+    }
+    Value::Object(m)
+}
+
 /// The latest value of every role of an asset.
 pub fn telemetry(site: &str, gateway: &str, asset: &AssetState, now_ms: i64) -> Value {
     let mut m = head("telemetry", site, gateway, now_ms);

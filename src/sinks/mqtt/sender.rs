@@ -16,7 +16,7 @@
 use super::payload::{self, Topics};
 use super::MqttStatus;
 use crate::config::mqtt::MqttConfig;
-use crate::mqtt::client::{Backoff, Conn, Event, Props, Will};
+use crate::mqtt::client::{Backoff, Conn, Event, Props, Reply, Will};
 use crate::store::outbox::{Message, MessageClass, NewMessage, Outbox};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -43,6 +43,10 @@ pub trait Protocol: Send + 'static {
     fn encode(&mut self, m: &Message, replay: bool) -> Vec<u8>;
     /// A message on a subscribed topic; returns how many publishes it made.
     fn on_message(&mut self, conn: &Conn, topic: &str, payload: &[u8]) -> usize;
+    /// A message with its MQTT 5 request properties (response topic, correlation data).
+    fn on_request(&mut self, conn: &Conn, topic: &str, payload: &[u8], _reply: Reply) -> usize {
+        self.on_message(conn, topic, payload)
+    }
     /// Whether this outbox reports its dropped telemetry as a metric message.
     fn reports_drops(&self) -> bool;
     /// Before a clean disconnect (the broker does not send the will then): say so.
@@ -70,6 +74,41 @@ pub struct JsonProtocol {
     topics: Topics,
     epoch: i64,
     telemetry_expiry_s: u32,
+    /// Deploy requests go to the daemon loop (`[fleet] accept_deploys`).
+    deploys: Option<tokio::sync::mpsc::Sender<DeployRequest>>,
+}
+
+impl JsonProtocol {
+    fn new(
+        cfg: &MqttConfig,
+        site: &str,
+        gateway: &str,
+        topics: &Topics,
+        epoch: i64,
+        deploys: Option<tokio::sync::mpsc::Sender<DeployRequest>>,
+    ) -> JsonProtocol {
+        JsonProtocol {
+            site: site.into(),
+            gateway: gateway.into(),
+            topics: topics.clone(),
+            epoch,
+            telemetry_expiry_s: cfg.telemetry_expiry_s,
+            deploys,
+        }
+    }
+}
+
+/// The correlation data a reply echoes (its payload's `reply.correlation`, base64).
+fn reply_correlation(payload: &[u8]) -> Option<Vec<u8>> {
+    let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let c = v.get("reply")?.get("correlation")?.as_str()?;
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, c).ok()
+}
+
+/// A message on `…/_gateway/cmd/deploy`, for the daemon loop.
+pub struct DeployRequest {
+    pub payload: Vec<u8>,
+    pub reply: Reply,
 }
 
 impl Protocol for JsonProtocol {
@@ -84,6 +123,11 @@ impl Protocol for JsonProtocol {
     }
 
     fn on_connected(&mut self, conn: &Conn) -> usize {
+        if self.deploys.is_some() {
+            if let Err(e) = conn.try_subscribe(&self.topics.gateway("cmd/deploy"), 1) {
+                tracing::warn!(error = %e, "cannot subscribe to deploy requests");
+            }
+        }
         let online = payload::status(&self.site, &self.gateway, true, crate::time::now_ms());
         match conn.try_publish(&self.topics.gateway("status"), 1, true, serde_json::to_vec(&online).expect("json")) {
             Ok(()) => 1,
@@ -104,6 +148,7 @@ impl Protocol for JsonProtocol {
             expiry_s: (m.class == MessageClass::Telemetry && self.telemetry_expiry_s > 0)
                 .then_some(self.telemetry_expiry_s),
             user: vec![("schema".into(), format!("edgecite/v1/{kind}")), ("gateway".into(), self.gateway.clone())],
+            correlation: (m.class == MessageClass::Reply).then(|| reply_correlation(&m.payload)).flatten(),
         }
     }
 
@@ -111,7 +156,20 @@ impl Protocol for JsonProtocol {
         payload::envelope(self.epoch, m.id, replay, &m.payload)
     }
 
-    fn on_message(&mut self, _: &Conn, _: &str, _: &[u8]) -> usize {
+    fn on_message(&mut self, conn: &Conn, topic: &str, payload: &[u8]) -> usize {
+        self.on_request(conn, topic, payload, Reply::default())
+    }
+
+    fn on_request(&mut self, _: &Conn, topic: &str, payload: &[u8], reply: Reply) -> usize {
+        match &self.deploys {
+            Some(tx) if topic == self.topics.gateway("cmd/deploy") => {
+                tracing::info!(%topic, bytes = payload.len(), "deploy request received");
+                if tx.try_send(DeployRequest { payload: payload.to_vec(), reply }).is_err() {
+                    tracing::warn!(%topic, "deploy request not taken: another one is being handled; send it again later");
+                }
+            }
+            _ => tracing::warn!(%topic, "message on a topic this sink does not handle; ignored"),
+        }
         0
     }
 
@@ -165,14 +223,15 @@ impl Sender {
     ) -> Sender {
         let topics = Topics::new(&cfg.topic_prefix, &site, &gateway);
         let epoch = lock(&outbox).epoch();
-        let proto = Box::new(JsonProtocol {
-            site: site.clone(),
-            gateway: gateway.clone(),
-            topics: topics.clone(),
-            epoch,
-            telemetry_expiry_s: cfg.telemetry_expiry_s,
-        });
+        let proto = Box::new(JsonProtocol::new(&cfg, &site, &gateway, &topics, epoch, None));
         Sender { cfg, client_id, site, gateway, topics, tls, outbox, wake, status, proto }
+    }
+
+    /// The JSON sender, also taking deploy requests (`[fleet] accept_deploys`).
+    pub fn with_deploys(mut self, tx: tokio::sync::mpsc::Sender<DeployRequest>) -> Sender {
+        let epoch = self.outbox().epoch();
+        self.proto = Box::new(JsonProtocol::new(&self.cfg, &self.site, &self.gateway, &self.topics, epoch, Some(tx)));
+        self
     }
 
     /// The same sender with another protocol (Sparkplug B) and its own client id.
@@ -428,8 +487,8 @@ impl Sender {
                             acked.push(id);
                         }
                     }
-                    Ok(Event::Message { topic, payload, .. }) => {
-                        for _ in 0..self.proto.on_message(conn, &topic, &payload) {
+                    Ok(Event::Message { topic, payload, reply, .. }) => {
+                        for _ in 0..self.proto.on_request(conn, &topic, &payload, reply) {
                             waiting.push_back(None);
                         }
                         if self.proto.wants_reconnect() {

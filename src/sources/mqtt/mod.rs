@@ -392,7 +392,7 @@ async fn run(
                     counters.connected.store(1, Ordering::Relaxed);
                     tracing::info!(subscriptions = cfg.subscriptions.len(), "MQTT ingest subscribed");
                 }
-                Ok(Event::Message { topic, payload, ack }) => {
+                Ok(Event::Message { topic, payload, ack, .. }) => {
                     SourceCounters::add(&counters.requests, 1);
                     if malformed_by_topic.len() > 10_000 {
                         malformed_by_topic.clear(); // bounded under a flood of distinct topics
