@@ -4,7 +4,8 @@
 //! datatypes; seq per session; rebirth on NCMD; NDEATH as the QoS 1 will with an Int64
 //! bdSeq; bdSeq continuity (one step per accepted CONNECT, not per attempt) and stable
 //! aliases across a restart and an outage; is_historical on data replayed after an outage;
-//! DDEATH when a Modbus device dies and DBIRTH when it returns.
+//! DDEATH when a Modbus device dies and DBIRTH when it returns; what the node runs as
+//! `Node Info/` metrics of the NBIRTH, and a rebirth when a reload changes it.
 
 use crate::common::mosquitto::{
     publish_all, publish_retained, sparkplug_decode, sparkplug_encode, Broker, Received, Subscriber,
@@ -212,6 +213,115 @@ fn sparkplug_session_births_data_rebirth_restart_and_history() {
     let last_birth = births(&d, nbirth).last().copied().unwrap().clone();
     let last_death = &d.iter().rev().find(|(t, _)| t.contains("/NDEATH/")).unwrap().1;
     assert_eq!(bdseq(last_death), bdseq(&last_birth), "{last_death} {last_birth}");
+}
+
+/// A StringArray metric's strings (Sparkplug 3.0: each ended by a NUL in `bytes_value`).
+fn strings(m: &Value) -> Vec<String> {
+    use base64::Engine;
+    assert_eq!(m["datatype"], 33, "a StringArray: {m}");
+    let b = base64::engine::general_purpose::STANDARD.decode(m["bytes_value"].as_str().unwrap_or("")).unwrap();
+    assert!(b.is_empty() || b.ends_with(&[0]), "every string ends with a NUL: {m}");
+    b.split(|c| *c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8(s.to_vec()).unwrap()).collect()
+}
+
+/// A String metric's value.
+fn string<'a>(p: &'a Value, name: &str) -> &'a str {
+    let m = metric(p, name);
+    assert_eq!(m["datatype"], 12, "a String: {m}");
+    m["string_value"].as_str().unwrap_or_else(|| panic!("no string value: {m}"))
+}
+
+#[test]
+fn sparkplug_nbirth_says_what_the_node_runs_and_a_reload_that_adds_a_model_is_a_rebirth() {
+    use sha2::Digest;
+    let sha = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let sub = Subscriber::start(broker.port, "test-spb-info", "spBv1.0/#");
+    let ports = Ports::new();
+    let models = dir.path().join("models");
+    crate::common::copy_dir(&crate::common::repo().join("models/pump_anomaly"), &models.join("pump_anomaly"));
+    let cfg = config(dir.path(), &ports, broker.port);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let repo_models = format!("{:?}", crate::common::repo().join("models").display().to_string());
+    assert!(text.contains(&repo_models));
+    std::fs::write(&cfg, text.replace(&repo_models, &format!("{:?}", models.display().to_string()))).unwrap();
+    let before_start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let mut daemon = Daemon::start(&cfg, ports.api, &[]);
+    let nbirth = "spBv1.0/Plant/NBIRTH/gw1";
+    sub.wait_for(
+        "NBIRTH and two DBIRTHs",
+        LIMIT,
+        || daemon.log_text(),
+        |got| count(got, "NBIRTH") == 1 && count(got, "DBIRTH") == 2,
+    );
+    let d = decoded(&sub.snapshot());
+    let first = births(&d, nbirth)[0].clone();
+    assert_eq!(string(&first, "Node Info/Version"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(string(&first, "Node Info/Config SHA256"), sha(&std::fs::read(&cfg).unwrap()), "{first}");
+    assert!(string(&first, "Node Info/Target").contains(std::env::consts::ARCH), "{first}");
+    assert!(string(&first, "Node Info/ONNX Runtime").starts_with("1."), "{first}");
+    assert!(strings(metric(&first, "Node Info/Providers Available")).contains(&"cpu".to_string()), "{first}");
+    assert_eq!(strings(metric(&first, "Node Info/Model Errors")), Vec::<String>::new(), "{first}");
+    let start = metric(&first, "Node Info/Start Time");
+    assert_eq!(start["datatype"], 13, "a DateTime: {start}");
+    let started = num(&start["long_value"]);
+    assert!(started >= before_start - 1000 && started <= num(&first["timestamp"]), "{start}");
+    // Each pack as its file and manifest say.
+    let pack_file = std::fs::read(crate::common::repo().join("configs/packs/transformer-dga/pack.toml")).unwrap();
+    let pack: toml::Value = toml::from_str(std::str::from_utf8(&pack_file).unwrap()).unwrap();
+    assert_eq!(string(&first, "Node Info/Packs/transformer-dga/SHA256"), sha(&pack_file), "{first}");
+    assert_eq!(Some(string(&first, "Node Info/Packs/transformer-dga/Version")), pack["pack"]["version"].as_str());
+    // The model as its manifest says, on the CPU.
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(models.join("pump_anomaly/manifest.toml")).unwrap()).unwrap();
+    let model = "Node Info/Models/pump_anomaly";
+    assert_eq!(Some(string(&first, &format!("{model}/SHA256"))), manifest["sha256"].as_str(), "{first}");
+    assert_eq!(Some(string(&first, &format!("{model}/Version"))), manifest["version"].as_str(), "{first}");
+    assert_eq!(string(&first, &format!("{model}/Provider")), "cpu", "{first}");
+    assert!(["all", "partial"].contains(&string(&first, &format!("{model}/Placement"))), "{first}");
+    let names = aliases(&first);
+    assert!(!names.keys().any(|n| n.starts_with("Node Info/Models/pump_b/")), "{first}");
+    let distinct: std::collections::BTreeSet<u64> = names.values().copied().collect();
+    assert_eq!(distinct.len(), names.len(), "one alias per node metric: {names:?}");
+
+    // A second model and SIGHUP: the metric set changes, so the node is born again in the
+    // same session (same bdSeq, seq from 0), its devices after it.
+    crate::common::copy_dir(&crate::common::repo().join("models/pump_anomaly"), &models.join("pump_b"));
+    let m = std::fs::read_to_string(models.join("pump_b/manifest.toml")).unwrap();
+    std::fs::write(models.join("pump_b/manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_b\""))
+        .unwrap();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    sub.wait_for(
+        "a second NBIRTH and the DBIRTHs after it",
+        LIMIT,
+        || daemon.log_text(),
+        |got| count(got, "NBIRTH") == 2 && count(got, "DBIRTH") == 4,
+    );
+    let d = decoded(&sub.snapshot());
+    let at = d.iter().rposition(|(t, _)| t == nbirth).unwrap();
+    let again = &d[at].1;
+    assert_eq!((num(&again["seq"]), bdseq(again)), (0, bdseq(&first)), "{again}");
+    for name in ["pump_anomaly", "pump_b"] {
+        let sha256 = string(again, &format!("Node Info/Models/{name}/SHA256"));
+        assert_eq!(Some(sha256), manifest["sha256"].as_str(), "{again}");
+    }
+    assert_eq!(string(again, "Node Info/Config SHA256"), string(&first, "Node Info/Config SHA256"));
+    let again_names = aliases(again);
+    assert!(names.iter().all(|(n, a)| again_names.get(n) == Some(a)), "aliases kept: {names:?} {again_names:?}");
+    let after: Vec<(&str, u64)> = d[at + 1..].iter().map(|(t, p)| (t.as_str(), num(&p["seq"]))).collect();
+    let dbirths: Vec<&(&str, u64)> = after.iter().filter(|(t, _)| t.contains("/DBIRTH/")).collect();
+    assert_eq!(dbirths.len(), 2, "every device born again after the node: {after:?}");
+    let seqs: Vec<u64> = after.iter().map(|(_, s)| *s).collect();
+    assert!(
+        seqs.iter().enumerate().all(|(i, s)| *s == (i as u64 + 1) % 256),
+        "seq goes on from the NBIRTH's 0: {after:?}"
+    );
+    assert!(daemon.terminate(), "clean stop");
 }
 
 #[test]

@@ -187,6 +187,8 @@ struct SparkplugProducer {
     node: String,
     started: bool,
     status: Arc<MqttStatus>,
+    /// What the gateway runs, shared with the session for its NBIRTH.
+    runs: Arc<Mutex<Option<info::Runs>>>,
 }
 
 const FINDING_CURSOR: &str = "finding_event_cursor";
@@ -224,10 +226,12 @@ impl MqttSink {
                 m.sparkplug.edge_node_id.clone()
             };
             let devices = Arc::new(Mutex::new(sparkplug::Devices::new()));
+            let runs = Arc::new(Mutex::new(None));
             let (wake, ready) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
             let proto = sparkplug::SparkplugProtocol::new(&m.sparkplug.group_id, &node, so.clone(), devices.clone())
                 .with_primary_host(&m.sparkplug.primary_host_id)
-                .with_dcmd(dcmd::Dcmd::from_config(config));
+                .with_dcmd(dcmd::Dcmd::from_config(config))
+                .with_runs(runs.clone());
             // Births and data at QoS 0, as the specification asks.
             let mut scfg = m.clone();
             scfg.qos = 0;
@@ -260,6 +264,7 @@ impl MqttSink {
                     node,
                     started: false,
                     status: sstatus.clone(),
+                    runs,
                 },
                 sstatus,
             ))
@@ -368,6 +373,9 @@ impl MqttSink {
     /// evaluation pass.
     pub fn set_runs(&mut self, runs: info::Runs) {
         if self.runs.as_ref() != Some(&runs) {
+            if let Some(sp) = &mut self.spb {
+                sp.set_runs(&runs);
+            }
             self.runs = Some(runs);
             self.info_due = true;
         }
@@ -468,6 +476,27 @@ impl MqttSink {
 }
 
 impl SparkplugProducer {
+    /// What the gateway runs now, for the NBIRTH. A change once the session may have been
+    /// born is a rebirth (queued after the data before it).
+    fn set_runs(&mut self, runs: &info::Runs) {
+        let before = self.runs.lock().unwrap_or_else(|p| p.into_inner()).replace(runs.clone());
+        if before.is_none() || !self.started {
+            return;
+        }
+        let devices = self.devices.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let msgs = sparkplug::rebirth(&self.group, &self.node, &devices, crate::time::now_ms());
+        let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        match o.enqueue(&msgs, &[]) {
+            Ok(_) => {
+                *self.status.outbox.lock().unwrap_or_else(|p| p.into_inner()) = o.stats();
+                drop(o);
+                self.status.enqueued.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+                self.wake.notify_one();
+            }
+            Err(e) => tracing::error!(error = %e, "Sparkplug: cannot queue the rebirth for a change in what runs"),
+        }
+    }
+
     /// Update the devices' current metrics and queue a DDATA per device with what changed.
     fn after_evaluation(
         &mut self,

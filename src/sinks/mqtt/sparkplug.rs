@@ -19,22 +19,95 @@
 //! - Device health: when every role of an asset reads `comm_error` (its Modbus device is
 //!   gone) the device gets a DDEATH; when a value comes back, a DBIRTH.
 //! - NCMD `Node Control/Rebirth` = true: NBIRTH and DBIRTHs again (same bdSeq, seq from 0).
+//! - The NBIRTH carries what the gateway runs (`info::Runs`, the same as the JSON
+//!   `_gateway/info`) as node metrics under `Node Info/` (`node_info`). A change of what it
+//!   runs (a model reload) is a rebirth through the outbox (`rebirth`: an NBIRTH row and a
+//!   DBIRTH row per live device, in order after the data queued before it), because the
+//!   metric set changes and an NDATA may carry only metrics its NBIRTH named.
 //! - QoS 0 for births and data and QoS 1 for the will, as the specification asks; a DDATA
 //!   row leaves the outbox once written to the socket.
 
+use super::info::Runs;
 use super::sender::Protocol;
 use crate::diagnose::{Assessment, Outcome};
 use crate::mqtt::client::{Conn, Will};
 use crate::mqtt::sparkplug::{self as spb, datatype, Metric, Payload, Value};
 use crate::pipeline::AssetState;
 use crate::sample::Quality;
-use crate::store::outbox::{Message, Outbox};
+use crate::store::outbox::{Message, MessageClass, NewMessage, Outbox};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 const BDSEQ: &str = "sparkplug_bdseq_next";
 const REBIRTH: &str = "Node Control/Rebirth";
+/// The folder of the node metrics that say what the gateway runs.
+const INFO: &str = "Node Info";
+/// Sparkplug 3.0 StringArray: UTF-8 strings, each ended by a NUL, in `bytes_value`.
+const STRING_ARRAY: u32 = spb::DataType::StringArray as u32;
+
+/// A `Node Info/` metric's value: a String, a StringArray, a DateTime (ms since the epoch,
+/// UTC) or a null String.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InfoVal {
+    Text(String),
+    Texts(Vec<String>),
+    Time(i64),
+    NullText,
+}
+
+/// A pack id or model name as one level of a metric path (`/` would open a folder).
+fn level(name: &str) -> String {
+    name.replace('/', "_")
+}
+
+/// The NBIRTH's `Node Info/` metrics: name and value, in a stable order.
+pub fn node_info(runs: &Runs) -> Vec<(String, InfoVal)> {
+    let t = |s: &str| InfoVal::Text(s.to_string());
+    let mut m = vec![
+        (format!("{INFO}/Version"), t(&runs.version)),
+        (format!("{INFO}/Target"), t(&runs.target)),
+        (format!("{INFO}/Config SHA256"), t(&runs.config_sha256)),
+        (format!("{INFO}/ONNX Runtime"), runs.onnxruntime.as_deref().map(t).unwrap_or(InfoVal::NullText)),
+        (format!("{INFO}/Providers Available"), InfoVal::Texts(runs.providers_available.clone())),
+        (format!("{INFO}/Start Time"), InfoVal::Time(runs.started_ms)),
+        (format!("{INFO}/Model Errors"), InfoVal::Texts(runs.model_errors.clone())),
+    ];
+    for p in &runs.packs {
+        let dir = format!("{INFO}/Packs/{}", level(&p.id));
+        m.push((format!("{dir}/Version"), t(&p.version)));
+        m.push((format!("{dir}/SHA256"), t(&p.sha256)));
+    }
+    for x in &runs.models {
+        let dir = format!("{INFO}/Models/{}", level(&x.name));
+        m.push((format!("{dir}/Version"), t(&x.version)));
+        m.push((format!("{dir}/SHA256"), t(&x.sha256)));
+        m.push((format!("{dir}/Provider"), t(&x.provider)));
+        m.push((format!("{dir}/Placement"), t(&x.placement)));
+    }
+    m
+}
+
+/// The outbox rows of a rebirth: the NBIRTH (its metrics are made when it is sent) and a
+/// DBIRTH with every metric of each live device now. Births are never dropped by the quota.
+pub fn rebirth(group: &str, node: &str, devices: &Devices, ts: i64) -> Vec<NewMessage> {
+    let row = |kind: &str, device: Option<&str>, c: &Change| NewMessage {
+        class: MessageClass::State,
+        topic: SparkplugProtocol::topic(group, kind, node, device),
+        payload: serde_json::to_vec(c).expect("json"),
+        retain: false,
+        created_ms: ts,
+    };
+    let empty = Change { ts, metrics: BTreeMap::new(), quality: BTreeMap::new(), units: BTreeMap::new() };
+    let mut msgs = vec![row("NBIRTH", None, &empty)];
+    for (id, d) in devices.iter().filter(|(_, d)| !d.dead) {
+        let Transition::Birth(c) = transition(Some(&Device { dead: true, ..Device::default() }), d, ts) else {
+            continue;
+        };
+        msgs.push(row("DBIRTH", Some(id), &c));
+    }
+    msgs
+}
 
 /// A metric value as the producer knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,6 +248,8 @@ pub struct SparkplugProtocol {
     state_ts: i64,
     reconnect: bool,
     dcmd: Option<Arc<super::dcmd::Dcmd>>,
+    /// What the gateway runs, for the NBIRTH's `Node Info/` metrics (set by the producer).
+    runs: Arc<Mutex<Option<Runs>>>,
 }
 
 impl SparkplugProtocol {
@@ -191,7 +266,14 @@ impl SparkplugProtocol {
             state_ts: i64::MIN,
             reconnect: false,
             dcmd: None,
+            runs: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Read what the gateway runs from here for every NBIRTH.
+    pub fn with_runs(mut self, runs: Arc<Mutex<Option<Runs>>>) -> Self {
+        self.runs = runs;
+        self
     }
 
     /// Handle DCMD writes (each checked and audited).
@@ -327,6 +409,48 @@ impl SparkplugProtocol {
         }
     }
 
+    /// A `Node Info/` metric of the NBIRTH.
+    fn info_metric(&self, name: &str, v: &InfoVal, ts: i64) -> Metric {
+        let (dt, value) = match v {
+            InfoVal::Text(s) => (datatype::STRING, Some(Value::StringValue(s.clone()))),
+            InfoVal::Texts(l) => {
+                let bytes = l.iter().flat_map(|s| s.bytes().filter(|b| *b != 0).chain([0])).collect();
+                (STRING_ARRAY, Some(Value::BytesValue(bytes)))
+            }
+            InfoVal::Time(ms) => (datatype::DATETIME, Some(Value::LongValue(*ms as u64))),
+            InfoVal::NullText => (datatype::STRING, None),
+        };
+        Metric {
+            name: Some(name.to_string()),
+            alias: self.alias("", name),
+            timestamp: Some(ts as u64),
+            datatype: Some(dt),
+            is_null: value.is_none().then_some(true),
+            value,
+            ..Default::default()
+        }
+    }
+
+    /// The NBIRTH (seq 0 of the session or of a rebirth): bdSeq, `Node Control/Rebirth` and
+    /// what the gateway runs.
+    fn node_birth(&mut self, now: i64) -> Payload {
+        self.seq = 0;
+        let mut metrics = vec![
+            self.bdseq_metric(self.bdseq, now, true),
+            Metric {
+                name: Some(REBIRTH.into()),
+                alias: self.alias("", REBIRTH),
+                timestamp: Some(now as u64),
+                datatype: Some(datatype::BOOLEAN),
+                value: Some(Value::BooleanValue(false)),
+                ..Default::default()
+            },
+        ];
+        let info = self.runs.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(node_info).unwrap_or_default();
+        metrics.extend(info.iter().map(|(name, v)| self.info_metric(name, v, now)));
+        Payload { timestamp: Some(now as u64), seq: Some(self.next_seq()), metrics, ..Default::default() }
+    }
+
     fn death(&self, bdseq: i64) -> Payload {
         let now = crate::time::now_ms();
         Payload {
@@ -348,25 +472,8 @@ impl SparkplugProtocol {
     /// NBIRTH and one DBIRTH per live device; returns how many were published.
     fn births(&mut self, conn: &Conn) -> usize {
         let now = crate::time::now_ms();
-        self.seq = 0;
         let mut n = 0;
-        let node_metrics = vec![
-            self.bdseq_metric(self.bdseq, now, true),
-            Metric {
-                name: Some(REBIRTH.into()),
-                alias: self.alias("", REBIRTH),
-                timestamp: Some(now as u64),
-                datatype: Some(datatype::BOOLEAN),
-                value: Some(Value::BooleanValue(false)),
-                ..Default::default()
-            },
-        ];
-        let nbirth = Payload {
-            timestamp: Some(now as u64),
-            seq: Some(self.next_seq()),
-            metrics: node_metrics,
-            ..Default::default()
-        };
+        let nbirth = self.node_birth(now);
         let topic = Self::topic(&self.group, "NBIRTH", &self.node, None);
         if conn.try_publish(&topic, 0, false, spb::encode(&nbirth)).is_ok() {
             n += 1;
@@ -487,6 +594,10 @@ impl Protocol for SparkplugProtocol {
             }
         };
         let p = match kind {
+            "NBIRTH" => {
+                tracing::info!(bd_seq = self.bdseq, "Sparkplug: what the node runs changed; rebirth");
+                self.node_birth(crate::time::now_ms())
+            }
             "DDEATH" => Payload { timestamp: Some(change.ts as u64), seq: Some(self.next_seq()), ..Default::default() },
             "DBIRTH" => {
                 let d = Device {
@@ -603,5 +714,43 @@ mod tests {
         assert_eq!(transition(Some(&dead), &dead, 4), Transition::Nothing);
         let Transition::Birth(c) = transition(Some(&dead), &alive, 5) else { panic!() };
         assert_eq!((c.metrics.len(), c.units["values/p"].as_str(), c.quality["values/p"]), (1, "bar", 192));
+    }
+
+    #[test]
+    fn a_rebirth_is_an_nbirth_then_a_dbirth_per_live_device() {
+        let devices = Devices::from([("A".to_string(), dev(1.0, 192, false)), ("B".to_string(), dev(0.0, 0, true))]);
+        let rows = rebirth("G", "n", &devices, 7);
+        let topics: Vec<&str> = rows.iter().map(|r| r.topic.as_str()).collect();
+        assert_eq!(topics, ["spBv1.0/G/NBIRTH/n", "spBv1.0/G/DBIRTH/n/A"], "a dead device is not born");
+        assert!(rows.iter().all(|r| r.class == MessageClass::State), "births are never dropped by the quota");
+        let c: Change = serde_json::from_slice(&rows[1].payload).unwrap();
+        assert_eq!((c.ts, c.metrics["values/p"].clone(), c.units["values/p"].as_str()), (7, Val::Num(1.0), "bar"));
+    }
+
+    #[test]
+    fn node_info_names_every_pack_and_model_in_its_folder() {
+        let runs = Runs {
+            version: "1".into(),
+            target: "x".into(),
+            config_sha256: "c".into(),
+            packs: vec![super::super::info::PackRun { id: "p/1".into(), version: "2".into(), sha256: "s".into() }],
+            models: vec![super::super::info::ModelRun {
+                name: "m".into(),
+                version: "3".into(),
+                sha256: "t".into(),
+                provider: "cpu".into(),
+                placement: "all".into(),
+            }],
+            model_errors: vec![],
+            onnxruntime: None,
+            providers_available: vec!["cpu".into(), "xnnpack".into()],
+            started_ms: 5,
+        };
+        let info: BTreeMap<String, InfoVal> = node_info(&runs).into_iter().collect();
+        assert_eq!(info["Node Info/ONNX Runtime"], InfoVal::NullText);
+        assert_eq!(info["Node Info/Start Time"], InfoVal::Time(5));
+        assert_eq!(info["Node Info/Packs/p_1/SHA256"], InfoVal::Text("s".into()), "a `/` opens no folder");
+        assert_eq!(info["Node Info/Models/m/Placement"], InfoVal::Text("all".into()));
+        assert_eq!(info.len(), 7 + 2 + 4);
     }
 }
