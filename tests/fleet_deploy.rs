@@ -4,7 +4,7 @@
 //! with nothing changed, a model that fails its health check rolled back, every deploy in
 //! the audit log.
 
-use crate::common::mosquitto::Broker;
+use crate::common::mosquitto::{validate_with_jsonschema, Broker};
 use crate::common::{self, Daemon, Ports};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -152,7 +152,9 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     let v2 = dir.path().join("src/pump_anomaly");
     model_version(&models.join("pump_anomaly"), &v2, "9.1.0");
     let req = signed_request("model", "pump_anomaly", "9.1.0", &v2, &key, &dir.path().join("b/pump-9.1.0"), &[]);
+    let mut replies = Vec::new();
     let (reply, correlation) = request_v5(broker.port, topic, &req, b"deploy-1", Duration::from_secs(120));
+    replies.push(("deploy".to_string(), reply.clone()));
     assert_eq!(reply["state"], "applied", "{reply}\n{}", daemon.log_text());
     assert_eq!(correlation.as_deref(), Some(&b"deploy-1"[..]), "MQTT 5 correlation data echoed");
     assert_eq!(reply["previous_version"], before.as_str(), "{reply}");
@@ -175,6 +177,7 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     bytes[at] ^= 0x55;
     tampered["chunks"][0] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes).into();
     let (reply, _) = request_v5(broker.port, topic, &tampered, b"deploy-2", Duration::from_secs(60));
+    replies.push(("deploy".to_string(), reply.clone()));
     assert_eq!(reply["state"], "refused", "{reply}");
     assert!(reply["detail"].as_str().unwrap().contains("SHA-256"), "{reply}");
     assert_eq!(installed(), "9.1.0", "a refused bundle changes nothing");
@@ -187,6 +190,7 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     let untrusted =
         signed_request("model", "pump_anomaly", "9.2.0", &v3, &other_key, &dir.path().join("b/pump-9.2.0-x"), &[]);
     let (reply, _) = request_v5(broker.port, topic, &untrusted, b"deploy-3", Duration::from_secs(60));
+    replies.push(("deploy".to_string(), reply.clone()));
     assert_eq!(reply["state"], "refused", "{reply}");
     assert!(reply["detail"].as_str().unwrap().contains("no signature verifies"), "{reply}");
     assert_eq!(installed(), "9.1.0");
@@ -196,6 +200,7 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     let nan = common::repo().join("tests/fixtures/models/nan_score");
     let req = signed_request("model", "nan_score", "2.0.0", &nan, &key, &dir.path().join("b/nan"), &[]);
     let (reply, _) = request_v5(broker.port, topic, &req, b"deploy-4", Duration::from_secs(120));
+    replies.push(("deploy".to_string(), reply.clone()));
     assert_eq!(reply["state"], "rolled_back", "{reply}\n{}", daemon.log_text());
     assert!(reply["detail"].as_str().unwrap().contains("non-finite"), "{reply}");
     assert!(!models.join("nan_score").exists(), "the failed model is gone");
@@ -204,6 +209,8 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
         (!m.contains("nan_score") && m.contains("9.1.0")).then_some(())
     });
     assert_eq!(daemon.child.id(), pid);
+
+    validate_with_jsonschema(&replies);
 
     // Every deploy is in the audit log.
     let audit = daemon.json("/api/v1/admin/audit?limit=100");

@@ -93,6 +93,9 @@ pub fn run(command: BundleCommand) -> anyhow::Result<()> {
         BundleCommand::Build { kind, name, version, source, out } => {
             let (archive, manifest) = bundle::build(kind, &name, &version, &source)?;
             let (a, m) = (with_ext(&out, ".tar.gz"), with_ext(&out, ".json"));
+            if let Some(parent) = a.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
+            }
             std::fs::write(&a, &archive).with_context(|| format!("{}", a.display()))?;
             manifest.write(&m)?;
             println!(

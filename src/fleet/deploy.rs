@@ -195,7 +195,7 @@ pub enum Start {
     /// No deploy in progress.
     Clean,
     /// A deploy waits for its health check in this run.
-    Checking(Health),
+    Checking(Box<Health>),
     /// A deploy did not come through; the previous version is back. Assemble again.
     RolledBack,
 }
@@ -301,8 +301,11 @@ impl Fleet {
     fn record(&self, o: &Outcome, store: &crate::store::Store) -> Result<(), DeployError> {
         let dir = self.outcomes_dir();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let path =
-            dir.join(format!("{:013}-{}.json", o.ts_ms, hex::encode(&o.sha256.as_bytes()[..o.sha256.len().min(8)])));
+        // Named by time, then a counter: listed in the order they happened.
+        let path = (0u32..)
+            .map(|n| dir.join(format!("{:013}-{n:04}.json", o.ts_ms)))
+            .find(|p| !p.exists())
+            .expect("a free name");
         write_durably(&path, &serde_json::to_vec(o).expect("outcome serialises"))?;
         match o.state {
             State::Applied => tracing::info!(deploy = %o.deploy_id, detail = %o.detail, "deploy applied"),
@@ -353,16 +356,16 @@ impl Fleet {
         self.save_pending(&p)?;
         tracing::info!(deploy = %p.deploy_id(), need = self.cfg.health_evaluations, timeout_s = self.cfg.health_timeout_s,
             "deploy in place; health check running");
-        Ok(Start::Checking(Health {
+        Ok(Start::Checking(Box::new(Health {
             need: self.cfg.health_evaluations,
             deadline_ms: now_ms + self.cfg.health_timeout_s as i64 * 1000,
             evaluations: 0,
             pending: p,
-        }))
+        })))
     }
 
     /// The health check passed: keep the new version.
-    pub fn confirm(&self, h: Health, store: &crate::store::Store) -> Result<(), DeployError> {
+    pub fn confirm(&self, h: Box<Health>, store: &crate::store::Store) -> Result<(), DeployError> {
         let mut o = h.pending.outcome.clone();
         o.state = State::Applied;
         o.ts_ms = crate::time::now_ms();
@@ -396,7 +399,7 @@ impl Fleet {
     }
 
     /// The assembly with the new version failed: roll back.
-    pub fn assembly_failed(&self, h: Health, error: &str, store: &crate::store::Store) -> Result<(), DeployError> {
+    pub fn assembly_failed(&self, h: Box<Health>, error: &str, store: &crate::store::Store) -> Result<(), DeployError> {
         self.roll_back(h.pending, &format!("the daemon cannot start with the new version: {error}"), store)
     }
 
@@ -618,4 +621,139 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), DeployError> {
     let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        fleet: Fleet,
+        store: crate::store::Store,
+        key: PathBuf,
+        models: PathBuf,
+        root: PathBuf,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let trust = root.join("trust");
+        std::fs::create_dir_all(&trust).unwrap();
+        let key = root.join("key");
+        bundle::keygen(&key).unwrap();
+        std::fs::copy(bundle::public_path(&key), trust.join("ops.pub")).unwrap();
+        let models = root.join("models");
+        model(&models.join("m"), "1.0.0");
+        let cfg = FleetConfig {
+            accept_deploys: true,
+            trust_dir: trust,
+            state_dir: root.join("state"),
+            health_evaluations: 2,
+            health_timeout_s: 60,
+            ..Default::default()
+        };
+        let fleet = Fleet { cfg, config_file: root.join("edgecite.toml"), models_dir: models.clone() };
+        let store = crate::store::Store::open(&root.join("s.db")).unwrap();
+        Setup { _dir: dir, fleet, store, key, models, root }
+    }
+
+    fn model(dir: &Path, version: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("manifest.toml"), format!("name = \"m\"\nversion = \"{version}\"\n")).unwrap();
+    }
+
+    fn request(s: &Setup, version: &str) -> Vec<u8> {
+        let src = s.root.join(format!("src-{version}"));
+        model(&src, version);
+        let (archive, mut m) = bundle::build(Kind::Model, "m", version, &src).unwrap();
+        m.sign(&s.key).unwrap();
+        let chunks = vec![base64::Engine::encode(&base64::engine::general_purpose::STANDARD, archive)];
+        serde_json::to_vec(&serde_json::json!({ "manifest": m, "chunks": chunks })).unwrap()
+    }
+
+    fn installed(s: &Setup) -> String {
+        installed_version(Kind::Model, &s.models.join("m")).unwrap()
+    }
+
+    fn states(s: &Setup) -> Vec<State> {
+        s.fleet.outcomes().into_iter().map(|(_, o)| o.state).collect()
+    }
+
+    #[test]
+    fn a_deploy_that_never_passes_its_health_check_is_rolled_back_at_the_next_start() {
+        let s = setup();
+        let ok = |_: Kind, _: &str, _: &str| Ok(());
+        assert!(s.fleet.apply(&request(&s, "2.0.0"), ReplyTo::default(), None, &s.store, &ok).unwrap());
+        assert_eq!(installed(&s), "2.0.0");
+        // The assembly with the new version starts its check...
+        let Start::Checking(h) = s.fleet.start(&s.store, 0).unwrap() else { panic!("checking") };
+        assert_eq!(h.pending.version(), "2.0.0");
+        // ...and the daemon dies before it passes (crash, watchdog). The next start undoes it.
+        assert!(matches!(s.fleet.start(&s.store, 0).unwrap(), Start::RolledBack));
+        assert_eq!(installed(&s), "1.0.0");
+        assert_eq!(states(&s), vec![State::RolledBack]);
+        assert!(matches!(s.fleet.start(&s.store, 0).unwrap(), Start::Clean));
+        let audit = s.store.audit_log(10).unwrap();
+        assert_eq!((audit[0].action.as_str(), audit[0].status), ("DEPLOY", 409));
+    }
+
+    #[test]
+    fn a_swap_cut_short_is_undone_and_a_passed_check_keeps_the_new_version() {
+        let s = setup();
+        let ok = |_: Kind, _: &str, _: &str| Ok(());
+        assert!(s.fleet.apply(&request(&s, "2.0.0"), ReplyTo::default(), None, &s.store, &ok).unwrap());
+        // As if the process died between the two renames of the swap.
+        let mut p = s.fleet.load_pending().unwrap().unwrap();
+        p.phase = Phase::Swapping;
+        s.fleet.save_pending(&p).unwrap();
+        std::fs::remove_dir_all(s.models.join("m")).unwrap();
+        assert!(matches!(s.fleet.start(&s.store, 0).unwrap(), Start::RolledBack));
+        assert_eq!(installed(&s), "1.0.0");
+
+        assert!(s.fleet.apply(&request(&s, "3.0.0"), ReplyTo::default(), None, &s.store, &ok).unwrap());
+        let Start::Checking(mut h) = s.fleet.start(&s.store, 0).unwrap() else { panic!("checking") };
+        assert!(matches!(h.evaluated(1, Some(Some((1, 0, 0)))), Check::Wait));
+        assert!(matches!(h.evaluated(2, Some(Some((2, 0, 0)))), Check::Passed));
+        s.fleet.confirm(h, &s.store).unwrap();
+        assert_eq!(installed(&s), "3.0.0");
+        assert_eq!(states(&s), vec![State::RolledBack, State::Applied]);
+        assert!(matches!(s.fleet.start(&s.store, 0).unwrap(), Start::Clean));
+    }
+
+    #[test]
+    fn a_version_that_fails_the_check_or_a_second_deploy_during_a_check_is_refused_and_changes_nothing() {
+        let s = setup();
+        let bad = |_: Kind, _: &str, _: &str| Err("model `m`: shape mismatch".to_string());
+        assert!(!s.fleet.apply(&request(&s, "2.0.0"), ReplyTo::default(), None, &s.store, &bad).unwrap());
+        assert_eq!(installed(&s), "1.0.0");
+        let ok = |_: Kind, _: &str, _: &str| Ok(());
+        let reply = ReplyTo { topic: Some("tool/replies".into()), correlation: Some("YQ==".into()) };
+        assert!(!s.fleet.apply(&request(&s, "2.0.0"), reply, Some("model/m@1.5"), &s.store, &ok).unwrap());
+        assert!(!s.fleet.apply(b"{\"manifest\": 1}", ReplyTo::default(), None, &s.store, &ok).unwrap());
+        let outcomes: Vec<Outcome> = s.fleet.outcomes().into_iter().map(|(_, o)| o).collect();
+        assert_eq!(outcomes.len(), 3);
+        assert!(outcomes.iter().all(|o| o.state == State::Refused));
+        assert!(outcomes[0].detail.contains("shape mismatch") && outcomes[0].detail.contains("nothing was changed"));
+        assert!(outcomes[1].detail.contains("still in its health check"));
+        assert_eq!(outcomes[1].reply.topic.as_deref(), Some("tool/replies"));
+        assert!(outcomes[2].detail.contains("not a deploy request"));
+        assert_eq!(installed(&s), "1.0.0");
+        assert!(matches!(s.fleet.start(&s.store, 0).unwrap(), Start::Clean));
+    }
+
+    #[test]
+    fn the_health_check_fails_on_a_model_error_or_when_its_time_is_up() {
+        let s = setup();
+        let ok = |_: Kind, _: &str, _: &str| Ok(());
+        assert!(s.fleet.apply(&request(&s, "2.0.0"), ReplyTo::default(), None, &s.store, &ok).unwrap());
+        let Start::Checking(mut h) = s.fleet.start(&s.store, 0).unwrap() else { panic!("checking") };
+        assert!(matches!(h.evaluated(1, Some(Some((0, 0, 0)))), Check::Wait));
+        assert!(matches!(h.evaluated(2, Some(Some((0, 0, 0)))), Check::Wait), "not passed before the model ran");
+        let Check::Failed(why) = h.evaluated(60_000, Some(Some((0, 0, 0)))) else { panic!("timed out") };
+        assert!(why.contains("never ran"), "{why}");
+        assert!(matches!(h.evaluated(1, Some(Some((3, 1, 0)))), Check::Failed(w) if w.contains("failed")));
+        assert!(matches!(h.evaluated(1, Some(None)), Check::Failed(w) if w.contains("not loaded")));
+    }
 }

@@ -202,8 +202,13 @@ fn parse_sparkplug(
                 continue;
             }
         };
-        if birth && t.kind == "NBIRTH" && (name == "bdSeq" || name.starts_with("Node Control/")) {
-            continue; // session bookkeeping, not a measurement
+        if birth
+            && t.kind == "NBIRTH"
+            && (name == "bdSeq" || name.starts_with("Node Control/") || name.starts_with("Node Info/"))
+        {
+            // Session bookkeeping and what the node runs (edgecite's own NBIRTH), not a
+            // measurement.
+            continue;
         }
         let dt = born.and_then(|b| b.datatypes.get(&name)).copied();
         let ts = ts_of(Some(m));
