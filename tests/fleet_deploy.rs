@@ -210,6 +210,33 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     });
     assert_eq!(daemon.child.id(), pid);
 
+    // 5. A config: a new site name, in use after the new assembly; one that would shut the
+    //    fleet out is refused.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let renamed = dir.path().join("src/renamed.toml");
+    let demo_name = "name = \"Demo plant (simulated)\"";
+    assert!(text.contains(demo_name), "the demo config names its site");
+    std::fs::write(&renamed, text.replace(demo_name, "name = \"Renamed by the fleet\"")).unwrap();
+    let req = signed_request("config", "site-config", "2", &renamed, &key, &dir.path().join("b/config-2"), &[]);
+    let (reply, _) = request_v5(broker.port, topic, &req, b"deploy-5", Duration::from_secs(120));
+    replies.push(("deploy".to_string(), reply.clone()));
+    assert_eq!(reply["state"], "applied", "{reply}\n{}", daemon.log_text());
+    assert_eq!(daemon.json("/healthz")["site"]["name"], "Renamed by the fleet");
+    assert_eq!(std::fs::read(&config).unwrap(), std::fs::read(&renamed).unwrap());
+    let locked_out = dir.path().join("src/locked.toml");
+    std::fs::write(
+        &locked_out,
+        std::fs::read_to_string(&renamed).unwrap().replace("accept_deploys = true", "accept_deploys = false"),
+    )
+    .unwrap();
+    let req = signed_request("config", "site-config", "3", &locked_out, &key, &dir.path().join("b/config-3"), &[]);
+    let (reply, _) = request_v5(broker.port, topic, &req, b"deploy-6", Duration::from_secs(60));
+    replies.push(("deploy".to_string(), reply.clone()));
+    assert_eq!(reply["state"], "refused", "{reply}");
+    assert!(reply["detail"].as_str().unwrap().contains("accept_deploys"), "{reply}");
+    assert_eq!(std::fs::read(&config).unwrap(), std::fs::read(&renamed).unwrap(), "a refused config changes nothing");
+    assert_eq!(daemon.child.id(), pid);
+
     validate_with_jsonschema(&replies);
 
     // Every deploy is in the audit log.
@@ -224,6 +251,6 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
         .collect();
     let mut statuses: Vec<i64> = rows.iter().map(|r| r.0).collect();
     statuses.sort();
-    assert_eq!(statuses, vec![200, 400, 400, 409], "{rows:?}");
+    assert_eq!(statuses, vec![200, 200, 400, 400, 400, 409], "{rows:?}");
     assert!(rows.iter().any(|r| r.1 == "model pump_anomaly@9.1.0"), "{rows:?}");
 }

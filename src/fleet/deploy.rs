@@ -382,20 +382,27 @@ impl Fleet {
 
     /// Put the previous version back (or remove what was installed where nothing was).
     pub fn roll_back(&self, p: Pending, why: &str, store: &crate::store::Store) -> Result<(), DeployError> {
-        match &p.previous {
-            Some(prev) if prev.exists() => {
-                remove(&p.target)?;
-                move_path(prev, &p.target)?;
-            }
-            Some(_) => {} // put back already (a config that did not load: `recover_config`)
-            None => remove(&p.target)?,
-        }
+        self.restore(&p.target, p.previous.as_deref())?;
         let mut o = p.outcome.clone();
         o.state = State::RolledBack;
         o.ts_ms = crate::time::now_ms();
         o.detail = format!("{why}; {} is back", o.previous_version.as_deref().unwrap_or("the state before it"));
         self.record(&o, store)?;
         self.clear_pending()
+    }
+
+    /// Put `previous` back at `target`; without one, nothing was installed there. A
+    /// previous path that is gone was put back already (a config that did not load,
+    /// `recover_config`) or never moved (the swap failed before).
+    fn restore(&self, target: &Path, previous: Option<&Path>) -> Result<(), DeployError> {
+        match previous {
+            Some(prev) if prev.exists() => {
+                remove(target)?;
+                move_path(prev, target)
+            }
+            Some(_) => Ok(()),
+            None => remove(target),
+        }
     }
 
     /// The assembly with the new version failed: roll back.
@@ -490,27 +497,28 @@ impl Fleet {
             swapped_ms: 0,
         };
         self.save_pending(&pending)?;
-        if let Some(prev) = &previous {
-            remove(prev)?;
-            if let Some(parent) = prev.parent() {
+        let swapped = (|| {
+            if let Some(prev) = &previous {
+                remove(prev)?;
+                if let Some(parent) = prev.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                move_path(&target, prev)?;
+            }
+            if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
             }
-            move_path(&target, prev)?;
-        }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        move_path(&staged, &target)?;
+            move_path(&staged, &target)
+        })();
         remove(&staging)?;
+        if let Err(e) = swapped {
+            // A read-only directory, a full disk: undo what was moved, say so.
+            self.roll_back(pending, &format!("cannot put the new version in place: {e}"), store)?;
+            return Ok(false);
+        }
         // The same check as `edgecite check`, on the files as they now are.
         if let Err(why) = check(s.kind, &s.name, &s.version) {
-            match &previous {
-                Some(prev) => {
-                    remove(&target)?;
-                    move_path(prev, &target)?;
-                }
-                None => remove(&target)?,
-            }
+            self.restore(&target, previous.as_deref())?;
             self.clear_pending()?;
             return refuse(format!("the new version does not pass `edgecite check`: {why}; nothing was changed"));
         }
@@ -580,7 +588,8 @@ fn remove(p: &Path) -> Result<(), DeployError> {
     let r = match std::fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
         Ok(_) => std::fs::remove_file(p),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // Not there (or a parent is not a directory: nothing can be there).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => Ok(()),
         Err(e) => Err(e),
     };
     r.map_err(io(p))
@@ -741,6 +750,22 @@ mod tests {
         assert!(outcomes[2].detail.contains("not a deploy request"));
         assert_eq!(installed(&s), "1.0.0");
         assert!(matches!(s.fleet.start(&s.store, 0).unwrap(), Start::Clean));
+    }
+
+    #[test]
+    fn a_swap_that_cannot_be_done_is_undone_at_once_and_said() {
+        let mut s = setup();
+        // The models directory lies under a regular file: nothing can be put there.
+        std::fs::write(s.root.join("file"), "x").unwrap();
+        s.fleet.models_dir = s.root.join("file/models");
+        let ok = |_: Kind, _: &str, _: &str| Ok(());
+        assert!(!s.fleet.apply(&request(&s, "2.0.0"), ReplyTo::default(), None, &s.store, &ok).unwrap());
+        let outcomes: Vec<Outcome> = s.fleet.outcomes().into_iter().map(|(_, o)| o).collect();
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(outcomes[0].state, State::RolledBack);
+        assert!(outcomes[0].detail.contains("cannot put the new version in place"), "{}", outcomes[0].detail);
+        assert!(matches!(s.fleet.start(&s.store, 0).unwrap(), Start::Clean));
+        assert_eq!(installed(&s), "1.0.0");
     }
 
     #[test]
