@@ -97,6 +97,11 @@ ensure_mqtt_peers() {
   # MQTT tests: Mosquitto (a real broker), jsonschema (payload schemas) and protobuf +
   # grpcio-tools (an independent Sparkplug B decoder), see tests/peers/mqtt-requirements.txt.
   apt_install mosquitto mosquitto
+  # Issue 19: the fleet test's two-node RabbitMQ cluster (tests/common/rabbitmq.rs, MQTT
+  # 3.1.1 plugin). The harness runs its own nodes as plain processes (own epmd port, node
+  # names, free ports, cookie and files), so a system node the package may have started
+  # (only where systemd runs) is never in its way; it is left alone.
+  apt_install /usr/lib/rabbitmq/bin/rabbitmq-server rabbitmq-server
   if ! "$VENV/bin/python" -c "import jsonschema, google.protobuf, grpc_tools" 2>/dev/null; then
     log "installing the MQTT test peers' packages (tests/peers/mqtt-requirements.txt)"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/peers/mqtt-requirements.txt"

@@ -17,6 +17,7 @@ mod daemon_e2e;
 mod dga_lab;
 mod dga_verdict;
 mod features_parity;
+mod fleet_cluster;
 mod fleet_deploy;
 mod hostile_input;
 mod inference;

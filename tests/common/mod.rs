@@ -4,6 +4,7 @@
 
 pub mod mosquitto;
 pub mod peer;
+pub mod rabbitmq;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
