@@ -74,7 +74,7 @@ pub struct Fleet {
 /// The demo config with its own site and gateway id, polled and evaluated every 500 ms (a
 /// backlog builds within seconds), publishing to `mqtt_port` with a short back-off that
 /// still shows its jitter.
-fn gateway_config(dir: &Path, ports: &Ports, site: &str, gateway: &str, mqtt_port: u16) -> PathBuf {
+fn gateway_config(dir: &Path, ports: &Ports, site: &str, gateway: &str, mqtt_port: u16, extra: &str) -> PathBuf {
     let (site_line, gateway_line) = (format!("id = \"{site}\""), format!("gateway = \"{gateway}\""));
     let path = demo_config(
         dir,
@@ -88,7 +88,7 @@ fn gateway_config(dir: &Path, ports: &Ports, site: &str, gateway: &str, mqtt_por
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(&format!(
         "\n[mqtt]\nenabled = true\nport = {mqtt_port}\nprotocol = \"3.1.1\"\nreconnect_min_ms = 200\nreconnect_max_ms = 2000\n\
-         telemetry_interval_ms = 500\nstate_interval_ms = 500\n"
+         telemetry_interval_ms = 500\nstate_interval_ms = 500\n{extra}\n"
     ));
     std::fs::write(&path, text).unwrap();
     path
@@ -98,7 +98,17 @@ impl Fleet {
     /// `n_a` gateways on node a (`gw-a1`...), `n_b` on node b (`gw-b1`...), each of site
     /// `plant-{same suffix}`, started in parallel.
     pub fn start(n_a: usize, n_b: usize) -> Fleet {
-        let dir = tempfile::tempdir().unwrap();
+        Fleet::start_with(n_a, n_b, tempfile::tempdir().unwrap(), &|_, _| String::new())
+    }
+
+    /// `start` in `dir`, each gateway's config text passed through `edit(gateway dir, text)`
+    /// (empty: unchanged), which may also prepare files in the gateway's directory.
+    pub fn start_with(
+        n_a: usize,
+        n_b: usize,
+        dir: tempfile::TempDir,
+        edit: &(dyn Fn(&Path, &str) -> String + Sync),
+    ) -> Fleet {
         let cluster = Cluster::start(dir.path());
         let consumer = Subscriber::start(cluster.mqtt_port(Node::A), CONSUMER, "edgecite/v1/#");
         let plan: Vec<(Node, usize)> = (1..=n_a).map(|k| (Node::A, k)).chain((1..=n_b).map(|k| (Node::B, k))).collect();
@@ -114,7 +124,12 @@ impl Fleet {
                         let gdir = root.join(&gateway);
                         std::fs::create_dir_all(&gdir).unwrap();
                         let ports = Ports::new();
-                        let config = gateway_config(&gdir, &ports, &site, &gateway, port);
+                        let config = gateway_config(&gdir, &ports, &site, &gateway, port, "");
+                        let text = std::fs::read_to_string(&config).unwrap();
+                        let more = edit(&gdir, &text);
+                        if !more.is_empty() {
+                            std::fs::write(&config, more).unwrap();
+                        }
                         // The sender's debug lines log every failed attempt's retry delay.
                         let daemon = Daemon::start(&config, ports.api, &[("EDGECITE_LOG", Some(LOG_FILTER))]);
                         Gateway { site, gateway, node, dir: gdir, config, ports, daemon }
@@ -320,4 +335,122 @@ fn several_gateways_through_a_two_node_cluster_lose_nothing_when_a_node_is_kille
         ));
     }
     eprintln!("fleet: {}; test took {} s", report.join("; "), started.elapsed().as_secs());
+}
+
+/// A pack directory copied with another version in its `pack.toml`.
+fn pack_version(from: &Path, to: &Path, version: &str) {
+    crate::common::copy_dir(from, to);
+    let text = std::fs::read_to_string(to.join("pack.toml")).unwrap();
+    let old = text.lines().find(|l| l.starts_with("version = ")).expect("pack.toml has a version").to_string();
+    std::fs::write(to.join("pack.toml"), text.replacen(&old, &format!("version = \"{version}\""), 1)).unwrap();
+}
+
+fn outcome<'a>(got: &'a [Received], deploy: &str, state: &str) -> Option<&'a Received> {
+    got.iter().find(|r| {
+        r.topic.ends_with("/_gateway/deploy") && {
+            let v = r.json();
+            v["deploy_id"].as_str().is_some_and(|d| d.starts_with(deploy)) && v["state"] == state
+        }
+    })
+}
+
+#[test]
+fn a_signed_pack_reaches_every_gateway_through_the_cluster_a_tampered_one_is_refused_by_all_and_a_failing_model_is_rolled_back_on_all(
+) {
+    use crate::fleet_deploy::{signed_request, trusted_key};
+    let dir = tempfile::tempdir().unwrap();
+    let (key, trust) = trusted_key(dir.path());
+    let repo = crate::common::repo();
+    // Each gateway loads its packs from its own directory (a copy of the shipped ones) and
+    // its models from its own, where deploys go.
+    let edit = |gdir: &Path, text: &str| {
+        for p in ["transformer-dga", "rotating", "thermography", "motor-supply", "battery"] {
+            crate::common::copy_dir(&repo.join("configs/packs").join(p), &gdir.join("packs").join(p));
+        }
+        crate::common::copy_dir(&repo.join("models/pump_anomaly"), &gdir.join("models/pump_anomaly"));
+        let repo_models = format!("{:?}", repo.join("models").display().to_string());
+        assert!(text.contains(&repo_models), "the demo config names the models directory");
+        format!(
+            "{}\n[packs]\nbuiltin = false\ndirs = [\"packs\"]\n\n[fleet]\naccept_deploys = true\ntrust_dir = {:?}\n\
+             health_evaluations = 3\nhealth_timeout_s = 60\n",
+            text.replace(&repo_models, &format!("{:?}", gdir.join("models").display().to_string())),
+            trust.display().to_string()
+        )
+    };
+    let fleet = Fleet::start_with(1, 2, dir, &edit);
+    fleet.wait_for_each("the gateway info of every gateway", |got| {
+        got.iter().any(|r| r.topic.ends_with("/_gateway/info"))
+    });
+    let replies = Subscriber::start(fleet.cluster.mqtt_port(Node::B), "fleet-replies", "fleet/replies/#");
+    let tool = fleet.cluster.mqtt_port(Node::A);
+    let to_all = |req: &serde_json::Value| -> Vec<(String, Vec<u8>)> {
+        let bytes = serde_json::to_vec(req).unwrap();
+        fleet.gateways.iter().map(|g| (format!("{}/_gateway/cmd/deploy", g.topic_base()), bytes.clone())).collect()
+    };
+    let root = fleet.dir().to_path_buf();
+
+    // 1. A signed pack, sent once per gateway through node a: every gateway takes it into use.
+    let version = "2026.12.7-fleet";
+    let src = root.join("src/transformer-dga");
+    pack_version(&repo.join("configs/packs/transformer-dga"), &src, version);
+    let extra = ["--response-topic", "fleet/replies/dga", "--correlation", "dga-1"];
+    let req = signed_request("pack", "transformer-dga", version, &src, &key, &root.join("b/dga"), &extra);
+    crate::common::mosquitto::publish_all(tool, "fleet-tool-1", &to_all(&req));
+    let id = format!("pack/transformer-dga@{version}/");
+    fleet.wait_for_each("the pack applied on every gateway", |got| outcome(got, &id, "applied").is_some());
+    fleet.wait_for_each("gateway info naming the new pack version", |got| {
+        got.iter().any(|r| {
+            r.topic.ends_with("/_gateway/info")
+                && r.json()["packs"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["id"] == "transformer-dga" && p["version"] == version))
+        })
+    });
+    // MQTT 3.1.1: the reply went to the request's response topic with its correlation.
+    replies.wait_for("a reply from every gateway", LIMIT, || fleet.context(), |got| got.len() >= fleet.gateways.len());
+    for r in replies.snapshot() {
+        let v = r.json();
+        assert_eq!((v["state"].as_str(), v["reply"]["correlation"].as_str()), (Some("applied"), Some("dga-1")), "{v}");
+    }
+
+    // 2. The next version with its archive changed in transit: refused by every gateway.
+    let src2 = root.join("src/transformer-dga-2");
+    pack_version(&repo.join("configs/packs/transformer-dga"), &src2, "2026.12.8-fleet");
+    let mut tampered =
+        signed_request("pack", "transformer-dga", "2026.12.8-fleet", &src2, &key, &root.join("b/dga-2"), &[]);
+    let chunk = tampered["chunks"][0].as_str().unwrap().to_string();
+    let mut bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &chunk).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x20;
+    tampered["chunks"][0] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes).into();
+    crate::common::mosquitto::publish_all(tool, "fleet-tool-2", &to_all(&tampered));
+    fleet.wait_for_each("the tampered pack refused by every gateway", |got| {
+        outcome(got, "pack/transformer-dga@2026.12.8-fleet/", "refused")
+            .is_some_and(|r| r.json()["detail"].as_str().unwrap().contains("SHA-256"))
+    });
+
+    // 3. A model that fails its health check (NaN scores): rolled back on every gateway.
+    let nan = repo.join("tests/fixtures/models/nan_score");
+    let req = signed_request("model", "nan_score", "2.0.0", &nan, &key, &root.join("b/nan"), &[]);
+    crate::common::mosquitto::publish_all(tool, "fleet-tool-3", &to_all(&req));
+    fleet.wait_for_each("the failing model rolled back on every gateway", |got| {
+        outcome(got, "model/nan_score@2.0.0/", "rolled_back").is_some()
+    });
+
+    for g in &fleet.gateways {
+        let pack = std::fs::read_to_string(g.dir.join("packs/transformer-dga/pack.toml")).unwrap();
+        assert!(pack.contains(&format!("version = \"{version}\"")), "{}: the signed pack stays installed", g.gateway);
+        assert!(!g.dir.join("models/nan_score").exists(), "{}: the failed model is gone", g.gateway);
+        let audit = g.daemon.json("/api/v1/admin/audit?limit=100");
+        let mut statuses: Vec<i64> = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["action"] == "DEPLOY")
+            .map(|r| r["status"].as_i64().unwrap())
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, vec![200, 400, 409], "{}: {audit}", g.gateway);
+        eprintln!("fleet deploy: {} applied the pack, refused the tampered one, rolled the model back", g.gateway);
+    }
 }
