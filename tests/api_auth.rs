@@ -401,3 +401,70 @@ fn https_with_the_configured_certificate_and_secure_cookies() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_renewed_api_certificate_is_served_without_a_restart_and_a_broken_renewal_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
+    std::fs::create_dir_all(&old_dir).unwrap();
+    std::fs::create_dir_all(&new_dir).unwrap();
+    let (old_cert, old_key) = common::self_signed_certificate(&old_dir);
+    let (new_cert, new_key) = common::self_signed_certificate(&new_dir);
+    // The daemon's files: a copy of the old pair, replaced later as a renewal tool would.
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::copy(&old_cert, &cert).unwrap();
+    std::fs::copy(&old_key, &key).unwrap();
+    let ports = Ports::new();
+    let (line, tls) = common::tls_replacement(&cert, &key);
+    let config = demo_config(dir.path(), &ports, &[(line, tls.as_str())]);
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("ORT_DYLIB_PATH", common::ort_library())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}/healthz", ports.api);
+    // Whether a client trusting only `ca` completes a request.
+    let trusted_by = |ca: &std::path::Path| {
+        std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "--max-time", "5", "--cacert"])
+            .arg(ca)
+            .arg(&url)
+            .status()
+            .unwrap()
+            .success()
+    };
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !f() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{what}\n{}",
+                std::fs::read_to_string(dir.path().join("log")).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait("the API serving the first certificate", &|| trusted_by(&old_cert));
+    assert!(!trusted_by(&new_cert));
+    let pid = child.id();
+    // Renewal: key first, then the certificate (a pair again once both are written).
+    std::fs::copy(&new_key, &key).unwrap();
+    std::fs::copy(&new_cert, &cert).unwrap();
+    wait("the renewed certificate served", &|| trusted_by(&new_cert));
+    assert!(!trusted_by(&old_cert), "the old certificate is no longer served");
+    // A broken renewal (not a certificate): the renewed one stays in use, and it is said.
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(trusted_by(&new_cert), "a renewal that does not load keeps the certificate in use");
+    wait("the broken renewal reported", &|| {
+        std::fs::read_to_string(dir.path().join("log"))
+            .unwrap()
+            .contains("do not load; the previous certificate stays in use")
+    });
+    assert_eq!(child.id(), pid);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -78,11 +78,9 @@ fn certificates(dir: &Path) {
     }
 }
 
-#[test]
-fn tls_with_client_certificate_and_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    certificates(d);
+/// Mosquitto with a plain listener and a TLS one that requires a client certificate of
+/// the CA in `dir` and user `gateway` / `s3cret`: (process, plain port, TLS port).
+fn tls_broker(d: &Path) -> (std::process::Child, u16, u16) {
     run(d, &["mosquitto_passwd", "-b", "-c", "passwd", "gateway", "s3cret"]);
     let (plain, tls) = (free_port(), free_port());
     let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
@@ -97,20 +95,31 @@ fn tls_with_client_certificate_and_password() {
         ),
     )
     .unwrap();
-    let mut broker =
+    let broker =
         Command::new("mosquitto").arg("-c").arg(d.join("mosquitto.conf")).stderr(Stdio::null()).spawn().unwrap();
     while std::net::TcpStream::connect(("127.0.0.1", tls)).is_err() {
         std::thread::sleep(Duration::from_millis(50));
     }
+    (broker, plain, tls)
+}
+
+fn tls_section(tls: u16, password: &str) -> String {
+    format!(
+        "\n[mqtt]\nenabled = true\nhost = \"localhost\"\nport = {tls}\nusername = \"gateway\"\npassword = \"{password}\"\n\
+         reconnect_max_ms = 1000\n[mqtt.tls]\nca = \"ca.pem\"\nclient_cert = \"client.pem\"\nclient_key = \"client.key\"\n"
+    )
+}
+
+#[test]
+fn tls_with_client_certificate_and_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    let (mut broker, plain, tls) = tls_broker(d);
     let sub = Subscriber::start(plain, "test-tls", "edgecite/v1/#");
 
     let ports = Ports::new();
-    let tls_section = |password: &str| {
-        format!(
-            "\n[mqtt]\nenabled = true\nhost = \"localhost\"\nport = {tls}\nusername = \"gateway\"\npassword = \"{password}\"\n\
-             reconnect_max_ms = 1000\n[mqtt.tls]\nca = \"ca.pem\"\nclient_cert = \"client.pem\"\nclient_key = \"client.key\"\n"
-        )
-    };
+    let tls_section = |password: &str| tls_section(tls, password);
     // Wrong password: refused, the reason is visible, messages wait in the outbox.
     let wrong = d.join("wrong");
     std::fs::create_dir_all(&wrong).unwrap();
@@ -164,6 +173,49 @@ fn tls_with_client_certificate_and_password() {
         |got| got.iter().any(|r| r.topic.ends_with("/T1/telemetry")),
     );
     assert_eq!(daemon.json("/api/v1/outbox")["connected"], true);
+    drop(daemon);
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
+
+#[test]
+fn a_renewed_client_certificate_is_used_at_the_next_connection_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    let (mut broker, plain, tls) = tls_broker(d);
+    let sub = Subscriber::start(plain, "test-tls-renewal", "edgecite/v1/#");
+    // The gateway starts with a client certificate of another CA: the broker refuses it.
+    let other = d.join("other-ca");
+    std::fs::create_dir_all(&other).unwrap();
+    certificates(&other);
+    let gw = d.join("gw");
+    std::fs::create_dir_all(&gw).unwrap();
+    std::fs::copy(d.join("ca.pem"), gw.join("ca.pem")).unwrap();
+    std::fs::copy(other.join("client.pem"), gw.join("client.pem")).unwrap();
+    std::fs::copy(other.join("client.key"), gw.join("client.key")).unwrap();
+    let ports = Ports::new();
+    let config = demo_config(&gw, &ports, &[]);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&tls_section(tls, "s3cret"));
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    daemon.wait_until("the foreign client certificate refused", Duration::from_secs(60), || {
+        let o = daemon.json("/api/v1/outbox");
+        (o["connection_errors"].as_u64()? >= 2 && o["connected"] == false).then_some(())
+    });
+    // Renewal: the certificate of the broker's CA (key first, as a renewal tool may write).
+    let pid = daemon.child.id();
+    std::fs::copy(d.join("client.key"), gw.join("client.key")).unwrap();
+    std::fs::copy(d.join("client.pem"), gw.join("client.pem")).unwrap();
+    sub.wait_for(
+        "telemetry over TLS with the renewed certificate",
+        Duration::from_secs(60),
+        || daemon.log_text(),
+        |got| got.iter().any(|r| r.topic.ends_with("/T1/telemetry")),
+    );
+    assert_eq!(daemon.child.id(), pid, "no restart");
+    assert!(daemon.log_text().contains("certificate files changed; the next connection uses them"));
     drop(daemon);
     let _ = broker.kill();
     let _ = broker.wait();

@@ -130,6 +130,55 @@ fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
 
 /// The rustls client config from `[mqtt.tls]`: the CA file as the only trust anchors, and
 /// the client certificate and key when given.
+/// The TLS client config of `[mqtt] tls`, read again from its files before a connection
+/// when they changed: a renewed CA or client certificate is used from the next connection
+/// on, without a restart. A renewal that does not load is logged and the config in use
+/// stays.
+#[derive(Clone)]
+pub struct ClientTls {
+    files: Option<crate::config::mqtt::MqttTlsConfig>,
+    stamp: Vec<Option<(Option<std::time::SystemTime>, u64)>>,
+    current: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl ClientTls {
+    /// Load the files now (their errors stop the start, as a bad config does).
+    pub fn new(tls: Option<&crate::config::mqtt::MqttTlsConfig>) -> Result<ClientTls, ClientError> {
+        let current = tls.map(tls_config).transpose()?;
+        let files = tls.cloned();
+        let stamp = files.as_ref().map(Self::stamp_of).unwrap_or_default();
+        Ok(ClientTls { files, stamp, current })
+    }
+
+    fn stamp_of(t: &crate::config::mqtt::MqttTlsConfig) -> Vec<Option<(Option<std::time::SystemTime>, u64)>> {
+        [Some(&t.ca), t.client_cert.as_ref(), t.client_key.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|p| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len())))
+            .collect()
+    }
+
+    /// The config for the next connection.
+    pub fn for_connect(&mut self) -> Option<Arc<rustls::ClientConfig>> {
+        if let Some(files) = &self.files {
+            let now = Self::stamp_of(files);
+            if now != self.stamp {
+                match tls_config(files) {
+                    Ok(c) => {
+                        tracing::info!(ca = %files.ca.display(), "mqtt.tls: certificate files changed; the next connection uses them");
+                        self.current = Some(c);
+                        self.stamp = now;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "mqtt.tls: the changed certificate files do not load; the previous ones stay in use")
+                    }
+                }
+            }
+        }
+        self.current.clone()
+    }
+}
+
 pub fn tls_config(cfg: &crate::config::mqtt::MqttTlsConfig) -> Result<Arc<rustls::ClientConfig>, ClientError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};

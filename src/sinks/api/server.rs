@@ -37,8 +37,12 @@ pub enum ServeError {
     Auth(#[from] crate::service::accounts::AuthError),
 }
 
-/// A rustls server config from PEM files (certificate chain, private key).
-pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig, ServeError> {
+/// The certificate chain and key from PEM files, checked to be a pair.
+fn load_certified_key(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<rustls::sign::CertifiedKey, ServeError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
@@ -48,16 +52,77 @@ pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustl
         return Err(ServeError::NoCert { file: cert.into() });
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|source| ServeError::Key { file: key.into(), source })?;
+    rustls::sign::CertifiedKey::from_der(certs, key, provider).map_err(|source| ServeError::Tls {
+        what: "api.tls: the certificate and key do not form a usable pair",
+        source,
+    })
+}
+
+/// The API's certificate, read again when its files change (checked at most once a
+/// second, on a handshake): a renewed certificate is served without a restart. A renewal
+/// that does not load (half written, not a pair) is logged and the one in use stays.
+#[derive(Debug)]
+struct ReloadingCert {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    state: std::sync::Mutex<CertState>,
+}
+
+#[derive(Debug)]
+struct CertState {
+    current: Arc<rustls::sign::CertifiedKey>,
+    stamp: Option<FileStamp>,
+    checked: std::time::Instant,
+}
+
+type FileStamp = [(Option<std::time::SystemTime>, u64); 2];
+
+fn stamp(files: [&std::path::Path; 2]) -> Option<FileStamp> {
+    let one = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+    Some([one(files[0])?, one(files[1])?])
+}
+
+impl rustls::server::ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.checked.elapsed() >= Duration::from_secs(1) {
+            st.checked = std::time::Instant::now();
+            let now = stamp([&self.cert, &self.key]);
+            if now.is_some() && now != st.stamp {
+                match load_certified_key(&self.cert, &self.key, &self.provider) {
+                    Ok(k) => {
+                        tracing::info!(cert = %self.cert.display(), "api.tls: certificate files changed; the new certificate is served");
+                        st.current = Arc::new(k);
+                        st.stamp = now;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "api.tls: the changed certificate files do not load; the previous certificate stays in use")
+                    }
+                }
+            }
+        }
+        Some(st.current.clone())
+    }
+}
+
+/// A rustls server config from PEM files (certificate chain, private key), which picks up
+/// a renewed certificate without a restart.
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig, ServeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let stamp0 = stamp([cert, key]);
+    let current = Arc::new(load_certified_key(cert, key, &provider)?);
+    let resolver = ReloadingCert {
+        cert: cert.into(),
+        key: key.into(),
+        provider: provider.clone(),
+        state: std::sync::Mutex::new(CertState { current, stamp: stamp0, checked: std::time::Instant::now() }),
+    };
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|source| ServeError::Tls { what: "TLS protocol versions", source })?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|source| ServeError::Tls {
-            what: "api.tls: the certificate and key do not form a usable pair",
-            source,
-        })?;
+        .with_cert_resolver(Arc::new(resolver));
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }

@@ -211,7 +211,7 @@ impl MqttSink {
         tracing::info!(outbox = %path.display(), queued = stats.messages, bytes = stats.bytes, quota = stats.quota_bytes,
             "MQTT outbox open (synchronous = FULL)");
         let client_id = m.client_id_for(&config.site.id, &config.site.gateway);
-        let tls = m.tls.as_ref().map(crate::mqtt::client::tls_config).transpose()?;
+        let tls = crate::mqtt::client::ClientTls::new(m.tls.as_ref())?;
         let spb = if m.sparkplug.enabled {
             let spath = path.with_file_name("sparkplug.db");
             let so = Arc::new(Mutex::new(Outbox::open(&spath, m.outbox.quota_bytes)?));

@@ -191,7 +191,7 @@ pub struct Sender {
     site: String,
     gateway: String,
     topics: Topics,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    tls: crate::mqtt::client::ClientTls,
     outbox: Arc<Mutex<Outbox>>,
     wake: Arc<Notify>,
     status: Arc<MqttStatus>,
@@ -216,7 +216,7 @@ impl Sender {
         client_id: String,
         site: String,
         gateway: String,
-        tls: Option<Arc<rustls::ClientConfig>>,
+        tls: crate::mqtt::client::ClientTls,
         outbox: Arc<Mutex<Outbox>>,
         wake: Arc<Notify>,
         status: Arc<MqttStatus>,
@@ -258,7 +258,7 @@ impl Sender {
             }
             let will = self.proto.will();
             let capacity = self.cfg.max_inflight as usize + 16;
-            let mut conn = Conn::new(&self.cfg, &self.client_id, Some(will), capacity, self.tls.clone());
+            let mut conn = Conn::new(&self.cfg, &self.client_id, Some(will), capacity, self.tls.for_connect());
             let connected = tokio::select! {
                 r = wait_connack(&mut conn) => r,
                 _ = cancel.cancelled() => return,

@@ -264,7 +264,7 @@ pub fn spawn(
     if !m.enabled || m.subscriptions.is_empty() {
         return Ok(None);
     }
-    let tls = m.tls.as_ref().map(client::tls_config).transpose()?;
+    let tls = client::ClientTls::new(m.tls.as_ref())?;
     let counters = Arc::new(SourceCounters::default());
     let client_id = format!("{}-in", m.client_id_for(&config.site.id, &config.site.gateway));
     let host = if m.subscriptions.iter().any(|s| s.format == PayloadFormat::SparkplugB) {
@@ -350,7 +350,7 @@ impl Acks {
 async fn run(
     cfg: MqttConfig,
     client_id: String,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    mut tls: client::ClientTls,
     tx: mpsc::Sender<Batch>,
     counters: Arc<SourceCounters>,
     mut host: host::HostState,
@@ -362,7 +362,7 @@ async fn run(
     let mut acks = Acks::default();
     let session = Session::Persistent { expiry_s: cfg.ingest_session_expiry_s };
     loop {
-        let mut conn = Conn::with_session(&cfg, &client_id, None, 4096, tls.clone(), session);
+        let mut conn = Conn::with_session(&cfg, &client_id, None, 4096, tls.for_connect(), session);
         acks.reset();
         let err = loop {
             acks.flush(&conn);
