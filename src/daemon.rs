@@ -27,6 +27,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// When the first assembly of this process started.
+static PROCESS_STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
 /// Samples stored per transaction at most, when batches queue up under load.
 const MAX_BATCH: usize = 20_000;
 
@@ -195,7 +197,11 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<Exit
     tracing::info!(db = %config.store.path.display(), schema = store.schema_version()?, "store open");
 
     // What this gateway runs, for `_gateway/info` (asked only when MQTT is on).
-    let runs = config.mqtt.enabled.then(|| crate::sinks::mqtt::info::Runs::new(&config, packs, &loaded, started));
+    // Uptime counts from the process's start, not from this assembly's (a deploy assembles
+    // again in the same process).
+    let process_started = *PROCESS_STARTED.get_or_init(|| started);
+    let runs =
+        config.mqtt.enabled.then(|| crate::sinks::mqtt::info::Runs::new(&config, packs, &loaded, process_started));
     let (models, model_errors) = (loaded.models, loaded.errors);
     let registry = Arc::new(inference::registry::Registry::new(models.clone(), loaded.rejected));
     // Per-asset baselines: their learned state outlives a Diagnoser rebuilt on reload.
@@ -445,7 +451,7 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<Exit
                 match Diagnoser::new(&config, packs, &l.models, &l.unavailable) {
                     Ok(d) => {
                         if let Some(m) = mqtt.as_mut() {
-                            m.set_runs(crate::sinks::mqtt::info::Runs::new(&config, packs, &l, started));
+                            m.set_runs(crate::sinks::mqtt::info::Runs::new(&config, packs, &l, process_started));
                         }
                         diagnoser = d.with_baselines(&baselines);
                         let generation = registry.replace(l.models.clone(), l.rejected);

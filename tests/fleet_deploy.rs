@@ -4,7 +4,7 @@
 //! with nothing changed, a model that fails its health check rolled back, every deploy in
 //! the audit log.
 
-use crate::common::mosquitto::{validate_with_jsonschema, Broker};
+use crate::common::mosquitto::{validate_with_jsonschema, Broker, Subscriber};
 use crate::common::{self, Daemon, Ports};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -209,6 +209,21 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
         (!m.contains("nan_score") && m.contains("9.1.0")).then_some(())
     });
     assert_eq!(daemon.child.id(), pid);
+    // The retained gateway info says what went wrong last, and since when the process runs.
+    let info = Subscriber::start(broker.port, "fleet-info", "edgecite/v1/demo-plant/gw1/_gateway/info");
+    info.wait_for(
+        "gateway info naming the rollback as the last error",
+        Duration::from_secs(60),
+        || daemon.log_text(),
+        |got| {
+            got.iter()
+                .any(|r| r.json()["last_error"]["message"].as_str().is_some_and(|m| m.contains("deploy rolled back")))
+        },
+    );
+    let last = info.snapshot().last().unwrap().json();
+    assert_eq!(last["last_error"]["target"], "edgecite::fleet::deploy", "{last}");
+    assert!(last["uptime_s"].as_i64().unwrap() >= 5, "uptime counts from the process's start: {last}");
+    replies.push(("info".to_string(), last.clone()));
 
     // 5. A config: a new site name, in use after the new assembly; one that would shut the
     //    fleet out is refused.

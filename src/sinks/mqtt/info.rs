@@ -100,6 +100,8 @@ pub struct Info<'a> {
     pub started_ms: i64,
     /// Seconds since the start, when this message was made.
     pub uptime_s: i64,
+    /// The newest error the daemon logged (null: none since the start).
+    pub last_error: Option<crate::status::LastError>,
 }
 
 impl<'a> Info<'a> {
@@ -115,6 +117,7 @@ impl<'a> Info<'a> {
             started: crate::time::rfc3339(started_ms),
             started_ms,
             uptime_s: (now_ms - started_ms).max(0) / 1000,
+            last_error: crate::status::last_error(),
         }
     }
 }

@@ -172,6 +172,10 @@ pub struct MqttSink {
     /// `_gateway/info` is to be published with the next pass (it changed, or a new session).
     runs: Option<info::Runs>,
     info_due: bool,
+    /// The newest logged error the last info carried (its time), and when that info was
+    /// queued: a new error is published with the info at most once a minute.
+    info_error_ms: Option<i64>,
+    info_sent_ms: i64,
     /// Deploy requests from the broker (`[fleet] accept_deploys`), for the daemon loop.
     deploys: Option<tokio::sync::mpsc::Receiver<sender::DeployRequest>>,
 }
@@ -192,6 +196,8 @@ struct SparkplugProducer {
 }
 
 const FINDING_CURSOR: &str = "finding_event_cursor";
+/// A newly logged error is published on `_gateway/info` at most this often.
+const INFO_ERROR_EVERY_MS: i64 = 60_000;
 
 impl MqttSink {
     /// Open the outbox and start the sender task. `None` when `[mqtt] enabled = false`.
@@ -314,6 +320,8 @@ impl MqttSink {
             spb: spb.map(|(p, _)| p),
             runs: None,
             info_due: false,
+            info_error_ms: None,
+            info_sent_ms: 0,
             deploys,
         }))
     }
@@ -401,8 +409,14 @@ impl MqttSink {
             self.last_state.clear();
             self.info_due = true;
         }
+        let error_ms = crate::status::last_error().map(|e| e.ts_ms);
+        if error_ms != self.info_error_ms && now_ms - self.info_sent_ms >= INFO_ERROR_EVERY_MS {
+            self.info_due = true;
+        }
         if let Some(runs) = self.runs.as_ref().filter(|_| self.info_due) {
             let p = info::Info::new(&self.site, &self.gateway, runs, now_ms);
+            self.info_error_ms = p.last_error.as_ref().map(|e| e.ts_ms);
+            self.info_sent_ms = now_ms;
             msgs.push(NewMessage {
                 class: MessageClass::State,
                 topic: self.topics.gateway("info"),
