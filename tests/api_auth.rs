@@ -337,21 +337,32 @@ fn the_demo_user_is_created_and_plain_http_off_loopback_is_refused() {
     assert!(d.log_text().contains("plain HTTP on a non-loopback address"), "{}", d.log_text());
 }
 
-#[test]
-fn https_with_the_configured_certificate_and_secure_cookies() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = common::self_signed_certificate(dir.path());
+/// The demo daemon serving HTTPS with `cert` and `key` (plain `Daemon` speaks HTTP), its
+/// log in `dir/log`.
+fn daemon_with_tls(
+    dir: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> (std::process::Child, Ports, std::path::PathBuf) {
     let ports = Ports::new();
-    let (line, tls) = common::tls_replacement(&cert, &key);
-    let config = demo_config(dir.path(), &ports, &[(line, tls.as_str())]);
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
+    let (line, tls) = common::tls_replacement(cert, key);
+    let config = demo_config(dir, &ports, &[(line, tls.as_str())]);
+    let log = std::fs::File::create(dir.join("log")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
         .args(["run", "--config"])
         .arg(&config)
         .env("ORT_DYLIB_PATH", common::ort_library())
         .stderr(log)
         .spawn()
         .unwrap();
+    (child, ports, config)
+}
+
+#[test]
+fn https_with_the_configured_certificate_and_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = common::self_signed_certificate(dir.path());
+    let (mut child, ports, config) = daemon_with_tls(dir.path(), &cert, &key);
     let url = format!("https://127.0.0.1:{}", ports.api);
     let curl = |args: &[&str]| {
         std::process::Command::new("curl")
@@ -414,17 +425,7 @@ fn a_renewed_api_certificate_is_served_without_a_restart_and_a_broken_renewal_ke
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::copy(&old_cert, &cert).unwrap();
     std::fs::copy(&old_key, &key).unwrap();
-    let ports = Ports::new();
-    let (line, tls) = common::tls_replacement(&cert, &key);
-    let config = demo_config(dir.path(), &ports, &[(line, tls.as_str())]);
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgecite"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("ORT_DYLIB_PATH", common::ort_library())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let (mut child, ports, _) = daemon_with_tls(dir.path(), &cert, &key);
     let url = format!("https://127.0.0.1:{}/healthz", ports.api);
     // Whether a client trusting only `ca` completes a request.
     let trusted_by = |ca: &std::path::Path| {

@@ -292,15 +292,7 @@ fn gateway_info_says_what_runs_and_is_published_again_when_a_reload_changes_it()
     assert!(packs.contains(&"transformer-dga"), "{v}");
     assert!(v["packs"].as_array().unwrap().iter().all(|p| p["sha256"].as_str().unwrap().len() == 64), "{v}");
     // A second model and SIGHUP: the reload is reported without a restart.
-    common::copy_dir(&common::repo().join("models/pump_anomaly"), &models.join("pump_b"));
-    let m = std::fs::read_to_string(models.join("pump_b/manifest.toml")).unwrap();
-    std::fs::write(models.join("pump_b/manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_b\""))
-        .unwrap();
-    assert!(std::process::Command::new("kill")
-        .args(["-HUP", &daemon.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    common::add_model_and_sighup(&models, daemon.child.id());
     sub.wait_for("gateway info naming both models", Duration::from_secs(60), || daemon.log_text(), info_with(2));
     let items: Vec<(String, serde_json::Value)> =
         sub.snapshot().iter().filter(|r| r.topic == topic).map(|r| ("info".to_string(), r.json())).collect();

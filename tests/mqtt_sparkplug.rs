@@ -287,15 +287,7 @@ fn sparkplug_nbirth_says_what_the_node_runs_and_a_reload_that_adds_a_model_is_a_
 
     // A second model and SIGHUP: the metric set changes, so the node is born again in the
     // same session (same bdSeq, seq from 0), its devices after it.
-    crate::common::copy_dir(&crate::common::repo().join("models/pump_anomaly"), &models.join("pump_b"));
-    let m = std::fs::read_to_string(models.join("pump_b/manifest.toml")).unwrap();
-    std::fs::write(models.join("pump_b/manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_b\""))
-        .unwrap();
-    assert!(std::process::Command::new("kill")
-        .args(["-HUP", &daemon.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    crate::common::add_model_and_sighup(&models, daemon.child.id());
     sub.wait_for(
         "a second NBIRTH and the DBIRTHs after it",
         LIMIT,

@@ -144,6 +144,16 @@ pub fn demo_config(dir: &Path, ports: &Ports, replacements: &[(&str, &str)]) -> 
 }
 
 /// Copy the files of a directory (a model's) into `to`, creating it.
+/// A second model in `models` (`pump_b`, a copy of the shipped pump model under another
+/// name), taken in by the running daemon `pid` on SIGHUP.
+pub fn add_model_and_sighup(models: &Path, pid: u32) {
+    copy_dir(&repo().join("models/pump_anomaly"), &models.join("pump_b"));
+    let m = std::fs::read_to_string(models.join("pump_b/manifest.toml")).unwrap();
+    std::fs::write(models.join("pump_b/manifest.toml"), m.replace("name = \"pump_anomaly\"", "name = \"pump_b\""))
+        .unwrap();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap().success());
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
