@@ -64,7 +64,8 @@ pub struct ModbusDeviceConfig {
     /// Unused registers (or bits) a request may read to join two groups of points.
     #[serde(default)]
     pub max_gap: u16,
-    /// First back-off after a timeout; doubles on each further timeout up to `backoff_max_ms`.
+    /// First back-off after a timeout; doubles on each further timeout up to `backoff_max_ms`,
+    /// each wait drawn between half the step and the step (jitter).
     #[serde(default = "default_backoff_initial_ms")]
     pub backoff_initial_ms: u64,
     #[serde(default = "default_backoff_max_ms")]

@@ -38,8 +38,12 @@ struct Device {
     point_ids: Vec<PointId>,
     blocks: Vec<ReadBlock>,
     due: Vec<Instant>,
-    /// Back-off: until when, and the current step.
-    backoff: Option<(Instant, Duration)>,
+    /// Backed off until then (none: polled on its schedule).
+    backoff: Option<Instant>,
+    /// The back-off's steps: doubling from `backoff_initial_ms` to `backoff_max_ms`, each
+    /// wait drawn between half the step and the step (devices behind one serial gateway
+    /// that all stopped answering at once are not probed again in lockstep).
+    steps: crate::mqtt::client::Backoff,
     counters: Arc<SourceCounters>,
     exceptions_logged_at: Option<Instant>,
     exceptions_unlogged: u64,
@@ -49,12 +53,17 @@ impl Device {
     fn new(cfg: ModbusDeviceConfig) -> Self {
         let point_ids = cfg.points.iter().map(|p| PointId::from(format!("{}.{}", cfg.id, p.id))).collect();
         let blocks = plan::plan_device(&cfg);
+        let steps = crate::mqtt::client::Backoff::between(
+            Duration::from_millis(cfg.backoff_initial_ms),
+            Duration::from_millis(cfg.backoff_max_ms),
+        );
         Device {
             due: vec![Instant::now(); blocks.len()],
             point_ids,
             blocks,
             cfg,
             backoff: None,
+            steps,
             counters: Arc::new(SourceCounters::default()),
             exceptions_logged_at: None,
             exceptions_unlogged: 0,
@@ -62,28 +71,24 @@ impl Device {
     }
 
     fn in_backoff(&self, now: Instant) -> bool {
-        self.backoff.is_some_and(|(until, _)| now < until)
+        self.backoff.is_some_and(|until| now < until)
     }
 
     /// A timeout: start or double the back-off.
     fn back_off(&mut self, now: Instant) {
-        let initial = Duration::from_millis(self.cfg.backoff_initial_ms);
-        let max = Duration::from_millis(self.cfg.backoff_max_ms);
-        let step = match self.backoff {
-            None => initial,
-            Some((_, step)) => (step * 2).min(max),
-        };
+        let wait = self.steps.next_delay();
         if self.backoff.is_none() {
-            tracing::warn!(device = %self.cfg.id, unit = self.cfg.unit, backoff_ms = step.as_millis() as u64,
+            tracing::warn!(device = %self.cfg.id, unit = self.cfg.unit, backoff_ms = wait.as_millis() as u64,
                 "device not answering; its points are marked comm_error and it is backed off (other devices keep their cycle)");
         }
-        self.backoff = Some((now + step, step));
-        self.counters.backoff_ms.store(step.as_millis() as u64, Ordering::Relaxed);
+        self.backoff = Some(now + wait);
+        self.counters.backoff_ms.store(wait.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Any answer (data or exception) ends the back-off.
     fn answered(&mut self) {
         if self.backoff.take().is_some() {
+            self.steps.reset();
             tracing::info!(device = %self.cfg.id, unit = self.cfg.unit, "device answers again; back-off ended");
         }
         self.counters.backoff_ms.store(0, Ordering::Relaxed);
@@ -446,6 +451,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn devices_that_stop_answering_at_once_wait_different_times_within_the_doubling_steps() {
+        let now = Instant::now();
+        let (mut a, mut b) = (Device::new(device(1)), Device::new(device(2)));
+        let mut waits = Vec::new();
+        for step in [1_000u64, 2_000, 4_000, 8_000, 16_000, 16_000] {
+            a.back_off(now);
+            b.back_off(now);
+            let (wa, wb) = (a.backoff.unwrap() - now, b.backoff.unwrap() - now);
+            for w in [wa, wb] {
+                assert!(
+                    w >= Duration::from_millis(step / 2) && w <= Duration::from_millis(step),
+                    "{w:?} for step {step}"
+                );
+            }
+            waits.push((wa, wb));
+        }
+        assert!(waits.iter().any(|(wa, wb)| wa != wb), "both devices drew the same waits: {waits:?}");
+        // An answer ends the back-off and starts the steps again.
+        a.answered();
+        a.back_off(now);
+        assert!(a.backoff.unwrap() - now <= Duration::from_millis(1_000));
+    }
+
     /// A simulated 19200 8N1 line with these units on it.
     fn mock_bus(units: &[(u8, Unit)]) -> MockBus {
         MockBus {
@@ -521,14 +550,16 @@ mod tests {
             assert_eq!(requests(&with_dead[i]), requests(&healthy[i]), "device {i} lost polls to the dead slave");
             assert!(qualities[&format!("u{}", i + 1)].iter().all(|q| *q == Quality::Good));
         }
-        // The dead slave is probed at t = 0, 1, 3, 7, 15, 31 s and then every 16 s at most:
-        // a handful of requests, each a timeout; every other cycle is skipped, not sent.
+        // The dead slave is probed again after waits of 1, 2, 4, 8 and then 16 s at most,
+        // each drawn between half the step and the step (jitter): a handful of requests
+        // (5 to 8 without jitter, up to 11 with every wait at its half), each a timeout;
+        // every other cycle is skipped, not sent.
         let dead = &with_dead[2];
         assert_eq!(requests(dead), dead.timeouts.load(Ordering::Relaxed));
-        assert!((5..=8).contains(&requests(dead)), "{} probes", requests(dead));
+        assert!((5..=11).contains(&requests(dead)), "{} probes", requests(dead));
         assert_eq!(requests(dead) + dead.skipped.load(Ordering::Relaxed), 601);
         assert!(qualities["u3"].iter().all(|q| *q == Quality::CommError));
-        assert_eq!(dead.backoff_ms.load(Ordering::Relaxed), 16_000);
+        assert!((8_000..=16_000).contains(&dead.backoff_ms.load(Ordering::Relaxed)), "the last wait, at the cap");
         // Every poll, answered or skipped, yields one sample per point (two per device).
         for c in with_dead.iter().chain(&healthy) {
             assert_eq!(c.samples.load(Ordering::Relaxed), 2 * 601);
