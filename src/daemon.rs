@@ -343,8 +343,13 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<Exit
         }
         tokio::select! {
             _ = cancel.cancelled(), if !sources_stopping => {
-                tracing::info!("shutting down: stopping sources, storing samples in flight");
-                notifier.stopping();
+                if stop.is_cancelled() {
+                    tracing::info!("shutting down: stopping sources, storing samples in flight");
+                    notifier.stopping();
+                } else {
+                    tracing::info!("stopping for a new assembly (deploy): stopping sources, storing samples in flight");
+                    notifier.reloading();
+                }
                 sources_cancel.cancel();
                 sources_stopping = true;
             }

@@ -52,6 +52,16 @@ impl Notifier {
         self.send("STOPPING=1\nSTATUS=stopping\n");
     }
 
+    /// A deploy: the daemon assembles again in the same process; the next `ready` ends it.
+    /// (Not STOPPING: systemd would take the service for one going away.)
+    pub fn reloading(&self) {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes the timespec it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let usec = ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000;
+        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS=assembling again after a deploy\n"));
+    }
+
     /// The interval at which the main loop should call [`Notifier::ping`], if a watchdog is set.
     pub fn watchdog(&self) -> Option<Duration> {
         self.watchdog

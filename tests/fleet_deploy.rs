@@ -135,7 +135,22 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     let out =
         Command::new(env!("CARGO_BIN_EXE_edgecite")).args(["check", "-c", config.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let daemon = Daemon::start(&config, ports.api, &[]);
+    // systemd's notify socket: a deploy is a reload to systemd, not a stop.
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (n, done) = (notes.clone(), std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    let d2 = done.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while !d2.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(k) = sock.recv(&mut buf) {
+                n.lock().unwrap().push(String::from_utf8_lossy(&buf[..k]).into_owned());
+            }
+        }
+    });
+    let daemon = Daemon::start(&config, ports.api, &[("NOTIFY_SOCKET", Some(sock_path.to_str().unwrap()))]);
     let pid = daemon.child.id();
     let topic = "edgecite/v1/demo-plant/gw1/_gateway/cmd/deploy";
     let installed = || {
@@ -165,6 +180,13 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     assert!(status.to_string().contains("9.1.0"), "the running daemon uses the deployed model: {status}");
     assert_eq!(daemon.child.id(), pid);
     assert!(daemon.log_text().contains("edgecite stopped for a new assembly"), "{}", daemon.log_text());
+    let seen = notes.lock().unwrap().clone();
+    let reload = seen.iter().position(|m| m.contains("RELOADING=1") && m.contains("MONOTONIC_USEC="));
+    assert!(
+        reload.is_some_and(|i| seen[i..].iter().any(|m| m.contains("READY=1"))),
+        "RELOADING=1 then READY=1: {seen:?}"
+    );
+    assert!(!seen.iter().any(|m| m.contains("STOPPING=1")), "a deploy is not a stop to systemd: {seen:?}");
 
     // 2. The same bundle with one byte of the archive changed: refused, nothing touched.
     let v3 = dir.path().join("src/pump_anomaly_v3");
@@ -268,4 +290,6 @@ fn signed_bundles_are_deployed_tampered_ones_refused_and_a_failing_model_rolled_
     statuses.sort();
     assert_eq!(statuses, vec![200, 200, 400, 400, 400, 409], "{rows:?}");
     assert!(rows.iter().any(|r| r.1 == "model pump_anomaly@9.1.0"), "{rows:?}");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
 }
