@@ -139,6 +139,14 @@ fn queue_outcomes(fleet: Option<&Fleet>, mqtt: Option<&crate::sinks::mqtt::MqttS
     }
 }
 
+/// Sleep until a Unix-ms time (at once when it is past; forever when there is none).
+async fn sleep_until_ms(at: Option<i64>) {
+    match at {
+        Some(t) => tokio::time::sleep(Duration::from_millis((t - crate::time::now_ms()).max(0) as u64)).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_deploy(rx: &mut Option<mpsc::Receiver<DeployRequest>>) -> Option<DeployRequest> {
     match rx {
         Some(r) => r.recv().await,
@@ -382,6 +390,17 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<Exit
                 }
                 commits.into_iter().for_each(Commit::done);
                 pipeline.ingest(&samples);
+                if let Some(m) = mqtt.as_mut() {
+                    m.on_ingest(&pipeline, &samples, crate::time::now_ms());
+                }
+            }
+            _ = sleep_until_ms(mqtt.as_ref().and_then(|m| m.telemetry_due_ms(&pipeline))), if !sources_stopping && mqtt.as_ref().is_some_and(|m| m.telemetry_due_ms(&pipeline).is_some()) => {
+                // Telemetry when the data arrives, not with the evaluation pass.
+                if let Some(m) = mqtt.as_mut() {
+                    if let Err(e) = tokio::task::block_in_place(|| m.flush_telemetry(&pipeline, crate::time::now_ms())) {
+                        tracing::error!(error = %e, "MQTT: cannot queue telemetry in the outbox");
+                    }
+                }
             }
             _ = tokio::time::sleep(guard.due_in().unwrap_or(PRUNE_EVERY)), if guard.due_in().is_some() => {
                 let _ = tokio::task::block_in_place(|| guard.commit(&mut store, false));

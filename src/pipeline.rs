@@ -165,6 +165,11 @@ impl Pipeline {
         &self.assets
     }
 
+    /// The (asset index, role index) pairs a point feeds.
+    pub fn routes_of(&self, point: &crate::sample::PointId) -> &[(usize, usize)] {
+        self.routes.get(point).map_or(&[], Vec::as_slice)
+    }
+
     pub fn asset(&self, id: &str) -> Option<&AssetState> {
         self.assets.iter().find(|a| a.id == id)
     }

@@ -55,6 +55,11 @@ pub struct MqttConfig {
     /// (latest values win; every sample is still in the store).
     #[serde(default = "default_stream_interval_ms")]
     pub telemetry_interval_ms: u64,
+    /// Telemetry is queued when an asset's samples arrive (each poll), not with the
+    /// evaluation pass; arrivals within this many ms go in one outbox commit (0: each
+    /// batch at once).
+    #[serde(default = "default_telemetry_linger_ms")]
+    pub telemetry_linger_ms: u64,
     /// MQTT 5: message expiry (s) of telemetry, so a broker does not deliver old telemetry
     /// to a consumer that was away; 0 (default) = never expires. Findings and state never do.
     #[serde(default)]
@@ -263,6 +268,11 @@ fn default_topic_prefix() -> String {
 fn default_qos() -> u8 {
     1
 }
+fn default_telemetry_linger_ms() -> u64 {
+    5
+}
+/// Longest `telemetry_linger_ms`: it adds to every telemetry message's delay.
+pub const MAX_TELEMETRY_LINGER_MS: u64 = 1000;
 fn default_ingest_session_expiry_s() -> u32 {
     7 * 24 * 3600
 }
@@ -364,6 +374,15 @@ impl MqttConfig {
                 format!(
                     "value {} is out of range: expected 1 to reconnect_max_ms ({})",
                     self.reconnect_min_ms, self.reconnect_max_ms
+                ),
+            ));
+        }
+        if self.telemetry_linger_ms > MAX_TELEMETRY_LINGER_MS {
+            return Err(doc.invalid(
+                at.key("telemetry_linger_ms"),
+                format!(
+                    "value {} is out of range: expected 0 to {MAX_TELEMETRY_LINGER_MS} ms (it delays every telemetry message)",
+                    self.telemetry_linger_ms
                 ),
             ));
         }

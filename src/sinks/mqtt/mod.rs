@@ -1,7 +1,7 @@
-//! The MQTT publish sink with store-and-forward. The daemon loop hands it each evaluation
-//! pass; it turns that into telemetry, finding and state messages (`payload`), commits them
-//! to the outbox (`store::outbox`) and wakes the sender (`sender`), which publishes them in
-//! order and deletes each only after its PUBACK.
+//! The MQTT publish sink with store-and-forward. The daemon loop hands it the samples as
+//! they arrive (telemetry, after `telemetry_linger_ms`) and each evaluation pass (finding and
+//! state messages, `payload`); it commits them to the outbox (`store::outbox`) and wakes the
+//! sender (`sender`), which publishes them in order and deletes each only after its PUBACK.
 //!
 //! Per-stream rate limits: telemetry and state are per asset, at most one message per
 //! `telemetry_interval_ms` / `state_interval_ms` (the latest values win; every sample is in
@@ -48,6 +48,9 @@ pub struct MqttStatus {
     pub sent: AtomicU64,
     pub acked: AtomicU64,
     pub replayed: AtomicU64,
+    /// Telemetry values replaced by a newer one of the same role before a message carried
+    /// them (the per-asset `telemetry_interval_ms` limit); every sample is in the store.
+    pub telemetry_superseded: AtomicU64,
     pub outbox: Mutex<OutboxStats>,
     pub last_error: Mutex<Option<String>>,
     /// The Sparkplug B session's own counters and outbox, when enabled.
@@ -65,6 +68,8 @@ pub struct MqttStatusView {
     pub sent: u64,
     pub acked: u64,
     pub replayed: u64,
+    /// Telemetry values superseded before they were sent (`telemetry_interval_ms`).
+    pub telemetry_superseded: u64,
     pub last_error: Option<String>,
     pub outbox: OutboxStats,
     /// `bytes / quota_bytes`, 0 to 1 (above 1 only when findings alone exceed the quota).
@@ -87,6 +92,7 @@ impl MqttStatus {
             sent: self.sent.load(Ordering::Relaxed),
             acked: self.acked.load(Ordering::Relaxed),
             replayed: self.replayed.load(Ordering::Relaxed),
+            telemetry_superseded: self.telemetry_superseded.load(Ordering::Relaxed),
             last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             outbox_fill: if outbox.quota_bytes > 0 { outbox.bytes as f64 / outbox.quota_bytes as f64 } else { 0.0 },
             outbox,
@@ -159,9 +165,13 @@ pub struct MqttSink {
     site: String,
     gateway: String,
     telemetry_every_ms: i64,
+    telemetry_linger_ms: i64,
     state_every_ms: i64,
     /// asset -> (time of the last message, newest sample time it carried)
     last_telemetry: HashMap<String, (i64, i64)>,
+    /// Assets (pipeline index) with samples not yet in a telemetry message: since when, and
+    /// which roles have an unsent value.
+    pending_telemetry: std::collections::BTreeMap<usize, (i64, std::collections::BTreeSet<usize>)>,
     /// asset -> (time of the last message, content key)
     last_state: HashMap<String, (i64, String)>,
     /// Sessions seen: a new one republishes every asset's retained state, because a broker
@@ -313,8 +323,10 @@ impl MqttSink {
             site: config.site.id.clone(),
             gateway: config.site.gateway.clone(),
             telemetry_every_ms: m.telemetry_interval_ms as i64,
+            telemetry_linger_ms: m.telemetry_linger_ms as i64,
             state_every_ms: m.state_interval_ms as i64,
             last_telemetry: HashMap::new(),
+            pending_telemetry: Default::default(),
             last_state: HashMap::new(),
             seen_connects: 0,
             spb: spb.map(|(p, _)| p),
@@ -389,8 +401,73 @@ impl MqttSink {
         }
     }
 
-    /// After an evaluation pass (and after `record` stored the finding transitions): queue
-    /// telemetry and state within their rate limits, and every new finding event.
+    /// Samples arrived (one poll, one MQTT message): their assets' telemetry is due once
+    /// the linger has passed and the asset's `telemetry_interval_ms` allows. A value that a
+    /// newer one of the same role replaces before it was sent is counted as superseded.
+    pub fn on_ingest(&mut self, pipeline: &Pipeline, samples: &[crate::sample::Sample], now_ms: i64) {
+        let mut superseded = 0;
+        for s in samples {
+            for &(a, r) in pipeline.routes_of(&s.point) {
+                let (_, roles) = self.pending_telemetry.entry(a).or_insert_with(|| (now_ms, Default::default()));
+                if !roles.insert(r) {
+                    superseded += 1;
+                }
+            }
+        }
+        if superseded > 0 {
+            self.status.telemetry_superseded.fetch_add(superseded, Ordering::Relaxed);
+        }
+    }
+
+    /// When the earliest pending telemetry message is due (Unix ms).
+    pub fn telemetry_due_ms(&self, pipeline: &Pipeline) -> Option<i64> {
+        self.pending_telemetry.iter().map(|(&a, &(since, _))| self.telemetry_due_at(pipeline, a, since)).min()
+    }
+
+    fn telemetry_due_at(&self, pipeline: &Pipeline, asset: usize, since: i64) -> i64 {
+        let allowed = pipeline
+            .assets()
+            .get(asset)
+            .and_then(|a| self.last_telemetry.get(&a.id))
+            .map_or(i64::MIN, |(sent, _)| sent + self.telemetry_every_ms);
+        (since + self.telemetry_linger_ms).max(allowed)
+    }
+
+    /// Queue the telemetry that is due, in one outbox commit: the latest value of each role
+    /// of the asset.
+    pub fn flush_telemetry(&mut self, pipeline: &Pipeline, now_ms: i64) -> Result<(), MqttError> {
+        let due: Vec<usize> = self
+            .pending_telemetry
+            .iter()
+            .filter(|(&a, &(since, _))| self.telemetry_due_at(pipeline, a, since) <= now_ms)
+            .map(|(&a, _)| a)
+            .collect();
+        let mut msgs = Vec::new();
+        for a in due {
+            self.pending_telemetry.remove(&a);
+            let Some(asset) = pipeline.assets().get(a) else { continue };
+            let Some(newest) = asset.roles.iter().filter_map(|r| r.latest().map(|s| s.ts_ms)).max() else { continue };
+            if self.last_telemetry.get(&asset.id).is_some_and(|(_, carried)| newest <= *carried) {
+                continue;
+            }
+            let p = payload::telemetry(&self.site, &self.gateway, asset, now_ms);
+            msgs.push(NewMessage {
+                class: MessageClass::Telemetry,
+                topic: self.topics.asset(&asset.id, "telemetry"),
+                payload: serde_json::to_vec(&p).expect("json values serialise"),
+                retain: false,
+                created_ms: now_ms,
+            });
+            self.last_telemetry.insert(asset.id.clone(), (now_ms, newest));
+        }
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        self.enqueue(&msgs, &[])
+    }
+
+    /// After an evaluation pass (and after `record` stored the finding transitions): queue the
+    /// retained state within its rate limit, and every new finding event.
     pub fn after_evaluation(
         &mut self,
         store: &Store,
@@ -427,24 +504,6 @@ impl MqttSink {
             self.info_due = false;
         }
         for asset in pipeline.assets() {
-            let newest = asset.roles.iter().filter_map(|r| r.latest().map(|s| s.ts_ms)).max();
-            if let Some(newest) = newest {
-                let due = match self.last_telemetry.get(&asset.id) {
-                    Some((sent, carried)) => newest > *carried && now_ms - sent >= self.telemetry_every_ms,
-                    None => true,
-                };
-                if due {
-                    let p = payload::telemetry(&self.site, &self.gateway, asset, now_ms);
-                    msgs.push(NewMessage {
-                        class: MessageClass::Telemetry,
-                        topic: self.topics.asset(&asset.id, "telemetry"),
-                        payload: json(&p),
-                        retain: false,
-                        created_ms: now_ms,
-                    });
-                    self.last_telemetry.insert(asset.id.clone(), (now_ms, newest));
-                }
-            }
             let mine: Vec<&Assessment> = assessments.iter().filter(|a| a.asset == asset.id).collect();
             if !mine.is_empty() {
                 let (p, key) = payload::state(&self.site, &self.gateway, asset, &mine, now_ms);
