@@ -121,7 +121,7 @@ fn every_payload_kind_round_trips_and_matches_its_schema() {
 #[test]
 fn mqtt5_publishes_and_empties_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(dir.path());
+    let broker = Broker::start_with_receive_maximum(dir.path(), 7);
     let sub = Subscriber::start(broker.port, "test-v5", "edgecite/v1/#");
     let ports = Ports::new();
     let config = mqtt_config(dir.path(), &ports, broker.port, "protocol = \"5\"\ntelemetry_expiry_s = 600");
@@ -148,6 +148,9 @@ fn mqtt5_publishes_and_empties_the_outbox() {
     assert_eq!(finding_or_state.message_expiry_interval, None, "state never expires: {finding_or_state:?}");
     assert!(finding_or_state.user_properties.contains(&("schema".to_string(), "edgecite/v1/state".to_string())));
     // A clean stop sends no will; the sink publishes the offline status itself.
+    // The broker's CONNACK carries Receive Maximum 7 (its max_inflight_messages): the
+    // sender's window follows it, below `max_inflight` (500), and the outbox still empties.
+    assert!(daemon.log_text().contains("the window is 7"), "{}", daemon.log_text());
     assert!(daemon.terminate());
     sub.wait_for("status online = false after SIGTERM", Duration::from_secs(30), String::new, |got| {
         got.iter().any(|r| r.topic.ends_with("/_gateway/status") && r.json()["online"] == false)

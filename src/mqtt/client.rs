@@ -106,6 +106,9 @@ enum Loop {
 pub struct Conn {
     client: Client,
     eventloop: Loop,
+    /// MQTT 5: the broker's Receive Maximum from its CONNACK (how many QoS 1 messages it
+    /// takes unacknowledged); `None` on 3.1.1 or when the broker sets none.
+    pub receive_max: Option<u16>,
 }
 
 fn qos(q: u8) -> rumqttc::QoS {
@@ -268,7 +271,7 @@ impl Conn {
                 }
                 let (client, mut el) = rumqttc::AsyncClient::new(o, capacity);
                 el.set_network_options(net);
-                Conn { client: Client::V4(client), eventloop: Loop::V4(Box::new(el)) }
+                Conn { client: Client::V4(client), eventloop: Loop::V4(Box::new(el)), receive_max: None }
             }
             MqttProtocol::V5 => {
                 let mut o = v5::MqttOptions::new(client_id, &cfg.host, cfg.port);
@@ -295,7 +298,7 @@ impl Conn {
                     ));
                 }
                 let (client, el) = v5::AsyncClient::new(o, capacity);
-                Conn { client: Client::V5(client), eventloop: Loop::V5(Box::new(el)) }
+                Conn { client: Client::V5(client), eventloop: Loop::V5(Box::new(el)), receive_max: None }
             }
         }
     }
@@ -324,7 +327,10 @@ impl Conn {
                 use v5::mqttbytes::v5::Packet;
                 use v5::Event as E;
                 match el.poll().await.map_err(|e| e.to_string())? {
-                    E::Incoming(Packet::ConnAck(_)) => Ok(Event::Connected),
+                    E::Incoming(Packet::ConnAck(c)) => {
+                        self.receive_max = c.properties.and_then(|p| p.receive_max);
+                        Ok(Event::Connected)
+                    }
                     E::Incoming(Packet::PubAck(a)) => Ok(Event::PubAck(a.pkid)),
                     E::Incoming(Packet::SubAck(_)) => Ok(Event::SubAck),
                     E::Incoming(Packet::Publish(mut p)) => {

@@ -20,15 +20,21 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(dir: &Path) -> Broker {
-        Broker::start_with(dir, true)
+        Broker::start_with(dir, true, 0)
     }
 
     /// A broker that keeps nothing across a restart (no sessions, no retained messages).
     pub fn start_without_persistence(dir: &Path) -> Broker {
-        Broker::start_with(dir, false)
+        Broker::start_with(dir, false, 0)
     }
 
-    fn start_with(dir: &Path, persistence: bool) -> Broker {
+    /// A broker that takes at most `n` unacknowledged QoS 1 messages per client (MQTT 5
+    /// clients learn it as Receive Maximum in the CONNACK).
+    pub fn start_with_receive_maximum(dir: &Path, n: u16) -> Broker {
+        Broker::start_with(dir, true, n)
+    }
+
+    fn start_with(dir: &Path, persistence: bool, max_inflight: u16) -> Broker {
         let port = super::free_port();
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).unwrap();
@@ -37,7 +43,7 @@ impl Broker {
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
         let conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\npersistence {persistence}\nqueue_qos0_messages true\npersistence_location {}/\n\
-             max_queued_messages 0\nmax_inflight_messages 0\nlog_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
+             max_queued_messages 0\nmax_inflight_messages {max_inflight}\nlog_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
             user.trim(),
             dir.display(),
             dir.display()

@@ -394,7 +394,19 @@ impl Sender {
         let mut last_refill = tokio::time::Instant::now();
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let max = self.cfg.max_inflight as usize;
+        // The window: `max_inflight`, or less when the broker says it takes less (MQTT 5
+        // Receive Maximum): more would wait in the client, not at the broker.
+        let max = match conn.receive_max {
+            Some(r) if r < self.cfg.max_inflight => {
+                tracing::info!(
+                    receive_max = r,
+                    max_inflight = self.cfg.max_inflight,
+                    "MQTT: the broker takes at most {r} unacknowledged messages; the window is {r}"
+                );
+                r as usize
+            }
+            _ => self.cfg.max_inflight as usize,
+        };
         let qos = self.cfg.qos;
         let mut replayed = 0u64;
         let started = std::time::Instant::now();
