@@ -87,6 +87,9 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
     }
     println!("store: {}", config.store.path.display());
     println!("  {}", history.describe());
+    if let Some(d) = history.on_disk(&config.store.path) {
+        println!("  {d}");
+    }
     if config.api.enabled {
         println!("api: {}://{}", if config.api.tls.is_some() { "https" } else { "http" }, config.api.listen);
     }

@@ -86,6 +86,39 @@ impl HistoryEstimate {
 }
 
 /// `8.3 min`, `5.0 h`, `7.0 days`.
+impl HistoryEstimate {
+    /// What the store file holds now and, at its size per sample, what the kept history
+    /// takes on disk (None without a store file or samples in it). The size per sample
+    /// includes findings, events and indexes, so it is an upper bound for samples alone.
+    pub fn on_disk(&self, store: &std::path::Path) -> Option<String> {
+        if !store.exists() {
+            return None;
+        }
+        let n = crate::store::Store::open_readonly(store).ok()?.sample_count_estimate().ok()?;
+        let size = |suffix: &str| {
+            let mut p = store.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::metadata(std::path::PathBuf::from(p)).map(|m| m.len()).unwrap_or(0)
+        };
+        let bytes = size("") + size("-wal");
+        if n <= 0 {
+            return Some(format!("on disk now: {} (no samples yet)", mib(bytes)));
+        }
+        let per = bytes as f64 / n as f64;
+        let kept = (self.samples_per_s * self.kept_hours() * 3600.0).min(self.max_samples as f64);
+        Some(format!(
+            "on disk now: {} for {n} samples ({per:.0} B per sample, findings and indexes included); \
+             the kept history at that size: about {}",
+            mib(bytes),
+            mib((per * kept) as u64)
+        ))
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 fn span(hours: f64) -> String {
     if hours < 1.0 {
         format!("{:.1} min", hours * 60.0)
@@ -130,5 +163,26 @@ mod tests {
         assert_eq!(e.kept_hours(), 24.0);
         assert!(e.describe().contains("about 24.0 h kept") && e.describe().contains("sample_retention_hours decides"));
         assert_eq!(e.warning(), None);
+    }
+
+    #[test]
+    fn the_store_file_says_what_it_holds_and_what_the_kept_history_would_take() {
+        let e = HistoryEstimate::of(&config(10, 1000, "sample_retention_hours = 24.0"));
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        assert_eq!(e.on_disk(&db), None, "no store file yet");
+        let mut s = crate::store::Store::open(&db).unwrap();
+        assert!(e.on_disk(&db).unwrap().contains("no samples yet"));
+        let p = crate::sample::PointId::from("d.p0".to_string());
+        let batch: Vec<crate::sample::Sample> =
+            (0..5000).map(|i| crate::sample::Sample::good(p.clone(), i * 1000, (i % 7) as f64)).collect();
+        s.insert_samples(&batch).unwrap();
+        let line = e.on_disk(&db).unwrap();
+        // 10 points a second for 24 h: 864,000 samples at the file's bytes per sample.
+        let bytes = std::fs::metadata(&db).unwrap().len()
+            + std::fs::metadata(dir.path().join("s.db-wal")).map(|m| m.len()).unwrap_or(0);
+        let per = bytes as f64 / 5000.0;
+        let want = format!("about {:.1} MiB", per * 864_000.0 / (1024.0 * 1024.0));
+        assert!(line.contains("for 5000 samples") && line.contains(&want), "{line} (want {want})");
     }
 }
