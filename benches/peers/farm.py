@@ -2,7 +2,8 @@
 3.x Modbus TCP servers on 20 loopback ports, unit 1 each, 70 holding registers (see
 workload.py). Every 100 ms (on the epoch's 100 ms grid) all values change and each asset's
 u32 change stamp is set to the milliseconds since the epoch at that moment, in one step of
-the event loop, so a read never sees half a cycle. Every read request is counted per device.
+the event loop, so a read never sees half a cycle. Every read request is counted per device
+(and its time kept, written at exit as "request_times").
 
     python farm.py --epoch-ms E --stats FILE
 prints "READY port1,port2,..." and writes FILE (JSON: stamps written, requests per device)
@@ -29,9 +30,11 @@ class FarmContext:
     """What pymodbus' request handler calls: device_ids() and async_getValues/SetValues on
     a plain list of registers (addresses from 0)."""
 
-    def __init__(self, registers: int) -> None:
+    def __init__(self, registers: int, epoch_ms: int) -> None:
         self.regs = [0] * registers
         self.requests = 0
+        self.epoch_ms = epoch_ms
+        self.times: list[int] = []  # ms since the epoch of every read, written at exit
 
     def device_ids(self) -> list[int]:
         return [1]
@@ -40,6 +43,7 @@ class FarmContext:
         from pymodbus.constants import ExcCodes
 
         self.requests += 1
+        self.times.append(int(time.time() * 1000) - self.epoch_ms)
         if func_code not in (3, 4) or address < 0 or address + count > len(self.regs):
             return ExcCodes.ILLEGAL_ADDRESS
         return self.regs[address:address + count]
@@ -79,7 +83,7 @@ async def amain(args) -> None:
     for dev in layout:
         dummy = [SimDevice(1, simdata=SimData(0, values=[0] * dev["registers"], datatype=DataType.REGISTERS))]
         server = ModbusTcpServer(dummy, address=("127.0.0.1", 0))
-        ctx = FarmContext(dev["registers"])
+        ctx = FarmContext(dev["registers"], args.epoch_ms)
         server.context = ctx
         await server.serve_forever(background=True)
         ports.append(server.transport.sockets[0].getsockname()[1])
@@ -93,11 +97,14 @@ async def amain(args) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_reader(sys.stdin.fileno(), lambda: (sys.stdin.buffer.read1(65536) or stop.set()))
 
-    def write_stats() -> None:
+    def write_stats(final: bool = False) -> None:
         tmp = args.stats + ".tmp"
+        doc = {"stamps": stamps, "requests": [c.requests for c in contexts],
+               "now_ms": int(time.time() * 1000) - args.epoch_ms}
+        if final:
+            doc["request_times"] = [c.times for c in contexts]
         with open(tmp, "w") as f:
-            json.dump({"stamps": stamps, "requests": [c.requests for c in contexts],
-                       "now_ms": int(time.time() * 1000) - args.epoch_ms}, f)
+            json.dump(doc, f)
         os.replace(tmp, args.stats)
 
     async def ticker() -> None:
@@ -123,7 +130,7 @@ async def amain(args) -> None:
     await stop.wait()
     for t in tasks:
         t.cancel()
-    write_stats()
+    write_stats(final=True)
     for s in servers:
         await s.shutdown()
 
