@@ -327,6 +327,7 @@ def run_one(name: str, tmp: str, ports: list[int], broker: int, epoch_ms: int, s
         time.sleep(args.warmup)
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}; see {d}/log.txt")
+        load0 = os.getloadavg()[0]
         s0 = farm_stats(stats_path)
         cpu0, _, _ = tree(proc.pid)
         w0 = time.time() * 1000 - epoch_ms
@@ -374,6 +375,7 @@ def run_one(name: str, tmp: str, ports: list[int], broker: int, epoch_ms: int, s
         "messages_received": cons["messages"], "duplicate_messages": cons["duplicates"],
         "consumer_errors": cons["errors"] + cons["no_stamp"],
         "mean_message_bytes": cons["bytes"] / cons["messages"] if cons["messages"] else None,
+        "load_avg_1min_start_end": [load0, os.getloadavg()[0]],
         "log": os.path.join(d, "log.txt"),
     }
     res["_records"] = inwin
@@ -478,13 +480,17 @@ def report(results: dict, mqtt: dict | None, meta: dict) -> str:
         ("Modbus requests per cycle (20 devices)", "modbus_requests_per_cycle", 2),
         ("messages received (duplicates)", None, 0),
         ("mean message size (bytes)", "mean_message_bytes", 0),
+        ("load average (1 min) at the window's start / end", None, 0),
     ]
     head = ["", *[LABELS[n] for n in names]]
     ratios = [o for o in ("nodered", "python") if "edgecite" in results and o in results]
     head += [f"edgecite / {LABELS[o]}" for o in ratios]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, key, nd in rows:
-        if key is None:
+        if key is None and label.startswith("load"):
+            cells = ["{:.2f} / {:.2f}".format(*results[n]["load_avg_1min_start_end"]) for n in names]
+            cells += ["-" for _ in ratios]
+        elif key is None:
             cells = [f"{results[n]['messages_received']:,} ({results[n]['duplicate_messages']:,})" for n in names]
             cells += ["-" for _ in ratios]
         else:
