@@ -193,12 +193,12 @@ def edgecite_config(d: str, ports: list[int], broker: int, diagnose_ms: int) -> 
         "[inference]", "enabled = false", "",
         "# [packs] builtin = true (the default): the daemon does not start with builtin = false",
         "# (\"pack `transformer-dga` is not loaded\"), so the shipped criteria run on every pass",
-        "# telemetry is published from the evaluation pass: evaluate every cycle",
+        "# telemetry goes out when each poll arrives; the criteria are evaluated at the daemon's",
+        "# own interval (default 1000 ms)",
         "[diagnose]", f"interval_ms = {diagnose_ms}", "",
         "[mqtt]", "enabled = true", 'host = "127.0.0.1"', f"port = {broker}", "qos = 1",
-        "# below the cycle, so a pass that comes a little early still sends; a message is only",
-        "# sent when the asset has a newer sample than the last one carried",
-        f"telemetry_interval_ms = {W.INTERVAL_MS // 2}", "",
+        "# no per-asset rate limit: one message per asset per poll (sent when the poll arrives)",
+        "telemetry_interval_ms = 0", "",
     ]
     return "\n".join(out) + "\n"
 
@@ -525,8 +525,8 @@ def main() -> None:
     ap.add_argument("--grace", type=float, default=2, help="seconds after the window for messages in flight")
     ap.add_argument("--edgecite-bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
                                                             "release", "edgecite"))
-    ap.add_argument("--diagnose-ms", type=int, default=W.INTERVAL_MS,
-                    help="edgecite's [diagnose] interval_ms (default 100, the poll cycle)")
+    ap.add_argument("--diagnose-ms", type=int, default=1000,
+                    help="edgecite's [diagnose] interval_ms (default 1000, the daemon's own default; telemetry does not wait for it)")
     ap.add_argument("--no-mqtt-table", action="store_true")
     ap.add_argument("--no-systems", action="store_true", help="only the MQTT table")
     ap.add_argument("--no-cargo-bench", action="store_true", help="MQTT table without edgecite's outbox number")
@@ -582,8 +582,8 @@ def main() -> None:
                     f"(u16, f32, u32 stamp; {W.layout()[0]['registers']} holding registers) each, every {W.INTERVAL_MS} ms; "
                     f"{W.DEVICES * len(W.ASSET_SIZES)} assets of {min(W.ASSET_SIZES)}-{max(W.ASSET_SIZES)} points; "
                     "one telemetry message per asset per cycle, QoS 1, local Mosquitto",
-        "edgecite_config": f"[diagnose] interval_ms = {args.diagnose_ms} (telemetry is published from the evaluation pass), "
-                           f"[mqtt] telemetry_interval_ms = {W.INTERVAL_MS // 2}, built-in packs on (their criteria evaluated on every pass; `[packs] builtin = false` does not start), "
+        "edgecite_config": f"[diagnose] interval_ms = {args.diagnose_ms} (telemetry goes out when each poll arrives), "
+                           "[mqtt] telemetry_interval_ms = 0, telemetry_linger_ms = 5 (default), built-in packs on (their criteria evaluated on every pass; `[packs] builtin = false` does not start), "
                            "[inference] enabled = false, [api] enabled = false, store on (SQLite, commit every 1 s)",
         "onnx_column": "not measured (left out: see benches/peers/README.md)",
     }
