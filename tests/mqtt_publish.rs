@@ -315,45 +315,41 @@ fn fast_polls(dir: &Path, ports: &Ports, broker: u16, extra: &str) -> PathBuf {
     config
 }
 
+/// A daemon of `fast_polls` with `extra` in its own directory under `dir`: the T1 telemetry
+/// it sends in 4 s after its first one, and the daemon (still running).
+fn telemetry_in_4_s(dir: &Path, name: &str, broker: u16, extra: &str) -> (Daemon, Vec<Received>) {
+    let ports = Ports::new();
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    let config = fast_polls(&d, &ports, broker, extra);
+    let sub = Subscriber::start(broker, &format!("test-{name}"), "edgecite/v1/demo-plant/gw1/T1/telemetry");
+    let daemon = Daemon::start(&config, ports.api, &[]);
+    sub.wait_for("first telemetry", Duration::from_secs(60), || daemon.log_text(), |got| !got.is_empty());
+    let first = sub.snapshot().len();
+    std::thread::sleep(Duration::from_secs(4));
+    (daemon, sub.snapshot()[first..].to_vec())
+}
+
 #[test]
 fn telemetry_goes_out_with_each_poll_not_with_the_evaluation_pass_and_rate_limited_values_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path());
-    let topic = "edgecite/v1/demo-plant/gw1/T1/telemetry";
     // No rate limit: one message per poll (5 a second), while the evaluation runs every 5 s.
-    let ports = Ports::new();
-    let a = dir.path().join("a");
-    std::fs::create_dir_all(&a).unwrap();
-    let config = fast_polls(&a, &ports, broker.port, "telemetry_interval_ms = 0");
-    let sub = Subscriber::start(broker.port, "test-arrival", topic);
-    let mut daemon = Daemon::start(&config, ports.api, &[]);
-    sub.wait_for("first telemetry", Duration::from_secs(60), || daemon.log_text(), |got| !got.is_empty());
-    let first = sub.snapshot().len();
-    std::thread::sleep(Duration::from_secs(4));
-    let got = sub.snapshot();
-    let (n, polls) = (got.len() - first, 4 * 5);
+    let (mut daemon, got) = telemetry_in_4_s(dir.path(), "arrival", broker.port, "telemetry_interval_ms = 0");
+    let (n, polls) = (got.len(), 4 * 5);
     assert!(n >= polls / 2, "{n} telemetry messages in 4 s at 5 polls a second (evaluated every 5 s)");
     // Each message carries the newest poll: its sample times advance message by message.
-    let times: Vec<i64> = got[first..]
+    let times: Vec<i64> = got
         .iter()
         .map(|r| r.json()["values"].as_array().unwrap().iter().filter_map(|v| v["ts_ms"].as_i64()).max().unwrap())
         .collect();
     assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
     assert!(daemon.terminate());
-    drop(sub);
 
     // One message a second per asset: the values polled in between are counted, not lost
     // silently (they are in the store).
-    let ports = Ports::new();
-    let b = dir.path().join("b");
-    std::fs::create_dir_all(&b).unwrap();
-    let config = fast_polls(&b, &ports, broker.port, "telemetry_interval_ms = 1000");
-    let sub = Subscriber::start(broker.port, "test-limited", topic);
-    let mut daemon = Daemon::start(&config, ports.api, &[]);
-    sub.wait_for("first telemetry", Duration::from_secs(60), || daemon.log_text(), |got| !got.is_empty());
-    let first = sub.snapshot().len();
-    std::thread::sleep(Duration::from_secs(4));
-    let n = sub.snapshot().len() - first;
+    let (mut daemon, got) = telemetry_in_4_s(dir.path(), "limited", broker.port, "telemetry_interval_ms = 1000");
+    let n = got.len();
     assert!((2..=6).contains(&n), "{n} telemetry messages in 4 s with one a second allowed");
     let superseded = daemon.json("/api/v1/outbox")["telemetry_superseded"].as_u64().unwrap();
     assert!(superseded > 0, "values replaced before they were sent are counted");
