@@ -191,8 +191,8 @@ def edgecite_config(d: str, ports: list[int], broker: int, diagnose_ms: int) -> 
         "[store]", f'path = "{d}/edgecite.db"', "",
         "[api]", "enabled = false", "",
         "[inference]", "enabled = false", "",
-        "# [packs] builtin = true (the default): the daemon does not start with builtin = false",
-        "# (\"pack `transformer-dga` is not loaded\"), so the shipped criteria run on every pass",
+        "# [packs] builtin = true (the default): the shipped criteria run on every pass, as in",
+        "# the runs reported in README",
         "# telemetry goes out when each poll arrives; the criteria are evaluated at the daemon's",
         "# own interval (default 1000 ms)",
         "[diagnose]", f"interval_ms = {diagnose_ms}", "",
@@ -583,7 +583,7 @@ def main() -> None:
                     f"{W.DEVICES * len(W.ASSET_SIZES)} assets of {min(W.ASSET_SIZES)}-{max(W.ASSET_SIZES)} points; "
                     "one telemetry message per asset per cycle, QoS 1, local Mosquitto",
         "edgecite_config": f"[diagnose] interval_ms = {args.diagnose_ms} (telemetry goes out when each poll arrives), "
-                           "[mqtt] telemetry_interval_ms = 0, telemetry_linger_ms = 5 (default), built-in packs on (their criteria evaluated on every pass; `[packs] builtin = false` does not start), "
+                           "[mqtt] telemetry_interval_ms = 0, telemetry_linger_ms = 5 (default), built-in packs on (their criteria evaluated on every pass), "
                            "[inference] enabled = false, [api] enabled = false, store on (SQLite, commit every 1 s)",
         "onnx_column": "not measured (left out: see benches/peers/README.md)",
     }

@@ -17,7 +17,10 @@ use std::sync::{Arc, Mutex};
 /// and the default language.
 pub struct Knowledge {
     pub packs: PackSet,
-    pub lab: LabDiagnoser,
+    /// The lab DGA report (`POST /api/v1/dga`); `None` when the transformer-dga pack is not
+    /// loaded (`[packs] builtin = false` and no pack dir holds it): a gateway without
+    /// transformers runs without it.
+    pub lab: Option<LabDiagnoser>,
     pub refs: Mutex<RefIndex>,
     pub language: Lang,
     /// Set when the reference index on disk could not be used and was rebuilt (or is kept
@@ -121,7 +124,11 @@ impl Knowledge {
             refs.set_lexicon(Arc::new(Lexicon::new(glossary)))?;
         }
         Ok(Knowledge {
-            lab: LabDiagnoser::new(&packs)?,
+            lab: match LabDiagnoser::new(&packs) {
+                Ok(l) => Some(l),
+                Err(crate::diagnose::lab::LabError::NoPack) => None,
+                Err(e) => return Err(e.into()),
+            },
             packs,
             refs: Mutex::new(refs),
             language: cfg.language,

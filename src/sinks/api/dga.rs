@@ -99,6 +99,7 @@ fn sample(i: Option<usize>, v: Value) -> Result<LabSample, ApiError> {
         description = "one sample {id?, h2, ch4, c2h6, c2h4, c2h2, co, co2 (ppm), o2?, n2?, age_years?, date?, voltage_class?} or an array of 1 to 10,000 samples"),
     responses((status = 200, description = "one report (object) or one per sample (array): each method's result or abstention, the overall diagnosis, citations", body = DgaReports),
         (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
+        (status = 404, description = "no_dga_pack: the transformer-dga pack is not loaded", body = super::ErrorBody),
         (status = 413, body = super::ErrorBody), (status = 503, body = super::ErrorBody)))]
 async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let lang = super::ask::request_lang(None, &headers, state.knowledge.language);
@@ -125,11 +126,19 @@ async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body
         _ => return Err(bad("expected a sample object or an array of samples".into())),
     };
     let know = state.knowledge.clone();
+    if know.lab.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_dga_pack",
+            "lab DGA needs the transformer-dga pack, which this gateway does not load ([packs] builtin = false and no [packs] dirs entry holds it)",
+        ));
+    }
     if single {
-        let reports: Vec<LabReport> =
-            tokio::task::spawn_blocking(move || know.lab.diagnose_series(samples.iter().map(|s| (None, s))))
-                .await
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        let reports: Vec<LabReport> = tokio::task::spawn_blocking(move || {
+            know.lab.as_ref().expect("checked above").diagnose_series(samples.iter().map(|s| (None, s)))
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
         return Ok(Json(reports.first().map(|r| localise(r, lang)).unwrap_or(Value::Null)).into_response());
     }
     // An array is diagnosed and sent a window of rows at a time, as the client reads it:
@@ -148,7 +157,8 @@ async fn dga(State(state): State<ApiState>, headers: HeaderMap, body: axum::body
         let mut histories = std::mem::take(&mut w.histories);
         let done = tokio::task::spawn_blocking(move || {
             let render = |r: &LabReport| serde_json::to_vec(&localise(r, lang)).unwrap_or_default();
-            let out = k.lab.diagnose_parallel(&rows, 1, &render, &mut histories);
+            let out =
+                k.lab.as_ref().expect("checked before streaming").diagnose_parallel(&rows, 1, &render, &mut histories);
             (out, histories)
         })
         .await;
@@ -235,12 +245,17 @@ mod tests {
 
     /// An API with one DGA slot and a viewer's token (the store lives in the returned dir).
     fn viewer_api() -> (tempfile::TempDir, ApiState, String, std::sync::Arc<crate::service::knowledge::Knowledge>) {
+        viewer_api_with(&Default::default())
+    }
+
+    fn viewer_api_with(
+        packs: &crate::config::packs::PacksConfig,
+    ) -> (tempfile::TempDir, ApiState, String, std::sync::Arc<crate::service::knowledge::Knowledge>) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = crate::store::Store::open(&dir.path().join("d.db")).unwrap();
         store.upsert_user("v", "viewer", "-", 0).unwrap();
         let (_, token) = crate::service::accounts::create_token(&mut store, "v", "t").unwrap();
-        let knowledge =
-            std::sync::Arc::new(crate::service::knowledge::Knowledge::open(&Default::default(), true).unwrap());
+        let knowledge = std::sync::Arc::new(crate::service::knowledge::Knowledge::open(packs, true).unwrap());
         let cfg = crate::config::ApiConfig { dga_concurrency: 1, ..Default::default() };
         let state = ApiState::new(Default::default(), store, &cfg, knowledge.clone());
         (dir, state, token, knowledge)
@@ -270,6 +285,31 @@ mod tests {
         assert_eq!(app.oneshot(req()).await.unwrap().status(), 200);
     }
 
+    /// A gateway without the transformer-dga pack (built-in packs off, none in its dirs)
+    /// starts, and the lab DGA route says why it cannot answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_the_dga_pack_the_gateway_runs_and_lab_dga_says_why_not() {
+        let packs = crate::config::packs::PacksConfig { builtin: false, ..Default::default() };
+        let (_dir, state, token, knowledge) = viewer_api_with(&packs);
+        assert!(knowledge.lab.is_none());
+        let res = router(state)
+            .oneshot(
+                Request::post("/api/v1/dga")
+                    .header("Authorization", format!("Bearer {token}"))
+                    .header("Content-Type", "application/json")
+                    .body(Body::from(
+                        r#"{"h2": 10, "ch4": 5, "c2h6": 3, "c2h4": 2, "c2h2": 0, "co": 200, "co2": 2000}"#,
+                    ))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("no_dga_pack") && text.contains("builtin = false"), "{text}");
+    }
+
     /// The streamed array answer is the whole series' answer: windows of STREAM_CHUNK rows
     /// keep each id's history across window boundaries, the JSON is one array in input
     /// order, and the request's slot is held until its last byte is read.
@@ -290,6 +330,8 @@ mod tests {
         let parsed: Vec<LabSample> = samples.iter().map(|v| serde_json::from_value(v.clone()).unwrap()).collect();
         let want: Vec<serde_json::Value> = knowledge
             .lab
+            .as_ref()
+            .unwrap()
             .diagnose_series(parsed.iter().map(|s| (None, s)))
             .iter()
             .map(|r| super::localise(r, crate::config::packs::Lang::En))
