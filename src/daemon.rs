@@ -349,6 +349,8 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<Exit
         if sources_stopping && sources_done {
             break;
         }
+        // When the next telemetry is due (once per turn of the loop).
+        let telemetry_due = mqtt.as_ref().and_then(|m| m.telemetry_due_ms(&pipeline));
         tokio::select! {
             _ = cancel.cancelled(), if !sources_stopping => {
                 if stop.is_cancelled() {
@@ -394,7 +396,7 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<Exit
                     m.on_ingest(&pipeline, &samples, crate::time::now_ms());
                 }
             }
-            _ = sleep_until_ms(mqtt.as_ref().and_then(|m| m.telemetry_due_ms(&pipeline))), if !sources_stopping && mqtt.as_ref().is_some_and(|m| m.telemetry_due_ms(&pipeline).is_some()) => {
+            _ = sleep_until_ms(telemetry_due), if !sources_stopping && telemetry_due.is_some() => {
                 // Telemetry when the data arrives, not with the evaluation pass.
                 if let Some(m) = mqtt.as_mut() {
                     if let Err(e) = tokio::task::block_in_place(|| m.flush_telemetry(&pipeline, crate::time::now_ms())) {

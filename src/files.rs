@@ -1,4 +1,5 @@
-//! File permissions for the databases the daemon creates.
+//! File permissions for the databases the daemon creates, and file stamps (has a file
+//! been written since?).
 
 use std::path::{Path, PathBuf};
 
@@ -17,4 +18,12 @@ pub fn restrict_permissions(path: &Path) {
             }
         }
     }
+}
+
+/// A file's modification time and size; `None` when it cannot be read. A different stamp
+/// means the file was written (how renewed certificates are noticed).
+pub type Stamp = Option<(Option<std::time::SystemTime>, u64)>;
+
+pub fn stamp(path: &Path) -> Stamp {
+    std::fs::metadata(path).ok().map(|m| (m.modified().ok(), m.len()))
 }

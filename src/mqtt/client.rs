@@ -140,7 +140,7 @@ fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
 #[derive(Clone)]
 pub struct ClientTls {
     files: Option<crate::config::mqtt::MqttTlsConfig>,
-    stamp: Vec<Option<(Option<std::time::SystemTime>, u64)>>,
+    stamp: Vec<crate::files::Stamp>,
     current: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -153,11 +153,11 @@ impl ClientTls {
         Ok(ClientTls { files, stamp, current })
     }
 
-    fn stamp_of(t: &crate::config::mqtt::MqttTlsConfig) -> Vec<Option<(Option<std::time::SystemTime>, u64)>> {
+    fn stamp_of(t: &crate::config::mqtt::MqttTlsConfig) -> Vec<crate::files::Stamp> {
         [Some(&t.ca), t.client_cert.as_ref(), t.client_key.as_ref()]
             .into_iter()
             .flatten()
-            .map(|p| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len())))
+            .map(|p| crate::files::stamp(p))
             .collect()
     }
 

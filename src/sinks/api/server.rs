@@ -72,15 +72,8 @@ struct ReloadingCert {
 #[derive(Debug)]
 struct CertState {
     current: Arc<rustls::sign::CertifiedKey>,
-    stamp: Option<FileStamp>,
+    stamp: [crate::files::Stamp; 2],
     checked: std::time::Instant,
-}
-
-type FileStamp = [(Option<std::time::SystemTime>, u64); 2];
-
-fn stamp(files: [&std::path::Path; 2]) -> Option<FileStamp> {
-    let one = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
-    Some([one(files[0])?, one(files[1])?])
 }
 
 impl rustls::server::ResolvesServerCert for ReloadingCert {
@@ -88,8 +81,9 @@ impl rustls::server::ResolvesServerCert for ReloadingCert {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.checked.elapsed() >= Duration::from_secs(1) {
             st.checked = std::time::Instant::now();
-            let now = stamp([&self.cert, &self.key]);
-            if now.is_some() && now != st.stamp {
+            let now = [&self.cert, &self.key].map(|p| crate::files::stamp(p));
+            // Both files there (not in the middle of a rename) and one of them written.
+            if now.iter().all(Option::is_some) && now != st.stamp {
                 match load_certified_key(&self.cert, &self.key, &self.provider) {
                     Ok(k) => {
                         tracing::info!(cert = %self.cert.display(), "api.tls: certificate files changed; the new certificate is served");
@@ -110,7 +104,7 @@ impl rustls::server::ResolvesServerCert for ReloadingCert {
 /// a renewed certificate without a restart.
 pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig, ServeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let stamp0 = stamp([cert, key]);
+    let stamp0 = [cert, key].map(crate::files::stamp);
     let current = Arc::new(load_certified_key(cert, key, &provider)?);
     let resolver = ReloadingCert {
         cert: cert.into(),
